@@ -1,0 +1,205 @@
+//! File headers: what the source says about each entry.
+
+use crate::{Error, ErrorKind, Result};
+use std::fmt;
+
+/// A path relative to the transfer root, as raw bytes with `/` separators.
+///
+/// The empty path names the root itself. On Unix any byte except `/` and NUL
+/// may appear in a component, so names that are not UTF-8 survive. A `RelPath`
+/// built with [`RelPath::from_bytes`] is validated: no empty, `.` or `..`
+/// components, no leading `/`, no NUL, so it can never escape the root.
+#[derive(Clone, Default, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct RelPath(Vec<u8>);
+
+impl RelPath {
+    /// The transfer root.
+    pub fn root() -> Self {
+        RelPath(Vec::new())
+    }
+
+    /// Validates and wraps raw bytes. Refuses absolute paths, `..`, `.`,
+    /// empty components and NUL bytes.
+    pub fn from_bytes(bytes: impl Into<Vec<u8>>) -> Result<Self> {
+        let bytes = bytes.into();
+        if bytes.is_empty() {
+            return Ok(RelPath(bytes));
+        }
+        let bad = |why: &str| {
+            Err(Error::new(ErrorKind::Protocol, format!("unsafe relative path ({why})"))
+                .with_path(String::from_utf8_lossy(&bytes).into_owned()))
+        };
+        if bytes.contains(&0) {
+            return bad("contains NUL");
+        }
+        for comp in bytes.split(|b| *b == b'/') {
+            match comp {
+                b"" => return bad("empty component or absolute"),
+                b"." | b".." => return bad("dot component"),
+                _ => {}
+            }
+        }
+        Ok(RelPath(bytes))
+    }
+
+    /// The path of `name` inside this directory. `name` must be one valid
+    /// component (it comes from a directory listing).
+    pub fn join(&self, name: &[u8]) -> RelPath {
+        debug_assert!(!name.is_empty() && !name.contains(&b'/'));
+        if self.0.is_empty() {
+            RelPath(name.to_vec())
+        } else {
+            let mut v = Vec::with_capacity(self.0.len() + 1 + name.len());
+            v.extend_from_slice(&self.0);
+            v.push(b'/');
+            v.extend_from_slice(name);
+            RelPath(v)
+        }
+    }
+
+    /// Whether this is the transfer root.
+    pub fn is_root(&self) -> bool {
+        self.0.is_empty()
+    }
+
+    /// The raw bytes.
+    pub fn as_bytes(&self) -> &[u8] {
+        &self.0
+    }
+
+    /// The parent directory, or `None` for the root.
+    pub fn parent(&self) -> Option<RelPath> {
+        if self.0.is_empty() {
+            return None;
+        }
+        match self.0.iter().rposition(|b| *b == b'/') {
+            Some(i) => Some(RelPath(self.0[..i].to_vec())),
+            None => Some(RelPath::root()),
+        }
+    }
+
+    /// The last component (empty for the root).
+    pub fn file_name(&self) -> &[u8] {
+        match self.0.iter().rposition(|b| *b == b'/') {
+            Some(i) => &self.0[i + 1..],
+            None => &self.0,
+        }
+    }
+
+    /// Number of components (0 for the root).
+    pub fn depth(&self) -> usize {
+        if self.0.is_empty() {
+            0
+        } else {
+            self.0.iter().filter(|b| **b == b'/').count() + 1
+        }
+    }
+
+    /// The path below `base` on this machine. The root maps to `base` itself.
+    #[cfg(unix)]
+    pub fn to_path(&self, base: &std::path::Path) -> std::path::PathBuf {
+        use std::os::unix::ffi::OsStrExt;
+        if self.0.is_empty() {
+            base.to_path_buf()
+        } else {
+            base.join(std::ffi::OsStr::from_bytes(&self.0))
+        }
+    }
+
+    /// A lossy UTF-8 rendering for messages and JSON.
+    pub fn display(&self) -> String {
+        String::from_utf8_lossy(&self.0).into_owned()
+    }
+}
+
+impl fmt::Debug for RelPath {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{:?}", self.display())
+    }
+}
+
+impl fmt::Display for RelPath {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if self.0.is_empty() {
+            f.write_str(".")
+        } else {
+            f.write_str(&String::from_utf8_lossy(&self.0))
+        }
+    }
+}
+
+impl serde::Serialize for RelPath {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> std::result::Result<S::Ok, S::Error> {
+        s.serialize_str(&self.display())
+    }
+}
+
+/// The kind of a directory entry. Other kinds (sockets, devices, FIFOs) are
+/// reported as per-file failures by the walker, never transferred.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum FileKind {
+    /// A regular file.
+    File,
+    /// A directory.
+    Dir,
+    /// A symbolic link (never followed).
+    Symlink,
+}
+
+/// What the source knows about one entry.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FileHeader {
+    /// Path relative to the transfer root (empty for the root itself).
+    pub path: RelPath,
+    /// Entry kind.
+    pub kind: FileKind,
+    /// Size in bytes (0 for directories; the target length for symlinks).
+    pub size: u64,
+    /// Modification time in nanoseconds since the Unix epoch.
+    pub mtime_ns: i64,
+    /// Permission bits (`0o7777` mask).
+    pub mode: u32,
+    /// Symlink target as raw bytes (only for [`FileKind::Symlink`]).
+    pub link_target: Option<Vec<u8>>,
+    /// BLAKE3 of the content, present only in checksum mode for regular files.
+    pub checksum: Option<[u8; 32]>,
+}
+
+impl FileHeader {
+    /// Approximate encoded size, used to cap need-list batches by bytes.
+    pub fn encoded_len(&self) -> usize {
+        // path + kind/size/mtime/mode fields + optional target and checksum.
+        self.path.as_bytes().len()
+            + 32
+            + self.link_target.as_ref().map_or(0, Vec::len)
+            + self.checksum.map_or(0, |c| c.len())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn rejects_escapes_and_keeps_raw_bytes() {
+        for bad in [&b"/etc"[..], b"a/../b", b"..", b"a//b", b"a/", b"./a", b"a\0b"] {
+            assert!(RelPath::from_bytes(bad.to_vec()).is_err(), "{:?}", String::from_utf8_lossy(bad));
+        }
+        let p = RelPath::from_bytes(b"d\xff/f \n".to_vec()).unwrap();
+        assert_eq!(p.as_bytes(), b"d\xff/f \n");
+        assert_eq!(p.file_name(), b"f \n");
+        assert_eq!(p.parent().unwrap().as_bytes(), b"d\xff");
+        assert_eq!(p.depth(), 2);
+        assert!(RelPath::root().parent().is_none());
+        assert_eq!(RelPath::root().join(b"x").join(b"y").as_bytes(), b"x/y");
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn maps_to_local_path() {
+        let base = std::path::Path::new("/base");
+        assert_eq!(RelPath::root().to_path(base), base);
+        assert_eq!(RelPath::from_bytes(b"a/b".to_vec()).unwrap().to_path(base), base.join("a/b"));
+    }
+}

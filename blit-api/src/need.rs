@@ -1,0 +1,81 @@
+//! The destination role: judge headers and stream back what is needed.
+
+use crate::{Events, FileHeader, ManifestReceiver, Result, TransferOptions};
+use tokio::sync::mpsc;
+
+/// Most entries in one need batch.
+pub const NEED_BATCH_MAX_ENTRIES: usize = 2_000;
+/// Most header bytes in one need batch (3 MiB).
+pub const NEED_BATCH_MAX_BYTES: usize = 3 * 1024 * 1024;
+
+/// A batch of regular files the destination needs, in manifest order. An empty
+/// batch ends the need list.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct NeedBatch {
+    /// The needed files.
+    pub files: Vec<FileHeader>,
+}
+
+impl NeedBatch {
+    /// Whether this is the final, empty batch.
+    pub fn is_end(&self) -> bool {
+        self.files.is_empty()
+    }
+}
+
+/// Sending half of a need list.
+pub type NeedSender = mpsc::Sender<NeedBatch>;
+/// Receiving half of a need list.
+pub type NeedReceiver = mpsc::Receiver<NeedBatch>;
+
+/// A bounded need-list channel (a few batches: the destination's judge pauses
+/// when the source cannot keep up, and the pause reaches the walker).
+pub fn need_channel() -> (NeedSender, NeedReceiver) {
+    mpsc::channel(4)
+}
+
+/// The destination endpoint's judgement and final bookkeeping.
+///
+/// # Contract
+///
+/// `need_list` reads the manifest until it ends or closes. For each header it
+/// decides whether the destination needs it: missing, size or mtime differ,
+/// or (with `options.checksum`) BLAKE3 differs. Directories and symlinks it
+/// needs it applies itself (they carry no payload); needed regular files go
+/// into [`NeedBatch`]es of at most [`NEED_BATCH_MAX_ENTRIES`] entries or
+/// [`NEED_BATCH_MAX_BYTES`] header bytes, sent as soon as one fills or shortly
+/// after the last entry arrived. It ends the list with an empty batch and
+/// returns. With `options.dry_run` it changes nothing and sends only the
+/// empty final batch.
+///
+/// `finish` runs once the payload is done. When the manifest ended with
+/// [`crate::ManifestItem::End`] and carried no failures, and `options.mirror`
+/// is set, it deletes what the source did not name. Then it sets directory
+/// modes and mtimes, deepest first, so writing children does not disturb them.
+/// It returns the number of deleted entries.
+///
+/// # Event order
+///
+/// `ManifestProgress` as headers arrive (coalesced), `NeedBatch` per sent batch,
+/// `FileStarted`/`FileDone` for each directory or symlink it creates (or
+/// `Planned` in dry-run), `ManifestComplete` when the manifest ends; in
+/// `finish`, `Deleted` per removed entry.
+///
+/// # Implementing
+///
+/// Implemented by the local destination (`blit-transport-local`) and, for
+/// pushes, by the remote side's proxy. Prove it with `blit-conformance`.
+#[async_trait::async_trait]
+pub trait NeedListSink: Send + Sync {
+    /// Judges the manifest and streams need batches into `needs`.
+    async fn need_list(
+        &self,
+        options: &TransferOptions,
+        manifest: ManifestReceiver,
+        needs: NeedSender,
+        events: Events,
+    ) -> Result<()>;
+
+    /// Applies mirror deletions and directory metadata after the payload.
+    async fn finish(&self, options: &TransferOptions, events: Events) -> Result<u64>;
+}

@@ -1,0 +1,115 @@
+//! The payload role: carry needed files from the source's reader to the
+//! destination's writer.
+
+use crate::{Capabilities, FileHeader, Landing, Result};
+use std::sync::Arc;
+use tokio::sync::mpsc;
+
+/// One unit of payload work, planned by the source side from need batches.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum PayloadPlan {
+    /// One file, sent whole.
+    File(FileHeader),
+    /// Several small files sent together (a tar shard on the wire). Only
+    /// planned when [`Capabilities::payload_shard`] is set.
+    Shard(Vec<FileHeader>),
+}
+
+impl PayloadPlan {
+    /// The files this plan covers.
+    pub fn files(&self) -> &[FileHeader] {
+        match self {
+            PayloadPlan::File(h) => std::slice::from_ref(h),
+            PayloadPlan::Shard(v) => v,
+        }
+    }
+}
+
+/// Sending half of the plan stream.
+pub type PlanSender = mpsc::Sender<PayloadPlan>;
+/// Receiving half of the plan stream.
+pub type PlanReceiver = mpsc::Receiver<PayloadPlan>;
+
+/// A bounded plan channel.
+pub fn plan_channel() -> (PlanSender, PlanReceiver) {
+    mpsc::channel(64)
+}
+
+/// An open source file and its header as of opening (size and mtime may have
+/// changed since the walk; the fresh values are what lands).
+#[derive(Debug)]
+pub struct SourceFile {
+    /// The open file, positioned at 0.
+    pub file: std::fs::File,
+    /// The header refreshed from the open file.
+    pub header: FileHeader,
+}
+
+/// The source endpoint's reader. Blocking: call it from a blocking context.
+pub trait PayloadReader: Send + Sync {
+    /// Opens the file `header` names. A file that vanished or became
+    /// unreadable returns an error naming the path; the caller reports it as a
+    /// per-file failure through [`Landing::source_failed`].
+    fn open(&self, header: &FileHeader) -> Result<SourceFile>;
+}
+
+/// A file being landed: a temporary file in the target directory that becomes
+/// the final name only on [`LandingFile::commit`]. Dropping it without commit
+/// removes the temporary file.
+pub trait LandingFile: Send + std::fmt::Debug {
+    /// The temporary file to write into (any offset).
+    fn file(&mut self) -> &mut std::fs::File;
+    /// Sets mode and mtime, then renames over the final name atomically.
+    fn commit(self: Box<Self>) -> Result<()>;
+}
+
+/// The destination endpoint's writer. Blocking: call it from a blocking
+/// context.
+pub trait PayloadWriter: Send + Sync {
+    /// Starts landing a regular file: creates the temporary file (and missing
+    /// parent directories).
+    fn begin(&self, header: &FileHeader) -> Result<Box<dyn LandingFile>>;
+}
+
+/// Moves planned payloads from a [`PayloadReader`] to a [`PayloadWriter`].
+///
+/// # Contract
+///
+/// A transport has two halves that run concurrently, possibly in different
+/// processes: [`send`](Self::send) on the source side and
+/// [`receive`](Self::receive) on the destination side. For every file of
+/// every plan, exactly one of these happens on the receiving side:
+/// [`Landing::begin`] followed by the bytes, [`crate::Incoming::record`] for
+/// each run of bytes written, and [`crate::Incoming::commit`] or
+/// [`crate::Incoming::fail`]; or [`Landing::source_failed`] when the source
+/// could not read it. `send` returns when every plan was sent; `receive`
+/// returns when every sent file was landed or failed. A volume error
+/// (no space, read-only) stops `receive` with that error. Transports may
+/// carry many files at once; they must never hold a whole large file in
+/// memory.
+///
+/// # Event order
+///
+/// The transport emits no event itself: [`Landing`] and [`crate::Incoming`]
+/// emit `FileStarted`, `FileBytes`, then `FileDone` or `FileFailed` per file,
+/// so every transport reports identically.
+///
+/// # Implementing
+///
+/// Implement both halves, set [`Capabilities`] to what you support, and run
+/// `blit-conformance` against your harness. See `docs/writing-a-transport.md`.
+#[async_trait::async_trait]
+pub trait PayloadTransport: Send + Sync {
+    /// Short stable name used in summaries (`local`, `grpc`, `tcp`, ...).
+    fn name(&self) -> &str;
+
+    /// What this transport supports.
+    fn capabilities(&self) -> Capabilities;
+
+    /// Source half: reads each planned file and sends it.
+    async fn send(&self, plans: PlanReceiver, reader: Arc<dyn PayloadReader>) -> Result<()>;
+
+    /// Destination half: lands every file that arrives.
+    async fn receive(&self, landing: Landing) -> Result<()>;
+}

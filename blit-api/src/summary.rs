@@ -1,0 +1,46 @@
+//! The result of a transfer.
+
+use crate::{Direction, ErrorKind, RelPath};
+
+/// One entry that failed while the rest went on.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct FileFailure {
+    /// The entry's path relative to the transfer root.
+    pub path: RelPath,
+    /// What kind of failure.
+    pub kind: ErrorKind,
+    /// What happened and what to do.
+    pub message: String,
+}
+
+/// What a transfer did. The same fields in every direction.
+#[derive(Debug, Clone, Default, PartialEq, serde::Serialize)]
+pub struct TransferSummary {
+    /// Which way the bytes flowed.
+    pub direction: Option<Direction>,
+    /// Transport that carried the payload.
+    pub transport: String,
+    /// Entries the source listed.
+    pub entries_scanned: u64,
+    /// Entries (files, directories, symlinks) created or updated.
+    pub files_transferred: u64,
+    /// Payload bytes written.
+    pub bytes_transferred: u64,
+    /// Bytes the kernel moved without a user-space copy.
+    pub zero_copy_bytes: u64,
+    /// Entries deleted by mirror.
+    pub deleted: u64,
+    /// Entries that failed.
+    pub failures: Vec<FileFailure>,
+    /// Wall time in seconds.
+    pub elapsed_secs: f64,
+    /// Nothing was changed.
+    pub dry_run: bool,
+}
+
+impl TransferSummary {
+    /// Whether some entries failed.
+    pub fn has_failures(&self) -> bool {
+        !self.failures.is_empty()
+    }
+}
