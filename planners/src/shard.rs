@@ -1,0 +1,110 @@
+//! Payload planning: small files grouped into shards, large files alone.
+
+use blit_api::{FileHeader, PayloadPlan};
+
+/// Files at most this large travel in shards (when the transport supports them).
+pub const SHARD_FILE_MAX: u64 = 256 * 1024;
+/// Most files in one shard.
+pub const SHARD_MAX_FILES: usize = 512;
+/// Most payload bytes in one shard (8 MiB).
+pub const SHARD_MAX_BYTES: u64 = 8 * 1024 * 1024;
+
+/// Turns needed files, in need-list order, into payload plans.
+#[derive(Debug)]
+pub struct PayloadPlanner {
+    shards: bool,
+    pending: Vec<FileHeader>,
+    pending_bytes: u64,
+}
+
+impl PayloadPlanner {
+    /// A planner; `shards` says whether the transport carries
+    /// [`PayloadPlan::Shard`].
+    pub fn new(shards: bool) -> Self {
+        PayloadPlanner { shards, pending: Vec::new(), pending_bytes: 0 }
+    }
+
+    /// Adds a needed file; returns the plans it completes (zero, one or two).
+    pub fn push(&mut self, header: FileHeader) -> Vec<PayloadPlan> {
+        if !self.shards || header.size > SHARD_FILE_MAX {
+            return vec![PayloadPlan::File(header)];
+        }
+        let mut out = Vec::new();
+        if !self.pending.is_empty() && self.pending_bytes + header.size > SHARD_MAX_BYTES {
+            out.extend(self.flush());
+        }
+        self.pending_bytes += header.size;
+        self.pending.push(header);
+        if self.pending.len() >= SHARD_MAX_FILES {
+            out.extend(self.flush());
+        }
+        out
+    }
+
+    /// Emits the partly filled shard, if any (a shard of one file is sent as
+    /// a plain file).
+    pub fn flush(&mut self) -> Option<PayloadPlan> {
+        self.pending_bytes = 0;
+        match self.pending.len() {
+            0 => None,
+            1 => self.pending.pop().map(PayloadPlan::File),
+            _ => Some(PayloadPlan::Shard(std::mem::take(&mut self.pending))),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use blit_api::{FileKind, RelPath};
+
+    fn file(i: usize, size: u64) -> FileHeader {
+        FileHeader {
+            path: RelPath::from_bytes(format!("f{i}")).unwrap(),
+            kind: FileKind::File,
+            size,
+            mtime_ns: 0,
+            mode: 0o644,
+            link_target: None,
+            checksum: None,
+        }
+    }
+
+    #[test]
+    fn small_files_shard_large_files_alone() {
+        let mut p = PayloadPlanner::new(true);
+        let mut plans = Vec::new();
+        plans.extend(p.push(file(0, 10)));
+        plans.extend(p.push(file(1, SHARD_FILE_MAX + 1)));
+        plans.extend(p.push(file(2, SHARD_FILE_MAX)));
+        plans.extend(p.flush());
+        assert_eq!(plans.len(), 2);
+        assert_eq!(plans[0], PayloadPlan::File(file(1, SHARD_FILE_MAX + 1)));
+        assert_eq!(plans[1].files().len(), 2);
+    }
+
+    #[test]
+    fn shards_cap_files_and_bytes_and_keep_every_file() {
+        let mut p = PayloadPlanner::new(true);
+        let mut plans = Vec::new();
+        for i in 0..2_000 {
+            plans.extend(p.push(file(i, 100 * 1024)));
+        }
+        plans.extend(p.flush());
+        let mut n = 0;
+        for plan in &plans {
+            let bytes: u64 = plan.files().iter().map(|h| h.size).sum();
+            assert!(bytes <= SHARD_MAX_BYTES && plan.files().len() <= SHARD_MAX_FILES);
+            n += plan.files().len();
+        }
+        assert_eq!(n, 2_000);
+    }
+
+    #[test]
+    fn without_shard_support_every_file_is_alone() {
+        let mut p = PayloadPlanner::new(false);
+        let plans: Vec<_> = (0..10).flat_map(|i| p.push(file(i, 1))).collect();
+        assert_eq!(plans.len(), 10);
+        assert!(p.flush().is_none());
+    }
+}
