@@ -18,11 +18,13 @@ pub use error::{Error, ErrorKind, Result};
 pub use header::{FileHeader, FileKind, RelPath};
 pub use landing::{Incoming, Landing};
 pub use manifest::{manifest_channel, ManifestItem, ManifestReceiver, ManifestSender, ManifestSource};
-pub use need::{need_channel, NeedBatch, NeedListSink, NeedReceiver, NeedSender, NEED_BATCH_MAX_BYTES, NEED_BATCH_MAX_ENTRIES};
+pub use need::{
+    need_channel, NeedBatch, NeedListSink, NeedReceiver, NeedSender, NEED_BATCH_MAX_BYTES, NEED_BATCH_MAX_ENTRIES,
+};
 pub use options::TransferOptions;
 pub use payload::{
-    plan_channel, LandingFile, PayloadPlan, PayloadReader, PayloadTransport, PayloadWriter, PlanReceiver,
-    PlanSender, SourceFile,
+    plan_channel, LandingFile, PayloadPlan, PayloadReader, PayloadTransport, PayloadWriter, PlanReceiver, PlanSender,
+    SourceFile,
 };
 pub use progress::{Events, NullSink, ProgressEvent, ProgressSink, RecordingSink};
 pub use registry::{Registry, TransportFactory};

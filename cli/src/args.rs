@@ -1,0 +1,68 @@
+//! Command-line definitions (clap derive).
+
+use clap::{Args, Parser, Subcommand};
+use std::ffi::OsString;
+
+const TRANSFER_HELP: &str = "\
+Paths follow rsync's trailing-slash rule:
+  blit copy photos  backup/   creates backup/photos/...   (the directory itself)
+  blit copy photos/ backup/   fills   backup/...          (its contents)
+A single file is copied into DST when DST is a directory or ends with '/',
+otherwise to the path DST.
+
+Files are compared by size and modification time (with --checksum, by BLAKE3
+of their content); only what differs is sent. Every file lands atomically: it
+is written under a temporary name beside its target and renamed into place,
+so DST never holds a torn file. Symlinks are copied as symlinks.
+
+Exit codes: 0 everything transferred; 2 finished, but some entries failed
+(each is listed on stderr); 1 a fatal error stopped the transfer.";
+
+/// blit moves file trees fast.
+#[derive(Debug, Parser)]
+#[command(name = "blit", version, about, propagate_version = true)]
+pub struct Cli {
+    /// What to do.
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// The blit commands.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Copy SRC to DST; update what differs, delete nothing (unless --delete).
+    #[command(after_long_help = TRANSFER_HELP)]
+    Copy(TransferArgs),
+    /// Make DST an exact copy of SRC: copy what differs and delete what SRC
+    /// does not have (only after the whole source was read without error).
+    #[command(after_long_help = TRANSFER_HELP)]
+    Mirror(TransferArgs),
+}
+
+/// Options shared by copy and mirror.
+#[derive(Debug, Args)]
+pub struct TransferArgs {
+    /// Source path. A trailing '/' copies the contents of a directory.
+    pub src: OsString,
+    /// Destination path.
+    pub dst: OsString,
+    /// Show a live progress bar (bytes, files, rate, ETA); with --json, one
+    /// JSON event per line on stderr instead.
+    #[arg(short, long)]
+    pub progress: bool,
+    /// Print one line per transferred, deleted or failed entry.
+    #[arg(short, long)]
+    pub verbose: bool,
+    /// Print the summary as JSON on stdout.
+    #[arg(long)]
+    pub json: bool,
+    /// Show what would change; change nothing.
+    #[arg(short = 'n', long)]
+    pub dry_run: bool,
+    /// Compare files by BLAKE3 of their content instead of size and mtime.
+    #[arg(short, long)]
+    pub checksum: bool,
+    /// Delete destination entries the source does not have (what mirror does).
+    #[arg(long)]
+    pub delete: bool,
+}

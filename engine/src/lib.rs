@@ -1,0 +1,8 @@
+#![doc = include_str!("../README.md")]
+#![deny(missing_docs)]
+
+mod pipeline;
+mod tap;
+
+pub use pipeline::{run_destination, run_local, run_source, DestinationRoles, LocalTransfer, SourceRoles};
+pub use tap::SummaryTap;

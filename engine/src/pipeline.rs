@@ -1,0 +1,155 @@
+//! The two halves of a transfer and their local wiring.
+
+use crate::SummaryTap;
+use blit_api::{
+    manifest_channel, need_channel, plan_channel, Direction, Error, ErrorKind, Events, Landing, ManifestReceiver,
+    ManifestSender, ManifestSource, NeedListSink, NeedReceiver, NeedSender, PayloadReader, PayloadTransport,
+    PayloadWriter, PlanSender, Result, TransferOptions, TransferSummary,
+};
+use blit_planner::shard::PayloadPlanner;
+use std::sync::Arc;
+
+/// The roles that run where the source files are.
+#[derive(Clone)]
+pub struct SourceRoles {
+    /// Walks the source.
+    pub source: Arc<dyn ManifestSource>,
+    /// Opens source files for the payload.
+    pub reader: Arc<dyn PayloadReader>,
+}
+
+/// The roles that run where the destination is.
+#[derive(Clone)]
+pub struct DestinationRoles {
+    /// Judges headers and applies final bookkeeping.
+    pub sink: Arc<dyn NeedListSink>,
+    /// Lands files.
+    pub writer: Arc<dyn PayloadWriter>,
+}
+
+macro_rules! opaque_debug {
+    ($($t:ty),*) => {$(
+        impl std::fmt::Debug for $t {
+            fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.debug_struct(stringify!($t)).finish_non_exhaustive()
+            }
+        }
+    )*};
+}
+opaque_debug!(SourceRoles, DestinationRoles, LocalTransfer);
+
+/// Runs the source half: walk, plan the need list into payloads, send them.
+///
+/// Returns when the walk ended, the need list ended with its empty final
+/// batch and every payload was sent. When the other half goes away the
+/// channels close and every part stops with a [`ErrorKind::Cancelled`] error
+/// or quietly; the first error that is not a cancellation wins.
+pub async fn run_source(
+    roles: SourceRoles,
+    transport: Arc<dyn PayloadTransport>,
+    options: &TransferOptions,
+    manifest: ManifestSender,
+    needs: NeedReceiver,
+) -> Result<()> {
+    let (plan_tx, plan_rx) = plan_channel();
+    let shards = transport.capabilities().payload_shard;
+    let walk = roles.source.manifest(options, manifest);
+    let plan = plan_needs(needs, plan_tx, shards);
+    let send = transport.send(plan_rx, roles.reader.clone());
+    let (w, p, s) = tokio::join!(walk, plan, send);
+    first_error([w, p, s])
+}
+
+/// Runs the destination half: judge the manifest, land payloads, then finish
+/// (mirror deletions, directory metadata). Returns the number of deleted
+/// entries.
+pub async fn run_destination(
+    roles: DestinationRoles,
+    transport: Arc<dyn PayloadTransport>,
+    options: &TransferOptions,
+    manifest: ManifestReceiver,
+    needs: NeedSender,
+    events: Events,
+) -> Result<u64> {
+    let landing = Landing::new(roles.writer.clone(), events.clone());
+    let judge = roles.sink.need_list(options, manifest, needs, events.clone());
+    let receive = transport.receive(landing);
+    let (j, r) = tokio::join!(judge, receive);
+    first_error([j, r])?;
+    roles.sink.finish(options, events).await
+}
+
+/// Turns need batches into payload plans until the empty final batch.
+async fn plan_needs(mut needs: NeedReceiver, plans: PlanSender, shards: bool) -> Result<()> {
+    let mut planner = PayloadPlanner::new(shards);
+    let gone = || Error::new(ErrorKind::Cancelled, "payload sender stopped");
+    loop {
+        let Some(batch) = needs.recv().await else {
+            return Err(Error::new(ErrorKind::Cancelled, "need list ended without its final batch"));
+        };
+        if batch.is_end() {
+            if let Some(plan) = planner.flush() {
+                plans.send(plan).await.map_err(|_| gone())?;
+            }
+            return Ok(());
+        }
+        for header in batch.files {
+            for plan in planner.push(header) {
+                plans.send(plan).await.map_err(|_| gone())?;
+            }
+        }
+        // Ship the partial shard too: the batch boundary is the natural flush
+        // point, so small trees do not wait for a shard to fill.
+        if let Some(plan) = planner.flush() {
+            plans.send(plan).await.map_err(|_| gone())?;
+        }
+    }
+}
+
+/// The first error that is not a cancellation, else the first cancellation.
+fn first_error<const N: usize>(results: [Result<()>; N]) -> Result<()> {
+    let mut cancelled = None;
+    for r in results {
+        if let Err(e) = r {
+            if e.kind() != ErrorKind::Cancelled {
+                return Err(e);
+            }
+            cancelled.get_or_insert(e);
+        }
+    }
+    cancelled.map_or(Ok(()), Err)
+}
+
+/// Everything a local (one process) transfer needs.
+pub struct LocalTransfer {
+    /// Source roles.
+    pub source: SourceRoles,
+    /// Destination roles.
+    pub destination: DestinationRoles,
+    /// The payload transport.
+    pub transport: Arc<dyn PayloadTransport>,
+    /// What the user asked for.
+    pub options: TransferOptions,
+}
+
+/// Runs both halves in this process over in-memory channels.
+///
+/// Emits `Started` first and exactly one terminal event last (`Finished` with
+/// the summary, or `Failed`), after every part has stopped.
+pub async fn run_local(transfer: LocalTransfer, events: Events) -> Result<TransferSummary> {
+    let LocalTransfer { source, destination, transport, options } = transfer;
+    let tap = SummaryTap::start(events, Direction::Local, transport.name(), options.dry_run);
+    let tap_events: Events = tap.clone();
+    let (manifest_tx, manifest_rx) = manifest_channel();
+    let (need_tx, need_rx) = need_channel();
+    let src = run_source(source, transport.clone(), &options, manifest_tx, need_rx);
+    let dst = run_destination(destination, transport.clone(), &options, manifest_rx, need_tx, tap_events);
+    let (s, d) = tokio::join!(src, dst);
+    match first_error([s, d.map(|_| ())]) {
+        Ok(()) => Ok(tap.finish()),
+        Err(e) => {
+            tap.fail(&e);
+            Err(e)
+        }
+    }
+}
