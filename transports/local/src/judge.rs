@@ -1,0 +1,396 @@
+//! The destination's judgement of one manifest item at a time.
+//!
+//! Directories and symlinks carry no payload, so the judge applies them
+//! itself; regular files it either leaves alone, fixes in place (mode, or
+//! mtime when checksums prove the content equal), or hands back as needed.
+//!
+//! Memory stays proportional to directories, never to files:
+//! - `dirs` records the mode and mtime of every directory in the manifest,
+//!   applied by `finish` once children stopped changing them;
+//! - `open` holds the directories announced but not yet done (`DirDone`),
+//!   i.e. the walker's queue: every entry must sit in one of them, which
+//!   keeps a broken or hostile manifest from placing an entry below a symlink
+//!   or below a directory it never announced. It also remembers which of them
+//!   this run created (or, in a dry run, would create): their children are
+//!   known to be missing, which saves one `lstat` per entry on a fresh copy;
+//! - `children` (mirror only) holds the names the source sent for each
+//!   directory whose `DirDone` has not arrived, i.e. the directories in
+//!   flight, and is freed directory by directory.
+
+use crate::landing::{dir_in_the_way, temp_path, temp_prefix};
+use crate::meta;
+use blit_api::{Error, ErrorKind, Events, FileFailure, FileHeader, FileKind, ProgressEvent, RelPath, TransferOptions};
+use std::collections::{HashMap, HashSet};
+use std::ffi::OsStr;
+use std::fs::Metadata;
+use std::io;
+use std::os::unix::ffi::OsStrExt;
+use std::os::unix::fs::DirBuilderExt;
+use std::path::{Path, PathBuf};
+
+/// Mode and mtime of one directory, applied after the payload.
+#[derive(Debug)]
+pub(crate) struct DirMeta {
+    pub(crate) path: RelPath,
+    pub(crate) mode: u32,
+    pub(crate) mtime_ns: i64,
+}
+
+/// What the judge knows about an announced directory.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum DirState {
+    /// It was there already (a real directory).
+    Existing,
+    /// This run created it (or would, in a dry run): its children are missing.
+    Fresh,
+    /// It could not be made; its children fail.
+    Broken,
+}
+
+/// Judges manifest items against the destination tree.
+pub(crate) struct Judge {
+    root: PathBuf,
+    options: TransferOptions,
+    events: Events,
+    open: HashMap<Vec<u8>, DirState>,
+    children: HashMap<Vec<u8>, HashSet<Vec<u8>>>,
+    /// Every directory of the manifest, parents before children.
+    pub(crate) dirs: Vec<DirMeta>,
+    /// Mirror: extraneous destination entries, deleted by `finish`.
+    pub(crate) deletions: Vec<(RelPath, FileKind)>,
+    /// The manifest carried a failure: mirror deletions are off.
+    pub(crate) failed: bool,
+    buf: Vec<u8>,
+}
+
+/// Splits a non-root path into its parent's bytes and its name.
+fn split(path: &RelPath) -> (&[u8], &[u8]) {
+    let b = path.as_bytes();
+    match b.iter().rposition(|c| *c == b'/') {
+        Some(i) => (&b[..i], &b[i + 1..]),
+        None => (&[], b),
+    }
+}
+
+/// `lstat`, with a missing entry as `None`.
+fn lstat(path: &Path) -> io::Result<Option<Metadata>> {
+    match std::fs::symlink_metadata(path) {
+        Ok(m) => Ok(Some(m)),
+        Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(None),
+        Err(e) => Err(e),
+    }
+}
+
+impl Judge {
+    pub(crate) fn new(root: PathBuf, options: TransferOptions, events: Events) -> Self {
+        Judge {
+            root,
+            options,
+            events,
+            open: HashMap::new(),
+            children: HashMap::new(),
+            dirs: Vec::new(),
+            deletions: Vec::new(),
+            failed: false,
+            buf: Vec::new(),
+        }
+    }
+
+    /// Judges one header; returns it when the file's content is needed.
+    pub(crate) fn entry(&mut self, h: FileHeader) -> Option<FileHeader> {
+        let mut fresh_parent = false;
+        if !h.path.is_root() {
+            let (parent, name) = split(&h.path);
+            let why = match self.open.get(parent) {
+                Some(DirState::Existing) => None,
+                Some(DirState::Fresh) => {
+                    fresh_parent = true;
+                    None
+                }
+                Some(DirState::Broken) => {
+                    Some((ErrorKind::NotFound, "its directory could not be made (see the failure reported for it)"))
+                }
+                None => Some((ErrorKind::Protocol, "the source sent it outside any directory it announced")),
+            };
+            if let Some((kind, why)) = why {
+                let abs = h.path.to_path(&self.root);
+                self.fail(&h.path, h.kind, h.size, Error::new(kind, why).with_path(abs.display().to_string()));
+                return None;
+            }
+            if self.options.mirror && !self.failed && !fresh_parent {
+                match self.children.get_mut(parent) {
+                    Some(names) => {
+                        names.insert(name.to_vec());
+                    }
+                    None => {
+                        self.children.insert(parent.to_vec(), HashSet::from([name.to_vec()]));
+                    }
+                }
+            }
+        }
+        match h.kind {
+            FileKind::Dir => {
+                self.dir(h, fresh_parent);
+                None
+            }
+            FileKind::Symlink => {
+                self.symlink(&h, fresh_parent);
+                None
+            }
+            FileKind::File => self.file(h, fresh_parent),
+        }
+    }
+
+    /// A source entry that could not be read: report it, give up on mirror.
+    pub(crate) fn source_failed(&mut self, f: FileFailure) {
+        self.failed = true;
+        self.children = HashMap::new();
+        self.deletions = Vec::new();
+        self.emit(ProgressEvent::FileStarted { path: f.path.clone(), kind: FileKind::File, size: 0 });
+        self.emit(ProgressEvent::FileFailed { path: f.path, kind: f.kind, message: f.message });
+    }
+
+    /// Every child of `dir` was judged: with mirror, queue what the source
+    /// did not name.
+    pub(crate) fn dir_done(&mut self, dir: RelPath) {
+        let state = self.open.remove(dir.as_bytes());
+        let names = self.children.remove(dir.as_bytes()).unwrap_or_default();
+        if state != Some(DirState::Existing) || !self.options.mirror || self.failed {
+            return;
+        }
+        let abs = dir.to_path(&self.root);
+        // The root may be a symlink to a directory (the user named it).
+        let found = if dir.is_root() { std::fs::metadata(&abs).map(Some) } else { lstat(&abs) };
+        match found {
+            Ok(Some(m)) if m.is_dir() => {}
+            // Nothing there (dry run): nothing extraneous.
+            Ok(_) => return,
+            Err(e) => return self.fail(&dir, FileKind::Dir, 0, Error::io("read metadata", abs.display(), e)),
+        }
+        let entries = match std::fs::read_dir(&abs) {
+            Ok(entries) => entries,
+            Err(e) => return self.fail(&dir, FileKind::Dir, 0, Error::io("list directory", abs.display(), e)),
+        };
+        for entry in entries {
+            let entry = match entry {
+                Ok(entry) => entry,
+                Err(e) => return self.fail(&dir, FileKind::Dir, 0, Error::io("list directory", abs.display(), e)),
+            };
+            let name = entry.file_name();
+            let name = name.as_bytes();
+            if names.contains(name) || name.starts_with(temp_prefix()) {
+                continue;
+            }
+            let kind = match entry.file_type() {
+                Ok(t) if t.is_dir() => FileKind::Dir,
+                Ok(t) if t.is_symlink() => FileKind::Symlink,
+                _ => FileKind::File,
+            };
+            self.deletions.push((dir.join(name), kind));
+        }
+    }
+
+    fn emit(&self, event: ProgressEvent) {
+        self.events.emit(event);
+    }
+
+    fn fail(&self, path: &RelPath, kind: FileKind, size: u64, err: Error) {
+        self.emit(ProgressEvent::FileStarted { path: path.clone(), kind, size });
+        self.emit(ProgressEvent::failed(path, &err));
+    }
+
+    fn planned(&self, h: &FileHeader) {
+        self.emit(ProgressEvent::Planned { path: h.path.clone(), kind: h.kind, size: h.size });
+    }
+
+    fn applied(&self, h: &FileHeader, result: io::Result<()>, op: &str, abs: &Path) {
+        self.emit(ProgressEvent::FileStarted { path: h.path.clone(), kind: h.kind, size: h.size });
+        match result {
+            Ok(()) => self.emit(ProgressEvent::FileDone { path: h.path.clone(), kind: h.kind, bytes: 0 }),
+            Err(e) => self.emit(ProgressEvent::failed(&h.path, &Error::io(op, abs.display(), e))),
+        }
+    }
+
+    fn dir(&mut self, h: FileHeader, fresh_parent: bool) {
+        let abs = h.path.to_path(&self.root);
+        let state = self.make_dir(&h, &abs, fresh_parent);
+        self.open.insert(h.path.as_bytes().to_vec(), state);
+        if state != DirState::Broken && !self.options.dry_run {
+            self.dirs.push(DirMeta { path: h.path, mode: h.mode, mtime_ns: h.mtime_ns });
+        }
+    }
+
+    /// Makes sure a real directory stands at `abs`.
+    fn make_dir(&mut self, h: &FileHeader, abs: &Path, fresh_parent: bool) -> DirState {
+        // The root may be a symlink to a directory: the user named it.
+        let existing = if fresh_parent {
+            Ok(None)
+        } else if h.path.is_root() {
+            std::fs::metadata(abs).map(Some).or_else(|e| {
+                if e.kind() == io::ErrorKind::NotFound {
+                    lstat(abs)
+                } else {
+                    Err(e)
+                }
+            })
+        } else {
+            lstat(abs)
+        };
+        match existing {
+            Err(e) => {
+                self.fail(&h.path, FileKind::Dir, 0, Error::io("read metadata", abs.display(), e));
+                DirState::Broken
+            }
+            Ok(Some(m)) if m.is_dir() => {
+                // Children must be writable while the transfer runs; `finish`
+                // restores the source's mode. If this fails (not the owner),
+                // each child reports its own error and `finish` the mode's.
+                if !self.options.dry_run && meta::mode(&m) & 0o700 != 0o700 {
+                    if let Err(e) = meta::set_mode(abs, meta::mode(&m) | 0o700) {
+                        tracing::debug!("could not make {} writable for the transfer: {e}", abs.display());
+                    }
+                }
+                DirState::Existing
+            }
+            Ok(existing) => {
+                if self.options.dry_run {
+                    self.planned(h);
+                    return DirState::Fresh;
+                }
+                let made = (|| {
+                    if existing.is_some() {
+                        // A file or symlink stands where the directory goes.
+                        std::fs::remove_file(abs)?;
+                    } else if h.path.is_root() {
+                        create_root_parent(abs)?;
+                    }
+                    std::fs::DirBuilder::new().mode(0o700).create(abs)
+                })();
+                let state = if made.is_ok() { DirState::Fresh } else { DirState::Broken };
+                self.applied(h, made, "create directory", abs);
+                state
+            }
+        }
+    }
+
+    fn symlink(&mut self, h: &FileHeader, fresh_parent: bool) {
+        let abs = h.path.to_path(&self.root);
+        let Some(target) = h.link_target.as_deref() else {
+            let e = Error::new(ErrorKind::Protocol, "symlink header without a target");
+            return self.fail(&h.path, FileKind::Symlink, h.size, e.with_path(abs.display().to_string()));
+        };
+        let existing = match if fresh_parent { Ok(None) } else { lstat(&abs) } {
+            Ok(m) => m,
+            Err(e) => {
+                return self.fail(&h.path, FileKind::Symlink, h.size, Error::io("read metadata", abs.display(), e))
+            }
+        };
+        if let Some(m) = &existing {
+            if m.is_dir() {
+                let e = dir_in_the_way(&abs).with_hint("a directory is where a symlink goes; remove it, then rerun");
+                return self.fail(&h.path, FileKind::Symlink, h.size, e);
+            }
+            if m.file_type().is_symlink()
+                && meta::mtime_ns(m) == h.mtime_ns
+                && std::fs::read_link(&abs).is_ok_and(|t| t.as_os_str().as_bytes() == target)
+            {
+                return;
+            }
+        }
+        if self.options.dry_run {
+            return self.planned(h);
+        }
+        let result = if existing.is_none() {
+            make_symlink(target, &abs, h.mtime_ns, h.path.is_root())
+        } else {
+            replace_symlink(target, &abs, h.mtime_ns)
+        };
+        self.applied(h, result, "create symlink", &abs);
+    }
+
+    fn file(&mut self, h: FileHeader, fresh_parent: bool) -> Option<FileHeader> {
+        if fresh_parent {
+            return self.needed(h);
+        }
+        let abs = h.path.to_path(&self.root);
+        let m = match lstat(&abs) {
+            Ok(Some(m)) => m,
+            Ok(None) => return self.needed(h),
+            Err(e) => {
+                self.fail(&h.path, FileKind::File, h.size, Error::io("read metadata", abs.display(), e));
+                return None;
+            }
+        };
+        if m.is_dir() {
+            self.fail(&h.path, FileKind::File, h.size, dir_in_the_way(&abs));
+            return None;
+        }
+        if !m.is_file() || m.len() != h.size {
+            return self.needed(h);
+        }
+        let same_mtime = meta::mtime_ns(&m) == h.mtime_ns;
+        match h.checksum.filter(|_| self.options.checksum) {
+            Some(sum) => {
+                // Checksum mode: the content decides; an unreadable file is rewritten.
+                if meta::blake3_file(&abs, &mut self.buf).ok() != Some(sum) {
+                    return self.needed(h);
+                }
+                if !same_mtime && !self.options.dry_run {
+                    if let Err(e) = meta::set_mtime_nofollow(&abs, h.mtime_ns) {
+                        self.fail(&h.path, FileKind::File, h.size, Error::io("set mtime", abs.display(), e));
+                        return None;
+                    }
+                }
+            }
+            None if !same_mtime => return self.needed(h),
+            None => {}
+        }
+        if meta::mode(&m) != h.mode & meta::MODE_MASK && !self.options.dry_run {
+            if let Err(e) = meta::set_mode(&abs, h.mode) {
+                self.fail(&h.path, FileKind::File, h.size, Error::io("set mode", abs.display(), e));
+            }
+        }
+        None
+    }
+
+    fn needed(&self, h: FileHeader) -> Option<FileHeader> {
+        if self.options.dry_run {
+            self.planned(&h);
+            return None;
+        }
+        Some(h)
+    }
+}
+
+/// Creates the parent directories of the destination root.
+fn create_root_parent(abs: &Path) -> io::Result<()> {
+    match abs.parent() {
+        Some(parent) if !parent.as_os_str().is_empty() => std::fs::create_dir_all(parent),
+        _ => Ok(()),
+    }
+}
+
+/// Creates a symlink where nothing stands, and sets its mtime.
+fn make_symlink(target: &[u8], abs: &Path, mtime_ns: i64, is_root: bool) -> io::Result<()> {
+    if is_root {
+        create_root_parent(abs)?;
+    }
+    std::os::unix::fs::symlink(OsStr::from_bytes(target), abs)?;
+    meta::set_mtime_nofollow(abs, mtime_ns)
+}
+
+/// Replaces whatever stands at `abs` with a symlink, atomically: the link is
+/// built under a temporary name in the same directory, then renamed.
+fn replace_symlink(target: &[u8], abs: &Path, mtime_ns: i64) -> io::Result<()> {
+    let dir = abs.parent().ok_or_else(|| io::Error::new(io::ErrorKind::InvalidInput, "no parent directory"))?;
+    let temp = temp_path(dir);
+    std::os::unix::fs::symlink(OsStr::from_bytes(target), &temp)?;
+    let placed = meta::set_mtime_nofollow(&temp, mtime_ns).and_then(|()| std::fs::rename(&temp, abs));
+    if placed.is_err() {
+        let _ = std::fs::remove_file(&temp);
+    }
+    placed
+}
+
+#[cfg(test)]
+mod tests;

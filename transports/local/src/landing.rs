@@ -1,0 +1,244 @@
+//! Landing files atomically: a temporary file beside the target, renamed over
+//! it on commit.
+//!
+//! Temporary names are short and never derived from the target's name
+//! (`.blit.<pid>.<counter>.tmp`), so a file whose name is already 255 bytes
+//! still lands. The process id in the prefix lets a mirroring destination
+//! tell this run's temporary files from the leftovers of a crashed run, which
+//! it deletes like any other extraneous entry. Files are not fsynced: an
+//! interrupted run leaves at worst a stale temporary file and a rerun
+//! finishes the job.
+//!
+//! The file's directory is opened below the root without following symlinks
+//! (see `beneath`), and the temporary file is created and renamed relative to
+//! that descriptor, so a symlink planted in the destination can never redirect
+//! a write. A small cache keeps the descriptors of the directories being
+//! filled, so a file costs no extra system call for its directory.
+
+use crate::beneath::{self, c_bytes};
+use crate::meta;
+use crate::LocalDestination;
+use blit_api::{Error, ErrorKind, FileHeader, FileKind, LandingFile, PayloadWriter, Result};
+use std::collections::VecDeque;
+use std::ffi::{CStr, CString, OsStr};
+use std::fs::{File, OpenOptions};
+use std::io::{self, Write};
+use std::os::fd::{AsFd, AsRawFd, OwnedFd};
+use std::os::unix::ffi::OsStrExt;
+use std::os::unix::fs::OpenOptionsExt;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, OnceLock, PoisonError};
+
+static COUNTER: AtomicU64 = AtomicU64::new(0);
+
+/// Directory descriptors kept per destination: files arrive in manifest
+/// order, so a handful covers the directories being filled right now.
+const DIR_CACHE: usize = 16;
+
+/// The prefix of every temporary name this process creates.
+pub(crate) fn temp_prefix() -> &'static [u8] {
+    static PREFIX: OnceLock<String> = OnceLock::new();
+    PREFIX.get_or_init(|| format!(".blit.{}.", std::process::id())).as_bytes()
+}
+
+/// A fresh temporary name.
+fn temp_name() -> Vec<u8> {
+    let mut name = Vec::with_capacity(40);
+    name.extend_from_slice(temp_prefix());
+    let _ = write!(name, "{}.tmp", COUNTER.fetch_add(1, Ordering::Relaxed));
+    name
+}
+
+/// A fresh temporary path in `dir`.
+pub(crate) fn temp_path(dir: &Path) -> PathBuf {
+    dir.join(OsStr::from_bytes(&temp_name()))
+}
+
+/// Creates a new, empty temporary file (mode 0600) in `dir`.
+fn create_temp(dir: &OwnedFd) -> io::Result<(File, CString)> {
+    let flags = libc::O_WRONLY | libc::O_CREAT | libc::O_EXCL | libc::O_NOFOLLOW | libc::O_CLOEXEC;
+    let mut last = None;
+    // A name can only clash with a leftover of an earlier process that had
+    // the same pid; a few fresh counters get past it.
+    for _ in 0..4 {
+        let name = c_bytes(&temp_name())?;
+        match beneath::openat(dir.as_fd(), &name, flags, 0o600) {
+            Ok(fd) => return Ok((File::from(fd), name)),
+            Err(e) if e.kind() == io::ErrorKind::AlreadyExists => last = Some(e),
+            Err(e) => return Err(e),
+        }
+    }
+    Err(last.unwrap_or_else(|| io::Error::from(io::ErrorKind::AlreadyExists)))
+}
+
+/// The error for a directory standing where a file must land.
+pub(crate) fn dir_in_the_way(target: &Path) -> Error {
+    Error::new(ErrorKind::AlreadyExists, "a directory is in the way of a file")
+        .with_path(target.display().to_string())
+        .with_hint("remove or rename that directory, then rerun")
+}
+
+/// Open descriptors of recently used directories below the root.
+#[derive(Debug, Default)]
+pub(crate) struct DirCache {
+    root: OnceLock<OwnedFd>,
+    dirs: Mutex<VecDeque<(Vec<u8>, Arc<OwnedFd>)>>,
+}
+
+impl LocalDestination {
+    /// The root's descriptor, opened (and created if missing) on first use.
+    fn root_fd(&self) -> Result<&OwnedFd> {
+        if let Some(fd) = self.cache.root.get() {
+            return Ok(fd);
+        }
+        let root = self.root();
+        let open = || OpenOptions::new().read(true).custom_flags(libc::O_DIRECTORY).open(root);
+        let file = match open() {
+            Err(e) if e.kind() == io::ErrorKind::NotFound => {
+                std::fs::create_dir_all(root).map_err(|e| Error::io("create directory", root.display(), e))?;
+                open()
+            }
+            other => other,
+        }
+        .map_err(|e| Error::io("open destination", root.display(), e))?;
+        // Another thread may have won the race; either descriptor will do.
+        let _ = self.cache.root.set(file.into());
+        Ok(self.cache.root.get().expect("the root descriptor was just set"))
+    }
+
+    /// The directory that holds `header`'s file, and the file's name in it.
+    fn parent_of(&self, header: &FileHeader, target: &Path) -> Result<(Arc<OwnedFd>, CString)> {
+        if header.path.is_root() {
+            // The root itself: its parent is the user's choice, resolved as usual.
+            let (Some(dir), Some(name)) = (target.parent(), target.file_name()) else {
+                return Err(Error::new(ErrorKind::InvalidInput, "the destination names no file")
+                    .with_path(target.display().to_string()));
+            };
+            let dir = if dir.as_os_str().is_empty() { Path::new(".") } else { dir };
+            std::fs::create_dir_all(dir).map_err(|e| Error::io("create directory", dir.display(), e))?;
+            let file = OpenOptions::new()
+                .read(true)
+                .custom_flags(libc::O_DIRECTORY)
+                .open(dir)
+                .map_err(|e| Error::io("open directory", dir.display(), e))?;
+            let name = c_bytes(name.as_bytes()).map_err(|e| Error::io("name", target.display(), e))?;
+            return Ok((Arc::new(file.into()), name));
+        }
+        let bytes = header.path.as_bytes();
+        let (parent, name) = match bytes.iter().rposition(|b| *b == b'/') {
+            Some(i) => (&bytes[..i], &bytes[i + 1..]),
+            None => (&[][..], bytes),
+        };
+        let name = c_bytes(name).map_err(|e| Error::io("name", target.display(), e))?;
+        let dirs = self.cache.dirs.lock().unwrap_or_else(PoisonError::into_inner);
+        if let Some((_, fd)) = dirs.iter().find(|(p, _)| p == parent) {
+            return Ok((fd.clone(), name));
+        }
+        drop(dirs);
+        let root = self.root_fd()?.as_fd();
+        let fd = match beneath::open_dir(root, parent) {
+            Err(e) if e.kind() == io::ErrorKind::NotFound => beneath::create_dir(root, parent),
+            other => other,
+        };
+        let dir_path = target.parent().unwrap_or(target);
+        let fd = Arc::new(fd.map_err(|e| {
+            if beneath::is_in_the_way(&e) {
+                Error::new(ErrorKind::AlreadyExists, "a symlink or file stands where a directory of this path belongs")
+                    .with_path(dir_path.display().to_string())
+                    .with_hint("blit never writes through symlinks in the destination; remove it, then rerun")
+                    .with_source(e)
+            } else {
+                Error::io("open directory", dir_path.display(), e)
+            }
+        })?);
+        let mut dirs = self.cache.dirs.lock().unwrap_or_else(PoisonError::into_inner);
+        dirs.push_front((parent.to_vec(), fd.clone()));
+        dirs.truncate(DIR_CACHE);
+        Ok((fd, name))
+    }
+}
+
+impl PayloadWriter for LocalDestination {
+    /// Creates `.blit.<pid>.<n>.tmp` in the file's directory, which is
+    /// opened below the root without following symlinks (and created if
+    /// missing). A symlink or file on the way is a per-file `AlreadyExists`
+    /// failure; a directory at the final name fails on commit.
+    fn begin(&self, header: &FileHeader) -> Result<Box<dyn LandingFile>> {
+        let target = header.path.to_path(self.root());
+        if header.kind != FileKind::File {
+            return Err(Error::new(ErrorKind::InvalidInput, "only regular files carry a payload")
+                .with_path(target.display().to_string()));
+        }
+        let (dir, name) = self.parent_of(header, &target)?;
+        let (file, temp) = create_temp(&dir)
+            .map_err(|e| Error::io("create temporary file", target.parent().unwrap_or(&target).display(), e))?;
+        Ok(Box::new(LocalLandingFile {
+            file,
+            dir,
+            temp,
+            name,
+            target,
+            mode: header.mode,
+            mtime_ns: header.mtime_ns,
+            committed: false,
+        }))
+    }
+}
+
+/// A file being landed by [`LocalDestination`].
+#[derive(Debug)]
+struct LocalLandingFile {
+    file: File,
+    dir: Arc<OwnedFd>,
+    temp: CString,
+    name: CString,
+    target: PathBuf,
+    mode: u32,
+    mtime_ns: i64,
+    committed: bool,
+}
+
+fn renameat(dir: &OwnedFd, from: &CStr, to: &CStr) -> io::Result<()> {
+    let fd = dir.as_raw_fd();
+    // SAFETY: both names are NUL-terminated and `dir` is open.
+    if unsafe { libc::renameat(fd, from.as_ptr(), fd, to.as_ptr()) } == 0 {
+        Ok(())
+    } else {
+        Err(io::Error::last_os_error())
+    }
+}
+
+impl LandingFile for LocalLandingFile {
+    fn file(&mut self) -> &mut File {
+        &mut self.file
+    }
+
+    fn commit(mut self: Box<Self>) -> Result<()> {
+        let perms = std::os::unix::fs::PermissionsExt::from_mode(self.mode & meta::MODE_MASK);
+        self.file.set_permissions(perms).map_err(|e| Error::io("set mode", self.target.display(), e))?;
+        meta::set_fd_mtime(&self.file, self.mtime_ns).map_err(|e| Error::io("set mtime", self.target.display(), e))?;
+        renameat(&self.dir, &self.temp, &self.name).map_err(|e| match e.raw_os_error() {
+            Some(libc::EISDIR | libc::ENOTEMPTY | libc::EEXIST) => dir_in_the_way(&self.target).with_source(e),
+            _ => Error::io("rename into place", self.target.display(), e),
+        })?;
+        self.committed = true;
+        Ok(())
+    }
+}
+
+impl Drop for LocalLandingFile {
+    fn drop(&mut self) {
+        if self.committed {
+            return;
+        }
+        // SAFETY: the name is NUL-terminated and the directory is open.
+        if unsafe { libc::unlinkat(self.dir.as_raw_fd(), self.temp.as_ptr(), 0) } != 0 {
+            let e = io::Error::last_os_error();
+            tracing::warn!("could not remove a temporary file beside {}: {e}", self.target.display());
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests;

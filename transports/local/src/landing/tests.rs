@@ -1,0 +1,136 @@
+use super::*;
+use crate::testutil::{drop_dac_override_on_this_thread, header, mode, mtime, write};
+use blit_api::{Landing, ProgressEvent, RecordingSink};
+use std::io::Write;
+use std::sync::Arc;
+
+fn temps(dir: &Path) -> Vec<String> {
+    std::fs::read_dir(dir)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .filter(|n| n.starts_with(".blit."))
+        .collect()
+}
+
+#[test]
+fn landing_is_atomic_and_sets_metadata_on_commit() {
+    let dir = tempfile::tempdir().unwrap();
+    let target = dir.path().join("f");
+    write(&target, b"old", 0o644, 1);
+    let dest = LocalDestination::new(dir.path().to_path_buf());
+    let mut landing = dest.begin(&header("f", FileKind::File, 3, 1_700_000_000_123_456_789, 0o444)).unwrap();
+    landing.file().write_all(b"new").unwrap();
+    assert_eq!(std::fs::read(&target).unwrap(), b"old", "the final name keeps the old content until commit");
+    assert_eq!(temps(dir.path()).len(), 1);
+    landing.commit().unwrap();
+    assert_eq!(std::fs::read(&target).unwrap(), b"new");
+    assert_eq!((mode(&target), mtime(&target)), (0o444, 1_700_000_000_123_456_789));
+    assert!(temps(dir.path()).is_empty());
+}
+
+#[test]
+fn dropping_without_commit_removes_the_temporary_file() {
+    let dir = tempfile::tempdir().unwrap();
+    let target = dir.path().join("f");
+    write(&target, b"old", 0o644, 1);
+    let dest = LocalDestination::new(dir.path().to_path_buf());
+    let mut landing = dest.begin(&header("f", FileKind::File, 3, 5, 0o644)).unwrap();
+    landing.file().write_all(b"new").unwrap();
+    drop(landing);
+    assert!(temps(dir.path()).is_empty());
+    assert_eq!(std::fs::read(&target).unwrap(), b"old");
+    assert_eq!(mtime(&target), 1);
+}
+
+#[test]
+fn long_names_land_and_missing_parents_are_created() {
+    let dir = tempfile::tempdir().unwrap();
+    let name = "n".repeat(255);
+    let path = format!("a/b/{name}");
+    let dest = LocalDestination::new(dir.path().to_path_buf());
+    let mut landing = dest.begin(&header(&path, FileKind::File, 2, 5, 0o600)).unwrap();
+    landing.file().write_all(b"ok").unwrap();
+    landing.commit().unwrap();
+    assert_eq!(std::fs::read(dir.path().join(&path)).unwrap(), b"ok");
+}
+
+#[test]
+fn a_directory_in_the_way_fails_with_a_hint_and_leaves_no_temporary_file() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::create_dir(dir.path().join("d")).unwrap();
+    write(&dir.path().join("d/inside"), b"x", 0o644, 1);
+    let dest = LocalDestination::new(dir.path().to_path_buf());
+    let landing = dest.begin(&header("d", FileKind::File, 0, 5, 0o644)).unwrap();
+    let e = landing.commit().unwrap_err();
+    assert_eq!(e.kind(), ErrorKind::AlreadyExists, "{e}");
+    assert!(e.hint().is_some() && e.to_string().contains('d'), "{e}");
+    assert!(dir.path().join("d/inside").exists());
+    assert!(temps(dir.path()).is_empty());
+}
+
+#[test]
+fn a_read_only_directory_is_a_per_file_failure_naming_the_path() {
+    let dir = tempfile::tempdir().unwrap();
+    let ro = dir.path().join("ro");
+    std::fs::create_dir(&ro).unwrap();
+    std::fs::set_permissions(&ro, std::os::unix::fs::PermissionsExt::from_mode(0o555)).unwrap();
+    let dest: Arc<dyn PayloadWriter> = Arc::new(LocalDestination::new(dir.path().to_path_buf()));
+    let events = RecordingSink::new();
+    let landing = Landing::new(dest, events.clone());
+    // Capabilities are per thread: the permission check is made on a thread
+    // that lost the root override.
+    let result = std::thread::spawn(move || {
+        assert!(drop_dac_override_on_this_thread(), "cannot drop CAP_DAC_OVERRIDE for this test");
+        landing.begin(&header("ro/f", FileKind::File, 1, 5, 0o644)).map(drop)
+    })
+    .join()
+    .unwrap();
+    let e = result.unwrap_err();
+    assert_eq!(e.kind(), ErrorKind::PermissionDenied, "{e}");
+    assert!(e.to_string().contains(&*ro.to_string_lossy()), "{e}");
+    let events = events.events();
+    assert!(matches!(&events[0], ProgressEvent::FileStarted { path, .. } if path.as_bytes() == b"ro/f"));
+    assert!(
+        matches!(&events[1], ProgressEvent::FileFailed { path, kind: ErrorKind::PermissionDenied, message }
+            if path.as_bytes() == b"ro/f" && message.contains("permission")),
+        "{events:?}"
+    );
+    assert!(temps(&ro).is_empty());
+}
+
+#[test]
+fn never_writes_through_a_symlink_in_the_destination() {
+    let dir = tempfile::tempdir().unwrap();
+    let (dst, outside) = (dir.path().join("dst"), dir.path().join("outside"));
+    std::fs::create_dir_all(dst.join("real")).unwrap();
+    std::fs::create_dir(&outside).unwrap();
+    std::os::unix::fs::symlink(&outside, dst.join("evil")).unwrap();
+    std::os::unix::fs::symlink("real", dst.join("alias")).unwrap();
+    let dest = LocalDestination::new(dst.clone());
+    for path in ["evil/f", "evil/new/f", "alias/f"] {
+        let e = dest.begin(&header(path, FileKind::File, 1, 5, 0o644)).unwrap_err();
+        assert_eq!(e.kind(), ErrorKind::AlreadyExists, "{path}: {e}");
+        assert!(e.hint().unwrap().contains("symlink"), "{e}");
+    }
+    assert_eq!(std::fs::read_dir(&outside).unwrap().count(), 0);
+    assert_eq!(std::fs::read_dir(dst.join("real")).unwrap().count(), 0);
+    // The same directory through its real name works, and stays cached.
+    for _ in 0..2 {
+        let mut landing = dest.begin(&header("real/f", FileKind::File, 1, 5, 0o644)).unwrap();
+        landing.file().write_all(b"1").unwrap();
+        landing.commit().unwrap();
+    }
+    assert_eq!(std::fs::read(dst.join("real/f")).unwrap(), b"1");
+}
+
+#[test]
+fn a_file_as_the_root_lands_at_the_root_path() {
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path().join("new/parent/file.txt");
+    let dest = LocalDestination::new(root.clone());
+    let mut landing = dest.begin(&header("", FileKind::File, 2, 9, 0o600)).unwrap();
+    landing.file().write_all(b"hi").unwrap();
+    landing.commit().unwrap();
+    assert_eq!(std::fs::read(&root).unwrap(), b"hi");
+    assert_eq!((mode(&root), mtime(&root)), (0o600, 9));
+}

@@ -1,0 +1,31 @@
+#![doc = include_str!("../README.md")]
+#![deny(missing_docs)]
+
+mod beneath;
+mod copy;
+mod judge;
+mod landing;
+mod meta;
+mod need_list;
+mod pool;
+#[cfg(test)]
+mod testutil;
+mod transport;
+mod walker;
+
+pub use need_list::LocalDestination;
+pub use transport::LocalTransport;
+pub use walker::LocalSource;
+
+/// The scheme this transport registers under.
+pub const SCHEME: &str = "local";
+
+/// Registers the local payload transport under [`SCHEME`].
+pub fn register(registry: &mut blit_api::Registry) {
+    registry.register(
+        SCHEME,
+        std::sync::Arc::new(|| {
+            Ok(std::sync::Arc::new(LocalTransport::new()) as std::sync::Arc<dyn blit_api::PayloadTransport>)
+        }),
+    );
+}

@@ -1,0 +1,273 @@
+//! The local destination endpoint: judges the manifest, streams need batches,
+//! and applies mirror deletions and directory metadata at the end.
+//!
+//! The judgement runs on one blocking thread (it is a sequence of `lstat`s,
+//! `mkdir`s and `symlink`s that must see directories before their children)
+//! and hands needed files to a [`NeedBatcher`]. A batch goes out as soon as it
+//! is full, or [`FLUSH_AFTER`] after its first header, so the source's payload
+//! never waits long for a batch that fills slowly (a cold walk, a manifest
+//! crossing a network) and batch events stay at a few dozen per second.
+//!
+//! Memory is proportional to the number of directories (their final mode and
+//! mtime, kept for `finish`) plus the directories in flight, never to the
+//! number of files; see the `judge` module.
+
+use crate::judge::{DirMeta, Judge};
+use crate::landing::DirCache;
+use crate::meta;
+use blit_api::{
+    Error, ErrorKind, Events, FileKind, ManifestItem, ManifestReceiver, NeedBatch, NeedListSink, NeedSender,
+    ProgressEvent, RelPath, Result, TransferOptions,
+};
+use blit_planner::need_list::NeedBatcher;
+use std::path::{Path, PathBuf};
+use std::sync::{Mutex, PoisonError};
+use std::time::{Duration, Instant};
+use tokio::runtime::Handle;
+use tokio::sync::mpsc::error::TryRecvError;
+
+/// How long a need batch may wait to fill: a partial batch goes out this
+/// long after its first header, so a slow walk still feeds the payload.
+pub(crate) const FLUSH_AFTER: Duration = Duration::from_millis(20);
+
+/// Manifest entries between two `ManifestProgress` events.
+const PROGRESS_EVERY: u64 = 1_000;
+
+/// The local destination endpoint: judges headers against the tree below
+/// its root and lands files there.
+///
+/// One instance serves one transfer: [`NeedListSink::need_list`] keeps what
+/// [`NeedListSink::finish`] needs (directory metadata, mirror deletions).
+#[derive(Debug)]
+pub struct LocalDestination {
+    root: PathBuf,
+    plan: Mutex<Option<FinishPlan>>,
+    pub(crate) cache: DirCache,
+}
+
+/// What `need_list` leaves for `finish`.
+#[derive(Debug, Default)]
+struct FinishPlan {
+    dirs: Vec<DirMeta>,
+    deletions: Vec<(RelPath, FileKind)>,
+    complete: bool,
+}
+
+impl LocalDestination {
+    /// A destination rooted at `root`. The header with the empty path lands
+    /// at `root` itself; missing parents of `root` are created.
+    pub fn new(root: PathBuf) -> Self {
+        LocalDestination { root, plan: Mutex::new(None), cache: DirCache::default() }
+    }
+
+    /// The destination root.
+    pub fn root(&self) -> &Path {
+        &self.root
+    }
+}
+
+fn join_error(what: &str, e: tokio::task::JoinError) -> Error {
+    Error::new(ErrorKind::Unexpected, format!("the {what} thread failed: {e}"))
+}
+
+#[async_trait::async_trait]
+impl NeedListSink for LocalDestination {
+    async fn need_list(
+        &self,
+        options: &TransferOptions,
+        manifest: ManifestReceiver,
+        needs: NeedSender,
+        events: Events,
+    ) -> Result<()> {
+        let judge = Judge::new(self.root.clone(), options.clone(), events.clone());
+        let handle = Handle::current();
+        let plan = tokio::task::spawn_blocking(move || run(judge, manifest, &needs, &events, &handle))
+            .await
+            .map_err(|e| join_error("need-list", e))?;
+        *self.plan.lock().unwrap_or_else(PoisonError::into_inner) = Some(plan);
+        Ok(())
+    }
+
+    async fn finish(&self, options: &TransferOptions, events: Events) -> Result<u64> {
+        let Some(plan) = self.plan.lock().unwrap_or_else(PoisonError::into_inner).take() else {
+            return Ok(0);
+        };
+        let root = self.root.clone();
+        let options = options.clone();
+        tokio::task::spawn_blocking(move || finish(&root, plan, &options, &events))
+            .await
+            .map_err(|e| join_error("finish", e))
+    }
+}
+
+enum Next {
+    Item(ManifestItem),
+    /// The waiting batch is due.
+    Due,
+    Closed,
+}
+
+/// The next manifest item, or `Due` once `deadline` (set while a partial
+/// batch waits) has passed.
+fn next(manifest: &mut ManifestReceiver, handle: &Handle, deadline: Option<Instant>) -> Next {
+    if deadline.is_some_and(|d| Instant::now() >= d) {
+        return Next::Due;
+    }
+    match manifest.try_recv() {
+        Ok(item) => Next::Item(item),
+        Err(TryRecvError::Disconnected) => Next::Closed,
+        Err(TryRecvError::Empty) => match deadline {
+            Some(d) => match handle.block_on(tokio::time::timeout_at(d.into(), manifest.recv())) {
+                Ok(Some(item)) => Next::Item(item),
+                Ok(None) => Next::Closed,
+                Err(_) => Next::Due,
+            },
+            None => manifest.blocking_recv().map_or(Next::Closed, Next::Item),
+        },
+    }
+}
+
+/// Running totals and the outgoing side of the need list.
+struct Out<'a> {
+    needs: &'a NeedSender,
+    events: &'a Events,
+    entries: u64,
+    bytes: u64,
+    reported: u64,
+}
+
+impl Out<'_> {
+    fn progress(&mut self) {
+        if self.entries != self.reported {
+            self.reported = self.entries;
+            self.events.emit(ProgressEvent::ManifestProgress { entries: self.entries, bytes: self.bytes });
+        }
+    }
+
+    /// Sends a non-empty batch; false when the source side is gone.
+    fn send(&mut self, batch: NeedBatch) -> bool {
+        self.progress();
+        let bytes = batch.files.iter().map(|h| h.size).sum();
+        self.events.emit(ProgressEvent::NeedBatch { files: batch.files.len() as u64, bytes });
+        self.needs.blocking_send(batch).is_ok()
+    }
+}
+
+/// The judge loop. Runs on a blocking thread.
+fn run(
+    mut judge: Judge,
+    mut manifest: ManifestReceiver,
+    needs: &NeedSender,
+    events: &Events,
+    handle: &Handle,
+) -> FinishPlan {
+    let mut batcher = NeedBatcher::default();
+    let mut out = Out { needs, events, entries: 0, bytes: 0, reported: 0 };
+    let mut ended = false;
+    // When the waiting batch must go out even if it is not full.
+    let mut deadline = None;
+    let gone = |judge: Judge| FinishPlan { dirs: judge.dirs, deletions: Vec::new(), complete: false };
+    loop {
+        let item = match next(&mut manifest, handle, deadline) {
+            Next::Item(item) => item,
+            Next::Due => {
+                deadline = None;
+                if let Some(batch) = batcher.take() {
+                    if !out.send(batch) {
+                        return gone(judge);
+                    }
+                }
+                continue;
+            }
+            Next::Closed => break,
+        };
+        match item {
+            ManifestItem::Entry(h) => {
+                out.entries += 1;
+                if h.kind == FileKind::File {
+                    out.bytes = out.bytes.saturating_add(h.size);
+                }
+                if let Some(h) = judge.entry(h) {
+                    if batcher.is_empty() {
+                        deadline = Some(Instant::now() + FLUSH_AFTER);
+                    }
+                    if let Some(batch) = batcher.push(h) {
+                        // The header that did not fit starts the next batch.
+                        deadline = (!batcher.is_empty()).then(|| Instant::now() + FLUSH_AFTER);
+                        if !out.send(batch) {
+                            return gone(judge);
+                        }
+                    }
+                }
+                if out.entries - out.reported >= PROGRESS_EVERY {
+                    out.progress();
+                }
+            }
+            ManifestItem::DirDone(dir) => judge.dir_done(dir),
+            ManifestItem::Failed(failure) => judge.source_failed(failure),
+            ManifestItem::End => {
+                ended = true;
+                break;
+            }
+        }
+    }
+    if let Some(batch) = batcher.take() {
+        if !out.send(batch) {
+            return gone(judge);
+        }
+    }
+    out.progress();
+    let complete = ended && !judge.failed;
+    events.emit(ProgressEvent::ManifestComplete { entries: out.entries, bytes: out.bytes, complete });
+    // The source may already be gone; `finish` still applies what was judged.
+    let _ = needs.blocking_send(NeedBatch::default());
+    FinishPlan { dirs: judge.dirs, deletions: judge.deletions, complete }
+}
+
+/// Mirror deletions, then directory metadata deepest first. Runs on a
+/// blocking thread; returns the number of deleted entries.
+fn finish(root: &Path, plan: FinishPlan, options: &TransferOptions, events: &Events) -> u64 {
+    let failed = |path: &RelPath, kind: FileKind, err: Error| {
+        events.emit(ProgressEvent::FileStarted { path: path.clone(), kind, size: 0 });
+        events.emit(ProgressEvent::failed(path, &err));
+    };
+    let mut deleted = 0;
+    if options.mirror && plan.complete {
+        for (path, kind) in plan.deletions {
+            if !options.dry_run {
+                let abs = path.to_path(root);
+                let removed = match kind {
+                    FileKind::Dir => std::fs::remove_dir_all(&abs),
+                    _ => std::fs::remove_file(&abs),
+                };
+                match removed {
+                    Ok(()) => {}
+                    Err(e) if e.kind() == std::io::ErrorKind::NotFound => continue,
+                    Err(e) => {
+                        failed(&path, kind, Error::io("delete", abs.display(), e));
+                        continue;
+                    }
+                }
+            }
+            deleted += 1;
+            events.emit(ProgressEvent::Deleted { path, kind });
+        }
+    }
+    if !options.dry_run {
+        // The manifest sends parents before children, so the reverse order
+        // reaches every directory before its parent: a parent made read-only
+        // or unsearchable cannot block setting its children.
+        for dir in plan.dirs.iter().rev() {
+            let abs = dir.path.to_path(root);
+            if let Err(e) = meta::set_mtime(&abs, dir.mtime_ns, dir.path.is_root()) {
+                failed(&dir.path, FileKind::Dir, Error::io("set mtime", abs.display(), e));
+            } else if let Err(e) = meta::set_mode(&abs, dir.mode) {
+                failed(&dir.path, FileKind::Dir, Error::io("set mode", abs.display(), e));
+            }
+        }
+    }
+    deleted
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,307 @@
+//! The source walk: a parallel, streaming directory walker.
+//!
+//! A pool of OS threads shares a stack of directories still to read. Each
+//! worker lists one directory with `read_dir`, `lstat`s every entry through
+//! the directory handle (`DirEntry::metadata`, which never follows symlinks),
+//! and sends each header the moment it is built: nothing is collected, so
+//! memory holds only the directories waiting to be read. A subdirectory is
+//! pushed on the stack only after its own header was sent, which keeps every
+//! directory's header ahead of its children in the stream. When a listing is
+//! finished the worker sends [`ManifestItem::DirDone`], which lets a mirroring
+//! destination judge that directory without holding the tree.
+//!
+//! The stack (last in, first out) walks roughly depth first, so the number of
+//! waiting directories stays near depth times fan-out rather than a whole
+//! level of a wide tree. A pending counter (directories queued or being read)
+//! tells idle workers when the walk is over.
+
+use crate::meta;
+use crate::pool;
+use blit_api::{
+    Error, ErrorKind, FileFailure, FileHeader, FileKind, ManifestItem, ManifestSender, ManifestSource, PayloadReader,
+    RelPath, Result, SourceFile, TransferOptions,
+};
+use std::fs::Metadata;
+use std::os::unix::ffi::{OsStrExt, OsStringExt};
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Condvar, Mutex, MutexGuard, PoisonError};
+
+/// The local source endpoint: walks a tree for the manifest and opens files
+/// for the payload.
+#[derive(Debug, Clone)]
+pub struct LocalSource {
+    root: PathBuf,
+    threads: usize,
+}
+
+impl LocalSource {
+    /// A source rooted at `root` (a directory, a file or a symlink).
+    pub fn new(root: PathBuf) -> Self {
+        LocalSource { root, threads: pool::default_threads() }
+    }
+
+    /// Sets how many threads walk the tree (at least 1; default 4 to 8
+    /// depending on the CPU count).
+    pub fn with_threads(mut self, threads: usize) -> Self {
+        self.threads = threads.max(1);
+        self
+    }
+
+    /// The source root.
+    pub fn root(&self) -> &Path {
+        &self.root
+    }
+}
+
+#[async_trait::async_trait]
+impl ManifestSource for LocalSource {
+    async fn manifest(&self, options: &TransferOptions, out: ManifestSender) -> Result<()> {
+        let root = self.root.clone();
+        let threads = self.threads;
+        let checksum = options.checksum;
+        tokio::task::spawn_blocking(move || walk(&root, threads, checksum, &out))
+            .await
+            .map_err(|e| Error::new(ErrorKind::Unexpected, format!("the walker thread failed: {e}")))?
+    }
+}
+
+/// Walks `root`, sending into `out`. Runs on a blocking thread.
+fn walk(root: &Path, threads: usize, checksum: bool, out: &ManifestSender) -> Result<()> {
+    let meta = std::fs::symlink_metadata(root).map_err(|e| {
+        let hint = match e.kind() {
+            std::io::ErrorKind::NotFound => "check the source path; it does not exist",
+            _ => "check that the source path exists and is readable",
+        };
+        Error::io("read source root", root.display(), e).with_hint(hint)
+    })?;
+    if meta::kind(meta.file_type()).is_none() {
+        return Err(Error::new(
+            ErrorKind::Unsupported,
+            format!("the source is a {}, which blit does not copy", meta::special_name(meta.file_type())),
+        )
+        .with_path(root.display().to_string())
+        .with_hint("name a file, a directory or a symlink as the source"));
+    }
+    let walker = Walker {
+        root,
+        out,
+        checksum,
+        queue: Mutex::new(Queue { dirs: Vec::new(), pending: 0 }),
+        ready: Condvar::new(),
+        closed: AtomicBool::new(false),
+    };
+    let mut buf = Vec::new();
+    let item = walker.item(RelPath::root(), || root.to_path_buf(), Ok(meta), &mut buf);
+    let root_is_dir = matches!(&item, ManifestItem::Entry(h) if h.kind == FileKind::Dir);
+    if !walker.send(item) {
+        return Ok(());
+    }
+    if root_is_dir {
+        walker.push(RelPath::root());
+        pool::run_workers(threads, "blit-walk", || walker.work());
+    }
+    if !walker.closed.load(Ordering::Acquire) {
+        walker.send(ManifestItem::End);
+    }
+    Ok(())
+}
+
+struct Queue {
+    /// Directories whose header was sent and whose listing is still to do.
+    dirs: Vec<RelPath>,
+    /// Directories queued or being read; the walk ends when it reaches 0.
+    pending: usize,
+}
+
+struct Walker<'a> {
+    root: &'a Path,
+    out: &'a ManifestSender,
+    checksum: bool,
+    queue: Mutex<Queue>,
+    ready: Condvar,
+    /// The receiver went away: every worker stops.
+    closed: AtomicBool,
+}
+
+impl Walker<'_> {
+    fn lock(&self) -> MutexGuard<'_, Queue> {
+        self.queue.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// Sends one item; on a closed channel stops the walk and returns false.
+    fn send(&self, item: ManifestItem) -> bool {
+        if self.out.blocking_send(item).is_ok() {
+            return true;
+        }
+        self.closed.store(true, Ordering::Release);
+        // Taking the lock orders the store before any waiter's next check.
+        drop(self.lock());
+        self.ready.notify_all();
+        false
+    }
+
+    fn push(&self, dir: RelPath) {
+        let mut q = self.lock();
+        q.dirs.push(dir);
+        q.pending += 1;
+        drop(q);
+        self.ready.notify_one();
+    }
+
+    /// One worker: takes directories until none is pending or the walk stops.
+    fn work(&self) {
+        let mut buf = Vec::new();
+        loop {
+            let dir = {
+                let mut q = self.lock();
+                loop {
+                    if self.closed.load(Ordering::Acquire) {
+                        return;
+                    }
+                    if let Some(dir) = q.dirs.pop() {
+                        break dir;
+                    }
+                    if q.pending == 0 {
+                        return;
+                    }
+                    q = self.ready.wait(q).unwrap_or_else(PoisonError::into_inner);
+                }
+            };
+            self.list(dir, &mut buf);
+            let mut q = self.lock();
+            q.pending -= 1;
+            if q.pending == 0 {
+                drop(q);
+                self.ready.notify_all();
+            }
+        }
+    }
+
+    /// Lists one directory, sending a header (or failure) per entry, then
+    /// `DirDone`. A directory whose listing broke off gets no `DirDone`: its
+    /// `Failed` item already marks the manifest incomplete.
+    fn list(&self, dir: RelPath, buf: &mut Vec<u8>) {
+        let abs = dir.to_path(self.root);
+        let entries = match std::fs::read_dir(&abs) {
+            Ok(entries) => entries,
+            Err(e) => {
+                let err = Error::io("list directory", abs.display(), e);
+                self.send(ManifestItem::Failed(FileFailure::new(&dir, &err)));
+                return;
+            }
+        };
+        for entry in entries {
+            if self.closed.load(Ordering::Relaxed) {
+                return;
+            }
+            let entry = match entry {
+                Ok(entry) => entry,
+                Err(e) => {
+                    let err = Error::io("list directory", abs.display(), e);
+                    self.send(ManifestItem::Failed(FileFailure::new(&dir, &err)));
+                    return;
+                }
+            };
+            let path = dir.join(entry.file_name().as_bytes());
+            let item = self.item(path, || entry.path(), entry.metadata(), buf);
+            match item {
+                ManifestItem::Entry(h) if h.kind == FileKind::Dir => {
+                    let sub = h.path.clone();
+                    if !self.send(ManifestItem::Entry(h)) {
+                        return;
+                    }
+                    self.push(sub);
+                }
+                other => {
+                    if !self.send(other) {
+                        return;
+                    }
+                }
+            }
+        }
+        self.send(ManifestItem::DirDone(dir));
+    }
+
+    /// Builds the header of one entry from its `lstat` result, or the failure
+    /// that replaces it. The absolute path is built (`abs`) only for symlinks,
+    /// checksums and messages, so a plain entry costs no extra allocation.
+    fn item(
+        &self,
+        path: RelPath,
+        abs: impl Fn() -> PathBuf,
+        meta: std::io::Result<Metadata>,
+        buf: &mut Vec<u8>,
+    ) -> ManifestItem {
+        let fail = |err: Error| ManifestItem::Failed(FileFailure::new(&path, &err));
+        let meta = match meta {
+            Ok(meta) => meta,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                return fail(
+                    Error::io("read metadata", abs().display(), e)
+                        .with_hint("the entry vanished while the walk read its directory; rerun to pick up changes"),
+                )
+            }
+            Err(e) => return fail(Error::io("read metadata", abs().display(), e)),
+        };
+        let ft = meta.file_type();
+        let Some(kind) = meta::kind(ft) else {
+            return fail(
+                Error::new(ErrorKind::Unsupported, format!("a {} is not copied", meta::special_name(ft)))
+                    .with_path(abs().display().to_string())
+                    .with_hint("only files, directories and symlinks are transferred; this entry is skipped"),
+            );
+        };
+        let mut link_target = None;
+        let mut checksum = None;
+        match kind {
+            FileKind::Symlink => match std::fs::read_link(abs()) {
+                Ok(target) => link_target = Some(target.into_os_string().into_vec()),
+                Err(e) => return fail(Error::io("read symlink", abs().display(), e)),
+            },
+            FileKind::File if self.checksum => match meta::blake3_file(&abs(), buf) {
+                Ok(sum) => checksum = Some(sum),
+                Err(e) => return fail(Error::io("checksum", abs().display(), e)),
+            },
+            _ => {}
+        }
+        ManifestItem::Entry(FileHeader {
+            path,
+            kind,
+            size: if kind == FileKind::Dir { 0 } else { meta.len() },
+            mtime_ns: meta::mtime_ns(&meta),
+            mode: meta::mode(&meta),
+            link_target,
+            checksum,
+        })
+    }
+}
+
+impl PayloadReader for LocalSource {
+    /// Opens the file with `O_NOFOLLOW`, refuses anything but a regular file,
+    /// and refreshes size, mtime and mode from `fstat` of the open descriptor.
+    fn open(&self, header: &FileHeader) -> Result<SourceFile> {
+        let path = header.path.to_path(&self.root);
+        let file = meta::open_nofollow(&path).map_err(|e| match e.raw_os_error() {
+            Some(libc::ELOOP) => Error::new(ErrorKind::Unsupported, "the file became a symlink since the walk")
+                .with_path(path.display().to_string())
+                .with_hint("rerun to copy the symlink as a link")
+                .with_source(e),
+            _ => Error::io("open", path.display(), e),
+        })?;
+        let meta = file.metadata().map_err(|e| Error::io("read metadata", path.display(), e))?;
+        if !meta.is_file() {
+            return Err(Error::new(ErrorKind::Unsupported, "not a regular file any more")
+                .with_path(path.display().to_string())
+                .with_hint("the entry changed since the walk; rerun to pick up changes"));
+        }
+        let mut header = header.clone();
+        header.size = meta.len();
+        header.mtime_ns = meta::mtime_ns(&meta);
+        header.mode = meta::mode(&meta);
+        Ok(SourceFile { file, header })
+    }
+}
+
+#[cfg(test)]
+mod tests;
