@@ -55,15 +55,18 @@ pub(crate) fn temp_path(dir: &Path) -> PathBuf {
     dir.join(OsStr::from_bytes(&temp_name()))
 }
 
-/// Creates a new, empty temporary file (mode 0600) in `dir`.
-fn create_temp(dir: &OwnedFd) -> io::Result<(File, CString)> {
-    let flags = libc::O_WRONLY | libc::O_CREAT | libc::O_EXCL | libc::O_NOFOLLOW | libc::O_CLOEXEC;
+const CREATE_FLAGS: libc::c_int = libc::O_WRONLY | libc::O_CREAT | libc::O_EXCL | libc::O_NOFOLLOW | libc::O_CLOEXEC;
+
+/// Creates a new, empty temporary file in `dir`, with the final mode (less
+/// the umask) from the start: the open descriptor can write whatever the
+/// mode, and commit then needs no `fchmod` unless the umask took bits away.
+fn create_temp(dir: &OwnedFd, mode: u32) -> io::Result<(File, CString)> {
     let mut last = None;
     // A name can only clash with a leftover of an earlier process that had
     // the same pid; a few fresh counters get past it.
     for _ in 0..4 {
         let name = c_bytes(&temp_name())?;
-        match beneath::openat(dir.as_fd(), &name, flags, 0o600) {
+        match beneath::openat(dir.as_fd(), &name, CREATE_FLAGS, mode & meta::MODE_MASK) {
             Ok(fd) => return Ok((File::from(fd), name)),
             Err(e) if e.kind() == io::ErrorKind::AlreadyExists => last = Some(e),
             Err(e) => return Err(e),
@@ -171,12 +174,29 @@ impl PayloadWriter for LocalDestination {
                 .with_path(target.display().to_string()));
         }
         let (dir, name) = self.parent_of(header, &target)?;
-        let (file, temp) = create_temp(&dir)
+        // An empty file has no bytes that could be torn: when nothing stands
+        // at its name, create it there directly (O_EXCL never replaces
+        // anything) and skip the rename.
+        if header.size == 0 {
+            if let Ok(fd) = beneath::openat(dir.as_fd(), &name, CREATE_FLAGS, header.mode & meta::MODE_MASK) {
+                return Ok(Box::new(LocalLandingFile {
+                    file: File::from(fd),
+                    dir,
+                    temp: None,
+                    name,
+                    target,
+                    mode: header.mode,
+                    mtime_ns: header.mtime_ns,
+                    committed: false,
+                }));
+            }
+        }
+        let (file, temp) = create_temp(&dir, header.mode)
             .map_err(|e| Error::io("create temporary file", target.parent().unwrap_or(&target).display(), e))?;
         Ok(Box::new(LocalLandingFile {
             file,
             dir,
-            temp,
+            temp: Some(temp),
             name,
             target,
             mode: header.mode,
@@ -191,7 +211,9 @@ impl PayloadWriter for LocalDestination {
 struct LocalLandingFile {
     file: File,
     dir: Arc<OwnedFd>,
-    temp: CString,
+    /// The temporary name, or `None` when the file was created at its final
+    /// name (empty files with nothing in the way).
+    temp: Option<CString>,
     name: CString,
     target: PathBuf,
     mode: u32,
@@ -215,13 +237,17 @@ impl LandingFile for LocalLandingFile {
     }
 
     fn commit(mut self: Box<Self>) -> Result<()> {
-        let perms = std::os::unix::fs::PermissionsExt::from_mode(self.mode & meta::MODE_MASK);
-        self.file.set_permissions(perms).map_err(|e| Error::io("set mode", self.target.display(), e))?;
+        if meta::umask_strips(self.mode) {
+            let perms = std::os::unix::fs::PermissionsExt::from_mode(self.mode & meta::MODE_MASK);
+            self.file.set_permissions(perms).map_err(|e| Error::io("set mode", self.target.display(), e))?;
+        }
         meta::set_fd_mtime(&self.file, self.mtime_ns).map_err(|e| Error::io("set mtime", self.target.display(), e))?;
-        renameat(&self.dir, &self.temp, &self.name).map_err(|e| match e.raw_os_error() {
-            Some(libc::EISDIR | libc::ENOTEMPTY | libc::EEXIST) => dir_in_the_way(&self.target).with_source(e),
-            _ => Error::io("rename into place", self.target.display(), e),
-        })?;
+        if let Some(temp) = &self.temp {
+            renameat(&self.dir, temp, &self.name).map_err(|e| match e.raw_os_error() {
+                Some(libc::EISDIR | libc::ENOTEMPTY | libc::EEXIST) => dir_in_the_way(&self.target).with_source(e),
+                _ => Error::io("rename into place", self.target.display(), e),
+            })?;
+        }
         self.committed = true;
         Ok(())
     }
@@ -232,8 +258,11 @@ impl Drop for LocalLandingFile {
         if self.committed {
             return;
         }
+        // Either the temporary file, or the empty file this run created at
+        // its final name (O_EXCL: nothing was there before).
+        let name = self.temp.as_ref().unwrap_or(&self.name);
         // SAFETY: the name is NUL-terminated and the directory is open.
-        if unsafe { libc::unlinkat(self.dir.as_raw_fd(), self.temp.as_ptr(), 0) } != 0 {
+        if unsafe { libc::unlinkat(self.dir.as_raw_fd(), name.as_ptr(), 0) } != 0 {
             let e = io::Error::last_os_error();
             tracing::warn!("could not remove a temporary file beside {}: {e}", self.target.display());
         }

@@ -17,6 +17,29 @@ use std::path::Path;
 /// The permission bits a header carries.
 pub(crate) const MODE_MASK: u32 = 0o7777;
 
+/// The process umask, read once from `/proc/self/status` (calling `umask(2)`
+/// to read it would briefly change it for every thread). Where it cannot be
+/// read, every permission bit counts as stripped, so modes are always set.
+pub(crate) fn umask() -> u32 {
+    static UMASK: std::sync::OnceLock<u32> = std::sync::OnceLock::new();
+    *UMASK.get_or_init(|| {
+        std::fs::read_to_string("/proc/self/status")
+            .ok()
+            .and_then(|s| {
+                let line = s.lines().find(|l| l.starts_with("Umask:"))?;
+                u32::from_str_radix(line.trim_start_matches("Umask:").trim(), 8).ok()
+            })
+            .unwrap_or(0o777)
+    })
+}
+
+/// Whether a file created with `mode` ends up with other bits than `mode`
+/// (the umask took some away, or special bits the kernel may drop), so the
+/// mode must be set explicitly.
+pub(crate) fn umask_strips(mode: u32) -> bool {
+    mode & umask() != 0 || mode & 0o7000 != 0
+}
+
 /// Size of the read buffer used for hashing and for the user-space copy.
 pub(crate) const BUF_SIZE: usize = 256 * 1024;
 
