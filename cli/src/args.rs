@@ -4,6 +4,11 @@ use clap::{Args, Parser, Subcommand};
 use std::ffi::OsString;
 
 const TRANSFER_HELP: &str = "\
+SRC or DST may name a blitd daemon: HOST:/module/path, HOST:PORT:/module/path,
+[IPv6]:/module/path or [IPv6]:PORT:/module/path (default port 9031). A local
+source and a remote destination push; a remote source and a local destination
+pull. Write ./name:x for a local path that contains a colon.
+
 Paths follow rsync's trailing-slash rule:
   blit copy photos  backup/   creates backup/photos/...   (the directory itself)
   blit copy photos/ backup/   fills   backup/...          (its contents)
@@ -37,6 +42,30 @@ pub enum Command {
     /// does not have (only after the whole source was read without error).
     #[command(after_long_help = TRANSFER_HELP)]
     Mirror(TransferArgs),
+    /// List the modules a blitd daemon serves.
+    Modules(ModulesArgs),
+    /// List a directory (or one entry) on a blitd daemon.
+    Ls(LsArgs),
+}
+
+/// Arguments of `blit modules`.
+#[derive(Debug, Args)]
+pub struct ModulesArgs {
+    /// The daemon: HOST, HOST:PORT, [IPv6] or [IPv6]:PORT (default port 9031).
+    pub host: String,
+    /// Print JSON instead of a table.
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// Arguments of `blit ls`.
+#[derive(Debug, Args)]
+pub struct LsArgs {
+    /// What to list: HOST:/module/path (or HOST:PORT:/module/path).
+    pub target: OsString,
+    /// Print one JSON object per entry instead of a table.
+    #[arg(long)]
+    pub json: bool,
 }
 
 /// Options shared by copy and mirror.

@@ -15,44 +15,72 @@ pub(crate) struct Roots {
     pub(crate) destination: PathBuf,
 }
 
-fn ends_with_slash(p: &OsStr) -> bool {
+/// A local source argument, inspected.
+#[derive(Debug, Clone)]
+pub(crate) struct SourceArg {
+    /// The path as given.
+    pub(crate) path: PathBuf,
+    /// Whether it is a directory (after following a trailing-slash symlink).
+    pub(crate) is_dir: bool,
+    /// Whether it ended with `/`: copy the contents, not the directory.
+    pub(crate) contents: bool,
+    /// Its last component, if it has one.
+    pub(crate) name: Option<OsString>,
+}
+
+impl SourceArg {
+    /// Whether the destination root is DST/name rather than DST itself, given
+    /// whether DST names a directory to put things into.
+    pub(crate) fn goes_inside(&self, dst_is_dir: bool) -> bool {
+        self.name.is_some() && if self.is_dir { !self.contents } else { dst_is_dir }
+    }
+}
+
+/// Whether a path argument ends with `/` (or is `.`): "this directory's contents".
+pub(crate) fn ends_with_slash(p: &OsStr) -> bool {
     let b = p.as_bytes();
     b.ends_with(b"/") || b.ends_with(b"/.") || b == b"."
 }
 
-/// Applies the trailing-slash rule and refuses a missing source.
-pub(crate) fn resolve(src: &OsStr, dst: &OsStr) -> Result<Roots> {
-    if src.is_empty() || dst.is_empty() {
-        return Err(Error::new(ErrorKind::InvalidInput, "source and destination must not be empty"));
+/// Inspects a local source; a missing source is a clear `NotFound`.
+pub(crate) fn inspect_source(src: &OsStr) -> Result<SourceArg> {
+    if src.is_empty() {
+        return Err(Error::new(ErrorKind::InvalidInput, "the source must not be empty"));
     }
-    let src_path = PathBuf::from(src);
+    let path = PathBuf::from(src);
     let contents = ends_with_slash(src);
     // With a trailing slash the OS follows a symlink to a directory, as rsync does.
-    let meta = if contents { std::fs::metadata(&src_path) } else { std::fs::symlink_metadata(&src_path) };
+    let meta = if contents { std::fs::metadata(&path) } else { std::fs::symlink_metadata(&path) };
     let meta = match meta {
         Ok(m) => m,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
             return Err(Error::new(ErrorKind::NotFound, "source does not exist")
-                .with_path(src_path.display().to_string())
+                .with_path(path.display().to_string())
                 .with_hint("check the path"))
         }
-        Err(e) => return Err(Error::io("read source", src_path.display(), e)),
+        Err(e) => return Err(Error::io("read source", path.display(), e)),
     };
+    let name = path.file_name().map(OsString::from);
+    Ok(SourceArg { path, is_dir: meta.is_dir(), contents, name })
+}
+
+/// Whether a local destination argument names a directory to put things into.
+pub(crate) fn local_dir_target(dst: &OsStr) -> bool {
+    ends_with_slash(dst) || std::fs::metadata(dst).map(|m| m.is_dir()).unwrap_or(false)
+}
+
+/// Applies the trailing-slash rule and refuses a missing source.
+pub(crate) fn resolve(src: &OsStr, dst: &OsStr) -> Result<Roots> {
+    if dst.is_empty() {
+        return Err(Error::new(ErrorKind::InvalidInput, "the destination must not be empty"));
+    }
+    let source = inspect_source(src)?;
     let dst_path = PathBuf::from(dst);
-    let name = src_path.file_name().map(OsString::from);
-    let destination = if meta.is_dir() {
-        match (contents, name) {
-            (false, Some(name)) => dst_path.join(name),
-            _ => dst_path,
-        }
-    } else {
-        let into_dir = ends_with_slash(dst) || std::fs::metadata(&dst_path).map(|m| m.is_dir()).unwrap_or(false);
-        match (into_dir, name) {
-            (true, Some(name)) => dst_path.join(name),
-            _ => dst_path,
-        }
+    let destination = match &source.name {
+        Some(name) if source.goes_inside(local_dir_target(dst)) => dst_path.join(name),
+        _ => dst_path,
     };
-    Ok(Roots { source: src_path, destination })
+    Ok(Roots { source: source.path, destination })
 }
 
 /// Checks that catch mistakes before any byte moves: a destination inside the
@@ -77,6 +105,13 @@ pub(crate) fn preflight(roots: &Roots, dry_run: bool) -> Result<()> {
             .with_hint("choose a destination outside the source"));
         }
     }
+    check_destination(&roots.destination, dry_run)
+}
+
+/// Checks that the destination can be written (its nearest existing ancestor
+/// is a writable directory) and creates its parent directories.
+pub(crate) fn check_destination(destination: &Path, dry_run: bool) -> Result<()> {
+    let dst_abs = lexical_absolute(destination)?;
     // The nearest existing ancestor of the destination must be a writable
     // directory; an existing destination file is replaced in its directory.
     let mut probe = dst_abs.as_path();
@@ -102,7 +137,7 @@ pub(crate) fn preflight(roots: &Roots, dry_run: bool) -> Result<()> {
             .with_hint("choose a destination you can write to, or fix its permissions"));
     }
     if !dry_run {
-        if let Some(parent) = roots.destination.parent().filter(|p| !p.as_os_str().is_empty()) {
+        if let Some(parent) = destination.parent().filter(|p| !p.as_os_str().is_empty()) {
             std::fs::create_dir_all(parent).map_err(|e| Error::io("create destination parent", parent.display(), e))?;
         }
     }

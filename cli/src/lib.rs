@@ -3,10 +3,13 @@
 
 mod args;
 mod endpoints;
+mod inspect;
+mod remote;
 mod render;
 mod transfer;
+mod wiring;
 
-pub use args::{Cli, Command, TransferArgs};
+pub use args::{Cli, Command, LsArgs, ModulesArgs, TransferArgs};
 
 /// Exit code: everything transferred.
 pub const EXIT_OK: u8 = 0;
@@ -20,6 +23,8 @@ pub fn run(cli: Cli) -> std::process::ExitCode {
     let code = match cli.command {
         Command::Copy(args) => transfer::run(args, false),
         Command::Mirror(args) => transfer::run(args, true),
+        Command::Modules(args) => inspect::modules(args),
+        Command::Ls(args) => inspect::ls(args),
     };
     std::process::ExitCode::from(code)
 }

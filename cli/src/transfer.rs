@@ -1,11 +1,9 @@
-//! `blit copy` and `blit mirror` for local paths.
+//! `blit copy` and `blit mirror`: local, push or pull, chosen by which
+//! argument names a remote (`HOST:/module/path`).
 
 use crate::render::{event_json, summary_line, Renderer, JSON_SCHEMA};
-use crate::{endpoints, TransferArgs, EXIT_FATAL, EXIT_OK, EXIT_PARTIAL};
-use blit_api::{Error, Events, ProgressEvent, Result, TransferOptions};
-use blit_engine::{run_local, DestinationRoles, LocalTransfer, SourceRoles};
-use blit_transports::local::{LocalDestination, LocalSource};
-use std::sync::Arc;
+use crate::{remote, wiring, TransferArgs, EXIT_FATAL, EXIT_OK, EXIT_PARTIAL};
+use blit_api::{Error, ErrorKind, Events, ProgressEvent, Result, TransferOptions};
 
 /// Runs a copy (or a mirror) and returns the exit code.
 pub(crate) fn run(args: TransferArgs, mirror: bool) -> u8 {
@@ -46,22 +44,20 @@ pub(crate) fn run(args: TransferArgs, mirror: bool) -> u8 {
 }
 
 fn execute(args: &TransferArgs, mirror: bool, events: Events) -> Result<blit_api::TransferSummary> {
-    let roots = endpoints::resolve(&args.src, &args.dst)?;
-    endpoints::preflight(&roots, args.dry_run)?;
     let options = TransferOptions::new().checksum(args.checksum).mirror(mirror || args.delete).dry_run(args.dry_run);
-    let transport = blit_transports::registry().get(blit_transports::local::SCHEME)?;
-    let source = Arc::new(LocalSource::new(roots.source.clone()));
-    let destination = Arc::new(LocalDestination::new(roots.destination.clone()));
-    let transfer = LocalTransfer {
-        source: SourceRoles { source: source.clone(), reader: source },
-        destination: DestinationRoles { sink: destination.clone(), writer: destination },
-        transport,
-        options,
-    };
+    let (src, dst) = (remote::parse(&args.src)?, remote::parse(&args.dst)?);
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .thread_name("blit")
         .build()
         .map_err(|e| Error::io("start runtime", "blit", e))?;
-    runtime.block_on(run_local(transfer, events))
+    runtime.block_on(async {
+        match (src, dst) {
+            (None, None) => wiring::local(&args.src, &args.dst, options, events).await,
+            (None, Some(to)) => wiring::push(&args.src, &to, options, events).await,
+            (Some(from), None) => wiring::pull(&from, &args.dst, options, events).await,
+            (Some(_), Some(_)) => Err(Error::new(ErrorKind::Unsupported, "both endpoints are remote")
+                .with_hint("pull to a local path first, then push from it")),
+        }
+    })
 }

@@ -1,0 +1,146 @@
+//! `blit modules HOST` and `blit ls HOST:/module/path`.
+
+use crate::{remote, LsArgs, ModulesArgs, EXIT_FATAL, EXIT_OK};
+use blit_api::{Error, ErrorKind, FileHeader, FileKind, Result};
+
+fn runtime() -> Result<tokio::runtime::Runtime> {
+    tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| Error::io("start runtime", "blit", e))
+}
+
+fn finish(result: Result<()>) -> u8 {
+    match result {
+        Ok(()) => EXIT_OK,
+        Err(e) => {
+            eprintln!("blit: error: {e}");
+            EXIT_FATAL
+        }
+    }
+}
+
+/// Prints the modules of a daemon.
+pub(crate) fn modules(args: ModulesArgs) -> u8 {
+    finish((|| {
+        let (host, port) = remote::parse_host(&args.host)?;
+        let modules = runtime()?.block_on(imp::modules(&host, port))?;
+        for m in modules {
+            if args.json {
+                let v =
+                    serde_json::json!({"schema": 1, "name": m.name, "comment": m.comment, "read_only": m.read_only});
+                println!("{v}");
+            } else {
+                let ro = if m.read_only { "ro" } else { "rw" };
+                println!("{:<20} {ro}  {}", m.name, m.comment);
+            }
+        }
+        Ok(())
+    })())
+}
+
+/// Lists a remote directory.
+pub(crate) fn ls(args: LsArgs) -> u8 {
+    finish((|| {
+        let Some(target) = remote::parse(&args.target)? else {
+            return Err(Error::new(ErrorKind::InvalidInput, "`blit ls` lists a daemon's files")
+                .with_path(args.target.to_string_lossy().into_owned())
+                .with_hint("write HOST:/module/path; use `ls` for local paths"));
+        };
+        runtime()?.block_on(imp::list(&target, &mut |h: FileHeader| print_entry(&h, args.json)))
+    })())
+}
+
+fn print_entry(h: &FileHeader, json: bool) {
+    if json {
+        let v = serde_json::json!({
+            "schema": 1, "path": h.path.display(), "kind": h.kind, "size": h.size,
+            "mtime_ns": h.mtime_ns, "mode": h.mode,
+            "link_target": h.link_target.as_ref().map(|t| String::from_utf8_lossy(t).into_owned()),
+        });
+        println!("{v}");
+        return;
+    }
+    let kind = match h.kind {
+        FileKind::Dir => 'd',
+        FileKind::Symlink => 'l',
+        FileKind::File => '-',
+    };
+    let mut perms = String::with_capacity(9);
+    for shift in [6, 3, 0] {
+        let bits = (h.mode >> shift) & 7;
+        perms.push(if bits & 4 != 0 { 'r' } else { '-' });
+        perms.push(if bits & 2 != 0 { 'w' } else { '-' });
+        perms.push(if bits & 1 != 0 { 'x' } else { '-' });
+    }
+    let name = if h.path.is_root() { ".".to_owned() } else { h.path.display() };
+    let link = h.link_target.as_ref().map(|t| format!(" -> {}", String::from_utf8_lossy(t))).unwrap_or_default();
+    println!("{kind}{perms} {:>12} {} {name}{link}", h.size, utc(h.mtime_ns.div_euclid(1_000_000_000)));
+}
+
+/// `YYYY-MM-DD HH:MM` in UTC from Unix seconds (civil-from-days).
+fn utc(secs: i64) -> String {
+    let (days, rem) = (secs.div_euclid(86_400), secs.rem_euclid(86_400));
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z - era * 146_097;
+    let yoe = (doe - doe / 1_460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let day = doy - (153 * mp + 2) / 5 + 1;
+    let month = if mp < 10 { mp + 3 } else { mp - 9 };
+    let year = yoe + era * 400 + i64::from(month <= 2);
+    format!("{year:04}-{month:02}-{day:02} {:02}:{:02}", rem / 3600, rem % 3600 / 60)
+}
+
+#[cfg(feature = "grpc")]
+mod imp {
+    use super::*;
+    use blit_transports::grpc::{self as blit_transport_grpc, GrpcConfig, ModuleInfo, RemoteSpec};
+
+    pub(super) async fn modules(host: &str, port: u16) -> Result<Vec<ModuleInfo>> {
+        blit_transport_grpc::modules(host, port, &GrpcConfig::default()).await
+    }
+
+    pub(super) async fn list(target: &remote::Remote, each: &mut (dyn FnMut(FileHeader) + Send)) -> Result<()> {
+        let path = crate::wiring::remote_path(target)?;
+        let spec = RemoteSpec::new(target.host.clone(), target.port, target.module.clone(), path);
+        blit_transport_grpc::list(&spec, &GrpcConfig::default(), each).await
+    }
+}
+
+#[cfg(not(feature = "grpc"))]
+mod imp {
+    use super::*;
+
+    fn disabled() -> Error {
+        Error::new(ErrorKind::Unsupported, "talking to a daemon needs the grpc transport, which this build lacks")
+            .with_hint("rebuild blit with the default features")
+    }
+
+    /// A module as listed (disabled build).
+    #[derive(Debug)]
+    pub(super) struct Module {
+        pub(super) name: String,
+        pub(super) comment: String,
+        pub(super) read_only: bool,
+    }
+
+    pub(super) async fn modules(_: &str, _: u16) -> Result<Vec<Module>> {
+        Err(disabled())
+    }
+
+    pub(super) async fn list(_: &remote::Remote, _: &mut (dyn FnMut(FileHeader) + Send)) -> Result<()> {
+        Err(disabled())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn utc_dates() {
+        assert_eq!(super::utc(0), "1970-01-01 00:00");
+        assert_eq!(super::utc(1_700_000_000), "2023-11-14 22:13");
+        assert_eq!(super::utc(951_782_400), "2000-02-29 00:00");
+    }
+}

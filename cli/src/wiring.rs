@@ -1,0 +1,199 @@
+//! Wiring the roles for each direction. Local, push and pull differ only in
+//! where each role runs: the same `LocalSource` / `LocalDestination` serve
+//! here and in the daemon, and the engine joins them.
+
+use crate::endpoints::{self, SourceArg};
+use crate::remote::Remote;
+use blit_api::{Error, ErrorKind, Events, RelPath, Result, TransferOptions, TransferSummary};
+use blit_engine::{run_local, DestinationRoles, LocalTransfer, SourceRoles};
+use blit_transports::local::{LocalDestination, LocalSource};
+use std::ffi::OsStr;
+use std::os::unix::ffi::OsStrExt;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+fn source_roles(root: &Path) -> SourceRoles {
+    let source = Arc::new(LocalSource::new(root.to_path_buf()));
+    SourceRoles { source: source.clone(), reader: source }
+}
+
+fn destination_roles(root: &Path) -> DestinationRoles {
+    let destination = Arc::new(LocalDestination::new(root.to_path_buf()));
+    DestinationRoles { sink: destination.clone(), writer: destination }
+}
+
+/// Local to local.
+pub(crate) async fn local(
+    src: &OsStr,
+    dst: &OsStr,
+    options: TransferOptions,
+    events: Events,
+) -> Result<TransferSummary> {
+    let roots = endpoints::resolve(src, dst)?;
+    endpoints::preflight(&roots, options.dry_run)?;
+    let transport = blit_transports::registry().get(blit_transports::local::SCHEME)?;
+    let transfer = LocalTransfer {
+        source: source_roles(&roots.source),
+        destination: destination_roles(&roots.destination),
+        transport,
+        options,
+    };
+    run_local(transfer, events).await
+}
+
+/// The module-relative root a push writes to: the remote path, plus the
+/// source's name when the trailing-slash rule puts the source inside it.
+pub(crate) fn push_root(source: &SourceArg, remote: &Remote) -> Result<RelPath> {
+    let mut path = remote.path.clone();
+    let into_dir = remote.trailing_slash || remote.path.is_empty();
+    if let Some(name) = source.name.as_ref().filter(|_| source.goes_inside(into_dir)) {
+        if !path.is_empty() {
+            path.push(b'/');
+        }
+        path.extend_from_slice(name.as_bytes());
+    }
+    RelPath::from_bytes(path).map_err(|e| {
+        Error::new(ErrorKind::InvalidInput, format!("bad remote path: {}", e.message()))
+            .with_hint("remote paths are relative to the module and may not contain `..`")
+    })
+}
+
+/// The local root a pull writes to. Without a trailing slash the remote
+/// entry keeps its name inside DST when it is a directory, or when DST is a
+/// directory; a remote file goes to the path DST otherwise.
+pub(crate) fn pull_root(remote: &Remote, dst: &OsStr, remote_is_dir: bool) -> PathBuf {
+    let dst_path = PathBuf::from(dst);
+    let name = remote.path.rsplit(|b| *b == b'/').next().filter(|n| !n.is_empty());
+    match name {
+        Some(name) if !remote.trailing_slash && (remote_is_dir || endpoints::local_dir_target(dst)) => {
+            dst_path.join(OsStr::from_bytes(name))
+        }
+        _ => dst_path,
+    }
+}
+
+/// The module-relative path a remote argument names.
+pub(crate) fn remote_path(remote: &Remote) -> Result<RelPath> {
+    RelPath::from_bytes(remote.path.clone()).map_err(|e| {
+        Error::new(ErrorKind::InvalidInput, format!("bad remote path: {}", e.message()))
+            .with_hint("remote paths are relative to the module and may not contain `..`")
+    })
+}
+
+#[cfg(feature = "grpc")]
+mod remote_impl {
+    use super::*;
+    use blit_transports::grpc::{self as blit_transport_grpc, GrpcConfig, RemoteSpec};
+
+    fn spec(remote: &Remote, path: RelPath) -> RemoteSpec {
+        RemoteSpec::new(remote.host.clone(), remote.port, remote.module.clone(), path)
+    }
+
+    /// Local source to a daemon.
+    pub(crate) async fn push(
+        src: &OsStr,
+        remote: &Remote,
+        options: TransferOptions,
+        events: Events,
+    ) -> Result<TransferSummary> {
+        let source = endpoints::inspect_source(src)?;
+        let root = push_root(&source, remote)?;
+        let roles = source_roles(&source.path);
+        blit_transport_grpc::push(&spec(remote, root), roles, &options, &GrpcConfig::default(), events).await
+    }
+
+    /// A daemon's tree to a local destination.
+    pub(crate) async fn pull(
+        remote: &Remote,
+        dst: &OsStr,
+        options: TransferOptions,
+        events: Events,
+    ) -> Result<TransferSummary> {
+        let path = remote_path(remote)?;
+        let needs_kind = !remote.trailing_slash && !path.is_root() && !endpoints::local_dir_target(dst);
+        let remote_is_dir = if needs_kind { is_dir(remote, path.clone()).await? } else { true };
+        let root = pull_root(remote, dst, remote_is_dir);
+        endpoints::check_destination(&root, options.dry_run)?;
+        blit_transport_grpc::pull(
+            &spec(remote, path),
+            destination_roles(&root),
+            &options,
+            &GrpcConfig::default(),
+            events,
+        )
+        .await
+    }
+
+    /// Whether the remote path names a directory: listing a non-directory
+    /// yields exactly that entry, under the root's (empty) path.
+    async fn is_dir(remote: &Remote, path: RelPath) -> Result<bool> {
+        let mut itself = false;
+        blit_transport_grpc::list(&spec(remote, path), &GrpcConfig::default(), |h| itself |= h.path.is_root()).await?;
+        Ok(!itself)
+    }
+}
+
+#[cfg(feature = "grpc")]
+pub(crate) use remote_impl::{pull, push};
+
+#[cfg(not(feature = "grpc"))]
+mod remote_disabled {
+    use super::*;
+
+    fn disabled() -> Error {
+        Error::new(ErrorKind::Unsupported, "remote transfers need the grpc transport, which this build lacks")
+            .with_hint("rebuild blit with the default features (`--features grpc`)")
+    }
+
+    /// Push is not compiled in.
+    pub(crate) async fn push(_: &OsStr, _: &Remote, _: TransferOptions, _: Events) -> Result<TransferSummary> {
+        Err(disabled())
+    }
+
+    /// Pull is not compiled in.
+    pub(crate) async fn pull(_: &Remote, _: &OsStr, _: TransferOptions, _: Events) -> Result<TransferSummary> {
+        Err(disabled())
+    }
+}
+
+#[cfg(not(feature = "grpc"))]
+pub(crate) use remote_disabled::{pull, push};
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::remote::parse;
+
+    fn remote(s: &str) -> Remote {
+        parse(OsStr::new(s)).unwrap().unwrap()
+    }
+
+    #[test]
+    fn push_root_follows_the_trailing_slash_rule() {
+        let t = tempfile::tempdir().unwrap();
+        let dir = t.path().join("photos");
+        std::fs::create_dir(&dir).unwrap();
+        std::fs::write(dir.join("a.jpg"), b"x").unwrap();
+        let src = endpoints::inspect_source(dir.as_os_str()).unwrap();
+        assert_eq!(push_root(&src, &remote("h:/m/backup")).unwrap().as_bytes(), b"backup/photos");
+        let mut with_slash = dir.as_os_str().to_owned();
+        with_slash.push("/");
+        let src = endpoints::inspect_source(&with_slash).unwrap();
+        assert_eq!(push_root(&src, &remote("h:/m/backup")).unwrap().as_bytes(), b"backup");
+        let file = endpoints::inspect_source(dir.join("a.jpg").as_os_str()).unwrap();
+        assert_eq!(push_root(&file, &remote("h:/m/in/")).unwrap().as_bytes(), b"in/a.jpg");
+        assert_eq!(push_root(&file, &remote("h:/m/renamed.jpg")).unwrap().as_bytes(), b"renamed.jpg");
+        assert!(push_root(&file, &remote("h:/m/../etc")).is_err());
+    }
+
+    #[test]
+    fn pull_root_follows_the_trailing_slash_rule() {
+        let t = tempfile::tempdir().unwrap();
+        let dst = t.path().join("new");
+        assert_eq!(pull_root(&remote("h:/m/photos"), dst.as_os_str(), true), dst.join("photos"));
+        assert_eq!(pull_root(&remote("h:/m/photos/"), dst.as_os_str(), true), dst);
+        assert_eq!(pull_root(&remote("h:/m/a.jpg"), dst.as_os_str(), false), dst);
+        assert_eq!(pull_root(&remote("h:/m/a.jpg"), t.path().as_os_str(), false), t.path().join("a.jpg"));
+        assert_eq!(pull_root(&remote("h:/m"), dst.as_os_str(), true), dst);
+    }
+}

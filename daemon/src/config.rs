@@ -1,0 +1,224 @@
+//! The daemon's configuration: modules from a TOML file and from flags.
+//!
+//! ```toml
+//! listen = "127.0.0.1:9031"   # optional; --listen wins
+//!
+//! [[module]]
+//! name = "photos"            # clients write host:/photos/...
+//! path = "/srv/photos"       # relative paths are relative to this file
+//! read_only = true           # optional, default false
+//! comment = "family photos"  # optional
+//! ```
+//!
+//! On the command line, `--module name=/path` adds a writable module and
+//! `--module name=/path:ro` a read-only one.
+
+use blit_api::{Error, ErrorKind, Result};
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+/// Where blitd listens unless told otherwise: loopback only.
+pub const DEFAULT_LISTEN: &str = "127.0.0.1:9031";
+
+/// One module as configured.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ModuleConfig {
+    /// The name clients use: letters, digits, `.`, `_` and `-`.
+    pub name: String,
+    /// The directory it serves.
+    pub path: PathBuf,
+    /// Refuse pushes.
+    #[serde(default)]
+    pub read_only: bool,
+    /// Shown by `blit modules`.
+    #[serde(default)]
+    pub comment: String,
+}
+
+/// The file's shape.
+#[derive(Debug, Default, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+struct FileConfig {
+    listen: Option<String>,
+    #[serde(default, rename = "module")]
+    modules: Vec<ModuleConfig>,
+}
+
+/// Everything [`crate::run`] needs to know.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct DaemonConfig {
+    /// Where to listen (`None`: [`DEFAULT_LISTEN`]).
+    pub listen: Option<SocketAddr>,
+    /// The modules served.
+    pub modules: Vec<ModuleConfig>,
+    /// How long running transfers may go on after a shutdown signal before
+    /// they are cancelled (default 10 s).
+    pub shutdown_grace: Duration,
+}
+
+impl Default for DaemonConfig {
+    fn default() -> Self {
+        DaemonConfig { listen: None, modules: Vec::new(), shutdown_grace: Duration::from_secs(10) }
+    }
+}
+
+fn invalid(message: impl Into<String>, hint: &str) -> Error {
+    Error::new(ErrorKind::InvalidInput, message).with_hint(hint)
+}
+
+/// Parses a listen address (`127.0.0.1:9031`, `[::1]:9031`).
+pub fn parse_listen(text: &str) -> Result<SocketAddr> {
+    text.parse().map_err(|_| {
+        invalid(format!("`{text}` is not a listen address"), "write IP:PORT, e.g. 127.0.0.1:9031 or [::1]:9031")
+    })
+}
+
+impl DaemonConfig {
+    /// No modules, default listen address and grace period.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Parses a TOML configuration; relative module paths are taken
+    /// relative to `base` (the file's directory).
+    pub fn from_toml(text: &str, base: &Path) -> Result<Self> {
+        let file: FileConfig = toml::from_str(text).map_err(|e| {
+            let line = e.span().map_or(1, |span| text[..span.start.min(text.len())].matches('\n').count() + 1);
+            invalid(
+                format!("invalid configuration at line {line}: {}", e.message()),
+                "see `blitd --help` for the format",
+            )
+        })?;
+        let mut config = DaemonConfig::new();
+        config.listen = file.listen.as_deref().map(parse_listen).transpose()?;
+        for mut module in file.modules {
+            if module.path.is_relative() {
+                module.path = base.join(&module.path);
+            }
+            config.add_module(module)?;
+        }
+        Ok(config)
+    }
+
+    /// Reads and parses a TOML configuration file.
+    pub fn load(path: &Path) -> Result<Self> {
+        let text = std::fs::read_to_string(path).map_err(|e| Error::io("read configuration", path.display(), e))?;
+        let base = path.parent().unwrap_or(Path::new("."));
+        Self::from_toml(&text, base).map_err(|e| e.with_path(path.display().to_string()))
+    }
+
+    /// Adds a module given as `name=/path` or `name=/path:ro`.
+    pub fn add_module_spec(&mut self, spec: &str) -> Result<()> {
+        let hint = "write --module NAME=PATH, or NAME=PATH:ro for a read-only module";
+        let (name, path) = spec.split_once('=').ok_or_else(|| invalid(format!("`{spec}` is not NAME=PATH"), hint))?;
+        let (path, read_only) = match path.strip_suffix(":ro") {
+            Some(path) => (path, true),
+            None => (path.strip_suffix(":rw").unwrap_or(path), false),
+        };
+        if path.is_empty() {
+            return Err(invalid(format!("module `{name}` has no path"), hint));
+        }
+        self.add_module(ModuleConfig { name: name.to_owned(), path: path.into(), read_only, comment: String::new() })
+    }
+
+    /// Checks that every module can be served (its directory exists), as
+    /// [`crate::run`] does first; lets `main` fail before it binds.
+    pub fn validate(&self) -> Result<()> {
+        crate::module::Modules::new(&self.modules).map(drop)
+    }
+
+    /// Adds a module after checking its name.
+    pub fn add_module(&mut self, module: ModuleConfig) -> Result<()> {
+        check_name(&module.name)?;
+        if self.modules.iter().any(|m| m.name == module.name) {
+            return Err(invalid(
+                format!("module `{}` is defined twice", module.name),
+                "give every module its own name",
+            ));
+        }
+        self.modules.push(module);
+        Ok(())
+    }
+}
+
+/// Module names: 1 to 64 of `A-Z a-z 0-9 . _ -`, not starting with `.`.
+fn check_name(name: &str) -> Result<()> {
+    let ok = !name.is_empty()
+        && name.len() <= 64
+        && !name.starts_with('.')
+        && name.bytes().all(|b| b.is_ascii_alphanumeric() || b"._-".contains(&b));
+    if ok {
+        Ok(())
+    } else {
+        Err(invalid(
+            format!("`{name}` is not a valid module name"),
+            "use 1 to 64 letters, digits, `.`, `_` or `-`, not starting with `.`",
+        ))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parses_a_file() {
+        let text = r#"
+            listen = "[::1]:7000"
+            [[module]]
+            name = "photos"
+            path = "/srv/photos"
+            read_only = true
+            comment = "family"
+            [[module]]
+            name = "scratch"
+            path = "rel/dir"
+        "#;
+        let c = DaemonConfig::from_toml(text, Path::new("/etc/blit")).unwrap();
+        assert_eq!(c.listen, Some("[::1]:7000".parse().unwrap()));
+        assert_eq!(c.modules.len(), 2);
+        assert_eq!(c.modules[0].path, Path::new("/srv/photos"));
+        assert!(c.modules[0].read_only);
+        assert_eq!(c.modules[0].comment, "family");
+        assert_eq!(c.modules[1].path, Path::new("/etc/blit/rel/dir"));
+        assert!(!c.modules[1].read_only);
+        assert_eq!(DaemonConfig::from_toml("", Path::new("/")).unwrap(), DaemonConfig::new());
+    }
+
+    #[test]
+    fn refuses_mistakes_with_clear_messages() {
+        let bad = [
+            ("[[module]]\nname = \"a\"\npath = \"/x\"\nreadonly = true\n", "line 4: unknown field"),
+            ("[[module]]\nname = \"a\"\n", "missing field `path`"),
+            ("listen = \"nowhere\"\n", "not a listen address"),
+            ("[[module]]\nname = \"a/b\"\npath = \"/x\"\n", "not a valid module name"),
+            ("[[module]]\nname = \"a\"\npath = \"/x\"\n[[module]]\nname = \"a\"\npath = \"/y\"\n", "defined twice"),
+        ];
+        for (text, expect) in bad {
+            let e = DaemonConfig::from_toml(text, Path::new("/")).unwrap_err();
+            assert_eq!(e.kind(), ErrorKind::InvalidInput);
+            assert!(e.to_string().contains(expect), "{text:?}: {e}");
+        }
+    }
+
+    #[test]
+    fn parses_module_flags() {
+        let mut c = DaemonConfig::new();
+        c.add_module_spec("a=/srv/a").unwrap();
+        c.add_module_spec("b=/srv/b:ro").unwrap();
+        c.add_module_spec("c=/srv/c:rw").unwrap();
+        c.add_module_spec("d=/srv/with=equals:x").unwrap();
+        let got: Vec<_> = c.modules.iter().map(|m| (m.name.as_str(), m.path.to_str().unwrap(), m.read_only)).collect();
+        assert_eq!(
+            got,
+            [("a", "/srv/a", false), ("b", "/srv/b", true), ("c", "/srv/c", false), ("d", "/srv/with=equals:x", false)]
+        );
+        for bad in ["noequals", "e=", "=/x", "a=/again"] {
+            assert!(c.add_module_spec(bad).is_err(), "{bad}");
+        }
+        assert_eq!(parse_listen("127.0.0.1:9031").unwrap().port(), 9031);
+    }
+}

@@ -1,0 +1,94 @@
+#![doc = include_str!("../README.md")]
+#![deny(missing_docs)]
+
+mod config;
+mod list;
+mod module;
+mod reader;
+mod server;
+
+pub use config::{parse_listen, DaemonConfig, ModuleConfig, DEFAULT_LISTEN};
+
+use blit_api::{Error, ErrorKind, Result};
+use blit_proto::pb::blit_server::BlitServer;
+use blit_transport_grpc::{CHUNK_SIZE, MAX_MESSAGE_SIZE};
+use std::future::Future;
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::net::TcpListener;
+use tokio::sync::watch;
+use tokio_stream::wrappers::TcpListenerStream;
+use tokio_stream::StreamExt;
+
+/// Serves `config`'s modules on `listener` until `shutdown` resolves.
+///
+/// Checks every module first (it must be an existing directory) and fails
+/// without serving when one is wrong. After `shutdown`, it accepts no new
+/// connections, lets running transfers go on for
+/// [`DaemonConfig::shutdown_grace`], then cancels what is left (those clients
+/// get "blitd is shutting down") and returns once every connection closed,
+/// or one more grace period later if a client holds its connection open.
+///
+/// Tests start a daemon in-process on `127.0.0.1:0`:
+///
+/// ```no_run
+/// # async fn run() -> blit_api::Result<()> {
+/// let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+/// let mut config = blit_daemon::DaemonConfig::new();
+/// config.add_module_spec("data=/srv/data")?;
+/// let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+/// let daemon = tokio::spawn(blit_daemon::run(listener, config, async { stopped.await.ok(); }));
+/// // ... connect to the listener's address ...
+/// stop.send(()).ok();
+/// daemon.await.unwrap()?;
+/// # Ok(())
+/// # }
+/// ```
+pub async fn run(
+    listener: TcpListener,
+    config: DaemonConfig,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> Result<()> {
+    let modules = Arc::new(module::Modules::new(&config.modules)?);
+    let (quit_tx, mut quit_rx) = watch::channel(false);
+    let (cancel_tx, cancel_rx) = watch::channel(false);
+    let (hard_tx, mut hard_rx) = watch::channel(false);
+    let grace = config.shutdown_grace;
+    tokio::spawn(async move {
+        shutdown.await;
+        tracing::info!("shutting down: no new connections; running transfers get {} s", grace.as_secs_f64());
+        quit_tx.send_replace(true);
+        tokio::time::sleep(grace).await;
+        cancel_tx.send_replace(true);
+        // Cancelled sessions end at once; a client that keeps its stream
+        // open anyway does not hold the daemon up for long.
+        tokio::time::sleep(grace.max(Duration::from_secs(1))).await;
+        hard_tx.send_replace(true);
+    });
+    let service = BlitServer::new(server::BlitService::new(modules, cancel_rx))
+        .max_decoding_message_size(MAX_MESSAGE_SIZE)
+        .max_encoding_message_size(MAX_MESSAGE_SIZE);
+    let incoming = TcpListenerStream::new(listener).map(|stream| {
+        let stream = stream?;
+        stream.set_nodelay(true)?;
+        Ok::<_, std::io::Error>(stream)
+    });
+    let server = tonic::transport::Server::builder()
+        .initial_stream_window_size(Some(2 * CHUNK_SIZE as u32))
+        .initial_connection_window_size(Some(4 * CHUNK_SIZE as u32))
+        .http2_keepalive_interval(Some(Duration::from_secs(30)))
+        .http2_keepalive_timeout(Some(Duration::from_secs(20)))
+        .add_service(service)
+        .serve_with_incoming_shutdown(incoming, async move {
+            let _ = quit_rx.wait_for(|quit| *quit).await;
+        });
+    tokio::select! {
+        served = server => {
+            served.map_err(|e| Error::new(ErrorKind::Io, format!("the gRPC server stopped: {e}")).with_source(e))
+        }
+        _ = hard_rx.wait_for(|stop| *stop) => {
+            tracing::warn!("connections still open after the grace period; stopping anyway");
+            Ok(())
+        }
+    }
+}

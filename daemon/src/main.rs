@@ -1,0 +1,108 @@
+//! `blitd`: parse arguments, set up logging, serve until SIGINT or SIGTERM.
+
+use anyhow::Context;
+use blit_daemon::{parse_listen, DaemonConfig, DEFAULT_LISTEN};
+use clap::Parser;
+use std::path::PathBuf;
+
+/// Serve directories to blit clients.
+#[derive(Debug, Parser)]
+#[command(version, about, after_help = CONFIG_HELP)]
+struct Args {
+    /// Read modules (and the listen address) from this TOML file.
+    #[arg(long, value_name = "FILE")]
+    config: Option<PathBuf>,
+    /// Listen on this address (default 127.0.0.1:9031, loopback only).
+    #[arg(long, value_name = "IP:PORT")]
+    listen: Option<String>,
+    /// Serve a directory: NAME=PATH, or NAME=PATH:ro for a read-only module.
+    #[arg(long = "module", value_name = "NAME=PATH[:ro]")]
+    modules: Vec<String>,
+}
+
+const CONFIG_HELP: &str = "\
+Configuration file:
+  listen = \"127.0.0.1:9031\"
+  [[module]]
+  name = \"photos\"
+  path = \"/srv/photos\"
+  read_only = false
+  comment = \"family photos\"
+
+Logging: RUST_LOG=info (default), debug or trace.";
+
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending().await,
+        }
+    };
+    tokio::select! {
+        _ = ctrl_c => {},
+        _ = term => {},
+    }
+}
+
+async fn serve(args: Args) -> anyhow::Result<()> {
+    let mut config = match &args.config {
+        Some(path) => DaemonConfig::load(path)?,
+        None => DaemonConfig::new(),
+    };
+    for spec in &args.modules {
+        config.add_module_spec(spec)?;
+    }
+    if let Some(listen) = &args.listen {
+        config.listen = Some(parse_listen(listen)?);
+    }
+    config.validate()?;
+    let addr = match config.listen {
+        Some(addr) => addr,
+        None => parse_listen(DEFAULT_LISTEN)?,
+    };
+    let listener = tokio::net::TcpListener::bind(addr)
+        .await
+        .with_context(|| format!("cannot listen on {addr}; free the port or choose another address with --listen"))?;
+    let local = listener.local_addr().context("read the listening address")?;
+    for m in &config.modules {
+        tracing::info!("module `{}`: {}{}", m.name, m.path.display(), if m.read_only { " (read-only)" } else { "" });
+    }
+    tracing::info!("blitd listening on {local}");
+    blit_daemon::run(listener, config, shutdown_signal()).await?;
+    tracing::info!("blitd stopped");
+    Ok(())
+}
+
+fn main() -> std::process::ExitCode {
+    let args = Args::parse();
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).init();
+    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().thread_name("blitd").build() {
+        Ok(runtime) => runtime,
+        Err(e) => {
+            eprintln!("blitd: error: cannot start the runtime: {e}");
+            return std::process::ExitCode::FAILURE;
+        }
+    };
+    match runtime.block_on(serve(args)) {
+        Ok(()) => std::process::ExitCode::SUCCESS,
+        Err(e) => {
+            // Say each cause once: blit's errors already include theirs.
+            let mut text = e.to_string();
+            for cause in e.chain().skip(1) {
+                let cause = cause.to_string();
+                if !text.contains(&cause) {
+                    text = format!("{text}: {cause}");
+                }
+            }
+            eprintln!("blitd: error: {text}");
+            std::process::ExitCode::FAILURE
+        }
+    }
+}

@@ -1,0 +1,90 @@
+//! The tonic service: `Modules`, `List` and `Transfer`.
+//!
+//! Every request is checked in the same order: protocol version, module,
+//! access (a push into a read-only module is refused before anything is
+//! resolved or created), then path containment ([`crate::module`]). A
+//! transfer then runs in its own task ([`blit_transport_grpc::server::serve`]),
+//! so a client that fails or misbehaves ends only its own session.
+
+use crate::list::{self, ListStream};
+use crate::module::Modules;
+use crate::reader::ContainedReader;
+use blit_engine::{DestinationRoles, SourceRoles};
+use blit_proto::pb;
+use blit_transport_grpc::server::{self, Role, ServedHalf, ServedModule, TransferStream};
+use blit_transport_grpc::status_from_error;
+use blit_transports::local::{LocalDestination, LocalSource};
+use std::sync::Arc;
+use tokio::sync::watch;
+use tonic::{Request, Response, Status, Streaming};
+
+/// The blitd service.
+#[derive(Debug)]
+pub(crate) struct BlitService {
+    modules: Arc<Modules>,
+    /// Turns true when running sessions must stop (shutdown).
+    cancel: watch::Receiver<bool>,
+}
+
+impl BlitService {
+    pub(crate) fn new(modules: Arc<Modules>, cancel: watch::Receiver<bool>) -> Self {
+        BlitService { modules, cancel }
+    }
+}
+
+/// How messages name the client.
+fn peer_of<T>(request: &Request<T>) -> String {
+    match request.remote_addr() {
+        Some(addr) => format!("client {addr}"),
+        None => "client".to_owned(),
+    }
+}
+
+#[tonic::async_trait]
+impl pb::blit_server::Blit for BlitService {
+    async fn modules(&self, request: Request<pb::ModulesRequest>) -> Result<Response<pb::ModulesReply>, Status> {
+        server::check_version(request.get_ref().protocol_version, &peer_of(&request))?;
+        Ok(Response::new(server::modules_reply(&self.modules.infos())))
+    }
+
+    type ListStream = ListStream;
+
+    async fn list(&self, request: Request<pb::ListRequest>) -> Result<Response<ListStream>, Status> {
+        let peer = peer_of(&request);
+        let request = request.into_inner();
+        server::check_version(request.protocol_version, &peer)?;
+        let module = self.modules.get(&request.module).map_err(|e| status_from_error(&e))?;
+        let path = server::check_path(&request.path, &peer)?;
+        let target = module.resolve(&path, false).map_err(|e| status_from_error(&e))?;
+        let shown = module.show(&target);
+        Ok(Response::new(list::stream(target, shown)))
+    }
+
+    type TransferStream = TransferStream;
+
+    async fn transfer(&self, request: Request<Streaming<pb::Frame>>) -> Result<Response<TransferStream>, Status> {
+        let peer = peer_of(&request);
+        let mut incoming = request.into_inner();
+        let request = server::accept(&mut incoming, &peer).await?;
+        let module = self.modules.get(&request.module).map_err(|e| status_from_error(&e))?;
+        let served = ServedModule { name: &module.name, dir: &module.dir, read_only: module.read_only };
+        server::check_access(&request, &served)?;
+        let root = module.resolve(&request.path, request.role == Role::Push).map_err(|e| status_from_error(&e))?;
+        tracing::info!("{peer}: {:?} /{}/{}", request.role, module.name, request.path.display());
+        let half = match request.role {
+            Role::Push => {
+                let destination = Arc::new(LocalDestination::new(root));
+                ServedHalf::Destination(DestinationRoles { sink: destination.clone(), writer: destination })
+            }
+            Role::Pull => {
+                let shown = module.show(&root);
+                ServedHalf::Source(SourceRoles {
+                    source: Arc::new(LocalSource::new(root.clone())),
+                    reader: Arc::new(ContainedReader::new(root, shown)),
+                })
+            }
+        };
+        let stream = server::serve(request, incoming, half, &served, self.cancel.clone(), peer)?;
+        Ok(Response::new(stream))
+    }
+}

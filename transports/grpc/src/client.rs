@@ -1,0 +1,259 @@
+//! The client side: push, pull, modules and list against a blitd.
+//!
+//! Every call connects afresh (within [`GrpcConfig::connect_timeout`]),
+//! names the daemon (`host:port`) in every error and says what to do. A
+//! transfer emits the same events as a local one: `Started` (direction
+//! `push` or `pull`, transport `grpc`) first, one terminal event last, and in
+//! between the destination's events, replayed from the daemon in a push.
+
+use crate::config::address;
+use crate::convert::{header_from_pb, options_to_pb, Mask};
+use crate::error::{error_from_report, error_from_status, protocol};
+use crate::link::{self, Half, Session, Window, FRAME_QUEUE};
+use crate::{GrpcConfig, ModuleInfo, RemoteSpec, SCHEME};
+use blit_api::{Direction, Error, ErrorKind, Events, FileHeader, Result, TransferOptions, TransferSummary};
+use blit_engine::{DestinationRoles, SourceRoles, SummaryTap};
+use blit_proto::pb::blit_client::BlitClient;
+use blit_proto::{pb, PROTOCOL_VERSION};
+use prost::bytes::Bytes;
+use std::future::Future;
+use std::time::Duration;
+use tokio::sync::mpsc;
+use tokio_stream::wrappers::ReceiverStream;
+use tonic::transport::{Channel, Endpoint};
+
+/// How to start a daemon, for errors that suggest one is not running.
+const START_HINT: &str = "is blitd running? start it with `blitd --module name=/path`";
+
+/// Sends the files of `source` to `remote`; the daemon runs the
+/// destination half inside the module.
+///
+/// `source` is usually a local tree:
+///
+/// ```no_run
+/// # async fn run() -> blit_api::Result<()> {
+/// use blit_transport_grpc::{GrpcConfig, RemoteSpec, DEFAULT_PORT};
+/// use blit_transport_local::LocalSource;
+/// use std::sync::Arc;
+/// let local = Arc::new(LocalSource::new("photos".into()));
+/// let source = blit_engine::SourceRoles { source: local.clone(), reader: local };
+/// let remote = RemoteSpec::new("nas", DEFAULT_PORT, "backup", blit_api::RelPath::from_bytes(b"photos".to_vec())?);
+/// let events = Arc::new(blit_api::NullSink);
+/// let options = blit_api::TransferOptions::new();
+/// let summary = blit_transport_grpc::push(&remote, source, &options, &GrpcConfig::default(), events).await?;
+/// println!("{} files", summary.files_transferred);
+/// # Ok(())
+/// # }
+/// ```
+pub async fn push(
+    remote: &RemoteSpec,
+    source: SourceRoles,
+    options: &TransferOptions,
+    config: &GrpcConfig,
+    events: Events,
+) -> Result<TransferSummary> {
+    let tap = SummaryTap::start(events, Direction::Push, SCHEME, options.dry_run);
+    let half = Half::Source { roles: source, replay: Some(tap.clone()) };
+    let result = transfer(remote, pb::Role::Push, half, options, config).await;
+    conclude(&tap, result)
+}
+
+/// Fetches the files below `remote` into `destination`; the daemon runs the
+/// source half inside the module.
+pub async fn pull(
+    remote: &RemoteSpec,
+    destination: DestinationRoles,
+    options: &TransferOptions,
+    config: &GrpcConfig,
+    events: Events,
+) -> Result<TransferSummary> {
+    let tap = SummaryTap::start(events, Direction::Pull, SCHEME, options.dry_run);
+    let half = Half::Destination { roles: destination, events: Some(tap.clone()) };
+    let result = transfer(remote, pb::Role::Pull, half, options, config).await;
+    conclude(&tap, result)
+}
+
+fn conclude(tap: &SummaryTap, result: Result<()>) -> Result<TransferSummary> {
+    match result {
+        Ok(()) => Ok(tap.finish()),
+        Err(e) => {
+            tap.fail(&e);
+            Err(e)
+        }
+    }
+}
+
+/// The modules `host:port` serves.
+pub async fn modules(host: &str, port: u16, config: &GrpcConfig) -> Result<Vec<ModuleInfo>> {
+    let peer = address(host, port);
+    let mut client = connect(host, port, config).await?;
+    let request = pb::ModulesRequest { protocol_version: PROTOCOL_VERSION };
+    let reply = within(config.handshake_timeout, &peer, client.modules(request))
+        .await?
+        .map_err(|s| error_from_status(&s, &peer))?
+        .into_inner();
+    check_version(reply.protocol_version, &peer)?;
+    Ok(reply
+        .modules
+        .into_iter()
+        .map(|m| ModuleInfo { name: m.name, comment: m.comment, read_only: m.read_only })
+        .collect())
+}
+
+/// Lists `remote`: the entries of the directory it names (their paths are
+/// names inside it), or the one entry it names (under the root's empty
+/// path, so it cannot be mistaken for a directory holding one entry). `each` sees every entry as
+/// it arrives, in the daemon's order.
+pub async fn list(remote: &RemoteSpec, config: &GrpcConfig, mut each: impl FnMut(FileHeader) + Send) -> Result<()> {
+    let peer = remote.address();
+    let mut client = connect(&remote.host, remote.port, config).await?;
+    let request = pb::ListRequest {
+        protocol_version: PROTOCOL_VERSION,
+        module: remote.module.clone(),
+        path: Bytes::copy_from_slice(remote.path.as_bytes()),
+    };
+    let mut stream = within(config.handshake_timeout, &peer, client.list(request))
+        .await?
+        .map_err(|s| error_from_status(&s, &peer))?
+        .into_inner();
+    while let Some(reply) = stream.message().await.map_err(|s| error_from_status(&s, &peer))? {
+        check_version(reply.protocol_version, &peer)?;
+        for entry in reply.entries {
+            each(header_from_pb(entry).map_err(|e| protocol(&peer, e.to_string()))?);
+        }
+    }
+    Ok(())
+}
+
+/// Opens a session and runs `half` in it.
+async fn transfer(
+    remote: &RemoteSpec,
+    role: pb::Role,
+    half: Half,
+    options: &TransferOptions,
+    config: &GrpcConfig,
+) -> Result<()> {
+    let peer = remote.address();
+    let mut client = connect(&remote.host, remote.port, config).await?;
+    let (out, rx) = mpsc::channel(FRAME_QUEUE);
+    let open = pb::Open {
+        protocol_version: PROTOCOL_VERSION,
+        module: remote.module.clone(),
+        path: Bytes::copy_from_slice(remote.path.as_bytes()),
+        role: role as i32,
+        options: Some(options_to_pb(options)),
+        transport: SCHEME.to_owned(),
+        window: Some(Window::OURS.to_pb()),
+    };
+    // A fresh channel always has room for the first frame.
+    let _ = out.try_send(pb::Frame { body: Some(pb::frame::Body::Open(open)) });
+    let response = within(config.handshake_timeout, &peer, client.transfer(ReceiverStream::new(rx)))
+        .await?
+        .map_err(|s| error_from_status(&s, &peer))?;
+    let mut incoming = response.into_inner();
+    let first =
+        within(config.handshake_timeout, &peer, incoming.message()).await?.map_err(|s| error_from_status(&s, &peer))?;
+    let peer_window = match first.and_then(|f| f.body) {
+        Some(pb::frame::Body::Opened(opened)) => {
+            check_version(opened.protocol_version, &peer)?;
+            Window::from_pb(opened.window).map_err(|e| protocol(&peer, e.to_string()))?
+        }
+        Some(pb::frame::Body::Error(report)) => return Err(error_from_report(&report, &peer)),
+        _ => return Err(protocol(&peer, "the daemon did not accept the session with `Opened`")),
+    };
+    let session = Session { peer, options: options.clone(), peer_window, mask: Mask::none(), cancel: None };
+    link::run(incoming, out, half, session).await
+}
+
+/// Refuses a daemon that speaks another protocol version.
+fn check_version(theirs: u32, peer: &str) -> Result<()> {
+    if theirs == PROTOCOL_VERSION {
+        return Ok(());
+    }
+    Err(Error::new(
+        ErrorKind::Protocol,
+        format!("blitd speaks blit protocol version {theirs}, this blit speaks version {PROTOCOL_VERSION}"),
+    )
+    .with_path(peer.to_owned())
+    .with_hint("install the same blit release on both sides"))
+}
+
+/// `fut`, or an error naming `peer` when it takes longer than `limit`.
+async fn within<T>(limit: Duration, peer: &str, fut: impl Future<Output = T>) -> Result<T> {
+    tokio::time::timeout(limit, fut).await.map_err(|_| {
+        Error::new(ErrorKind::Io, format!("no answer within {} s", limit.as_secs_f64()))
+            .with_path(peer.to_owned())
+            .with_hint("is blitd running and reachable? check the host, the port and any firewall")
+    })
+}
+
+/// The message of `e` and all its causes.
+fn causes(e: &dyn std::error::Error) -> String {
+    let mut text = e.to_string();
+    let mut last = text.clone();
+    let mut source = e.source();
+    while let Some(cause) = source {
+        // Layers of hyper and tonic repeat each other; say each thing once.
+        let part = cause.to_string();
+        if part != last {
+            text.push_str(": ");
+            text.push_str(&part);
+        }
+        last = part;
+        source = cause.source();
+    }
+    text
+}
+
+/// Resolves `host` and connects to the first address that answers.
+async fn connect(host: &str, port: u16, config: &GrpcConfig) -> Result<BlitClient<Channel>> {
+    let peer = address(host, port);
+    let attempt = async {
+        let addrs: Vec<_> = tokio::net::lookup_host((host, port))
+            .await
+            .map_err(|e| {
+                Error::new(ErrorKind::NotFound, format!("unknown host `{host}`: {e}"))
+                    .with_path(peer.clone())
+                    .with_hint("check the host name")
+            })?
+            .collect();
+        let mut last = format!("`{host}` has no address");
+        for addr in addrs {
+            let endpoint = Endpoint::from_shared(format!("http://{addr}"))
+                .map_err(|e| Error::new(ErrorKind::InvalidInput, causes(&e)).with_path(peer.clone()))?
+                .connect_timeout(config.connect_timeout)
+                .tcp_nodelay(true)
+                .http2_keep_alive_interval(Duration::from_secs(30))
+                .keep_alive_timeout(Duration::from_secs(20))
+                .initial_stream_window_size(Some(2 * crate::CHUNK_SIZE as u32))
+                .initial_connection_window_size(Some(4 * crate::CHUNK_SIZE as u32));
+            match endpoint.connect().await {
+                Ok(channel) => return Ok(channel),
+                Err(e) => last = causes(&e),
+            }
+        }
+        Err(Error::new(ErrorKind::Io, format!("cannot connect to blitd: {last}"))
+            .with_path(peer.clone())
+            .with_hint(START_HINT))
+    };
+    let channel = within(config.connect_timeout, &peer, attempt).await??;
+    Ok(BlitClient::new(channel)
+        .max_decoding_message_size(config.max_message_size)
+        .max_encoding_message_size(config.max_message_size))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn version_mismatch_names_both_versions() {
+        assert!(check_version(PROTOCOL_VERSION, "h:1").is_ok());
+        let e = check_version(PROTOCOL_VERSION + 1, "h:1").unwrap_err();
+        assert_eq!(e.kind(), ErrorKind::Protocol);
+        let text = e.to_string();
+        assert!(text.contains(&format!("version {}", PROTOCOL_VERSION + 1)), "{text}");
+        assert!(text.contains(&format!("version {PROTOCOL_VERSION}")), "{text}");
+        assert!(text.starts_with("h:1: "), "{text}");
+    }
+}

@@ -1,0 +1,252 @@
+//! `pb` <-> `blit-api` conversions.
+//!
+//! Decoding validates everything a peer sends: every path goes through
+//! [`RelPath::from_bytes`], so a peer's `..`, absolute path or NUL byte is a
+//! [`ErrorKind::Protocol`] error, never a path; unknown enum values and
+//! malformed checksums are refused the same way.
+//!
+//! Encoding on the daemon passes failure messages through a [`Mask`], which
+//! shows the module's directory as `/<module>` so clients never learn where
+//! modules live on the daemon's disk.
+
+// Each feature uses one direction of some conversions (the client encodes
+// options, the server decodes them); both stay here, tested in pairs.
+#![cfg_attr(not(all(feature = "client", feature = "server")), allow(dead_code))]
+
+use crate::error::{kind_from_pb, kind_to_pb};
+use blit_api::{
+    Error, ErrorKind, FileFailure, FileHeader, FileKind, ManifestItem, ProgressEvent, RelPath, Result, TransferOptions,
+};
+use blit_proto::pb;
+use prost::bytes::Bytes;
+use std::path::Path;
+
+fn bad(what: impl Into<String>) -> Error {
+    Error::new(ErrorKind::Protocol, what)
+}
+
+/// A path the peer sent, validated.
+pub(crate) fn path_from_pb(bytes: &[u8]) -> Result<RelPath> {
+    RelPath::from_bytes(bytes.to_vec())
+}
+
+fn path_to_pb(path: &RelPath) -> Bytes {
+    Bytes::copy_from_slice(path.as_bytes())
+}
+
+fn kind_to_pb_kind(kind: FileKind) -> pb::Kind {
+    match kind {
+        FileKind::File => pb::Kind::File,
+        FileKind::Dir => pb::Kind::Dir,
+        FileKind::Symlink => pb::Kind::Symlink,
+    }
+}
+
+fn kind_from_pb_kind(value: i32) -> Result<FileKind> {
+    match pb::Kind::try_from(value) {
+        Ok(pb::Kind::File) => Ok(FileKind::File),
+        Ok(pb::Kind::Dir) => Ok(FileKind::Dir),
+        Ok(pb::Kind::Symlink) => Ok(FileKind::Symlink),
+        _ => Err(bad(format!("unknown entry kind {value}"))),
+    }
+}
+
+/// The wire form of a header.
+pub(crate) fn header_to_pb(h: &FileHeader) -> pb::Header {
+    pb::Header {
+        path: path_to_pb(&h.path),
+        kind: kind_to_pb_kind(h.kind) as i32,
+        size: h.size,
+        mtime_ns: h.mtime_ns,
+        mode: h.mode,
+        link_target: h.link_target.as_ref().map(|t| Bytes::copy_from_slice(t)),
+        checksum: h.checksum.map(|c| Bytes::copy_from_slice(&c)),
+    }
+}
+
+/// A header from the wire, validated.
+pub(crate) fn header_from_pb(h: pb::Header) -> Result<FileHeader> {
+    let path = path_from_pb(&h.path)?;
+    let kind = kind_from_pb_kind(h.kind)?;
+    let checksum = match h.checksum {
+        None => None,
+        Some(c) => Some(<[u8; 32]>::try_from(c.as_ref()).map_err(|_| bad("a checksum is not 32 bytes"))?),
+    };
+    let link_target = match (kind, h.link_target) {
+        (FileKind::Symlink, Some(t)) => Some(t.to_vec()),
+        (FileKind::Symlink, None) => return Err(bad("a symlink header has no target").with_path(path.display())),
+        (_, _) => None,
+    };
+    Ok(FileHeader { path, kind, size: h.size, mtime_ns: h.mtime_ns, mode: h.mode, link_target, checksum })
+}
+
+/// The wire form of a per-entry failure, its message masked.
+pub(crate) fn failure_to_pb(f: &FileFailure, mask: &Mask) -> pb::Failure {
+    pb::Failure { path: path_to_pb(&f.path), kind: kind_to_pb(f.kind) as i32, message: mask.apply(&f.message) }
+}
+
+/// A per-entry failure from the wire, validated.
+pub(crate) fn failure_from_pb(f: pb::Failure) -> Result<FileFailure> {
+    Ok(FileFailure { path: path_from_pb(&f.path)?, kind: kind_from_pb(f.kind), message: f.message })
+}
+
+/// The error a per-entry failure stands for (for `Landing` and `Incoming`).
+pub(crate) fn failure_error(f: &FileFailure) -> Error {
+    Error::new(f.kind, f.message.clone())
+}
+
+/// The wire form of a manifest item.
+pub(crate) fn item_to_pb(item: &ManifestItem, mask: &Mask) -> pb::ManifestItem {
+    use pb::manifest_item::Item;
+    let item = match item {
+        ManifestItem::Entry(h) => Item::Entry(header_to_pb(h)),
+        ManifestItem::DirDone(p) => Item::DirDone(path_to_pb(p)),
+        ManifestItem::Failed(f) => Item::Failed(failure_to_pb(f, mask)),
+        ManifestItem::End => Item::End(pb::End {}),
+    };
+    pb::ManifestItem { item: Some(item) }
+}
+
+/// A manifest item from the wire, validated.
+pub(crate) fn item_from_pb(item: pb::ManifestItem) -> Result<ManifestItem> {
+    use pb::manifest_item::Item;
+    match item.item {
+        Some(Item::Entry(h)) => Ok(ManifestItem::Entry(header_from_pb(h)?)),
+        Some(Item::DirDone(p)) => Ok(ManifestItem::DirDone(path_from_pb(&p)?)),
+        Some(Item::Failed(f)) => Ok(ManifestItem::Failed(failure_from_pb(f)?)),
+        Some(Item::End(_)) => Ok(ManifestItem::End),
+        None => Err(bad("an empty manifest item")),
+    }
+}
+
+/// The wire form of the options.
+pub(crate) fn options_to_pb(o: &TransferOptions) -> pb::Options {
+    pb::Options { checksum: o.checksum, mirror: o.mirror, dry_run: o.dry_run }
+}
+
+/// Options from the wire.
+pub(crate) fn options_from_pb(o: Option<pb::Options>) -> TransferOptions {
+    let o = o.unwrap_or_default();
+    TransferOptions::new().checksum(o.checksum).mirror(o.mirror).dry_run(o.dry_run)
+}
+
+fn entry(path: &RelPath, kind: FileKind, size: u64) -> pb::EntryEvent {
+    pb::EntryEvent { path: path_to_pb(path), kind: kind_to_pb_kind(kind) as i32, size }
+}
+
+/// The wire form of a destination event. `Started` and the terminal events
+/// belong to the client's summary tap and are never sent: `None`.
+pub(crate) fn event_to_pb(e: &ProgressEvent, mask: &Mask) -> Option<pb::Event> {
+    use pb::event::Event as E;
+    let event = match e {
+        ProgressEvent::ManifestProgress { entries, bytes } => {
+            E::ManifestProgress(pb::Counts { count: *entries, bytes: *bytes })
+        }
+        ProgressEvent::NeedBatch { files, bytes } => E::NeedBatch(pb::Counts { count: *files, bytes: *bytes }),
+        ProgressEvent::ManifestComplete { entries, bytes, complete } => {
+            E::ManifestComplete(pb::ManifestComplete { entries: *entries, bytes: *bytes, complete: *complete })
+        }
+        ProgressEvent::Planned { path, kind, size } => E::Planned(entry(path, *kind, *size)),
+        ProgressEvent::FileStarted { path, kind, size } => E::FileStarted(entry(path, *kind, *size)),
+        ProgressEvent::FileBytes { path, bytes, zero_copy } => {
+            E::FileBytes(pb::FileBytes { path: path_to_pb(path), bytes: *bytes, zero_copy: *zero_copy })
+        }
+        ProgressEvent::FileDone { path, kind, bytes } => E::FileDone(entry(path, *kind, *bytes)),
+        ProgressEvent::FileFailed { path, kind, message } => E::FileFailed(pb::Failure {
+            path: path_to_pb(path),
+            kind: kind_to_pb(*kind) as i32,
+            message: mask.apply(message),
+        }),
+        ProgressEvent::Deleted { path, kind } => E::Deleted(entry(path, *kind, 0)),
+        _ => return None,
+    };
+    Some(pb::Event { event: Some(event) })
+}
+
+/// A destination event from the wire, validated.
+pub(crate) fn event_from_pb(e: pb::Event) -> Result<ProgressEvent> {
+    use pb::event::Event as E;
+    let entry = |e: pb::EntryEvent| -> Result<(RelPath, FileKind, u64)> {
+        Ok((path_from_pb(&e.path)?, kind_from_pb_kind(e.kind)?, e.size))
+    };
+    Ok(match e.event.ok_or_else(|| bad("an empty event"))? {
+        E::ManifestProgress(c) => ProgressEvent::ManifestProgress { entries: c.count, bytes: c.bytes },
+        E::NeedBatch(c) => ProgressEvent::NeedBatch { files: c.count, bytes: c.bytes },
+        E::ManifestComplete(m) => {
+            ProgressEvent::ManifestComplete { entries: m.entries, bytes: m.bytes, complete: m.complete }
+        }
+        E::Planned(e) => {
+            let (path, kind, size) = entry(e)?;
+            ProgressEvent::Planned { path, kind, size }
+        }
+        E::FileStarted(e) => {
+            let (path, kind, size) = entry(e)?;
+            ProgressEvent::FileStarted { path, kind, size }
+        }
+        E::FileBytes(b) => {
+            ProgressEvent::FileBytes { path: path_from_pb(&b.path)?, bytes: b.bytes, zero_copy: b.zero_copy }
+        }
+        E::FileDone(e) => {
+            let (path, kind, bytes) = entry(e)?;
+            ProgressEvent::FileDone { path, kind, bytes }
+        }
+        E::FileFailed(f) => {
+            let f = failure_from_pb(f)?;
+            ProgressEvent::FileFailed { path: f.path, kind: f.kind, message: f.message }
+        }
+        E::Deleted(e) => {
+            let (path, kind, _) = entry(e)?;
+            ProgressEvent::Deleted { path, kind }
+        }
+    })
+}
+
+/// Hides where a module lives on the daemon: every occurrence of the
+/// module's directory in an outgoing message becomes `/<module>`.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct Mask {
+    replace: Option<(String, String)>,
+}
+
+impl Mask {
+    /// A mask that changes nothing (the client side).
+    pub(crate) fn none() -> Self {
+        Mask::default()
+    }
+
+    /// Shows `dir` as `/<module>`.
+    pub(crate) fn module(dir: &Path, module: &str) -> Self {
+        let real = dir.display().to_string();
+        let real = real.trim_end_matches('/').to_owned();
+        if real.is_empty() {
+            return Mask::none();
+        }
+        Mask { replace: Some((real, format!("/{module}"))) }
+    }
+
+    /// `text` with the module's directory hidden.
+    pub(crate) fn apply(&self, text: &str) -> String {
+        match &self.replace {
+            Some((real, shown)) => text.replace(real.as_str(), shown),
+            None => text.to_owned(),
+        }
+    }
+
+    /// `error` with its message, path and hint masked.
+    pub(crate) fn error(&self, error: &Error) -> Error {
+        if self.replace.is_none() {
+            return error.clone();
+        }
+        let mut masked = Error::new(error.kind(), self.apply(error.message()));
+        if let Some(path) = error.path() {
+            masked = masked.with_path(self.apply(path));
+        }
+        if let Some(hint) = error.hint() {
+            masked = masked.with_hint(self.apply(hint));
+        }
+        masked
+    }
+}
+
+#[cfg(test)]
+mod tests;

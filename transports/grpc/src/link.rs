@@ -1,0 +1,272 @@
+//! One side of a transfer session: runs the engine's source or destination
+//! half over the session's bidirectional stream.
+//!
+//! Push and pull differ only in which side runs which half; the halves are
+//! [`blit_engine::run_source`] and [`blit_engine::run_destination`], the same
+//! code a local transfer runs. This module only supplies their channels:
+//!
+//! - The source half's walker fills the engine's manifest channel; a pump
+//!   sends it in `Manifest` frames within the peer's credit. Its payload
+//!   ([`GrpcTransport`] sending half) goes out in `Payload` frames. Need
+//!   batches from the peer reach the engine's need channel through a feeder.
+//! - The destination half gets manifest items through a feeder and payload
+//!   records through the landing thread's queue; its need batches go out in
+//!   `Need` frames within the peer's credit, and (on the daemon) its events
+//!   in `Events` frames.
+//!
+//! # Back-pressure without deadlock
+//!
+//! Both directions share one ordered stream, so a reader that blocked on one
+//! queue would stall everything behind it. Manifest items and need batches
+//! therefore flow under credit: each side announces a window (`Open` /
+//! `Opened`) and grants more as its engine takes items, so the reader always
+//! has room for them and never blocks. The one place a reader pauses is the
+//! payload queue of the destination, which only waits for its disk. When the
+//! destination's need list backs up, it grants no more manifest credit and
+//! the source's walker stops; when the source's payload backs up, it grants
+//! no more need credit and the destination's judge waits. Every queue is
+//! bounded.
+//!
+//! # Ending
+//!
+//! Each side closes its logical streams (`Close`), then sends `Done` when
+//! its half succeeded or `Error` when it failed, and waits for the peer's
+//! `Done` or `Error`. Once the peer's stream ends, this side's queues from
+//! the peer close and its credit stops, so its half always finishes; after a
+//! peer's `Error` it finishes normally (a failed walk still lets the
+//! destination set directory metadata, exactly as in a local run). A broken
+//! connection or a protocol violation aborts the session instead: every pump
+//! stops, the engine's channels close and the half returns at once.
+
+mod demux;
+mod events;
+mod pumps;
+
+use crate::convert::Mask;
+use crate::error::report_from_error;
+use crate::transport::{GrpcTransport, RECORD_QUEUE};
+use blit_api::{manifest_channel, need_channel, Error, ErrorKind, Events, PayloadTransport, Result, TransferOptions};
+use blit_engine::{run_destination, run_source, DestinationRoles, SourceRoles};
+use blit_proto::pb;
+use demux::{demux, tail, End, Routes};
+use events::EventQueue;
+use pumps::{feed, forward_events, forward_manifest, forward_needs, forward_payload, Grant};
+use std::future::Future;
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::sync::{mpsc, watch, Semaphore};
+use tonic::Streaming;
+
+/// Frames on their way out (the request stream of a client, the response
+/// stream of the daemon).
+pub(crate) type FrameSender = mpsc::Sender<pb::Frame>;
+
+/// Outgoing frames waiting for the stream.
+pub(crate) const FRAME_QUEUE: usize = 8;
+
+/// Room a side keeps for what it receives.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Window {
+    /// Manifest items (destination side).
+    pub(crate) manifest_items: u32,
+    /// Need batches (source side).
+    pub(crate) need_batches: u32,
+}
+
+impl Window {
+    /// What this build announces.
+    pub(crate) const OURS: Window = Window { manifest_items: 4096, need_batches: 2 };
+
+    pub(crate) fn to_pb(self) -> pb::Window {
+        pb::Window { manifest_items: self.manifest_items, need_batches: self.need_batches }
+    }
+
+    /// The peer's window, refused when zero or absurd.
+    pub(crate) fn from_pb(w: Option<pb::Window>) -> Result<Window> {
+        let w = w.unwrap_or_default();
+        if !(1..=65_536).contains(&w.manifest_items) || !(1..=64).contains(&w.need_batches) {
+            return Err(Error::new(
+                ErrorKind::Protocol,
+                format!("an invalid window ({} manifest items, {} need batches)", w.manifest_items, w.need_batches),
+            ));
+        }
+        Ok(Window { manifest_items: w.manifest_items, need_batches: w.need_batches })
+    }
+}
+
+/// Set once when the session must stop.
+#[derive(Debug, Clone)]
+pub(crate) struct Abort(Arc<watch::Sender<bool>>);
+
+impl Abort {
+    fn new() -> Self {
+        Abort(Arc::new(watch::channel(false).0))
+    }
+
+    fn trigger(&self) {
+        self.0.send_replace(true);
+    }
+
+    fn is_set(&self) -> bool {
+        *self.0.borrow()
+    }
+
+    /// Resolves once the session aborts.
+    async fn wait(&self) {
+        let mut rx = self.0.subscribe();
+        // The sender lives as long as `self`, so this only returns on abort.
+        let _ = rx.wait_for(|set| *set).await;
+    }
+}
+
+/// Which half this side runs.
+pub(crate) enum Half {
+    /// The source half. `replay` receives the peer's destination events (the
+    /// client of a push); `None` on the daemon.
+    Source { roles: SourceRoles, replay: Option<Events> },
+    /// The destination half. `events` receives its events (the client of a
+    /// pull); `None` sends them to the peer (the daemon of a push).
+    Destination { roles: DestinationRoles, events: Option<Events> },
+}
+
+/// What both halves need to know about the session.
+pub(crate) struct Session {
+    /// The peer, for messages (`host:port`, or `client ADDR` on the daemon).
+    pub(crate) peer: String,
+    /// What the user asked for.
+    pub(crate) options: TransferOptions,
+    /// The window the peer announced.
+    pub(crate) peer_window: Window,
+    /// Hides module directories in outgoing messages (daemon only).
+    pub(crate) mask: Mask,
+    /// Turns true when the daemon shuts down.
+    pub(crate) cancel: Option<watch::Receiver<bool>>,
+}
+
+/// Runs this side's half over the stream until both sides are done.
+pub(crate) async fn run(incoming: Streaming<pb::Frame>, out: FrameSender, half: Half, session: Session) -> Result<()> {
+    let abort = Abort::new();
+    let mut routes = Routes::default();
+    let Session { peer, options, peer_window, mask, cancel } = session;
+    let (record_tx, record_rx) = mpsc::channel(RECORD_QUEUE);
+    let (manifest_tx, manifest_rx) = manifest_channel();
+    let (need_tx, need_rx) = need_channel();
+    let a = || abort.clone();
+    match half {
+        Half::Source { roles, replay } => {
+            let (stash_tx, stash_rx) = mpsc::channel(Window::OURS.need_batches as usize);
+            let credit = Arc::new(Semaphore::new(peer_window.manifest_items as usize));
+            routes.need = Some(stash_tx);
+            routes.events = replay;
+            routes.manifest_credit = Some((credit.clone(), peer_window.manifest_items));
+            let transport: Arc<dyn PayloadTransport> = Arc::new(GrpcTransport::sending(record_tx, &peer, mask.clone()));
+            let work = run_source(roles, transport, &options, manifest_tx, need_rx);
+            let manifest = forward_manifest(manifest_rx, credit, out.clone(), mask.clone(), a());
+            let payload = forward_payload(record_rx, out.clone(), a());
+            let needs = feed(stash_rx, need_tx, Grant::NeedBatches, 1, out.clone(), a());
+            let pumps = async move {
+                tokio::join!(manifest, payload, needs);
+            };
+            drive(work, pumps, incoming, routes, out, &peer, &mask, &abort, cancel).await
+        }
+        Half::Destination { roles, events } => {
+            let (stash_tx, stash_rx) = mpsc::channel(Window::OURS.manifest_items as usize);
+            let credit = Arc::new(Semaphore::new(peer_window.need_batches as usize));
+            routes.manifest = Some(stash_tx);
+            routes.payload = Some(record_tx);
+            routes.need_credit = Some((credit.clone(), peer_window.need_batches));
+            let (sink, queue): (Events, _) = match events {
+                Some(events) => (events, None),
+                None => {
+                    let queue = Arc::new(EventQueue::default());
+                    (queue.clone(), Some(queue))
+                }
+            };
+            let transport: Arc<dyn PayloadTransport> = Arc::new(GrpcTransport::receiving(record_rx, &peer));
+            let forward = queue.clone().map(|q| forward_events(q, out.clone(), mask.clone(), a()));
+            let every = Window::OURS.manifest_items / 8;
+            let needs = forward_needs(need_rx, credit, out.clone(), a());
+            let manifest = feed(stash_rx, manifest_tx, Grant::ManifestItems, every, out.clone(), a());
+            let pumps = async move {
+                let events = async {
+                    if let Some(forward) = forward {
+                        forward.await;
+                    }
+                };
+                tokio::join!(needs, manifest, events);
+            };
+            let work = async {
+                let result = run_destination(roles, transport, &options, manifest_rx, need_tx, sink).await;
+                if let Some(queue) = &queue {
+                    queue.close();
+                }
+                result.map(|_deleted| ())
+            };
+            drive(work, pumps, incoming, routes, out, &peer, &mask, &abort, cancel).await
+        }
+    }
+}
+
+/// Runs the half and its pumps beside the reader, ends the session, and
+/// decides its result.
+#[allow(clippy::too_many_arguments)]
+async fn drive(
+    work: impl Future<Output = Result<()>>,
+    pumps: impl Future<Output = ()>,
+    mut incoming: Streaming<pb::Frame>,
+    routes: Routes,
+    out: FrameSender,
+    peer: &str,
+    mask: &Mask,
+    abort: &Abort,
+    cancel: Option<watch::Receiver<bool>>,
+) -> Result<()> {
+    let finished = Abort::new();
+    let finish_out = out.clone();
+    let side = async {
+        let (result, ()) = tokio::join!(work, pumps);
+        if !abort.is_set() {
+            let body = match &result {
+                Ok(()) => pb::frame::Body::Done(pb::Done {}),
+                Err(e) => pb::frame::Body::Error(report_from_error(&mask.error(e))),
+            };
+            pumps::send(&finish_out, body, abort).await;
+        }
+        drop(finish_out);
+        finished.trigger();
+        result
+    };
+    let reader = async {
+        let end = demux(&mut incoming, routes, peer, abort, cancel).await;
+        match &end {
+            End::PeerDone | End::PeerFailed(_) => {
+                drop(out);
+                tail(&mut incoming, abort, &finished).await;
+            }
+            End::Broken(e) => {
+                let body = pb::frame::Body::Error(report_from_error(&mask.error(e)));
+                // Best effort: a peer that stopped reading is not waited for long.
+                let _ = tokio::time::timeout(Duration::from_secs(1), out.send(pb::Frame { body: Some(body) })).await;
+                abort.trigger();
+            }
+            End::Lost(_) | End::Aborted => abort.trigger(),
+        }
+        end
+    };
+    let (result, end) = tokio::join!(side, reader);
+    outcome(result, end)
+}
+
+/// The session's result: a real local error wins over the peer's, the
+/// peer's over a local cancellation it caused.
+fn outcome(local: Result<()>, end: End) -> Result<()> {
+    match end {
+        End::PeerDone => local,
+        End::Broken(e) => Err(e),
+        End::PeerFailed(e) | End::Lost(e) => match local {
+            Err(l) if l.kind() != ErrorKind::Cancelled => Err(l),
+            _ => Err(e),
+        },
+        End::Aborted => local.and(Err(Error::new(ErrorKind::Cancelled, "the session was aborted"))),
+    }
+}

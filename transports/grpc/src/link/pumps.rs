@@ -1,0 +1,231 @@
+//! The tasks that move items between the engine's channels and the stream.
+//!
+//! Outgoing pumps batch whatever is ready into one frame without waiting
+//! for more, so batching adds no latency. Manifest items and need batches
+//! leave only within the peer's credit ([`Semaphore`] permits, refilled by
+//! its `Credit` frames). Feeders move what the peer sent from the bounded
+//! stash the reader filled into the engine's channel, and grant the room
+//! they freed back to the peer. Every pump stops when the session aborts.
+
+use super::{Abort, FrameSender};
+use crate::config::CHUNK_SIZE;
+use crate::convert::{event_to_pb, header_to_pb, item_to_pb, Mask};
+use crate::link::events::EventQueue;
+use blit_api::{ManifestItem, ManifestReceiver, NeedReceiver, ProgressEvent};
+use blit_proto::pb;
+use blit_proto::pb::frame::Body;
+use std::future::Future;
+use std::sync::Arc;
+use tokio::sync::{mpsc, Semaphore};
+
+/// Most manifest items in one frame.
+const MANIFEST_BATCH_ITEMS: usize = 1024;
+/// Most (estimated) bytes in one manifest or events frame.
+const BATCH_BYTES: usize = 1024 * 1024;
+/// Most payload records in one frame.
+const PAYLOAD_BATCH_RECORDS: usize = 64;
+/// Most events in one frame.
+const EVENTS_BATCH: usize = 1024;
+
+/// `fut`'s output, or `None` when the session aborts first.
+pub(super) async fn until<T>(abort: &Abort, fut: impl Future<Output = T>) -> Option<T> {
+    tokio::select! {
+        biased;
+        _ = abort.wait() => None,
+        v = fut => Some(v),
+    }
+}
+
+/// Sends one frame; false when the stream is gone or the session aborted.
+pub(super) async fn send(out: &FrameSender, body: Body, abort: &Abort) -> bool {
+    matches!(until(abort, out.send(pb::Frame { body: Some(body) })).await, Some(Ok(())))
+}
+
+fn close(stream: pb::Stream) -> Body {
+    Body::Close(pb::Close { stream: stream as i32 })
+}
+
+fn item_len(item: &ManifestItem) -> usize {
+    match item {
+        ManifestItem::Entry(h) => h.encoded_len(),
+        ManifestItem::DirDone(p) => p.as_bytes().len() + 8,
+        ManifestItem::Failed(f) => f.path.as_bytes().len() + f.message.len() + 8,
+        ManifestItem::End => 4,
+    }
+}
+
+/// Source side: the walker's manifest to the peer, within its credit.
+pub(super) async fn forward_manifest(
+    mut rx: ManifestReceiver,
+    credit: Arc<Semaphore>,
+    out: FrameSender,
+    mask: Mask,
+    abort: Abort,
+) {
+    let mut pending = None;
+    loop {
+        let item = match pending.take() {
+            Some(item) => item,
+            None => match until(&abort, rx.recv()).await {
+                Some(Some(item)) => item,
+                Some(None) => break,
+                None => return,
+            },
+        };
+        // A closed semaphore means the peer's side of the session ended.
+        match until(&abort, credit.acquire()).await {
+            Some(Ok(permit)) => permit.forget(),
+            _ => return,
+        }
+        let mut bytes = item_len(&item);
+        let mut items = vec![item_to_pb(&item, &mask)];
+        while items.len() < MANIFEST_BATCH_ITEMS && bytes < BATCH_BYTES {
+            let Ok(next) = rx.try_recv() else { break };
+            match credit.try_acquire() {
+                Ok(permit) => permit.forget(),
+                Err(_) => {
+                    pending = Some(next);
+                    break;
+                }
+            }
+            bytes += item_len(&next);
+            items.push(item_to_pb(&next, &mask));
+        }
+        if !send(&out, Body::Manifest(pb::Manifest { items }), &abort).await {
+            return;
+        }
+    }
+    send(&out, close(pb::Stream::Manifest), &abort).await;
+}
+
+fn record_len(record: &pb::PayloadRecord) -> usize {
+    match &record.record {
+        Some(pb::payload_record::Record::Data(data)) => data.len(),
+        _ => 256,
+    }
+}
+
+/// Source side: payload records to the peer, batched up to about 1 MiB.
+pub(super) async fn forward_payload(mut rx: mpsc::Receiver<pb::PayloadRecord>, out: FrameSender, abort: Abort) {
+    loop {
+        let first = match until(&abort, rx.recv()).await {
+            Some(Some(record)) => record,
+            Some(None) => break,
+            None => return,
+        };
+        let mut bytes = record_len(&first);
+        let mut records = vec![first];
+        while records.len() < PAYLOAD_BATCH_RECORDS && bytes < CHUNK_SIZE {
+            let Ok(next) = rx.try_recv() else { break };
+            bytes += record_len(&next);
+            records.push(next);
+        }
+        if !send(&out, Body::Payload(pb::Payload { records }), &abort).await {
+            return;
+        }
+    }
+    send(&out, close(pb::Stream::Payload), &abort).await;
+}
+
+/// Destination side: need batches to the peer, one per frame, within its
+/// credit. The empty final batch is a frame like any other.
+pub(super) async fn forward_needs(mut rx: NeedReceiver, credit: Arc<Semaphore>, out: FrameSender, abort: Abort) {
+    loop {
+        let batch = match until(&abort, rx.recv()).await {
+            Some(Some(batch)) => batch,
+            Some(None) => break,
+            None => return,
+        };
+        match until(&abort, credit.acquire()).await {
+            Some(Ok(permit)) => permit.forget(),
+            _ => return,
+        }
+        let files = batch.files.iter().map(header_to_pb).collect();
+        if !send(&out, Body::Need(pb::Need { files }), &abort).await {
+            return;
+        }
+    }
+    send(&out, close(pb::Stream::Need), &abort).await;
+}
+
+/// What a feeder grants back: manifest items or need batches.
+#[derive(Debug, Clone, Copy)]
+pub(super) enum Grant {
+    ManifestItems,
+    NeedBatches,
+}
+
+impl Grant {
+    fn credit(self, n: u32) -> Body {
+        Body::Credit(match self {
+            Grant::ManifestItems => pb::Credit { manifest_items: n, need_batches: 0 },
+            Grant::NeedBatches => pb::Credit { manifest_items: 0, need_batches: n },
+        })
+    }
+}
+
+/// Moves what the peer sent from the stash into the engine's channel, and
+/// grants the freed room back once `every` items moved or the stash ran
+/// empty. Stops when the stash closes (the peer closed that stream), the
+/// engine stopped reading, or the session aborts.
+pub(super) async fn feed<T>(
+    mut stash: mpsc::Receiver<T>,
+    engine: mpsc::Sender<T>,
+    grant: Grant,
+    every: u32,
+    out: FrameSender,
+    abort: Abort,
+) {
+    let mut owed = 0u32;
+    loop {
+        let item = match until(&abort, stash.recv()).await {
+            Some(Some(item)) => item,
+            _ => return,
+        };
+        match until(&abort, engine.send(item)).await {
+            Some(Ok(())) => owed += 1,
+            _ => return,
+        }
+        if owed >= every.max(1) || stash.is_empty() {
+            if !send(&out, grant.credit(owed), &abort).await {
+                return;
+            }
+            owed = 0;
+        }
+    }
+}
+
+fn event_len(event: &ProgressEvent) -> usize {
+    match event {
+        ProgressEvent::FileFailed { path, message, .. } => path.as_bytes().len() + message.len() + 16,
+        ProgressEvent::FileStarted { path, .. }
+        | ProgressEvent::FileBytes { path, .. }
+        | ProgressEvent::FileDone { path, .. }
+        | ProgressEvent::Planned { path, .. }
+        | ProgressEvent::Deleted { path, .. } => path.as_bytes().len() + 16,
+        _ => 32,
+    }
+}
+
+/// Daemon as destination: its events to the client, batched. Closes the
+/// queue when it stops, so an emitter never waits for a pump that is gone.
+pub(super) async fn forward_events(queue: Arc<EventQueue>, out: FrameSender, mask: Mask, abort: Abort) {
+    'outer: while let Some(Some(batch)) = until(&abort, queue.next_batch(EVENTS_BATCH)).await {
+        let mut events = Vec::with_capacity(batch.len());
+        let mut bytes = 0;
+        for event in &batch {
+            bytes += event_len(event);
+            events.extend(event_to_pb(event, &mask));
+            if bytes >= BATCH_BYTES {
+                if !send(&out, Body::Events(pb::Events { events: std::mem::take(&mut events) }), &abort).await {
+                    break 'outer;
+                }
+                bytes = 0;
+            }
+        }
+        if !events.is_empty() && !send(&out, Body::Events(pb::Events { events }), &abort).await {
+            break;
+        }
+    }
+    queue.close();
+}

@@ -1,0 +1,125 @@
+//! The in-stream payload transport.
+//!
+//! [`GrpcTransport`] knows only two things: a queue of outgoing payload
+//! records (its sending half writes them) and a queue of incoming ones (its
+//! receiving half lands them). In a session the outgoing queue feeds the
+//! gRPC stream and the incoming one is fed from it, each half in its own
+//! process; [`GrpcTransport::loopback`] joins the two queues in one process,
+//! so the same code also runs under `blit_engine::run_local` and the
+//! conformance suite. Both queues hold [`RECORD_QUEUE`] records (at most
+//! 1 MiB each), so a slow side pauses the other.
+
+use crate::convert::Mask;
+use crate::receive::{receive_all, RecordReceiver};
+use crate::send::{send_all, RecordSender};
+use crate::SCHEME;
+use blit_api::{
+    Capabilities, DirectionSet, Error, ErrorKind, Landing, PayloadReader, PayloadTransport, PlanReceiver, Result,
+};
+use std::sync::{Arc, Mutex, PoisonError};
+use tokio::sync::mpsc;
+
+/// Payload records waiting in each queue.
+pub(crate) const RECORD_QUEUE: usize = 8;
+
+/// The gRPC payload transport: files travel inside the session's stream as
+/// payload records of at most 1 MiB, small files batched into tar shards.
+///
+/// One instance serves one transfer. The instance [`register`](crate::register)
+/// builds is a loopback (both halves in this process); sessions build
+/// their own, one half each.
+#[derive(Debug)]
+pub struct GrpcTransport {
+    out: Mutex<Option<RecordSender>>,
+    incoming: Mutex<Option<RecordReceiver>>,
+    peer: String,
+    mask: Mask,
+}
+
+impl Default for GrpcTransport {
+    fn default() -> Self {
+        Self::loopback()
+    }
+}
+
+impl GrpcTransport {
+    /// A transport whose sending half feeds its receiving half in this
+    /// process, through the same payload records a session carries: the
+    /// sending, sharding and landing code is the code remote transfers run.
+    pub fn loopback() -> Self {
+        let (tx, rx) = mpsc::channel(RECORD_QUEUE);
+        GrpcTransport {
+            out: Mutex::new(Some(tx)),
+            incoming: Mutex::new(Some(rx)),
+            peer: "loopback".to_owned(),
+            mask: Mask::none(),
+        }
+    }
+
+    /// The source side of a session: records go to `out`.
+    #[cfg_attr(not(any(feature = "client", feature = "server")), allow(dead_code))]
+    pub(crate) fn sending(out: RecordSender, peer: &str, mask: Mask) -> Self {
+        GrpcTransport { out: Mutex::new(Some(out)), incoming: Mutex::new(None), peer: peer.to_owned(), mask }
+    }
+
+    /// The destination side of a session: records come from `incoming`.
+    #[cfg_attr(not(any(feature = "client", feature = "server")), allow(dead_code))]
+    pub(crate) fn receiving(incoming: RecordReceiver, peer: &str) -> Self {
+        GrpcTransport {
+            out: Mutex::new(None),
+            incoming: Mutex::new(Some(incoming)),
+            peer: peer.to_owned(),
+            mask: Mask::none(),
+        }
+    }
+}
+
+fn taken(half: &str) -> Error {
+    Error::new(ErrorKind::InvalidInput, format!("this GrpcTransport's {half} half already ran or belongs to the peer"))
+        .with_hint("create one GrpcTransport per transfer")
+}
+
+fn join_error(half: &str, e: tokio::task::JoinError) -> Error {
+    Error::new(ErrorKind::Unexpected, format!("the grpc transport's {half} thread failed: {e}"))
+}
+
+#[async_trait::async_trait]
+impl PayloadTransport for GrpcTransport {
+    fn name(&self) -> &str {
+        SCHEME
+    }
+
+    fn capabilities(&self) -> Capabilities {
+        Capabilities {
+            directions: DirectionSet { local: true, push: true, pull: true },
+            payload_shard: true,
+            payload_max_streams: 1,
+            symlink: true,
+            path_non_utf8: true,
+            mtime_ns: true,
+            checksum: true,
+            mirror: true,
+            per_file_errors: true,
+            ..Capabilities::default()
+        }
+    }
+
+    async fn send(&self, plans: PlanReceiver, reader: Arc<dyn PayloadReader>) -> Result<()> {
+        let out = self.out.lock().unwrap_or_else(PoisonError::into_inner).take().ok_or_else(|| taken("send"))?;
+        let mask = self.mask.clone();
+        tokio::task::spawn_blocking(move || send_all(plans, &*reader, &out, &mask))
+            .await
+            .map_err(|e| join_error("send", e))?
+    }
+
+    async fn receive(&self, landing: Landing) -> Result<()> {
+        let rx = self.incoming.lock().unwrap_or_else(PoisonError::into_inner).take().ok_or_else(|| taken("receive"))?;
+        let peer = self.peer.clone();
+        tokio::task::spawn_blocking(move || receive_all(rx, &landing, &peer))
+            .await
+            .map_err(|e| join_error("receive", e))?
+    }
+}
+
+#[cfg(test)]
+mod tests;
