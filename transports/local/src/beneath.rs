@@ -45,40 +45,74 @@ pub(crate) fn openat(dir: BorrowedFd<'_>, name: &CStr, flags: libc::c_int, mode:
     check(fd as libc::c_long)
 }
 
+/// `openat2(dir, rel, flags)` resolving strictly below `dir` with no symlink
+/// on the way; `None` when the kernel lacks `openat2` (then remembered).
+#[cfg(target_os = "linux")]
+fn openat2_beneath(dir: BorrowedFd<'_>, rel: &[u8], flags: libc::c_int) -> Option<io::Result<OwnedFd>> {
+    if !OPENAT2.load(Ordering::Relaxed) {
+        return None;
+    }
+    #[repr(C)]
+    struct OpenHow {
+        flags: u64,
+        mode: u64,
+        resolve: u64,
+    }
+    let how = OpenHow { flags: flags as u64, mode: 0, resolve: libc::RESOLVE_BENEATH | libc::RESOLVE_NO_SYMLINKS };
+    let path = match c_bytes(rel) {
+        Ok(p) => p,
+        Err(e) => return Some(Err(e)),
+    };
+    // SAFETY: openat2 reads `size_of::<OpenHow>()` bytes of `how` (the
+    // kernel's `struct open_how`) and the NUL-terminated path.
+    let fd = unsafe {
+        libc::syscall(
+            libc::SYS_openat2,
+            dir.as_raw_fd(),
+            path.as_ptr(),
+            &how as *const OpenHow,
+            std::mem::size_of::<OpenHow>(),
+        )
+    };
+    match check(fd) {
+        Err(e) if matches!(e.raw_os_error(), Some(libc::ENOSYS | libc::EPERM | libc::E2BIG)) => {
+            OPENAT2.store(false, Ordering::Relaxed);
+            None
+        }
+        other => Some(other),
+    }
+}
+
+#[cfg(not(target_os = "linux"))]
+fn openat2_beneath(_: BorrowedFd<'_>, _: &[u8], _: libc::c_int) -> Option<io::Result<OwnedFd>> {
+    None
+}
+
 /// Opens the directory `rel` (raw bytes, `/`-separated, empty for `dir`
 /// itself) below `dir`, refusing symlinks and escapes on every component.
 pub(crate) fn open_dir(dir: BorrowedFd<'_>, rel: &[u8]) -> io::Result<OwnedFd> {
     let rel = if rel.is_empty() { &b"."[..] } else { rel };
-    #[cfg(target_os = "linux")]
-    if OPENAT2.load(Ordering::Relaxed) {
-        #[repr(C)]
-        struct OpenHow {
-            flags: u64,
-            mode: u64,
-            resolve: u64,
-        }
-        let how =
-            OpenHow { flags: DIR_FLAGS as u64, mode: 0, resolve: libc::RESOLVE_BENEATH | libc::RESOLVE_NO_SYMLINKS };
-        let path = c_bytes(rel)?;
-        // SAFETY: openat2 reads `size_of::<OpenHow>()` bytes of `how` (the
-        // kernel's `struct open_how`) and the NUL-terminated path.
-        let fd = unsafe {
-            libc::syscall(
-                libc::SYS_openat2,
-                dir.as_raw_fd(),
-                path.as_ptr(),
-                &how as *const OpenHow,
-                std::mem::size_of::<OpenHow>(),
-            )
-        };
-        match check(fd) {
-            Err(e) if matches!(e.raw_os_error(), Some(libc::ENOSYS | libc::EPERM | libc::E2BIG)) => {
-                OPENAT2.store(false, Ordering::Relaxed);
-            }
-            other => return other,
-        }
+    if let Some(result) = openat2_beneath(dir, rel, DIR_FLAGS) {
+        return result;
     }
     walk(dir, rel, false)
+}
+
+/// Opens the regular file `rel` (non-empty) below `dir` for reading, with no
+/// symlink followed on the way or at the end. A peer that names
+/// `link/secret` (with `link -> /etc` inside the tree) gets `ELOOP`/`EXDEV`,
+/// never the file outside.
+pub(crate) fn open_file(dir: BorrowedFd<'_>, rel: &[u8]) -> io::Result<OwnedFd> {
+    let flags = libc::O_RDONLY | libc::O_NOFOLLOW | libc::O_CLOEXEC;
+    if let Some(result) = openat2_beneath(dir, rel, flags) {
+        return result;
+    }
+    let (parent, name) = match rel.iter().rposition(|b| *b == b'/') {
+        Some(i) => (&rel[..i], &rel[i + 1..]),
+        None => (&b""[..], rel),
+    };
+    let parent = walk(dir, if parent.is_empty() { &b"."[..] } else { parent }, false)?;
+    openat(parent.as_fd(), &c_bytes(name)?, flags, 0)
 }
 
 /// Like [`open_dir`], creating missing directories (mode 0777 less umask).
@@ -146,6 +180,13 @@ mod tests {
             }
         }
         assert!(create_dir(r.as_fd(), b"a/evil/new").is_err(), "never creates through a symlink");
+        std::fs::write(dir.path().join("outside/secret"), b"s").unwrap();
+        std::fs::write(dir.path().join("a/b/f"), b"f").unwrap();
+        std::os::unix::fs::symlink("b/f", dir.path().join("a/flink")).unwrap();
+        assert!(open_file(r.as_fd(), b"a/b/f").is_ok());
+        for bad in [&b"a/evil/secret"[..], b"a/flink", b"../outside/secret"] {
+            assert!(open_file(r.as_fd(), bad).is_err(), "{:?}", String::from_utf8_lossy(bad));
+        }
         assert!(!dir.path().join("outside/new").exists());
         create_dir(r.as_fd(), b"a/new/deeper").unwrap();
         assert!(dir.path().join("a/new/deeper").is_dir());

@@ -21,8 +21,10 @@ use blit_api::{
     Error, ErrorKind, FileFailure, FileHeader, FileKind, ManifestItem, ManifestSender, ManifestSource, PayloadReader,
     RelPath, Result, SourceFile, TransferOptions,
 };
-use std::fs::Metadata;
+use std::fs::{File, Metadata};
+use std::os::fd::AsFd;
 use std::os::unix::ffi::{OsStrExt, OsStringExt};
+use std::os::unix::fs::OpenOptionsExt;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Condvar, Mutex, MutexGuard, PoisonError};
@@ -33,12 +35,29 @@ use std::sync::{Condvar, Mutex, MutexGuard, PoisonError};
 pub struct LocalSource {
     root: PathBuf,
     threads: usize,
+    /// The root directory's descriptor, opened on the first payload read.
+    root_fd: std::sync::OnceLock<std::sync::Arc<std::os::fd::OwnedFd>>,
 }
 
 impl LocalSource {
     /// A source rooted at `root` (a directory, a file or a symlink).
     pub fn new(root: PathBuf) -> Self {
-        LocalSource { root, threads: pool::default_threads() }
+        LocalSource { root, threads: pool::default_threads(), root_fd: std::sync::OnceLock::new() }
+    }
+
+    /// The root directory's descriptor (the root itself may be a symlink the
+    /// user named; nothing below it is followed).
+    fn root_fd(&self) -> std::io::Result<&std::os::fd::OwnedFd> {
+        if let Some(fd) = self.root_fd.get() {
+            return Ok(fd);
+        }
+        let dir = std::fs::OpenOptions::new()
+            .read(true)
+            .custom_flags(libc::O_DIRECTORY | libc::O_CLOEXEC)
+            .open(&self.root)?;
+        // Another thread may have won the race; either descriptor will do.
+        let _ = self.root_fd.set(std::sync::Arc::new(dir.into()));
+        Ok(self.root_fd.get().expect("the root descriptor was just set"))
     }
 
     /// Sets how many threads walk the tree (at least 1; default 4 to 8
@@ -280,13 +299,25 @@ impl Walker<'_> {
 impl PayloadReader for LocalSource {
     /// Opens the file with `O_NOFOLLOW`, refuses anything but a regular file,
     /// and refreshes size, mtime and mode from `fstat` of the open descriptor.
+    /// Opens files strictly below the root: no symlink is followed on the
+    /// way (`openat2(RESOLVE_BENEATH | RESOLVE_NO_SYMLINKS)`), so a need
+    /// list from a peer can never read outside the tree.
     fn open(&self, header: &FileHeader) -> Result<SourceFile> {
         let path = header.path.to_path(&self.root);
-        let file = meta::open_nofollow(&path).map_err(|e| match e.raw_os_error() {
-            Some(libc::ELOOP) => Error::new(ErrorKind::Unsupported, "the file became a symlink since the walk")
-                .with_path(path.display().to_string())
-                .with_hint("rerun to copy the symlink as a link")
-                .with_source(e),
+        let opened = if header.path.is_root() {
+            meta::open_nofollow(&path)
+        } else {
+            self.root_fd()
+                .and_then(|root| crate::beneath::open_file(root.as_fd(), header.path.as_bytes()).map(File::from))
+        };
+        let file = opened.map_err(|e| match e.raw_os_error() {
+            Some(libc::ELOOP | libc::EXDEV) => Error::new(
+                ErrorKind::PermissionDenied,
+                "refused: a symlink stands on the way to this file, or it became one since the walk",
+            )
+            .with_path(path.display().to_string())
+            .with_hint("blit never follows symlinks below the transfer root; rerun to copy links as links")
+            .with_source(e),
             _ => Error::io("open", path.display(), e),
         })?;
         let meta = file.metadata().map_err(|e| Error::io("read metadata", path.display(), e))?;

@@ -168,7 +168,15 @@ fn open_refreshes_the_header_and_refuses_symlinks() {
     let opened = source.open(&stale).unwrap();
     assert_eq!((opened.header.size, opened.header.mtime_ns, opened.header.mode), (13, 99, 0o604));
     let e = source.open(&crate::testutil::header("l", FileKind::File, 1, 5, 0o644)).unwrap_err();
-    assert_eq!(e.kind(), ErrorKind::Unsupported, "{e}");
+    assert_eq!(e.kind(), ErrorKind::PermissionDenied, "{e}");
+    // A directory on the way that is a symlink is refused too (a peer's need
+    // list can name any path; nothing below the root is followed).
+    std::fs::create_dir(dir.path().join("real")).unwrap();
+    std::fs::write(dir.path().join("real/inner"), b"x").unwrap();
+    std::os::unix::fs::symlink("real", dir.path().join("via")).unwrap();
+    let e = source.open(&crate::testutil::header("via/inner", FileKind::File, 1, 5, 0o644)).unwrap_err();
+    assert_eq!(e.kind(), ErrorKind::PermissionDenied, "{e}");
+    assert!(source.open(&crate::testutil::header("real/inner", FileKind::File, 1, 5, 0o644)).is_ok());
     let e = source.open(&crate::testutil::header("gone", FileKind::File, 1, 5, 0o644)).unwrap_err();
     assert_eq!(e.kind(), ErrorKind::NotFound);
     assert!(e.to_string().contains("gone"), "{e}");
