@@ -46,6 +46,26 @@ pub enum Command {
     Modules(ModulesArgs),
     /// List a directory (or one entry) on a blitd daemon.
     Ls(LsArgs),
+    /// Print a shell completion script (e.g. `blit completions bash > /etc/bash_completion.d/blit`).
+    Completions(CompletionsArgs),
+    /// Write man pages (blit.1 and one per command) into a directory, or print blit.1.
+    Man(ManArgs),
+}
+
+/// Arguments of `blit completions`.
+#[derive(Debug, Args)]
+pub struct CompletionsArgs {
+    /// The shell.
+    #[arg(value_enum)]
+    pub shell: clap_complete::Shell,
+}
+
+/// Arguments of `blit man`.
+#[derive(Debug, Args)]
+pub struct ManArgs {
+    /// Write every page into this directory instead of printing blit.1.
+    #[arg(long, value_name = "DIR")]
+    pub out: Option<std::path::PathBuf>,
 }
 
 /// Arguments of `blit modules`.

@@ -2,6 +2,7 @@
 #![deny(missing_docs)]
 
 mod args;
+mod docs;
 mod endpoints;
 mod inspect;
 mod remote;
@@ -9,7 +10,8 @@ mod render;
 mod transfer;
 mod wiring;
 
-pub use args::{Cli, Command, LsArgs, ModulesArgs, TransferArgs};
+pub use args::{Cli, Command, CompletionsArgs, LsArgs, ManArgs, ModulesArgs, TransferArgs};
+pub use docs::command;
 
 /// Exit code: everything transferred.
 pub const EXIT_OK: u8 = 0;
@@ -25,6 +27,8 @@ pub fn run(cli: Cli) -> std::process::ExitCode {
         Command::Mirror(args) => transfer::run(args, true),
         Command::Modules(args) => inspect::modules(args),
         Command::Ls(args) => inspect::ls(args),
+        Command::Completions(args) => docs::completions(args),
+        Command::Man(args) => docs::man(args),
     };
     std::process::ExitCode::from(code)
 }
