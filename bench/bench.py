@@ -259,7 +259,14 @@ def tool_commands(tool: str, blit: str, src: str, dst: str) -> list[list[str]]:
 
 
 def run_tool(tool: str, blit: str, src: str, dst: str, scratch: str) -> Run:
-    cmds = tool_commands(tool, blit, src, dst)
+    return run_cmds(tool, tool_commands(tool, blit, src, dst), scratch)
+
+
+def run_cmds(tool: str, cmds: list[list[str]], scratch: str, timeout: float | None = None) -> Run:
+    """Run a command, or a pipeline of commands, each under /usr/bin/time in its own
+    process group; wall time around the whole. Peak RSS = the largest side's %M.
+    With a timeout (seconds), a run still going is killed and reported as failed.
+    Shared with bench/scale.py."""
     tfiles = [os.path.join(scratch, f"time.{i}") for i in range(len(cmds))]
     efiles = [os.path.join(scratch, f"stderr.{i}") for i in range(len(cmds))]
     for p in tfiles:
@@ -283,7 +290,14 @@ def run_tool(tool: str, blit: str, src: str, dst: str, scratch: str) -> Run:
                 prev_out.close()  # so the writer sees EPIPE if the reader dies
             prev_out = p.stdout
             procs.append(p)
-        codes = [p.wait() for p in procs]
+        deadline = None if timeout is None else t0 + timeout
+        codes = []
+        for p in procs:
+            try:
+                left = None if deadline is None else max(0.0, deadline - time.perf_counter())
+                codes.append(p.wait(timeout=left))
+            except subprocess.TimeoutExpired:
+                codes.append(f"killed after the {timeout:.0f} s timeout")
         wall = time.perf_counter() - t0
     finally:
         for p in procs:
@@ -410,17 +424,18 @@ def has_room(path: str, need_bytes: int, need_inodes: int, tmpfs: bool) -> tuple
     return free >= need_bytes and inodes >= need_inodes, why
 
 
-def pick_workdir(args, need_bytes: int, need_inodes: int) -> tuple[str, str]:
+def pick_workdir(args, need_bytes: int, need_inodes: int,
+                 prefix: str = "blit-bench.") -> tuple[str, str]:
     """Returns (workdir, note)."""
     if args.tmpdir:
         ok, why = has_room(args.tmpdir, need_bytes, need_inodes, False)
         if not ok:
             sys.exit(f"bench: not enough room in --tmpdir {args.tmpdir}: {why}")
-        return tempfile.mkdtemp(prefix="blit-bench.", dir=args.tmpdir), f"--tmpdir {args.tmpdir} ({why})"
+        return tempfile.mkdtemp(prefix=prefix, dir=args.tmpdir), f"--tmpdir {args.tmpdir} ({why})"
     if os.path.isdir("/dev/shm") and os.access("/dev/shm", os.W_OK):
         ok, why = has_room("/dev/shm", need_bytes, need_inodes, True)
         if ok:
-            return tempfile.mkdtemp(prefix="blit-bench.", dir="/dev/shm"), f"tmpfs /dev/shm ({why})"
+            return tempfile.mkdtemp(prefix=prefix, dir="/dev/shm"), f"tmpfs /dev/shm ({why})"
         log(f"bench: NOTE: /dev/shm has not enough room ({why}); falling back to disk")
     else:
         log("bench: NOTE: /dev/shm is not available; falling back to disk")
@@ -428,7 +443,7 @@ def pick_workdir(args, need_bytes: int, need_inodes: int) -> tuple[str, str]:
     ok, why = has_room(base, need_bytes, need_inodes, False)
     if not ok:
         sys.exit(f"bench: not enough room in {base} either: {why}")
-    d = tempfile.mkdtemp(prefix="blit-bench.", dir=base)
+    d = tempfile.mkdtemp(prefix=prefix, dir=base)
     log(f"bench: NOTE: using a temp dir ON DISK: {d} -- caches cannot be dropped and no tool "
         "fsyncs, so numbers depend on page cache and write-back; not comparable with tmpfs runs")
     return d, f"DISK {base} ({why}) -- fallback, not tmpfs"
