@@ -36,6 +36,24 @@ pub struct TransferSummary {
     pub elapsed_secs: f64,
     /// Nothing was changed.
     pub dry_run: bool,
+    /// Payload streams (connections) the transport used; 0 when it has no
+    /// notion of streams.
+    pub streams: u32,
+    /// Most bytes of file data per payload record the transport chose; 0
+    /// when it does not say.
+    pub chunk_size: u64,
+    /// Payload compression: `none`, `zstd:LEVEL`, or empty when the
+    /// transport does not compress.
+    pub compression: String,
+    /// How streams, chunk size and compression were chosen (`probe`,
+    /// `pinned`, `default`); empty when the transport has nothing to tune.
+    pub tuning: String,
+    /// Why the transfer fell back from the transport it asked for (for
+    /// example the TCP data plane to in-stream gRPC); `None` when it did not.
+    pub fallback: Option<String>,
+    /// Seconds from the start until the first payload byte landed; `None`
+    /// when no payload byte moved.
+    pub first_byte_secs: Option<f64>,
 }
 
 impl TransferSummary {

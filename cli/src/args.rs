@@ -1,6 +1,6 @@
 //! Command-line definitions (clap derive).
 
-use clap::{Args, Parser, Subcommand};
+use clap::{Args, Parser, Subcommand, ValueEnum};
 use std::ffi::OsString;
 
 const TRANSFER_HELP: &str = "\
@@ -114,4 +114,29 @@ pub struct TransferArgs {
     /// Delete destination entries the source does not have (what mirror does).
     #[arg(long)]
     pub delete: bool,
+    /// How a remote transfer carries file data: auto uses the TCP data plane
+    /// and falls back to in-stream gRPC when its port cannot be reached
+    /// within 2 s (the summary says so); tcp fails instead; grpc always
+    /// goes in-stream.
+    #[arg(long, value_enum, default_value_t = TransportArg::Auto)]
+    pub transport: TransportArg,
+    /// Use exactly N data connections (1 to 16) instead of the warm-up
+    /// probe's choice.
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..=16))]
+    pub streams: Option<u32>,
+    /// Compress data-plane records: none, zstd, zstd:LEVEL (1 to 22), or
+    /// auto (zstd only when the measured link is slower than the compressor).
+    #[arg(long, value_name = "none|zstd[:LEVEL]|auto", default_value = "none")]
+    pub compress: String,
+}
+
+/// The payload transport of a remote transfer (`--transport`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum TransportArg {
+    /// The TCP data plane, else in-stream gRPC.
+    Auto,
+    /// The TCP data plane, or fail.
+    Tcp,
+    /// In-stream gRPC.
+    Grpc,
 }

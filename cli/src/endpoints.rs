@@ -131,10 +131,20 @@ pub(crate) fn check_destination(destination: &Path, dry_run: bool) -> Result<()>
                 .with_hint("choose a destination whose parent is a directory"))
         }
     };
-    if !dry_run && !writable(dir) {
-        return Err(Error::new(ErrorKind::PermissionDenied, "destination is not writable")
-            .with_path(dir.display().to_string())
-            .with_hint("choose a destination you can write to, or fix its permissions"));
+    if !dry_run {
+        match writable(dir) {
+            Ok(()) => {}
+            Err(e) if e.raw_os_error() == Some(libc::EROFS) => {
+                return Err(Error::new(ErrorKind::ReadOnly, "destination is on a read-only file system")
+                    .with_path(dir.display().to_string())
+                    .with_hint("choose a destination on a writable file system, or remount it read-write"))
+            }
+            Err(_) => {
+                return Err(Error::new(ErrorKind::PermissionDenied, "destination is not writable")
+                    .with_path(dir.display().to_string())
+                    .with_hint("choose a destination you can write to, or fix its permissions"))
+            }
+        }
     }
     if !dry_run {
         if let Some(parent) = destination.parent().filter(|p| !p.as_os_str().is_empty()) {
@@ -144,12 +154,16 @@ pub(crate) fn check_destination(destination: &Path, dry_run: bool) -> Result<()>
     Ok(())
 }
 
-fn writable(dir: &Path) -> bool {
-    let Ok(c) = std::ffi::CString::new(dir.as_os_str().as_bytes()) else {
-        return false;
-    };
+/// Whether this process may create entries in `dir` (the reason when not).
+fn writable(dir: &Path) -> std::io::Result<()> {
+    let c = std::ffi::CString::new(dir.as_os_str().as_bytes())
+        .map_err(|_| std::io::Error::from(std::io::ErrorKind::InvalidInput))?;
     // SAFETY: `c` is a valid NUL-terminated path that outlives the call.
-    unsafe { libc::faccessat(libc::AT_FDCWD, c.as_ptr(), libc::W_OK | libc::X_OK, libc::AT_EACCESS) == 0 }
+    if unsafe { libc::faccessat(libc::AT_FDCWD, c.as_ptr(), libc::W_OK | libc::X_OK, libc::AT_EACCESS) } == 0 {
+        Ok(())
+    } else {
+        Err(std::io::Error::last_os_error())
+    }
 }
 
 /// An absolute path with `.` and `..` resolved lexically.

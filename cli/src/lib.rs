@@ -10,7 +10,7 @@ mod render;
 mod transfer;
 mod wiring;
 
-pub use args::{Cli, Command, CompletionsArgs, LsArgs, ManArgs, ModulesArgs, TransferArgs};
+pub use args::{Cli, Command, CompletionsArgs, LsArgs, ManArgs, ModulesArgs, TransferArgs, TransportArg};
 pub use docs::command;
 
 /// Exit code: everything transferred.

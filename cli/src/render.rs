@@ -142,10 +142,11 @@ impl ProgressSink for Renderer {
                 self.line(&format!("deleting {}", shown(path, *kind)))
             }
             ProgressEvent::FileFailed { path, message, .. } => {
+                let line = format!("blit: failed: {}", failure_text(path, message));
                 if let Some(bar) = &self.bar {
-                    bar.suspend(|| eprintln!("blit: failed: {path}: {message}"));
+                    bar.suspend(|| eprintln!("{line}"));
                 } else {
-                    eprintln!("blit: failed: {path}: {message}");
+                    eprintln!("{line}");
                 }
             }
             _ => {}
@@ -175,7 +176,41 @@ pub(crate) fn summary_line(s: &TransferSummary) -> String {
     if !s.failures.is_empty() {
         line.push_str(&format!("; {} failed", s.failures.len()));
     }
+    if let Some(how) = transport_text(s) {
+        line.push_str("; ");
+        line.push_str(&how);
+    }
     line
+}
+
+/// How a remote transfer carried its payload: transport, streams, chunk
+/// size, compression, how they were chosen, zero-copy bytes, the time to
+/// the first payload byte, and why it fell back, if it did. `None` for a
+/// local transfer.
+pub(crate) fn transport_text(s: &TransferSummary) -> Option<String> {
+    if s.streams == 0 {
+        return None;
+    }
+    let mut text = format!("over {}", s.transport);
+    if s.transport == "tcp" {
+        let how = if s.tuning.is_empty() { String::new() } else { format!(", {}", s.tuning) };
+        text.push_str(&format!(
+            " ({} streams, {} chunks, compression {}{how})",
+            s.streams,
+            human_bytes(s.chunk_size),
+            s.compression
+        ));
+    }
+    if s.zero_copy_bytes > 0 {
+        text.push_str(&format!(", {} zero-copy", human_bytes(s.zero_copy_bytes)));
+    }
+    if let Some(first) = s.first_byte_secs {
+        text.push_str(&format!(", first byte after {:.1} ms", first * 1000.0));
+    }
+    if let Some(why) = &s.fallback {
+        text.push_str(&format!(" (fell back: {why})"));
+    }
+    Some(text)
 }
 
 fn human_bytes(n: u64) -> String {
@@ -193,6 +228,16 @@ fn human_bytes(n: u64) -> String {
     }
 }
 
+/// `path: message`, or only the message when it already starts with the
+/// path (errors carry the path they concern).
+pub(crate) fn failure_text(path: &blit_api::RelPath, message: &str) -> String {
+    let shown = path.to_string();
+    match message.strip_prefix(shown.as_str()) {
+        Some(rest) if rest.starts_with(": ") => message.to_owned(),
+        _ => format!("{shown}: {message}"),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -204,6 +249,33 @@ mod tests {
         assert_eq!(v["schema"], 1);
         assert_eq!(v["event"], "need_batch");
         assert_eq!(v["files"], 3);
+    }
+
+    #[test]
+    fn failures_name_their_path_once() {
+        let p = blit_api::RelPath::from_bytes(b"d/f".to_vec()).unwrap();
+        assert_eq!(failure_text(&p, "d/f: write failed"), "d/f: write failed");
+        assert_eq!(failure_text(&p, "/abs/d/f: open failed"), "d/f: /abs/d/f: open failed");
+        assert_eq!(failure_text(&p, "d/fx: other"), "d/f: d/fx: other");
+    }
+
+    #[test]
+    fn remote_summaries_say_how_the_payload_travelled() {
+        let mut s = TransferSummary { transport: "tcp".into(), streams: 2, chunk_size: 1 << 20, ..Default::default() };
+        s.compression = "zstd:1".into();
+        s.tuning = "probe".into();
+        s.first_byte_secs = Some(0.0125);
+        let text = transport_text(&s).unwrap();
+        assert_eq!(text, "over tcp (2 streams, 1.0 MiB chunks, compression zstd:1, probe), first byte after 12.5 ms");
+        let grpc = TransferSummary {
+            transport: "grpc".into(),
+            streams: 1,
+            fallback: Some("port closed".into()),
+            ..Default::default()
+        };
+        assert_eq!(transport_text(&grpc).unwrap(), "over grpc (fell back: port closed)");
+        assert!(summary_line(&grpc).ends_with("over grpc (fell back: port closed)"));
+        assert_eq!(transport_text(&TransferSummary::default()), None);
     }
 
     #[test]

@@ -25,7 +25,7 @@ pub(crate) fn run(args: TransferArgs, mirror: bool) -> u8 {
             if summary.has_failures() {
                 eprintln!("blit: {} entries failed:", summary.failures.len());
                 for f in &summary.failures {
-                    eprintln!("  {}: {}", f.path, f.message);
+                    eprintln!("  {}", crate::render::failure_text(&f.path, &f.message));
                 }
                 EXIT_PARTIAL
             } else {
@@ -46,6 +46,7 @@ pub(crate) fn run(args: TransferArgs, mirror: bool) -> u8 {
 fn execute(args: &TransferArgs, mirror: bool, events: Events) -> Result<blit_api::TransferSummary> {
     let options = TransferOptions::new().checksum(args.checksum).mirror(mirror || args.delete).dry_run(args.dry_run);
     let (src, dst) = (remote::parse(&args.src)?, remote::parse(&args.dst)?);
+    let link = wiring::Link::from_args(args)?;
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .thread_name("blit")
@@ -54,8 +55,8 @@ fn execute(args: &TransferArgs, mirror: bool, events: Events) -> Result<blit_api
     runtime.block_on(async {
         match (src, dst) {
             (None, None) => wiring::local(&args.src, &args.dst, options, events).await,
-            (None, Some(to)) => wiring::push(&args.src, &to, options, events).await,
-            (Some(from), None) => wiring::pull(&from, &args.dst, options, events).await,
+            (None, Some(to)) => wiring::push(&args.src, &to, options, &link, events).await,
+            (Some(from), None) => wiring::pull(&from, &args.dst, options, &link, events).await,
             (Some(_), Some(_)) => Err(Error::new(ErrorKind::Unsupported, "both endpoints are remote")
                 .with_hint("pull to a local path first, then push from it")),
         }

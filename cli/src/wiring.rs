@@ -4,6 +4,7 @@
 
 use crate::endpoints::{self, SourceArg};
 use crate::remote::Remote;
+use crate::TransportArg;
 use blit_api::{Error, ErrorKind, Events, RelPath, Result, TransferOptions, TransferSummary};
 use blit_engine::{run_local, DestinationRoles, LocalTransfer, SourceRoles};
 use blit_transports::local::{LocalDestination, LocalSource};
@@ -19,7 +20,7 @@ fn source_roles(root: &Path) -> SourceRoles {
 
 fn destination_roles(root: &Path) -> DestinationRoles {
     let destination = Arc::new(LocalDestination::new(root.to_path_buf()));
-    DestinationRoles { sink: destination.clone(), writer: destination }
+    DestinationRoles { sink: destination.clone(), writer: blit_transports::bench_writer(destination) }
 }
 
 /// Local to local.
@@ -72,6 +73,41 @@ pub(crate) fn pull_root(remote: &Remote, dst: &OsStr, remote_is_dir: bool) -> Pa
     }
 }
 
+/// How a remote transfer carries its payload (`--transport`, `--streams`,
+/// `--compress`), checked against what this build carries.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct Link {
+    /// Which transport.
+    pub(crate) transport: TransportArg,
+    /// Pinned data connections.
+    pub(crate) streams: Option<u32>,
+    /// Data-plane compression.
+    pub(crate) compress: String,
+}
+
+impl Link {
+    /// The link the arguments ask for. `--transport tcp` and compression
+    /// fail in a build without the TCP data plane; `auto` there means grpc.
+    pub(crate) fn from_args(args: &crate::TransferArgs) -> Result<Link> {
+        let not_built =
+            || Error::new(ErrorKind::Unsupported, blit_transports::TCP_NOT_BUILT).with_hint("or use --transport grpc");
+        let mut transport = args.transport;
+        if !blit_transports::HAS_TCP_DATA_PLANE {
+            match transport {
+                TransportArg::Tcp => return Err(not_built()),
+                TransportArg::Auto => transport = TransportArg::Grpc,
+                TransportArg::Grpc => {}
+            }
+            if args.compress != "none" {
+                return Err(not_built());
+            }
+        }
+        #[cfg(feature = "tcp-data-plane")]
+        args.compress.parse::<blit_transports::tcp::Compression>()?;
+        Ok(Link { transport, streams: args.streams, compress: args.compress.clone() })
+    }
+}
+
 /// The module-relative path a remote argument names.
 pub(crate) fn remote_path(remote: &Remote) -> Result<RelPath> {
     RelPath::from_bytes(remote.path.clone()).map_err(|e| {
@@ -83,10 +119,20 @@ pub(crate) fn remote_path(remote: &Remote) -> Result<RelPath> {
 #[cfg(feature = "grpc")]
 mod remote_impl {
     use super::*;
-    use blit_transports::grpc::{self as blit_transport_grpc, GrpcConfig, RemoteSpec};
+    use blit_transports::grpc::{self as blit_transport_grpc, GrpcConfig, RemoteSpec, TransportMode};
 
     fn spec(remote: &Remote, path: RelPath) -> RemoteSpec {
         RemoteSpec::new(remote.host.clone(), remote.port, remote.module.clone(), path)
+    }
+
+    /// The session configuration for `link`.
+    fn config(link: &Link) -> GrpcConfig {
+        let mode = match link.transport {
+            TransportArg::Auto => TransportMode::Auto,
+            TransportArg::Tcp => TransportMode::Tcp,
+            TransportArg::Grpc => TransportMode::Grpc,
+        };
+        GrpcConfig::default().transport(mode).streams(link.streams).compress(link.compress.clone())
     }
 
     /// Local source to a daemon.
@@ -94,12 +140,13 @@ mod remote_impl {
         src: &OsStr,
         remote: &Remote,
         options: TransferOptions,
+        link: &Link,
         events: Events,
     ) -> Result<TransferSummary> {
         let source = endpoints::inspect_source(src)?;
         let root = push_root(&source, remote)?;
         let roles = source_roles(&source.path);
-        blit_transport_grpc::push(&spec(remote, root), roles, &options, &GrpcConfig::default(), events).await
+        blit_transport_grpc::push(&spec(remote, root), roles, &options, &config(link), events).await
     }
 
     /// A daemon's tree to a local destination.
@@ -107,6 +154,7 @@ mod remote_impl {
         remote: &Remote,
         dst: &OsStr,
         options: TransferOptions,
+        link: &Link,
         events: Events,
     ) -> Result<TransferSummary> {
         let path = remote_path(remote)?;
@@ -114,14 +162,7 @@ mod remote_impl {
         let remote_is_dir = if needs_kind { is_dir(remote, path.clone()).await? } else { true };
         let root = pull_root(remote, dst, remote_is_dir);
         endpoints::check_destination(&root, options.dry_run)?;
-        blit_transport_grpc::pull(
-            &spec(remote, path),
-            destination_roles(&root),
-            &options,
-            &GrpcConfig::default(),
-            events,
-        )
-        .await
+        blit_transport_grpc::pull(&spec(remote, path), destination_roles(&root), &options, &config(link), events).await
     }
 
     /// Whether the remote path names a directory: listing a non-directory
@@ -146,12 +187,24 @@ mod remote_disabled {
     }
 
     /// Push is not compiled in.
-    pub(crate) async fn push(_: &OsStr, _: &Remote, _: TransferOptions, _: Events) -> Result<TransferSummary> {
+    pub(crate) async fn push(
+        _: &OsStr,
+        _: &Remote,
+        _: TransferOptions,
+        _: &Link,
+        _: Events,
+    ) -> Result<TransferSummary> {
         Err(disabled())
     }
 
     /// Pull is not compiled in.
-    pub(crate) async fn pull(_: &Remote, _: &OsStr, _: TransferOptions, _: Events) -> Result<TransferSummary> {
+    pub(crate) async fn pull(
+        _: &Remote,
+        _: &OsStr,
+        _: TransferOptions,
+        _: &Link,
+        _: Events,
+    ) -> Result<TransferSummary> {
         Err(disabled())
     }
 }

@@ -2,6 +2,8 @@
 //!
 //! ```toml
 //! listen = "127.0.0.1:9031"   # optional; --listen wins
+//! max_sessions = 64           # optional; transfers at once (--max-sessions)
+//! idle_timeout = 300          # optional; seconds a session may stay idle
 //!
 //! [[module]]
 //! name = "photos"            # clients write host:/photos/...
@@ -13,9 +15,11 @@
 //! On the command line, `--module name=/path` adds a writable module and
 //! `--module name=/path:ro` a read-only one.
 
-use blit_api::{Error, ErrorKind, Result};
+use blit_api::{Error, ErrorKind, ManifestSource, Result};
+use std::fmt;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 use std::time::Duration;
 
 /// Where blitd listens unless told otherwise: loopback only.
@@ -42,6 +46,8 @@ pub struct ModuleConfig {
 #[serde(deny_unknown_fields)]
 struct FileConfig {
     listen: Option<String>,
+    max_sessions: Option<usize>,
+    idle_timeout: Option<u64>,
     #[serde(default, rename = "module")]
     modules: Vec<ModuleConfig>,
 }
@@ -57,13 +63,73 @@ pub struct DaemonConfig {
     /// How long running transfers may go on after a shutdown signal before
     /// they are cancelled (default 10 s).
     pub shutdown_grace: Duration,
+    /// Wraps the walker of every pull this daemon serves (default `None`).
+    /// For tests only: files and flags cannot set it.
+    pub source_wrap: Option<SourceWrap>,
+    /// Most transfer sessions at once (default [`DEFAULT_MAX_SESSIONS`]);
+    /// beyond it a client is told "blitd is busy (N sessions); retry later".
+    pub max_sessions: usize,
+    /// How long a session may go without the daemon having anything to
+    /// send (the peer stopped sending or reading) before it is ended; also
+    /// the most a client may take to send `Open` (at most 10 s) and a new
+    /// connection its first bytes (default [`DEFAULT_IDLE_TIMEOUT`]).
+    pub idle_timeout: Duration,
 }
+
+/// Transfers at once unless configured otherwise.
+pub const DEFAULT_MAX_SESSIONS: usize = 64;
+
+/// How long a session may stay idle unless configured otherwise (5 min).
+pub const DEFAULT_IDLE_TIMEOUT: Duration = Duration::from_secs(300);
 
 impl Default for DaemonConfig {
     fn default() -> Self {
-        DaemonConfig { listen: None, modules: Vec::new(), shutdown_grace: Duration::from_secs(10) }
+        DaemonConfig {
+            listen: None,
+            modules: Vec::new(),
+            shutdown_grace: Duration::from_secs(10),
+            source_wrap: None,
+            max_sessions: DEFAULT_MAX_SESSIONS,
+            idle_timeout: DEFAULT_IDLE_TIMEOUT,
+        }
     }
 }
+
+/// Wraps the source role ([`ManifestSource`]) of a pull, where the daemon
+/// walks. Tests use it to act at a precise point of the walk, for instance to
+/// remove a file right after its header was produced (the conformance
+/// suite's source hooks), since the walk of a pull runs inside the daemon.
+#[derive(Clone)]
+pub struct SourceWrap(Arc<WrapFn>);
+
+type WrapFn = dyn Fn(Arc<dyn ManifestSource>) -> Arc<dyn ManifestSource> + Send + Sync;
+
+impl SourceWrap {
+    /// A wrap that applies `wrap` to the walker of every pull.
+    pub fn new(wrap: impl Fn(Arc<dyn ManifestSource>) -> Arc<dyn ManifestSource> + Send + Sync + 'static) -> Self {
+        SourceWrap(Arc::new(wrap))
+    }
+
+    /// `source`, wrapped.
+    pub fn apply(&self, source: Arc<dyn ManifestSource>) -> Arc<dyn ManifestSource> {
+        (self.0)(source)
+    }
+}
+
+impl fmt::Debug for SourceWrap {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("SourceWrap(..)")
+    }
+}
+
+/// Two wraps are equal when they are the same closure.
+impl PartialEq for SourceWrap {
+    fn eq(&self, other: &Self) -> bool {
+        Arc::ptr_eq(&self.0, &other.0)
+    }
+}
+
+impl Eq for SourceWrap {}
 
 fn invalid(message: impl Into<String>, hint: &str) -> Error {
     Error::new(ErrorKind::InvalidInput, message).with_hint(hint)
@@ -94,6 +160,12 @@ impl DaemonConfig {
         })?;
         let mut config = DaemonConfig::new();
         config.listen = file.listen.as_deref().map(parse_listen).transpose()?;
+        if let Some(max) = file.max_sessions {
+            config.set_max_sessions(max)?;
+        }
+        if let Some(secs) = file.idle_timeout {
+            config.set_idle_timeout(Duration::from_secs(secs))?;
+        }
         for mut module in file.modules {
             if module.path.is_relative() {
                 module.path = base.join(&module.path);
@@ -128,6 +200,24 @@ impl DaemonConfig {
     /// [`crate::run`] does first; lets `main` fail before it binds.
     pub fn validate(&self) -> Result<()> {
         crate::module::Modules::new(&self.modules).map(drop)
+    }
+
+    /// Sets [`DaemonConfig::max_sessions`] (at least 1).
+    pub fn set_max_sessions(&mut self, max: usize) -> Result<()> {
+        if max == 0 {
+            return Err(invalid("max_sessions is 0", "allow at least one session"));
+        }
+        self.max_sessions = max;
+        Ok(())
+    }
+
+    /// Sets [`DaemonConfig::idle_timeout`] (more than zero).
+    pub fn set_idle_timeout(&mut self, idle: Duration) -> Result<()> {
+        if idle.is_zero() {
+            return Err(invalid("idle_timeout is 0", "give sessions at least one second"));
+        }
+        self.idle_timeout = idle;
+        Ok(())
     }
 
     /// Adds a module after checking its name.
@@ -186,6 +276,9 @@ mod tests {
         assert_eq!(c.modules[1].path, Path::new("/etc/blit/rel/dir"));
         assert!(!c.modules[1].read_only);
         assert_eq!(DaemonConfig::from_toml("", Path::new("/")).unwrap(), DaemonConfig::new());
+        let c = DaemonConfig::from_toml("max_sessions = 3\nidle_timeout = 7\n", Path::new("/")).unwrap();
+        assert_eq!((c.max_sessions, c.idle_timeout), (3, Duration::from_secs(7)));
+        assert_eq!(DaemonConfig::new().max_sessions, DEFAULT_MAX_SESSIONS);
     }
 
     #[test]
@@ -194,6 +287,8 @@ mod tests {
             ("[[module]]\nname = \"a\"\npath = \"/x\"\nreadonly = true\n", "line 4: unknown field"),
             ("[[module]]\nname = \"a\"\n", "missing field `path`"),
             ("listen = \"nowhere\"\n", "not a listen address"),
+            ("max_sessions = 0\n", "max_sessions is 0"),
+            ("idle_timeout = 0\n", "idle_timeout is 0"),
             ("[[module]]\nname = \"a/b\"\npath = \"/x\"\n", "not a valid module name"),
             ("[[module]]\nname = \"a\"\npath = \"/x\"\n[[module]]\nname = \"a\"\npath = \"/y\"\n", "defined twice"),
         ];

@@ -2,12 +2,15 @@
 #![deny(missing_docs)]
 
 mod config;
+mod limits;
 mod list;
 mod module;
 mod reader;
 mod server;
 
-pub use config::{parse_listen, DaemonConfig, ModuleConfig, DEFAULT_LISTEN};
+pub use config::{
+    parse_listen, DaemonConfig, ModuleConfig, SourceWrap, DEFAULT_IDLE_TIMEOUT, DEFAULT_LISTEN, DEFAULT_MAX_SESSIONS,
+};
 
 use blit_api::{Error, ErrorKind, Result};
 use blit_proto::pb::blit_server::BlitServer;
@@ -17,8 +20,7 @@ use std::sync::Arc;
 use std::time::Duration;
 use tokio::net::TcpListener;
 use tokio::sync::watch;
-use tokio_stream::wrappers::TcpListenerStream;
-use tokio_stream::StreamExt;
+use tokio_stream::wrappers::ReceiverStream;
 
 /// Serves `config`'s modules on `listener` until `shutdown` resolves.
 ///
@@ -65,14 +67,14 @@ pub async fn run(
         tokio::time::sleep(grace.max(Duration::from_secs(1))).await;
         hard_tx.send_replace(true);
     });
-    let service = BlitServer::new(server::BlitService::new(modules, cancel_rx))
-        .max_decoding_message_size(MAX_MESSAGE_SIZE)
-        .max_encoding_message_size(MAX_MESSAGE_SIZE);
-    let incoming = TcpListenerStream::new(listener).map(|stream| {
-        let stream = stream?;
-        stream.set_nodelay(true)?;
-        Ok::<_, std::io::Error>(stream)
-    });
+    let limits = server::Limits { sessions: limits::Sessions::new(config.max_sessions), idle: config.idle_timeout };
+    let service =
+        BlitServer::new(server::BlitService::new(modules, cancel_rx, config.source_wrap.clone()).limits(limits))
+            .max_decoding_message_size(MAX_MESSAGE_SIZE)
+            .max_encoding_message_size(MAX_MESSAGE_SIZE);
+    // Connections that stay silent are closed before the HTTP/2 server sees them.
+    let first_bytes = config.idle_timeout.min(limits::FIRST_BYTES);
+    let incoming = ReceiverStream::new(limits::accept_speaking(listener, quit_rx.clone(), first_bytes));
     let server = tonic::transport::Server::builder()
         .initial_stream_window_size(Some(2 * CHUNK_SIZE as u32))
         .initial_connection_window_size(Some(4 * CHUNK_SIZE as u32))

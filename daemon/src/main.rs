@@ -18,11 +18,19 @@ struct Args {
     /// Serve a directory: NAME=PATH, or NAME=PATH:ro for a read-only module.
     #[arg(long = "module", value_name = "NAME=PATH[:ro]")]
     modules: Vec<String>,
+    /// Most transfers at once (default 64); beyond it clients are told to retry later.
+    #[arg(long, value_name = "N")]
+    max_sessions: Option<usize>,
+    /// End a session after this many seconds without traffic (default 300).
+    #[arg(long, value_name = "SECS")]
+    idle_timeout: Option<u64>,
 }
 
 const CONFIG_HELP: &str = "\
 Configuration file:
   listen = \"127.0.0.1:9031\"
+  max_sessions = 64      # transfers at once
+  idle_timeout = 300     # seconds a session may stay idle
   [[module]]
   name = \"photos\"
   path = \"/srv/photos\"
@@ -59,6 +67,12 @@ async fn serve(args: Args) -> anyhow::Result<()> {
     }
     if let Some(listen) = &args.listen {
         config.listen = Some(parse_listen(listen)?);
+    }
+    if let Some(max) = args.max_sessions {
+        config.set_max_sessions(max)?;
+    }
+    if let Some(secs) = args.idle_timeout {
+        config.set_idle_timeout(std::time::Duration::from_secs(secs))?;
     }
     config.validate()?;
     let addr = match config.listen {

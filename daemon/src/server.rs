@@ -6,9 +6,12 @@
 //! transfer then runs in its own task ([`blit_transport_grpc::server::serve`]),
 //! so a client that fails or misbehaves ends only its own session.
 
+use crate::config::SourceWrap;
+use crate::limits::{self, Sessions};
 use crate::list::{self, ListStream};
 use crate::module::Modules;
 use crate::reader::ContainedReader;
+use blit_api::ManifestSource;
 use blit_engine::{DestinationRoles, SourceRoles};
 use blit_proto::pb;
 use blit_transport_grpc::server::{self, Role, ServedHalf, ServedModule, TransferStream};
@@ -24,11 +27,31 @@ pub(crate) struct BlitService {
     modules: Arc<Modules>,
     /// Turns true when running sessions must stop (shutdown).
     cancel: watch::Receiver<bool>,
+    /// Wraps the walker of every pull (tests only).
+    source_wrap: Option<SourceWrap>,
+    /// The session limit and idle timeout.
+    limits: Limits,
+}
+
+/// What one peer may hold ([`crate::limits`]).
+#[derive(Debug)]
+pub(crate) struct Limits {
+    /// Running sessions, against `max_sessions`.
+    pub(crate) sessions: Sessions,
+    /// How long a session may stay idle.
+    pub(crate) idle: std::time::Duration,
 }
 
 impl BlitService {
-    pub(crate) fn new(modules: Arc<Modules>, cancel: watch::Receiver<bool>) -> Self {
-        BlitService { modules, cancel }
+    pub(crate) fn new(modules: Arc<Modules>, cancel: watch::Receiver<bool>, source_wrap: Option<SourceWrap>) -> Self {
+        let limits = Limits { sessions: Sessions::new(crate::DEFAULT_MAX_SESSIONS), idle: crate::DEFAULT_IDLE_TIMEOUT };
+        BlitService { modules, cancel, source_wrap, limits }
+    }
+
+    /// Sets the session limit and idle timeout.
+    pub(crate) fn limits(mut self, limits: Limits) -> Self {
+        self.limits = limits;
+        self
     }
 }
 
@@ -64,8 +87,15 @@ impl pb::blit_server::Blit for BlitService {
 
     async fn transfer(&self, request: Request<Streaming<pb::Frame>>) -> Result<Response<TransferStream>, Status> {
         let peer = peer_of(&request);
+        // The data plane, when offered, listens where the client reached us.
+        let local = request.local_addr();
+        let slot = self.limits.sessions.take()?;
         let mut incoming = request.into_inner();
-        let request = server::accept(&mut incoming, &peer).await?;
+        let open_within = self.limits.idle.min(std::time::Duration::from_secs(10));
+        let mut request = tokio::time::timeout(open_within, server::accept(&mut incoming, &peer))
+            .await
+            .map_err(|_| limits::no_open(open_within))??;
+        request.local = local;
         let module = self.modules.get(&request.module).map_err(|e| status_from_error(&e))?;
         let served = ServedModule { name: &module.name, dir: &module.dir, read_only: module.read_only };
         server::check_access(&request, &served)?;
@@ -74,17 +104,20 @@ impl pb::blit_server::Blit for BlitService {
         let half = match request.role {
             Role::Push => {
                 let destination = Arc::new(LocalDestination::new(root));
-                ServedHalf::Destination(DestinationRoles { sink: destination.clone(), writer: destination })
+                let writer = blit_transports::bench_writer(destination.clone());
+                ServedHalf::Destination(DestinationRoles { sink: destination, writer })
             }
             Role::Pull => {
                 let shown = module.show(&root);
-                ServedHalf::Source(SourceRoles {
-                    source: Arc::new(LocalSource::new(root.clone())),
-                    reader: Arc::new(ContainedReader::new(root, shown)),
-                })
+                let mut source: Arc<dyn ManifestSource> = Arc::new(LocalSource::new(root.clone()));
+                if let Some(wrap) = &self.source_wrap {
+                    source = wrap.apply(source);
+                }
+                ServedHalf::Source(SourceRoles { source, reader: Arc::new(ContainedReader::new(root, shown)) })
             }
         };
-        let stream = server::serve(request, incoming, half, &served, self.cancel.clone(), peer)?;
-        Ok(Response::new(stream))
+        let (cancel, watch) = limits::watch_session(slot, self.limits.idle, self.cancel.clone());
+        let stream = server::serve(request, incoming, half, &served, cancel, peer)?;
+        Ok(Response::new(watch(stream)))
     }
 }

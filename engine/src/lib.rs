@@ -5,4 +5,4 @@ mod pipeline;
 mod tap;
 
 pub use pipeline::{run_destination, run_local, run_source, DestinationRoles, LocalTransfer, SourceRoles};
-pub use tap::SummaryTap;
+pub use tap::{SummaryTap, TransportReport};

@@ -13,6 +13,32 @@ pub struct SummaryTap {
     state: Mutex<TransferSummary>,
 }
 
+/// What a remote session learned about its payload transport, for the
+/// summary ([`SummaryTap::set_transport`]).
+#[derive(Debug, Clone, Default, PartialEq)]
+#[non_exhaustive]
+pub struct TransportReport {
+    /// The transport that carried the payload (`tcp`, `grpc`, ...).
+    pub transport: String,
+    /// Payload streams used.
+    pub streams: u32,
+    /// Most bytes of file data per record.
+    pub chunk_size: u64,
+    /// `none` or `zstd:LEVEL`; empty when the transport does not compress.
+    pub compression: String,
+    /// How the above were chosen (`probe`, `pinned`, `default`).
+    pub tuning: String,
+    /// Why the session fell back from the transport it asked for.
+    pub fallback: Option<String>,
+}
+
+impl TransportReport {
+    /// A report naming only the transport.
+    pub fn new(transport: impl Into<String>) -> Self {
+        TransportReport { transport: transport.into(), ..TransportReport::default() }
+    }
+}
+
 impl std::fmt::Debug for SummaryTap {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("SummaryTap").finish_non_exhaustive()
@@ -30,6 +56,20 @@ impl SummaryTap {
             ..TransferSummary::default()
         };
         Arc::new(SummaryTap { inner, started: Instant::now(), state: Mutex::new(summary) })
+    }
+
+    /// Records what the payload transport reported (call it before
+    /// [`finish`](Self::finish)); the summary carries it.
+    pub fn set_transport(&self, report: &TransportReport) {
+        let mut s = self.lock();
+        if !report.transport.is_empty() {
+            s.transport = report.transport.clone();
+        }
+        s.streams = report.streams;
+        s.chunk_size = report.chunk_size;
+        s.compression = report.compression.clone();
+        s.tuning = report.tuning.clone();
+        s.fallback = report.fallback.clone();
     }
 
     /// Emits `Finished` with the summary and returns it.
@@ -64,7 +104,14 @@ impl ProgressSink for SummaryTap {
                     s.files_transferred += 1;
                     s.bytes_transferred += size;
                 }
-                ProgressEvent::FileBytes { bytes, zero_copy: true, .. } => s.zero_copy_bytes += bytes,
+                ProgressEvent::FileBytes { bytes, zero_copy, .. } => {
+                    if *zero_copy {
+                        s.zero_copy_bytes += bytes;
+                    }
+                    if s.first_byte_secs.is_none() && *bytes > 0 {
+                        s.first_byte_secs = Some(self.started.elapsed().as_secs_f64());
+                    }
+                }
                 ProgressEvent::FileFailed { path, kind, message } => {
                     s.failures.push(FileFailure { path: path.clone(), kind: *kind, message: message.clone() })
                 }

@@ -3,3 +3,4 @@
 
 pub mod need_list;
 pub mod shard;
+pub mod tune;

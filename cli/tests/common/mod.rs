@@ -3,6 +3,8 @@
 //! target) without following symlinks.
 #![allow(dead_code, unreachable_pub)]
 
+pub mod process;
+
 use std::collections::BTreeMap;
 use std::ffi::OsStr;
 use std::os::unix::ffi::OsStrExt;

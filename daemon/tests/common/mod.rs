@@ -29,6 +29,12 @@ pub struct Daemon {
 impl Daemon {
     /// Serves `(name, dir, read_only)` modules.
     pub async fn start(modules: &[(&str, &Path, bool)]) -> Daemon {
+        Self::start_with(modules, |_| {}).await
+    }
+
+    /// Like [`Daemon::start`], with `tune` applied to the configuration
+    /// last (limits, timeouts).
+    pub async fn start_with(modules: &[(&str, &Path, bool)], tune: impl FnOnce(&mut DaemonConfig)) -> Daemon {
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let addr = listener.local_addr().unwrap();
         let mut config = DaemonConfig::new();
@@ -44,6 +50,7 @@ impl Daemon {
                 .unwrap();
         }
         config.shutdown_grace = Duration::from_secs(1);
+        tune(&mut config);
         let (stop, stopped) = oneshot::channel();
         let task = tokio::spawn(blit_daemon::run(listener, config, async move {
             stopped.await.ok();

@@ -3,10 +3,22 @@
 
 pub use blit_transport_local as local;
 
+mod null_sink;
+pub use null_sink::{bench_writer, NULL_SINK_ENV};
+
 #[cfg(feature = "grpc")]
 pub use blit_transport_grpc as grpc;
 
+#[cfg(feature = "tcp-data-plane")]
+pub use blit_transport_tcp as tcp;
+
 use blit_api::Registry;
+
+/// Why `--transport tcp` fails in a build without the data plane.
+pub const TCP_NOT_BUILT: &str = "tcp data plane not compiled in; rebuild with feature `tcp-data-plane`";
+
+/// Whether this build carries the TCP data plane.
+pub const HAS_TCP_DATA_PLANE: bool = cfg!(feature = "tcp-data-plane");
 
 /// A registry with every transport this build carries, and stubs that explain
 /// how to get the ones it does not.
@@ -17,9 +29,10 @@ pub fn registry() -> Registry {
     blit_transport_grpc::register(&mut r);
     #[cfg(not(feature = "grpc"))]
     r.register_disabled("grpc", "grpc transport not compiled in; rebuild with feature `grpc`");
-    if !cfg!(feature = "tcp-data-plane") {
-        r.register_disabled("tcp", "tcp data plane not compiled in; rebuild with feature `tcp-data-plane`");
-    }
+    #[cfg(feature = "tcp-data-plane")]
+    blit_transport_tcp::register(&mut r);
+    #[cfg(not(feature = "tcp-data-plane"))]
+    r.register_disabled("tcp", TCP_NOT_BUILT);
     r
 }
 
@@ -29,6 +42,14 @@ mod tests {
     fn local_is_always_there() {
         let r = super::registry();
         assert_eq!(r.get("local").map(|t| t.name().to_owned()).ok().as_deref(), Some("local"));
+    }
+
+    #[test]
+    fn tcp_follows_its_feature() {
+        match super::registry().get("tcp") {
+            Ok(t) => assert!(cfg!(feature = "tcp-data-plane") && t.name() == "tcp"),
+            Err(e) => assert!(!cfg!(feature = "tcp-data-plane") && e.to_string().contains("not compiled in"), "{e}"),
+        }
     }
 
     #[test]

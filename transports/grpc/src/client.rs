@@ -10,13 +10,15 @@ use crate::config::address;
 use crate::convert::{header_from_pb, options_to_pb, Mask};
 use crate::error::{error_from_report, error_from_status, protocol};
 use crate::link::{self, Half, Session, Window, FRAME_QUEUE};
-use crate::{GrpcConfig, ModuleInfo, RemoteSpec, SCHEME};
+use crate::plane::{self, ClientPlane};
+use crate::{GrpcConfig, ModuleInfo, RemoteSpec, TransportMode, SCHEME};
 use blit_api::{Direction, Error, ErrorKind, Events, FileHeader, Result, TransferOptions, TransferSummary};
 use blit_engine::{DestinationRoles, SourceRoles, SummaryTap};
 use blit_proto::pb::blit_client::BlitClient;
 use blit_proto::{pb, PROTOCOL_VERSION};
 use prost::bytes::Bytes;
 use std::future::Future;
+use std::net::SocketAddr;
 use std::time::Duration;
 use tokio::sync::mpsc;
 use tokio_stream::wrappers::ReceiverStream;
@@ -52,9 +54,9 @@ pub async fn push(
     config: &GrpcConfig,
     events: Events,
 ) -> Result<TransferSummary> {
-    let tap = SummaryTap::start(events, Direction::Push, SCHEME, options.dry_run);
+    let tap = SummaryTap::start(events, Direction::Push, planned_transport(config), options.dry_run);
     let half = Half::Source { roles: source, replay: Some(tap.clone()) };
-    let result = transfer(remote, pb::Role::Push, half, options, config).await;
+    let result = transfer(remote, pb::Role::Push, half, options, config, &tap).await;
     conclude(&tap, result)
 }
 
@@ -67,10 +69,20 @@ pub async fn pull(
     config: &GrpcConfig,
     events: Events,
 ) -> Result<TransferSummary> {
-    let tap = SummaryTap::start(events, Direction::Pull, SCHEME, options.dry_run);
+    let tap = SummaryTap::start(events, Direction::Pull, planned_transport(config), options.dry_run);
     let half = Half::Destination { roles: destination, events: Some(tap.clone()) };
-    let result = transfer(remote, pb::Role::Pull, half, options, config).await;
+    let result = transfer(remote, pb::Role::Pull, half, options, config, &tap).await;
     conclude(&tap, result)
+}
+
+/// The transport `Started` names: the one the session sets out to use (the
+/// summary names the one it used, and why, if it fell back).
+fn planned_transport(config: &GrpcConfig) -> &'static str {
+    match config.transport {
+        TransportMode::Grpc => SCHEME,
+        _ if cfg!(feature = "tcp-data-plane") => "tcp",
+        _ => SCHEME,
+    }
 }
 
 fn conclude(tap: &SummaryTap, result: Result<()>) -> Result<TransferSummary> {
@@ -132,9 +144,10 @@ async fn transfer(
     half: Half,
     options: &TransferOptions,
     config: &GrpcConfig,
+    tap: &SummaryTap,
 ) -> Result<()> {
     let peer = remote.address();
-    let mut client = connect(&remote.host, remote.port, config).await?;
+    let (mut client, control) = connect_to(&remote.host, remote.port, config).await?;
     let (out, rx) = mpsc::channel(FRAME_QUEUE);
     let open = pb::Open {
         protocol_version: PROTOCOL_VERSION,
@@ -142,7 +155,7 @@ async fn transfer(
         path: Bytes::copy_from_slice(remote.path.as_bytes()),
         role: role as i32,
         options: Some(options_to_pb(options)),
-        transport: SCHEME.to_owned(),
+        transport: config.transport.as_str().to_owned(),
         window: Some(Window::OURS.to_pb()),
     };
     // A fresh channel always has room for the first frame.
@@ -153,16 +166,30 @@ async fn transfer(
     let mut incoming = response.into_inner();
     let first =
         within(config.handshake_timeout, &peer, incoming.message()).await?.map_err(|s| error_from_status(&s, &peer))?;
-    let peer_window = match first.and_then(|f| f.body) {
+    let (peer_window, offer) = match first.and_then(|f| f.body) {
         Some(pb::frame::Body::Opened(opened)) => {
             check_version(opened.protocol_version, &peer)?;
-            Window::from_pb(opened.window).map_err(|e| protocol(&peer, e.to_string()))?
+            (Window::from_pb(opened.window).map_err(|e| protocol(&peer, e.to_string()))?, opened.data_plane)
         }
         Some(pb::frame::Body::Error(report)) => return Err(error_from_report(&report, &peer)),
         _ => return Err(protocol(&peer, "the daemon did not accept the session with `Opened`")),
     };
-    let session = Session { peer, options: options.clone(), peer_window, mask: Mask::none(), cancel: None };
-    link::run(incoming, out, half, session).await
+    let (payload, answer, fallback) = match plane::client(offer, control, config, &peer).await? {
+        ClientPlane::InStream => (None, None, None),
+        ClientPlane::Ready { answer, plane } => (Some(plane), Some(answer), None),
+        ClientPlane::Fallback { answer, reason } => (None, answer, Some(reason)),
+    };
+    if let Some(answer) = answer {
+        let _ = out.send(pb::Frame { body: Some(pb::frame::Body::DataPlane(answer)) }).await;
+    }
+    let report = payload.as_ref().map(|p| p.report.clone());
+    let session = Session { peer, options: options.clone(), peer_window, mask: Mask::none(), cancel: None, payload };
+    let result = link::run(incoming, out, half, session).await;
+    tap.set_transport(&match report {
+        Some(report) => report(),
+        None => plane::in_stream_report(fallback),
+    });
+    result
 }
 
 /// Refuses a daemon that speaks another protocol version.
@@ -207,6 +234,12 @@ fn causes(e: &dyn std::error::Error) -> String {
 
 /// Resolves `host` and connects to the first address that answers.
 async fn connect(host: &str, port: u16, config: &GrpcConfig) -> Result<BlitClient<Channel>> {
+    connect_to(host, port, config).await.map(|(client, _)| client)
+}
+
+/// [`connect`], also returning the address that answered (the data plane
+/// is offered on the same address).
+async fn connect_to(host: &str, port: u16, config: &GrpcConfig) -> Result<(BlitClient<Channel>, SocketAddr)> {
     let peer = address(host, port);
     let attempt = async {
         let addrs: Vec<_> = tokio::net::lookup_host((host, port))
@@ -228,7 +261,7 @@ async fn connect(host: &str, port: u16, config: &GrpcConfig) -> Result<BlitClien
                 .initial_stream_window_size(Some(2 * crate::CHUNK_SIZE as u32))
                 .initial_connection_window_size(Some(4 * crate::CHUNK_SIZE as u32));
             match endpoint.connect().await {
-                Ok(channel) => return Ok(channel),
+                Ok(channel) => return Ok((channel, addr)),
                 Err(e) => last = causes(&e),
             }
         }
@@ -236,10 +269,11 @@ async fn connect(host: &str, port: u16, config: &GrpcConfig) -> Result<BlitClien
             .with_path(peer.clone())
             .with_hint(START_HINT))
     };
-    let channel = within(config.connect_timeout, &peer, attempt).await??;
-    Ok(BlitClient::new(channel)
+    let (channel, addr) = within(config.connect_timeout, &peer, attempt).await??;
+    let client = BlitClient::new(channel)
         .max_decoding_message_size(config.max_message_size)
-        .max_encoding_message_size(config.max_message_size))
+        .max_encoding_message_size(config.max_message_size);
+    Ok((client, addr))
 }
 
 #[cfg(test)]

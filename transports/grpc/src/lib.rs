@@ -6,8 +6,12 @@ mod client;
 mod config;
 mod convert;
 mod error;
+#[cfg(test)]
+mod fuzz;
 #[cfg(any(feature = "client", feature = "server"))]
 mod link;
+#[cfg(any(feature = "client", feature = "server"))]
+mod plane;
 mod receive;
 mod send;
 #[cfg(feature = "server")]
@@ -17,7 +21,7 @@ mod transport;
 
 #[cfg(feature = "client")]
 pub use client::{list, modules, pull, push};
-pub use config::{GrpcConfig, ModuleInfo, RemoteSpec, CHUNK_SIZE, DEFAULT_PORT, MAX_MESSAGE_SIZE};
+pub use config::{GrpcConfig, ModuleInfo, RemoteSpec, TransportMode, CHUNK_SIZE, DEFAULT_PORT, MAX_MESSAGE_SIZE};
 pub use error::{error_from_status, status_from_error};
 pub use transport::GrpcTransport;
 

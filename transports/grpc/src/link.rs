@@ -44,6 +44,7 @@ mod pumps;
 
 use crate::convert::Mask;
 use crate::error::report_from_error;
+use crate::plane::DataPlane;
 use crate::transport::{GrpcTransport, RECORD_QUEUE};
 use blit_api::{manifest_channel, need_channel, Error, ErrorKind, Events, PayloadTransport, Result, TransferOptions};
 use blit_engine::{run_destination, run_source, DestinationRoles, SourceRoles};
@@ -141,13 +142,61 @@ pub(crate) struct Session {
     pub(crate) mask: Mask,
     /// Turns true when the daemon shuts down.
     pub(crate) cancel: Option<watch::Receiver<bool>>,
+    /// The negotiated data plane, which carries the payload instead of
+    /// `Payload` frames; `None` for in-stream payloads.
+    pub(crate) payload: Option<DataPlane>,
 }
 
 /// Runs this side's half over the stream until both sides are done.
 pub(crate) async fn run(incoming: Streaming<pb::Frame>, out: FrameSender, half: Half, session: Session) -> Result<()> {
     let abort = Abort::new();
+    let Session { peer, options, peer_window, mask, cancel, payload } = session;
+    // While the data plane carries the payload this stream may fall silent
+    // for long; a keep-alive keeps idle watchers from ending the session,
+    // and an abort shuts the data connections so neither half waits on them.
+    let watcher = payload.as_ref().map(|plane| {
+        let (close, abort) = (plane.close.clone(), abort.clone());
+        tokio::spawn(async move {
+            abort.wait().await;
+            close();
+        })
+    });
+    let keepalive = payload.is_some().then(|| keepalive(out.clone(), abort.clone()));
+    let result =
+        run_half(incoming, out, half, (peer, options, peer_window, mask, cancel), payload, keepalive, &abort).await;
+    if let Some(w) = watcher {
+        w.abort();
+    }
+    result
+}
+
+/// A credit of nothing every [`KEEPALIVE`]: a valid frame that changes no
+/// state. Runs until dropped.
+async fn keepalive(out: FrameSender, abort: Abort) {
+    loop {
+        tokio::time::sleep(KEEPALIVE).await;
+        let credit = pb::frame::Body::Credit(pb::Credit { manifest_items: 0, need_batches: 0 });
+        if !pumps::send(&out, credit, &abort).await {
+            return;
+        }
+    }
+}
+
+/// How often a session whose payload is on the data plane sends a keep-alive.
+const KEEPALIVE: Duration = Duration::from_secs(20);
+
+type SessionParts = (String, TransferOptions, Window, Mask, Option<watch::Receiver<bool>>);
+
+async fn run_half(
+    incoming: Streaming<pb::Frame>,
+    out: FrameSender,
+    half: Half,
+    (peer, options, peer_window, mask, cancel): SessionParts,
+    payload: Option<DataPlane>,
+    keepalive: Option<impl Future<Output = ()>>,
+    abort: &Abort,
+) -> Result<()> {
     let mut routes = Routes::default();
-    let Session { peer, options, peer_window, mask, cancel } = session;
     let (record_tx, record_rx) = mpsc::channel(RECORD_QUEUE);
     let (manifest_tx, manifest_rx) = manifest_channel();
     let (need_tx, need_rx) = need_channel();
@@ -159,15 +208,22 @@ pub(crate) async fn run(incoming: Streaming<pb::Frame>, out: FrameSender, half: 
             routes.need = Some(stash_tx);
             routes.events = replay;
             routes.manifest_credit = Some((credit.clone(), peer_window.manifest_items));
-            let transport: Arc<dyn PayloadTransport> = Arc::new(GrpcTransport::sending(record_tx, &peer, mask.clone()));
-            let work = run_source(roles, transport, &options, manifest_tx, need_rx);
+            let transport: Arc<dyn PayloadTransport> = match &payload {
+                Some(plane) => {
+                    // No records go in-stream: the payload pump closes at once.
+                    drop(record_tx);
+                    plane.transport.clone()
+                }
+                None => Arc::new(GrpcTransport::sending(record_tx, &peer, mask.clone())),
+            };
+            let work = with_keepalive(run_source(roles, transport, &options, manifest_tx, need_rx), keepalive);
             let manifest = forward_manifest(manifest_rx, credit, out.clone(), mask.clone(), a());
             let payload = forward_payload(record_rx, out.clone(), a());
             let needs = feed(stash_rx, need_tx, Grant::NeedBatches, 1, out.clone(), a());
             let pumps = async move {
                 tokio::join!(manifest, payload, needs);
             };
-            drive(work, pumps, incoming, routes, out, &peer, &mask, &abort, cancel).await
+            drive(work, pumps, incoming, routes, out, &peer, &mask, abort, cancel).await
         }
         Half::Destination { roles, events } => {
             let (stash_tx, stash_rx) = mpsc::channel(Window::OURS.manifest_items as usize);
@@ -182,7 +238,14 @@ pub(crate) async fn run(incoming: Streaming<pb::Frame>, out: FrameSender, half: 
                     (queue.clone(), Some(queue))
                 }
             };
-            let transport: Arc<dyn PayloadTransport> = Arc::new(GrpcTransport::receiving(record_rx, &peer));
+            let transport: Arc<dyn PayloadTransport> = match &payload {
+                Some(plane) => {
+                    // Stray `Payload` frames find their queue closed and are dropped.
+                    drop(record_rx);
+                    plane.transport.clone()
+                }
+                None => Arc::new(GrpcTransport::receiving(record_rx, &peer)),
+            };
             let forward = queue.clone().map(|q| forward_events(q, out.clone(), mask.clone(), a()));
             let every = Window::OURS.manifest_items / 8;
             let needs = forward_needs(need_rx, credit, out.clone(), a());
@@ -196,13 +259,29 @@ pub(crate) async fn run(incoming: Streaming<pb::Frame>, out: FrameSender, half: 
                 tokio::join!(needs, manifest, events);
             };
             let work = async {
-                let result = run_destination(roles, transport, &options, manifest_rx, need_tx, sink).await;
+                let run = run_destination(roles, transport, &options, manifest_rx, need_tx, sink);
+                let result = with_keepalive(run, keepalive).await;
                 if let Some(queue) = &queue {
                     queue.close();
                 }
                 result.map(|_deleted| ())
             };
-            drive(work, pumps, incoming, routes, out, &peer, &mask, &abort, cancel).await
+            drive(work, pumps, incoming, routes, out, &peer, &mask, abort, cancel).await
+        }
+    }
+}
+
+/// `work`, with `keepalive` running beside it until it finishes.
+async fn with_keepalive<T>(work: impl Future<Output = T>, keepalive: Option<impl Future<Output = ()>>) -> T {
+    match keepalive {
+        None => work.await,
+        Some(keepalive) => {
+            tokio::pin!(work);
+            tokio::select! {
+                result = &mut work => return result,
+                () = keepalive => {}
+            }
+            work.await
         }
     }
 }

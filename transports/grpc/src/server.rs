@@ -13,12 +13,13 @@
 #![allow(clippy::result_large_err)]
 
 use crate::convert::{header_to_pb, options_from_pb, path_from_pb, Mask};
-use crate::error::status_from_error;
+use crate::error::{report_from_error, status_from_error};
 use crate::link::{self, Half, Session, Window, FRAME_QUEUE};
-use crate::{ModuleInfo, SCHEME};
+use crate::{plane, ModuleInfo, TransportMode};
 use blit_api::{Error, ErrorKind, FileHeader, RelPath, TransferOptions};
 use blit_engine::{DestinationRoles, SourceRoles};
 use blit_proto::{pb, PROTOCOL_VERSION};
+use std::net::SocketAddr;
 use std::path::Path;
 use std::pin::Pin;
 use std::time::{Duration, Instant};
@@ -53,6 +54,12 @@ pub struct TransferRequest {
     pub role: Role,
     /// What the user asked for.
     pub options: TransferOptions,
+    /// Which transport the client asks to carry the payload.
+    pub transport: TransportMode,
+    /// The daemon address the client's control connection arrived on; the
+    /// data plane is offered on the same address. Set it from the request
+    /// (`Request::local_addr`); without it no data plane is offered.
+    pub local: Option<SocketAddr>,
     window: Window,
 }
 
@@ -138,16 +145,17 @@ pub async fn accept(incoming: &mut Streaming<pb::Frame>, peer: &str) -> Result<T
         Ok(pb::Role::Pull) => Role::Pull,
         _ => return Err(refuse(ErrorKind::Protocol, format!("unknown role {}", open.role), peer)),
     };
-    if open.transport != SCHEME {
-        return Err(refuse(
+    let transport: TransportMode = open.transport.parse().map_err(|_| {
+        refuse(
             ErrorKind::Unsupported,
-            format!("transport `{}` is not served; this blitd carries payloads over `{SCHEME}`", open.transport),
+            format!("transport `{}` is not served; this blitd carries payloads over auto, tcp or grpc", open.transport),
             peer,
-        ));
-    }
+        )
+    })?;
     let window = Window::from_pb(open.window).map_err(|e| refuse(e.kind(), e.message(), peer))?;
     let path = check_path(&open.path, peer)?;
-    Ok(TransferRequest { module: open.module, path, role, options: options_from_pb(open.options), window })
+    let options = options_from_pb(open.options);
+    Ok(TransferRequest { module: open.module, path, role, options, transport, local: None, window })
 }
 
 /// Refuses a push into a read-only module (call it before resolving paths
@@ -183,19 +191,37 @@ pub fn serve(
         }
     };
     let (out, rx) = mpsc::channel(FRAME_QUEUE);
-    let opened = pb::Opened { protocol_version: PROTOCOL_VERSION, window: Some(Window::OURS.to_pb()) };
+    let (offer, pending) = match plane::offer(request.transport, request.local).map_err(|e| status_from_error(&e))? {
+        Some((offer, pending)) => (Some(offer), Some(pending)),
+        None => (None, None),
+    };
+    let opened =
+        pb::Opened { protocol_version: PROTOCOL_VERSION, window: Some(Window::OURS.to_pb()), data_plane: offer };
     // A fresh channel always has room for the first frame.
     let _ = out.try_send(pb::Frame { body: Some(pb::frame::Body::Opened(opened)) });
-    let session = Session {
+    let mut session = Session {
         peer,
         options: request.options,
         peer_window: request.window,
         mask: Mask::module(module.dir, module.name),
         cancel: Some(cancel),
+        payload: None,
     };
     let what = format!("{:?} {}:/{}/{}", request.role, session.peer, request.module, request.path.display());
+    let mut incoming = incoming;
     tokio::spawn(async move {
         let started = Instant::now();
+        if let Some(pending) = pending {
+            match plane::establish(pending, &mut incoming, &session.peer).await {
+                Ok(payload) => session.payload = payload,
+                Err(e) => {
+                    tracing::warn!("session failed: {what}: {e}");
+                    let report = report_from_error(&session.mask.error(&e));
+                    let _ = out.send(pb::Frame { body: Some(pb::frame::Body::Error(report)) }).await;
+                    return;
+                }
+            }
+        }
         match link::run(incoming, out, half, session).await {
             Ok(()) => tracing::info!("session done: {what} in {:.3} s", started.elapsed().as_secs_f64()),
             Err(e) => tracing::warn!("session failed: {what}: {e}"),

@@ -13,10 +13,7 @@ use crate::config::CHUNK_SIZE;
 use blit_api::FileHeader;
 use blit_proto::pb;
 use prost::bytes::Bytes;
-use std::ffi::OsStr;
-use std::io::{self, Write};
-use std::os::unix::ffi::OsStrExt;
-use std::path::Path;
+use std::io::{self, Read, Write};
 use tokio::sync::mpsc;
 
 /// Largest file the sender puts in a shard. A planned shard file that grew
@@ -72,15 +69,45 @@ impl Write for ChunkSink<'_> {
 }
 
 /// Appends one regular file, whose content is `data`, to the shard.
+///
+/// The path is written here rather than by `tar::Builder::append_data`:
+/// for a path too long for the header, the tar crate also stores a UTF-8
+/// prefix of it in the header and refuses the entry when that prefix is
+/// empty (a long path starting with bytes that are not UTF-8), which would
+/// fail the whole transfer. Paths are validated [`blit_api::RelPath`]s, so
+/// the bytes go in as they are.
 pub(crate) fn append<W: Write>(tar: &mut tar::Builder<W>, h: &FileHeader, data: &[u8]) -> io::Result<()> {
     let mtime = format_mtime(h.mtime_ns);
     tar.append_pax_extensions([(PAX_MTIME, mtime.as_bytes())])?;
+    let path = h.path.as_bytes();
     let mut header = tar::Header::new_gnu();
+    let field = &mut header.as_old_mut().name;
+    if path.len() >= field.len() {
+        // As GNU tar does: the whole path, NUL-terminated, in a long-name
+        // entry; the header keeps its first bytes, which readers ignore.
+        tar.append(&long_name(path.len()), path.chain(&[0u8][..]))?;
+    }
+    let shown = path.len().min(field.len());
+    field[..shown].copy_from_slice(&path[..shown]);
     header.set_entry_type(tar::EntryType::Regular);
     header.set_size(data.len() as u64);
     header.set_mode(h.mode & 0o7777);
     header.set_mtime(u64::try_from(h.mtime_ns.div_euclid(1_000_000_000)).unwrap_or(0));
-    tar.append_data(&mut header, Path::new(OsStr::from_bytes(h.path.as_bytes())), data)
+    header.set_cksum();
+    tar.append(&header, data)
+}
+
+/// The header of a GNU long-name entry for a path of `len` bytes.
+fn long_name(len: usize) -> tar::Header {
+    let mut header = tar::Header::new_gnu();
+    let name = b"././@LongLink";
+    header.as_old_mut().name[..name.len()].copy_from_slice(name);
+    header.set_entry_type(tar::EntryType::GNULongName);
+    header.set_mode(0o644);
+    header.set_mtime(0);
+    header.set_size(len as u64 + 1);
+    header.set_cksum();
+    header
 }
 
 /// The modification time of a shard entry: the PAX `mtime` when present,
@@ -150,6 +177,13 @@ mod tests {
         let long = [b'n'; 300];
         let mut names = vec![b"d\xff/f \n".to_vec()];
         names.push([&b"deep/"[..], &long[..]].concat());
+        // Long paths that start with bytes that are not UTF-8, and lengths
+        // around the header's 100-byte name field.
+        names.push([&b"\xf9\x7f/"[..], &long[..255]].concat());
+        names.push([&b"\xff"[..], &long[..200]].concat());
+        for len in [99, 100, 101] {
+            names.push([&b"\xe9/"[..], &long[..len - 2]].concat());
+        }
         let mut tar = tar::Builder::new(Vec::new());
         for (i, name) in names.iter().enumerate() {
             let h = FileHeader {
@@ -176,6 +210,6 @@ mod tests {
             assert_eq!(data, b"abc");
             seen += 1;
         }
-        assert_eq!(seen, 2);
+        assert_eq!(seen, names.len());
     }
 }

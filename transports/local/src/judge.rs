@@ -19,7 +19,9 @@
 
 use crate::landing::{dir_in_the_way, temp_path, temp_prefix};
 use crate::meta;
+use crate::sweep::Sweeper;
 use blit_api::{Error, ErrorKind, Events, FileFailure, FileHeader, FileKind, ProgressEvent, RelPath, TransferOptions};
+use std::cell::Cell;
 use std::collections::{HashMap, HashSet};
 use std::ffi::OsStr;
 use std::fs::Metadata;
@@ -27,6 +29,7 @@ use std::io;
 use std::os::unix::ffi::OsStrExt;
 use std::os::unix::fs::DirBuilderExt;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 /// Mode and mtime of one directory, applied after the payload.
 #[derive(Debug)]
@@ -61,6 +64,9 @@ pub(crate) struct Judge {
     /// The manifest carried a failure: mirror deletions are off.
     pub(crate) failed: bool,
     buf: Vec<u8>,
+    sweeper: Arc<Sweeper>,
+    /// A volume error: the judge stops at the next item.
+    fatal: Cell<Option<Error>>,
 }
 
 /// Splits a non-root path into its parent's bytes and its name.
@@ -82,7 +88,7 @@ fn lstat(path: &Path) -> io::Result<Option<Metadata>> {
 }
 
 impl Judge {
-    pub(crate) fn new(root: PathBuf, options: TransferOptions, events: Events) -> Self {
+    pub(crate) fn new(root: PathBuf, options: TransferOptions, events: Events, sweeper: Arc<Sweeper>) -> Self {
         Judge {
             root,
             options,
@@ -93,6 +99,8 @@ impl Judge {
             deletions: Vec::new(),
             failed: false,
             buf: Vec::new(),
+            sweeper,
+            fatal: Cell::new(None),
         }
     }
 
@@ -197,6 +205,21 @@ impl Judge {
     fn fail(&self, path: &RelPath, kind: FileKind, size: u64, err: Error) {
         self.emit(ProgressEvent::FileStarted { path: path.clone(), kind, size });
         self.emit(ProgressEvent::failed(path, &err));
+        self.volume_error(err);
+    }
+
+    /// Keeps the first volume error (no space, read-only): the transfer
+    /// stops on it instead of failing every entry that follows.
+    fn volume_error(&self, err: Error) {
+        if err.kind().is_volume_error() {
+            let first = self.fatal.take();
+            self.fatal.set(Some(first.unwrap_or(err)));
+        }
+    }
+
+    /// The volume error that must stop the transfer, if one happened.
+    pub(crate) fn take_fatal(&self) -> Option<Error> {
+        self.fatal.take()
     }
 
     fn planned(&self, h: &FileHeader) {
@@ -207,7 +230,11 @@ impl Judge {
         self.emit(ProgressEvent::FileStarted { path: h.path.clone(), kind: h.kind, size: h.size });
         match result {
             Ok(()) => self.emit(ProgressEvent::FileDone { path: h.path.clone(), kind: h.kind, bytes: 0 }),
-            Err(e) => self.emit(ProgressEvent::failed(&h.path, &Error::io(op, abs.display(), e))),
+            Err(e) => {
+                let err = Error::io(op, abs.display(), e);
+                self.emit(ProgressEvent::failed(&h.path, &err));
+                self.volume_error(err);
+            }
         }
     }
 
@@ -303,6 +330,12 @@ impl Judge {
         let result = if existing.is_none() {
             make_symlink(target, &abs, h.mtime_ns, h.path.is_root())
         } else {
+            // Replacing goes through a temporary name: clear the directory
+            // of the ones a crashed run left (as landing a file does).
+            if let Some(dir) = abs.parent() {
+                let key = if h.path.is_root() { &b"/"[..] } else { split(&h.path).0 };
+                self.sweeper.once_at(key, dir);
+            }
             replace_symlink(target, &abs, h.mtime_ns)
         };
         self.applied(h, result, "create symlink", &abs);

@@ -17,6 +17,7 @@
 
 use crate::beneath::{self, c_bytes};
 use crate::meta;
+use crate::sweep;
 use crate::LocalDestination;
 use blit_api::{Error, ErrorKind, FileHeader, FileKind, LandingFile, PayloadWriter, Result};
 use std::collections::VecDeque;
@@ -67,7 +68,11 @@ fn create_temp(dir: &OwnedFd, mode: u32) -> io::Result<(File, CString)> {
     for _ in 0..4 {
         let name = c_bytes(&temp_name())?;
         match beneath::openat(dir.as_fd(), &name, CREATE_FLAGS, mode & meta::MODE_MASK) {
-            Ok(fd) => return Ok((File::from(fd), name)),
+            Ok(fd) => {
+                let file = File::from(fd);
+                sweep::lock_temp(&file);
+                return Ok((file, name));
+            }
             Err(e) if e.kind() == io::ErrorKind::AlreadyExists => last = Some(e),
             Err(e) => return Err(e),
         }
@@ -126,7 +131,10 @@ impl LocalDestination {
                 .open(dir)
                 .map_err(|e| Error::io("open directory", dir.display(), e))?;
             let name = c_bytes(name.as_bytes()).map_err(|e| Error::io("name", target.display(), e))?;
-            return Ok((Arc::new(file.into()), name));
+            let dir: OwnedFd = file.into();
+            // No relative path is `/`: the key of the root's parent.
+            self.sweeper.once(b"/", dir.as_fd());
+            return Ok((Arc::new(dir), name));
         }
         let bytes = header.path.as_bytes();
         let (parent, name) = match bytes.iter().rposition(|b| *b == b'/') {
@@ -141,6 +149,11 @@ impl LocalDestination {
         drop(dirs);
         let root = self.root_fd()?.as_fd();
         let fd = match beneath::open_dir(root, parent) {
+            Ok(fd) => {
+                // An existing directory may hold the leftovers of a crashed run.
+                self.sweeper.once(parent, fd.as_fd());
+                Ok(fd)
+            }
             Err(e) if e.kind() == io::ErrorKind::NotFound => beneath::create_dir(root, parent),
             other => other,
         };

@@ -8,6 +8,7 @@ mod landing;
 mod meta;
 mod need_list;
 mod pool;
+mod sweep;
 #[cfg(test)]
 mod testutil;
 mod transport;

@@ -15,13 +15,14 @@
 use crate::judge::{DirMeta, Judge};
 use crate::landing::DirCache;
 use crate::meta;
+use crate::sweep::Sweeper;
 use blit_api::{
     Error, ErrorKind, Events, FileKind, ManifestItem, ManifestReceiver, NeedBatch, NeedListSink, NeedSender,
     ProgressEvent, RelPath, Result, TransferOptions,
 };
 use blit_planner::need_list::NeedBatcher;
 use std::path::{Path, PathBuf};
-use std::sync::{Mutex, PoisonError};
+use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, Instant};
 use tokio::runtime::Handle;
 use tokio::sync::mpsc::error::TryRecvError;
@@ -43,6 +44,8 @@ pub struct LocalDestination {
     root: PathBuf,
     plan: Mutex<Option<FinishPlan>>,
     pub(crate) cache: DirCache,
+    /// Directories already cleared of crashed runs' temporary files.
+    pub(crate) sweeper: Arc<Sweeper>,
 }
 
 /// What `need_list` leaves for `finish`.
@@ -51,13 +54,15 @@ struct FinishPlan {
     dirs: Vec<DirMeta>,
     deletions: Vec<(RelPath, FileKind)>,
     complete: bool,
+    /// A volume error stopped the judge: the transfer fails with it.
+    fatal: Option<Error>,
 }
 
 impl LocalDestination {
     /// A destination rooted at `root`. The header with the empty path lands
     /// at `root` itself; missing parents of `root` are created.
     pub fn new(root: PathBuf) -> Self {
-        LocalDestination { root, plan: Mutex::new(None), cache: DirCache::default() }
+        LocalDestination { root, plan: Mutex::new(None), cache: DirCache::default(), sweeper: Arc::default() }
     }
 
     /// The destination root.
@@ -79,11 +84,14 @@ impl NeedListSink for LocalDestination {
         needs: NeedSender,
         events: Events,
     ) -> Result<()> {
-        let judge = Judge::new(self.root.clone(), options.clone(), events.clone());
+        let judge = Judge::new(self.root.clone(), options.clone(), events.clone(), self.sweeper.clone());
         let handle = Handle::current();
-        let plan = tokio::task::spawn_blocking(move || run(judge, manifest, &needs, &events, &handle))
+        let mut plan = tokio::task::spawn_blocking(move || run(judge, manifest, &needs, &events, &handle))
             .await
             .map_err(|e| join_error("need-list", e))?;
+        if let Some(e) = plan.fatal.take() {
+            return Err(e);
+        }
         *self.plan.lock().unwrap_or_else(PoisonError::into_inner) = Some(plan);
         Ok(())
     }
@@ -166,7 +174,7 @@ fn run(
     let mut ended = false;
     // When the waiting batch must go out even if it is not full.
     let mut deadline = None;
-    let gone = |judge: Judge| FinishPlan { dirs: judge.dirs, deletions: Vec::new(), complete: false };
+    let gone = |judge: Judge| FinishPlan { dirs: judge.dirs, deletions: Vec::new(), complete: false, fatal: None };
     loop {
         let item = match next(&mut manifest, handle, deadline) {
             Next::Item(item) => item,
@@ -210,6 +218,12 @@ fn run(
                 break;
             }
         }
+        if let Some(e) = judge.take_fatal() {
+            // The volume takes nothing more: stop without the final batch,
+            // which stops the source, and fail with this error.
+            let fatal = Some(e);
+            return FinishPlan { dirs: Vec::new(), deletions: Vec::new(), complete: false, fatal };
+        }
     }
     if let Some(batch) = batcher.take() {
         if !out.send(batch) {
@@ -221,7 +235,8 @@ fn run(
     events.emit(ProgressEvent::ManifestComplete { entries: out.entries, bytes: out.bytes, complete });
     // The source may already be gone; `finish` still applies what was judged.
     let _ = needs.blocking_send(NeedBatch::default());
-    FinishPlan { dirs: judge.dirs, deletions: judge.deletions, complete }
+    let fatal = judge.take_fatal();
+    FinishPlan { dirs: judge.dirs, deletions: judge.deletions, complete, fatal }
 }
 
 /// Mirror deletions, then directory metadata deepest first. Runs on a

@@ -216,7 +216,9 @@ async fn route(frame: pb::Frame, routes: &mut Routes, peer: &str, abort: &Abort)
         },
         Body::Done(_) => return Ok(Some(End::PeerDone)),
         Body::Error(report) => return Ok(Some(End::PeerFailed(error_from_report(&report, peer)))),
-        Body::Open(_) | Body::Opened(_) => return Err(protocol(peer, "a second handshake inside a session")),
+        Body::Open(_) | Body::Opened(_) | Body::DataPlane(_) => {
+            return Err(protocol(peer, "a second handshake inside a session"))
+        }
     }
     Ok(None)
 }

@@ -134,3 +134,22 @@ fn a_file_as_the_root_lands_at_the_root_path() {
     assert_eq!(std::fs::read(&root).unwrap(), b"hi");
     assert_eq!((mode(&root), mtime(&root)), (0o600, 9));
 }
+
+#[test]
+fn landing_removes_the_temporary_files_of_a_crashed_run() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut child = std::process::Command::new("true").spawn().unwrap();
+    let dead = child.id();
+    child.wait().unwrap();
+    std::fs::create_dir(dir.path().join("d")).unwrap();
+    for name in [format!("d/.blit.{dead}.3.tmp"), format!(".blit.{dead}.4.tmp")] {
+        std::fs::write(dir.path().join(name), b"torn").unwrap();
+    }
+    let dest = LocalDestination::new(dir.path().to_path_buf());
+    let mut landing = dest.begin(&header("d/f", FileKind::File, 2, 5, 0o644)).unwrap();
+    assert!(temps(&dir.path().join("d")).len() == 1, "only this run's own temporary file is left");
+    landing.file().write_all(b"ok").unwrap();
+    landing.commit().unwrap();
+    assert!(temps(&dir.path().join("d")).is_empty());
+    assert_eq!(temps(dir.path()).len(), 1, "a directory nothing lands in is left alone");
+}

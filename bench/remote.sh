@@ -1,0 +1,43 @@
+#!/usr/bin/env bash
+# Remote benchmark, one command: blit push/pull through blitd over the TCP
+# data plane and over forced in-stream gRPC, beside an rsync daemon and
+# iperf3 (single stream), all on loopback in the same run.
+#
+# usage: bench/remote.sh [--size-mib 4096] [--small-count 100000]
+#                        [--small-size 4096] [--runs 3]
+#                        [--workdir /dev/shm/blit-remote-bench]
+#                        [--results bench/results/remote-latest.md]
+#
+# Installs iperf3 and rsync when missing (apt-get), builds blit and blitd in
+# release mode with the bench-only null sink (internal feature
+# `_bench-null-sink`, in a separate target directory so other builds do not
+# replace the binaries mid-run), unless BLIT_BIN and BLITD_BIN name binaries
+# built that way. Needs about 2 x --size-mib plus 1 GiB free in --workdir
+# (tmpfs by default).
+set -euo pipefail
+here="$(cd "$(dirname "$0")" && pwd)"
+root="$(cd "$here/.." && pwd)"
+
+need_pkg() {
+    command -v "$1" >/dev/null 2>&1 && return
+    echo "installing $2" >&2
+    apt-get install -y "$2" >/dev/null 2>&1 || { apt-get update >/dev/null && apt-get install -y "$2" >/dev/null; }
+}
+need_pkg iperf3 iperf3
+need_pkg rsync rsync
+
+if [[ -z "${BLIT_BIN:-}" || -z "${BLITD_BIN:-}" ]]; then
+    target="${CARGO_TARGET_DIR:-$root/target/bench-remote}"
+    echo "building blit and blitd (release, _bench-null-sink) in $target" >&2
+    (cd "$root" && CARGO_TARGET_DIR="$target" cargo build --release -q -p blit-cli -p blit-daemon \
+        --features blit-cli/_bench-null-sink,blit-daemon/_bench-null-sink)
+    BLIT_BIN="$target/release/blit"
+    BLITD_BIN="$target/release/blitd"
+fi
+
+args=("$@")
+if [[ " ${args[*]-} " != *" --results "* ]]; then
+    mkdir -p "$here/results"
+    args+=(--results "$here/results/remote-latest.md")
+fi
+exec python3 "$here/remote.py" --blit "$BLIT_BIN" --blitd "$BLITD_BIN" "${args[@]}"

@@ -1,0 +1,256 @@
+//! What one peer may hold: a session slot, an idle clock, a deadline for its
+//! first bytes.
+//!
+//! - **Sessions.** At most [`DaemonConfig::max_sessions`] transfers run at
+//!   once; the next `Transfer` is refused at once with `RESOURCE_EXHAUSTED`
+//!   ("blitd is busy (N sessions); retry later"), which clients map to the
+//!   retryable kind `io`. A slot is taken before the daemon reads `Open` and
+//!   given back when the session's reader stops.
+//! - **Idle sessions.** A session in which the daemon has had nothing to send
+//!   for [`DaemonConfig::idle_timeout`] is ended. In this protocol the daemon
+//!   answers everything a working peer does (credit for manifest items,
+//!   events for landed bytes, payload for need batches), so "nothing to
+//!   send" means the peer stopped sending, or stopped reading what it asked
+//!   for. The clock starts with `Opened`; a peer that never sends `Open` is
+//!   refused after the same time (at most 10 s). Only frames of the session
+//!   stream count: a payload carried elsewhere (a TCP data plane) must
+//!   also keep the clock going, or a long pull whose control stream is
+//!   quiet would be taken for idle.
+//! - **Silent connections.** A TCP connection must send its first bytes
+//!   within [`FIRST_BYTES`] (or the idle timeout, when shorter) of being
+//!   accepted, or it is closed before the HTTP/2 server ever sees it.
+//!
+//! [`DaemonConfig::max_sessions`]: crate::DaemonConfig::max_sessions
+//! [`DaemonConfig::idle_timeout`]: crate::DaemonConfig::idle_timeout
+
+// Refusals are `tonic::Status` because tonic handlers return them.
+#![allow(clippy::result_large_err)]
+
+use blit_api::{Error, ErrorKind};
+use blit_proto::pb;
+use blit_transport_grpc::server::TransferStream;
+use blit_transport_grpc::status_from_error;
+use std::pin::Pin;
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
+use std::sync::Arc;
+use std::task::{Context, Poll};
+use std::time::Duration;
+use tokio::net::{TcpListener, TcpStream};
+use tokio::sync::{mpsc, watch};
+use tokio::time::Instant;
+use tokio_stream::Stream;
+use tonic::Status;
+
+/// How long an accepted connection may stay silent before it is closed.
+pub(crate) const FIRST_BYTES: Duration = Duration::from_secs(10);
+
+/// Counts running sessions against the limit.
+#[derive(Debug)]
+pub(crate) struct Sessions {
+    running: Arc<AtomicUsize>,
+    max: usize,
+}
+
+/// One taken session slot; dropping it gives the slot back.
+#[derive(Debug)]
+pub(crate) struct Slot(Arc<AtomicUsize>);
+
+impl Drop for Slot {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, Ordering::AcqRel);
+    }
+}
+
+impl Sessions {
+    pub(crate) fn new(max: usize) -> Self {
+        Sessions { running: Arc::new(AtomicUsize::new(0)), max }
+    }
+
+    /// A slot, or the busy refusal when `max` sessions run.
+    pub(crate) fn take(&self) -> Result<Slot, Status> {
+        let taken = self.running.fetch_update(Ordering::AcqRel, Ordering::Acquire, |n| (n < self.max).then_some(n + 1));
+        match taken {
+            Ok(_) => Ok(Slot(self.running.clone())),
+            Err(n) => {
+                tracing::warn!("refused a session: {n} sessions run (max_sessions = {})", self.max);
+                Err(busy(n))
+            }
+        }
+    }
+}
+
+/// The refusal beyond the session limit: `RESOURCE_EXHAUSTED`, which a
+/// client maps to the retryable kind `io`.
+fn busy(running: usize) -> Status {
+    Status::resource_exhausted(format!(
+        "blitd is busy ({running} sessions); retry later (the daemon's max_sessions limit)"
+    ))
+}
+
+/// The error of a session that stayed idle.
+pub(crate) fn idle_error(idle: Duration) -> Error {
+    Error::new(ErrorKind::Io, format!("the session was idle for {} s; blitd closed it", idle.as_secs_f64())).with_hint(
+        "rerun the transfer; if the client is busy for longer (checksums of huge files), raise blitd's idle_timeout",
+    )
+}
+
+/// The status of a session that never sent `Open`.
+pub(crate) fn no_open(limit: Duration) -> Status {
+    status_from_error(&Error::new(ErrorKind::Protocol, format!("no `Open` within {} s", limit.as_secs_f64())))
+}
+
+/// When the daemon last had something to send, in ms since `base`.
+#[derive(Debug)]
+struct Activity {
+    base: Instant,
+    last_ms: AtomicU64,
+    idle_fired: AtomicBool,
+}
+
+impl Activity {
+    fn touch(&self) {
+        self.last_ms.store(self.base.elapsed().as_millis() as u64, Ordering::Relaxed);
+    }
+
+    fn last(&self) -> Instant {
+        self.base + Duration::from_millis(self.last_ms.load(Ordering::Relaxed))
+    }
+}
+
+/// Watches one session: ends it after `idle` without an outgoing frame, or
+/// when the daemon shuts down, and holds its slot until its reader stops.
+///
+/// Returns the `cancel` receiver to hand to the session and the wrapper for
+/// its response stream.
+pub(crate) fn watch_session(
+    slot: Slot,
+    idle: Duration,
+    mut shutdown: watch::Receiver<bool>,
+) -> (watch::Receiver<bool>, impl FnOnce(TransferStream) -> TransferStream) {
+    let (cancel_tx, cancel_rx) = watch::channel(false);
+    let activity = Arc::new(Activity { base: Instant::now(), last_ms: AtomicU64::new(0), idle_fired: false.into() });
+    let watched = activity.clone();
+    tokio::spawn(async move {
+        let _slot = slot;
+        loop {
+            let deadline = watched.last() + idle;
+            tokio::select! {
+                // Every receiver is gone: the session's reader stopped.
+                _ = cancel_tx.closed() => return,
+                stopped = async { shutdown.wait_for(|stop| *stop).await.is_ok() } => {
+                    if stopped {
+                        cancel_tx.send_replace(true);
+                    }
+                    // Shut down (or the daemon is gone): wait for the end.
+                    cancel_tx.closed().await;
+                    return;
+                }
+                _ = tokio::time::sleep_until(deadline) => {
+                    if watched.last() + idle <= Instant::now() {
+                        tracing::warn!("ending a session idle for {} s", idle.as_secs_f64());
+                        watched.idle_fired.store(true, Ordering::Release);
+                        cancel_tx.send_replace(true);
+                        cancel_tx.closed().await;
+                        return;
+                    }
+                }
+            }
+        }
+    });
+    let wrap =
+        move |inner: TransferStream| -> TransferStream { Box::pin(Watched { inner: Some(inner), activity, idle }) };
+    (cancel_rx, wrap)
+}
+
+/// A session's response stream that records every outgoing frame and, once
+/// the session was ended for idleness, ends with that error.
+struct Watched {
+    inner: Option<TransferStream>,
+    activity: Arc<Activity>,
+    idle: Duration,
+}
+
+impl Stream for Watched {
+    type Item = Result<pb::Frame, Status>;
+
+    fn poll_next(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
+        if self.inner.is_some() && self.activity.idle_fired.load(Ordering::Acquire) {
+            self.inner = None;
+            return Poll::Ready(Some(Err(status_from_error(&idle_error(self.idle)))));
+        }
+        let Some(inner) = self.inner.as_mut() else { return Poll::Ready(None) };
+        let next = inner.as_mut().poll_next(cx);
+        if let Poll::Ready(Some(_)) = &next {
+            self.activity.touch();
+        }
+        next
+    }
+}
+
+/// Accepts connections and hands on those that send their first bytes
+/// within `first_bytes` (at most [`FIRST_BYTES`]); the others are closed. Stops when `quit` turns
+/// true.
+pub(crate) fn accept_speaking(
+    listener: TcpListener,
+    mut quit: watch::Receiver<bool>,
+    first_bytes: Duration,
+) -> mpsc::Receiver<std::io::Result<TcpStream>> {
+    let (tx, rx) = mpsc::channel(64);
+    tokio::spawn(async move {
+        loop {
+            let accepted = tokio::select! {
+                _ = quit.wait_for(|q| *q) => return,
+                accepted = listener.accept() => accepted,
+            };
+            let stream = match accepted {
+                Ok((stream, _)) => stream,
+                Err(e) => {
+                    // Out of descriptors and the like: back off a little.
+                    tracing::warn!("accept failed: {e}");
+                    tokio::time::sleep(Duration::from_millis(50)).await;
+                    continue;
+                }
+            };
+            let tx = tx.clone();
+            tokio::spawn(async move {
+                let peer = stream.peer_addr().map(|a| a.to_string()).unwrap_or_default();
+                // `peek` waits for real bytes (or the end); `readable` may wake early.
+                match tokio::time::timeout(first_bytes, stream.peek(&mut [0u8; 1])).await {
+                    Ok(Ok(_)) => {
+                        if let Err(e) = stream.set_nodelay(true) {
+                            tracing::debug!("{peer}: TCP_NODELAY: {e}");
+                        }
+                        let _ = tx.send(Ok(stream)).await;
+                    }
+                    Ok(Err(e)) => tracing::debug!("{peer}: {e}"),
+                    Err(_) => {
+                        tracing::info!(
+                            "closed a connection from {peer} that sent nothing for {} s",
+                            first_bytes.as_secs_f64()
+                        )
+                    }
+                }
+            });
+        }
+    });
+    rx
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_session_limit_refuses_with_a_retryable_busy_error() {
+        let sessions = Sessions::new(2);
+        let a = sessions.take().unwrap();
+        let _b = sessions.take().unwrap();
+        let status = sessions.take().unwrap_err();
+        assert_eq!(status.code(), tonic::Code::ResourceExhausted);
+        assert!(status.message().contains("blitd is busy (2 sessions); retry later"), "{status:?}");
+        let e = blit_transport_grpc::error_from_status(&status, "h:1");
+        assert!(e.is_retryable(), "{e}");
+        drop(a);
+        sessions.take().expect("a slot is free again");
+    }
+}

@@ -1,0 +1,58 @@
+//! The data plane when this build has none (feature `tcp-data-plane` off):
+//! the same signatures as `tcp.rs`, answering as such a build must.
+
+use super::{ClientPlane, DataPlane};
+use crate::{GrpcConfig, TransportMode};
+use blit_api::{Error, ErrorKind, Result};
+use blit_proto::pb;
+use std::net::SocketAddr;
+use tonic::Streaming;
+
+/// Why this build cannot use the data plane.
+const NOT_BUILT: &str = "tcp data plane not compiled in; rebuild with feature `tcp-data-plane`";
+
+/// A daemon's offer still waiting for the client (never made here).
+#[derive(Debug)]
+#[cfg_attr(not(feature = "server"), allow(dead_code))]
+pub(crate) struct PendingPlane(());
+
+/// Client: refuses `tcp`, falls back for `auto`.
+#[cfg_attr(not(feature = "client"), allow(dead_code))]
+pub(crate) async fn client(
+    _offer: Option<pb::DataPlaneOffer>,
+    _control: SocketAddr,
+    config: &GrpcConfig,
+    _peer: &str,
+) -> Result<ClientPlane> {
+    match config.transport {
+        TransportMode::Grpc => Ok(ClientPlane::InStream),
+        TransportMode::Tcp => Err(Error::new(ErrorKind::Unsupported, NOT_BUILT).with_hint("or use --transport grpc")),
+        TransportMode::Auto => Ok(ClientPlane::Fallback { answer: None, reason: NOT_BUILT.to_owned() }),
+    }
+}
+
+/// Daemon: no offer; `tcp` is refused.
+#[cfg_attr(not(feature = "server"), allow(dead_code))]
+pub(crate) fn offer(
+    mode: TransportMode,
+    _local: Option<SocketAddr>,
+) -> Result<Option<(pb::DataPlaneOffer, PendingPlane)>> {
+    match mode {
+        TransportMode::Tcp => Err(Error::new(
+            ErrorKind::Unsupported,
+            "this blitd was built without the tcp data plane (feature `tcp-data-plane`)",
+        )
+        .with_hint("use --transport grpc or auto")),
+        _ => Ok(None),
+    }
+}
+
+/// Daemon: never called without an offer.
+#[cfg_attr(not(feature = "server"), allow(dead_code))]
+pub(crate) async fn establish(
+    _pending: PendingPlane,
+    _incoming: &mut Streaming<pb::Frame>,
+    _peer: &str,
+) -> Result<Option<DataPlane>> {
+    Ok(None)
+}

@@ -1,0 +1,176 @@
+//! The TCP data plane's negotiation on the control stream.
+
+use super::{ClientPlane, DataPlane};
+use crate::error::protocol;
+use crate::{GrpcConfig, TransportMode};
+use blit_api::{Error, ErrorKind, PayloadTransport, Result};
+use blit_engine::TransportReport;
+use blit_proto::pb;
+use blit_proto::pb::frame::Body;
+use blit_transport_tcp::{Acceptor, Compression, TcpConfig, TcpTransport, Token, AUTO_STREAMS, TOKEN_TTL};
+use prost::bytes::Bytes;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use tokio::task::JoinHandle;
+use tonic::Streaming;
+
+/// A daemon's offer waiting for the client: the listener accepting the
+/// data connections until its token expires.
+#[derive(Debug)]
+#[cfg_attr(not(feature = "server"), allow(dead_code))]
+pub(crate) struct PendingPlane {
+    accept: JoinHandle<Result<Vec<std::net::TcpStream>>>,
+}
+
+impl Drop for PendingPlane {
+    fn drop(&mut self) {
+        // A session that ends or falls back closes the listener at once.
+        self.accept.abort();
+    }
+}
+
+fn plane(transport: TcpTransport) -> DataPlane {
+    let transport = Arc::new(transport);
+    let closer = transport.closer();
+    let reported = transport.clone();
+    DataPlane {
+        transport: transport as Arc<dyn PayloadTransport>,
+        close: Arc::new(move || closer.close()),
+        report: Arc::new(move || {
+            let mut report = TransportReport::new(blit_transport_tcp::SCHEME);
+            if let Some(t) = reported.tuning() {
+                report.streams = t.streams;
+                report.chunk_size = u64::from(t.chunk_size);
+                report.compression = t.compression;
+                report.tuning = t.how;
+            }
+            report
+        }),
+    }
+}
+
+/// Client: after `Opened`, opens the data connections the daemon offered.
+/// `control` is the daemon address the control connection uses; the data
+/// plane is on the same address unless [`GrpcConfig::data_plane_addr`]
+/// says otherwise.
+#[cfg_attr(not(feature = "client"), allow(dead_code))]
+pub(crate) async fn client(
+    offer: Option<pb::DataPlaneOffer>,
+    control: SocketAddr,
+    config: &GrpcConfig,
+    peer: &str,
+) -> Result<ClientPlane> {
+    if config.transport == TransportMode::Grpc {
+        return Ok(ClientPlane::InStream);
+    }
+    let compression: Compression = config.compress.parse()?;
+    let Some(offer) = offer else {
+        let why = "blitd offered no data plane";
+        return match config.transport {
+            TransportMode::Tcp => Err(Error::new(ErrorKind::Unsupported, why)
+                .with_path(peer.to_owned())
+                .with_hint("use --transport grpc or auto")),
+            _ => Ok(ClientPlane::Fallback { answer: None, reason: why.to_owned() }),
+        };
+    };
+    let token = Token::from_bytes(&offer.token).map_err(|e| protocol(peer, e.message()))?;
+    let port = u16::try_from(offer.port).map_err(|_| protocol(peer, format!("a data-plane port {}", offer.port)))?;
+    let addr = config.data_plane_addr.unwrap_or(SocketAddr::new(control.ip(), port));
+    let count = config.streams.unwrap_or(AUTO_STREAMS);
+    match blit_transport_tcp::connect(addr, &token, count, config.data_plane_timeout).await {
+        Ok(streams) => {
+            let tcp = TcpConfig::new().streams(config.streams).compression(compression);
+            let ready = pb::DataPlaneReady {
+                streams: streams.len() as u32,
+                pinned: config.streams.is_some(),
+                compress: compression.to_string(),
+            };
+            let answer = pb::DataPlane { choice: Some(pb::data_plane::Choice::Ready(ready)) };
+            Ok(ClientPlane::Ready { answer, plane: plane(TcpTransport::new(streams, tcp, peer)) })
+        }
+        Err(e) if config.transport == TransportMode::Tcp => Err(e),
+        Err(e) => {
+            let reason = format!(
+                "the TCP data plane at {addr} was not reachable within {} s ({}); the payload went in-stream over gRPC",
+                config.data_plane_timeout.as_secs_f64(),
+                e.message()
+            );
+            tracing::info!("{reason}");
+            let answer = pb::DataPlane { choice: Some(pb::data_plane::Choice::Fallback(reason.clone())) };
+            Ok(ClientPlane::Fallback { answer: Some(answer), reason })
+        }
+    }
+}
+
+/// Daemon: binds a data-plane listener on the address the control
+/// connection arrived on (`local`) when the client asked for the data
+/// plane, and returns the offer for `Opened`. Without a known local address
+/// there is nothing safe to bind: `auto` goes in-stream, `tcp` is refused.
+#[cfg_attr(not(feature = "server"), allow(dead_code))]
+pub(crate) fn offer(
+    mode: TransportMode,
+    local: Option<SocketAddr>,
+) -> Result<Option<(pb::DataPlaneOffer, PendingPlane)>> {
+    if mode == TransportMode::Grpc {
+        return Ok(None);
+    }
+    let bound = local
+        .ok_or_else(|| Error::new(ErrorKind::Unsupported, "blitd cannot tell which address the client reached"))
+        .and_then(|local| {
+            let listener = std::net::TcpListener::bind(SocketAddr::new(local.ip(), 0))
+                .map_err(|e| Error::io("bind the data-plane listener", local.ip(), e))?;
+            let port = listener.local_addr().map_err(|e| Error::io("bind", local.ip(), e))?.port();
+            Ok((Acceptor::from_std(listener, Token::random()?, TOKEN_TTL)?, port))
+        });
+    match bound {
+        Ok((acceptor, port)) => {
+            let offer = pb::DataPlaneOffer {
+                port: u32::from(port),
+                token: Bytes::copy_from_slice(acceptor.token().as_bytes()),
+            };
+            Ok(Some((offer, PendingPlane { accept: tokio::spawn(acceptor.accept()) })))
+        }
+        Err(e) if mode == TransportMode::Tcp => Err(e),
+        Err(e) => {
+            tracing::warn!("no data plane offered: {e}");
+            Ok(None)
+        }
+    }
+}
+
+/// Daemon: reads the client's answer to the offer (its first frame after
+/// `Opened`) and, when it is ready, waits for its data connections.
+/// `Ok(None)`: the client falls back to in-stream payloads.
+#[cfg_attr(not(feature = "server"), allow(dead_code))]
+pub(crate) async fn establish(
+    mut pending: PendingPlane,
+    incoming: &mut Streaming<pb::Frame>,
+    peer: &str,
+) -> Result<Option<DataPlane>> {
+    let limit = TOKEN_TTL + std::time::Duration::from_secs(5);
+    let frame = tokio::time::timeout(limit, incoming.message())
+        .await
+        .map_err(|_| protocol(peer, "no answer to the data-plane offer in time"))?
+        .map_err(|s| crate::error_from_status(&s, peer))?;
+    let ready = match frame.and_then(|f| f.body) {
+        Some(Body::DataPlane(pb::DataPlane { choice: Some(pb::data_plane::Choice::Ready(ready)) })) => ready,
+        Some(Body::DataPlane(pb::DataPlane { choice: Some(pb::data_plane::Choice::Fallback(reason)) })) => {
+            tracing::info!("{peer}: in-stream payload: {reason}");
+            return Ok(None);
+        }
+        None => return Err(crate::error::peer_gone(peer)),
+        _ => return Err(protocol(peer, "a session frame before the answer to the data-plane offer")),
+    };
+    let compression: Compression = ready.compress.parse().map_err(|e: Error| e.with_path(peer.to_owned()))?;
+    let streams = (&mut pending.accept)
+        .await
+        .map_err(|e| Error::new(ErrorKind::Unexpected, format!("the data-plane listener failed: {e}")))?
+        .map_err(|e| e.with_path(peer.to_owned()))?;
+    if streams.len() as u32 != ready.streams {
+        let what = format!("{} data connections, then announced {}", streams.len(), ready.streams);
+        return Err(protocol(peer, what));
+    }
+    let pinned = ready.pinned.then_some(ready.streams);
+    let config = TcpConfig::new().streams(pinned).compression(compression);
+    Ok(Some(plane(TcpTransport::new(streams, config, peer))))
+}

@@ -1,0 +1,235 @@
+//! Removing the temporary files of crashed runs.
+//!
+//! A run that is killed (SIGKILL, power loss, OOM) between creating
+//! `.blit.<pid>.<n>.tmp` and renaming it leaves the temporary file behind;
+//! the file under its final name still holds its old version. The next run
+//! that lands a file in (or replaces a symlink in) that directory sweeps it
+//! first: it removes every `.blit.<pid>.<n>.tmp` whose writer is gone. A
+//! directory is swept once per run, on first use, so the cost is one
+//! directory listing per directory that receives files.
+//!
+//! "Gone" must never mean "busy elsewhere": another blit may be landing into
+//! the same directory right now. Two checks guard that:
+//! - the process id in the name is not this process and no such process
+//!   exists (`kill(pid, 0)` answers `ESRCH`);
+//! - for regular files, an exclusive `flock` on the leftover succeeds. Every
+//!   writer holds that lock from creation until its file is renamed or
+//!   removed, and the kernel drops it when the writer dies, so the lock also
+//!   protects writers in another pid namespace (a containerised blitd),
+//!   whose process ids mean nothing here.
+//!
+//! Symlinks (a symlink replaced atomically goes through a temporary name as
+//! well) cannot be locked, so for them the process check alone decides.
+
+use crate::beneath::{c_bytes, openat};
+use std::collections::HashSet;
+use std::ffi::{CStr, CString};
+use std::io;
+use std::os::fd::{AsFd, AsRawFd, BorrowedFd, IntoRawFd};
+use std::path::Path;
+use std::sync::{Mutex, PoisonError};
+
+/// The shape of every temporary name: `.blit.<pid>.<n>.tmp`.
+const PREFIX: &[u8] = b".blit.";
+const SUFFIX: &[u8] = b".tmp";
+
+/// The process id in a temporary name, or `None` when `name` is not one.
+pub(crate) fn temp_pid(name: &[u8]) -> Option<u32> {
+    let rest = name.strip_prefix(PREFIX)?.strip_suffix(SUFFIX)?;
+    let dot = rest.iter().position(|b| *b == b'.')?;
+    let (pid, counter) = (&rest[..dot], &rest[dot + 1..]);
+    let digits = |s: &[u8]| !s.is_empty() && s.len() <= 20 && s.iter().all(u8::is_ascii_digit);
+    if !digits(pid) || !digits(counter) {
+        return None;
+    }
+    std::str::from_utf8(pid).ok()?.parse().ok()
+}
+
+/// Takes the lock every writer holds on its temporary file (best effort:
+/// a filesystem without `flock` leaves the process check alone).
+pub(crate) fn lock_temp(file: &std::fs::File) {
+    // SAFETY: `file` is an open descriptor.
+    let _ = unsafe { libc::flock(file.as_raw_fd(), libc::LOCK_EX | libc::LOCK_NB) };
+}
+
+/// Whether process `pid` exists (in this pid namespace).
+fn alive(pid: u32) -> bool {
+    let Ok(pid) = libc::pid_t::try_from(pid) else { return false };
+    if pid <= 0 {
+        return true;
+    }
+    // SAFETY: signal 0 only checks that the process exists.
+    if unsafe { libc::kill(pid, 0) } == 0 {
+        return true;
+    }
+    io::Error::last_os_error().raw_os_error() != Some(libc::ESRCH)
+}
+
+/// Whether the leftover `name` in `dir` is abandoned: its writer is gone.
+fn abandoned(dir: BorrowedFd<'_>, name: &CStr, pid: u32) -> bool {
+    if pid == std::process::id() || alive(pid) {
+        return false;
+    }
+    let flags = libc::O_RDONLY | libc::O_NOFOLLOW | libc::O_NONBLOCK | libc::O_CLOEXEC;
+    match openat(dir, name, flags, 0) {
+        // SAFETY: `fd` is open; the lock (if taken) goes with it.
+        Ok(fd) => unsafe { libc::flock(fd.as_raw_fd(), libc::LOCK_EX | libc::LOCK_NB) == 0 },
+        // A symlink, or a file this process may not open: the process check decides.
+        Err(e) => matches!(e.raw_os_error(), Some(libc::ELOOP | libc::EACCES | libc::EPERM)),
+    }
+}
+
+/// The names in `dir` that look like temporary files.
+fn temp_names(dir: BorrowedFd<'_>) -> io::Result<Vec<(CString, u32)>> {
+    let fd = openat(dir, c".", libc::O_RDONLY | libc::O_DIRECTORY | libc::O_CLOEXEC, 0)?;
+    // SAFETY: `fdopendir` takes ownership of the open descriptor.
+    let stream = unsafe { libc::fdopendir(fd.into_raw_fd()) };
+    if stream.is_null() {
+        return Err(io::Error::last_os_error());
+    }
+    let mut names = Vec::new();
+    loop {
+        // SAFETY: `stream` is a valid directory stream until `closedir`.
+        let entry = unsafe { libc::readdir(stream) };
+        if entry.is_null() {
+            break;
+        }
+        // SAFETY: `d_name` is NUL-terminated inside the entry readdir returned.
+        let name = unsafe { CStr::from_ptr((*entry).d_name.as_ptr()) };
+        if let Some(pid) = temp_pid(name.to_bytes()) {
+            names.push((name.to_owned(), pid));
+        }
+    }
+    // SAFETY: closes the stream (and its descriptor) exactly once.
+    unsafe { libc::closedir(stream) };
+    Ok(names)
+}
+
+/// Removes the abandoned temporary files in `dir`; returns how many.
+pub(crate) fn sweep(dir: BorrowedFd<'_>) -> usize {
+    let names = match temp_names(dir) {
+        Ok(names) => names,
+        Err(e) => {
+            tracing::debug!("could not list a directory for leftover temporary files: {e}");
+            return 0;
+        }
+    };
+    let mut removed = 0;
+    for (name, pid) in names {
+        if !abandoned(dir, &name, pid) {
+            continue;
+        }
+        // SAFETY: `name` is NUL-terminated and `dir` is open.
+        if unsafe { libc::unlinkat(dir.as_raw_fd(), name.as_ptr(), 0) } == 0 {
+            removed += 1;
+        }
+    }
+    if removed > 0 {
+        tracing::info!("removed {removed} temporary file(s) left by an interrupted run");
+    }
+    removed
+}
+
+/// Sweeps each directory once per transfer.
+#[derive(Debug, Default)]
+pub(crate) struct Sweeper {
+    swept: Mutex<HashSet<Vec<u8>>>,
+}
+
+impl Sweeper {
+    /// Sweeps `dir` (the directory `key` below the root) unless this
+    /// transfer already did.
+    pub(crate) fn once(&self, key: &[u8], dir: BorrowedFd<'_>) {
+        if self.first(key) {
+            sweep(dir);
+        }
+    }
+
+    /// Like [`Sweeper::once`] for a directory known by its path.
+    pub(crate) fn once_at(&self, key: &[u8], dir: &Path) {
+        if !self.first(key) {
+            return;
+        }
+        let Ok(path) = c_bytes(std::os::unix::ffi::OsStrExt::as_bytes(dir.as_os_str())) else { return };
+        let flags = libc::O_RDONLY | libc::O_DIRECTORY | libc::O_NOFOLLOW | libc::O_CLOEXEC;
+        // SAFETY: `path` is NUL-terminated.
+        let fd = unsafe { libc::open(path.as_ptr(), flags) };
+        if fd >= 0 {
+            // SAFETY: the kernel just returned this descriptor; nothing else owns it.
+            let fd = unsafe { <std::os::fd::OwnedFd as std::os::fd::FromRawFd>::from_raw_fd(fd) };
+            sweep(fd.as_fd());
+        }
+    }
+
+    fn first(&self, key: &[u8]) -> bool {
+        self.swept.lock().unwrap_or_else(PoisonError::into_inner).insert(key.to_vec())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::os::fd::OwnedFd;
+
+    #[test]
+    fn parses_temporary_names_only() {
+        assert_eq!(temp_pid(b".blit.123.0.tmp"), Some(123));
+        assert_eq!(temp_pid(b".blit.7.99999.tmp"), Some(7));
+        for other in [&b".blit..0.tmp"[..], b".blit.1..tmp", b".blit.1.2", b"blit.1.2.tmp", b".blit.x.2.tmp", b"f"] {
+            assert_eq!(temp_pid(other), None, "{:?}", String::from_utf8_lossy(other));
+        }
+    }
+
+    /// A process id that no process has: a child that already exited and
+    /// was reaped.
+    fn dead_pid() -> u32 {
+        let mut child = std::process::Command::new("true").spawn().unwrap();
+        let pid = child.id();
+        child.wait().unwrap();
+        assert!(!alive(pid));
+        pid
+    }
+
+    #[test]
+    fn removes_leftovers_of_dead_writers_only() {
+        let dir = tempfile::tempdir().unwrap();
+        let d = dir.path();
+        let dead = dead_pid();
+        let me = std::process::id();
+        let names = [
+            format!(".blit.{dead}.0.tmp"),
+            format!(".blit.{dead}.1.tmp"),
+            format!(".blit.{me}.0.tmp"),
+            format!(".blit.{}.0.tmp", 1),
+            format!(".blit.{dead}.2.tmp"),
+            "keep".to_owned(),
+            ".blit.notes".to_owned(),
+        ];
+        for n in &names[..4] {
+            std::fs::write(d.join(n), b"partial").unwrap();
+        }
+        std::os::unix::fs::symlink("target", d.join(&names[4])).unwrap();
+        std::fs::write(d.join("keep"), b"k").unwrap();
+        std::fs::write(d.join(".blit.notes"), b"n").unwrap();
+        // A live writer in another pid namespace: its id looks dead here, but
+        // it holds the lock.
+        let held = std::fs::File::open(d.join(&names[1])).unwrap();
+        lock_temp(&held);
+        let fd: OwnedFd = std::fs::File::open(d).unwrap().into();
+        assert_eq!(sweep(fd.as_fd()), 2);
+        let mut left: Vec<_> = std::fs::read_dir(d).unwrap().map(|e| e.unwrap().file_name()).collect();
+        left.sort();
+        let mut want: Vec<std::ffi::OsString> = [1, 2, 3, 5, 6].map(|i| names[i].clone().into()).to_vec();
+        want.sort();
+        assert_eq!(left, want, "removed only the dead writer's file and symlink");
+        drop(held);
+        assert_eq!(sweep(fd.as_fd()), 1, "the lock went with its holder");
+        let sweeper = Sweeper::default();
+        std::fs::write(d.join(&names[0]), b"again").unwrap();
+        sweeper.once_at(b"", d);
+        assert!(!d.join(&names[0]).exists());
+        std::fs::write(d.join(&names[0]), b"again").unwrap();
+        sweeper.once(b"", fd.as_fd());
+        assert!(d.join(&names[0]).exists(), "a directory is swept once per transfer");
+    }
+}

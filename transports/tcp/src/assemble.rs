@@ -1,0 +1,161 @@
+//! Large files arrive in ranges over several connections: one landing per
+//! file, shared by the connections that carry its ranges.
+//!
+//! The first range of a file to arrive (on any connection) begins its
+//! landing; every range then writes at its own offsets with positional
+//! writes through a duplicate of the landing file's descriptor, so
+//! connections never wait for each other's disk writes, and records its
+//! bytes as they land. When every range has been accounted for (landed or
+//! aborted) the file is committed, or, if a range was aborted or failed to
+//! write, it was failed exactly once. Ranges must lie inside the announced
+//! size and add up to it; anything else is a protocol error.
+
+use crate::inbound::protocol;
+use blit_api::{Error, FileHeader, Incoming, Landing, Result};
+use std::collections::HashMap;
+use std::fs::File;
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+
+/// The files whose ranges are arriving.
+#[derive(Debug, Default)]
+pub(crate) struct Assembly {
+    files: Mutex<HashMap<u64, Arc<Entry>>>,
+}
+
+/// One file being assembled.
+#[derive(Debug)]
+pub(crate) struct Entry {
+    header: FileHeader,
+    /// A duplicate of the landing file's descriptor, for positional writes.
+    file: Option<File>,
+    state: Mutex<State>,
+}
+
+#[derive(Debug)]
+struct State {
+    /// `None` once failed (reported) or committed.
+    incoming: Option<Incoming>,
+    accounted: u64,
+}
+
+fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(PoisonError::into_inner)
+}
+
+/// Stops on a volume error; anything else was reported for its file.
+pub(crate) fn keep_going(result: Result<()>) -> Result<()> {
+    match result {
+        Err(e) if e.kind().is_volume_error() => Err(e),
+        _ => Ok(()),
+    }
+}
+
+impl Assembly {
+    /// A range of file `id` begins: checks it against the file's header and
+    /// begins the landing when it is the file's first range.
+    pub(crate) fn begin(
+        &self,
+        id: u64,
+        offset: u64,
+        len: u64,
+        header: FileHeader,
+        landing: &Landing,
+        peer: &str,
+    ) -> Result<Arc<Entry>> {
+        let mut files = lock(&self.files);
+        let entry = match files.get(&id) {
+            Some(entry) => {
+                if entry.header.size != header.size || entry.header.path != header.path {
+                    return Err(protocol(peer, format!("ranges of file {id} with different headers")));
+                }
+                entry.clone()
+            }
+            None => {
+                let (incoming, file) = match landing.begin(&header) {
+                    Ok(mut incoming) => {
+                        let file = incoming.file().try_clone();
+                        match file {
+                            Ok(file) => (Some(incoming), Some(file)),
+                            Err(e) => {
+                                let e = Error::io("duplicate the landing file", header.path.display(), e);
+                                incoming.fail(&e);
+                                keep_going(Err(e))?;
+                                (None, None)
+                            }
+                        }
+                    }
+                    Err(e) => {
+                        keep_going(Err(e))?;
+                        (None, None)
+                    }
+                };
+                let entry = Arc::new(Entry { header, file, state: Mutex::new(State { incoming, accounted: 0 }) });
+                files.insert(id, entry.clone());
+                entry
+            }
+        };
+        let end = offset.checked_add(len).filter(|end| *end <= entry.header.size);
+        if end.is_none() || len == 0 {
+            return Err(protocol(peer, format!("a range {offset}+{len} outside {}", entry.header.path)));
+        }
+        Ok(entry)
+    }
+
+    /// The file to write a range into, or `None` once the file failed.
+    pub(crate) fn target(entry: &Entry) -> Option<&File> {
+        if lock(&entry.state).incoming.is_none() {
+            return None;
+        }
+        entry.file.as_ref()
+    }
+
+    /// Records `n` bytes that landed.
+    pub(crate) fn landed(entry: &Entry, n: u64, zero_copy: bool) {
+        if let Some(incoming) = lock(&entry.state).incoming.as_mut() {
+            if zero_copy {
+                incoming.record_zero_copy(n);
+            } else {
+                incoming.record(n);
+            }
+        }
+    }
+
+    /// A write failed: fails the file once (and stops the transfer on a
+    /// volume error).
+    pub(crate) fn write_failed(entry: &Entry, e: std::io::Error) -> Result<()> {
+        let e = Error::io("write", entry.header.path.display(), e);
+        if let Some(incoming) = lock(&entry.state).incoming.take() {
+            incoming.fail(&e);
+        }
+        keep_going(Err(e))
+    }
+
+    /// A range of `len` bytes ended: landed (`abort` is `None`) or aborted
+    /// by the source. Commits or fails the file once all its ranges are in.
+    pub(crate) fn end(&self, id: u64, entry: &Entry, len: u64, abort: Option<Error>, peer: &str) -> Result<()> {
+        let done = {
+            let mut state = lock(&entry.state);
+            state.accounted += len;
+            if state.accounted > entry.header.size {
+                return Err(protocol(peer, format!("overlapping ranges of {}", entry.header.path)));
+            }
+            if let Some(e) = abort {
+                if let Some(incoming) = state.incoming.take() {
+                    incoming.fail(&e);
+                }
+            }
+            (state.accounted == entry.header.size).then(|| state.incoming.take())
+        };
+        let Some(incoming) = done else { return Ok(()) };
+        lock(&self.files).remove(&id);
+        match incoming {
+            Some(incoming) => keep_going(incoming.commit()),
+            None => Ok(()),
+        }
+    }
+
+    /// Files some of whose ranges never arrived.
+    pub(crate) fn unfinished(&self) -> Vec<String> {
+        lock(&self.files).values().map(|e| e.header.path.display()).collect()
+    }
+}

@@ -1,0 +1,254 @@
+//! Opening the data connections: the listening side binds a one-session
+//! listener and hands its port and a fresh [`Token`] to the peer over the
+//! control stream; the peer opens N connections, each of which sends a
+//! hello first.
+//!
+//! ```text
+//! hello (connector -> acceptor): token (32 bytes) | index u8 | count u8
+//! ack   (acceptor -> connector): 0xB1, only after the hello was accepted
+//! ```
+//!
+//! The acceptor reads exactly the hello, compares the token in constant
+//! time, then checks that the token has not expired, that `count` agrees
+//! with the other connections and that no connection used `index` before.
+//! A connection that fails any check is closed without an answer and
+//! without reading another byte. Each connection gets a short time to send
+//! its hello; the whole set must arrive before the token expires. Pending
+//! hellos are bounded, so a flood of idle connections cannot grow memory.
+
+use crate::config::MAX_STREAMS;
+use crate::token::{Token, TOKEN_LEN};
+use blit_api::{Error, ErrorKind, Result};
+use std::net::{IpAddr, SocketAddr};
+use std::time::Duration;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::{TcpListener, TcpStream};
+use tokio::task::JoinSet;
+use tokio::time::Instant;
+
+/// Bytes of a hello.
+pub const HELLO_LEN: usize = TOKEN_LEN + 2;
+/// The acceptor's answer to an accepted hello.
+const ACK: u8 = 0xB1;
+/// How long a new connection may take to send its hello.
+pub const HELLO_TIMEOUT: Duration = Duration::from_secs(5);
+/// How long a token stays valid after the offer.
+pub const TOKEN_TTL: Duration = Duration::from_secs(10);
+/// Most connections waiting to send their hello at once.
+const MAX_PENDING: usize = 64;
+
+/// The listening side of one session's data plane.
+#[derive(Debug)]
+pub struct Acceptor {
+    listener: TcpListener,
+    token: Token,
+    expires: Instant,
+    hello_timeout: Duration,
+}
+
+/// A hello that passed the token and expiry checks.
+struct Hello {
+    index: u8,
+    count: u8,
+    stream: TcpStream,
+    from: SocketAddr,
+}
+
+impl Acceptor {
+    /// Binds a listener on `ip`, port 0, with a fresh token valid for `ttl`.
+    /// Bind it on the address the control connection arrived on, so the
+    /// data plane is reachable exactly where the control plane is (never on
+    /// every interface when the control plane listens on loopback).
+    pub async fn bind(ip: IpAddr, ttl: Duration) -> Result<Acceptor> {
+        let listener = TcpListener::bind((ip, 0)).await.map_err(|e| {
+            Error::io("bind the data-plane listener", ip, e).with_hint("the client falls back to in-stream gRPC")
+        })?;
+        Ok(Acceptor { listener, token: Token::random()?, expires: Instant::now() + ttl, hello_timeout: HELLO_TIMEOUT })
+    }
+
+    /// An acceptor over a listener bound elsewhere (it must be in this
+    /// process and not yet accepting), with `token` valid for `ttl` from now.
+    /// Call it inside a tokio runtime.
+    pub fn from_std(listener: std::net::TcpListener, token: Token, ttl: Duration) -> Result<Acceptor> {
+        let listener = listener
+            .set_nonblocking(true)
+            .and_then(|()| TcpListener::from_std(listener))
+            .map_err(|e| Error::io("take over the data-plane listener", "127.0.0.1", e))?;
+        Ok(Acceptor { listener, token, expires: Instant::now() + ttl, hello_timeout: HELLO_TIMEOUT })
+    }
+
+    /// Sets how long a connection may take to send its hello (tests).
+    pub fn hello_timeout(mut self, t: Duration) -> Self {
+        self.hello_timeout = t;
+        self
+    }
+
+    /// The port to offer.
+    pub fn port(&self) -> u16 {
+        self.listener.local_addr().map(|a| a.port()).unwrap_or(0)
+    }
+
+    /// The address the listener is bound to.
+    pub fn local_addr(&self) -> Option<SocketAddr> {
+        self.listener.local_addr().ok()
+    }
+
+    /// The token to offer.
+    pub fn token(&self) -> &Token {
+        &self.token
+    }
+
+    /// Accepts connections until every one the hellos announce has arrived,
+    /// and returns them in index order (blocking sockets, `TCP_NODELAY`).
+    /// Fails when the token expires first. The listener closes when this
+    /// returns, so the token cannot be used again.
+    pub async fn accept(self) -> Result<Vec<std::net::TcpStream>> {
+        let Acceptor { listener, token, expires, hello_timeout } = self;
+        let mut pending: JoinSet<std::result::Result<Hello, (SocketAddr, &'static str)>> = JoinSet::new();
+        let mut slots: Vec<Option<TcpStream>> = Vec::new();
+        loop {
+            if !slots.is_empty() && slots.iter().all(Option::is_some) {
+                return slots.into_iter().flatten().map(into_blocking).collect();
+            }
+            tokio::select! {
+                _ = tokio::time::sleep_until(expires) => {
+                    let arrived = slots.iter().filter(|s| s.is_some()).count();
+                    return Err(Error::new(
+                        ErrorKind::Io,
+                        format!("{arrived} of {} data connections arrived before the token expired", slots.len()),
+                    )
+                    .with_hint("a firewall may block the data port; use --transport grpc"));
+                }
+                accepted = listener.accept() => {
+                    let Ok((stream, from)) = accepted else { continue };
+                    if pending.len() >= MAX_PENDING {
+                        tracing::warn!("data plane: refused {from}: too many connections waiting for a hello");
+                        continue;
+                    }
+                    let token = token.clone();
+                    pending.spawn(read_hello(stream, from, token, expires, hello_timeout));
+                }
+                Some(done) = pending.join_next() => {
+                    let hello = match done {
+                        Ok(Ok(hello)) => hello,
+                        Ok(Err((from, why))) => {
+                            tracing::warn!("data plane: refused {from}: {why}");
+                            continue;
+                        }
+                        Err(_) => continue,
+                    };
+                    if let Err(why) = admit(&mut slots, hello).await {
+                        tracing::warn!("data plane: refused a connection: {why}");
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// Reads and checks one hello; on any failure the stream is dropped
+/// (closed) and nothing more is read.
+async fn read_hello(
+    mut stream: TcpStream,
+    from: SocketAddr,
+    token: Token,
+    expires: Instant,
+    limit: Duration,
+) -> std::result::Result<Hello, (SocketAddr, &'static str)> {
+    let mut hello = [0u8; HELLO_LEN];
+    match tokio::time::timeout(limit, stream.read_exact(&mut hello)).await {
+        Ok(Ok(_)) => {}
+        Ok(Err(_)) => return Err((from, "closed before its hello")),
+        Err(_) => return Err((from, "no hello in time")),
+    }
+    if !token.matches(&hello[..TOKEN_LEN]) {
+        return Err((from, "wrong token"));
+    }
+    if Instant::now() > expires {
+        return Err((from, "expired token"));
+    }
+    let (index, count) = (hello[TOKEN_LEN], hello[TOKEN_LEN + 1]);
+    if count == 0 || u32::from(count) > MAX_STREAMS || index >= count {
+        return Err((from, "invalid stream index"));
+    }
+    Ok(Hello { index, count, stream, from })
+}
+
+/// Takes an authenticated connection into its slot and acknowledges it;
+/// refuses a count that disagrees and an index used before.
+async fn admit(slots: &mut Vec<Option<TcpStream>>, hello: Hello) -> std::result::Result<(), String> {
+    let Hello { index, count, mut stream, from } = hello;
+    if slots.is_empty() {
+        slots.resize_with(count as usize, || None);
+    }
+    if slots.len() != count as usize {
+        return Err(format!("{from} announced {count} connections, others {}", slots.len()));
+    }
+    if slots[index as usize].is_some() {
+        return Err(format!("{from} reused the token for connection {index}"));
+    }
+    let acked = tokio::time::timeout(HELLO_TIMEOUT, stream.write_all(&[ACK])).await;
+    if !matches!(acked, Ok(Ok(()))) {
+        return Err(format!("{from} went away before its acknowledgement"));
+    }
+    let _ = stream.set_nodelay(true);
+    slots[index as usize] = Some(stream);
+    Ok(())
+}
+
+fn into_blocking(stream: TcpStream) -> Result<std::net::TcpStream> {
+    let std = stream.into_std().map_err(|e| Error::io("take over a data connection", "data plane", e))?;
+    std.set_nonblocking(false).map_err(|e| Error::io("configure a data connection", "data plane", e))?;
+    Ok(std)
+}
+
+/// Opens `count` data connections to `addr`, presenting `token`, all within
+/// `limit`. Returns blocking sockets in index order.
+pub async fn connect(addr: SocketAddr, token: &Token, count: u32, limit: Duration) -> Result<Vec<std::net::TcpStream>> {
+    let count = count.clamp(1, MAX_STREAMS) as u8;
+    let unreachable = |why: String| {
+        Error::new(ErrorKind::Io, format!("cannot reach the data plane: {why}"))
+            .with_path(addr.to_string())
+            .with_hint("a firewall may block the data port; use --transport grpc (or auto to fall back by itself)")
+    };
+    let mut set = JoinSet::new();
+    for index in 0..count {
+        let mut hello = [0u8; HELLO_LEN];
+        hello[..TOKEN_LEN].copy_from_slice(token.as_bytes());
+        hello[TOKEN_LEN] = index;
+        hello[TOKEN_LEN + 1] = count;
+        set.spawn(async move {
+            let mut stream = TcpStream::connect(addr).await?;
+            stream.set_nodelay(true)?;
+            stream.write_all(&hello).await?;
+            let mut ack = [0u8; 1];
+            stream.read_exact(&mut ack).await?;
+            if ack[0] != ACK {
+                return Err(std::io::Error::new(std::io::ErrorKind::InvalidData, "an unexpected acknowledgement"));
+            }
+            Ok::<_, std::io::Error>((index, stream))
+        });
+    }
+    let gather = async {
+        let mut streams = Vec::with_capacity(count as usize);
+        while let Some(joined) = set.join_next().await {
+            match joined {
+                Ok(Ok(pair)) => streams.push(pair),
+                Ok(Err(e)) if e.kind() == std::io::ErrorKind::UnexpectedEof => {
+                    return Err(unreachable("the listener closed the connection (token refused or expired)".into()))
+                }
+                Ok(Err(e)) => return Err(unreachable(e.to_string())),
+                Err(e) => return Err(unreachable(e.to_string())),
+            }
+        }
+        streams.sort_by_key(|(i, _)| *i);
+        streams.into_iter().map(|(_, s)| into_blocking(s)).collect()
+    };
+    match tokio::time::timeout(limit, gather).await {
+        Ok(result) => result,
+        Err(_) => Err(unreachable(format!("no answer within {} s", limit.as_secs_f64()))),
+    }
+}
+
+#[cfg(test)]
+mod tests;

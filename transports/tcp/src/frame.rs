@@ -1,0 +1,278 @@
+//! Records on a data connection: a 16-byte prefix (tag, flags, header
+//! length, data length), a small header, then data.
+//!
+//! ```text
+//! 0      1       2          4              8                     16
+//! | tag  | flags | reserved | header_len   | data_len            |
+//! | u8   | u8    | u16 = 0  | u32 BE       | u64 BE              |
+//! then header_len bytes of header, then data_len bytes of data
+//! ```
+//!
+//! Every length is checked against its bound by [`decode_record_header`]
+//! before the reader allocates or reads anything: headers are at most
+//! [`MAX_HEADER_LEN`], data at most [`MAX_DATA_LEN`], and each tag allows
+//! only the flags and lengths it uses. Data is never buffered whole by the
+//! receiver except a compressed record, which is at most [`MAX_DATA_LEN`].
+
+use blit_api::{Error, ErrorKind, FileHeader, FileKind, RelPath, Result};
+
+/// Bytes in a record prefix.
+pub const PREFIX_LEN: usize = 16;
+/// Most bytes of a record header (64 KiB: a long path and a message).
+pub const MAX_HEADER_LEN: u32 = 64 * 1024;
+/// Most raw bytes of file data in one data record (16 MiB).
+pub const MAX_CHUNK: u32 = 16 * 1024 * 1024;
+/// Most bytes of data in one record: a chunk, or a compressed chunk that
+/// did not shrink (zstd's worst case adds well under 1/128 + 128 KiB).
+pub const MAX_DATA_LEN: u64 = MAX_CHUNK as u64 + MAX_CHUNK as u64 / 128 + 128 * 1024;
+/// Most bytes of a failure message.
+const MAX_MESSAGE: usize = 16 * 1024;
+
+/// Data moved by `sendfile`: the receiver counts it as zero-copy bytes.
+pub const FLAG_ZERO_COPY: u8 = 1;
+/// Data is one zstd frame; the header holds the raw length (u32 BE).
+pub const FLAG_ZSTD: u8 = 2;
+
+/// What a record is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[repr(u8)]
+pub enum Tag {
+    /// The sender's choice of streams, chunk size and compression (stream 0).
+    Tuned = 1,
+    /// A whole file begins: header; then `Data`*, then `End` or `Abort`.
+    File = 2,
+    /// A range of a large file begins: id, offset, length, header; then
+    /// `Data`*, then `End` or `Abort`.
+    Range = 3,
+    /// A tar shard begins: file count; then `Data`* (tar bytes), `End`.
+    Shard = 4,
+    /// Bytes of the current file, range or shard.
+    Data = 5,
+    /// The current file, range or shard ends.
+    End = 6,
+    /// The source could not finish the current file or range: a failure.
+    Abort = 7,
+    /// A file could not be opened: header and failure.
+    SourceFailed = 8,
+    /// Warm-up probe bytes, discarded.
+    Probe = 9,
+    /// Ends one probe round; the receiver answers the probe bytes it read.
+    ProbeEnd = 10,
+    /// Nothing; keeps an idle connection alive.
+    KeepAlive = 11,
+    /// This connection carries nothing more.
+    Done = 12,
+}
+
+impl Tag {
+    fn from_u8(v: u8) -> Option<Tag> {
+        use Tag::*;
+        Some(match v {
+            1 => Tuned,
+            2 => File,
+            3 => Range,
+            4 => Shard,
+            5 => Data,
+            6 => End,
+            7 => Abort,
+            8 => SourceFailed,
+            9 => Probe,
+            10 => ProbeEnd,
+            11 => KeepAlive,
+            12 => Done,
+            _ => return None,
+        })
+    }
+}
+
+/// A decoded, checked record prefix.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Prefix {
+    /// What the record is.
+    pub tag: Tag,
+    /// [`FLAG_ZERO_COPY`], [`FLAG_ZSTD`] or 0.
+    pub flags: u8,
+    /// Bytes of header that follow.
+    pub header_len: u32,
+    /// Bytes of data that follow the header.
+    pub data_len: u64,
+}
+
+fn bad(what: impl Into<String>) -> Error {
+    Error::new(ErrorKind::Protocol, what)
+}
+
+/// Decodes and checks a record prefix from the first [`PREFIX_LEN`] bytes of
+/// `bytes`. Refuses unknown tags, unknown or misplaced flags, non-zero
+/// reserved bits and every length its tag does not allow, so a caller may
+/// allocate `header_len` bytes and stream `data_len` bytes safely.
+pub fn decode_record_header(bytes: &[u8]) -> Result<Prefix> {
+    let b: &[u8; PREFIX_LEN] = bytes
+        .get(..PREFIX_LEN)
+        .and_then(|b| b.try_into().ok())
+        .ok_or_else(|| bad(format!("a record prefix of {} bytes", bytes.len())))?;
+    let tag = Tag::from_u8(b[0]).ok_or_else(|| bad(format!("unknown record tag {}", b[0])))?;
+    let flags = b[1];
+    if b[2] != 0 || b[3] != 0 {
+        return Err(bad("reserved record bits are set"));
+    }
+    let header_len = u32::from_be_bytes([b[4], b[5], b[6], b[7]]);
+    let data_len = u64::from_be_bytes([b[8], b[9], b[10], b[11], b[12], b[13], b[14], b[15]]);
+    if header_len > MAX_HEADER_LEN {
+        return Err(bad(format!("a record header of {header_len} bytes (at most {MAX_HEADER_LEN})")));
+    }
+    if data_len > MAX_DATA_LEN {
+        return Err(bad(format!("a record of {data_len} data bytes (at most {MAX_DATA_LEN})")));
+    }
+    let (flags_ok, header_ok, data_ok) = match tag {
+        Tag::Data => {
+            let header_ok = if flags & FLAG_ZSTD != 0 { header_len == 4 } else { header_len == 0 };
+            let data_ok = flags & FLAG_ZSTD != 0 || data_len <= MAX_CHUNK as u64;
+            (flags == 0 || flags == FLAG_ZERO_COPY || flags == FLAG_ZSTD, header_ok, data_ok)
+        }
+        Tag::Probe => (flags == 0, header_len == 0, data_len <= MAX_CHUNK as u64),
+        Tag::Tuned | Tag::File | Tag::Range | Tag::Shard | Tag::Abort | Tag::SourceFailed => {
+            (flags == 0, header_len > 0, data_len == 0)
+        }
+        Tag::End | Tag::ProbeEnd | Tag::KeepAlive | Tag::Done => (flags == 0, header_len == 0, data_len == 0),
+    };
+    if !flags_ok {
+        return Err(bad(format!("flags {flags:#x} on a {tag:?} record")));
+    }
+    if !header_ok || !data_ok {
+        return Err(bad(format!("a {tag:?} record with {header_len} header and {data_len} data bytes")));
+    }
+    Ok(Prefix { tag, flags, header_len, data_len })
+}
+
+/// Encodes a record prefix.
+pub fn encode_prefix(tag: Tag, flags: u8, header_len: usize, data_len: u64) -> [u8; PREFIX_LEN] {
+    let mut b = [0u8; PREFIX_LEN];
+    b[0] = tag as u8;
+    b[1] = flags;
+    b[4..8].copy_from_slice(&(header_len as u32).to_be_bytes());
+    b[8..16].copy_from_slice(&data_len.to_be_bytes());
+    b
+}
+
+/// Builds a record header.
+#[derive(Debug, Default)]
+pub struct Enc(pub Vec<u8>);
+
+impl Enc {
+    /// Appends a byte.
+    pub fn u8(&mut self, v: u8) -> &mut Self {
+        self.0.push(v);
+        self
+    }
+    /// Appends a u32, big-endian.
+    pub fn u32(&mut self, v: u32) -> &mut Self {
+        self.0.extend_from_slice(&v.to_be_bytes());
+        self
+    }
+    /// Appends a u64, big-endian.
+    pub fn u64(&mut self, v: u64) -> &mut Self {
+        self.0.extend_from_slice(&v.to_be_bytes());
+        self
+    }
+    /// Appends length-prefixed bytes (u32 length).
+    pub fn bytes(&mut self, v: &[u8]) -> &mut Self {
+        self.u32(v.len() as u32);
+        self.0.extend_from_slice(v);
+        self
+    }
+    /// Appends a regular file's header.
+    pub fn file_header(&mut self, h: &FileHeader) -> &mut Self {
+        self.u64(h.size).u64(h.mtime_ns as u64).u32(h.mode).bytes(h.path.as_bytes())
+    }
+    /// Appends a failure: its kind and its full text.
+    pub fn failure(&mut self, e: &Error) -> &mut Self {
+        let text = e.to_string();
+        let mut end = text.len().min(MAX_MESSAGE);
+        while !text.is_char_boundary(end) {
+            end -= 1;
+        }
+        self.u8(kind_code(e.kind())).bytes(&text.as_bytes()[..end])
+    }
+}
+
+/// Reads a record header; every read is bounds-checked.
+#[derive(Debug)]
+pub struct Dec<'a>(pub &'a [u8]);
+
+impl<'a> Dec<'a> {
+    fn take(&mut self, n: usize) -> Result<&'a [u8]> {
+        if self.0.len() < n {
+            return Err(bad("a truncated record header"));
+        }
+        let (head, rest) = self.0.split_at(n);
+        self.0 = rest;
+        Ok(head)
+    }
+    /// Reads a byte.
+    pub fn u8(&mut self) -> Result<u8> {
+        Ok(self.take(1)?[0])
+    }
+    /// Reads a big-endian u32.
+    pub fn u32(&mut self) -> Result<u32> {
+        Ok(u32::from_be_bytes(self.take(4)?.try_into().expect("took 4 bytes")))
+    }
+    /// Reads a big-endian u64.
+    pub fn u64(&mut self) -> Result<u64> {
+        Ok(u64::from_be_bytes(self.take(8)?.try_into().expect("took 8 bytes")))
+    }
+    /// Reads length-prefixed bytes.
+    pub fn bytes(&mut self) -> Result<&'a [u8]> {
+        let n = self.u32()? as usize;
+        self.take(n)
+    }
+    /// Reads a regular file's header; the path is validated (the empty
+    /// path names the transfer root itself, a single file).
+    pub fn file_header(&mut self) -> Result<FileHeader> {
+        let size = self.u64()?;
+        let mtime_ns = self.u64()? as i64;
+        let mode = self.u32()?;
+        // The root's empty path is valid: a transfer of one file.
+        let path = RelPath::from_bytes(self.bytes()?.to_vec()).map_err(|e| bad(e.to_string()))?;
+        Ok(FileHeader { path, kind: FileKind::File, size, mtime_ns, mode, link_target: None, checksum: None })
+    }
+    /// Reads a failure.
+    pub fn failure(&mut self) -> Result<Error> {
+        let kind = kind_from_code(self.u8()?);
+        let text = self.bytes()?;
+        Ok(Error::new(kind, String::from_utf8_lossy(text).into_owned()))
+    }
+    /// Refuses bytes left over.
+    pub fn end(&self) -> Result<()> {
+        if self.0.is_empty() {
+            Ok(())
+        } else {
+            Err(bad(format!("{} unexpected bytes at the end of a record header", self.0.len())))
+        }
+    }
+}
+
+const KINDS: [ErrorKind; 11] = [
+    ErrorKind::NotFound,
+    ErrorKind::PermissionDenied,
+    ErrorKind::AlreadyExists,
+    ErrorKind::Unsupported,
+    ErrorKind::InvalidInput,
+    ErrorKind::Protocol,
+    ErrorKind::NoSpace,
+    ErrorKind::ReadOnly,
+    ErrorKind::Io,
+    ErrorKind::Cancelled,
+    ErrorKind::Unexpected,
+];
+
+fn kind_code(kind: ErrorKind) -> u8 {
+    KINDS.iter().position(|k| *k == kind).unwrap_or(KINDS.len() - 1) as u8
+}
+
+fn kind_from_code(code: u8) -> ErrorKind {
+    KINDS.get(code as usize).copied().unwrap_or(ErrorKind::Unexpected)
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,276 @@
+//! The receiving half: one thread per connection lands what its connection
+//! carries, through [`Landing`], so the per-file events are those of every
+//! other transport.
+//!
+//! A whole file is written as its pieces arrive; a shard's tar stream is
+//! read through [`ShardRead`] and landed entry by entry; ranges of a large
+//! file go through the shared [`Assembly`]. Every path is validated when its
+//! header is decoded, and a shard may hold regular files only.
+//!
+//! A per-file failure is reported and the file's remaining bytes are
+//! skipped. A volume error (no space, read-only) or a broken connection
+//! stops the half: every connection is shut down so the other threads and
+//! the sender stop too, and the first error is returned.
+
+use crate::assemble::{keep_going, Assembly};
+use crate::inbound::{protocol, Conn, Piece, ShardRead};
+use crate::tarfmt;
+use crate::transport::{Closer, Tuning};
+use blit_api::{Error, ErrorKind, FileHeader, FileKind, Landing, RelPath, Result};
+use std::io::{Read, Write};
+use std::os::unix::fs::FileExt;
+use std::net::TcpStream;
+use std::sync::{Mutex, PoisonError};
+use std::time::Duration;
+
+/// What the receiving threads share.
+pub(crate) struct Receiving<'a> {
+    pub(crate) landing: &'a Landing,
+    pub(crate) peer: &'a str,
+    pub(crate) idle: Duration,
+    pub(crate) closer: &'a Closer,
+    pub(crate) tuning: &'a Mutex<Option<Tuning>>,
+}
+
+/// Lands everything `streams` carry; returns once every connection sent
+/// `Done` and every large file is complete.
+pub(crate) fn receive_all(streams: Vec<TcpStream>, ctx: &Receiving<'_>) -> Result<()> {
+    if streams.is_empty() {
+        return Err(crate::send::no_connections(ctx.peer));
+    }
+    let assembly = Assembly::default();
+    let failure: Mutex<Option<Error>> = Mutex::new(None);
+    let fail = |e: Error| {
+        let mut slot = failure.lock().unwrap_or_else(PoisonError::into_inner);
+        if slot.is_none() {
+            *slot = Some(e);
+            ctx.closer.close();
+        }
+    };
+    let count = streams.len();
+    std::thread::scope(|scope| {
+        for (i, stream) in streams.into_iter().enumerate() {
+            let (assembly, fail) = (&assembly, &fail);
+            let spawned =
+                std::thread::Builder::new().name(format!("blit-tcp-recv-{i}")).spawn_scoped(scope, move || {
+                    let peer = format!("{} (data connection {}/{count})", ctx.peer, i + 1);
+                    let run = Conn::new(stream, peer.clone(), ctx.idle)
+                        .map_err(|e| Error::io("configure a data connection", peer, e))
+                        .and_then(|mut conn| serve(&mut conn, assembly, ctx));
+                    if let Err(e) = run {
+                        fail(e);
+                    }
+                });
+            if let Err(e) = spawned {
+                fail(Error::new(ErrorKind::Unexpected, format!("cannot start a receiver thread: {e}")));
+            }
+        }
+    });
+    if let Some(e) = failure.into_inner().unwrap_or_else(PoisonError::into_inner) {
+        return Err(e);
+    }
+    let missing = assembly.unfinished();
+    if !missing.is_empty() {
+        return Err(protocol(ctx.peer, format!("no more data while ranges of {} were missing", missing.join(", "))));
+    }
+    Ok(())
+}
+
+/// One connection's loop, until `Done`.
+fn serve(conn: &mut Conn, assembly: &Assembly, ctx: &Receiving<'_>) -> Result<()> {
+    let bad = |conn: &Conn, e: Error| protocol(conn.peer(), e.message());
+    loop {
+        let prefix = conn.next()?;
+        match prefix.tag {
+            crate::frame::Tag::Done => return Ok(()),
+            crate::frame::Tag::KeepAlive => {}
+            crate::frame::Tag::Probe => conn.probe(&prefix)?,
+            crate::frame::Tag::ProbeEnd => conn.probe_end()?,
+            crate::frame::Tag::Tuned => {
+                let mut d = conn.header();
+                let parsed = (|| {
+                    let (streams, chunk_size) = (d.u32()?, d.u32()?);
+                    let compression = String::from_utf8_lossy(d.bytes()?).into_owned();
+                    let how = String::from_utf8_lossy(d.bytes()?).into_owned();
+                    Ok::<_, Error>(Tuning { streams, chunk_size, compression, how })
+                })();
+                let tuning = parsed.map_err(|e| bad(conn, e))?;
+                *ctx.tuning.lock().unwrap_or_else(PoisonError::into_inner) = Some(tuning);
+            }
+            crate::frame::Tag::SourceFailed => {
+                let mut d = conn.header();
+                let (h, e) = d.file_header().and_then(|h| Ok((h, d.failure()?))).map_err(|e| bad(conn, e))?;
+                ctx.landing.source_failed(&h, &e);
+            }
+            crate::frame::Tag::File => {
+                let header = conn.header().file_header().map_err(|e| bad(conn, e))?;
+                land_file(conn, header, ctx)?;
+            }
+            crate::frame::Tag::Range => {
+                let mut d = conn.header();
+                let (id, offset, len) = (d.u64(), d.u64(), d.u64());
+                let parsed = id.and_then(|id| Ok((id, offset?, len?, d.file_header()?)));
+                let (id, offset, len, header) = parsed.map_err(|e| bad(conn, e))?;
+                land_range(conn, assembly, (id, offset, len), header, ctx)?;
+            }
+            crate::frame::Tag::Shard => land_shard(conn, ctx)?,
+            other => return Err(protocol(conn.peer(), format!("a {other:?} record outside a file"))),
+        }
+    }
+}
+
+/// Lands one whole file.
+fn land_file(conn: &mut Conn, header: FileHeader, ctx: &Receiving<'_>) -> Result<()> {
+    let mut incoming = match ctx.landing.begin(&header) {
+        Ok(incoming) => Some(incoming),
+        Err(e) => {
+            keep_going(Err(e))?;
+            None
+        }
+    };
+    loop {
+        let (len, zero_copy, raw) = match conn.body_piece()? {
+            Piece::Raw { len, zero_copy } => (len, zero_copy, true),
+            Piece::Data { len, zero_copy } => (len as u64, zero_copy, false),
+            Piece::End => return incoming.map_or(Ok(()), |inc| keep_going(inc.commit())),
+            Piece::Abort(e) => {
+                if let Some(inc) = incoming {
+                    inc.fail(&e);
+                }
+                return Ok(());
+            }
+            Piece::SourceFailed(..) => return Err(protocol(conn.peer(), "a SourceFailed record inside a file")),
+        };
+        let Some(inc) = incoming.as_mut() else {
+            if raw {
+                conn.skip(len)?;
+            }
+            continue;
+        };
+        let at = inc.written();
+        if at + len > inc.size() {
+            return Err(protocol(conn.peer(), format!("more bytes than announced for {}", inc.path())));
+        }
+        let written = if raw {
+            conn.land_raw(inc.file(), at, len)?
+        } else {
+            inc.file().write_all_at(conn.bytes(len as usize), at)
+        };
+        match written {
+            Ok(()) if zero_copy => inc.record_zero_copy(len),
+            Ok(()) => inc.record(len),
+            Err(e) => {
+                let e = Error::io("write", header.path.display(), e);
+                if let Some(inc) = incoming.take() {
+                    inc.fail(&e);
+                }
+                keep_going(Err(e))?;
+            }
+        }
+    }
+}
+
+/// Lands one range of a large file.
+fn land_range(
+    conn: &mut Conn,
+    assembly: &Assembly,
+    (id, offset, len): (u64, u64, u64),
+    header: FileHeader,
+    ctx: &Receiving<'_>,
+) -> Result<()> {
+    let entry = assembly.begin(id, offset, len, header, ctx.landing, conn.peer())?;
+    let mut got = 0u64;
+    loop {
+        let (n, zero_copy, raw) = match conn.body_piece()? {
+            Piece::Raw { len, zero_copy } => (len, zero_copy, true),
+            Piece::Data { len, zero_copy } => (len as u64, zero_copy, false),
+            Piece::End if got == len => return assembly.end(id, &entry, len, None, conn.peer()),
+            Piece::End => return Err(protocol(conn.peer(), format!("a range of {len} bytes that carried {got}"))),
+            Piece::Abort(e) => return assembly.end(id, &entry, len, Some(e), conn.peer()),
+            Piece::SourceFailed(..) => return Err(protocol(conn.peer(), "a SourceFailed record inside a range")),
+        };
+        if got + n > len {
+            return Err(protocol(conn.peer(), format!("more bytes than a range of {len} holds")));
+        }
+        let at = offset + got;
+        got += n;
+        let Some(file) = Assembly::target(&entry) else {
+            if raw {
+                conn.skip(n)?;
+            }
+            continue;
+        };
+        let written = if raw { conn.land_raw(file, at, n)? } else { file.write_all_at(conn.bytes(n as usize), at) };
+        match written {
+            Ok(()) => Assembly::landed(&entry, n, zero_copy),
+            Err(e) => Assembly::write_failed(&entry, e)?,
+        }
+    }
+}
+
+/// Why a shard stopped.
+enum Fatal {
+    Blit(Error),
+    /// Reading the tar stream failed (the reader may hold the precise error).
+    Stream(std::io::Error),
+}
+
+/// Lands the entries of one shard.
+fn land_shard(conn: &mut Conn, ctx: &Receiving<'_>) -> Result<()> {
+    let peer = conn.peer().to_owned();
+    let landing = ctx.landing;
+    let failed = |h: FileHeader, e: Error| landing.source_failed(&h, &e);
+    let mut reader = ShardRead { conn, failed, pos: 0, len: 0, ended: false, error: None };
+    let landed = {
+        let mut archive = tar::Archive::new(&mut reader);
+        land_entries(&mut archive, landing, &peer)
+    };
+    match landed {
+        Ok(()) => reader.drain(),
+        Err(Fatal::Blit(e)) => Err(e),
+        Err(Fatal::Stream(e)) => {
+            Err(reader.error.take().unwrap_or_else(|| protocol(&peer, format!("a malformed tar shard: {e}"))))
+        }
+    }
+}
+
+fn land_entries<R: Read>(archive: &mut tar::Archive<R>, landing: &Landing, peer: &str) -> Result<(), Fatal> {
+    let mut buf = vec![0u8; 64 * 1024];
+    for entry in archive.entries().map_err(Fatal::Stream)? {
+        let mut entry = entry.map_err(Fatal::Stream)?;
+        if entry.header().entry_type() != tar::EntryType::Regular {
+            return Err(Fatal::Blit(protocol(peer, "a shard entry that is not a regular file")));
+        }
+        let path = RelPath::from_bytes(entry.path_bytes().into_owned()).map_err(|e| Fatal::Blit(protocol(peer, e)))?;
+        if path.is_root() {
+            return Err(Fatal::Blit(protocol(peer, "a shard entry without a name")));
+        }
+        let mode = entry.header().mode().map_err(Fatal::Stream)?;
+        let mtime_ns = tarfmt::entry_mtime(&mut entry).map_err(Fatal::Stream)?;
+        let size = entry.size();
+        let header = FileHeader { path, kind: FileKind::File, size, mtime_ns, mode, link_target: None, checksum: None };
+        let mut incoming = match landing.begin(&header) {
+            Ok(incoming) => incoming,
+            // Reported; the archive skips the entry's data.
+            Err(e) => {
+                keep_going(Err(e)).map_err(Fatal::Blit)?;
+                continue;
+            }
+        };
+        loop {
+            let n = entry.read(&mut buf).map_err(Fatal::Stream)?;
+            if n == 0 {
+                keep_going(incoming.commit()).map_err(Fatal::Blit)?;
+                break;
+            }
+            if let Err(e) = incoming.file().write_all(&buf[..n]) {
+                let e = Error::io("write", header.path.display(), e);
+                incoming.fail(&e);
+                keep_going(Err(e)).map_err(Fatal::Blit)?;
+                break;
+            }
+            incoming.record(n as u64);
+        }
+    }
+    Ok(())
+}

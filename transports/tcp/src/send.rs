@@ -1,0 +1,289 @@
+//! The sending half: plans become records on N connections.
+//!
+//! A dispatcher (the calling thread) takes plans in order and turns them
+//! into work: a shard, a whole file, or the ranges of a large file (opened
+//! once, read at offsets by whichever connections take its ranges). One
+//! worker thread per connection takes work from a bounded queue, so a fast
+//! connection takes more, and a slow receiver pauses the dispatcher, then
+//! the planner. Before the first payload the dispatcher may run the warm-up
+//! probe ([`crate::probe`]) and announces its choice (`Tuned`) on
+//! connection 0; connections it does not use get `Done` at once.
+//!
+//! The first error that is not a consequence of another stops everything:
+//! every connection is shut down, so blocked workers and the receiver fail
+//! fast.
+
+use crate::frame::{Enc, Tag};
+use crate::out::{Body, Out};
+use crate::probe::{self, Choice};
+use crate::shard::send_shard;
+use crate::transport::{Closer, Tuning};
+use crate::TcpConfig;
+use blit_api::{Error, ErrorKind, FileHeader, PayloadPlan, PayloadReader, PlanReceiver, Result, SourceFile};
+use crossbeam_channel::{Receiver, RecvTimeoutError, Sender};
+use std::net::TcpStream;
+use std::sync::{Arc, Mutex, PoisonError};
+use std::time::Duration;
+
+/// Smallest range of a large file (256 KiB).
+const RANGE_MIN: u64 = 256 * 1024;
+/// Largest range of a large file (64 MiB).
+const RANGE_MAX: u64 = 64 * 1024 * 1024;
+
+/// One unit of work for a connection.
+enum Work {
+    File(FileHeader),
+    Opened(SourceFile),
+    Shard(Vec<FileHeader>),
+    Range { file: Arc<OpenFile>, offset: u64, len: u64 },
+    Failed(FileHeader, Error),
+}
+
+/// A large file, open once for all its ranges.
+struct OpenFile {
+    source: SourceFile,
+    id: u64,
+}
+
+/// What the sending half shares between its threads.
+pub(crate) struct Sending<'a> {
+    pub(crate) reader: &'a dyn PayloadReader,
+    pub(crate) config: &'a TcpConfig,
+    pub(crate) peer: &'a str,
+    pub(crate) closer: &'a Closer,
+    pub(crate) tuning: &'a Mutex<Option<Tuning>>,
+}
+
+fn gone(peer: &str, e: &std::io::Error) -> Error {
+    let kind = match e.kind() {
+        std::io::ErrorKind::TimedOut | std::io::ErrorKind::WouldBlock => ErrorKind::Io,
+        _ => ErrorKind::Cancelled,
+    };
+    Error::new(kind, format!("the data connection failed: {e}"))
+        .with_path(peer.to_owned())
+        .with_hint("the receiver stopped or the network broke; rerun to finish")
+}
+
+pub(crate) fn no_connections(peer: &str) -> Error {
+    Error::new(ErrorKind::InvalidInput, "a data plane without connections")
+        .with_path(peer.to_owned())
+        .with_hint("build the TcpTransport with at least one connection")
+}
+
+/// Sends every plan over `streams`, and records its tuning in `ctx`.
+pub(crate) fn send_all(streams: Vec<TcpStream>, mut plans: PlanReceiver, ctx: &Sending<'_>) -> Result<()> {
+    let io = |e: std::io::Error| gone(ctx.peer, &e);
+    if streams.is_empty() {
+        return Err(no_connections(ctx.peer));
+    }
+    let mut outs = Vec::with_capacity(streams.len());
+    for s in streams {
+        s.set_write_timeout(Some(ctx.config.idle_timeout)).map_err(io)?;
+        s.set_read_timeout(Some(ctx.config.idle_timeout)).map_err(io)?;
+        outs.push(Out::new(s));
+    }
+    let first = plans.blocking_recv();
+    let Choice { streams: k, chunk, zstd, tuning } = probe::choose(&mut outs, first.as_ref(), ctx)?;
+    for out in outs.iter_mut() {
+        out.configure(chunk as usize, zstd).map_err(io)?;
+    }
+    let mut enc = Enc::default();
+    enc.u32(k as u32).u32(chunk).bytes(tuning.compression.as_bytes()).bytes(tuning.how.as_bytes());
+    outs[0].record(Tag::Tuned, &enc.0).map_err(io)?;
+    *ctx.tuning.lock().unwrap_or_else(PoisonError::into_inner) = Some(tuning);
+    for out in outs.iter_mut().skip(k) {
+        out.record(Tag::Done, &[]).and_then(|()| out.flush()).map_err(io)?;
+    }
+    outs.truncate(k);
+    let (tx, rx) = crossbeam_channel::bounded::<Work>(2 * k);
+    let failure: Mutex<Option<Error>> = Mutex::new(None);
+    let fail = |e: Error| {
+        let mut slot = failure.lock().unwrap_or_else(PoisonError::into_inner);
+        if slot.is_none() {
+            *slot = Some(e);
+            ctx.closer.close();
+        }
+    };
+    std::thread::scope(|scope| {
+        for (i, out) in outs.into_iter().enumerate() {
+            let (rx, fail) = (rx.clone(), &fail);
+            let spawned =
+                std::thread::Builder::new().name(format!("blit-tcp-send-{i}")).spawn_scoped(scope, move || {
+                    if let Err(e) = worker(out, &rx, ctx) {
+                        fail(e);
+                    }
+                });
+            if let Err(e) = spawned {
+                fail(Error::new(ErrorKind::Unexpected, format!("cannot start a sender thread: {e}")));
+            }
+        }
+        drop(rx);
+        if let Err(e) = dispatch(first, &mut plans, &tx, k, ctx) {
+            fail(e);
+        }
+        drop(tx);
+    });
+    match failure.into_inner().unwrap_or_else(PoisonError::into_inner) {
+        Some(e) => Err(e),
+        None => Ok(()),
+    }
+}
+
+/// Turns plans into work until the plans end.
+fn dispatch(
+    first: Option<PayloadPlan>,
+    plans: &mut PlanReceiver,
+    tx: &Sender<Work>,
+    streams: usize,
+    ctx: &Sending<'_>,
+) -> Result<()> {
+    let stopped = || Error::new(ErrorKind::Cancelled, "the data connections closed").with_path(ctx.peer.to_owned());
+    let send = |w: Work| tx.send(w).map_err(|_| stopped());
+    let mut next_id = 0u64;
+    let mut plan = first;
+    while let Some(p) = plan {
+        match p {
+            PayloadPlan::Shard(headers) => send(Work::Shard(headers))?,
+            PayloadPlan::File(header) => {
+                let range = range_size(header.size, streams, ctx.config.range_size);
+                if range.is_none() {
+                    send(Work::File(header))?;
+                } else {
+                    match ctx.reader.open(&header) {
+                        Err(e) => send(Work::Failed(header, e))?,
+                        Ok(source) => match range_size(source.header.size, streams, ctx.config.range_size) {
+                            None => send(Work::Opened(source))?,
+                            Some(range) => {
+                                let size = source.header.size;
+                                next_id += 1;
+                                let file = Arc::new(OpenFile { source, id: next_id });
+                                let mut offset = 0;
+                                while offset < size {
+                                    let len = range.min(size - offset);
+                                    send(Work::Range { file: file.clone(), offset, len })?;
+                                    offset += len;
+                                }
+                            }
+                        },
+                    }
+                }
+            }
+            other => {
+                for header in other.files() {
+                    send(Work::File(header.clone()))?;
+                }
+            }
+        }
+        plan = plans.blocking_recv();
+    }
+    Ok(())
+}
+
+/// The range size for a file of `size` bytes over `streams` connections, or
+/// `None` when it travels whole.
+fn range_size(size: u64, streams: usize, pinned: Option<u64>) -> Option<u64> {
+    if streams < 2 {
+        return None;
+    }
+    let range = pinned.unwrap_or_else(|| {
+        let per = size.div_ceil(streams as u64 * 4);
+        per.clamp(RANGE_MIN, RANGE_MAX).next_multiple_of(64 * 1024)
+    });
+    (size > range).then_some(range)
+}
+
+/// One connection's loop: take work, send it, keep the connection alive
+/// while there is none, and end with `Done`.
+fn worker(mut out: Out, rx: &Receiver<Work>, ctx: &Sending<'_>) -> Result<()> {
+    let io = |e: std::io::Error| gone(ctx.peer, &e);
+    let keepalive = (ctx.config.idle_timeout / 3).max(Duration::from_millis(100));
+    let mut header = Enc::default();
+    loop {
+        let work = match rx.try_recv() {
+            Ok(work) => work,
+            Err(_) => {
+                if out.has_pending() {
+                    out.flush().map_err(io)?;
+                }
+                match rx.recv_timeout(keepalive) {
+                    Ok(work) => work,
+                    Err(RecvTimeoutError::Timeout) => {
+                        out.record(Tag::KeepAlive, &[]).and_then(|()| out.flush()).map_err(io)?;
+                        continue;
+                    }
+                    Err(RecvTimeoutError::Disconnected) => break,
+                }
+            }
+        };
+        header.0.clear();
+        match work {
+            Work::Failed(h, e) => {
+                header.file_header(&h).failure(&e);
+                out.record(Tag::SourceFailed, &header.0).map_err(io)?;
+            }
+            Work::File(h) => match ctx.reader.open(&h) {
+                Ok(source) => send_whole(&mut out, &source, &mut header).map_err(io)?,
+                Err(e) => {
+                    header.file_header(&h).failure(&e);
+                    out.record(Tag::SourceFailed, &header.0).map_err(io)?;
+                }
+            },
+            Work::Opened(source) => send_whole(&mut out, &source, &mut header).map_err(io)?,
+            Work::Shard(headers) => {
+                let chunk = out.chunk();
+                send_shard(&mut out, headers, ctx.reader, chunk, ctx.peer)?
+            }
+            Work::Range { file, offset, len } => {
+                header.u64(file.id).u64(offset).u64(len).file_header(&file.source.header);
+                out.record(Tag::Range, &header.0).map_err(io)?;
+                let (_, end) = out.body(&file.source.file, offset, len).map_err(io)?;
+                finish(&mut out, end, &file.source.header, &mut header).map_err(io)?;
+            }
+        }
+    }
+    out.record(Tag::Done, &[]).and_then(|()| out.flush()).map_err(io)
+}
+
+/// Sends one whole file: `File`, its data, `End` (or `Abort`).
+pub(crate) fn send_whole(out: &mut Out, source: &SourceFile, header: &mut Enc) -> std::io::Result<()> {
+    header.0.clear();
+    header.file_header(&source.header);
+    out.record(Tag::File, &header.0)?;
+    let (_, end) = out.body(&source.file, 0, source.header.size)?;
+    finish(out, end, &source.header, header)
+}
+
+/// Ends a file or range: `End`, or `Abort` with why the source fell short.
+fn finish(out: &mut Out, end: Body, h: &FileHeader, header: &mut Enc) -> std::io::Result<()> {
+    match end {
+        Body::Sent => out.record(Tag::End, &[]),
+        Body::Short(e) => {
+            let e = match e.kind() {
+                std::io::ErrorKind::UnexpectedEof => {
+                    Error::new(ErrorKind::Io, "the file shrank while it was being read")
+                        .with_path(h.path.display())
+                        .with_hint("the source changed during the transfer; rerun to pick up changes")
+                }
+                _ => Error::io("read", h.path.display(), e),
+            };
+            header.0.clear();
+            header.failure(&e);
+            out.record(Tag::Abort, &header.0)
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ranges_split_only_large_files_over_several_streams() {
+        assert_eq!(range_size(10 << 30, 1, None), None);
+        assert_eq!(range_size(100 << 10, 4, None), None);
+        assert_eq!(range_size(4 << 20, 4, None), Some(RANGE_MIN));
+        assert_eq!(range_size(4 << 30, 4, None), Some(RANGE_MAX));
+        assert_eq!(range_size(3 << 20, 2, Some(1 << 20)), Some(1 << 20));
+        assert_eq!(range_size(1 << 20, 2, Some(1 << 20)), None);
+    }
+}
