@@ -119,7 +119,7 @@ def main():
     modules = ["--module", f"src={src}", "--module", f"dst={dst}"]
     for p, e in ((port, env), (port_null, env_null)):
         d = subprocess.Popen([args.blitd, "--listen", f"127.0.0.1:{p}", *modules], env=dict(e, RUST_LOG="warn"),
-                             stderr=subprocess.DEVNULL)
+                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         procs.append(d)
         wait_port(p, d, "blitd")
     conf = os.path.join(work, "rsyncd.conf")
@@ -127,10 +127,31 @@ def main():
         f.write(f"use chroot = no\nuid = {os.getuid()}\ngid = {os.getgid()}\npid file = {work}/rsyncd.pid\n"
                 f"[src]\npath = {src}\nread only = yes\n[dst]\npath = {dst}\nread only = no\n")
     r = subprocess.Popen(["rsync", "--daemon", "--no-detach", f"--config={conf}", f"--port={port_rsync}",
-                          "--address=127.0.0.1"], stderr=subprocess.DEVNULL)
+                          "--address=127.0.0.1"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     procs.append(r)
     wait_port(port_rsync, r, "rsync --daemon")
 
+    try:
+        results, commands, iperf, loads = measure_all(args, src, dst, out, env, env_null,
+                                                      (port, port_null, port_rsync, port_iperf))
+    finally:
+        for p in procs:
+            p.terminate()
+        for p in procs:
+            p.wait()
+        clean(work)
+
+    report = render(results, commands, args, iperf, loads)
+    print(report)
+    if args.results:
+        with open(args.results, "w") as f:
+            f.write(report)
+        with open(os.path.splitext(args.results)[0] + ".json", "w") as f:
+            json.dump({"results": results, "commands": commands, "loads": loads}, f, indent=1)
+
+
+def measure_all(args, src, dst, out, env, env_null, ports):
+    port, port_null, port_rsync, port_iperf = ports
     results = {}
     commands = {}
     loads = [load()]
@@ -151,9 +172,10 @@ def main():
         print(f"{name:32s} {results[name]['wall']:8.3f} s  {walls}", flush=True)
 
     # iperf3, single stream, loopback.
-    srv = subprocess.Popen(["iperf3", "-s", "-1", "-p", str(port_iperf)], stdout=subprocess.DEVNULL)
-    wait_port(port_iperf, srv, "iperf3 -s")
-    time.sleep(0.2)
+    # iperf3 -s -1 serves exactly one connection: no readiness probe, a pause.
+    srv = subprocess.Popen(["iperf3", "-s", "-1", "-p", str(port_iperf)], stdout=subprocess.DEVNULL,
+                           stderr=subprocess.DEVNULL)
+    time.sleep(1)
     _, js = run(["iperf3", "-c", "127.0.0.1", "-p", str(port_iperf), "-t", "5", "-P", "1", "-J"])
     srv.wait()
     iperf = json.loads(js)["end"]["sum_received"]["bits_per_second"] / 8
@@ -190,20 +212,7 @@ def main():
     measure("one 4 KiB pull blit", [blit, "copy", "--json", f"{R}:/src/one", out + "/"], clean_out, runs=11, parse=True)
     measure("one 4 KiB push rsync", ["rsync", "-a", one, f"{rs}/dst/"], clean_dst, runs=11)
     loads.append(load())
-
-    for p in procs:
-        p.terminate()
-    for p in procs:
-        p.wait()
-    clean(work)
-
-    report = render(results, commands, args, iperf, loads)
-    print(report)
-    if args.results:
-        with open(args.results, "w") as f:
-            f.write(report)
-        with open(os.path.splitext(args.results)[0] + ".json", "w") as f:
-            json.dump({"results": results, "commands": commands, "loads": loads}, f, indent=1)
+    return results, commands, iperf, loads
 
 
 def render(res, commands, args, iperf, loads):
@@ -239,16 +248,17 @@ def render(res, commands, args, iperf, loads):
     w("")
     w("Targets:")
     w("")
+    big = f"{args.size_mib} MiB"
     checks = [
-        ("4 GiB push, null sink >= 85% of iperf3", rate("big push null auto") / iperf, 0.85, "ge"),
-        ("4 GiB pull, null sink >= 85% of iperf3", rate("big pull null auto") / iperf, 0.85, "ge"),
-        ("4 GiB push into tmpfs >= 2.5x rsync", res["big push tmpfs rsync"]["wall"] / res["big push tmpfs auto"]["wall"], 2.5, "ge"),
-        ("4 GiB pull into tmpfs >= 2.5x rsync", res["big pull tmpfs rsync"]["wall"] / res["big pull tmpfs auto"]["wall"], 2.5, "ge"),
+        (f"{big} push, null sink >= 85% of iperf3", rate("big push null auto") / iperf, 0.85, "ge"),
+        (f"{big} pull, null sink >= 85% of iperf3", rate("big pull null auto") / iperf, 0.85, "ge"),
+        (f"{big} push into tmpfs >= 2.5x rsync", res["big push tmpfs rsync"]["wall"] / res["big push tmpfs auto"]["wall"], 2.5, "ge"),
+        (f"{big} pull into tmpfs >= 2.5x rsync", res["big pull tmpfs rsync"]["wall"] / res["big pull tmpfs auto"]["wall"], 2.5, "ge"),
         ("small files push <= 0.5x rsync time", res["small push blit"]["wall"] / res["small push rsync"]["wall"], 0.5, "le"),
         ("small files pull <= 0.5x rsync time", res["small pull blit"]["wall"] / res["small pull rsync"]["wall"], 0.5, "le"),
-        ("pull within 5% of push (4 GiB, null sink)", res["big pull null auto"]["wall"] / res["big push null auto"]["wall"], 1.05, "le"),
-        ("pull within 5% of push (4 GiB, tmpfs)", res["big pull tmpfs auto"]["wall"] / res["big push tmpfs auto"]["wall"], 1.05, "le"),
-        ("forced gRPC >= 60% of TCP (4 GiB push, tmpfs)", res["big push tmpfs auto"]["wall"] / res["big push tmpfs grpc"]["wall"], 0.60, "ge"),
+        (f"pull within 5% of push ({big}, null sink)", res["big pull null auto"]["wall"] / res["big push null auto"]["wall"], 1.05, "le"),
+        (f"pull within 5% of push ({big}, tmpfs)", res["big pull tmpfs auto"]["wall"] / res["big push tmpfs auto"]["wall"], 1.05, "le"),
+        (f"forced gRPC >= 60% of TCP ({big} push, tmpfs)", res["big push tmpfs auto"]["wall"] / res["big push tmpfs grpc"]["wall"], 0.60, "ge"),
         ("one 4 KiB file end to end <= 40 ms (push)", one_p["wall"] * 1000, 40, "le"),
         ("first payload byte <= 15 ms (push)", fb(one_p), 15, "le"),
     ]

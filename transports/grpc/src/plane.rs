@@ -36,6 +36,7 @@ pub(crate) struct DataPlane {
     /// Shuts the data connections down (the session aborted).
     pub(crate) close: Arc<dyn Fn() + Send + Sync>,
     /// Streams, chunk size and compression, once the payload ran.
+    #[cfg_attr(not(feature = "client"), allow(dead_code))]
     pub(crate) report: Arc<dyn Fn() -> TransportReport + Send + Sync>,
 }
 

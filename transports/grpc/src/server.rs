@@ -212,7 +212,23 @@ pub fn serve(
     tokio::spawn(async move {
         let started = Instant::now();
         if let Some(pending) = pending {
-            match plane::establish(pending, &mut incoming, &session.peer).await {
+            let mut stop = session.cancel.clone();
+            let answered = tokio::select! {
+                answered = plane::establish(pending, &mut incoming, &session.peer) => answered,
+                _ = async {
+                    let stopped = match stop.as_mut() {
+                        Some(stop) => stop.wait_for(|s| *s).await.is_ok(),
+                        None => false,
+                    };
+                    if !stopped {
+                        std::future::pending::<()>().await;
+                    }
+                } => {
+                    Err(Error::new(ErrorKind::Cancelled, "blitd is shutting down")
+                        .with_hint("rerun the transfer when blitd is back"))
+                }
+            };
+            match answered {
                 Ok(payload) => session.payload = payload,
                 Err(e) => {
                     tracing::warn!("session failed: {what}: {e}");

@@ -103,9 +103,7 @@ impl Assembly {
 
     /// The file to write a range into, or `None` once the file failed.
     pub(crate) fn target(entry: &Entry) -> Option<&File> {
-        if lock(&entry.state).incoming.is_none() {
-            return None;
-        }
+        lock(&entry.state).incoming.as_ref()?;
         entry.file.as_ref()
     }
 

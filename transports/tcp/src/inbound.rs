@@ -11,11 +11,11 @@
 
 use crate::frame::{decode_record_header, Dec, Prefix, Tag, FLAG_ZERO_COPY, FLAG_ZSTD, MAX_CHUNK, PREFIX_LEN};
 use crate::splice::{Pipe, Stop};
-use std::fs::File;
-use std::os::unix::fs::FileExt;
 use blit_api::{Error, ErrorKind, FileHeader, Result};
+use std::fs::File;
 use std::io::{self, BufRead, BufReader, Read, Write};
 use std::net::TcpStream;
+use std::os::unix::fs::FileExt;
 
 /// Most raw bytes handed out at once (1 MiB).
 pub(crate) const PIECE: usize = 1024 * 1024;

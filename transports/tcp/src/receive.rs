@@ -18,8 +18,8 @@ use crate::tarfmt;
 use crate::transport::{Closer, Tuning};
 use blit_api::{Error, ErrorKind, FileHeader, FileKind, Landing, RelPath, Result};
 use std::io::{Read, Write};
-use std::os::unix::fs::FileExt;
 use std::net::TcpStream;
+use std::os::unix::fs::FileExt;
 use std::sync::{Mutex, PoisonError};
 use std::time::Duration;
 
