@@ -198,6 +198,8 @@ def measure_all(args, src, dst, out, env, env_null, ports):
         measure(f"big push tmpfs {t}", [blit, "copy", "--json", "--transport", t, big, f"{R}:/dst/"], clean_dst, parse=True)
         measure(f"big pull tmpfs {t}", [blit, "copy", "--json", "--transport", t, f"{R}:/src/big", out + "/"], clean_out,
                 parse=True)
+    # The ceiling for any tool: a local copy into the same tmpfs (copy_file_range).
+    measure("big local tmpfs blit", [blit, "copy", "--json", big, out + "/"], clean_out, parse=True)
     measure("big push tmpfs rsync", ["rsync", "-a", big, f"{rs}/dst/"], clean_dst)
     measure("big pull tmpfs rsync", ["rsync", "-a", f"{rs}/src/big", out + "/"], clean_out)
 
@@ -236,6 +238,9 @@ def render(res, commands, args, iperf, loads):
         rtext = f"{rs['wall']:.2f} s ({size / rs['wall'] / GIB:.2f} GiB/s)" if rs else "n/a"
         w(f"| {args.size_mib} MiB {what} | {a['wall']:.2f} s ({size / a['wall'] / GIB:.2f} GiB/s) "
           f"| {g['wall']:.2f} s ({size / g['wall'] / GIB:.2f} GiB/s) | {rtext} | {how} |")
+    local = res["big local tmpfs blit"]
+    w(f"| {args.size_mib} MiB local copy into tmpfs (ceiling) | {local['wall']:.2f} s "
+      f"({size / local['wall'] / GIB:.2f} GiB/s) | | | local |")
     for d in ("push", "pull"):
         b, r = res[f"small {d} blit"], res[f"small {d} rsync"]
         w(f"| {args.small_count} x {args.small_size} B {d} | {b['wall']:.2f} s | | {r['wall']:.2f} s | "
@@ -259,6 +264,8 @@ def render(res, commands, args, iperf, loads):
         (f"pull within 5% of push ({big}, null sink)", res["big pull null auto"]["wall"] / res["big push null auto"]["wall"], 1.05, "le"),
         (f"pull within 5% of push ({big}, tmpfs)", res["big pull tmpfs auto"]["wall"] / res["big push tmpfs auto"]["wall"], 1.05, "le"),
         (f"forced gRPC >= 60% of TCP ({big} push, tmpfs)", res["big push tmpfs auto"]["wall"] / res["big push tmpfs grpc"]["wall"], 0.60, "ge"),
+        (f"forced gRPC >= 60% of TCP ({big} pull, tmpfs)", res["big pull tmpfs auto"]["wall"] / res["big pull tmpfs grpc"]["wall"], 0.60, "ge"),
+        (f"forced gRPC >= 60% of TCP ({big} push, null sink)", res["big push null auto"]["wall"] / res["big push null grpc"]["wall"], 0.60, "ge"),
         ("one 4 KiB file end to end <= 40 ms (push)", one_p["wall"] * 1000, 40, "le"),
         ("first payload byte <= 15 ms (push)", fb(one_p), 15, "le"),
     ]

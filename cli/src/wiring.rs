@@ -44,6 +44,7 @@ pub(crate) async fn local(
 
 /// The module-relative root a push writes to: the remote path, plus the
 /// source's name when the trailing-slash rule puts the source inside it.
+#[cfg_attr(not(feature = "grpc"), allow(dead_code))]
 pub(crate) fn push_root(source: &SourceArg, remote: &Remote) -> Result<RelPath> {
     let mut path = remote.path.clone();
     let into_dir = remote.trailing_slash || remote.path.is_empty();
@@ -62,6 +63,7 @@ pub(crate) fn push_root(source: &SourceArg, remote: &Remote) -> Result<RelPath> 
 /// The local root a pull writes to. Without a trailing slash the remote
 /// entry keeps its name inside DST when it is a directory, or when DST is a
 /// directory; a remote file goes to the path DST otherwise.
+#[cfg_attr(not(feature = "grpc"), allow(dead_code))]
 pub(crate) fn pull_root(remote: &Remote, dst: &OsStr, remote_is_dir: bool) -> PathBuf {
     let dst_path = PathBuf::from(dst);
     let name = remote.path.rsplit(|b| *b == b'/').next().filter(|n| !n.is_empty());
@@ -109,6 +111,7 @@ impl Link {
 }
 
 /// The module-relative path a remote argument names.
+#[cfg_attr(not(feature = "grpc"), allow(dead_code))]
 pub(crate) fn remote_path(remote: &Remote) -> Result<RelPath> {
     RelPath::from_bytes(remote.path.clone()).map_err(|e| {
         Error::new(ErrorKind::InvalidInput, format!("bad remote path: {}", e.message()))

@@ -82,7 +82,7 @@ pub(crate) fn send_all(streams: Vec<TcpStream>, mut plans: PlanReceiver, ctx: &S
         s.set_read_timeout(Some(ctx.config.idle_timeout)).map_err(io)?;
         outs.push(Out::new(s));
     }
-    let first = plans.blocking_recv();
+    let first = first_plan(&mut plans, &mut outs, ctx).map_err(io)?;
     let Choice { streams: k, chunk, zstd, tuning } = probe::choose(&mut outs, first.as_ref(), ctx)?;
     for out in outs.iter_mut() {
         out.configure(chunk as usize, zstd).map_err(io)?;
@@ -126,6 +126,24 @@ pub(crate) fn send_all(streams: Vec<TcpStream>, mut plans: PlanReceiver, ctx: &S
     match failure.into_inner().unwrap_or_else(PoisonError::into_inner) {
         Some(e) => Err(e),
         None => Ok(()),
+    }
+}
+
+/// Waits for the first plan (the walk and the need list may take long
+/// before anything is needed), keeping every connection alive meanwhile.
+fn first_plan(plans: &mut PlanReceiver, outs: &mut [Out], ctx: &Sending<'_>) -> std::io::Result<Option<PayloadPlan>> {
+    let keepalive = (ctx.config.idle_timeout / 3).max(Duration::from_millis(100));
+    let handle = tokio::runtime::Handle::current();
+    loop {
+        match handle.block_on(tokio::time::timeout(keepalive, plans.recv())) {
+            Ok(plan) => return Ok(plan),
+            Err(_) => {
+                for out in outs.iter_mut() {
+                    out.record(Tag::KeepAlive, &[])?;
+                    out.flush()?;
+                }
+            }
+        }
     }
 }
 

@@ -189,3 +189,42 @@ async fn a_silent_sender_is_timed_out() {
     assert!(e.to_string().contains("no data for 1 s"), "{e}");
     assert!(started.elapsed() < Duration::from_secs(5));
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_sender_waiting_for_its_first_plan_keeps_the_connections_alive() {
+    let t = tempfile::tempdir().unwrap();
+    write(&t.path().join("src/f"), 5000, 3);
+    let (a, b) = pair();
+    let idle = Duration::from_secs(1);
+    let sender = TcpTransport::new(vec![a], TcpConfig::new().idle_timeout(idle), "receiver");
+    let receiver = TcpTransport::new(vec![b], TcpConfig::new().idle_timeout(idle), "sender");
+    let (tx, rx) = blit_api::plan_channel();
+    let reader: Arc<dyn PayloadReader> = Arc::new(LocalSource::new(t.path().join("src")));
+    let destination = Arc::new(LocalDestination::new(t.path().join("dst")));
+    std::fs::create_dir(t.path().join("dst")).unwrap();
+    let landing = Landing::new(destination, Arc::new(blit_api::NullSink));
+    let plans = async move {
+        // Longer than the receiver's idle timeout before anything is needed.
+        tokio::time::sleep(Duration::from_millis(2500)).await;
+        let header = LocalSource::new(t.path().join("src")).open(&file_header("f", 5000)).unwrap().header;
+        tx.send(blit_api::PayloadPlan::File(header)).await.unwrap();
+        drop(tx);
+        t
+    };
+    let (sent, received, t) = tokio::join!(sender.send(rx, reader), receiver.receive(landing), plans);
+    sent.unwrap();
+    received.unwrap();
+    assert_eq!(std::fs::read(t.path().join("dst/f")).unwrap(), std::fs::read(t.path().join("src/f")).unwrap());
+}
+
+fn file_header(path: &str, size: u64) -> blit_api::FileHeader {
+    blit_api::FileHeader {
+        path: blit_api::RelPath::from_bytes(path.as_bytes().to_vec()).unwrap(),
+        kind: blit_api::FileKind::File,
+        size,
+        mtime_ns: 0,
+        mode: 0o644,
+        link_target: None,
+        checksum: None,
+    }
+}
