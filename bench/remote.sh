@@ -15,14 +15,12 @@
 # built that way. Needs about 2 x --size-mib plus 1 GiB free in --workdir
 # (tmpfs by default).
 set -euo pipefail
+BENCH_NAME=remote
+# shellcheck source=bench/lib.sh
+source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 here="$(cd "$(dirname "$0")" && pwd)"
 root="$(cd "$here/.." && pwd)"
 
-need_pkg() {
-    command -v "$1" >/dev/null 2>&1 && return
-    echo "installing $2" >&2
-    apt-get install -y "$2" >/dev/null 2>&1 || { apt-get update >/dev/null && apt-get install -y "$2" >/dev/null; }
-}
 need_pkg iperf3 iperf3
 need_pkg rsync rsync
 

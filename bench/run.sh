@@ -10,14 +10,10 @@
 set -euo pipefail
 
 BENCH_DIR="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
+BENCH_NAME=bench
+# shellcheck source=bench/lib.sh
+source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 ROOT="$(cd "$BENCH_DIR/.." && pwd)"
-quote() { # shell-quote only when needed, for a readable command line
-    local a out=""
-    for a in "$@"; do
-        if [[ "$a" =~ ^[A-Za-z0-9_./,=:+@%-]+$ ]]; then out+=" $a"; else out+=" $(printf '%q' "$a")"; fi
-    done
-    printf '%s' "${out# }"
-}
 CMDLINE="$(quote "$0" "$@")"
 
 for a in "$@"; do
@@ -38,18 +34,6 @@ for ((i = 0; i < ${#args[@]}; i++)); do
     case ",$tools," in *,blit,*) want_blit=1 ;; *) want_blit=0 ;; esac
 done
 
-need_pkg() { # need_pkg COMMAND PACKAGE
-    command -v "$1" >/dev/null 2>&1 && return 0
-    echo "bench: $1 is missing; installing Debian package '$2' (apt-get install -y $2)" >&2
-    local sudo=""
-    [ "$(id -u)" -eq 0 ] || sudo="sudo"
-    if ! $sudo apt-get install -y "$2" >/dev/null; then
-        echo "bench: apt-get install failed; running apt-get update and retrying" >&2
-        $sudo apt-get update >/dev/null
-        $sudo apt-get install -y "$2" >/dev/null
-    fi
-    command -v "$1" >/dev/null 2>&1 || { echo "bench: could not install $2" >&2; exit 1; }
-}
 
 command -v python3 >/dev/null || { echo "bench: python3 is required" >&2; exit 1; }
 need_pkg rsync rsync

@@ -10,56 +10,18 @@
 
 mod common;
 
+use common::daemon::Daemon;
 use common::*;
-use std::ffi::{OsStr, OsString};
+use std::ffi::OsStr;
 use std::path::Path;
 use std::process::{Child, Command, Stdio};
-use std::time::Duration;
 
-/// A blitd on a background runtime; stopped on drop.
-struct Daemon {
-    port: u16,
-    stop: Option<tokio::sync::oneshot::Sender<()>>,
-    thread: Option<std::thread::JoinHandle<()>>,
-}
-
-impl Daemon {
-    fn start(module: &Path, max_sessions: usize) -> Daemon {
-        let mut config = blit_daemon::DaemonConfig::new();
-        config.add_module_spec(&format!("m={}", module.display())).unwrap();
-        config.set_max_sessions(max_sessions).unwrap();
-        let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-        let (ready_tx, ready) = std::sync::mpsc::channel();
-        let thread = std::thread::spawn(move || {
-            let rt = tokio::runtime::Builder::new_multi_thread().enable_all().build().unwrap();
-            rt.block_on(async move {
-                let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-                ready_tx.send(listener.local_addr().unwrap().port()).unwrap();
-                blit_daemon::run(listener, config, async move {
-                    stopped.await.ok();
-                })
-                .await
-                .unwrap();
-            });
-        });
-        let port = ready.recv_timeout(Duration::from_secs(10)).expect("the daemon binds within 10 s");
-        Daemon { port, stop: Some(stop), thread: Some(thread) }
-    }
-
-    fn url(&self, rest: &str) -> OsString {
-        OsString::from(format!("127.0.0.1:{}:{rest}", self.port))
-    }
-}
-
-impl Drop for Daemon {
-    fn drop(&mut self) {
-        if let Some(s) = self.stop.take() {
-            s.send(()).ok();
-        }
-        if let Some(t) = self.thread.take() {
-            t.join().ok();
-        }
-    }
+/// Serves `module` as `m` with a session limit.
+fn start(module: &Path, max_sessions: usize) -> Daemon {
+    let mut config = blit_daemon::DaemonConfig::new();
+    config.add_module_spec(&format!("m={}", module.display())).unwrap();
+    config.set_max_sessions(max_sessions).unwrap();
+    Daemon::serve(config)
 }
 
 /// A `/proc/self/status` figure in KiB (`VmHWM`: peak resident memory,
@@ -131,7 +93,7 @@ fn thirty_two_concurrent_clients_push_and_pull_with_bounded_daemon_memory() {
     for i in 0..16u8 {
         tree(&t.path().join(format!("src{i}")), i + 1);
     }
-    let d = Daemon::start(&module, 64);
+    let d = start(&module, 64);
     let before = status_kib("VmHWM:");
     let mut peaks = Vec::new();
     let mut at_rest = Vec::new();
@@ -168,7 +130,7 @@ fn sessions_beyond_the_limit_are_told_to_retry() {
     // Big enough that sixteen transfers started together overlap.
     write(&src.join("more"), &vec![3u8; 6 << 20], 0o644, 3_000, 0);
     std::fs::create_dir_all(&module).unwrap();
-    let d = Daemon::start(&module, 2);
+    let d = start(&module, 2);
     let children: Vec<_> = (0..16).map(|i| spawn(&[os("copy"), &slash(&src), &d.url(&format!("/m/c{i}/"))])).collect();
     let (mut ok, mut busy) = (0, 0);
     for (i, child) in children.into_iter().enumerate() {

@@ -3,57 +3,20 @@
 
 mod common;
 
+use common::daemon::Daemon;
 use common::*;
-use std::ffi::{OsStr, OsString};
+use std::ffi::OsStr;
 use std::path::Path;
 use std::time::Duration;
 
-/// A blitd on a background runtime; stopped on drop.
-struct Daemon {
-    port: u16,
-    stop: Option<tokio::sync::oneshot::Sender<()>>,
-    thread: Option<std::thread::JoinHandle<()>>,
-}
-
-impl Daemon {
-    fn start(modules: &[(&str, &Path, bool)]) -> Daemon {
-        let mut config = blit_daemon::DaemonConfig::new();
-        for (name, path, ro) in modules {
-            let spec = format!("{name}={}{}", path.display(), if *ro { ":ro" } else { "" });
-            config.add_module_spec(&spec).unwrap();
-        }
-        let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-        let (ready_tx, ready) = std::sync::mpsc::channel();
-        let thread = std::thread::spawn(move || {
-            let rt = tokio::runtime::Builder::new_multi_thread().enable_all().build().unwrap();
-            rt.block_on(async move {
-                let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-                ready_tx.send(listener.local_addr().unwrap().port()).unwrap();
-                blit_daemon::run(listener, config, async move {
-                    stopped.await.ok();
-                })
-                .await
-                .unwrap();
-            });
-        });
-        let port = ready.recv_timeout(Duration::from_secs(10)).expect("the daemon binds within 10 s");
-        Daemon { port, stop: Some(stop), thread: Some(thread) }
+/// Serves `(name, dir, read_only)` modules.
+fn start(modules: &[(&str, &Path, bool)]) -> Daemon {
+    let mut config = blit_daemon::DaemonConfig::new();
+    for (name, path, ro) in modules {
+        let spec = format!("{name}={}{}", path.display(), if *ro { ":ro" } else { "" });
+        config.add_module_spec(&spec).unwrap();
     }
-
-    fn url(&self, rest: &str) -> OsString {
-        OsString::from(format!("127.0.0.1:{}:{rest}", self.port))
-    }
-}
-
-impl Drop for Daemon {
-    fn drop(&mut self) {
-        if let Some(s) = self.stop.take() {
-            s.send(()).ok();
-        }
-        if let Some(t) = self.thread.take() {
-            t.join().ok();
-        }
-    }
+    Daemon::serve(config)
 }
 
 fn os(s: &str) -> &OsStr {
@@ -66,7 +29,7 @@ fn push_and_pull_round_trip_an_awkward_tree() {
     let (src, module, back) = (t.path().join("src"), t.path().join("module"), t.path().join("back"));
     awkward_tree(&src);
     std::fs::create_dir(&module).unwrap();
-    let d = Daemon::start(&[("m", &module, false)]);
+    let d = start(&[("m", &module, false)]);
     let s = summary(&blit_ok(&[os("copy"), os("--json"), &slash(&src), &d.url("/m/tree/")]));
     assert_eq!(s["direction"], "push", "{s}");
     assert_same(&snapshot(&src), &snapshot(&module.join("tree")));
@@ -90,7 +53,7 @@ fn mirror_both_ways_and_listing() {
     write(&src.join("keep"), b"keep", 0o644, 1_000, 0);
     write(&module.join("t/stale"), b"old", 0o644, 1_000, 0);
     write(&back.join("stale-local"), b"old", 0o644, 1_000, 0);
-    let d = Daemon::start(&[("m", &module, false)]);
+    let d = start(&[("m", &module, false)]);
     blit_ok(&[os("mirror"), &slash(&src), &d.url("/m/t/")]);
     assert!(!module.join("t/stale").exists(), "push mirror deletes on the daemon");
     blit_ok(&[os("mirror"), &d.url("/m/t/"), &slash(&back)]);
@@ -109,7 +72,7 @@ fn remote_errors_are_clear_and_fatal() {
     let (src, module) = (t.path().join("src"), t.path().join("module"));
     write(&src.join("f"), b"f", 0o644, 1_000, 0);
     std::fs::create_dir(&module).unwrap();
-    let d = Daemon::start(&[("ro", &module, true)]);
+    let d = start(&[("ro", &module, true)]);
     let out = blit(&[os("copy"), &slash(&src), &d.url("/ro/x/")]);
     assert_eq!(out.status.code(), Some(1));
     assert!(String::from_utf8_lossy(&out.stderr).contains("read-only"), "{out:?}");

@@ -3,6 +3,7 @@
 //! target) without following symlinks.
 #![allow(dead_code, unreachable_pub)]
 
+pub mod daemon;
 pub mod process;
 
 use std::collections::BTreeMap;

@@ -1,0 +1,25 @@
+# Shared helpers of the bench scripts; source it after setting BENCH_NAME
+# (the prefix of messages, e.g. "bench" or "scale").
+
+# Shell-quotes arguments only when needed, for a readable command line.
+quote() {
+    local a out=""
+    for a in "$@"; do
+        if [[ "$a" =~ ^[A-Za-z0-9_./,=:+@%-]+$ ]]; then out+=" $a"; else out+=" $(printf '%q' "$a")"; fi
+    done
+    printf '%s' "${out# }"
+}
+
+# need_pkg COMMAND PACKAGE: installs the Debian package when COMMAND is missing.
+need_pkg() {
+    command -v "$1" >/dev/null 2>&1 && return 0
+    echo "${BENCH_NAME}: $1 is missing; installing Debian package '$2' (apt-get install -y $2)" >&2
+    local sudo=""
+    [ "$(id -u)" -eq 0 ] || sudo="sudo"
+    if ! $sudo apt-get install -y "$2" >/dev/null; then
+        echo "${BENCH_NAME}: apt-get install failed; running apt-get update and retrying" >&2
+        $sudo apt-get update >/dev/null
+        $sudo apt-get install -y "$2" >/dev/null
+    fi
+    command -v "$1" >/dev/null 2>&1 || { echo "${BENCH_NAME}: could not install $2" >&2; exit 1; }
+}
