@@ -79,4 +79,8 @@ pub struct Capabilities {
     pub mirror: bool,
     /// Reports per-file failures and continues.
     pub per_file_errors: bool,
+    /// Carries resumed files: sends only the ranges [`crate::ranges_to_send`]
+    /// chose for a need entry with a block map, and lands them through
+    /// [`crate::Landing::resume`] (`--resume`).
+    pub resume: bool,
 }

@@ -136,10 +136,11 @@ impl serde::Serialize for RelPath {
 
 /// The kind of a directory entry. Other kinds (sockets, devices, FIFOs) are
 /// reported as per-file failures by the walker, never transferred.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash, serde::Serialize)]
 #[serde(rename_all = "snake_case")]
 pub enum FileKind {
     /// A regular file.
+    #[default]
     File,
     /// A directory.
     Dir,
@@ -148,7 +149,11 @@ pub enum FileKind {
 }
 
 /// What the source knows about one entry.
-#[derive(Debug, Clone, PartialEq, Eq)]
+///
+/// Build one with struct-update syntax (`..FileHeader::default()`): fields
+/// are added over time, and the optional metadata stays empty unless the
+/// options ask for it.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct FileHeader {
     /// Path relative to the transfer root (empty for the root itself).
     pub path: RelPath,
@@ -164,6 +169,21 @@ pub struct FileHeader {
     pub link_target: Option<Vec<u8>>,
     /// BLAKE3 of the content, present only in checksum mode for regular files.
     pub checksum: Option<[u8; 32]>,
+    /// Owning user id, present only when the options ask for ownership.
+    pub uid: Option<u32>,
+    /// Owning group id, present only when the options ask for ownership.
+    pub gid: Option<u32>,
+    /// Extended attributes (name, value), filled only when the options ask
+    /// for them.
+    pub xattrs: Vec<(Vec<u8>, Vec<u8>)>,
+    /// For a regular file that is a hard link to a file sent earlier in the
+    /// same manifest: that file's path (only when the options ask for hard
+    /// links).
+    pub hard_link: Option<RelPath>,
+    /// In a need entry, with [`crate::TransferOptions::resume`]: the blocks of
+    /// the partial copy the destination kept. The source then sends only what
+    /// differs ([`crate::ranges_to_send`]); never set in a manifest.
+    pub resume: Option<std::sync::Arc<crate::BlockMap>>,
 }
 
 impl FileHeader {
@@ -174,6 +194,9 @@ impl FileHeader {
             + 32
             + self.link_target.as_ref().map_or(0, Vec::len)
             + self.checksum.map_or(0, |c| c.len())
+            + self.xattrs.iter().map(|(k, v)| k.len() + v.len() + 4).sum::<usize>()
+            + self.hard_link.as_ref().map_or(0, |p| p.as_bytes().len())
+            + self.resume.as_ref().map_or(0, |m| m.encoded_len())
     }
 }
 

@@ -2,7 +2,9 @@
 //! [`PayloadWriter`] and emits the per-file progress events, so that every
 //! transport reports exactly the same way.
 
-use crate::{Error, Events, FileFailure, FileHeader, LandingFile, PayloadWriter, ProgressEvent, RelPath, Result};
+use crate::{
+    Error, Events, FileFailure, FileHeader, LandingFile, PayloadWriter, ProgressEvent, RateLimit, RelPath, Result,
+};
 use std::sync::Arc;
 
 /// Where a transport's receiving half lands files. Cheap to clone.
@@ -10,6 +12,7 @@ use std::sync::Arc;
 pub struct Landing {
     writer: Arc<dyn PayloadWriter>,
     events: Events,
+    limit: Option<Arc<RateLimit>>,
 }
 
 impl std::fmt::Debug for Landing {
@@ -21,7 +24,15 @@ impl std::fmt::Debug for Landing {
 impl Landing {
     /// A landing that writes through `writer` and reports to `events`.
     pub fn new(writer: Arc<dyn PayloadWriter>, events: Events) -> Self {
-        Landing { writer, events }
+        Landing { writer, events, limit: None }
+    }
+
+    /// Caps the bytes landed through this landing (and its clones) at
+    /// `bytes_per_sec`, all files and streams together; 0 removes the cap.
+    /// [`Incoming::record`] then sleeps as needed (see [`RateLimit`]).
+    pub fn rate_limit(mut self, bytes_per_sec: u64) -> Self {
+        self.limit = (bytes_per_sec > 0).then(|| Arc::new(RateLimit::new(bytes_per_sec)));
+        self
     }
 
     /// Starts landing `header` (blocking). Emits `FileStarted`. On failure it
@@ -41,8 +52,55 @@ impl Landing {
                 kind: header.kind,
                 size: header.size,
                 written: 0,
+                reused: 0,
                 events: self.events.clone(),
+                limit: self.limit.clone(),
             }),
+            Err(e) => {
+                self.events.emit(ProgressEvent::failed(&header.path, &e));
+                Err(e)
+            }
+        }
+    }
+
+    /// Starts landing `header` over the partial copy the destination kept
+    /// for it (blocking): the source sends only the ranges
+    /// [`crate::ranges_to_send`] chose and `reused` bytes stay as they are.
+    /// Emits `FileStarted`, then `FileResumed` with `reused`; write each
+    /// range at its offset and [`Incoming::record`] its bytes, then
+    /// [`Incoming::commit`], which checks that the recorded bytes and
+    /// `reused` add up to the header's size. Failures behave as in
+    /// [`Landing::begin`]; a destination with no partial copy of this file
+    /// fails it with [`crate::ErrorKind::Protocol`].
+    pub fn resume(&self, header: &FileHeader, reused: u64) -> Result<Incoming> {
+        self.events.emit(ProgressEvent::FileStarted {
+            path: header.path.clone(),
+            kind: header.kind,
+            size: header.size,
+        });
+        let opened = if reused > header.size {
+            Err(Error::new(
+                crate::ErrorKind::Protocol,
+                format!("the source resumed {reused} bytes of a file of {}", header.size),
+            )
+            .with_path(header.path.display()))
+        } else {
+            self.writer.resume(header, reused)
+        };
+        match opened {
+            Ok(file) => {
+                self.events.emit(ProgressEvent::FileResumed { path: header.path.clone(), bytes: reused });
+                Ok(Incoming {
+                    file: Some(file),
+                    path: header.path.clone(),
+                    kind: header.kind,
+                    size: header.size,
+                    written: 0,
+                    reused,
+                    events: self.events.clone(),
+                    limit: self.limit.clone(),
+                })
+            }
             Err(e) => {
                 self.events.emit(ProgressEvent::failed(&header.path, &e));
                 Err(e)
@@ -77,7 +135,10 @@ pub struct Incoming {
     kind: crate::FileKind,
     size: u64,
     written: u64,
+    /// Bytes kept from a partial copy ([`Landing::resume`]); 0 otherwise.
+    reused: u64,
     events: Events,
+    limit: Option<Arc<RateLimit>>,
 }
 
 impl std::fmt::Debug for Incoming {
@@ -102,17 +163,28 @@ impl Incoming {
         self.written
     }
 
+    /// Bytes kept from the destination's partial copy (0 unless the file
+    /// was begun with [`Landing::resume`]).
+    pub fn reused(&self) -> u64 {
+        self.reused
+    }
+
     /// The path being landed.
     pub fn path(&self) -> &RelPath {
         &self.path
     }
 
     /// Records `n` bytes written through user space. Emits `FileBytes`.
+    /// Under a rate limit ([`Landing::rate_limit`]) it sleeps until the
+    /// limit allows these bytes, which slows the sender through the
+    /// transport's back-pressure; like [`Landing::begin`], call it from a
+    /// blocking thread.
     pub fn record(&mut self, n: u64) {
         self.add(n, false);
     }
 
-    /// Records `n` bytes the kernel moved without a user-space copy.
+    /// Records `n` bytes the kernel moved without a user-space copy; may
+    /// sleep like [`Incoming::record`].
     pub fn record_zero_copy(&mut self, n: u64) {
         self.add(n, true);
     }
@@ -123,6 +195,9 @@ impl Incoming {
         }
         self.written += n;
         self.events.emit(ProgressEvent::FileBytes { path: self.path.clone(), bytes: n, zero_copy });
+        if let Some(limit) = &self.limit {
+            limit.charge(n);
+        }
     }
 
     /// Lands the file under its final name. Emits `FileDone`, or `FileFailed`
@@ -130,12 +205,13 @@ impl Incoming {
     /// whose recorded length differs from the header's size.
     pub fn commit(mut self) -> Result<()> {
         let file = self.file.take().expect("Incoming holds its file until commit or fail");
-        if self.written != self.size {
+        if self.written + self.reused != self.size {
             let e = Error::new(
                 crate::ErrorKind::Protocol,
-                format!("received {} bytes, header announced {}", self.written, self.size),
+                format!("received {} bytes, header announced {}", self.written + self.reused, self.size),
             )
             .with_path(self.path.display());
+            file.discard();
             self.events.emit(ProgressEvent::failed(&self.path, &e));
             return Err(e);
         }
@@ -155,9 +231,14 @@ impl Incoming {
         }
     }
 
-    /// Gives up on this file: removes the temporary file, emits `FileFailed`.
+    /// Gives up on this file: removes the temporary file
+    /// ([`LandingFile::discard`]), emits `FileFailed`. Dropping an `Incoming`
+    /// instead (the transfer was interrupted) lets a destination keep a
+    /// partial copy for `--resume`.
     pub fn fail(mut self, error: &Error) {
-        self.file.take();
+        if let Some(file) = self.file.take() {
+            file.discard();
+        }
         self.events.emit(ProgressEvent::failed(&self.path, error));
     }
 }

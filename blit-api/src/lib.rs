@@ -3,6 +3,7 @@
 
 mod caps;
 mod error;
+mod filter;
 mod header;
 mod landing;
 mod manifest;
@@ -10,11 +11,14 @@ mod need;
 mod options;
 mod payload;
 mod progress;
+mod rate;
 mod registry;
+mod resume;
 mod summary;
 
 pub use caps::{Capabilities, Direction, DirectionSet};
 pub use error::{Error, ErrorKind, Result};
+pub use filter::{FilterRule, FilterSpec, RuleKind, FILES_FROM_MAX_BYTES};
 pub use header::{FileHeader, FileKind, RelPath};
 pub use landing::{Incoming, Landing};
 pub use manifest::{manifest_channel, ManifestItem, ManifestReceiver, ManifestSender, ManifestSource};
@@ -27,5 +31,7 @@ pub use payload::{
     SourceFile,
 };
 pub use progress::{Events, NullSink, ProgressEvent, ProgressSink, RecordingSink};
+pub use rate::RateLimit;
 pub use registry::{Registry, TransportFactory};
+pub use resume::{ranges_to_send, BlockMap, ResumePlan, RESUME_BLOCK_MIN, RESUME_MAX_BLOCKS, RESUME_MIN};
 pub use summary::{FileFailure, TransferSummary};

@@ -41,7 +41,11 @@ pub fn manifest_channel() -> (ManifestSender, ManifestReceiver) {
 /// `manifest` sends every entry under the source root into `out` as it is
 /// found, the root itself first (with the empty path), and a directory before
 /// its children; it never collects the tree. When `options.checksum` is set,
-/// regular files carry their BLAKE3 in [`FileHeader::checksum`]. An entry that
+/// regular files carry their BLAKE3 in [`FileHeader::checksum`]; with
+/// `options.owner`, `group` or `xattrs` headers carry those. With
+/// `options.hard_links`, a regular file whose inode was already sent under
+/// another name is sent as a link entry ([`FileHeader::hard_link`] naming
+/// that earlier entry), always after it. An entry that
 /// cannot be read becomes [`ManifestItem::Failed`] and the walk continues.
 /// After the last entry it sends [`ManifestItem::End`] and returns `Ok`. A
 /// fatal error (the root is missing) returns `Err` without `End`. If `out` is

@@ -48,6 +48,10 @@ pub fn need_channel() -> (NeedSender, NeedReceiver) {
 /// returns. With `options.dry_run` it changes nothing and sends only the
 /// empty final batch.
 ///
+/// A link entry ([`FileHeader::hard_link`]) is never needed: the sink keeps
+/// it and links it in `finish`, once its target has landed. Headers that
+/// carry `uid`, `gid` or `xattrs` have them applied to what they describe.
+///
 /// `finish` runs once the payload is done. When the manifest ended with
 /// [`crate::ManifestItem::End`] and carried no failures, and `options.mirror`
 /// is set, it deletes what the source did not name. Then it sets directory
@@ -59,7 +63,10 @@ pub fn need_channel() -> (NeedSender, NeedReceiver) {
 /// `ManifestProgress` as headers arrive (coalesced), `NeedBatch` per sent batch,
 /// `FileStarted`/`FileDone` for each directory or symlink it creates (or
 /// `Planned` in dry-run), `ManifestComplete` when the manifest ends; in
-/// `finish`, `Deleted` per removed entry.
+/// `finish`, `Deleted` per removed entry; for link entries not yet linked,
+/// one `NeedBatch` (their count, 0 bytes), then `FileStarted`/`FileDone`
+/// (size and bytes 0) or `FileFailed` each; last, at most one `Warning` per
+/// kind of metadata the destination could not set.
 ///
 /// # Implementing
 ///

@@ -10,6 +10,28 @@ pub struct TransferOptions {
     pub mirror: bool,
     /// Judge and report, change nothing.
     pub dry_run: bool,
+    /// Most payload bytes per second landed at the destination, all streams
+    /// together; 0 means no limit. The destination's [`crate::Landing`]
+    /// enforces it, so it holds for every transport and direction.
+    pub bwlimit_bytes_per_sec: u64,
+    /// Keep hard-linked regular files linked at the destination (`-H`): the
+    /// walker sends the second and later names of an inode as
+    /// [`crate::FileHeader::hard_link`] entries, which carry no payload.
+    pub hard_links: bool,
+    /// Preserve the owning user id ([`crate::FileHeader::uid`]).
+    pub owner: bool,
+    /// Preserve the owning group id ([`crate::FileHeader::gid`]).
+    pub group: bool,
+    /// Preserve extended attributes ([`crate::FileHeader::xattrs`]).
+    pub xattrs: bool,
+    /// Which entries take part: include/exclude rules, a files-from list,
+    /// size bounds. The source's walk applies it, and a mirroring
+    /// destination keeps what it excludes (see [`crate::FilterSpec`]).
+    pub filter: crate::FilterSpec,
+    /// Continue partial copies an interrupted run left at the destination:
+    /// compare their blocks by BLAKE3 and send only what differs (see
+    /// [`crate::BlockMap`]). Without it, leftover partial copies are removed.
+    pub resume: bool,
 }
 
 impl TransferOptions {
@@ -33,6 +55,48 @@ impl TransferOptions {
     /// Sets dry-run mode.
     pub fn dry_run(mut self, on: bool) -> Self {
         self.dry_run = on;
+        self
+    }
+
+    /// Sets the filter.
+    pub fn filter(mut self, filter: crate::FilterSpec) -> Self {
+        self.filter = filter;
+        self
+    }
+
+    /// Sets hard-link preservation.
+    pub fn hard_links(mut self, on: bool) -> Self {
+        self.hard_links = on;
+        self
+    }
+
+    /// Sets owner (uid) preservation.
+    pub fn owner(mut self, on: bool) -> Self {
+        self.owner = on;
+        self
+    }
+
+    /// Sets group (gid) preservation.
+    pub fn group(mut self, on: bool) -> Self {
+        self.group = on;
+        self
+    }
+
+    /// Sets extended-attribute preservation.
+    pub fn xattrs(mut self, on: bool) -> Self {
+        self.xattrs = on;
+        self
+    }
+
+    /// Limits the payload to `bytes_per_sec` (0: no limit).
+    pub fn bwlimit(mut self, bytes_per_sec: u64) -> Self {
+        self.bwlimit_bytes_per_sec = bytes_per_sec;
+        self
+    }
+
+    /// Sets resume mode (continue partial copies, see [`TransferOptions::resume`]).
+    pub fn resume(mut self, on: bool) -> Self {
+        self.resume = on;
         self
     }
 }

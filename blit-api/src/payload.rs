@@ -46,6 +46,18 @@ pub struct SourceFile {
     pub header: FileHeader,
 }
 
+impl SourceFile {
+    /// For a need entry with a block map ([`FileHeader::resume`]): the
+    /// ranges to send ([`crate::ranges_to_send`]); `None` for a file sent
+    /// whole. A read error names the file; report it like a failed open.
+    pub fn resume_plan(&self) -> Result<Option<crate::ResumePlan>> {
+        let Some(map) = &self.header.resume else { return Ok(None) };
+        crate::ranges_to_send(&self.file, self.header.size, map)
+            .map(Some)
+            .map_err(|e| crate::Error::io("compare blocks of", self.header.path.display(), e))
+    }
+}
+
 /// The source endpoint's reader. Blocking: call it from a blocking context.
 pub trait PayloadReader: Send + Sync {
     /// Opens the file `header` names. A file that vanished or became
@@ -56,12 +68,17 @@ pub trait PayloadReader: Send + Sync {
 
 /// A file being landed: a temporary file in the target directory that becomes
 /// the final name only on [`LandingFile::commit`]. Dropping it without commit
-/// removes the temporary file.
+/// removes the temporary file, except that a destination may keep the
+/// partial copy of a large file for `--resume` (an interrupted transfer);
+/// [`LandingFile::discard`] always removes it.
 pub trait LandingFile: Send + std::fmt::Debug {
     /// The temporary file to write into (any offset).
     fn file(&mut self) -> &mut std::fs::File;
     /// Sets mode and mtime, then renames over the final name atomically.
     fn commit(self: Box<Self>) -> Result<()>;
+    /// Gives the file up for good (it failed): removes the temporary file,
+    /// partial copy or not. The default drops it.
+    fn discard(self: Box<Self>) {}
 }
 
 /// The destination endpoint's writer. Blocking: call it from a blocking
@@ -70,6 +87,17 @@ pub trait PayloadWriter: Send + Sync {
     /// Starts landing a regular file: creates the temporary file (and missing
     /// parent directories).
     fn begin(&self, header: &FileHeader) -> Result<Box<dyn LandingFile>>;
+
+    /// Starts landing a regular file over the partial copy this writer's
+    /// judge offered in the need entry ([`FileHeader::resume`]): reopens it,
+    /// keeping its content, cut to `header.size`. `reused` is what the
+    /// source will not send; a writer refuses more than its partial copy
+    /// holds. The default refuses: this writer keeps no partial copies.
+    fn resume(&self, header: &FileHeader, reused: u64) -> Result<Box<dyn LandingFile>> {
+        let _ = reused;
+        Err(crate::Error::new(crate::ErrorKind::Unsupported, "this destination keeps no partial copies to resume")
+            .with_path(header.path.display()))
+    }
 }
 
 /// Moves planned payloads from a [`PayloadReader`] to a [`PayloadWriter`].

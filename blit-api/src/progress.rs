@@ -11,7 +11,8 @@ use std::sync::{Arc, Mutex};
 ///
 /// `Started` comes first and exactly one terminal event (`Finished` or
 /// `Failed`) comes last. Every `FileStarted` is followed, for the same path, by
-/// any number of `FileBytes` and exactly one `FileDone` or `FileFailed`. Events
+/// at most one `FileResumed` (right after it), any number of `FileBytes` and
+/// exactly one `FileDone` or `FileFailed`. Events
 /// of different files interleave. `ManifestProgress` totals never shrink.
 #[derive(Debug, Clone, PartialEq, serde::Serialize)]
 #[serde(tag = "event", rename_all = "snake_case")]
@@ -76,6 +77,15 @@ pub enum ProgressEvent {
         /// The kernel moved them without a user-space copy.
         zero_copy: bool,
     },
+    /// A file is landing over the partial copy an interrupted run left
+    /// (`--resume`): `bytes` of it stay as they are and are never sent, so
+    /// its `FileBytes` add up to its size less these.
+    FileResumed {
+        /// File path.
+        path: RelPath,
+        /// Bytes kept from the partial copy.
+        bytes: u64,
+    },
     /// An entry landed under its final name.
     FileDone {
         /// Entry path.
@@ -100,6 +110,14 @@ pub enum ProgressEvent {
         path: RelPath,
         /// Entry kind.
         kind: FileKind,
+    },
+    /// Something the destination could not keep, reported once per
+    /// transfer and kind of trouble rather than per entry (for example
+    /// ownership without the privilege to set it, or extended attributes
+    /// the destination filesystem does not store). The entries still land.
+    Warning {
+        /// What was not kept, why, and what to do.
+        message: String,
     },
     /// Terminal: the transfer ran to the end (per-file failures are listed).
     Finished {

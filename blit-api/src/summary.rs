@@ -26,6 +26,9 @@ pub struct TransferSummary {
     pub files_transferred: u64,
     /// Payload bytes written.
     pub bytes_transferred: u64,
+    /// Bytes of resumed files that were kept from the partial copies an
+    /// interrupted run left (`--resume`) instead of being sent again.
+    pub bytes_reused: u64,
     /// Bytes the kernel moved without a user-space copy.
     pub zero_copy_bytes: u64,
     /// Entries deleted by mirror.

@@ -30,6 +30,11 @@ pub struct Cli {
     /// What to do.
     #[command(subcommand)]
     pub command: Command,
+    /// Colour output (log lines, help): auto, always or never. auto
+    /// colours a terminal unless the NO_COLOR environment variable is set
+    /// to a non-empty value.
+    #[arg(long, value_enum, value_name = "WHEN", default_value_t = ColorArg::Auto, global = true)]
+    pub color: ColorArg,
 }
 
 /// The blit commands.
@@ -76,6 +81,9 @@ pub struct ModulesArgs {
     /// Print JSON instead of a table.
     #[arg(long)]
     pub json: bool,
+    /// Secret and TLS (--secret-file, --tls, --tls-ca).
+    #[command(flatten)]
+    pub connect: crate::connect_args::ConnectArgs,
 }
 
 /// Arguments of `blit ls`.
@@ -86,6 +94,9 @@ pub struct LsArgs {
     /// Print one JSON object per entry instead of a table.
     #[arg(long)]
     pub json: bool,
+    /// Secret and TLS (--secret-file, --tls, --tls-ca).
+    #[command(flatten)]
+    pub connect: crate::connect_args::ConnectArgs,
 }
 
 /// Options shared by copy and mirror.
@@ -128,6 +139,47 @@ pub struct TransferArgs {
     /// auto (zstd only when the measured link is slower than the compressor).
     #[arg(long, value_name = "none|zstd[:LEVEL]|auto", default_value = "none")]
     pub compress: String,
+    /// Print nothing but errors (failed entries and fatal errors); the exit
+    /// code is unchanged. Wins over --progress and --verbose; --json still
+    /// prints its summary.
+    #[arg(short, long)]
+    pub quiet: bool,
+    /// Most bytes per second to move, all streams together, in every
+    /// direction: a number with an optional unit. K, M, G and T (or KiB,
+    /// MiB, GiB, TiB) are powers of 1024, KB, MB, GB and TB powers of 1000,
+    /// B is bytes; a bare number means KiB, as in rsync (so 500 = 500K).
+    /// Fractions are fine (1.5G); 0 means no limit.
+    #[arg(long, value_name = "RATE", value_parser = crate::bwlimit::parse_rate)]
+    pub bwlimit: Option<u64>,
+    /// Continue large files an interrupted run left half-written: files of
+    /// 8 MiB or more land in a .blit.<hash>.part file beside their target,
+    /// which a killed or interrupted run leaves behind; with --resume the
+    /// destination compares its 1 MiB blocks with the source by BLAKE3 and
+    /// only the blocks that differ, and the missing rest, are sent. Without
+    /// --resume such leftovers are removed.
+    #[arg(long)]
+    pub resume: bool,
+    /// Which entries take part (--exclude, --include, --files-from, ...).
+    #[command(flatten)]
+    pub filter: crate::filter_args::FilterArgs,
+    /// Secret and TLS for a remote side (--secret-file, --tls, --tls-ca).
+    #[command(flatten)]
+    pub connect: crate::connect_args::ConnectArgs,
+    /// Hard links, owner, group and extended attributes (-H, -o, -g, -X).
+    #[command(flatten)]
+    pub preserve: crate::preserve_args::PreserveArgs,
+}
+
+/// When to colour output (`--color`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, ValueEnum)]
+pub enum ColorArg {
+    /// Colour when writing to a terminal and NO_COLOR is unset or empty.
+    #[default]
+    Auto,
+    /// Always colour, even when NO_COLOR is set.
+    Always,
+    /// Never colour.
+    Never,
 }
 
 /// The payload transport of a remote transfer (`--transport`).

@@ -1,6 +1,6 @@
 //! `blit modules HOST` and `blit ls HOST:/module/path`.
 
-use crate::{remote, LsArgs, ModulesArgs, EXIT_FATAL, EXIT_OK};
+use crate::{remote, ConnectArgs, LsArgs, ModulesArgs, EXIT_FATAL, EXIT_OK};
 use blit_api::{Error, ErrorKind, FileHeader, FileKind, Result};
 
 fn runtime() -> Result<tokio::runtime::Runtime> {
@@ -24,7 +24,7 @@ fn finish(result: Result<()>) -> u8 {
 pub(crate) fn modules(args: ModulesArgs) -> u8 {
     finish((|| {
         let (host, port) = remote::parse_host(&args.host)?;
-        let modules = runtime()?.block_on(imp::modules(&host, port))?;
+        let modules = runtime()?.block_on(imp::modules(&host, port, &args.connect))?;
         for m in modules {
             if args.json {
                 let v =
@@ -47,7 +47,7 @@ pub(crate) fn ls(args: LsArgs) -> u8 {
                 .with_path(args.target.to_string_lossy().into_owned())
                 .with_hint("write HOST:/module/path; use `ls` for local paths"));
         };
-        runtime()?.block_on(imp::list(&target, &mut |h: FileHeader| print_entry(&h, args.json)))
+        runtime()?.block_on(imp::list(&target, &args.connect, &mut |h: FileHeader| print_entry(&h, args.json)))
     })())
 }
 
@@ -98,14 +98,18 @@ mod imp {
     use super::*;
     use blit_transports::grpc::{self as blit_transport_grpc, GrpcConfig, ModuleInfo, RemoteSpec};
 
-    pub(super) async fn modules(host: &str, port: u16) -> Result<Vec<ModuleInfo>> {
-        blit_transport_grpc::modules(host, port, &GrpcConfig::default()).await
+    pub(super) async fn modules(host: &str, port: u16, connect: &ConnectArgs) -> Result<Vec<ModuleInfo>> {
+        blit_transport_grpc::modules(host, port, &connect.apply(GrpcConfig::default())?).await
     }
 
-    pub(super) async fn list(target: &remote::Remote, each: &mut (dyn FnMut(FileHeader) + Send)) -> Result<()> {
+    pub(super) async fn list(
+        target: &remote::Remote,
+        connect: &ConnectArgs,
+        each: &mut (dyn FnMut(FileHeader) + Send),
+    ) -> Result<()> {
         let path = crate::wiring::remote_path(target)?;
         let spec = RemoteSpec::new(target.host.clone(), target.port, target.module.clone(), path);
-        blit_transport_grpc::list(&spec, &GrpcConfig::default(), each).await
+        blit_transport_grpc::list(&spec, &connect.apply(GrpcConfig::default())?, each).await
     }
 }
 
@@ -126,11 +130,15 @@ mod imp {
         pub(super) read_only: bool,
     }
 
-    pub(super) async fn modules(_: &str, _: u16) -> Result<Vec<Module>> {
+    pub(super) async fn modules(_: &str, _: u16, _: &ConnectArgs) -> Result<Vec<Module>> {
         Err(disabled())
     }
 
-    pub(super) async fn list(_: &remote::Remote, _: &mut (dyn FnMut(FileHeader) + Send)) -> Result<()> {
+    pub(super) async fn list(
+        _: &remote::Remote,
+        _: &ConnectArgs,
+        _: &mut (dyn FnMut(FileHeader) + Send),
+    ) -> Result<()> {
         Err(disabled())
     }
 }

@@ -2,16 +2,26 @@
 #![deny(missing_docs)]
 
 mod args;
+mod bwlimit;
+mod color;
+mod connect_args;
 mod docs;
 mod endpoints;
+mod filter_args;
 mod inspect;
+mod preserve_args;
+mod progress_line;
 mod remote;
 mod render;
 mod transfer;
 mod wiring;
 
-pub use args::{Cli, Command, CompletionsArgs, LsArgs, ManArgs, ModulesArgs, TransferArgs, TransportArg};
+pub use args::{Cli, ColorArg, Command, CompletionsArgs, LsArgs, ManArgs, ModulesArgs, TransferArgs, TransportArg};
+pub use color::{clap_color, color_in_args, init_logging, use_color};
+pub use connect_args::{ConnectArgs, SECRET_ENV};
 pub use docs::command;
+pub use filter_args::FilterArgs;
+pub use preserve_args::PreserveArgs;
 
 /// Exit code: everything transferred.
 pub const EXIT_OK: u8 = 0;

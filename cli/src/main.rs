@@ -3,14 +3,13 @@
 use clap::FromArgMatches;
 
 fn main() -> std::process::ExitCode {
-    let matches = blit_cli::command().get_matches();
+    let raw: Vec<std::ffi::OsString> = std::env::args_os().collect();
+    let color = blit_cli::color_in_args(&raw);
+    let matches = blit_cli::command().color(blit_cli::clap_color(color)).get_matches_from(raw);
     let cli = match blit_cli::Cli::from_arg_matches(&matches) {
         Ok(cli) => cli,
         Err(e) => e.exit(),
     };
-    tracing_subscriber::fmt()
-        .with_env_filter(tracing_subscriber::EnvFilter::from_env("BLIT_LOG"))
-        .with_writer(std::io::stderr)
-        .init();
+    blit_cli::init_logging(cli.color);
     blit_cli::run(cli)
 }

@@ -7,7 +7,9 @@ use std::io::Write;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering::Relaxed};
 use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
-use std::time::Duration;
+use std::time::{Duration, Instant};
+
+use crate::progress_line::{human_bytes, Meter, Snapshot};
 
 /// Version of the JSON event and summary schema.
 pub(crate) const JSON_SCHEMA: u32 = 1;
@@ -21,13 +23,29 @@ struct Counters {
     files_needed: AtomicU64,
     files_done: AtomicU64,
     entries_seen: AtomicU64,
+    scan_done: AtomicBool,
+}
+
+impl Counters {
+    fn snapshot(&self) -> Snapshot {
+        Snapshot {
+            done_bytes: self.done_bytes.load(Relaxed),
+            total_bytes: self.total_bytes.load(Relaxed),
+            files_done: self.files_done.load(Relaxed),
+            files_needed: self.files_needed.load(Relaxed),
+            scanned: self.entries_seen.load(Relaxed),
+            scan_done: self.scan_done.load(Relaxed),
+        }
+    }
 }
 
 /// The CLI's progress sink.
 pub(crate) struct Renderer {
     verbose: bool,
+    quiet: bool,
     json_events: bool,
     counters: Arc<Counters>,
+    meter: Arc<Mutex<Meter>>,
     bar: Option<ProgressBar>,
     stop: Arc<AtomicBool>,
     ticker: Mutex<Option<JoinHandle<()>>>,
@@ -35,25 +53,28 @@ pub(crate) struct Renderer {
 
 impl Renderer {
     /// `progress` draws the bar (or JSON lines when `json`), `verbose` prints
-    /// a line per entry.
-    pub(crate) fn new(progress: bool, verbose: bool, json: bool) -> Arc<Self> {
+    /// a line per entry; `quiet` (`-q`) prints nothing but failures and
+    /// wins over both.
+    pub(crate) fn new(progress: bool, verbose: bool, json: bool, quiet: bool) -> Arc<Self> {
+        let (progress, verbose) = (progress && !quiet, verbose && !quiet);
         let counters = Arc::new(Counters::default());
         let stop = Arc::new(AtomicBool::new(false));
+        let meter = Arc::new(Mutex::new(Meter::default()));
         let (bar, ticker) = if progress && !json {
             let bar = ProgressBar::with_draw_target(Some(0), ProgressDrawTarget::stderr_with_hz(10));
             bar.set_style(
-                ProgressStyle::with_template(
-                    "{elapsed_precise} [{bar:30}] {bytes}/{total_bytes} {binary_bytes_per_sec} ETA {eta} {msg}",
-                )
-                .expect("the bar template is valid")
-                .progress_chars("=> "),
+                // One line, cut to the terminal's width so it never wraps.
+                ProgressStyle::with_template("{elapsed_precise} [{bar:20}] {wide_msg}")
+                    .expect("the bar template is valid")
+                    .progress_chars("=> "),
             );
-            let t = spawn_ticker(bar.clone(), counters.clone(), stop.clone());
+            let t = spawn_ticker(bar.clone(), counters.clone(), meter.clone(), stop.clone());
             (Some(bar), Some(t))
         } else {
             (None, None)
         };
-        Arc::new(Renderer { verbose, json_events: progress && json, counters, bar, stop, ticker: Mutex::new(ticker) })
+        let json_events = progress && json;
+        Arc::new(Renderer { verbose, quiet, json_events, counters, meter, bar, stop, ticker: Mutex::new(ticker) })
     }
 
     /// Stops the bar and leaves its last state on screen.
@@ -63,7 +84,7 @@ impl Renderer {
             let _ = t.join();
         }
         if let Some(bar) = &self.bar {
-            update_bar(bar, &self.counters);
+            update_bar(bar, &self.counters, &self.meter);
             bar.finish();
         }
     }
@@ -79,24 +100,26 @@ impl Renderer {
     }
 }
 
-fn spawn_ticker(bar: ProgressBar, counters: Arc<Counters>, stop: Arc<AtomicBool>) -> JoinHandle<()> {
+fn spawn_ticker(
+    bar: ProgressBar,
+    counters: Arc<Counters>,
+    meter: Arc<Mutex<Meter>>,
+    stop: Arc<AtomicBool>,
+) -> JoinHandle<()> {
     std::thread::spawn(move || {
         while !stop.load(Relaxed) {
-            update_bar(&bar, &counters);
+            update_bar(&bar, &counters, &meter);
             std::thread::sleep(Duration::from_millis(100));
         }
     })
 }
 
-fn update_bar(bar: &ProgressBar, c: &Counters) {
-    bar.set_length(c.total_bytes.load(Relaxed));
-    bar.set_position(c.done_bytes.load(Relaxed));
-    bar.set_message(format!(
-        "files {}/{} (scanned {})",
-        c.files_done.load(Relaxed),
-        c.files_needed.load(Relaxed),
-        c.entries_seen.load(Relaxed)
-    ));
+fn update_bar(bar: &ProgressBar, c: &Counters, meter: &Mutex<Meter>) {
+    let snapshot = c.snapshot();
+    bar.set_length(snapshot.total_bytes);
+    bar.set_position(snapshot.done_bytes);
+    let line = meter.lock().unwrap_or_else(|poisoned| poisoned.into_inner()).line(&snapshot, Instant::now());
+    bar.set_message(line);
 }
 
 fn shown(path: &blit_api::RelPath, kind: FileKind) -> String {
@@ -119,8 +142,12 @@ impl ProgressSink for Renderer {
     fn emit(&self, event: ProgressEvent) {
         let c = &self.counters;
         match &event {
-            ProgressEvent::ManifestProgress { entries, .. } | ProgressEvent::ManifestComplete { entries, .. } => {
+            ProgressEvent::ManifestProgress { entries, .. } => {
                 c.entries_seen.fetch_max(*entries, Relaxed);
+            }
+            ProgressEvent::ManifestComplete { entries, .. } => {
+                c.entries_seen.fetch_max(*entries, Relaxed);
+                c.scan_done.store(true, Relaxed);
             }
             ProgressEvent::NeedBatch { files, bytes } => {
                 c.files_needed.fetch_add(*files, Relaxed);
@@ -128,6 +155,10 @@ impl ProgressSink for Renderer {
             }
             ProgressEvent::FileBytes { bytes, .. } => {
                 c.done_bytes.fetch_add(*bytes, Relaxed);
+            }
+            // Kept bytes never move: the bar counts only what is sent.
+            ProgressEvent::FileResumed { bytes, .. } => {
+                let _ = c.total_bytes.fetch_update(Relaxed, Relaxed, |t| Some(t.saturating_sub(*bytes)));
             }
             ProgressEvent::FileDone { path, kind, .. } => {
                 if *kind == FileKind::File {
@@ -143,6 +174,15 @@ impl ProgressSink for Renderer {
             }
             ProgressEvent::FileFailed { path, message, .. } => {
                 let line = format!("blit: failed: {}", failure_text(path, message));
+                if let Some(bar) = &self.bar {
+                    bar.suspend(|| eprintln!("{line}"));
+                } else {
+                    eprintln!("{line}");
+                }
+            }
+            // Once per transfer and kind of trouble: printed even without -v.
+            ProgressEvent::Warning { message } if !self.quiet => {
+                let line = format!("blit: warning: {message}");
                 if let Some(bar) = &self.bar {
                     bar.suspend(|| eprintln!("{line}"));
                 } else {
@@ -213,21 +253,6 @@ pub(crate) fn transport_text(s: &TransferSummary) -> Option<String> {
     Some(text)
 }
 
-fn human_bytes(n: u64) -> String {
-    const UNITS: [&str; 5] = ["B", "KiB", "MiB", "GiB", "TiB"];
-    let mut v = n as f64;
-    let mut u = 0;
-    while v >= 1024.0 && u < UNITS.len() - 1 {
-        v /= 1024.0;
-        u += 1;
-    }
-    if u == 0 {
-        format!("{n} B")
-    } else {
-        format!("{v:.1} {}", UNITS[u])
-    }
-}
-
 /// `path: message`, or only the message when it already starts with the
 /// path (errors carry the path they concern).
 pub(crate) fn failure_text(path: &blit_api::RelPath, message: &str) -> String {
@@ -276,11 +301,5 @@ mod tests {
         assert_eq!(transport_text(&grpc).unwrap(), "over grpc (fell back: port closed)");
         assert!(summary_line(&grpc).ends_with("over grpc (fell back: port closed)"));
         assert_eq!(transport_text(&TransferSummary::default()), None);
-    }
-
-    #[test]
-    fn bytes_are_human() {
-        assert_eq!(human_bytes(5), "5 B");
-        assert_eq!(human_bytes(3 * 1024 * 1024), "3.0 MiB");
     }
 }

@@ -7,7 +7,7 @@ use blit_api::{Error, ErrorKind, Events, ProgressEvent, Result, TransferOptions}
 
 /// Runs a copy (or a mirror) and returns the exit code.
 pub(crate) fn run(args: TransferArgs, mirror: bool) -> u8 {
-    let renderer = Renderer::new(args.progress, args.verbose, args.json);
+    let renderer = Renderer::new(args.progress, args.verbose, args.json, args.quiet);
     let result = execute(&args, mirror, renderer.clone());
     renderer.close();
     match result {
@@ -19,7 +19,7 @@ pub(crate) fn run(args: TransferArgs, mirror: bool) -> u8 {
                     o.insert("ok".into(), (!summary.has_failures()).into());
                 }
                 println!("{v}");
-            } else if args.progress || args.verbose {
+            } else if (args.progress || args.verbose) && !args.quiet {
                 eprintln!("blit: {}", summary_line(&summary));
             }
             if summary.has_failures() {
@@ -44,7 +44,15 @@ pub(crate) fn run(args: TransferArgs, mirror: bool) -> u8 {
 }
 
 fn execute(args: &TransferArgs, mirror: bool, events: Events) -> Result<blit_api::TransferSummary> {
-    let options = TransferOptions::new().checksum(args.checksum).mirror(mirror || args.delete).dry_run(args.dry_run);
+    let options = args
+        .preserve
+        .apply(TransferOptions::new())
+        .checksum(args.checksum)
+        .mirror(mirror || args.delete)
+        .dry_run(args.dry_run)
+        .bwlimit(args.bwlimit.unwrap_or(0))
+        .resume(args.resume)
+        .filter(args.filter.spec(mirror || args.delete)?);
     let (src, dst) = (remote::parse(&args.src)?, remote::parse(&args.dst)?);
     let link = wiring::Link::from_args(args)?;
     let runtime = tokio::runtime::Builder::new_multi_thread()

@@ -85,6 +85,8 @@ pub(crate) struct Link {
     pub(crate) streams: Option<u32>,
     /// Data-plane compression.
     pub(crate) compress: String,
+    /// Secret and TLS.
+    pub(crate) connect: crate::ConnectArgs,
 }
 
 impl Link {
@@ -106,7 +108,7 @@ impl Link {
         }
         #[cfg(feature = "tcp-data-plane")]
         args.compress.parse::<blit_transports::tcp::Compression>()?;
-        Ok(Link { transport, streams: args.streams, compress: args.compress.clone() })
+        Ok(Link { transport, streams: args.streams, compress: args.compress.clone(), connect: args.connect.clone() })
     }
 }
 
@@ -129,13 +131,13 @@ mod remote_impl {
     }
 
     /// The session configuration for `link`.
-    fn config(link: &Link) -> GrpcConfig {
+    fn config(link: &Link) -> Result<GrpcConfig> {
         let mode = match link.transport {
             TransportArg::Auto => TransportMode::Auto,
             TransportArg::Tcp => TransportMode::Tcp,
             TransportArg::Grpc => TransportMode::Grpc,
         };
-        GrpcConfig::default().transport(mode).streams(link.streams).compress(link.compress.clone())
+        link.connect.apply(GrpcConfig::default().transport(mode).streams(link.streams).compress(link.compress.clone()))
     }
 
     /// Local source to a daemon.
@@ -149,7 +151,7 @@ mod remote_impl {
         let source = endpoints::inspect_source(src)?;
         let root = push_root(&source, remote)?;
         let roles = source_roles(&source.path);
-        blit_transport_grpc::push(&spec(remote, root), roles, &options, &config(link), events).await
+        blit_transport_grpc::push(&spec(remote, root), roles, &options, &config(link)?, events).await
     }
 
     /// A daemon's tree to a local destination.
@@ -162,17 +164,18 @@ mod remote_impl {
     ) -> Result<TransferSummary> {
         let path = remote_path(remote)?;
         let needs_kind = !remote.trailing_slash && !path.is_root() && !endpoints::local_dir_target(dst);
-        let remote_is_dir = if needs_kind { is_dir(remote, path.clone()).await? } else { true };
+        let config = config(link)?;
+        let remote_is_dir = if needs_kind { is_dir(remote, path.clone(), &config).await? } else { true };
         let root = pull_root(remote, dst, remote_is_dir);
         endpoints::check_destination(&root, options.dry_run)?;
-        blit_transport_grpc::pull(&spec(remote, path), destination_roles(&root), &options, &config(link), events).await
+        blit_transport_grpc::pull(&spec(remote, path), destination_roles(&root), &options, &config, events).await
     }
 
     /// Whether the remote path names a directory: listing a non-directory
     /// yields exactly that entry, under the root's (empty) path.
-    async fn is_dir(remote: &Remote, path: RelPath) -> Result<bool> {
+    async fn is_dir(remote: &Remote, path: RelPath, config: &GrpcConfig) -> Result<bool> {
         let mut itself = false;
-        blit_transport_grpc::list(&spec(remote, path), &GrpcConfig::default(), |h| itself |= h.path.is_root()).await?;
+        blit_transport_grpc::list(&spec(remote, path), config, |h| itself |= h.path.is_root()).await?;
         Ok(!itself)
     }
 }

@@ -6,8 +6,9 @@
 //!   sample files);
 //! - a ```` ```toml file=NAME ```` block is written to NAME;
 //! - a ```` ```console ```` block runs each `$ ` line with bash; the lines
-//!   after a command are output that must appear in what it printed (lines
-//!   holding `...` are skipped, they stand for varying text). Every command
+//!   after a command are exactly what it prints (stdout then stderr); when
+//!   one of them holds `...` (varying text), each of them must instead match
+//!   some printed line, `...` standing for any text. Every command
 //!   must exit 0, except the last one of a ```` ```console exit=N ```` block,
 //!   which must exit N;
 //! - a `$ blitd ...` command starts the daemon in the background, on an
@@ -63,7 +64,8 @@ struct Sandbox {
 impl Sandbox {
     fn rewrite(&self, text: &str) -> String {
         let root = self.dir.display().to_string();
-        let mut text = text.replace("/srv/", &format!("{root}/srv/")).replace("/etc/blit/", &format!("{root}/etc/blit/"));
+        let mut text =
+            text.replace("/srv/", &format!("{root}/srv/")).replace("/etc/blit/", &format!("{root}/etc/blit/"));
         if let Some(port) = self.port {
             text = text.replace("localhost:/", &format!("127.0.0.1:{port}:/"));
             if text.ends_with(" localhost") {
@@ -143,25 +145,42 @@ impl Sandbox {
             "guide command `{line}` exited {code} after {:?}, expected {want_exit}; it printed:\n{printed}",
             started.elapsed()
         );
-        for want in expected {
-            let want = want.trim();
-            if want.is_empty() || want.contains("...") {
-                continue;
-            }
-            let want = self.rewrite(want);
-            let root = self.dir.display().to_string();
+        let root = self.dir.display().to_string();
+        let printed = printed.replace(&root, "");
+        let expected: Vec<String> = expected.iter().map(|l| self.rewrite(l.trim_end()).replace(&root, "")).collect();
+        if !expected.iter().any(|l| l.contains("...")) {
+            // No placeholder: the output must be exactly what the guide shows.
+            let got: Vec<&str> = printed.lines().map(str::trim_end).filter(|l| !l.is_empty()).collect();
+            let want: Vec<&str> = expected.iter().map(String::as_str).filter(|l| !l.is_empty()).collect();
+            assert_eq!(got, want, "guide command `{line}` printed something else than the guide shows");
+            return;
+        }
+        for want in expected.iter().map(|l| l.trim()).filter(|l| !l.is_empty()) {
             assert!(
-                printed.replace(&root, "").contains(&want.replace(&root, "")),
-                "guide command `{line}` should print `{want}`; it printed:\n{printed}"
+                printed.lines().any(|got| matches_with_gaps(got, want)),
+                "guide command `{line}` should print a line like `{want}`; it printed:\n{printed}"
             );
         }
     }
 }
 
+/// Whether `got` holds the pieces of `want` between its `...` gaps, in order.
+fn matches_with_gaps(got: &str, want: &str) -> bool {
+    let mut rest = got;
+    for piece in want.split("...").map(str::trim).filter(|p| !p.is_empty()) {
+        match rest.find(piece) {
+            Some(at) => rest = &rest[at + piece.len()..],
+            None => return false,
+        }
+    }
+    true
+}
+
 #[test]
 fn every_guide_example_runs_as_written() {
     let tmp = tempfile::tempdir().expect("create a sandbox");
-    let mut sandbox = Sandbox { dir: tmp.path().to_path_buf(), bins: bin_dir(), port: None, daemons: Daemons(Vec::new()) };
+    let mut sandbox =
+        Sandbox { dir: tmp.path().to_path_buf(), bins: bin_dir(), port: None, daemons: Daemons(Vec::new()) };
     let mut lines = GUIDE.lines();
     let mut commands = 0;
     while let Some(line) = lines.next() {

@@ -76,6 +76,7 @@ impl CanonicalLog {
                 ProgressEvent::FileStarted { path, kind, size } => {
                     (path, format!("started {} size={size}", kind_str(*kind)))
                 }
+                ProgressEvent::FileResumed { path, bytes } => (path, format!("resumed bytes={bytes}")),
                 ProgressEvent::FileDone { path, kind, bytes } => {
                     (path, format!("done {} bytes={bytes}", kind_str(*kind)))
                 }
@@ -109,6 +110,36 @@ impl CanonicalLog {
         }
         lines.extend(tail);
         CanonicalLog { lines }
+    }
+
+    /// Merges the lines of each group of paths (names of one file): their
+    /// path becomes the group's, and the group's lines are sorted and placed
+    /// where its first line was. Which name of a hard-linked file carries
+    /// the payload depends on walk order, which legitimately varies.
+    pub fn alias(mut self, groups: &[Vec<Vec<u8>>]) -> Self {
+        for group in groups {
+            let shown: Vec<String> = group.iter().map(|p| format!("{} | ", show_path(p))).collect();
+            let label =
+                format!("same file {{{}}} | ", group.iter().map(|p| show_path(p)).collect::<Vec<_>>().join(", "));
+            let mut merged = Vec::new();
+            let mut at = None;
+            let mut kept = Vec::with_capacity(self.lines.len());
+            for line in self.lines {
+                match shown.iter().find(|s| line.starts_with(s.as_str())) {
+                    Some(s) => {
+                        at.get_or_insert(kept.len());
+                        merged.push(format!("{label}{}", &line[s.len()..]));
+                    }
+                    None => kept.push(line),
+                }
+            }
+            merged.sort();
+            if let Some(at) = at {
+                kept.splice(at..at, merged);
+            }
+            self.lines = kept;
+        }
+        self
     }
 
     /// The canonical lines.
@@ -145,10 +176,11 @@ fn finished(s: &TransferSummary) -> String {
         s.failures.iter().map(|f| format!("{}:{}", show_path(f.path.as_bytes()), f.kind)).collect();
     failures.sort();
     format!(
-        "finished entries={} files={} bytes={} deleted={} dry_run={} failures=[{}]",
+        "finished entries={} files={} bytes={} reused={} deleted={} dry_run={} failures=[{}]",
         s.entries_scanned,
         s.files_transferred,
         s.bytes_transferred,
+        s.bytes_reused,
         s.deleted,
         s.dry_run,
         failures.join(", ")

@@ -33,6 +33,8 @@ pub struct Transfer {
     destination: Option<PathBuf>,
     expect: Expect,
     hook: Option<SourceHook>,
+    selected: Option<Snapshot>,
+    same_files: Vec<Vec<Vec<u8>>>,
 }
 
 impl std::fmt::Debug for Transfer {
@@ -42,6 +44,7 @@ impl std::fmt::Debug for Transfer {
             .field("source", &self.source)
             .field("destination", &self.destination)
             .field("expect", &self.expect)
+            .field("selected", &self.selected.as_ref().map(Snapshot::len))
             .finish_non_exhaustive()
     }
 }
@@ -74,6 +77,24 @@ impl Transfer {
     /// Sets what the destination must look like afterwards.
     pub fn expect(mut self, expect: Expect) -> Self {
         self.expect = expect;
+        self
+    }
+
+    /// The part of the source the options' filter selects, as the case
+    /// works it out by hand: the manifest must count exactly these entries,
+    /// and [`Expect::Source`] compares the destination with it. Without it,
+    /// the whole source is expected.
+    pub fn selected(mut self, selected: Snapshot) -> Self {
+        self.selected = Some(selected);
+        self
+    }
+
+    /// Declares each group of raw paths as names of one file (hard links):
+    /// which name the walk meets first, and so which one carries the
+    /// payload, is walk order, so the canonical log merges each group (see
+    /// [`CanonicalLog::alias`]).
+    pub fn same_files(mut self, groups: Vec<Vec<Vec<u8>>>) -> Self {
+        self.same_files = groups;
         self
     }
 
@@ -263,7 +284,10 @@ impl Ctx {
         let label = format!("in transfer #{n} ({})", describe(&transfer.options));
         let source = transfer.source.unwrap_or_else(|| self.src());
         let destination = transfer.destination.unwrap_or_else(|| self.dst());
-        let before = self.snapshot(&source)?;
+        let before = match transfer.selected {
+            Some(selected) => selected,
+            None => self.snapshot(&source)?,
+        };
         let expected = match transfer.expect {
             Expect::Source => before.clone(),
             Expect::Unchanged => self.snapshot(&destination)?,
@@ -293,7 +317,7 @@ impl Ctx {
         })?;
         let after = self.snapshot(&destination)?;
         expected.expect_equal(&after, &self.pass_caps).map_err(|f| f.context(&label))?;
-        let log = CanonicalLog::from_events(&events);
+        let log = CanonicalLog::from_events(&events).alias(&transfer.same_files);
         if let Some(reference) = &self.reference {
             match reference.get(n - 1) {
                 None => {
@@ -331,6 +355,9 @@ fn describe(o: &TransferOptions) -> String {
     }
     if o.dry_run {
         parts.push("dry run");
+    }
+    if !o.filter.selects_all() || o.filter.delete_excluded {
+        parts.push("filtered");
     }
     parts.join(", ")
 }

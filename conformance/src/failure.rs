@@ -10,6 +10,9 @@ use std::fmt;
 /// with ``rule `<name>` broken:``; tests and known-failure lists may match on
 /// these names.
 pub mod rules {
+    /// A `--resume` run sends only what its partial copy lacks and lands
+    /// the file whole.
+    pub const RESUMES_PARTIAL: &str = "resumes-partial";
     /// The first event is `Started`, and there is no other `Started`.
     pub const ONE_START_FIRST: &str = "one-start-first";
     /// Exactly one terminal event (`Finished` or `Failed`), and it is the last.
@@ -46,6 +49,14 @@ pub mod rules {
     pub const UPDATES_CHANGED: &str = "updates-changed";
     /// Mirror deletes exactly the entries the source lacks.
     pub const MIRROR_DELETES: &str = "mirror-deletes";
+    /// Entries the filter excludes are neither transferred nor reported.
+    pub const FILTER_APPLIES: &str = "filter-applies";
+    /// Hard-linked source files are linked at the destination, and only
+    /// those.
+    pub const HARD_LINKS_KEPT: &str = "hard-links-kept";
+    /// Owner, group and extended attributes arrive as asked, or one
+    /// warning says why not.
+    pub const METADATA_KEPT: &str = "metadata-kept";
     /// A dry run reports what it would do and changes nothing.
     pub const DRY_RUN_PLANS: &str = "dry-run-plans";
     /// A source file that cannot be read is one per-file failure; the rest lands.

@@ -14,32 +14,37 @@ use std::sync::Arc;
 ///
 /// `removed` is set once the file is gone, so a case can prove the hook ran.
 pub fn remove_after_header(victim: RelPath, abs: PathBuf, removed: Arc<AtomicBool>) -> SourceHook {
-    Arc::new(move |inner| {
-        Arc::new(RemoveAfterHeader { inner, victim: victim.clone(), abs: abs.clone(), removed: removed.clone() })
-            as Arc<dyn ManifestSource>
-    })
+    edit_headers(Arc::new(move |h| {
+        if h.path == victim && std::fs::remove_file(&abs).is_ok() {
+            removed.store(true, Ordering::Release);
+        }
+    }))
 }
 
-struct RemoveAfterHeader {
+/// A hook that changes every header of the manifest with `edit` before the
+/// destination sees it (for example to announce an owner the destination
+/// cannot give). The need list and the payload then carry the edited
+/// headers, as they would carry what a real walk found.
+pub fn edit_headers(edit: Arc<dyn Fn(&mut blit_api::FileHeader) + Send + Sync>) -> SourceHook {
+    Arc::new(move |inner| Arc::new(EditHeaders { inner, edit: edit.clone() }) as Arc<dyn ManifestSource>)
+}
+
+struct EditHeaders {
     inner: Arc<dyn ManifestSource>,
-    victim: RelPath,
-    abs: PathBuf,
-    removed: Arc<AtomicBool>,
+    edit: Arc<dyn Fn(&mut blit_api::FileHeader) + Send + Sync>,
 }
 
 #[async_trait::async_trait]
-impl ManifestSource for RemoveAfterHeader {
+impl ManifestSource for EditHeaders {
     async fn manifest(&self, options: &TransferOptions, out: ManifestSender) -> Result<()> {
         let (tx, mut rx) = manifest_channel();
         let walk = self.inner.manifest(options, tx);
         // `async move`: the receiver drops when forwarding stops, so a walker
         // blocked on a full channel sees it closed and stops too.
         let forward = async move {
-            while let Some(item) = rx.recv().await {
-                if let ManifestItem::Entry(h) = &item {
-                    if h.path == self.victim && std::fs::remove_file(&self.abs).is_ok() {
-                        self.removed.store(true, Ordering::Release);
-                    }
+            while let Some(mut item) = rx.recv().await {
+                if let ManifestItem::Entry(h) = &mut item {
+                    (self.edit)(h);
                 }
                 if out.send(item).await.is_err() {
                     break;

@@ -133,6 +133,8 @@ struct Open {
     kind: FileKind,
     size: u64,
     bytes: u64,
+    /// Kept from a partial copy (`FileResumed`).
+    reused: u64,
 }
 
 /// `files-end-once`, `bytes-inside-file` and `bytes-match-size` in one pass.
@@ -142,7 +144,7 @@ fn per_file(events: &[ProgressEvent]) -> Result<(), Failure> {
         let fail = |rule: &str, what: String| Err(broken(rule, events, i, what));
         match e {
             ProgressEvent::FileStarted { path, kind, size } => {
-                let o = Open { kind: *kind, size: *size, bytes: 0 };
+                let o = Open { kind: *kind, size: *size, bytes: 0, reused: 0 };
                 if open.insert(path.as_bytes(), o).is_some() {
                     return fail(
                         rules::FILES_END_ONCE,
@@ -162,6 +164,20 @@ fn per_file(events: &[ProgressEvent]) -> Result<(), Failure> {
                 }
                 Some(o) => o.bytes += bytes,
             },
+            ProgressEvent::FileResumed { path, bytes } => match open.get_mut(path.as_bytes()) {
+                Some(o) if o.kind == FileKind::File && o.bytes == 0 && o.reused == 0 && *bytes <= o.size => {
+                    o.reused = *bytes
+                }
+                _ => {
+                    return fail(
+                        rules::BYTES_INSIDE_FILE,
+                        format!(
+                            "{} resumed with {bytes} bytes kept, not right after its start or beyond its size",
+                            show_path(path.as_bytes())
+                        ),
+                    )
+                }
+            },
             ProgressEvent::FileDone { path, kind, bytes } => {
                 let Some(o) = open.remove(path.as_bytes()) else {
                     return fail(
@@ -170,7 +186,7 @@ fn per_file(events: &[ProgressEvent]) -> Result<(), Failure> {
                     );
                 };
                 let ok = match o.kind {
-                    FileKind::File => o.bytes == *bytes && *bytes == o.size,
+                    FileKind::File => o.bytes == *bytes && *bytes + o.reused == o.size,
                     FileKind::Dir | FileKind::Symlink => o.bytes == 0 && *bytes == 0,
                 };
                 if !ok || *kind != o.kind {
@@ -193,7 +209,7 @@ fn per_file(events: &[ProgressEvent]) -> Result<(), Failure> {
                         format!("{} failed without a start (or ended twice)", show_path(path.as_bytes())),
                     );
                 };
-                if o.bytes > o.size {
+                if o.bytes + o.reused > o.size {
                     return fail(
                         rules::BYTES_MATCH_SIZE,
                         format!(
@@ -223,14 +239,20 @@ fn per_file(events: &[ProgressEvent]) -> Result<(), Failure> {
 fn bytes_match_need_list(events: &[ProgressEvent]) -> Result<(), Failure> {
     let (mut need_files, mut need_bytes) = (0u64, 0u64);
     let (mut done_files, mut done_bytes, mut started_files, mut failed) = (0u64, 0u64, 0u64, 0u64);
+    // Bytes kept from partial copies count as landed once their file is done.
+    let mut resumed: HashMap<&[u8], u64> = HashMap::new();
     for e in events {
         match e {
+            ProgressEvent::FileResumed { path, bytes } => {
+                resumed.insert(path.as_bytes(), *bytes);
+            }
             ProgressEvent::NeedBatch { files, bytes } => {
                 (need_files, need_bytes) = (need_files + files, need_bytes + bytes)
             }
             ProgressEvent::FileStarted { kind: FileKind::File, .. } => started_files += 1,
-            ProgressEvent::FileDone { kind: FileKind::File, bytes, .. } => {
-                (done_files, done_bytes) = (done_files + 1, done_bytes + bytes)
+            ProgressEvent::FileDone { kind: FileKind::File, bytes, path } => {
+                let kept = resumed.remove(path.as_bytes()).unwrap_or(0);
+                (done_files, done_bytes) = (done_files + 1, done_bytes + bytes + kept)
             }
             ProgressEvent::FileFailed { .. } => failed += 1,
             _ => {}
@@ -291,9 +313,14 @@ fn summary_matches_events(events: &[ProgressEvent]) -> Result<(), Failure> {
     let Some(ProgressEvent::Finished { summary }) = events.last() else { return Ok(()) };
     let mut counted = TransferSummary { ..TransferSummary::default() };
     let mut failures = Vec::new();
+    let mut resumed: HashMap<&[u8], u64> = HashMap::new();
     for e in events {
         match e {
-            ProgressEvent::FileDone { bytes, .. } => {
+            ProgressEvent::FileResumed { path, bytes } => {
+                resumed.insert(path.as_bytes(), *bytes);
+            }
+            ProgressEvent::FileDone { bytes, path, .. } => {
+                counted.bytes_reused += resumed.remove(path.as_bytes()).unwrap_or(0);
                 (counted.files_transferred, counted.bytes_transferred) =
                     (counted.files_transferred + 1, counted.bytes_transferred + bytes)
             }
@@ -310,14 +337,15 @@ fn summary_matches_events(events: &[ProgressEvent]) -> Result<(), Failure> {
     let mut reported: Vec<_> = summary.failures.iter().map(|f| (f.path.as_bytes().to_vec(), f.kind)).collect();
     failures.sort_by(|a, b| a.0.cmp(&b.0).then_with(|| a.1.as_str().cmp(b.1.as_str())));
     reported.sort_by(|a, b| a.0.cmp(&b.0).then_with(|| a.1.as_str().cmp(b.1.as_str())));
-    let fields = |s: &TransferSummary| (s.entries_scanned, s.files_transferred, s.bytes_transferred, s.deleted);
+    let fields =
+        |s: &TransferSummary| (s.entries_scanned, s.files_transferred, s.bytes_transferred, s.bytes_reused, s.deleted);
     if fields(&counted) == fields(summary) && failures == reported {
         return Ok(());
     }
     Err(Failure::new(
         rules::SUMMARY_MATCHES_EVENTS,
         format!(
-            "the summary says (entries, files, bytes, deleted) = {:?} with {} failure(s); \
+            "the summary says (entries, files, bytes, reused, deleted) = {:?} with {} failure(s); \
              the events count {:?} with {} failure(s)",
             fields(summary),
             reported.len(),

@@ -4,17 +4,22 @@
 //! listen = "127.0.0.1:9031"   # optional; --listen wins
 //! max_sessions = 64           # optional; transfers at once (--max-sessions)
 //! idle_timeout = 300          # optional; seconds a session may stay idle
+//! auth_secret_file = "/etc/blit/secret"  # optional; clients must send it
+//! tls_cert = "/etc/blit/cert.pem"        # optional, with tls_key: serve TLS
+//! tls_key = "/etc/blit/key.pem"
 //!
 //! [[module]]
 //! name = "photos"            # clients write host:/photos/...
 //! path = "/srv/photos"       # relative paths are relative to this file
 //! read_only = true           # optional, default false
 //! comment = "family photos"  # optional
+//! auth_secret_file = "/etc/blit/photos.secret"  # optional; overrides the daemon's
 //! ```
 //!
 //! On the command line, `--module name=/path` adds a writable module and
 //! `--module name=/path:ro` a read-only one.
 
+use crate::locate::{Seg::Index, Seg::Key, Spans};
 use blit_api::{Error, ErrorKind, ManifestSource, Result};
 use std::fmt;
 use std::net::SocketAddr;
@@ -39,6 +44,23 @@ pub struct ModuleConfig {
     /// Shown by `blit modules`.
     #[serde(default)]
     pub comment: String,
+    /// A file holding the secret clients must send for this module; it
+    /// overrides the daemon's `auth_secret_file`.
+    #[serde(default)]
+    pub auth_secret_file: Option<PathBuf>,
+}
+
+impl ModuleConfig {
+    /// A writable module without comment or secret.
+    pub fn new(name: impl Into<String>, path: impl Into<PathBuf>) -> Self {
+        ModuleConfig {
+            name: name.into(),
+            path: path.into(),
+            read_only: false,
+            comment: String::new(),
+            auth_secret_file: None,
+        }
+    }
 }
 
 /// The file's shape.
@@ -48,6 +70,9 @@ struct FileConfig {
     listen: Option<String>,
     max_sessions: Option<usize>,
     idle_timeout: Option<u64>,
+    auth_secret_file: Option<PathBuf>,
+    tls_cert: Option<PathBuf>,
+    tls_key: Option<PathBuf>,
     #[serde(default, rename = "module")]
     modules: Vec<ModuleConfig>,
 }
@@ -74,6 +99,13 @@ pub struct DaemonConfig {
     /// the most a client may take to send `Open` (at most 10 s) and a new
     /// connection its first bytes (default [`DEFAULT_IDLE_TIMEOUT`]).
     pub idle_timeout: Duration,
+    /// A file holding the secret every client must send (a module's own
+    /// `auth_secret_file` overrides it); `None`: no daemon-wide secret.
+    pub auth_secret_file: Option<PathBuf>,
+    /// PEM certificate chain to serve TLS with (set with [`DaemonConfig::tls_key`]).
+    pub tls_cert: Option<PathBuf>,
+    /// PEM private key of [`DaemonConfig::tls_cert`].
+    pub tls_key: Option<PathBuf>,
 }
 
 /// Transfers at once unless configured otherwise.
@@ -91,6 +123,9 @@ impl Default for DaemonConfig {
             source_wrap: None,
             max_sessions: DEFAULT_MAX_SESSIONS,
             idle_timeout: DEFAULT_IDLE_TIMEOUT,
+            auth_secret_file: None,
+            tls_cert: None,
+            tls_key: None,
         }
     }
 }
@@ -150,27 +185,39 @@ impl DaemonConfig {
 
     /// Parses a TOML configuration; relative module paths are taken
     /// relative to `base` (the file's directory).
+    /// Errors say where: `line L, column C: ...` (see [`crate::locate`]).
     pub fn from_toml(text: &str, base: &Path) -> Result<Self> {
+        let spans = Spans::new(text);
         let file: FileConfig = toml::from_str(text).map_err(|e| {
-            let line = e.span().map_or(1, |span| text[..span.start.min(text.len())].matches('\n').count() + 1);
+            let start = e.span().map_or(0, |span| span.start);
+            let (line, col) = spans.line_col(start);
+            let key = spans.key_at(start).map_or_else(String::new, |key| format!(" (`{key}`)"));
             invalid(
-                format!("invalid configuration at line {line}: {}", e.message()),
-                "see `blitd --help` for the format",
+                format!("invalid configuration at line {line}, column {col}{key}: {}", e.message().trim_end()),
+                "see `blitd --help` or the commented example contrib/blitd.toml",
             )
         })?;
         let mut config = DaemonConfig::new();
-        config.listen = file.listen.as_deref().map(parse_listen).transpose()?;
+        config.listen =
+            file.listen.as_deref().map(parse_listen).transpose().map_err(|e| spans.locate(e, &[Key("listen")]))?;
         if let Some(max) = file.max_sessions {
-            config.set_max_sessions(max)?;
+            config.set_max_sessions(max).map_err(|e| spans.locate(e, &[Key("max_sessions")]))?;
         }
         if let Some(secs) = file.idle_timeout {
-            config.set_idle_timeout(Duration::from_secs(secs))?;
+            config.set_idle_timeout(Duration::from_secs(secs)).map_err(|e| spans.locate(e, &[Key("idle_timeout")]))?;
         }
-        for mut module in file.modules {
+        let rel = |p: PathBuf| if p.is_relative() { base.join(p) } else { p };
+        config.auth_secret_file = file.auth_secret_file.map(rel);
+        config.tls_cert = file.tls_cert.map(rel);
+        config.tls_key = file.tls_key.map(rel);
+        let tls_key = if config.tls_cert.is_some() { "tls_cert" } else { "tls_key" };
+        config.check_tls_pair().map_err(|e| spans.locate(e, &[Key(tls_key)]))?;
+        for (i, mut module) in file.modules.into_iter().enumerate() {
             if module.path.is_relative() {
                 module.path = base.join(&module.path);
             }
-            config.add_module(module)?;
+            module.auth_secret_file = module.auth_secret_file.map(rel);
+            config.add_module(module).map_err(|e| spans.locate(e, &[Key("module"), Index(i), Key("name")]))?;
         }
         Ok(config)
     }
@@ -193,13 +240,25 @@ impl DaemonConfig {
         if path.is_empty() {
             return Err(invalid(format!("module `{name}` has no path"), hint));
         }
-        self.add_module(ModuleConfig { name: name.to_owned(), path: path.into(), read_only, comment: String::new() })
+        self.add_module(ModuleConfig { read_only, ..ModuleConfig::new(name, path) })
     }
 
     /// Checks that every module can be served (its directory exists), as
     /// [`crate::run`] does first; lets `main` fail before it binds.
+    /// Also reads the secret files and the TLS certificate and key.
     pub fn validate(&self) -> Result<()> {
-        crate::module::Modules::new(&self.modules).map(drop)
+        self.check_tls_pair()?;
+        crate::module::Modules::new(&self.modules)?;
+        crate::security::Security::load(self).map(drop)
+    }
+
+    /// `tls_cert` and `tls_key` come together or not at all.
+    fn check_tls_pair(&self) -> Result<()> {
+        match (&self.tls_cert, &self.tls_key) {
+            (Some(_), None) => Err(invalid("tls_cert is set but tls_key is not", "set both tls_cert and tls_key")),
+            (None, Some(_)) => Err(invalid("tls_key is set but tls_cert is not", "set both tls_cert and tls_key")),
+            _ => Ok(()),
+        }
     }
 
     /// Sets [`DaemonConfig::max_sessions`] (at least 1).
@@ -284,13 +343,22 @@ mod tests {
     #[test]
     fn refuses_mistakes_with_clear_messages() {
         let bad = [
-            ("[[module]]\nname = \"a\"\npath = \"/x\"\nreadonly = true\n", "line 4: unknown field"),
+            (
+                "[[module]]\nname = \"a\"\npath = \"/x\"\nreadonly = true\n",
+                "line 4, column 1: unknown field `readonly`",
+            ),
             ("[[module]]\nname = \"a\"\n", "missing field `path`"),
             ("listen = \"nowhere\"\n", "not a listen address"),
-            ("max_sessions = 0\n", "max_sessions is 0"),
+            ("\nmax_sessions = 0\n", "line 2, column 1: max_sessions is 0"),
             ("idle_timeout = 0\n", "idle_timeout is 0"),
+            ("tls_cert = \"c.pem\"\n", "tls_cert is set but tls_key is not"),
+            ("tls_key = \"k.pem\"\n", "tls_key is set but tls_cert is not"),
+            ("auth_secret_file = 3\n", "auth_secret_file"),
             ("[[module]]\nname = \"a/b\"\npath = \"/x\"\n", "not a valid module name"),
-            ("[[module]]\nname = \"a\"\npath = \"/x\"\n[[module]]\nname = \"a\"\npath = \"/y\"\n", "defined twice"),
+            (
+                "[[module]]\nname = \"a\"\npath = \"/x\"\n[[module]]\nname = \"a\"\npath = \"/y\"\n",
+                "line 5, column 1: module `a` is defined twice",
+            ),
         ];
         for (text, expect) in bad {
             let e = DaemonConfig::from_toml(text, Path::new("/")).unwrap_err();

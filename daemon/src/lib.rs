@@ -1,13 +1,18 @@
 #![doc = include_str!("../README.md")]
 #![deny(missing_docs)]
 
+mod check;
 mod config;
 mod limits;
 mod list;
+mod locate;
 mod module;
 mod reader;
+mod security;
 mod server;
+mod tls;
 
+pub use check::check_config;
 pub use config::{
     parse_listen, DaemonConfig, ModuleConfig, SourceWrap, DEFAULT_IDLE_TIMEOUT, DEFAULT_LISTEN, DEFAULT_MAX_SESSIONS,
 };
@@ -52,6 +57,11 @@ pub async fn run(
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> Result<()> {
     let modules = Arc::new(module::Modules::new(&config.modules)?);
+    let security = Arc::new(security::Security::load(&config)?);
+    if let Ok(local) = listener.local_addr() {
+        let names: Vec<String> = config.modules.iter().map(|m| m.name.clone()).collect();
+        security.warn_if_exposed(local, &names);
+    }
     let (quit_tx, mut quit_rx) = watch::channel(false);
     let (cancel_tx, cancel_rx) = watch::channel(false);
     let (hard_tx, mut hard_rx) = watch::channel(false);
@@ -68,13 +78,17 @@ pub async fn run(
         hard_tx.send_replace(true);
     });
     let limits = server::Limits { sessions: limits::Sessions::new(config.max_sessions), idle: config.idle_timeout };
-    let service =
-        BlitServer::new(server::BlitService::new(modules, cancel_rx, config.source_wrap.clone()).limits(limits))
-            .max_decoding_message_size(MAX_MESSAGE_SIZE)
-            .max_encoding_message_size(MAX_MESSAGE_SIZE);
+    let service = BlitServer::new(
+        server::BlitService::new(modules, cancel_rx, config.source_wrap.clone())
+            .limits(limits)
+            .security(security.clone()),
+    )
+    .max_decoding_message_size(MAX_MESSAGE_SIZE)
+    .max_encoding_message_size(MAX_MESSAGE_SIZE);
     // Connections that stay silent are closed before the HTTP/2 server sees them.
     let first_bytes = config.idle_timeout.min(limits::FIRST_BYTES);
-    let incoming = ReceiverStream::new(limits::accept_speaking(listener, quit_rx.clone(), first_bytes));
+    let incoming =
+        ReceiverStream::new(limits::accept_speaking(listener, quit_rx.clone(), first_bytes, security.tls.clone()));
     let server = tonic::transport::Server::builder()
         .initial_stream_window_size(Some(2 * CHUNK_SIZE as u32))
         .initial_connection_window_size(Some(4 * CHUNK_SIZE as u32))

@@ -26,6 +26,7 @@
 // Refusals are `tonic::Status` because tonic handlers return them.
 #![allow(clippy::result_large_err)]
 
+use crate::tls::Conn;
 use blit_api::{Error, ErrorKind};
 use blit_proto::pb;
 use blit_transport_grpc::server::TransferStream;
@@ -35,7 +36,7 @@ use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::task::{Context, Poll};
 use std::time::Duration;
-use tokio::net::{TcpListener, TcpStream};
+use tokio::net::TcpListener;
 use tokio::sync::{mpsc, watch};
 use tokio::time::Instant;
 use tokio_stream::Stream;
@@ -190,11 +191,16 @@ impl Stream for Watched {
 /// Accepts connections and hands on those that send their first bytes
 /// within `first_bytes` (at most [`FIRST_BYTES`]); the others are closed. Stops when `quit` turns
 /// true.
+///
+/// With `tls`, the TLS handshake must also finish within `first_bytes`; a
+/// connection that fails it (a client without `--tls`, a wrong CA) is
+/// closed and logged.
 pub(crate) fn accept_speaking(
     listener: TcpListener,
     mut quit: watch::Receiver<bool>,
     first_bytes: Duration,
-) -> mpsc::Receiver<std::io::Result<TcpStream>> {
+    tls: Option<blit_tls::ServerTls>,
+) -> mpsc::Receiver<std::io::Result<Conn>> {
     let (tx, rx) = mpsc::channel(64);
     tokio::spawn(async move {
         loop {
@@ -212,6 +218,7 @@ pub(crate) fn accept_speaking(
                 }
             };
             let tx = tx.clone();
+            let tls = tls.clone();
             tokio::spawn(async move {
                 let peer = stream.peer_addr().map(|a| a.to_string()).unwrap_or_default();
                 // `peek` waits for real bytes (or the end); `readable` may wake early.
@@ -220,7 +227,21 @@ pub(crate) fn accept_speaking(
                         if let Err(e) = stream.set_nodelay(true) {
                             tracing::debug!("{peer}: TCP_NODELAY: {e}");
                         }
-                        let _ = tx.send(Ok(stream)).await;
+                        let conn = match tls {
+                            None => Conn::Plain(stream),
+                            Some(tls) => match tokio::time::timeout(first_bytes, tls.accept(stream)).await {
+                                Ok(Ok(stream)) => Conn::Tls(Box::new(stream)),
+                                Ok(Err(e)) => {
+                                    tracing::info!("{peer}: TLS handshake failed: {e} (a client without --tls?)");
+                                    return;
+                                }
+                                Err(_) => {
+                                    tracing::info!("{peer}: no TLS handshake within {} s", first_bytes.as_secs_f64());
+                                    return;
+                                }
+                            },
+                        };
+                        let _ = tx.send(Ok(conn)).await;
                     }
                     Ok(Err(e)) => tracing::debug!("{peer}: {e}"),
                     Err(_) => {

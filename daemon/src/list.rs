@@ -44,6 +44,7 @@ fn header(name: &[u8], path: &Path, meta: &Metadata) -> Option<FileHeader> {
         mode: meta.mode() & 0o7777,
         link_target,
         checksum: None,
+        ..Default::default()
     })
 }
 

@@ -142,7 +142,7 @@ mod tests {
         std::fs::create_dir(t.path().join("outside")).unwrap();
         symlink(t.path().join("outside"), dir.join("escape")).unwrap();
         symlink("a", dir.join("inner")).unwrap();
-        let config = ModuleConfig { name: "m".into(), path: dir.clone(), read_only: false, comment: String::new() };
+        let config = ModuleConfig::new("m", dir.clone());
         let modules = Modules::new(&[config]).unwrap();
         let m = modules.get("m").unwrap();
         let canon = std::fs::canonicalize(&dir).unwrap();
@@ -169,7 +169,7 @@ mod tests {
         let t = tempfile::tempdir().unwrap();
         std::fs::write(t.path().join("file"), b"x").unwrap();
         for path in [t.path().join("missing"), t.path().join("file")] {
-            let c = ModuleConfig { name: "m".into(), path, read_only: false, comment: String::new() };
+            let c = ModuleConfig::new("m", path);
             let e = Modules::new(&[c]).unwrap_err();
             assert!(e.to_string().contains("module `m`"), "{e}");
         }

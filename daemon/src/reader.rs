@@ -57,6 +57,7 @@ mod tests {
             mode: 0,
             link_target: None,
             checksum: None,
+            ..Default::default()
         }
     }
 

@@ -11,6 +11,7 @@ use crate::limits::{self, Sessions};
 use crate::list::{self, ListStream};
 use crate::module::Modules;
 use crate::reader::ContainedReader;
+use crate::security::Security;
 use blit_api::ManifestSource;
 use blit_engine::{DestinationRoles, SourceRoles};
 use blit_proto::pb;
@@ -31,6 +32,8 @@ pub(crate) struct BlitService {
     source_wrap: Option<SourceWrap>,
     /// The session limit and idle timeout.
     limits: Limits,
+    /// Secrets and TLS.
+    security: Arc<Security>,
 }
 
 /// What one peer may hold ([`crate::limits`]).
@@ -45,13 +48,28 @@ pub(crate) struct Limits {
 impl BlitService {
     pub(crate) fn new(modules: Arc<Modules>, cancel: watch::Receiver<bool>, source_wrap: Option<SourceWrap>) -> Self {
         let limits = Limits { sessions: Sessions::new(crate::DEFAULT_MAX_SESSIONS), idle: crate::DEFAULT_IDLE_TIMEOUT };
-        BlitService { modules, cancel, source_wrap, limits }
+        BlitService { modules, cancel, source_wrap, limits, security: Arc::default() }
     }
 
     /// Sets the session limit and idle timeout.
     pub(crate) fn limits(mut self, limits: Limits) -> Self {
         self.limits = limits;
         self
+    }
+
+    /// Sets the secrets and TLS configuration.
+    pub(crate) fn security(mut self, security: Arc<Security>) -> Self {
+        self.security = security;
+        self
+    }
+
+    /// Refuses a request for `module` without its secret. A module that
+    /// does not exist needs the daemon's secret (if any) before the
+    /// "no module" answer, which names the modules served.
+    #[allow(clippy::result_large_err)] // tonic handlers return `Status`
+    fn authorize(&self, module: &str, metadata: &tonic::metadata::MetadataMap, peer: &str) -> Result<(), Status> {
+        let name = self.modules.get(module).ok().map(|m| m.name.as_str());
+        blit_transport_grpc::check_secret(self.security.required(name), metadata, peer)
     }
 }
 
@@ -66,7 +84,9 @@ fn peer_of<T>(request: &Request<T>) -> String {
 #[tonic::async_trait]
 impl pb::blit_server::Blit for BlitService {
     async fn modules(&self, request: Request<pb::ModulesRequest>) -> Result<Response<pb::ModulesReply>, Status> {
-        server::check_version(request.get_ref().protocol_version, &peer_of(&request))?;
+        let peer = peer_of(&request);
+        server::check_version(request.get_ref().protocol_version, &peer)?;
+        blit_transport_grpc::check_secret(self.security.required(None), request.metadata(), &peer)?;
         Ok(Response::new(server::modules_reply(&self.modules.infos())))
     }
 
@@ -74,8 +94,10 @@ impl pb::blit_server::Blit for BlitService {
 
     async fn list(&self, request: Request<pb::ListRequest>) -> Result<Response<ListStream>, Status> {
         let peer = peer_of(&request);
+        let metadata = request.metadata().clone();
         let request = request.into_inner();
         server::check_version(request.protocol_version, &peer)?;
+        self.authorize(&request.module, &metadata, &peer)?;
         let module = self.modules.get(&request.module).map_err(|e| status_from_error(&e))?;
         let path = server::check_path(&request.path, &peer)?;
         let target = module.resolve(&path, false).map_err(|e| status_from_error(&e))?;
@@ -90,12 +112,15 @@ impl pb::blit_server::Blit for BlitService {
         // The data plane, when offered, listens where the client reached us.
         let local = request.local_addr();
         let slot = self.limits.sessions.take()?;
+        let metadata = request.metadata().clone();
         let mut incoming = request.into_inner();
         let open_within = self.limits.idle.min(std::time::Duration::from_secs(10));
         let mut request = tokio::time::timeout(open_within, server::accept(&mut incoming, &peer))
             .await
             .map_err(|_| limits::no_open(open_within))??;
         request.local = local;
+        request.tls = self.security.tls.clone();
+        self.authorize(&request.module, &metadata, &peer)?;
         let module = self.modules.get(&request.module).map_err(|e| status_from_error(&e))?;
         let served = ServedModule { name: &module.name, dir: &module.dir, read_only: module.read_only };
         server::check_access(&request, &served)?;

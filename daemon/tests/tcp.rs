@@ -147,11 +147,15 @@ async fn auto_falls_back_to_grpc_and_says_so_while_tcp_fails() {
 }
 
 fn open(transport: &str) -> pb::Frame {
+    open_as(pb::Role::Pull, transport)
+}
+
+fn open_as(role: pb::Role, transport: &str) -> pb::Frame {
     let open = pb::Open {
         protocol_version: blit_proto::PROTOCOL_VERSION,
         module: "m".into(),
         path: Bytes::new(),
-        role: pb::Role::Pull as i32,
+        role: role as i32,
         options: None,
         transport: transport.into(),
         window: Some(pb::Window { manifest_items: 64, need_batches: 2 }),
@@ -216,5 +220,72 @@ async fn a_grpc_session_gets_no_offer() {
     let Some(Body::Opened(opened)) = stream.message().await.unwrap().and_then(|f| f.body) else { panic!("Opened") };
     assert!(opened.data_plane.is_none());
     drop(tx);
+    daemon.stop().await;
+}
+
+/// Presents `hello` as the whole hello on a raw connection (see [`present`]).
+fn present_raw(addr: std::net::SocketAddr, hello: &[u8]) -> Vec<u8> {
+    present(addr, &hello[..hello.len() - 2], hello[hello.len() - 1])
+}
+
+/// A hostile client of a push session's data plane: a silent connection,
+/// a wrong token, a count above the limit, the right token, then a replay
+/// and one connection too many. Each is refused (no acknowledgement) or
+/// closed by the daemon's deadline; nothing lands anywhere; the daemon
+/// then serves a normal push over the data plane.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_hostile_data_plane_client_is_refused_and_the_daemon_keeps_serving() {
+    let t = tempfile::tempdir().unwrap();
+    let (module, beside) = (t.path().join("module"), t.path().join("beside"));
+    std::fs::create_dir(&module).unwrap();
+    std::fs::create_dir(&beside).unwrap();
+    std::fs::write(module.join("kept"), b"kept").unwrap();
+    let before = snapshot(t.path());
+    let daemon = Daemon::start(&[("m", &module, false)]).await;
+    let channel =
+        tonic::transport::Endpoint::from_shared(format!("http://{}", daemon.addr)).unwrap().connect().await.unwrap();
+    let (tx, rx) = mpsc::channel(4);
+    tx.send(open_as(pb::Role::Push, "tcp")).await.unwrap();
+    let mut stream = BlitClient::new(channel).transfer(ReceiverStream::new(rx)).await.unwrap().into_inner();
+    let Some(Body::Opened(opened)) = stream.message().await.unwrap().and_then(|f| f.body) else { panic!("Opened") };
+    let offer = opened.data_plane.expect("a tcp session gets an offer");
+    let addr = std::net::SocketAddr::new(daemon.addr.ip(), offer.port as u16);
+    let token = offer.token.to_vec();
+
+    // (d) A connection that never sends anything is closed at the hello deadline.
+    let silent = tokio::task::spawn_blocking(move || {
+        let mut s = std::net::TcpStream::connect(addr).unwrap();
+        s.set_read_timeout(Some(Duration::from_secs(9))).unwrap();
+        let started = std::time::Instant::now();
+        let read = s.read(&mut [0u8; 1]);
+        (read.map_err(|e| e.kind()), started.elapsed())
+    });
+    let (read, waited) = silent.await.unwrap();
+    assert!(matches!(read, Ok(0) | Err(std::io::ErrorKind::ConnectionReset)), "{read:?}");
+    assert!(waited < Duration::from_secs(8), "closed by the daemon after {waited:?}, not by our timeout");
+
+    let raw = move |hello: Vec<u8>| tokio::task::spawn_blocking(move || present_raw(addr, &hello));
+    let hello = |token: &[u8], index: u8, count: u8| [token, &[index, count]].concat();
+    // (a) A wrong token.
+    let mut wrong = token.clone();
+    wrong[0] ^= 0x80;
+    assert_eq!(raw(hello(&wrong, 0, 1)).await.unwrap(), b"", "a wrong token");
+    // (c) More connections than a session may have.
+    assert_eq!(raw(hello(&token, 0, 17)).await.unwrap(), b"", "17 connections");
+    // The right token is admitted, once.
+    assert_eq!(raw(hello(&token, 0, 1)).await.unwrap(), [0xB1], "the right token");
+    // (b) Replayed after use, and (c) one connection beyond the announced set.
+    assert_eq!(raw(hello(&token, 0, 1)).await.unwrap(), b"", "a replayed token");
+    assert_eq!(raw(hello(&token, 1, 2)).await.unwrap(), b"", "a connection beyond the set");
+    drop(tx);
+    while let Ok(Some(_)) = stream.message().await {}
+    assert_eq!(snapshot(t.path()), before, "nothing landed, in the module or beside it");
+
+    // The daemon keeps serving: a normal push over the data plane.
+    let src = t.path().join("src");
+    build_tree(&src);
+    let (summary, _) = push(&src, &daemon.remote("m", "after"), &tcp()).await;
+    assert_eq!(summary.unwrap().transport, "tcp");
+    assert_eq!(snapshot(&src), snapshot(&module.join("after")));
     daemon.stop().await;
 }

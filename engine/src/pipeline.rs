@@ -71,7 +71,11 @@ pub async fn run_destination(
     needs: NeedSender,
     events: Events,
 ) -> Result<u64> {
-    let landing = Landing::new(roles.writer.clone(), events.clone());
+    // Refused centrally: a transport that cannot carry resumed files never
+    // sees a block map, and partial copies are swept as without `--resume`.
+    let resumable = options.clone().resume(options.resume && transport.capabilities().resume);
+    let options = &resumable;
+    let landing = Landing::new(roles.writer.clone(), events.clone()).rate_limit(options.bwlimit_bytes_per_sec);
     let judge = roles.sink.need_list(options, manifest, needs, events.clone());
     let receive = transport.receive(landing);
     let (j, r) = tokio::join!(judge, receive);

@@ -1,6 +1,7 @@
 //! Counting the event stream into a summary.
 
-use blit_api::{Direction, Error, Events, FileFailure, ProgressEvent, ProgressSink, TransferSummary};
+use blit_api::{Direction, Error, Events, FileFailure, ProgressEvent, ProgressSink, RelPath, TransferSummary};
+use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::Instant;
 
@@ -11,6 +12,9 @@ pub struct SummaryTap {
     inner: Events,
     started: Instant,
     state: Mutex<TransferSummary>,
+    /// Resumed files in flight and the bytes they keep: counted into
+    /// `bytes_reused` only when the file lands.
+    resumed: Mutex<HashMap<RelPath, u64>>,
 }
 
 /// What a remote session learned about its payload transport, for the
@@ -55,7 +59,7 @@ impl SummaryTap {
             dry_run,
             ..TransferSummary::default()
         };
-        Arc::new(SummaryTap { inner, started: Instant::now(), state: Mutex::new(summary) })
+        Arc::new(SummaryTap { inner, started: Instant::now(), state: Mutex::new(summary), resumed: Mutex::default() })
     }
 
     /// Records what the payload transport reported (call it before
@@ -95,9 +99,15 @@ impl ProgressSink for SummaryTap {
         {
             let mut s = self.lock();
             match &event {
-                ProgressEvent::FileDone { bytes, .. } => {
+                ProgressEvent::FileDone { path, bytes, .. } => {
                     s.files_transferred += 1;
                     s.bytes_transferred += bytes;
+                    if let Some(reused) = self.resumed.lock().unwrap_or_else(|p| p.into_inner()).remove(path) {
+                        s.bytes_reused += reused;
+                    }
+                }
+                ProgressEvent::FileResumed { path, bytes } => {
+                    self.resumed.lock().unwrap_or_else(|p| p.into_inner()).insert(path.clone(), *bytes);
                 }
                 // A dry run counts what it would transfer.
                 ProgressEvent::Planned { size, .. } => {
@@ -113,6 +123,7 @@ impl ProgressSink for SummaryTap {
                     }
                 }
                 ProgressEvent::FileFailed { path, kind, message } => {
+                    self.resumed.lock().unwrap_or_else(|p| p.into_inner()).remove(path);
                     s.failures.push(FileFailure { path: path.clone(), kind: *kind, message: message.clone() })
                 }
                 ProgressEvent::Deleted { .. } => s.deleted += 1,

@@ -1,6 +1,7 @@
 #![doc = include_str!("../README.md")]
 #![deny(missing_docs)]
 
+pub mod filter;
 pub mod need_list;
 pub mod shard;
 pub mod tune;

@@ -74,6 +74,7 @@ mod tests {
             mode: 0o644,
             link_target: None,
             checksum: None,
+            ..Default::default()
         }
     }
 

@@ -25,7 +25,17 @@ pub enum Node {
 pub type Snapshot = BTreeMap<Vec<u8>, Node>;
 
 pub fn blit(args: &[&OsStr]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_blit")).args(args).output().expect("the blit binary runs")
+    blit_with_env(args, &[])
+}
+
+/// Runs blit with extra environment variables (`BLIT_SECRET`, ...).
+pub fn blit_with_env(args: &[&OsStr], env: &[(&str, &str)]) -> Output {
+    let mut command = Command::new(env!("CARGO_BIN_EXE_blit"));
+    command.args(args).env_remove("BLIT_SECRET");
+    for (key, value) in env {
+        command.env(key, value);
+    }
+    command.output().expect("the blit binary runs")
 }
 
 pub fn blit_ok(args: &[&OsStr]) -> Output {

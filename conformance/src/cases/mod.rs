@@ -4,16 +4,21 @@
 //! shape produce), [`payload`] (sizes, counts and metadata that cross the
 //! payload), [`need_list`] (what is judged needed: updates, mirror, dry run,
 //! second runs), [`progress`] (what the event log reports), [`errors`]
-//! (per-file failures) and [`property`] (generated trees). A case is a plain
+//! (per-file failures), [`filters`] (include/exclude rules, sizes,
+//! files-from, mirror with filters) and [`property`] (generated trees). A case is a plain
 //! async function over a [`Ctx`]; differences reach it as parameters or
 //! capability fields, never as a transport's name.
 
 pub mod errors;
+pub mod filters;
+pub mod links;
 pub mod manifest;
+pub mod metadata;
 pub mod need_list;
 pub mod payload;
 pub mod progress;
 pub mod property;
+pub mod resume;
 
 use crate::ctx::Ctx;
 use crate::failure::Failure;
@@ -44,6 +49,12 @@ pub enum Need {
     Mirror,
     /// [`Capabilities::per_file_errors`].
     PerFileErrors,
+    /// [`Capabilities::resume`].
+    Resume,
+    /// Not a capability but the machine: the filesystem the trials run in
+    /// stores `user.*` extended attributes (probed once; some tmpfs
+    /// configurations do not).
+    FsUserXattrs,
 }
 
 impl Need {
@@ -56,6 +67,8 @@ impl Need {
             Need::Checksum => caps.checksum,
             Need::Mirror => caps.mirror,
             Need::PerFileErrors => caps.per_file_errors,
+            Need::Resume => caps.resume,
+            Need::FsUserXattrs => metadata::fs_user_xattrs(),
         }
     }
 
@@ -68,6 +81,8 @@ impl Need {
             Need::Checksum => "checksum",
             Need::Mirror => "mirror",
             Need::PerFileErrors => "per_file_errors",
+            Need::Resume => "resume",
+            Need::FsUserXattrs => "fs_user_xattrs (the trials' filesystem stores no user.* attributes)",
         }
     }
 }
@@ -186,7 +201,64 @@ static CATALOGUE: &[Case] = &[
         [PerFileErrors],
         errors::removed_during_walk
     ),
+    case!(
+        "exclude_skips_matching_files",
+        "files matching an exclude pattern at any depth are not sent",
+        [],
+        filters::exclude_skips_matching_files
+    ),
+    case!(
+        "exclude_prunes_directories",
+        "dir-only and anchored excludes leave whole directories out",
+        [],
+        filters::exclude_prunes_directories
+    ),
+    case!(
+        "include_before_exclude",
+        "an include listed before a catch-all exclude wins, at any depth",
+        [],
+        filters::include_before_exclude
+    ),
+    case!("size_bounds_skip_files", "min and max size leave files out", [], filters::size_bounds_skip_files),
+    case!(
+        "files_from_selects_listed_paths",
+        "files-from sends listed paths and their parents only",
+        [],
+        filters::files_from_selects_listed_paths
+    ),
+    case!(
+        "mirror_keeps_excluded",
+        "mirror keeps destination entries the filter excludes",
+        [Mirror],
+        filters::mirror_keeps_excluded
+    ),
+    case!(
+        "mirror_delete_excluded_removes_them",
+        "mirror with delete-excluded deletes excluded destination entries",
+        [Mirror],
+        filters::mirror_delete_excluded_removes_them
+    ),
+    case!(
+        "hard_links_stay_linked",
+        "with hard links kept, names of one file stay one file; equal unlinked files stay apart",
+        [],
+        links::hard_links_stay_linked
+    ),
+    case!("hard_link_rerun_is_noop", "a second run with hard links kept changes nothing", [], links::rerun_is_noop),
+    case!("xattrs_preserved", "user.* extended attributes arrive with --xattrs", [FsUserXattrs], metadata::xattrs),
+    case!(
+        "owner_group_preserved_when_root",
+        "as root owner and group arrive; otherwise entries land and one warning says why",
+        [],
+        metadata::owner_group
+    ),
     case!("random_trees", "generated trees land identically", [], property::random_trees),
+    case!(
+        "resumes_partial_file",
+        "--resume keeps the intact blocks of a partial copy and sends the rest",
+        [Resume],
+        resume::resumes_partial_file
+    ),
 ];
 
 /// Every case, in a stable order.

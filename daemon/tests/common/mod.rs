@@ -41,12 +41,7 @@ impl Daemon {
         for (name, path, read_only) in modules {
             let comment = format!("the {name} module");
             config
-                .add_module(ModuleConfig {
-                    name: name.to_string(),
-                    path: path.to_path_buf(),
-                    read_only: *read_only,
-                    comment,
-                })
+                .add_module(ModuleConfig { read_only: *read_only, comment, ..ModuleConfig::new(*name, *path) })
                 .unwrap();
         }
         config.shutdown_grace = Duration::from_secs(1);
@@ -84,10 +79,20 @@ pub async fn push(
     remote: &RemoteSpec,
     options: &TransferOptions,
 ) -> (Result<TransferSummary>, Vec<ProgressEvent>) {
+    push_with(src, remote, options, &GrpcConfig::default()).await
+}
+
+/// Pushes `src` to `remote` with `config` (secret, TLS, transport).
+pub async fn push_with(
+    src: &Path,
+    remote: &RemoteSpec,
+    options: &TransferOptions,
+    config: &GrpcConfig,
+) -> (Result<TransferSummary>, Vec<ProgressEvent>) {
     let (source, _) = local(src);
     let events = RecordingSink::new();
     let roles = SourceRoles { source: source.clone(), reader: source };
-    let r = blit_transport_grpc::push(remote, roles, options, &GrpcConfig::default(), events.clone()).await;
+    let r = blit_transport_grpc::push(remote, roles, options, config, events.clone()).await;
     (r, events.events())
 }
 
@@ -97,10 +102,20 @@ pub async fn pull(
     dst: &Path,
     options: &TransferOptions,
 ) -> (Result<TransferSummary>, Vec<ProgressEvent>) {
+    pull_with(remote, dst, options, &GrpcConfig::default()).await
+}
+
+/// Pulls `remote` into `dst` with `config` (secret, TLS, transport).
+pub async fn pull_with(
+    remote: &RemoteSpec,
+    dst: &Path,
+    options: &TransferOptions,
+    config: &GrpcConfig,
+) -> (Result<TransferSummary>, Vec<ProgressEvent>) {
     let (_, destination) = local(dst);
     let events = RecordingSink::new();
     let roles = DestinationRoles { sink: destination.clone(), writer: destination };
-    let r = blit_transport_grpc::pull(remote, roles, options, &GrpcConfig::default(), events.clone()).await;
+    let r = blit_transport_grpc::pull(remote, roles, options, config, events.clone()).await;
     (r, events.events())
 }
 

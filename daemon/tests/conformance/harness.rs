@@ -104,10 +104,8 @@ impl Harness for GrpcHarness {
         let slot = hook.clone();
         let mut config = DaemonConfig::new();
         config.add_module(ModuleConfig {
-            name: MODULE.to_owned(),
-            path: root.to_path_buf(),
-            read_only: false,
             comment: "the conformance trial root".to_owned(),
+            ..ModuleConfig::new(MODULE, root)
         })?;
         config.shutdown_grace = Duration::from_secs(1);
         config.source_wrap = Some(SourceWrap::new(move |source| match current(&slot) {

@@ -95,6 +95,19 @@ pub(crate) fn encode_header(h: &FileHeader, out: &mut Vec<u8>) {
     out.extend_from_slice(&h.size.to_le_bytes());
     out.extend_from_slice(&h.mtime_ns.to_le_bytes());
     out.extend_from_slice(&h.mode.to_le_bytes());
+    // Owner and group when present (flags 1 and 2), then the extended
+    // attributes as a count of length-prefixed name and value pairs.
+    out.push(u8::from(h.uid.is_some()) | u8::from(h.gid.is_some()) << 1);
+    for id in [h.uid, h.gid].into_iter().flatten() {
+        out.extend_from_slice(&id.to_le_bytes());
+    }
+    out.extend_from_slice(&(h.xattrs.len() as u32).to_le_bytes());
+    for (name, value) in &h.xattrs {
+        for part in [name, value] {
+            out.extend_from_slice(&(part.len() as u32).to_le_bytes());
+            out.extend_from_slice(part);
+        }
+    }
 }
 
 /// Encodes an error as kind and message.
@@ -143,7 +156,26 @@ impl<'a> Body<'a> {
         let size = u64::from_le_bytes(self.array()?);
         let mtime_ns = i64::from_le_bytes(self.array()?);
         let mode = u32::from_le_bytes(self.array()?);
-        Ok(FileHeader { path, kind: FileKind::File, size, mtime_ns, mode, link_target: None, checksum: None })
+        let [flags] = self.array()?;
+        if flags > 3 {
+            return Err(PipeError::Malformed(format!("unknown header flags {flags:#x}")));
+        }
+        let mut id = |bit: u8| -> Result<Option<u32>, PipeError> {
+            Ok(if flags & bit != 0 { Some(u32::from_le_bytes(self.array()?)) } else { None })
+        };
+        let (uid, gid) = (id(1)?, id(2)?);
+        let mut xattrs = Vec::new();
+        // Each pair takes at least 8 bytes, which `take` checks.
+        for _ in 0..self.u32()? {
+            let len = self.u32()?;
+            let name = self.take(len)?.to_vec();
+            if name.is_empty() || name.contains(&0) {
+                return Err(PipeError::Malformed("a malformed extended attribute name".into()));
+            }
+            let len = self.u32()?;
+            xattrs.push((name, self.take(len)?.to_vec()));
+        }
+        Ok(FileHeader { path, kind: FileKind::File, size, mtime_ns, mode, uid, gid, xattrs, ..Default::default() })
     }
 
     /// Decodes an error written by [`encode_error`].
@@ -177,6 +209,20 @@ mod tests {
             mode: 0o4755,
             link_target: None,
             checksum: None,
+            ..Default::default()
+        }
+    }
+
+    #[test]
+    fn headers_carry_ownership_and_xattrs() {
+        let h =
+            FileHeader { uid: Some(0), gid: Some(7), xattrs: vec![(b"user.a".to_vec(), vec![0, 255])], ..header(b"f") };
+        for h in [h, FileHeader { gid: Some(3), ..header(b"g") }] {
+            let mut body = Vec::new();
+            encode_header(&h, &mut body);
+            let mut b = Body(&body);
+            assert_eq!(b.header().unwrap(), h);
+            b.finish().unwrap();
         }
     }
 

@@ -6,7 +6,9 @@
 //! `push` or `pull`, transport `grpc`) first, one terminal event last, and in
 //! between the destination's events, replayed from the daemon in a push.
 
+use crate::auth::attach;
 use crate::config::address;
+use crate::connector::TlsConnector;
 use crate::convert::{header_from_pb, options_to_pb, Mask};
 use crate::error::{error_from_report, error_from_status, protocol};
 use crate::link::{self, Half, Session, Window, FRAME_QUEUE};
@@ -99,10 +101,11 @@ fn conclude(tap: &SummaryTap, result: Result<()>) -> Result<TransferSummary> {
 pub async fn modules(host: &str, port: u16, config: &GrpcConfig) -> Result<Vec<ModuleInfo>> {
     let peer = address(host, port);
     let mut client = connect(host, port, config).await?;
-    let request = pb::ModulesRequest { protocol_version: PROTOCOL_VERSION };
+    let mut request = tonic::Request::new(pb::ModulesRequest { protocol_version: PROTOCOL_VERSION });
+    attach(&mut request, config.secret.as_ref());
     let reply = within(config.handshake_timeout, &peer, client.modules(request))
         .await?
-        .map_err(|s| error_from_status(&s, &peer))?
+        .map_err(|s| refused(&s, &peer, config))?
         .into_inner();
     check_version(reply.protocol_version, &peer)?;
     Ok(reply
@@ -119,14 +122,15 @@ pub async fn modules(host: &str, port: u16, config: &GrpcConfig) -> Result<Vec<M
 pub async fn list(remote: &RemoteSpec, config: &GrpcConfig, mut each: impl FnMut(FileHeader) + Send) -> Result<()> {
     let peer = remote.address();
     let mut client = connect(&remote.host, remote.port, config).await?;
-    let request = pb::ListRequest {
+    let mut request = tonic::Request::new(pb::ListRequest {
         protocol_version: PROTOCOL_VERSION,
         module: remote.module.clone(),
         path: Bytes::copy_from_slice(remote.path.as_bytes()),
-    };
+    });
+    attach(&mut request, config.secret.as_ref());
     let mut stream = within(config.handshake_timeout, &peer, client.list(request))
         .await?
-        .map_err(|s| error_from_status(&s, &peer))?
+        .map_err(|s| refused(&s, &peer, config))?
         .into_inner();
     while let Some(reply) = stream.message().await.map_err(|s| error_from_status(&s, &peer))? {
         check_version(reply.protocol_version, &peer)?;
@@ -160,9 +164,11 @@ async fn transfer(
     };
     // A fresh channel always has room for the first frame.
     let _ = out.try_send(pb::Frame { body: Some(pb::frame::Body::Open(open)) });
-    let response = within(config.handshake_timeout, &peer, client.transfer(ReceiverStream::new(rx)))
+    let mut request = tonic::Request::new(ReceiverStream::new(rx));
+    attach(&mut request, config.secret.as_ref());
+    let response = within(config.handshake_timeout, &peer, client.transfer(request))
         .await?
-        .map_err(|s| error_from_status(&s, &peer))?;
+        .map_err(|s| refused(&s, &peer, config))?;
     let mut incoming = response.into_inner();
     let first =
         within(config.handshake_timeout, &peer, incoming.message()).await?.map_err(|s| error_from_status(&s, &peer))?;
@@ -174,7 +180,7 @@ async fn transfer(
         Some(pb::frame::Body::Error(report)) => return Err(error_from_report(&report, &peer)),
         _ => return Err(protocol(&peer, "the daemon did not accept the session with `Opened`")),
     };
-    let (payload, answer, fallback) = match plane::client(offer, control, config, &peer).await? {
+    let (payload, answer, fallback) = match plane::client(offer, control, config, &remote.host, &peer).await? {
         ClientPlane::InStream => (None, None, None),
         ClientPlane::Ready { answer, plane } => (Some(plane), Some(answer), None),
         ClientPlane::Fallback { answer, reason } => (None, answer, Some(reason)),
@@ -190,6 +196,20 @@ async fn transfer(
         None => plane::in_stream_report(fallback),
     });
     result
+}
+
+/// The error for a status that ended a request's first exchange. A plain
+/// client that reaches a TLS daemon sees the connection drop before any
+/// answer; say what may be wrong.
+fn refused(status: &tonic::Status, peer: &str, config: &GrpcConfig) -> Error {
+    let e = error_from_status(status, peer);
+    let dropped = matches!(status.code(), tonic::Code::Unavailable | tonic::Code::Unknown | tonic::Code::Internal);
+    if config.tls.is_none() && dropped && status.metadata().get("blit-error-kind").is_none() {
+        return e.with_hint(
+            "the connection closed before blitd answered; if blitd serves TLS, connect with --tls or --tls-ca FILE",
+        );
+    }
+    e
 }
 
 /// Refuses a daemon that speaks another protocol version.
@@ -260,9 +280,23 @@ async fn connect_to(host: &str, port: u16, config: &GrpcConfig) -> Result<(BlitC
                 .keep_alive_timeout(Duration::from_secs(20))
                 .initial_stream_window_size(Some(2 * crate::CHUNK_SIZE as u32))
                 .initial_connection_window_size(Some(4 * crate::CHUNK_SIZE as u32));
-            match endpoint.connect().await {
+            let connected = match &config.tls {
+                None => endpoint.connect().await.map_err(|e| causes(&e)),
+                Some(tls) => {
+                    let connector = TlsConnector::new(tls.clone(), host);
+                    match endpoint.connect_with_connector(connector.clone()).await {
+                        Ok(channel) => Ok(channel),
+                        // A refused certificate or handshake: say that, not "is blitd running?".
+                        Err(e) => match connector.failure() {
+                            Some(failure) => return Err(failure.with_path(peer.clone())),
+                            None => Err(causes(&e)),
+                        },
+                    }
+                }
+            };
+            match connected {
                 Ok(channel) => return Ok((channel, addr)),
-                Err(e) => last = causes(&e),
+                Err(e) => last = e,
             }
         }
         Err(Error::new(ErrorKind::Io, format!("cannot connect to blitd: {last}"))

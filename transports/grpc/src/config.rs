@@ -1,6 +1,8 @@
 //! Where a remote endpoint is, and how to talk to it.
 
+use crate::auth::Secret;
 use blit_api::{Error, ErrorKind, RelPath};
+use blit_tls::ClientTls;
 use std::fmt;
 use std::net::SocketAddr;
 use std::str::FromStr;
@@ -90,6 +92,12 @@ pub struct GrpcConfig {
     /// Connect the data plane here instead of the offered port on the
     /// daemon's address (port forwarding; tests point it at a closed port).
     pub data_plane_addr: Option<SocketAddr>,
+    /// The shared secret sent with every request (default none).
+    pub secret: Option<Secret>,
+    /// Connect with TLS, trusting these roots (default `None`: plain TCP).
+    /// The data plane then runs inside TLS too, checked against the same
+    /// roots and host.
+    pub tls: Option<ClientTls>,
 }
 
 impl Default for GrpcConfig {
@@ -103,6 +111,8 @@ impl Default for GrpcConfig {
             compress: "none".to_owned(),
             data_plane_timeout: Duration::from_secs(2),
             data_plane_addr: None,
+            secret: None,
+            tls: None,
         }
     }
 }
@@ -146,6 +156,18 @@ impl GrpcConfig {
     /// Sets how long opening the data connections may take.
     pub fn data_plane_timeout(mut self, timeout: Duration) -> Self {
         self.data_plane_timeout = timeout;
+        self
+    }
+
+    /// Sends `secret` with every request.
+    pub fn secret(mut self, secret: Option<Secret>) -> Self {
+        self.secret = secret;
+        self
+    }
+
+    /// Connects with TLS, trusting `tls`'s roots (`None`: plain TCP).
+    pub fn tls(mut self, tls: Option<ClientTls>) -> Self {
+        self.tls = tls;
         self
     }
 

@@ -15,7 +15,8 @@
 
 use crate::error::{kind_from_pb, kind_to_pb};
 use blit_api::{
-    Error, ErrorKind, FileFailure, FileHeader, FileKind, ManifestItem, ProgressEvent, RelPath, Result, TransferOptions,
+    BlockMap, Error, ErrorKind, FileFailure, FileHeader, FileKind, FilterRule, FilterSpec, ManifestItem, ProgressEvent,
+    RelPath, Result, RuleKind, TransferOptions,
 };
 use blit_proto::pb;
 use prost::bytes::Bytes;
@@ -61,7 +62,34 @@ pub(crate) fn header_to_pb(h: &FileHeader) -> pb::Header {
         mode: h.mode,
         link_target: h.link_target.as_ref().map(|t| Bytes::copy_from_slice(t)),
         checksum: h.checksum.map(|c| Bytes::copy_from_slice(&c)),
+        resume: h.resume.as_deref().map(block_map_to_pb),
+        uid: h.uid,
+        gid: h.gid,
+        xattrs: h
+            .xattrs
+            .iter()
+            .map(|(n, v)| pb::Xattr { name: Bytes::copy_from_slice(n), value: Bytes::copy_from_slice(v) })
+            .collect(),
+        hard_link: h.hard_link.as_ref().map(path_to_pb),
     }
+}
+
+/// The wire form of a block map.
+pub(crate) fn block_map_to_pb(m: &BlockMap) -> pb::BlockMap {
+    pb::BlockMap {
+        block_size: m.block_size(),
+        partial_len: m.partial_len(),
+        hashes: m.hashes().iter().flatten().copied().collect::<Vec<u8>>().into(),
+    }
+}
+
+/// A block map from the wire, validated ([`BlockMap::new`]).
+pub(crate) fn block_map_from_pb(m: pb::BlockMap) -> Result<BlockMap> {
+    if m.hashes.len() % 32 != 0 {
+        return Err(bad(format!("block hashes of {} bytes, not a multiple of 32", m.hashes.len())));
+    }
+    let hashes = m.hashes.chunks_exact(32).map(|c| <[u8; 32]>::try_from(c).expect("chunks of 32")).collect();
+    BlockMap::new(m.block_size, m.partial_len, hashes)
 }
 
 /// A header from the wire, validated.
@@ -77,7 +105,32 @@ pub(crate) fn header_from_pb(h: pb::Header) -> Result<FileHeader> {
         (FileKind::Symlink, None) => return Err(bad("a symlink header has no target").with_path(path.display())),
         (_, _) => None,
     };
-    Ok(FileHeader { path, kind, size: h.size, mtime_ns: h.mtime_ns, mode: h.mode, link_target, checksum })
+    let hard_link = match (kind, h.hard_link) {
+        (_, None) => None,
+        (FileKind::File, Some(p)) if !path.is_root() => Some(path_from_pb(&p)?),
+        (_, Some(_)) => return Err(bad("a hard link on an entry that cannot be one").with_path(path.display())),
+    };
+    let mut xattrs = Vec::with_capacity(h.xattrs.len());
+    for x in h.xattrs {
+        if x.name.is_empty() || x.name.contains(&0) {
+            return Err(bad("a malformed extended attribute name").with_path(path.display()));
+        }
+        xattrs.push((x.name.to_vec(), x.value.to_vec()));
+    }
+    Ok(FileHeader {
+        path,
+        kind,
+        size: h.size,
+        mtime_ns: h.mtime_ns,
+        mode: h.mode,
+        link_target,
+        checksum,
+        resume: h.resume.map(block_map_from_pb).transpose()?.map(std::sync::Arc::new),
+        uid: h.uid,
+        gid: h.gid,
+        xattrs,
+        hard_link,
+    })
 }
 
 /// The wire form of a per-entry failure, its message masked.
@@ -121,13 +174,68 @@ pub(crate) fn item_from_pb(item: pb::ManifestItem) -> Result<ManifestItem> {
 
 /// The wire form of the options.
 pub(crate) fn options_to_pb(o: &TransferOptions) -> pb::Options {
-    pb::Options { checksum: o.checksum, mirror: o.mirror, dry_run: o.dry_run }
+    pb::Options {
+        checksum: o.checksum,
+        mirror: o.mirror,
+        dry_run: o.dry_run,
+        bwlimit_bytes_per_sec: o.bwlimit_bytes_per_sec,
+        resume: o.resume,
+        hard_links: o.hard_links,
+        owner: o.owner,
+        group: o.group,
+        xattrs: o.xattrs,
+        ..filter_to_pb(&o.filter)
+    }
+}
+
+/// The filter's fields of the wire options (the rest left at default).
+fn filter_to_pb(f: &FilterSpec) -> pb::Options {
+    let rule = |r: &FilterRule| pb::FilterRule { include: r.kind == RuleKind::Include, pattern: r.pattern.clone() };
+    pb::Options {
+        filter_rules: f.rules.iter().map(rule).collect(),
+        has_files_from: f.files_from.is_some(),
+        files_from: f.files_from.iter().flatten().map(|p| Bytes::copy_from_slice(p)).collect(),
+        min_size: f.min_size,
+        max_size: f.max_size,
+        delete_excluded: f.delete_excluded,
+        ..pb::Options::default()
+    }
+}
+
+/// The filter from the wire options. Patterns and paths are checked where
+/// the filter is compiled (`blit_planner::filter::Filter::new`), on the
+/// side that walks or judges, so an error names the pattern at fault.
+fn filter_from_pb(o: &pb::Options) -> FilterSpec {
+    let rule = |r: &pb::FilterRule| {
+        if r.include {
+            FilterRule::include(r.pattern.clone())
+        } else {
+            FilterRule::exclude(r.pattern.clone())
+        }
+    };
+    let mut spec = FilterSpec::new().min_size(o.min_size).max_size(o.max_size).delete_excluded(o.delete_excluded);
+    spec.rules = o.filter_rules.iter().map(rule).collect();
+    if o.has_files_from {
+        spec = spec.files_from(o.files_from.iter().map(|p| p.to_vec()).collect());
+    }
+    spec
 }
 
 /// Options from the wire.
 pub(crate) fn options_from_pb(o: Option<pb::Options>) -> TransferOptions {
     let o = o.unwrap_or_default();
-    TransferOptions::new().checksum(o.checksum).mirror(o.mirror).dry_run(o.dry_run)
+    let filter = filter_from_pb(&o);
+    TransferOptions::new()
+        .checksum(o.checksum)
+        .mirror(o.mirror)
+        .dry_run(o.dry_run)
+        .bwlimit(o.bwlimit_bytes_per_sec)
+        .resume(o.resume)
+        .hard_links(o.hard_links)
+        .owner(o.owner)
+        .group(o.group)
+        .xattrs(o.xattrs)
+        .filter(filter)
 }
 
 fn entry(path: &RelPath, kind: FileKind, size: u64) -> pb::EntryEvent {
@@ -158,6 +266,10 @@ pub(crate) fn event_to_pb(e: &ProgressEvent, mask: &Mask) -> Option<pb::Event> {
             message: mask.apply(message),
         }),
         ProgressEvent::Deleted { path, kind } => E::Deleted(entry(path, *kind, 0)),
+        ProgressEvent::Warning { message } => E::Warning(mask.apply(message)),
+        ProgressEvent::FileResumed { path, bytes } => {
+            E::FileResumed(pb::FileBytes { path: path_to_pb(path), bytes: *bytes, zero_copy: false })
+        }
         _ => return None,
     };
     Some(pb::Event { event: Some(event) })
@@ -198,6 +310,8 @@ pub(crate) fn event_from_pb(e: pb::Event) -> Result<ProgressEvent> {
             let (path, kind, _) = entry(e)?;
             ProgressEvent::Deleted { path, kind }
         }
+        E::FileResumed(b) => ProgressEvent::FileResumed { path: path_from_pb(&b.path)?, bytes: b.bytes },
+        E::Warning(message) => ProgressEvent::Warning { message },
     })
 }
 

@@ -39,6 +39,17 @@ pub fn status_from_error(error: &Error) -> Status {
     status
 }
 
+/// The `UNAUTHENTICATED` status for a refused secret (kind `error`'s, in
+/// metadata, as [`status_from_error`] does).
+#[cfg_attr(not(feature = "server"), allow(dead_code))]
+pub(crate) fn unauthenticated(error: &Error) -> Status {
+    let mut status = Status::new(Code::Unauthenticated, error.to_string());
+    if let Ok(value) = error.kind().as_str().parse() {
+        status.metadata_mut().insert(KIND_KEY, value);
+    }
+    status
+}
+
 /// The error for a status received from `peer` (`host:port` or a client
 /// address). The peer becomes the error's path, so the message says who
 /// refused.

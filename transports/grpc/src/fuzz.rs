@@ -10,10 +10,10 @@
 
 use crate::convert::{event_from_pb, failure_from_pb, header_from_pb, item_from_pb, options_from_pb};
 use crate::receive::receive_all;
-use crate::shard::parse_mtime;
 use blit_api::{FileHeader, Landing, ManifestItem, ProgressEvent, RecordingSink, RelPath};
 use blit_proto::pb;
 use blit_proto::pb::payload_record::Record;
+use blit_shard::parse_mtime;
 use proptest::prelude::*;
 use prost::bytes::Bytes;
 use prost::Message;
@@ -72,6 +72,7 @@ fn pb_header() -> impl Strategy<Value = pb::Header> {
             mode,
             link_target: link.map(Bytes::from),
             checksum: sum.map(Bytes::from),
+            ..pb::Header::default()
         })
 }
 
@@ -394,7 +395,7 @@ proptest! {
     #[test]
     fn pax_times_parse_without_panics(text in proptest::collection::vec(prop_oneof![Just(b'-'), Just(b'.'), 0x30u8..0x3a, any::<u8>()], 0..40)) {
         if let Some(ns) = parse_mtime(&text) {
-            prop_assert_eq!(parse_mtime(crate::shard::format_mtime(ns).as_bytes()), Some(ns));
+            prop_assert_eq!(parse_mtime(blit_shard::format_mtime(ns).as_bytes()), Some(ns));
         }
     }
 }

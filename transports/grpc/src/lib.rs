@@ -1,9 +1,12 @@
 #![doc = include_str!("../README.md")]
 #![deny(missing_docs)]
 
+mod auth;
 #[cfg(feature = "client")]
 mod client;
 mod config;
+#[cfg(feature = "client")]
+mod connector;
 mod convert;
 mod error;
 #[cfg(test)]
@@ -19,6 +22,11 @@ pub mod server;
 mod shard;
 mod transport;
 
+#[cfg(feature = "server")]
+pub use auth::{check as check_secret, Required};
+pub use auth::{Secret, AUTH_KEY};
+/// TLS configurations, shared with the data plane ([`blit_tls`]).
+pub use blit_tls::{ClientTls, ServerTls};
 #[cfg(feature = "client")]
 pub use client::{list, modules, pull, push};
 pub use config::{GrpcConfig, ModuleInfo, RemoteSpec, TransportMode, CHUNK_SIZE, DEFAULT_PORT, MAX_MESSAGE_SIZE};

@@ -9,7 +9,7 @@
 
 use crate::config::CHUNK_SIZE;
 use crate::convert::{failure_to_pb, header_to_pb, Mask};
-use crate::shard::{self, ChunkSink, SHARD_ENTRY_MAX};
+use crate::shard::{ChunkSink, SHARD_ENTRY_MAX};
 use blit_api::{
     Error, ErrorKind, FileFailure, FileHeader, PayloadPlan, PayloadReader, PlanReceiver, Result, SourceFile,
 };
@@ -35,7 +35,8 @@ fn failure(header: &FileHeader, error: &Error, mask: &Mask) -> pb::Failure {
 }
 
 fn source_failed(out: &RecordSender, header: &FileHeader, error: &Error, mask: &Mask) -> Result<()> {
-    let record = pb::SourceFailed { header: Some(header_to_pb(header)), failure: Some(failure(header, error, mask)) };
+    let wire = pb::Header { resume: None, ..header_to_pb(header) };
+    let record = pb::SourceFailed { header: Some(wire), failure: Some(failure(header, error, mask)) };
     emit(out, Record::SourceFailed(record))
 }
 
@@ -62,11 +63,13 @@ pub(crate) fn send_all(
     emit(out, Record::Done(pb::PayloadDone {}))
 }
 
-/// Reads until `buf` is full or the file ends; returns the bytes read.
-fn read_full(file: &mut &std::fs::File, buf: &mut [u8]) -> std::io::Result<usize> {
+/// Reads from `offset` until `buf` is full or the file ends; returns the
+/// bytes read.
+fn read_full(file: &std::fs::File, buf: &mut [u8], offset: u64) -> std::io::Result<usize> {
+    use std::os::unix::fs::FileExt;
     let mut filled = 0;
     while filled < buf.len() {
-        match file.read(&mut buf[filled..]) {
+        match file.read_at(&mut buf[filled..], offset + filled as u64) {
             Ok(0) => break,
             Ok(n) => filled += n,
             Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
@@ -82,30 +85,65 @@ fn shrank(header: &FileHeader) -> Error {
         .with_hint("the source changed during the transfer; rerun to pick up changes")
 }
 
-/// Sends one whole file.
+/// Sends one file: whole, or, when the destination resumes it, the ranges
+/// [`SourceFile::resume_plan`] chose, each after a `file_range` record.
 fn send_file(header: FileHeader, reader: &dyn PayloadReader, out: &RecordSender, mask: &Mask) -> Result<()> {
-    let SourceFile { file, header } = match reader.open(&header) {
+    let source = match reader.open(&header) {
         Ok(source) => source,
         Err(e) => return source_failed(out, &header, &e, mask),
     };
-    emit(out, Record::FileBegin(header_to_pb(&header)))?;
-    let mut remaining = header.size;
-    let mut file = &file;
-    while remaining > 0 {
-        let want = remaining.min(CHUNK_SIZE as u64) as usize;
+    let plan = match source.resume_plan() {
+        Ok(plan) => plan,
+        Err(e) => return source_failed(out, &header, &e, mask),
+    };
+    let SourceFile { file, header } = source;
+    // The block map served its purpose; the receiver needs none of it.
+    emit(out, Record::FileBegin(pb::Header { resume: None, ..header_to_pb(&header) }))?;
+    let Some(plan) = plan else {
+        if !send_bytes(&file, 0..header.size, &header, out, mask)? {
+            return Ok(());
+        }
+        return emit(out, Record::FileEnd(pb::FileEnd {}));
+    };
+    let reused = plan.reused;
+    if plan.ranges.is_empty() {
+        emit(out, Record::FileRange(pb::FileRange { offset: header.size, reused }))?;
+    }
+    for range in plan.ranges {
+        emit(out, Record::FileRange(pb::FileRange { offset: range.start, reused }))?;
+        if !send_bytes(&file, range, &header, out, mask)? {
+            return Ok(());
+        }
+    }
+    emit(out, Record::FileEnd(pb::FileEnd {}))
+}
+
+/// Sends the bytes `range` of `file` as data records read at their offsets;
+/// false when the read fell short and the file was aborted instead.
+fn send_bytes(
+    file: &std::fs::File,
+    range: std::ops::Range<u64>,
+    header: &FileHeader,
+    out: &RecordSender,
+    mask: &Mask,
+) -> Result<bool> {
+    let mut at = range.start;
+    while at < range.end {
+        let want = (range.end - at).min(CHUNK_SIZE as u64) as usize;
         let mut chunk = vec![0; want];
-        let abort = match read_full(&mut file, &mut chunk) {
+        let abort = match read_full(file, &mut chunk, at) {
             Ok(n) if n == want => None,
-            Ok(_) => Some(shrank(&header)),
+            Ok(_) => Some(shrank(header)),
             Err(e) => Some(Error::io("read", header.path.display(), e)),
         };
         if let Some(e) = abort {
-            return emit(out, Record::FileAbort(failure(&header, &e, mask)));
+            emit(out, Record::FileAbort(failure(header, &e, mask)))?;
+            return Ok(false);
         }
-        remaining -= want as u64;
+        at += want as u64;
         emit(out, Record::Data(Bytes::from(chunk)))?;
     }
-    emit(out, Record::FileEnd(pb::FileEnd {}))
+    Ok(true)
 }
 
 /// Sends several small files as one tar shard. Files that cannot be read
@@ -149,7 +187,7 @@ fn send_shard(
                 continue;
             }
         }
-        shard::append(&mut tar, &fresh, buf).map_err(sink_error)?;
+        blit_shard::append(&mut tar, &fresh, buf).map_err(sink_error)?;
     }
     tar.into_inner().and_then(ChunkSink::finish).map_err(sink_error)?;
     emit(out, Record::ShardEnd(pb::ShardEnd {}))?;

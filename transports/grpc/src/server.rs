@@ -60,6 +60,9 @@ pub struct TransferRequest {
     /// data plane is offered on the same address. Set it from the request
     /// (`Request::local_addr`); without it no data plane is offered.
     pub local: Option<SocketAddr>,
+    /// The daemon's TLS configuration when it serves TLS; the data plane
+    /// then requires it too. Set it from the daemon's configuration.
+    pub tls: Option<blit_tls::ServerTls>,
     window: Window,
 }
 
@@ -155,7 +158,7 @@ pub async fn accept(incoming: &mut Streaming<pb::Frame>, peer: &str) -> Result<T
     let window = Window::from_pb(open.window).map_err(|e| refuse(e.kind(), e.message(), peer))?;
     let path = check_path(&open.path, peer)?;
     let options = options_from_pb(open.options);
-    Ok(TransferRequest { module: open.module, path, role, options, transport, local: None, window })
+    Ok(TransferRequest { module: open.module, path, role, options, transport, local: None, tls: None, window })
 }
 
 /// Refuses a push into a read-only module (call it before resolving paths
@@ -191,7 +194,9 @@ pub fn serve(
         }
     };
     let (out, rx) = mpsc::channel(FRAME_QUEUE);
-    let (offer, pending) = match plane::offer(request.transport, request.local).map_err(|e| status_from_error(&e))? {
+    let (offer, pending) = match plane::offer(request.transport, request.local, request.tls.as_ref())
+        .map_err(|e| status_from_error(&e))?
+    {
         Some((offer, pending)) => (Some(offer), Some(pending)),
         None => (None, None),
     };

@@ -100,6 +100,7 @@ impl PayloadTransport for GrpcTransport {
             checksum: true,
             mirror: true,
             per_file_errors: true,
+            resume: true,
             ..Capabilities::default()
         }
     }

@@ -10,7 +10,8 @@
 use crate::meta::BUF_SIZE;
 use blit_api::{Error, ErrorKind, Incoming, Result};
 use std::fs::File;
-use std::io::{self, Read, Write};
+use std::io::{self, Read, Seek, SeekFrom, Write};
+use std::ops::Range;
 use std::sync::atomic::{AtomicBool, Ordering};
 
 /// Largest run of bytes asked of the kernel at once (also the progress step).
@@ -22,7 +23,29 @@ const ZERO_COPY_CHUNK: u64 = 8 * 1024 * 1024;
 /// worker of a transport and cleared when `copy_file_range` cannot work
 /// here; `buf` is the worker's reusable fallback buffer.
 pub(crate) fn copy_into(src: &File, incoming: &mut Incoming, zero_copy: &AtomicBool, buf: &mut Vec<u8>) -> Result<()> {
-    let mut remaining = incoming.size();
+    let size = incoming.size();
+    copy_len(src, incoming, size, zero_copy, buf)
+}
+
+/// Copies the bytes `range` of `src` to the same offsets of `incoming` (a
+/// resumed file), like [`copy_into`].
+pub(crate) fn copy_range(
+    mut src: &File,
+    incoming: &mut Incoming,
+    range: Range<u64>,
+    zero_copy: &AtomicBool,
+    buf: &mut Vec<u8>,
+) -> Result<()> {
+    let at = SeekFrom::Start(range.start);
+    src.seek(at).map_err(|e| io_error("seek source", incoming, e))?;
+    incoming.file().seek(at).map_err(|e| io_error("seek", incoming, e))?;
+    copy_len(src, incoming, range.end - range.start, zero_copy, buf)
+}
+
+/// Copies `len` bytes from the current offset of `src` to the current
+/// offset of `incoming`.
+fn copy_len(src: &File, incoming: &mut Incoming, len: u64, zero_copy: &AtomicBool, buf: &mut Vec<u8>) -> Result<()> {
+    let mut remaining = len;
     #[cfg(target_os = "linux")]
     if remaining > 0 && zero_copy.load(Ordering::Relaxed) {
         remaining = kernel_copy(src, incoming, remaining, zero_copy)?;

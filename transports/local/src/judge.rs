@@ -16,11 +16,19 @@
 //! - `children` (mirror only) holds the names the source sent for each
 //!   directory whose `DirDone` has not arrived, i.e. the directories in
 //!   flight, and is freed directory by directory.
+//!
+//! With mirror, an extraneous entry the transfer's filter excludes is kept
+//! (the source never sent it, so its absence means nothing), unless the
+//! filter deletes excluded entries too.
 
 use crate::landing::{dir_in_the_way, temp_path, temp_prefix};
+use crate::link_land::{self, PendingLink};
 use crate::meta;
+use crate::ownership::{self, MetaWarnings};
+use crate::partial::{is_part_name, Partials};
 use crate::sweep::Sweeper;
 use blit_api::{Error, ErrorKind, Events, FileFailure, FileHeader, FileKind, ProgressEvent, RelPath, TransferOptions};
+use blit_planner::filter::Filter;
 use std::cell::Cell;
 use std::collections::{HashMap, HashSet};
 use std::ffi::OsStr;
@@ -67,6 +75,15 @@ pub(crate) struct Judge {
     sweeper: Arc<Sweeper>,
     /// A volume error: the judge stops at the next item.
     fatal: Cell<Option<Error>>,
+    /// Mirror: extraneous entries it excludes are kept (unless it deletes
+    /// excluded entries too), as the source's walk left them out.
+    filter: Filter,
+    /// `--resume`: where needed files' partial copies are offered.
+    partials: Option<Arc<Partials>>,
+    /// Owners and extended attributes that could not be set.
+    warnings: Arc<MetaWarnings>,
+    /// Link entries (`--hard-links`), made by `finish` after the payload.
+    pub(crate) links: Vec<PendingLink>,
 }
 
 /// Splits a non-root path into its parent's bytes and its name.
@@ -101,7 +118,41 @@ impl Judge {
             buf: Vec::new(),
             sweeper,
             fatal: Cell::new(None),
+            filter: Filter::default(),
+            partials: None,
+            warnings: Arc::default(),
+            links: Vec::new(),
         }
+    }
+
+    /// Counts ownership and attribute trouble into `warnings`.
+    pub(crate) fn with_warnings(mut self, warnings: Arc<MetaWarnings>) -> Self {
+        self.warnings = warnings;
+        self
+    }
+
+    /// With `--resume`: offers the partial copies of needed files through
+    /// `partials` (see `partial`).
+    pub(crate) fn with_partials(mut self, partials: Arc<Partials>) -> Self {
+        self.partials = self.options.resume.then_some(partials);
+        self
+    }
+
+    /// Sets the filter the source walks with (see the `filter` field).
+    pub(crate) fn with_filter(mut self, filter: Filter) -> Self {
+        self.filter = filter;
+        self
+    }
+
+    /// Mirror: whether the filter keeps the extraneous entry `path` (the
+    /// source would exclude it, so its absence from the manifest says
+    /// nothing). Its size is read only when the filter could care.
+    fn keeps(&self, path: &RelPath, kind: FileKind, entry: &std::fs::DirEntry) -> bool {
+        if self.filter.selects_all() || self.filter.delete_excluded() {
+            return false;
+        }
+        let size = if kind == FileKind::File { entry.metadata().map_or(0, |m| m.len()) } else { 0 };
+        !self.filter.includes(path, kind, size)
     }
 
     /// Judges one header; returns it when the file's content is needed.
@@ -135,6 +186,13 @@ impl Judge {
                     }
                 }
             }
+        }
+        if h.hard_link.is_some() {
+            match link_land::judge(&self.root, h, self.options.dry_run, &self.events) {
+                Ok(link) => self.links.extend(link),
+                Err((h, e)) => self.fail(&h.path, h.kind, h.size, e),
+            }
+            return None;
         }
         match h.kind {
             FileKind::Dir => {
@@ -186,7 +244,8 @@ impl Judge {
             };
             let name = entry.file_name();
             let name = name.as_bytes();
-            if names.contains(name) || name.starts_with(temp_prefix()) {
+            // `.part` files are the sweep's (or the next `--resume`'s).
+            if names.contains(name) || name.starts_with(temp_prefix()) || is_part_name(name) {
                 continue;
             }
             let kind = match entry.file_type() {
@@ -194,7 +253,11 @@ impl Judge {
                 Ok(t) if t.is_symlink() => FileKind::Symlink,
                 _ => FileKind::File,
             };
-            self.deletions.push((dir.join(name), kind));
+            let path = dir.join(name);
+            if self.keeps(&path, kind, &entry) {
+                continue;
+            }
+            self.deletions.push((path, kind));
         }
     }
 
@@ -243,6 +306,8 @@ impl Judge {
         let state = self.make_dir(&h, &abs, fresh_parent);
         self.open.insert(h.path.as_bytes().to_vec(), state);
         if state != DirState::Broken && !self.options.dry_run {
+            // `finish` sets the mode afterwards.
+            self.keep_meta(&abs, &h, None);
             self.dirs.push(DirMeta { path: h.path, mode: h.mode, mtime_ns: h.mtime_ns });
         }
     }
@@ -321,6 +386,9 @@ impl Judge {
                 && meta::mtime_ns(m) == h.mtime_ns
                 && std::fs::read_link(&abs).is_ok_and(|t| t.as_os_str().as_bytes() == target)
             {
+                if !self.options.dry_run {
+                    self.keep_meta(&abs, h, Some(m));
+                }
                 return;
             }
         }
@@ -338,7 +406,20 @@ impl Judge {
             }
             replace_symlink(target, &abs, h.mtime_ns)
         };
+        if result.is_ok() {
+            self.keep_meta(&abs, h, None);
+        }
         self.applied(h, result, "create symlink", &abs);
+    }
+
+    /// Applies owner, group and (with `--xattrs`) extended attributes to an
+    /// entry that is not landed through a payload; returns whether the owner
+    /// changed (see `ownership`).
+    fn keep_meta(&self, abs: &Path, h: &FileHeader, existing: Option<&Metadata>) -> bool {
+        if h.uid.is_none() && h.gid.is_none() && !self.options.xattrs {
+            return false;
+        }
+        ownership::apply_path(abs, h, existing, self.options.xattrs, &self.warnings)
     }
 
     fn file(&mut self, h: FileHeader, fresh_parent: bool) -> Option<FileHeader> {
@@ -378,7 +459,8 @@ impl Judge {
             None if !same_mtime => return self.needed(h),
             None => {}
         }
-        if meta::mode(&m) != h.mode & meta::MODE_MASK && !self.options.dry_run {
+        let chowned = !self.options.dry_run && self.keep_meta(&abs, &h, Some(&m));
+        if (chowned || meta::mode(&m) != h.mode & meta::MODE_MASK) && !self.options.dry_run {
             if let Err(e) = meta::set_mode(&abs, h.mode) {
                 self.fail(&h.path, FileKind::File, h.size, Error::io("set mode", abs.display(), e));
             }
@@ -386,10 +468,13 @@ impl Judge {
         None
     }
 
-    fn needed(&self, h: FileHeader) -> Option<FileHeader> {
+    fn needed(&self, mut h: FileHeader) -> Option<FileHeader> {
         if self.options.dry_run {
             self.planned(&h);
             return None;
+        }
+        if let Some(partials) = &self.partials {
+            partials.offer(&self.root, &mut h);
         }
         Some(h)
     }

@@ -1,9 +1,10 @@
 //! Landing files atomically: a temporary file beside the target, renamed over
 //! it on commit.
 //!
-//! Temporary names are short and never derived from the target's name
+//! Temporary names are short and never hold the target's name
 //! (`.blit.<pid>.<counter>.tmp`), so a file whose name is already 255 bytes
-//! still lands. The process id in the prefix lets a mirroring destination
+//! still lands. Large files land under a stable `.blit.<hash>.part` name
+//! instead, which an interrupted run leaves for `--resume` (see `partial`). The process id in the prefix lets a mirroring destination
 //! tell this run's temporary files from the leftovers of a crashed run, which
 //! it deletes like any other extraneous entry. Files are not fsynced: an
 //! interrupted run leaves at worst a stale temporary file and a rerun
@@ -17,6 +18,8 @@
 
 use crate::beneath::{self, c_bytes};
 use crate::meta;
+use crate::ownership::{self, MetaWarnings};
+use crate::partial::{part_name, resumable};
 use crate::sweep;
 use crate::LocalDestination;
 use blit_api::{Error, ErrorKind, FileHeader, FileKind, LandingFile, PayloadWriter, Result};
@@ -44,7 +47,7 @@ pub(crate) fn temp_prefix() -> &'static [u8] {
 }
 
 /// A fresh temporary name.
-fn temp_name() -> Vec<u8> {
+pub(crate) fn temp_name() -> Vec<u8> {
     let mut name = Vec::with_capacity(40);
     name.extend_from_slice(temp_prefix());
     let _ = write!(name, "{}.tmp", COUNTER.fetch_add(1, Ordering::Relaxed));
@@ -78,6 +81,22 @@ fn create_temp(dir: &OwnedFd, mode: u32) -> io::Result<(File, CString)> {
         }
     }
     Err(last.unwrap_or_else(|| io::Error::from(io::ErrorKind::AlreadyExists)))
+}
+
+/// Creates the `.part` of the file named `name` in `dir` (see `partial`),
+/// locked; `None` when one is there already (a live writer's, or one the
+/// judge offered for resuming): the file then lands under a fresh name.
+fn create_part(dir: &OwnedFd, name: &CStr, mode: u32) -> io::Result<Option<(File, CString)>> {
+    let part = c_bytes(&part_name(name.to_bytes()))?;
+    match beneath::openat(dir.as_fd(), &part, CREATE_FLAGS, mode & meta::MODE_MASK) {
+        Ok(fd) => {
+            let file = File::from(fd);
+            sweep::lock_temp(&file);
+            Ok(Some((file, part)))
+        }
+        Err(e) if e.kind() == io::ErrorKind::AlreadyExists => Ok(None),
+        Err(e) => Err(e),
+    }
 }
 
 /// The error for a directory standing where a file must land.
@@ -176,10 +195,11 @@ impl LocalDestination {
 }
 
 impl PayloadWriter for LocalDestination {
-    /// Creates `.blit.<pid>.<n>.tmp` in the file's directory, which is
-    /// opened below the root without following symlinks (and created if
-    /// missing). A symlink or file on the way is a per-file `AlreadyExists`
-    /// failure; a directory at the final name fails on commit.
+    /// Creates `.blit.<pid>.<n>.tmp` (or, for a large file, its
+    /// `.blit.<hash>.part`) in the file's directory, which is opened below
+    /// the root without following symlinks (and created if missing). A
+    /// symlink or file on the way is a per-file `AlreadyExists` failure; a
+    /// directory at the final name fails on commit.
     fn begin(&self, header: &FileHeader) -> Result<Box<dyn LandingFile>> {
         let target = header.path.to_path(self.root());
         if header.kind != FileKind::File {
@@ -201,11 +221,20 @@ impl PayloadWriter for LocalDestination {
                     mode: header.mode,
                     mtime_ns: header.mtime_ns,
                     committed: false,
+                    part: false,
+                    chmod: false,
+                    owned: Owned::of(header, &self.warnings),
                 }));
             }
         }
-        let (file, temp) = create_temp(&dir, header.mode)
-            .map_err(|e| Error::io("create temporary file", target.parent().unwrap_or(&target).display(), e))?;
+        let create_error = |e| Error::io("create temporary file", target.parent().unwrap_or(&target).display(), e);
+        let part =
+            if resumable(header.size) { create_part(&dir, &name, header.mode).map_err(create_error)? } else { None };
+        let is_part = part.is_some();
+        let (file, temp) = match part {
+            Some(part) => part,
+            None => create_temp(&dir, header.mode).map_err(create_error)?,
+        };
         Ok(Box::new(LocalLandingFile {
             file,
             dir,
@@ -215,6 +244,44 @@ impl PayloadWriter for LocalDestination {
             mode: header.mode,
             mtime_ns: header.mtime_ns,
             committed: false,
+            part: is_part,
+            chmod: false,
+            owned: Owned::of(header, &self.warnings),
+        }))
+    }
+
+    /// Reopens the `.part` the judge offered for `header` (still locked
+    /// since), cut to the header's size; refuses a file the judge offered
+    /// nothing for, or `reused` beyond what the `.part` holds.
+    fn resume(&self, header: &FileHeader, reused: u64) -> Result<Box<dyn LandingFile>> {
+        let target = header.path.to_path(self.root());
+        let refused = |why: String| {
+            Error::new(ErrorKind::Protocol, why)
+                .with_path(target.display().to_string())
+                .with_hint("rerun; the file is then sent whole if its partial copy is gone")
+        };
+        let Some(file) = self.partials.take(&header.path) else {
+            return Err(refused("the source resumed a file this destination offered no partial copy of".into()));
+        };
+        let held = file.metadata().map_err(|e| Error::io("read metadata", target.display(), e))?.len();
+        if reused > held.min(header.size) {
+            return Err(refused(format!("the source reuses {reused} bytes of a partial copy of {held}")));
+        }
+        let (dir, name) = self.parent_of(header, &target)?;
+        let part = c_bytes(&part_name(name.to_bytes())).map_err(|e| Error::io("name", target.display(), e))?;
+        file.set_len(header.size).map_err(|e| Error::io("resize the partial copy", target.display(), e))?;
+        Ok(Box::new(LocalLandingFile {
+            file,
+            dir,
+            temp: Some(part),
+            name,
+            target,
+            mode: header.mode,
+            mtime_ns: header.mtime_ns,
+            committed: false,
+            part: true,
+            chmod: true,
+            owned: Owned::of(header, &self.warnings),
         }))
     }
 }
@@ -232,6 +299,31 @@ struct LocalLandingFile {
     mode: u32,
     mtime_ns: i64,
     committed: bool,
+    /// The temporary file is a `.part`: dropping it without commit (an
+    /// interrupted transfer) keeps it for `--resume`; `discard` removes it.
+    part: bool,
+    /// The file existed before (a resumed `.part`): its mode is set on
+    /// commit whatever the umask.
+    chmod: bool,
+    /// Ownership and extended attributes to set before the rename.
+    owned: Option<Owned>,
+}
+
+/// What a header asks beyond mode and mtime (only when it asks anything, so
+/// a plain file carries no extra allocation).
+#[derive(Debug)]
+struct Owned {
+    header: FileHeader,
+    warnings: Arc<MetaWarnings>,
+}
+
+impl Owned {
+    fn of(h: &FileHeader, warnings: &Arc<MetaWarnings>) -> Option<Owned> {
+        (h.uid.is_some() || h.gid.is_some() || !h.xattrs.is_empty()).then(|| Owned {
+            header: FileHeader { uid: h.uid, gid: h.gid, xattrs: h.xattrs.clone(), ..FileHeader::default() },
+            warnings: warnings.clone(),
+        })
+    }
 }
 
 fn renameat(dir: &OwnedFd, from: &CStr, to: &CStr) -> io::Result<()> {
@@ -250,7 +342,12 @@ impl LandingFile for LocalLandingFile {
     }
 
     fn commit(mut self: Box<Self>) -> Result<()> {
-        if meta::umask_strips(self.mode) {
+        // Before the mode: a change of owner clears set-user-ID bits.
+        let chowned = self.owned.as_ref().is_some_and(|o| o.header.uid.is_some() || o.header.gid.is_some());
+        if let Some(owned) = &self.owned {
+            ownership::apply_fd(&self.file, &owned.header, &owned.warnings);
+        }
+        if self.chmod || meta::umask_strips(self.mode) || (chowned && self.mode & 0o6000 != 0) {
             let perms = std::os::unix::fs::PermissionsExt::from_mode(self.mode & meta::MODE_MASK);
             self.file.set_permissions(perms).map_err(|e| Error::io("set mode", self.target.display(), e))?;
         }
@@ -264,11 +361,15 @@ impl LandingFile for LocalLandingFile {
         self.committed = true;
         Ok(())
     }
+
+    fn discard(mut self: Box<Self>) {
+        self.part = false;
+    }
 }
 
 impl Drop for LocalLandingFile {
     fn drop(&mut self) {
-        if self.committed {
+        if self.committed || self.part {
             return;
         }
         // Either the temporary file, or the empty file this run created at

@@ -5,16 +5,23 @@ mod beneath;
 mod copy;
 mod judge;
 mod landing;
+mod link_land;
+mod link_table;
 mod meta;
 mod need_list;
+mod ownership;
+mod partial;
 mod pool;
+mod preserve;
 mod sweep;
 #[cfg(test)]
 mod testutil;
 mod transport;
 mod walker;
+pub mod xattr;
 
 pub use need_list::LocalDestination;
+pub use partial::part_name;
 pub use transport::LocalTransport;
 pub use walker::LocalSource;
 

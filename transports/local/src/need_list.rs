@@ -14,12 +14,16 @@
 
 use crate::judge::{DirMeta, Judge};
 use crate::landing::DirCache;
+use crate::link_land::{self, PendingLink};
 use crate::meta;
+use crate::ownership::MetaWarnings;
+use crate::partial::Partials;
 use crate::sweep::Sweeper;
 use blit_api::{
     Error, ErrorKind, Events, FileKind, ManifestItem, ManifestReceiver, NeedBatch, NeedListSink, NeedSender,
     ProgressEvent, RelPath, Result, TransferOptions,
 };
+use blit_planner::filter::Filter;
 use blit_planner::need_list::NeedBatcher;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, PoisonError};
@@ -46,6 +50,10 @@ pub struct LocalDestination {
     pub(crate) cache: DirCache,
     /// Directories already cleared of crashed runs' temporary files.
     pub(crate) sweeper: Arc<Sweeper>,
+    /// `--resume`: the partial copies the judge offered, until landed.
+    pub(crate) partials: Arc<Partials>,
+    /// Owners and extended attributes the destination could not set.
+    pub(crate) warnings: Arc<MetaWarnings>,
 }
 
 /// What `need_list` leaves for `finish`.
@@ -56,13 +64,22 @@ struct FinishPlan {
     complete: bool,
     /// A volume error stopped the judge: the transfer fails with it.
     fatal: Option<Error>,
+    /// Link entries (`--hard-links`), made once the payload landed.
+    links: Vec<PendingLink>,
 }
 
 impl LocalDestination {
     /// A destination rooted at `root`. The header with the empty path lands
     /// at `root` itself; missing parents of `root` are created.
     pub fn new(root: PathBuf) -> Self {
-        LocalDestination { root, plan: Mutex::new(None), cache: DirCache::default(), sweeper: Arc::default() }
+        LocalDestination {
+            root,
+            plan: Mutex::new(None),
+            cache: DirCache::default(),
+            sweeper: Arc::default(),
+            partials: Arc::default(),
+            warnings: Arc::default(),
+        }
     }
 
     /// The destination root.
@@ -84,7 +101,12 @@ impl NeedListSink for LocalDestination {
         needs: NeedSender,
         events: Events,
     ) -> Result<()> {
-        let judge = Judge::new(self.root.clone(), options.clone(), events.clone(), self.sweeper.clone());
+        let filter = Filter::new(&options.filter)?;
+        self.sweeper.keep_parts(options.resume);
+        let judge = Judge::new(self.root.clone(), options.clone(), events.clone(), self.sweeper.clone())
+            .with_filter(filter)
+            .with_partials(self.partials.clone())
+            .with_warnings(self.warnings.clone());
         let handle = Handle::current();
         let mut plan = tokio::task::spawn_blocking(move || run(judge, manifest, &needs, &events, &handle))
             .await
@@ -102,9 +124,14 @@ impl NeedListSink for LocalDestination {
         };
         let root = self.root.clone();
         let options = options.clone();
-        tokio::task::spawn_blocking(move || finish(&root, plan, &options, &events))
-            .await
-            .map_err(|e| join_error("finish", e))
+        let warnings = self.warnings.clone();
+        tokio::task::spawn_blocking(move || {
+            let deleted = finish(&root, plan, &options, &events);
+            warnings.emit(&events);
+            deleted
+        })
+        .await
+        .map_err(|e| join_error("finish", e))
     }
 }
 
@@ -174,7 +201,7 @@ fn run(
     let mut ended = false;
     // When the waiting batch must go out even if it is not full.
     let mut deadline = None;
-    let gone = |judge: Judge| FinishPlan { dirs: judge.dirs, deletions: Vec::new(), complete: false, fatal: None };
+    let gone = |judge: Judge| FinishPlan { dirs: judge.dirs, ..FinishPlan::default() };
     loop {
         let item = match next(&mut manifest, handle, deadline) {
             Next::Item(item) => item,
@@ -222,7 +249,7 @@ fn run(
             // The volume takes nothing more: stop without the final batch,
             // which stops the source, and fail with this error.
             let fatal = Some(e);
-            return FinishPlan { dirs: Vec::new(), deletions: Vec::new(), complete: false, fatal };
+            return FinishPlan { fatal, ..FinishPlan::default() };
         }
     }
     if let Some(batch) = batcher.take() {
@@ -236,7 +263,7 @@ fn run(
     // The source may already be gone; `finish` still applies what was judged.
     let _ = needs.blocking_send(NeedBatch::default());
     let fatal = judge.take_fatal();
-    FinishPlan { dirs: judge.dirs, deletions: judge.deletions, complete, fatal }
+    FinishPlan { dirs: judge.dirs, deletions: judge.deletions, complete, fatal, links: judge.links }
 }
 
 /// Mirror deletions, then directory metadata deepest first. Runs on a
@@ -269,6 +296,8 @@ fn finish(root: &Path, plan: FinishPlan, options: &TransferOptions, events: &Eve
         }
     }
     if !options.dry_run {
+        // Links go in before directories get their final modes and mtimes.
+        link_land::land_links(root, plan.links, events);
         // The manifest sends parents before children, so the reverse order
         // reaches every directory before its parent: a parent made read-only
         // or unsearchable cannot block setting its children.

@@ -20,13 +20,19 @@
 //!
 //! Symlinks (a symlink replaced atomically goes through a temporary name as
 //! well) cannot be locked, so for them the process check alone decides.
+//!
+//! The `.blit.<hash>.part` files large files land in (see `partial`) carry
+//! no process id: the lock alone decides, and a transfer with `--resume`
+//! keeps them all, since its judge may still offer them for resuming.
 
 use crate::beneath::{c_bytes, openat};
+use crate::partial::is_part_name;
 use std::collections::HashSet;
 use std::ffi::{CStr, CString};
 use std::io;
 use std::os::fd::{AsFd, AsRawFd, BorrowedFd, IntoRawFd};
 use std::path::Path;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Mutex, PoisonError};
 
 /// The shape of every temporary name: `.blit.<pid>.<n>.tmp`.
@@ -66,8 +72,9 @@ fn alive(pid: u32) -> bool {
 }
 
 /// Whether the leftover `name` in `dir` is abandoned: its writer is gone.
-fn abandoned(dir: BorrowedFd<'_>, name: &CStr, pid: u32) -> bool {
-    if pid == std::process::id() || alive(pid) {
+/// A `.part` (no `pid`) is decided by its lock alone.
+fn abandoned(dir: BorrowedFd<'_>, name: &CStr, pid: Option<u32>) -> bool {
+    if pid.is_some_and(|pid| pid == std::process::id() || alive(pid)) {
         return false;
     }
     let flags = libc::O_RDONLY | libc::O_NOFOLLOW | libc::O_NONBLOCK | libc::O_CLOEXEC;
@@ -79,8 +86,9 @@ fn abandoned(dir: BorrowedFd<'_>, name: &CStr, pid: u32) -> bool {
     }
 }
 
-/// The names in `dir` that look like temporary files.
-fn temp_names(dir: BorrowedFd<'_>) -> io::Result<Vec<(CString, u32)>> {
+/// The names in `dir` that look like temporary files, with the process id
+/// in the name (`None` for a `.part`, listed only unless `keep_parts`).
+fn temp_names(dir: BorrowedFd<'_>, keep_parts: bool) -> io::Result<Vec<(CString, Option<u32>)>> {
     let fd = openat(dir, c".", libc::O_RDONLY | libc::O_DIRECTORY | libc::O_CLOEXEC, 0)?;
     // SAFETY: `fdopendir` takes ownership of the open descriptor.
     let stream = unsafe { libc::fdopendir(fd.into_raw_fd()) };
@@ -97,7 +105,9 @@ fn temp_names(dir: BorrowedFd<'_>) -> io::Result<Vec<(CString, u32)>> {
         // SAFETY: `d_name` is NUL-terminated inside the entry readdir returned.
         let name = unsafe { CStr::from_ptr((*entry).d_name.as_ptr()) };
         if let Some(pid) = temp_pid(name.to_bytes()) {
-            names.push((name.to_owned(), pid));
+            names.push((name.to_owned(), Some(pid)));
+        } else if !keep_parts && is_part_name(name.to_bytes()) {
+            names.push((name.to_owned(), None));
         }
     }
     // SAFETY: closes the stream (and its descriptor) exactly once.
@@ -105,9 +115,10 @@ fn temp_names(dir: BorrowedFd<'_>) -> io::Result<Vec<(CString, u32)>> {
     Ok(names)
 }
 
-/// Removes the abandoned temporary files in `dir`; returns how many.
-pub(crate) fn sweep(dir: BorrowedFd<'_>) -> usize {
-    let names = match temp_names(dir) {
+/// Removes the abandoned temporary files in `dir` (and abandoned `.part`
+/// files unless `keep_parts`); returns how many.
+pub(crate) fn sweep(dir: BorrowedFd<'_>, keep_parts: bool) -> usize {
+    let names = match temp_names(dir, keep_parts) {
         Ok(names) => names,
         Err(e) => {
             tracing::debug!("could not list a directory for leftover temporary files: {e}");
@@ -134,14 +145,21 @@ pub(crate) fn sweep(dir: BorrowedFd<'_>) -> usize {
 #[derive(Debug, Default)]
 pub(crate) struct Sweeper {
     swept: Mutex<HashSet<Vec<u8>>>,
+    /// `--resume`: `.part` files stay for the judge to offer.
+    keep_parts: AtomicBool,
 }
 
 impl Sweeper {
+    /// Keeps (`--resume`) or removes abandoned `.part` files from now on.
+    pub(crate) fn keep_parts(&self, keep: bool) {
+        self.keep_parts.store(keep, Ordering::Relaxed);
+    }
+
     /// Sweeps `dir` (the directory `key` below the root) unless this
     /// transfer already did.
     pub(crate) fn once(&self, key: &[u8], dir: BorrowedFd<'_>) {
         if self.first(key) {
-            sweep(dir);
+            sweep(dir, self.keep_parts.load(Ordering::Relaxed));
         }
     }
 
@@ -157,7 +175,7 @@ impl Sweeper {
         if fd >= 0 {
             // SAFETY: the kernel just returned this descriptor; nothing else owns it.
             let fd = unsafe { <std::os::fd::OwnedFd as std::os::fd::FromRawFd>::from_raw_fd(fd) };
-            sweep(fd.as_fd());
+            sweep(fd.as_fd(), self.keep_parts.load(Ordering::Relaxed));
         }
     }
 
@@ -216,14 +234,14 @@ mod tests {
         let held = std::fs::File::open(d.join(&names[1])).unwrap();
         lock_temp(&held);
         let fd: OwnedFd = std::fs::File::open(d).unwrap().into();
-        assert_eq!(sweep(fd.as_fd()), 2);
+        assert_eq!(sweep(fd.as_fd(), false), 2);
         let mut left: Vec<_> = std::fs::read_dir(d).unwrap().map(|e| e.unwrap().file_name()).collect();
         left.sort();
         let mut want: Vec<std::ffi::OsString> = [1, 2, 3, 5, 6].map(|i| names[i].clone().into()).to_vec();
         want.sort();
         assert_eq!(left, want, "removed only the dead writer's file and symlink");
         drop(held);
-        assert_eq!(sweep(fd.as_fd()), 1, "the lock went with its holder");
+        assert_eq!(sweep(fd.as_fd(), false), 1, "the lock went with its holder");
         let sweeper = Sweeper::default();
         std::fs::write(d.join(&names[0]), b"again").unwrap();
         sweeper.once_at(b"", d);
@@ -231,5 +249,23 @@ mod tests {
         std::fs::write(d.join(&names[0]), b"again").unwrap();
         sweeper.once(b"", fd.as_fd());
         assert!(d.join(&names[0]).exists(), "a directory is swept once per transfer");
+    }
+
+    #[test]
+    fn removes_unlocked_parts_unless_resuming() {
+        let dir = tempfile::tempdir().unwrap();
+        let d = dir.path();
+        let free = std::ffi::OsString::from(std::str::from_utf8(&crate::partial::part_name(b"a")).unwrap());
+        let held = std::ffi::OsString::from(std::str::from_utf8(&crate::partial::part_name(b"b")).unwrap());
+        std::fs::write(d.join(&free), b"half").unwrap();
+        std::fs::write(d.join(&held), b"half").unwrap();
+        let holder = std::fs::File::open(d.join(&held)).unwrap();
+        lock_temp(&holder);
+        let fd: OwnedFd = std::fs::File::open(d).unwrap().into();
+        assert_eq!(sweep(fd.as_fd(), true), 0, "--resume keeps every .part");
+        assert!(d.join(&free).exists());
+        assert_eq!(sweep(fd.as_fd(), false), 1);
+        assert!(!d.join(&free).exists(), "an unlocked .part is stale");
+        assert!(d.join(&held).exists(), "a live writer's .part stays");
     }
 }

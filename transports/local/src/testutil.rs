@@ -82,6 +82,7 @@ pub(crate) fn header(path: &str, kind: FileKind, size: u64, mtime_ns: i64, mode:
         mode,
         link_target: None,
         checksum: None,
+        ..Default::default()
     }
 }
 

@@ -13,7 +13,7 @@
 use crate::{copy, pool, SCHEME};
 use blit_api::{
     Capabilities, DirectionSet, Error, ErrorKind, FileHeader, Landing, PayloadPlan, PayloadReader, PayloadTransport,
-    PlanReceiver, Result, SourceFile,
+    PlanReceiver, Result, ResumePlan, SourceFile,
 };
 use crossbeam_channel::{Receiver, RecvTimeoutError, Sender};
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -29,12 +29,14 @@ const RECEIVE_WORKERS: usize = 8;
 /// How often an idle receiver checks whether another one hit a volume error.
 const STOP_POLL: Duration = Duration::from_millis(50);
 
-/// One unit between the halves: an open file, an empty file (nothing to
-/// read, so never opened: saves three system calls per file on trees of
-/// empty files), or why a file could not be opened.
+/// One unit between the halves: an open file, an open file the destination
+/// resumes (with the ranges to copy), an empty file (nothing to read, so
+/// never opened: saves three system calls per file on trees of empty
+/// files), or why a file could not be opened.
 #[derive(Debug)]
 enum Item {
     File(SourceFile),
+    Resumed(SourceFile, ResumePlan),
     Empty(FileHeader),
     Failed(FileHeader, Error),
 }
@@ -120,6 +122,7 @@ impl PayloadTransport for LocalTransport {
             checksum: true,
             mirror: true,
             per_file_errors: true,
+            resume: true,
         }
     }
 
@@ -162,8 +165,9 @@ fn send_worker(plans: &Mutex<PlanReceiver>, reader: &dyn PayloadReader, tx: &Sen
         if header.size == 0 {
             return tx.send(Item::Empty(header)).is_ok();
         }
-        let item = match reader.open(&header) {
-            Ok(file) => Item::File(file),
+        let item = match reader.open(&header).and_then(|file| Ok((file.resume_plan()?, file))) {
+            Ok((None, file)) => Item::File(file),
+            Ok((Some(plan), file)) => Item::Resumed(file, plan),
             Err(e) => Item::Failed(header, e),
         };
         tx.send(item).is_ok()
@@ -201,6 +205,7 @@ fn receive_worker(rx: &Receiver<Item>, landing: &Landing, stop: &AtomicBool, zer
                 Ok(())
             }
             Item::File(file) => land(landing, file, zero_copy, &mut buf),
+            Item::Resumed(file, plan) => land_ranges(landing, file, &plan, zero_copy, &mut buf),
             Item::Empty(header) => landing.begin(&header).and_then(|incoming| incoming.commit()),
         };
         match landed {
@@ -218,6 +223,25 @@ fn land(landing: &Landing, src: SourceFile, zero_copy: &AtomicBool, buf: &mut Ve
     if let Err(e) = copy::copy_into(&src.file, &mut incoming, zero_copy, buf) {
         incoming.fail(&e);
         return Err(e);
+    }
+    incoming.commit()
+}
+
+/// Lands one resumed file: reopen its partial copy, copy the planned ranges
+/// at their offsets, commit. Every failure is already reported.
+fn land_ranges(
+    landing: &Landing,
+    src: SourceFile,
+    plan: &ResumePlan,
+    zero_copy: &AtomicBool,
+    buf: &mut Vec<u8>,
+) -> Result<()> {
+    let mut incoming = landing.resume(&src.header, plan.reused)?;
+    for range in &plan.ranges {
+        if let Err(e) = copy::copy_range(&src.file, &mut incoming, range.clone(), zero_copy, buf) {
+            incoming.fail(&e);
+            return Err(e);
+        }
     }
     incoming.commit()
 }

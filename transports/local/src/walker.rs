@@ -10,17 +10,29 @@
 //! finished the worker sends [`ManifestItem::DirDone`], which lets a mirroring
 //! destination judge that directory without holding the tree.
 //!
+//! The filter ([`blit_api::TransferOptions::filter`]) is asked right after
+//! each entry's `lstat`: an excluded entry costs nothing more (no header, no
+//! checksum, no event), and an excluded directory is never read.
+//!
+//! With `--owner`, `--group` and `--xattrs` each header also carries what
+//! was asked (see `preserve`); with `--hard-links`, a regular file with
+//! several names is sent once and its other names as link entries (see
+//! `link_table`, which also keeps the first name ahead of its links).
+//!
 //! The stack (last in, first out) walks roughly depth first, so the number of
 //! waiting directories stays near depth times fan-out rather than a whole
 //! level of a wide tree. A pending counter (directories queued or being read)
 //! tells idle workers when the walk is over.
 
+use crate::link_table::LinkTable;
 use crate::meta;
 use crate::pool;
+use crate::preserve::Preserve;
 use blit_api::{
     Error, ErrorKind, FileFailure, FileHeader, FileKind, ManifestItem, ManifestSender, ManifestSource, PayloadReader,
     RelPath, Result, SourceFile, TransferOptions,
 };
+use blit_planner::filter::Filter;
 use std::fs::{File, Metadata};
 use std::os::fd::AsFd;
 use std::os::unix::ffi::{OsStrExt, OsStringExt};
@@ -79,14 +91,23 @@ impl ManifestSource for LocalSource {
         let root = self.root.clone();
         let threads = self.threads;
         let checksum = options.checksum;
-        tokio::task::spawn_blocking(move || walk(&root, threads, checksum, &out))
+        let filter = Filter::new(&options.filter)?;
+        let preserve = Preserve::new(options);
+        tokio::task::spawn_blocking(move || walk(&root, threads, checksum, &filter, preserve, &out))
             .await
             .map_err(|e| Error::new(ErrorKind::Unexpected, format!("the walker thread failed: {e}")))?
     }
 }
 
 /// Walks `root`, sending into `out`. Runs on a blocking thread.
-fn walk(root: &Path, threads: usize, checksum: bool, out: &ManifestSender) -> Result<()> {
+fn walk(
+    root: &Path,
+    threads: usize,
+    checksum: bool,
+    filter: &Filter,
+    preserve: Preserve,
+    out: &ManifestSender,
+) -> Result<()> {
     let meta = std::fs::symlink_metadata(root).map_err(|e| {
         let hint = match e.kind() {
             std::io::ErrorKind::NotFound => "check the source path; it does not exist",
@@ -106,6 +127,9 @@ fn walk(root: &Path, threads: usize, checksum: bool, out: &ManifestSender) -> Re
         root,
         out,
         checksum,
+        filter,
+        preserve,
+        links: LinkTable::default(),
         queue: Mutex::new(Queue { dirs: Vec::new(), pending: 0 }),
         ready: Condvar::new(),
         closed: AtomicBool::new(false),
@@ -137,6 +161,12 @@ struct Walker<'a> {
     root: &'a Path,
     out: &'a ManifestSender,
     checksum: bool,
+    /// Entries it excludes are never sent; directories it excludes are never read.
+    filter: &'a Filter,
+    /// Owner, group, extended attributes and hard links, as asked.
+    preserve: Preserve,
+    /// Files with several names already sent (only with hard links kept).
+    links: LinkTable,
     queue: Mutex<Queue>,
     ready: Condvar,
     /// The receiver went away: every worker stops.
@@ -223,8 +253,19 @@ impl Walker<'_> {
                 }
             };
             let path = dir.join(entry.file_name().as_bytes());
-            let item = self.item(path, || entry.path(), entry.metadata(), buf);
+            let meta = entry.metadata();
+            if !self.selected(&path, &meta) {
+                continue;
+            }
+            let inode = meta.as_ref().ok().and_then(|m| self.preserve.inode(m));
+            let item = self.item(path, || entry.path(), meta, buf);
             match item {
+                ManifestItem::Entry(h) if inode.is_some() => {
+                    let (key, nlink) = inode.expect("matched on is_some");
+                    if !self.links.send(h, key, nlink, |item| self.send(item)) {
+                        return;
+                    }
+                }
                 ManifestItem::Entry(h) if h.kind == FileKind::Dir => {
                     let sub = h.path.clone();
                     if !self.send(ManifestItem::Entry(h)) {
@@ -240,6 +281,18 @@ impl Walker<'_> {
             }
         }
         self.send(ManifestItem::DirDone(dir));
+    }
+
+    /// Whether the filter lets an entry through. An entry of no copied kind
+    /// (socket, device) or whose `lstat` failed is judged by its name as a
+    /// non-directory, so excluding it also silences its failure.
+    fn selected(&self, path: &RelPath, meta: &std::io::Result<Metadata>) -> bool {
+        if self.filter.selects_all() {
+            return true;
+        }
+        let known = meta.as_ref().ok().and_then(|m| Some((meta::kind(m.file_type())?, m.len())));
+        let (kind, size) = known.unwrap_or((FileKind::Symlink, 0));
+        self.filter.includes(path, kind, size)
     }
 
     /// Builds the header of one entry from its `lstat` result, or the failure
@@ -284,7 +337,7 @@ impl Walker<'_> {
             },
             _ => {}
         }
-        ManifestItem::Entry(FileHeader {
+        let mut header = FileHeader {
             path,
             kind,
             size: if kind == FileKind::Dir { 0 } else { meta.len() },
@@ -292,7 +345,12 @@ impl Walker<'_> {
             mode: meta::mode(&meta),
             link_target,
             checksum,
-        })
+            ..Default::default()
+        };
+        if let Err(e) = self.preserve.fill(&mut header, &meta, &abs) {
+            return ManifestItem::Failed(FileFailure::new(&header.path, &e));
+        }
+        ManifestItem::Entry(header)
     }
 }
 

@@ -9,6 +9,11 @@
 //! aborted) the file is committed, or, if a range was aborted or failed to
 //! write, it was failed exactly once. Ranges must lie inside the announced
 //! size and add up to it; anything else is a protocol error.
+//!
+//! A file the destination resumes (`ResumeRange` records) begins through
+//! [`Landing::resume`] over its partial copy: its ranges add up to the size
+//! less the bytes it keeps, and a file with nothing to send arrives as one
+//! empty range.
 
 use crate::inbound::protocol;
 use blit_api::{Error, FileHeader, Incoming, Landing, Result};
@@ -22,10 +27,25 @@ pub(crate) struct Assembly {
     files: Mutex<HashMap<u64, Arc<Entry>>>,
 }
 
+/// Where one range of a file goes.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Span {
+    /// The file's id within the transfer.
+    pub(crate) id: u64,
+    /// The range's first byte.
+    pub(crate) offset: u64,
+    /// The range's length.
+    pub(crate) len: u64,
+    /// For a resumed file: the bytes the destination keeps.
+    pub(crate) reused: Option<u64>,
+}
+
 /// One file being assembled.
 #[derive(Debug)]
 pub(crate) struct Entry {
     header: FileHeader,
+    /// For a resumed file: the bytes kept from the partial copy.
+    reused: Option<u64>,
     /// A duplicate of the landing file's descriptor, for positional writes.
     file: Option<File>,
     state: Mutex<State>,
@@ -53,25 +73,22 @@ pub(crate) fn keep_going(result: Result<()>) -> Result<()> {
 impl Assembly {
     /// A range of file `id` begins: checks it against the file's header and
     /// begins the landing when it is the file's first range.
-    pub(crate) fn begin(
-        &self,
-        id: u64,
-        offset: u64,
-        len: u64,
-        header: FileHeader,
-        landing: &Landing,
-        peer: &str,
-    ) -> Result<Arc<Entry>> {
+    pub(crate) fn begin(&self, span: Span, header: FileHeader, landing: &Landing, peer: &str) -> Result<Arc<Entry>> {
+        let Span { id, offset, len, reused } = span;
         let mut files = lock(&self.files);
         let entry = match files.get(&id) {
             Some(entry) => {
-                if entry.header.size != header.size || entry.header.path != header.path {
+                if entry.header.size != header.size || entry.header.path != header.path || entry.reused != reused {
                     return Err(protocol(peer, format!("ranges of file {id} with different headers")));
                 }
                 entry.clone()
             }
             None => {
-                let (incoming, file) = match landing.begin(&header) {
+                let begun = match reused {
+                    Some(reused) => landing.resume(&header, reused),
+                    None => landing.begin(&header),
+                };
+                let (incoming, file) = match begun {
                     Ok(mut incoming) => {
                         let file = incoming.file().try_clone();
                         match file {
@@ -89,13 +106,15 @@ impl Assembly {
                         (None, None)
                     }
                 };
-                let entry = Arc::new(Entry { header, file, state: Mutex::new(State { incoming, accounted: 0 }) });
+                let state = Mutex::new(State { incoming, accounted: 0 });
+                let entry = Arc::new(Entry { header, reused, file, state });
                 files.insert(id, entry.clone());
                 entry
             }
         };
         let end = offset.checked_add(len).filter(|end| *end <= entry.header.size);
-        if end.is_none() || len == 0 {
+        // Only a resumed file with nothing to send has an empty range.
+        if end.is_none() || (len == 0 && reused != Some(entry.header.size)) {
             return Err(protocol(peer, format!("a range {offset}+{len} outside {}", entry.header.path)));
         }
         Ok(entry)
@@ -134,7 +153,8 @@ impl Assembly {
         let done = {
             let mut state = lock(&entry.state);
             state.accounted += len;
-            if state.accounted > entry.header.size {
+            let expected = entry.header.size - entry.reused.unwrap_or(0).min(entry.header.size);
+            if state.accounted > expected {
                 return Err(protocol(peer, format!("overlapping ranges of {}", entry.header.path)));
             }
             if let Some(e) = abort {
@@ -142,7 +162,7 @@ impl Assembly {
                     incoming.fail(&e);
                 }
             }
-            (state.accounted == entry.header.size).then(|| state.incoming.take())
+            (state.accounted == expected).then(|| state.incoming.take())
         };
         let Some(incoming) = done else { return Ok(()) };
         lock(&self.files).remove(&id);

@@ -15,13 +15,20 @@
 //! without reading another byte. Each connection gets a short time to send
 //! its hello; the whole set must arrive before the token expires. Pending
 //! hellos are bounded, so a flood of idle connections cannot grow memory.
+//!
+//! With TLS ([`Acceptor::tls`], [`connect_tls`]) every connection runs the
+//! TLS handshake first, with the daemon's certificate, and the hello, the
+//! acknowledgement and every record after them travel inside TLS. The
+//! handshake counts against the hello's time limit.
 
 use crate::config::MAX_STREAMS;
+use crate::link::Link;
 use crate::token::{Token, TOKEN_LEN};
 use blit_api::{Error, ErrorKind, Result};
+use blit_tls::{ClientTls, ServerTls};
 use std::net::{IpAddr, SocketAddr};
 use std::time::Duration;
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::task::JoinSet;
 use tokio::time::Instant;
@@ -44,13 +51,52 @@ pub struct Acceptor {
     token: Token,
     expires: Instant,
     hello_timeout: Duration,
+    tls: Option<ServerTls>,
+}
+
+/// A data connection between accept (or connect) and its acknowledgement.
+enum Opening {
+    Plain(TcpStream),
+    Tls(Box<blit_tls::tokio_rustls::TlsStream<TcpStream>>),
+}
+
+impl Opening {
+    async fn read_exact(&mut self, buf: &mut [u8]) -> std::io::Result<()> {
+        match self {
+            Opening::Plain(s) => s.read_exact(buf).await.map(drop),
+            Opening::Tls(s) => s.read_exact(buf).await.map(drop),
+        }
+    }
+
+    async fn write_all(&mut self, buf: &[u8]) -> std::io::Result<()> {
+        async fn write<S: AsyncRead + AsyncWrite + Unpin>(s: &mut S, buf: &[u8]) -> std::io::Result<()> {
+            s.write_all(buf).await?;
+            s.flush().await
+        }
+        match self {
+            Opening::Plain(s) => write(s, buf).await,
+            Opening::Tls(s) => write(s, buf).await,
+        }
+    }
+
+    fn into_link(self) -> Result<Link> {
+        let link = match self {
+            Opening::Plain(s) => Link::Plain(into_blocking(s)?),
+            Opening::Tls(s) => Link::Tls(
+                blit_tls::BlockingTls::from_async(*s)
+                    .map_err(|e| Error::io("take over a data connection", "data plane", e))?,
+            ),
+        };
+        let _ = link.tcp().set_nodelay(true);
+        Ok(link)
+    }
 }
 
 /// A hello that passed the token and expiry checks.
 struct Hello {
     index: u8,
     count: u8,
-    stream: TcpStream,
+    stream: Opening,
     from: SocketAddr,
 }
 
@@ -63,7 +109,13 @@ impl Acceptor {
         let listener = TcpListener::bind((ip, 0)).await.map_err(|e| {
             Error::io("bind the data-plane listener", ip, e).with_hint("the client falls back to in-stream gRPC")
         })?;
-        Ok(Acceptor { listener, token: Token::random()?, expires: Instant::now() + ttl, hello_timeout: HELLO_TIMEOUT })
+        Ok(Acceptor {
+            listener,
+            token: Token::random()?,
+            expires: Instant::now() + ttl,
+            hello_timeout: HELLO_TIMEOUT,
+            tls: None,
+        })
     }
 
     /// An acceptor over a listener bound elsewhere (it must be in this
@@ -74,12 +126,20 @@ impl Acceptor {
             .set_nonblocking(true)
             .and_then(|()| TcpListener::from_std(listener))
             .map_err(|e| Error::io("take over the data-plane listener", "127.0.0.1", e))?;
-        Ok(Acceptor { listener, token, expires: Instant::now() + ttl, hello_timeout: HELLO_TIMEOUT })
+        Ok(Acceptor { listener, token, expires: Instant::now() + ttl, hello_timeout: HELLO_TIMEOUT, tls: None })
     }
 
     /// Sets how long a connection may take to send its hello (tests).
     pub fn hello_timeout(mut self, t: Duration) -> Self {
         self.hello_timeout = t;
+        self
+    }
+
+    /// Requires TLS with this configuration on every connection (`None`:
+    /// plain TCP). The daemon passes the control plane's configuration, so
+    /// both planes present the same certificate.
+    pub fn tls(mut self, tls: Option<ServerTls>) -> Self {
+        self.tls = tls;
         self
     }
 
@@ -99,16 +159,17 @@ impl Acceptor {
     }
 
     /// Accepts connections until every one the hellos announce has arrived,
-    /// and returns them in index order (blocking sockets, `TCP_NODELAY`).
+    /// and returns them in index order (blocking sockets, `TCP_NODELAY`,
+    /// inside TLS when [`Acceptor::tls`] asked for it).
     /// Fails when the token expires first. The listener closes when this
     /// returns, so the token cannot be used again.
-    pub async fn accept(self) -> Result<Vec<std::net::TcpStream>> {
-        let Acceptor { listener, token, expires, hello_timeout } = self;
+    pub async fn accept(self) -> Result<Vec<Link>> {
+        let Acceptor { listener, token, expires, hello_timeout, tls } = self;
         let mut pending: JoinSet<std::result::Result<Hello, (SocketAddr, &'static str)>> = JoinSet::new();
-        let mut slots: Vec<Option<TcpStream>> = Vec::new();
+        let mut slots: Vec<Option<Opening>> = Vec::new();
         loop {
             if !slots.is_empty() && slots.iter().all(Option::is_some) {
-                return slots.into_iter().flatten().map(into_blocking).collect();
+                return slots.into_iter().flatten().map(Opening::into_link).collect();
             }
             tokio::select! {
                 _ = tokio::time::sleep_until(expires) => {
@@ -126,7 +187,7 @@ impl Acceptor {
                         continue;
                     }
                     let token = token.clone();
-                    pending.spawn(read_hello(stream, from, token, expires, hello_timeout));
+                    pending.spawn(read_hello(stream, from, token, expires, hello_timeout, tls.clone()));
                 }
                 Some(done) = pending.join_next() => {
                     let hello = match done {
@@ -149,18 +210,33 @@ impl Acceptor {
 /// Reads and checks one hello; on any failure the stream is dropped
 /// (closed) and nothing more is read.
 async fn read_hello(
-    mut stream: TcpStream,
+    stream: TcpStream,
     from: SocketAddr,
     token: Token,
     expires: Instant,
     limit: Duration,
+    tls: Option<ServerTls>,
 ) -> std::result::Result<Hello, (SocketAddr, &'static str)> {
     let mut hello = [0u8; HELLO_LEN];
-    match tokio::time::timeout(limit, stream.read_exact(&mut hello)).await {
-        Ok(Ok(_)) => {}
-        Ok(Err(_)) => return Err((from, "closed before its hello")),
+    let opened = tokio::time::timeout(limit, async {
+        let mut stream = match &tls {
+            Some(tls) => match tls.accept(stream).await {
+                Ok(s) => Opening::Tls(Box::new(s.into())),
+                Err(_) => return Err("no TLS handshake"),
+            },
+            None => Opening::Plain(stream),
+        };
+        match stream.read_exact(&mut hello).await {
+            Ok(()) => Ok(stream),
+            Err(_) => Err("closed before its hello"),
+        }
+    })
+    .await;
+    let stream = match opened {
+        Ok(Ok(stream)) => stream,
+        Ok(Err(why)) => return Err((from, why)),
         Err(_) => return Err((from, "no hello in time")),
-    }
+    };
     if !token.matches(&hello[..TOKEN_LEN]) {
         return Err((from, "wrong token"));
     }
@@ -176,7 +252,7 @@ async fn read_hello(
 
 /// Takes an authenticated connection into its slot and acknowledges it;
 /// refuses a count that disagrees and an index used before.
-async fn admit(slots: &mut Vec<Option<TcpStream>>, hello: Hello) -> std::result::Result<(), String> {
+async fn admit(slots: &mut Vec<Option<Opening>>, hello: Hello) -> std::result::Result<(), String> {
     let Hello { index, count, mut stream, from } = hello;
     if slots.is_empty() {
         slots.resize_with(count as usize, || None);
@@ -191,7 +267,6 @@ async fn admit(slots: &mut Vec<Option<TcpStream>>, hello: Hello) -> std::result:
     if !matches!(acked, Ok(Ok(()))) {
         return Err(format!("{from} went away before its acknowledgement"));
     }
-    let _ = stream.set_nodelay(true);
     slots[index as usize] = Some(stream);
     Ok(())
 }
@@ -204,7 +279,21 @@ fn into_blocking(stream: TcpStream) -> Result<std::net::TcpStream> {
 
 /// Opens `count` data connections to `addr`, presenting `token`, all within
 /// `limit`. Returns blocking sockets in index order.
-pub async fn connect(addr: SocketAddr, token: &Token, count: u32, limit: Duration) -> Result<Vec<std::net::TcpStream>> {
+pub async fn connect(addr: SocketAddr, token: &Token, count: u32, limit: Duration) -> Result<Vec<Link>> {
+    connect_tls(addr, token, count, limit, None).await
+}
+
+/// [`connect`], each connection inside TLS when `tls` names the trusted
+/// roots and the host the daemon's certificate must name. A refused
+/// certificate fails at once with the TLS error (never a fallback).
+pub async fn connect_tls(
+    addr: SocketAddr,
+    token: &Token,
+    count: u32,
+    limit: Duration,
+    tls: Option<(&ClientTls, &str)>,
+) -> Result<Vec<Link>> {
+    let tls = tls.map(|(t, host)| (t.clone(), host.to_owned()));
     let count = count.clamp(1, MAX_STREAMS) as u8;
     let unreachable = |why: String| {
         Error::new(ErrorKind::Io, format!("cannot reach the data plane: {why}"))
@@ -217,16 +306,24 @@ pub async fn connect(addr: SocketAddr, token: &Token, count: u32, limit: Duratio
         hello[..TOKEN_LEN].copy_from_slice(token.as_bytes());
         hello[TOKEN_LEN] = index;
         hello[TOKEN_LEN + 1] = count;
+        let tls = tls.clone();
         set.spawn(async move {
-            let mut stream = TcpStream::connect(addr).await?;
-            stream.set_nodelay(true)?;
-            stream.write_all(&hello).await?;
+            let tcp = TcpStream::connect(addr).await.map_err(Refused::Io)?;
+            tcp.set_nodelay(true).map_err(Refused::Io)?;
+            let mut stream = match tls {
+                Some((tls, host)) => Opening::Tls(Box::new(
+                    tls.connect(&host, tcp, blit_tls::ALPN_DATA).await.map_err(Refused::Tls)?.into(),
+                )),
+                None => Opening::Plain(tcp),
+            };
+            stream.write_all(&hello).await.map_err(Refused::Io)?;
             let mut ack = [0u8; 1];
-            stream.read_exact(&mut ack).await?;
+            stream.read_exact(&mut ack).await.map_err(Refused::Io)?;
             if ack[0] != ACK {
-                return Err(std::io::Error::new(std::io::ErrorKind::InvalidData, "an unexpected acknowledgement"));
+                let e = std::io::Error::new(std::io::ErrorKind::InvalidData, "an unexpected acknowledgement");
+                return Err(Refused::Io(e));
             }
-            Ok::<_, std::io::Error>((index, stream))
+            Ok::<_, Refused>((index, stream))
         });
     }
     let gather = async {
@@ -234,20 +331,27 @@ pub async fn connect(addr: SocketAddr, token: &Token, count: u32, limit: Duratio
         while let Some(joined) = set.join_next().await {
             match joined {
                 Ok(Ok(pair)) => streams.push(pair),
-                Ok(Err(e)) if e.kind() == std::io::ErrorKind::UnexpectedEof => {
+                Ok(Err(Refused::Io(e))) if e.kind() == std::io::ErrorKind::UnexpectedEof => {
                     return Err(unreachable("the listener closed the connection (token refused or expired)".into()))
                 }
-                Ok(Err(e)) => return Err(unreachable(e.to_string())),
+                Ok(Err(Refused::Io(e))) => return Err(unreachable(e.to_string())),
+                Ok(Err(Refused::Tls(e))) => return Err(e.with_path(addr.to_string())),
                 Err(e) => return Err(unreachable(e.to_string())),
             }
         }
         streams.sort_by_key(|(i, _)| *i);
-        streams.into_iter().map(|(_, s)| into_blocking(s)).collect()
+        streams.into_iter().map(|(_, s)| s.into_link()).collect()
     };
     match tokio::time::timeout(limit, gather).await {
         Ok(result) => result,
         Err(_) => Err(unreachable(format!("no answer within {} s", limit.as_secs_f64()))),
     }
+}
+
+/// Why a data connection could not be opened.
+enum Refused {
+    Io(std::io::Error),
+    Tls(Error),
 }
 
 #[cfg(test)]

@@ -62,6 +62,11 @@ pub enum Tag {
     KeepAlive = 11,
     /// This connection carries nothing more.
     Done = 12,
+    /// A range of a file the destination resumes: id, offset, length, the
+    /// bytes the destination keeps from its partial copy, header; then
+    /// `Data`*, then `End` or `Abort`. The length may be 0 (nothing to send:
+    /// the range at the file's end commits it).
+    ResumeRange = 13,
 }
 
 impl Tag {
@@ -80,6 +85,7 @@ impl Tag {
             10 => ProbeEnd,
             11 => KeepAlive,
             12 => Done,
+            13 => ResumeRange,
             _ => return None,
         })
     }
@@ -131,7 +137,7 @@ pub fn decode_record_header(bytes: &[u8]) -> Result<Prefix> {
             (flags == 0 || flags == FLAG_ZERO_COPY || flags == FLAG_ZSTD, header_ok, data_ok)
         }
         Tag::Probe => (flags == 0, header_len == 0, data_len <= MAX_CHUNK as u64),
-        Tag::Tuned | Tag::File | Tag::Range | Tag::Shard | Tag::Abort | Tag::SourceFailed => {
+        Tag::Tuned | Tag::File | Tag::Range | Tag::ResumeRange | Tag::Shard | Tag::Abort | Tag::SourceFailed => {
             (flags == 0, header_len > 0, data_len == 0)
         }
         Tag::End | Tag::ProbeEnd | Tag::KeepAlive | Tag::Done => (flags == 0, header_len == 0, data_len == 0),
@@ -181,9 +187,23 @@ impl Enc {
         self.0.extend_from_slice(v);
         self
     }
-    /// Appends a regular file's header.
+    /// Appends a regular file's header: size, mtime, mode, path, then a
+    /// byte of flags (1: a uid follows, 2: a gid follows), the ids, and the
+    /// extended attributes (a u32 count of name and value pairs).
     pub fn file_header(&mut self, h: &FileHeader) -> &mut Self {
-        self.u64(h.size).u64(h.mtime_ns as u64).u32(h.mode).bytes(h.path.as_bytes())
+        self.u64(h.size).u64(h.mtime_ns as u64).u32(h.mode).bytes(h.path.as_bytes());
+        self.u8(u8::from(h.uid.is_some()) | u8::from(h.gid.is_some()) << 1);
+        if let Some(uid) = h.uid {
+            self.u32(uid);
+        }
+        if let Some(gid) = h.gid {
+            self.u32(gid);
+        }
+        self.u32(h.xattrs.len() as u32);
+        for (name, value) in &h.xattrs {
+            self.bytes(name).bytes(value);
+        }
+        self
     }
     /// Appends a failure: its kind and its full text.
     pub fn failure(&mut self, e: &Error) -> &mut Self {
@@ -234,7 +254,24 @@ impl<'a> Dec<'a> {
         let mode = self.u32()?;
         // The root's empty path is valid: a transfer of one file.
         let path = RelPath::from_bytes(self.bytes()?.to_vec()).map_err(|e| bad(e.to_string()))?;
-        Ok(FileHeader { path, kind: FileKind::File, size, mtime_ns, mode, link_target: None, checksum: None })
+        let flags = self.u8()?;
+        if flags > 3 {
+            return Err(bad(format!("unknown file header flags {flags:#x}")));
+        }
+        let uid = if flags & 1 != 0 { Some(self.u32()?) } else { None };
+        let gid = if flags & 2 != 0 { Some(self.u32()?) } else { None };
+        // Every pair takes at least 8 bytes, which `take` checks: a count
+        // cannot make this loop outrun the header.
+        let count = self.u32()?;
+        let mut xattrs = Vec::new();
+        for _ in 0..count {
+            let name = self.bytes()?;
+            if name.is_empty() || name.contains(&0) {
+                return Err(bad("a malformed extended attribute name"));
+            }
+            xattrs.push((name.to_vec(), self.bytes()?.to_vec()));
+        }
+        Ok(FileHeader { path, kind: FileKind::File, size, mtime_ns, mode, uid, gid, xattrs, ..Default::default() })
     }
     /// Reads a failure.
     pub fn failure(&mut self) -> Result<Error> {

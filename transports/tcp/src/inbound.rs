@@ -10,11 +10,11 @@
 //! while it has nothing to send.
 
 use crate::frame::{decode_record_header, Dec, Prefix, Tag, FLAG_ZERO_COPY, FLAG_ZSTD, MAX_CHUNK, PREFIX_LEN};
+use crate::link::Link;
 use crate::splice::{Pipe, Stop};
 use blit_api::{Error, ErrorKind, FileHeader, Result};
 use std::fs::File;
 use std::io::{self, BufRead, BufReader, Read, Write};
-use std::net::TcpStream;
 use std::os::unix::fs::FileExt;
 
 /// Most raw bytes handed out at once (1 MiB).
@@ -42,7 +42,7 @@ pub(crate) enum Piece {
 
 /// The receiving end of one connection.
 pub(crate) struct Conn {
-    reader: BufReader<TcpStream>,
+    reader: BufReader<Link>,
     peer: String,
     idle_secs: u64,
     head: Vec<u8>,
@@ -58,7 +58,7 @@ pub(crate) struct Conn {
     probe_bytes: u64,
     /// The splice pipe, made on first use.
     pipe: Option<Pipe>,
-    /// False once the kernel refused to splice for this connection.
+    /// False once the kernel refused to splice for this connection, and over TLS.
     splice: bool,
 }
 
@@ -77,8 +77,9 @@ pub(crate) fn protocol(peer: &str, what: impl std::fmt::Display) -> Error {
 
 impl Conn {
     /// Wraps a connection; `peer` names it in errors.
-    pub(crate) fn new(stream: TcpStream, peer: String, idle: std::time::Duration) -> io::Result<Conn> {
-        stream.set_read_timeout(Some(idle))?;
+    pub(crate) fn new(stream: Link, peer: String, idle: std::time::Duration) -> io::Result<Conn> {
+        stream.tcp().set_read_timeout(Some(idle))?;
+        let splice = stream.zero_copy();
         Ok(Conn {
             reader: BufReader::with_capacity(READ_AHEAD, stream),
             peer,
@@ -93,7 +94,7 @@ impl Conn {
             inflated: false,
             probe_bytes: 0,
             pipe: None,
-            splice: true,
+            splice,
         })
     }
 
@@ -153,7 +154,7 @@ impl Conn {
     /// A `ProbeEnd` record: answers the bytes of this round.
     pub(crate) fn probe_end(&mut self) -> Result<()> {
         let answer = std::mem::take(&mut self.probe_bytes).to_be_bytes();
-        self.reader.get_ref().write_all(&answer).map_err(|e| self.io(e))
+        self.reader.get_mut().write_all(&answer).map_err(|e| self.io(e))
     }
 
     /// The bytes of the last [`Piece::Data`].
@@ -239,7 +240,7 @@ impl Conn {
             if self.pipe.is_none() {
                 self.pipe = Pipe::new().ok();
             }
-            match self.pipe.as_ref().map(|p| p.land(self.reader.get_ref(), file, at + done, len - done)) {
+            match self.pipe.as_ref().map(|p| p.land(self.reader.get_ref().tcp(), file, at + done, len - done)) {
                 Some(Ok(())) => return Ok(Ok(())),
                 None | Some(Err(Stop::Unsupported)) => self.splice = false,
                 Some(Err(Stop::Fallback(consumed))) => {
@@ -288,60 +289,33 @@ impl Conn {
     }
 }
 
-/// A `Read` over the data records of one shard, up to its `End`. Source
-/// failures that arrive meanwhile go to `failed` on the spot.
-pub(crate) struct ShardRead<'a, F: FnMut(FileHeader, Error)> {
+/// The data records of one shard, up to its `End`, as a
+/// [`blit_shard::ShardSource`]. Source failures that arrive meanwhile go to
+/// `failed`.
+pub(crate) struct ShardRecords<'a, F: FnMut(FileHeader, Error)> {
     pub(crate) conn: &'a mut Conn,
     pub(crate) failed: F,
-    pub(crate) pos: usize,
     pub(crate) len: usize,
-    pub(crate) ended: bool,
-    /// The precise error behind an `io::Error` this reader returned.
-    pub(crate) error: Option<Error>,
 }
 
-impl<F: FnMut(FileHeader, Error)> ShardRead<'_, F> {
-    fn fail(&mut self, e: Error) -> io::Error {
-        let io = io::Error::other(e.to_string());
-        self.error = Some(e);
-        io
-    }
-
-    /// Reads and drops whatever is left up to `End`.
-    pub(crate) fn drain(&mut self) -> Result<()> {
-        let mut sink = [0u8; 8192];
+impl<F: FnMut(FileHeader, Error)> blit_shard::ShardSource for ShardRecords<'_, F> {
+    fn fill(&mut self) -> Result<bool> {
         loop {
-            match self.read(&mut sink) {
-                Ok(0) => return Ok(()),
-                Ok(_) => {}
-                Err(e) => return Err(self.error.take().unwrap_or_else(|| protocol(self.conn.peer(), e))),
-            }
-        }
-    }
-}
-
-impl<F: FnMut(FileHeader, Error)> Read for ShardRead<'_, F> {
-    fn read(&mut self, out: &mut [u8]) -> io::Result<usize> {
-        loop {
-            if self.pos < self.len {
-                let n = out.len().min(self.len - self.pos);
-                out[..n].copy_from_slice(&self.conn.bytes(self.len)[self.pos..self.pos + n]);
-                self.pos += n;
-                return Ok(n);
-            }
-            if self.ended {
-                return Ok(0);
-            }
-            match self.conn.piece() {
-                Ok(Piece::Data { len, .. }) => (self.pos, self.len) = (0, len),
-                Ok(Piece::End) => self.ended = true,
-                Ok(Piece::SourceFailed(h, e)) => (self.failed)(h, e),
-                Ok(Piece::Abort(_) | Piece::Raw { .. }) => {
-                    let e = protocol(self.conn.peer(), "an Abort record inside a shard");
-                    return Err(self.fail(e));
+            match self.conn.piece()? {
+                Piece::Data { len, .. } => {
+                    self.len = len;
+                    return Ok(true);
                 }
-                Err(e) => return Err(self.fail(e)),
+                Piece::End => return Ok(false),
+                Piece::SourceFailed(h, e) => (self.failed)(h, e),
+                Piece::Abort(_) | Piece::Raw { .. } => {
+                    return Err(protocol(self.conn.peer(), "an Abort record inside a shard"))
+                }
             }
         }
+    }
+
+    fn chunk(&self) -> &[u8] {
+        self.conn.bytes(self.len)
     }
 }

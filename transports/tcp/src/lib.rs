@@ -6,18 +6,19 @@ mod auth;
 mod config;
 pub mod frame;
 mod inbound;
+mod link;
 mod out;
 mod probe;
 mod receive;
 mod send;
 mod shard;
 mod splice;
-mod tarfmt;
 mod token;
 mod transport;
 
-pub use auth::{connect, Acceptor, HELLO_LEN, HELLO_TIMEOUT, TOKEN_TTL};
+pub use auth::{connect, connect_tls, Acceptor, HELLO_LEN, HELLO_TIMEOUT, TOKEN_TTL};
 pub use config::{Compression, TcpConfig, AUTO_STREAMS, DEFAULT_CHUNK, DEFAULT_ZSTD_LEVEL, MAX_STREAMS};
+pub use link::Link;
 pub use token::{Token, TOKEN_LEN};
 pub use transport::{Closer, TcpTransport, Tuning};
 

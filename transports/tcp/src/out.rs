@@ -12,9 +12,9 @@
 //! caller then sends `Abort`, so the receiver drops the file.
 
 use crate::frame::{encode_prefix, Tag, FLAG_ZERO_COPY, FLAG_ZSTD};
+use crate::link::Link;
 use std::fs::File;
 use std::io::{self, Write};
-use std::net::TcpStream;
 use std::os::unix::fs::FileExt;
 use std::os::unix::io::AsRawFd;
 
@@ -33,13 +33,13 @@ pub(crate) enum Body {
 
 /// The sending end of one connection.
 pub(crate) struct Out {
-    stream: TcpStream,
+    stream: Link,
     buf: Vec<u8>,
     chunk: usize,
     zstd: Option<zstd::bulk::Compressor<'static>>,
     read_buf: Vec<u8>,
     zbuf: Vec<u8>,
-    /// False once the file system refused `sendfile`.
+    /// False once the file system refused `sendfile`, and over TLS.
     sendfile: bool,
 }
 
@@ -51,7 +51,8 @@ impl std::fmt::Debug for Out {
 
 impl Out {
     /// Wraps a connection.
-    pub(crate) fn new(stream: TcpStream) -> Self {
+    pub(crate) fn new(stream: Link) -> Self {
+        let sendfile = stream.zero_copy();
         Out {
             stream,
             buf: Vec::with_capacity(OUT_BUF),
@@ -59,7 +60,7 @@ impl Out {
             zstd: None,
             read_buf: Vec::new(),
             zbuf: Vec::new(),
-            sendfile: true,
+            sendfile,
         }
     }
 
@@ -79,8 +80,8 @@ impl Out {
     }
 
     /// The connection (to read probe answers).
-    pub(crate) fn stream(&self) -> &TcpStream {
-        &self.stream
+    pub(crate) fn stream(&mut self) -> &mut Link {
+        &mut self.stream
     }
 
     /// Queues a record without data.
@@ -209,7 +210,7 @@ impl Out {
         while moved < n {
             // SAFETY: both descriptors are open for the duration of the call
             // and `off` is a valid pointer to a local.
-            let r = unsafe { libc::sendfile(self.stream.as_raw_fd(), file.as_raw_fd(), &mut off, n - moved) };
+            let r = unsafe { libc::sendfile(self.stream.tcp().as_raw_fd(), file.as_raw_fd(), &mut off, n - moved) };
             if r > 0 {
                 moved += r as usize;
                 continue;

@@ -138,8 +138,7 @@ fn round(outs: &mut [Out], k: usize, chunk: u32, total: u64) -> std::io::Result<
                     out.record(Tag::ProbeEnd, &[])?;
                     out.flush()?;
                     let mut answer = [0u8; 8];
-                    let mut stream = out.stream();
-                    stream.read_exact(&mut answer)?;
+                    out.stream().read_exact(&mut answer)?;
                     if u64::from_be_bytes(answer) != per {
                         return Err(std::io::Error::new(std::io::ErrorKind::InvalidData, "a wrong probe answer"));
                     }

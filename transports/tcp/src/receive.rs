@@ -3,7 +3,7 @@
 //! other transport.
 //!
 //! A whole file is written as its pieces arrive; a shard's tar stream is
-//! read through [`ShardRead`] and landed entry by entry; ranges of a large
+//! landed entry by entry by `blit_shard::land_shard`; ranges of a large
 //! file go through the shared [`Assembly`]. Every path is validated when its
 //! header is decoded, and a shard may hold regular files only.
 //!
@@ -12,13 +12,11 @@
 //! stops the half: every connection is shut down so the other threads and
 //! the sender stop too, and the first error is returned.
 
-use crate::assemble::{keep_going, Assembly};
-use crate::inbound::{protocol, Conn, Piece, ShardRead};
-use crate::tarfmt;
+use crate::assemble::{keep_going, Assembly, Span};
+use crate::inbound::{protocol, Conn, Piece, ShardRecords};
+use crate::link::Link;
 use crate::transport::{Closer, Tuning};
-use blit_api::{Error, ErrorKind, FileHeader, FileKind, Landing, RelPath, Result};
-use std::io::{Read, Write};
-use std::net::TcpStream;
+use blit_api::{Error, ErrorKind, FileHeader, Landing, Result};
 use std::os::unix::fs::FileExt;
 use std::sync::{Mutex, PoisonError};
 use std::time::Duration;
@@ -34,7 +32,7 @@ pub(crate) struct Receiving<'a> {
 
 /// Lands everything `streams` carry; returns once every connection sent
 /// `Done` and every large file is complete.
-pub(crate) fn receive_all(streams: Vec<TcpStream>, ctx: &Receiving<'_>) -> Result<()> {
+pub(crate) fn receive_all(streams: Vec<Link>, ctx: &Receiving<'_>) -> Result<()> {
     if streams.is_empty() {
         return Err(crate::send::no_connections(ctx.peer));
     }
@@ -106,12 +104,17 @@ fn serve(conn: &mut Conn, assembly: &Assembly, ctx: &Receiving<'_>) -> Result<()
                 let header = conn.header().file_header().map_err(|e| bad(conn, e))?;
                 land_file(conn, header, ctx)?;
             }
-            crate::frame::Tag::Range => {
+            tag @ (crate::frame::Tag::Range | crate::frame::Tag::ResumeRange) => {
                 let mut d = conn.header();
                 let (id, offset, len) = (d.u64(), d.u64(), d.u64());
-                let parsed = id.and_then(|id| Ok((id, offset?, len?, d.file_header()?)));
-                let (id, offset, len, header) = parsed.map_err(|e| bad(conn, e))?;
-                land_range(conn, assembly, (id, offset, len), header, ctx)?;
+                let resumed = tag == crate::frame::Tag::ResumeRange;
+                let parsed = id.and_then(|id| {
+                    let (offset, len) = (offset?, len?);
+                    let reused = if resumed { Some(d.u64()?) } else { None };
+                    Ok((Span { id, offset, len, reused }, d.file_header()?))
+                });
+                let (span, header) = parsed.map_err(|e| bad(conn, e))?;
+                land_range(conn, assembly, span, header, ctx)?;
             }
             crate::frame::Tag::Shard => land_shard(conn, ctx)?,
             other => return Err(protocol(conn.peer(), format!("a {other:?} record outside a file"))),
@@ -171,14 +174,9 @@ fn land_file(conn: &mut Conn, header: FileHeader, ctx: &Receiving<'_>) -> Result
 }
 
 /// Lands one range of a large file.
-fn land_range(
-    conn: &mut Conn,
-    assembly: &Assembly,
-    (id, offset, len): (u64, u64, u64),
-    header: FileHeader,
-    ctx: &Receiving<'_>,
-) -> Result<()> {
-    let entry = assembly.begin(id, offset, len, header, ctx.landing, conn.peer())?;
+fn land_range(conn: &mut Conn, assembly: &Assembly, span: Span, header: FileHeader, ctx: &Receiving<'_>) -> Result<()> {
+    let Span { id, offset, len, .. } = span;
+    let entry = assembly.begin(span, header, ctx.landing, conn.peer())?;
     let mut got = 0u64;
     loop {
         let (n, zero_copy, raw) = match conn.body_piece()? {
@@ -208,69 +206,11 @@ fn land_range(
     }
 }
 
-/// Why a shard stopped.
-enum Fatal {
-    Blit(Error),
-    /// Reading the tar stream failed (the reader may hold the precise error).
-    Stream(std::io::Error),
-}
-
-/// Lands the entries of one shard.
+/// Lands the entries of one shard (the `blit-shard` format).
 fn land_shard(conn: &mut Conn, ctx: &Receiving<'_>) -> Result<()> {
     let peer = conn.peer().to_owned();
     let landing = ctx.landing;
     let failed = |h: FileHeader, e: Error| landing.source_failed(&h, &e);
-    let mut reader = ShardRead { conn, failed, pos: 0, len: 0, ended: false, error: None };
-    let landed = {
-        let mut archive = tar::Archive::new(&mut reader);
-        land_entries(&mut archive, landing, &peer)
-    };
-    match landed {
-        Ok(()) => reader.drain(),
-        Err(Fatal::Blit(e)) => Err(e),
-        Err(Fatal::Stream(e)) => {
-            Err(reader.error.take().unwrap_or_else(|| protocol(&peer, format!("a malformed tar shard: {e}"))))
-        }
-    }
-}
-
-fn land_entries<R: Read>(archive: &mut tar::Archive<R>, landing: &Landing, peer: &str) -> Result<(), Fatal> {
-    let mut buf = vec![0u8; 64 * 1024];
-    for entry in archive.entries().map_err(Fatal::Stream)? {
-        let mut entry = entry.map_err(Fatal::Stream)?;
-        if entry.header().entry_type() != tar::EntryType::Regular {
-            return Err(Fatal::Blit(protocol(peer, "a shard entry that is not a regular file")));
-        }
-        let path = RelPath::from_bytes(entry.path_bytes().into_owned()).map_err(|e| Fatal::Blit(protocol(peer, e)))?;
-        if path.is_root() {
-            return Err(Fatal::Blit(protocol(peer, "a shard entry without a name")));
-        }
-        let mode = entry.header().mode().map_err(Fatal::Stream)?;
-        let mtime_ns = tarfmt::entry_mtime(&mut entry).map_err(Fatal::Stream)?;
-        let size = entry.size();
-        let header = FileHeader { path, kind: FileKind::File, size, mtime_ns, mode, link_target: None, checksum: None };
-        let mut incoming = match landing.begin(&header) {
-            Ok(incoming) => incoming,
-            // Reported; the archive skips the entry's data.
-            Err(e) => {
-                keep_going(Err(e)).map_err(Fatal::Blit)?;
-                continue;
-            }
-        };
-        loop {
-            let n = entry.read(&mut buf).map_err(Fatal::Stream)?;
-            if n == 0 {
-                keep_going(incoming.commit()).map_err(Fatal::Blit)?;
-                break;
-            }
-            if let Err(e) = incoming.file().write_all(&buf[..n]) {
-                let e = Error::io("write", header.path.display(), e);
-                incoming.fail(&e);
-                keep_going(Err(e)).map_err(Fatal::Blit)?;
-                break;
-            }
-            incoming.record(n as u64);
-        }
-    }
-    Ok(())
+    let records = ShardRecords { conn, failed, len: 0 };
+    blit_shard::land_shard(records, landing, &|what| protocol(&peer, what))
 }

@@ -14,6 +14,7 @@
 //! fast.
 
 use crate::frame::{Enc, Tag};
+use crate::link::Link;
 use crate::out::{Body, Out};
 use crate::probe::{self, Choice};
 use crate::shard::send_shard;
@@ -21,7 +22,6 @@ use crate::transport::{Closer, Tuning};
 use crate::TcpConfig;
 use blit_api::{Error, ErrorKind, FileHeader, PayloadPlan, PayloadReader, PlanReceiver, Result, SourceFile};
 use crossbeam_channel::{Receiver, RecvTimeoutError, Sender};
-use std::net::TcpStream;
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
@@ -35,7 +35,14 @@ enum Work {
     File(FileHeader),
     Opened(SourceFile),
     Shard(Vec<FileHeader>),
-    Range { file: Arc<OpenFile>, offset: u64, len: u64 },
+    /// A range of a large file; `reused` is set for a file the destination
+    /// resumes (every range of it says how many bytes it keeps).
+    Range {
+        file: Arc<OpenFile>,
+        offset: u64,
+        len: u64,
+        reused: Option<u64>,
+    },
     Failed(FileHeader, Error),
 }
 
@@ -71,15 +78,15 @@ pub(crate) fn no_connections(peer: &str) -> Error {
 }
 
 /// Sends every plan over `streams`, and records its tuning in `ctx`.
-pub(crate) fn send_all(streams: Vec<TcpStream>, mut plans: PlanReceiver, ctx: &Sending<'_>) -> Result<()> {
+pub(crate) fn send_all(streams: Vec<Link>, mut plans: PlanReceiver, ctx: &Sending<'_>) -> Result<()> {
     let io = |e: std::io::Error| gone(ctx.peer, &e);
     if streams.is_empty() {
         return Err(no_connections(ctx.peer));
     }
     let mut outs = Vec::with_capacity(streams.len());
     for s in streams {
-        s.set_write_timeout(Some(ctx.config.idle_timeout)).map_err(io)?;
-        s.set_read_timeout(Some(ctx.config.idle_timeout)).map_err(io)?;
+        s.tcp().set_write_timeout(Some(ctx.config.idle_timeout)).map_err(io)?;
+        s.tcp().set_read_timeout(Some(ctx.config.idle_timeout)).map_err(io)?;
         outs.push(Out::new(s));
     }
     let first = first_plan(&mut plans, &mut outs, ctx).map_err(io)?;
@@ -162,6 +169,10 @@ fn dispatch(
     while let Some(p) = plan {
         match p {
             PayloadPlan::Shard(headers) => send(Work::Shard(headers))?,
+            PayloadPlan::File(header) if header.resume.is_some() => {
+                next_id += 1;
+                send_resumed(header, next_id, streams, ctx, &send)?;
+            }
             PayloadPlan::File(header) => {
                 let range = range_size(header.size, streams, ctx.config.range_size);
                 if range.is_none() {
@@ -178,7 +189,7 @@ fn dispatch(
                                 let mut offset = 0;
                                 while offset < size {
                                     let len = range.min(size - offset);
-                                    send(Work::Range { file: file.clone(), offset, len })?;
+                                    send(Work::Range { file: file.clone(), offset, len, reused: None })?;
                                     offset += len;
                                 }
                             }
@@ -193,6 +204,41 @@ fn dispatch(
             }
         }
         plan = plans.blocking_recv();
+    }
+    Ok(())
+}
+
+/// Sends a file the destination resumes: only the ranges
+/// [`SourceFile::resume_plan`] chose, cut to the usual range size, as
+/// `ResumeRange` records; a file with nothing to send still gets one empty
+/// range, which commits it.
+fn send_resumed(
+    header: FileHeader,
+    id: u64,
+    streams: usize,
+    ctx: &Sending<'_>,
+    send: &dyn Fn(Work) -> Result<()>,
+) -> Result<()> {
+    let opened = ctx.reader.open(&header).and_then(|source| Ok((source.resume_plan()?, source)));
+    let (plan, source) = match opened {
+        Ok((Some(plan), source)) => (plan, source),
+        Ok((None, source)) => return send(Work::Opened(source)),
+        Err(e) => return send(Work::Failed(header, e)),
+    };
+    let size = source.header.size;
+    let range = range_size(size, streams.max(2), ctx.config.range_size).unwrap_or(size.max(1));
+    let file = Arc::new(OpenFile { source, id });
+    let reused = Some(plan.reused);
+    if plan.ranges.is_empty() {
+        return send(Work::Range { file, offset: size, len: 0, reused });
+    }
+    for r in plan.ranges {
+        let mut offset = r.start;
+        while offset < r.end {
+            let len = range.min(r.end - offset);
+            send(Work::Range { file: file.clone(), offset, len, reused })?;
+            offset += len;
+        }
     }
     Ok(())
 }
@@ -251,9 +297,17 @@ fn worker(mut out: Out, rx: &Receiver<Work>, ctx: &Sending<'_>) -> Result<()> {
                 let chunk = out.chunk();
                 send_shard(&mut out, headers, ctx.reader, chunk, ctx.peer)?
             }
-            Work::Range { file, offset, len } => {
-                header.u64(file.id).u64(offset).u64(len).file_header(&file.source.header);
-                out.record(Tag::Range, &header.0).map_err(io)?;
+            Work::Range { file, offset, len, reused } => {
+                header.u64(file.id).u64(offset).u64(len);
+                let tag = match reused {
+                    Some(reused) => {
+                        header.u64(reused);
+                        Tag::ResumeRange
+                    }
+                    None => Tag::Range,
+                };
+                header.file_header(&file.source.header);
+                out.record(tag, &header.0).map_err(io)?;
                 let (_, end) = out.body(&file.source.file, offset, len).map_err(io)?;
                 finish(&mut out, end, &file.source.header, &mut header).map_err(io)?;
             }

@@ -4,14 +4,14 @@
 //! The sender builds the tar incrementally into a [`ChunkWriter`], which
 //! sends a data record every time a chunk fills: a shard is never held
 //! whole, only the current file (at most [`SHARD_ENTRY_MAX`]) and one
-//! partial chunk. The receiver reads it through [`crate::inbound::ShardRead`],
+//! partial chunk. The receiver reads it through [`crate::inbound::ShardRecords`],
 //! a `Read` over the incoming data records, so it is never held whole
 //! either.
 
 use crate::frame::{Enc, Tag};
 use crate::out::Out;
-use crate::tarfmt::{self, SHARD_ENTRY_MAX};
 use blit_api::{Error, ErrorKind, FileHeader, PayloadReader, Result, SourceFile};
+use blit_shard::SHARD_ENTRY_MAX;
 use std::io::{self, Read, Write};
 
 /// A `Write` that turns a byte stream into data records of one chunk.
@@ -85,7 +85,7 @@ pub(crate) fn send_shard(
                 buf.clear();
                 match (&file).take(fresh.size).read_to_end(&mut buf) {
                     Ok(n) if n as u64 == fresh.size => {
-                        tarfmt::append(&mut tar, &fresh, &buf).map_err(conn)?;
+                        blit_shard::append(&mut tar, &fresh, &buf).map_err(conn)?;
                         None
                     }
                     Ok(_) => Some((fresh.clone(), shrank(&fresh))),

@@ -11,6 +11,7 @@
 
 use crate::auth::{self, Acceptor};
 use crate::config::{TcpConfig, AUTO_STREAMS};
+use crate::link::Link;
 use crate::receive::{receive_all, Receiving};
 use crate::send::{send_all, Sending};
 use crate::token::Token;
@@ -43,9 +44,9 @@ pub struct Tuning {
 pub struct Closer(Arc<Mutex<Vec<TcpStream>>>);
 
 impl Closer {
-    fn add(&self, streams: &[TcpStream]) {
+    fn add(&self, streams: &[Link]) {
         let mut held = self.0.lock().unwrap_or_else(PoisonError::into_inner);
-        held.extend(streams.iter().filter_map(|s| s.try_clone().ok()));
+        held.extend(streams.iter().filter_map(|s| s.tcp().try_clone().ok()));
     }
 
     /// Shuts down every connection (both directions).
@@ -60,7 +61,7 @@ impl Closer {
 #[derive(Debug)]
 enum Plane {
     /// Connections a session opened.
-    Ready(Vec<TcpStream>),
+    Ready(Vec<Link>),
     /// Loopback: the sending half connects, the receiving half accepts.
     Loopback { addr: SocketAddr, token: Token, count: u32, listener: Mutex<Option<std::net::TcpListener>> },
 }
@@ -85,7 +86,7 @@ impl TcpTransport {
     /// A transport over connections already authenticated with
     /// [`crate::connect`] or [`crate::Acceptor::accept`]. `peer` names the
     /// other side in errors.
-    pub fn new(streams: Vec<TcpStream>, config: TcpConfig, peer: impl Into<String>) -> Self {
+    pub fn new(streams: Vec<Link>, config: TcpConfig, peer: impl Into<String>) -> Self {
         let closer = Closer::default();
         closer.add(&streams);
         TcpTransport {
@@ -128,7 +129,7 @@ impl TcpTransport {
     }
 
     /// The connections for the sending half.
-    async fn sending_streams(&self) -> Result<Vec<TcpStream>> {
+    async fn sending_streams(&self) -> Result<Vec<Link>> {
         let target = {
             let plane = self.plane.lock().unwrap_or_else(PoisonError::into_inner);
             match &*plane {
@@ -153,7 +154,7 @@ impl TcpTransport {
     }
 
     /// The connections for the receiving half.
-    async fn receiving_streams(&self) -> Result<Vec<TcpStream>> {
+    async fn receiving_streams(&self) -> Result<Vec<Link>> {
         let accept = {
             let mut plane = self.plane.lock().unwrap_or_else(PoisonError::into_inner);
             match &*plane {
@@ -203,6 +204,7 @@ impl PayloadTransport for TcpTransport {
             checksum: true,
             mirror: true,
             per_file_errors: true,
+            resume: true,
         }
     }
 

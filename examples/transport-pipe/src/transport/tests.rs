@@ -90,6 +90,7 @@ fn header(name: &str, size: u64) -> FileHeader {
         mode: 0o644,
         link_target: None,
         checksum: None,
+        ..Default::default()
     }
 }
 

@@ -14,6 +14,7 @@ fn headers() -> Vec<FileHeader> {
             mode: 0o755,
             link_target: None,
             checksum: None,
+            ..Default::default()
         },
         FileHeader {
             path: rel(b"d\xff/f \n"),
@@ -23,6 +24,7 @@ fn headers() -> Vec<FileHeader> {
             mode: 0o4644,
             link_target: None,
             checksum: Some([7; 32]),
+            ..Default::default()
         },
         FileHeader {
             path: rel(b"l"),
@@ -32,6 +34,7 @@ fn headers() -> Vec<FileHeader> {
             mode: 0o777,
             link_target: Some(b"../\xfe".to_vec()),
             checksum: None,
+            ..Default::default()
         },
     ]
 }
@@ -70,6 +73,7 @@ fn events_round_trip() {
         ProgressEvent::FileDone { path: p.clone(), kind: FileKind::Dir, bytes: 10 },
         ProgressEvent::FileFailed { path: p.clone(), kind: ErrorKind::NoSpace, message: "full".into() },
         ProgressEvent::Deleted { path: p, kind: FileKind::File },
+        ProgressEvent::Warning { message: "could not set the owner of 3 entries".into() },
     ];
     for e in events {
         let back = event_from_pb(event_to_pb(&e, &Mask::none()).unwrap()).unwrap();
@@ -84,7 +88,34 @@ fn events_round_trip() {
 fn options_round_trip() {
     let o = TransferOptions::new().checksum(true).mirror(true).dry_run(true);
     assert_eq!(options_from_pb(Some(options_to_pb(&o))), o);
+    let limited = TransferOptions::new().bwlimit(2 << 20);
+    assert_eq!(options_to_pb(&limited).bwlimit_bytes_per_sec, 2 << 20);
+    assert_eq!(options_from_pb(Some(options_to_pb(&limited))), limited);
     assert_eq!(options_from_pb(None), TransferOptions::new());
+}
+
+#[test]
+fn filter_options_round_trip() {
+    use blit_api::FilterSpec;
+    let spec = FilterSpec::new()
+        .include("*.rs")
+        .exclude("/target/")
+        .exclude("*")
+        .files_from(vec![b"a/b".to_vec(), b"\xff\xfe".to_vec()])
+        .min_size(Some(0))
+        .max_size(Some(1 << 40))
+        .delete_excluded(true);
+    let o = TransferOptions::new().mirror(true).filter(spec);
+    let wire = options_to_pb(&o);
+    assert_eq!(wire.filter_rules.len(), 3);
+    assert!(wire.filter_rules[0].include && !wire.filter_rules[2].include);
+    assert_eq!(options_from_pb(Some(wire)), o);
+    // An empty files-from list (selects nothing) is not the same as none.
+    let empty = TransferOptions::new().filter(FilterSpec::new().files_from(Vec::new()));
+    assert_eq!(options_from_pb(Some(options_to_pb(&empty))), empty);
+    assert_ne!(empty, TransferOptions::new());
+    let plain = TransferOptions::new().filter(FilterSpec::new().exclude("x"));
+    assert_eq!(options_from_pb(Some(options_to_pb(&plain))).filter.files_from, None);
 }
 
 #[test]
@@ -129,4 +160,91 @@ fn mask_hides_the_module_directory() {
     let f = FileFailure { path: rel(b"x"), kind: ErrorKind::Io, message: "/srv/photos/x: bad".into() };
     assert_eq!(failure_to_pb(&f, &mask).message, "/photos/x: bad");
     assert_eq!(Mask::none().apply("/srv/photos"), "/srv/photos");
+}
+
+#[test]
+fn resume_headers_options_and_events_round_trip() {
+    let map = BlockMap::new(1 << 20, (3 << 20) + 5, vec![[1; 32], [2; 32], [3; 32], [4; 32]]).unwrap();
+    let h = FileHeader {
+        path: rel(b"big"),
+        size: 9 << 20,
+        resume: Some(std::sync::Arc::new(map.clone())),
+        ..Default::default()
+    };
+    let back = header_from_pb(header_to_pb(&h)).unwrap();
+    assert_eq!(back, h);
+    assert_eq!(back.resume.unwrap().hashes()[3], [4; 32]);
+    let o = TransferOptions::new().resume(true);
+    assert!(options_from_pb(Some(options_to_pb(&o))).resume);
+    assert!(!options_from_pb(Some(options_to_pb(&TransferOptions::new()))).resume);
+    let e = ProgressEvent::FileResumed { path: rel(b"big"), bytes: 77 };
+    assert_eq!(event_from_pb(event_to_pb(&e, &Mask::none()).unwrap()).unwrap(), e);
+}
+
+#[test]
+fn refuses_malformed_block_maps() {
+    let good = block_map_to_pb(&BlockMap::new(1 << 20, 10, vec![[9; 32]]).unwrap());
+    let mut ragged = good.clone();
+    ragged.hashes = Bytes::from(vec![0u8; 33]);
+    let mut short = good.clone();
+    short.partial_len = 3 << 20;
+    let mut odd = good;
+    odd.block_size = 1000;
+    for bad in [ragged, short, odd] {
+        let h = pb::Header { kind: pb::Kind::File as i32, resume: Some(bad), ..Default::default() };
+        assert_eq!(header_from_pb(h).unwrap_err().kind(), ErrorKind::Protocol);
+    }
+}
+
+#[test]
+fn ownership_xattrs_and_hard_links_round_trip() {
+    let h = FileHeader {
+        path: rel(b"d/second"),
+        size: 5,
+        mode: 0o4755,
+        uid: Some(0),
+        gid: Some(u32::MAX - 1),
+        xattrs: vec![(b"user.\xff".to_vec(), vec![0, 255]), (b"security.x".to_vec(), Vec::new())],
+        hard_link: Some(rel(b"first")),
+        ..FileHeader::default()
+    };
+    let wire = header_to_pb(&h);
+    assert_eq!((wire.uid, wire.gid, wire.xattrs.len()), (Some(0), Some(u32::MAX - 1), 2));
+    assert_eq!(header_from_pb(wire).unwrap(), h);
+    let plain = FileHeader { path: rel(b"p"), ..FileHeader::default() };
+    let wire = header_to_pb(&plain);
+    assert!(wire.uid.is_none() && wire.gid.is_none() && wire.xattrs.is_empty() && wire.hard_link.is_none());
+    assert_eq!(header_from_pb(wire).unwrap(), plain);
+
+    let o = TransferOptions::new().hard_links(true).owner(true).group(false).xattrs(true);
+    let wire = options_to_pb(&o);
+    assert!(wire.hard_links && wire.owner && !wire.group && wire.xattrs);
+    assert_eq!(options_from_pb(Some(wire)), o);
+    let o = TransferOptions::new().group(true);
+    assert_eq!(options_from_pb(Some(options_to_pb(&o))), o);
+}
+
+#[test]
+fn refuses_bad_hard_links_and_xattr_names() {
+    let dir_link = pb::Header {
+        kind: pb::Kind::Dir as i32,
+        path: Bytes::from_static(b"d"),
+        hard_link: Some(Bytes::from_static(b"x")),
+        ..pb::Header::default()
+    };
+    assert_eq!(header_from_pb(dir_link).unwrap_err().kind(), ErrorKind::Protocol);
+    let escape = pb::Header {
+        kind: pb::Kind::File as i32,
+        path: Bytes::from_static(b"f"),
+        hard_link: Some(Bytes::from_static(b"../etc/passwd")),
+        ..pb::Header::default()
+    };
+    assert_eq!(header_from_pb(escape).unwrap_err().kind(), ErrorKind::Protocol);
+    let nul = pb::Header {
+        kind: pb::Kind::File as i32,
+        path: Bytes::from_static(b"f"),
+        xattrs: vec![pb::Xattr { name: Bytes::from_static(b"user.a\0b"), value: Bytes::new() }],
+        ..pb::Header::default()
+    };
+    assert_eq!(header_from_pb(nul).unwrap_err().kind(), ErrorKind::Protocol);
 }

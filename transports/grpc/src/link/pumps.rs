@@ -198,6 +198,7 @@ pub(super) async fn feed<T>(
 fn event_len(event: &ProgressEvent) -> usize {
     match event {
         ProgressEvent::FileFailed { path, message, .. } => path.as_bytes().len() + message.len() + 16,
+        ProgressEvent::Warning { message } => message.len() + 16,
         ProgressEvent::FileStarted { path, .. }
         | ProgressEvent::FileBytes { path, .. }
         | ProgressEvent::FileDone { path, .. }

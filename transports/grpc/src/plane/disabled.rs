@@ -22,6 +22,7 @@ pub(crate) async fn client(
     _offer: Option<pb::DataPlaneOffer>,
     _control: SocketAddr,
     config: &GrpcConfig,
+    _host: &str,
     _peer: &str,
 ) -> Result<ClientPlane> {
     match config.transport {
@@ -36,6 +37,7 @@ pub(crate) async fn client(
 pub(crate) fn offer(
     mode: TransportMode,
     _local: Option<SocketAddr>,
+    _tls: Option<&blit_tls::ServerTls>,
 ) -> Result<Option<(pb::DataPlaneOffer, PendingPlane)>> {
     match mode {
         TransportMode::Tcp => Err(Error::new(

@@ -19,7 +19,7 @@ use tonic::Streaming;
 #[derive(Debug)]
 #[cfg_attr(not(feature = "server"), allow(dead_code))]
 pub(crate) struct PendingPlane {
-    accept: JoinHandle<Result<Vec<std::net::TcpStream>>>,
+    accept: JoinHandle<Result<Vec<blit_transport_tcp::Link>>>,
 }
 
 impl Drop for PendingPlane {
@@ -58,6 +58,7 @@ pub(crate) async fn client(
     offer: Option<pb::DataPlaneOffer>,
     control: SocketAddr,
     config: &GrpcConfig,
+    host: &str,
     peer: &str,
 ) -> Result<ClientPlane> {
     if config.transport == TransportMode::Grpc {
@@ -77,7 +78,8 @@ pub(crate) async fn client(
     let port = u16::try_from(offer.port).map_err(|_| protocol(peer, format!("a data-plane port {}", offer.port)))?;
     let addr = config.data_plane_addr.unwrap_or(SocketAddr::new(control.ip(), port));
     let count = config.streams.unwrap_or(AUTO_STREAMS);
-    match blit_transport_tcp::connect(addr, &token, count, config.data_plane_timeout).await {
+    let tls = config.tls.as_ref().map(|tls| (tls, host));
+    match blit_transport_tcp::connect_tls(addr, &token, count, config.data_plane_timeout, tls).await {
         Ok(streams) => {
             let tcp = TcpConfig::new().streams(config.streams).compression(compression);
             let ready = pb::DataPlaneReady {
@@ -89,6 +91,8 @@ pub(crate) async fn client(
             Ok(ClientPlane::Ready { answer, plane: plane(TcpTransport::new(streams, tcp, peer)) })
         }
         Err(e) if config.transport == TransportMode::Tcp => Err(e),
+        // A refused certificate is never a reason to fall back.
+        Err(e) if e.kind() == ErrorKind::PermissionDenied => Err(e),
         Err(e) => {
             let reason = format!(
                 "the TCP data plane at {addr} was not reachable within {} s ({}); the payload went in-stream over gRPC",
@@ -110,6 +114,7 @@ pub(crate) async fn client(
 pub(crate) fn offer(
     mode: TransportMode,
     local: Option<SocketAddr>,
+    tls: Option<&blit_tls::ServerTls>,
 ) -> Result<Option<(pb::DataPlaneOffer, PendingPlane)>> {
     if mode == TransportMode::Grpc {
         return Ok(None);
@@ -120,7 +125,7 @@ pub(crate) fn offer(
             let listener = std::net::TcpListener::bind(SocketAddr::new(local.ip(), 0))
                 .map_err(|e| Error::io("bind the data-plane listener", local.ip(), e))?;
             let port = listener.local_addr().map_err(|e| Error::io("bind", local.ip(), e))?.port();
-            Ok((Acceptor::from_std(listener, Token::random()?, TOKEN_TTL)?, port))
+            Ok((Acceptor::from_std(listener, Token::random()?, TOKEN_TTL)?.tls(tls.cloned()), port))
         });
     match bound {
         Ok((acceptor, port)) => {

@@ -105,6 +105,7 @@ fn file_header(path: &[u8], size: u64) -> FileHeader {
         mode: 0o644,
         link_target: None,
         checksum: None,
+        ..Default::default()
     }
 }
 

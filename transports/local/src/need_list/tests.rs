@@ -245,3 +245,32 @@ async fn finish_sets_directory_modes_and_mtimes_deepest_first() {
     std::fs::set_permissions(dst.join("ro"), std::fs::Permissions::from_mode(0o755)).unwrap();
     std::fs::set_permissions(&locked, std::fs::Permissions::from_mode(0o755)).unwrap();
 }
+
+/// A mirror with a filter: what the filter excludes stays at the
+/// destination, unless excluded entries are deleted too.
+#[tokio::test]
+async fn mirror_keeps_what_the_filter_excludes_unless_told_to_delete_it() {
+    use blit_api::FilterSpec;
+    for delete_excluded in [false, true] {
+        let (_dir, src, dst) = mirror_fixture();
+        write(&src.join("skip.log"), b"src log", 0o644, 5);
+        write(&dst.join("old.log"), b"dst log", 0o644, 5);
+        write(&dst.join("big"), &[7; 100], 0o644, 5);
+        let spec = FilterSpec::new().exclude("*.log").exclude("extra_dir/").max_size(Some(50));
+        let options = TransferOptions::new().mirror(true).filter(spec.delete_excluded(delete_excluded));
+        let dest = LocalDestination::new(dst.clone());
+        let judged = walk_and_judge(&src, &dest, &options).await;
+        assert_eq!(judged.needed(), ["changed"], "skip.log is excluded at the source");
+        let events = RecordingSink::new();
+        dest.finish(&options, events.clone()).await.unwrap();
+        let deleted = deleted(&events.events());
+        if delete_excluded {
+            assert_eq!(deleted, [".blit.1.7.tmp", "big", "extra_dir", "extra_link", "old.log", "sub/extra"]);
+        } else {
+            // `extra_link` and `sub/extra` are extraneous and not excluded.
+            assert_eq!(deleted, [".blit.1.7.tmp", "extra_link", "sub/extra"]);
+            assert!(dst.join("old.log").exists() && dst.join("big").exists() && dst.join("extra_dir/deep/f").exists());
+        }
+        assert!(!dst.join("skip.log").exists());
+    }
+}

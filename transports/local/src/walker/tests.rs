@@ -184,3 +184,95 @@ fn open_refreshes_the_header_and_refuses_symlinks() {
     let e = source.open(&crate::testutil::header("d", FileKind::File, 0, 5, 0o644)).unwrap_err();
     assert_eq!(e.kind(), ErrorKind::Unsupported, "{e}");
 }
+
+/// Walks on a thread without root's permission bypass (workers inherit it),
+/// so an unreadable directory fails if the walk ever lists it.
+fn walk_unprivileged(root: &Path, spec: &blit_api::FilterSpec) -> Vec<ManifestItem> {
+    let (tx, mut rx) = blit_api::manifest_channel();
+    let (root, filter) = (root.to_path_buf(), Filter::new(spec).unwrap());
+    let walker = std::thread::spawn(move || {
+        assert!(crate::testutil::drop_dac_override_on_this_thread(), "cannot drop CAP_DAC_OVERRIDE for this test");
+        super::walk(&root, 2, false, &filter, Preserve::new(&TransferOptions::new()), &tx).unwrap();
+    });
+    let mut items = Vec::new();
+    while let Some(item) = rx.blocking_recv() {
+        items.push(item);
+    }
+    walker.join().unwrap();
+    items
+}
+
+#[test]
+fn an_excluded_directory_is_never_read_and_excluded_entries_are_not_sent() {
+    let dir = tempfile::tempdir().unwrap();
+    write(&dir.path().join("keep/a.rs"), b"a", 0o644, 1);
+    write(&dir.path().join("keep/b.log"), b"b", 0o644, 1);
+    write(&dir.path().join("secret/inside"), b"s", 0o644, 1);
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(dir.path().join("secret"), std::fs::Permissions::from_mode(0o000)).unwrap();
+    let failed = |items: &[ManifestItem]| items.iter().any(|i| matches!(i, ManifestItem::Failed(_)));
+    // The control: walking into `secret` fails.
+    assert!(failed(&walk_unprivileged(dir.path(), &blit_api::FilterSpec::new())));
+
+    let items = walk_unprivileged(dir.path(), &blit_api::FilterSpec::new().exclude("secret").exclude("*.log"));
+    std::fs::set_permissions(dir.path().join("secret"), std::fs::Permissions::from_mode(0o755)).unwrap();
+    assert!(!failed(&items), "{items:?}");
+    let mut paths: Vec<_> = entries(&items).iter().map(|h| h.path.display()).collect();
+    paths.sort();
+    assert_eq!(paths, ["", "keep", "keep/a.rs"]);
+    assert!(!items.iter().any(|i| matches!(i, ManifestItem::DirDone(d) if d.as_bytes() == b"secret")));
+    assert!(matches!(items.last(), Some(ManifestItem::End)));
+}
+
+#[tokio::test]
+async fn an_invalid_pattern_fails_the_walk_naming_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let options = TransferOptions::new().filter(blit_api::FilterSpec::new().include("src/[a"));
+    let (walked, items) = walk(dir.path(), &options).await;
+    let err = walked.unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::InvalidInput);
+    assert!(err.to_string().contains("`src/[a`"), "{err}");
+    assert!(items.is_empty());
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn hard_links_first_name_comes_first_and_only_linked_files_are_marked() {
+    let dir = tempfile::tempdir().unwrap();
+    tree(dir.path());
+    // Names of one file spread over directories that different workers read.
+    let mut groups = Vec::new();
+    for a in 0..6 {
+        let first = dir.path().join(format!("d{a}/e0/f0"));
+        let names: Vec<String> = (1..5).map(|b| format!("d{}/e{b}/link{a}", (a + b) % 6)).collect();
+        for n in &names {
+            std::fs::hard_link(&first, dir.path().join(n)).unwrap();
+        }
+        groups.push((format!("d{a}/e0/f0"), names));
+    }
+    let options = TransferOptions::new().hard_links(true);
+    let (walked, items) = walk(dir.path(), &options).await;
+    walked.unwrap();
+    let all = entries(&items);
+    let pos = |p: &str| all.iter().position(|h| h.path.as_bytes() == p.as_bytes()).unwrap();
+    let mut linked = 0;
+    for (first, names) in &groups {
+        let mut group: Vec<&str> = names.iter().map(String::as_str).collect();
+        group.push(first);
+        // Exactly one name of the group goes without a link: the one met
+        // first; every other name links to it and comes after it.
+        let plain: Vec<&&str> = group.iter().filter(|p| all[pos(p)].hard_link.is_none()).collect();
+        assert_eq!(plain.len(), 1, "{group:?}");
+        for p in &group {
+            if let Some(target) = &all[pos(p)].hard_link {
+                assert_eq!(target.as_bytes(), plain[0].as_bytes());
+                assert!(pos(plain[0]) < pos(p), "{p} links to {} before it was sent", plain[0]);
+                linked += 1;
+            }
+        }
+    }
+    assert_eq!(linked, 6 * 4);
+    // Files with one name are never marked; without the option nothing is.
+    assert_eq!(all.iter().filter(|h| h.hard_link.is_some()).count(), linked);
+    let (_, items) = walk(dir.path(), &TransferOptions::new()).await;
+    assert!(entries(&items).iter().all(|h| h.hard_link.is_none() && h.uid.is_none() && h.xattrs.is_empty()));
+}

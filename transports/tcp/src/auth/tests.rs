@@ -108,7 +108,7 @@ async fn late_tokens_and_idle_connections_are_closed() {
     });
     let (stream, from) = listener.accept().await.unwrap();
     let expired = Instant::now() - Duration::from_millis(1);
-    let refused = read_hello(stream, from, token.clone(), expired, Duration::from_secs(1)).await;
+    let refused = read_hello(stream, from, token.clone(), expired, Duration::from_secs(1), None).await;
     assert_eq!(refused.err().map(|(_, why)| why), Some("expired token"));
     assert!(client.await.unwrap().is_empty(), "a late token gets no byte back");
     let e = accept.await.unwrap().unwrap_err();

@@ -149,7 +149,7 @@ async fn receive_from(bytes: Vec<u8>, idle: Duration) -> blit_api::Error {
         let mut sink = [0u8; 1];
         let _ = std::io::Read::read(&mut peer, &mut sink);
     });
-    let transport = TcpTransport::new(vec![ours], TcpConfig::new().idle_timeout(idle), "sender 192.0.2.1:9");
+    let transport = TcpTransport::new(vec![ours.into()], TcpConfig::new().idle_timeout(idle), "sender 192.0.2.1:9");
     let destination = Arc::new(LocalDestination::new(t.path().to_path_buf()));
     let landing = Landing::new(destination, Arc::new(blit_api::NullSink));
     let e = transport.receive(landing).await.unwrap_err();
@@ -196,8 +196,8 @@ async fn a_sender_waiting_for_its_first_plan_keeps_the_connections_alive() {
     write(&t.path().join("src/f"), 5000, 3);
     let (a, b) = pair();
     let idle = Duration::from_secs(1);
-    let sender = TcpTransport::new(vec![a], TcpConfig::new().idle_timeout(idle), "receiver");
-    let receiver = TcpTransport::new(vec![b], TcpConfig::new().idle_timeout(idle), "sender");
+    let sender = TcpTransport::new(vec![a.into()], TcpConfig::new().idle_timeout(idle), "receiver");
+    let receiver = TcpTransport::new(vec![b.into()], TcpConfig::new().idle_timeout(idle), "sender");
     let (tx, rx) = blit_api::plan_channel();
     let reader: Arc<dyn PayloadReader> = Arc::new(LocalSource::new(t.path().join("src")));
     let destination = Arc::new(LocalDestination::new(t.path().join("dst")));
@@ -226,5 +226,6 @@ fn file_header(path: &str, size: u64) -> blit_api::FileHeader {
         mode: 0o644,
         link_target: None,
         checksum: None,
+        ..Default::default()
     }
 }

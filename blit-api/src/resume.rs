@@ -1,0 +1,197 @@
+//! Resuming partial files: the destination's block map of what it already
+//! holds, and the one comparison every transport's sending half uses to
+//! decide what to send.
+//!
+//! # Design
+//!
+//! A destination lands a file of at least [`RESUME_MIN`] bytes under a stable
+//! temporary name (for the local destination `.blit.<hash of the name>.part`)
+//! that survives an interrupted run. With [`crate::TransferOptions::resume`],
+//! the destination's judge hashes that partial copy in fixed blocks
+//! ([`BlockMap::hash_file`]) and attaches the map to the need entry
+//! ([`crate::FileHeader::resume`]). The source hashes the same blocks of its
+//! file and sends only the blocks that differ, plus everything past the
+//! partial length ([`ranges_to_send`]). The destination's
+//! [`crate::Landing::resume`] reopens the partial copy, the transport writes
+//! the ranges at their offsets, and the file is committed as usual.
+//!
+//! Both sides hash exactly the same byte ranges: block `i` covers
+//! `i * block_size .. min((i + 1) * block_size, partial_len)`, so a short
+//! last block compares like any other. Blocks are at least
+//! [`RESUME_BLOCK_MIN`] (1 MiB) and grow with the file so a map never holds
+//! more than [`RESUME_MAX_BLOCKS`] hashes (512 KiB): a 4 GiB file has 4096
+//! blocks, 128 KiB of hashes.
+
+use crate::{Error, ErrorKind, Result};
+use std::fmt;
+use std::fs::File;
+use std::io;
+use std::ops::Range;
+use std::os::unix::fs::FileExt;
+
+/// Files at least this large (8 MiB) land under a stable temporary name that
+/// an interrupted run leaves behind for `--resume`; smaller files are cheap
+/// to send again.
+pub const RESUME_MIN: u64 = 8 * 1024 * 1024;
+/// The smallest block a [`BlockMap`] compares (1 MiB).
+pub const RESUME_BLOCK_MIN: u32 = 1024 * 1024;
+/// Most blocks a map made by [`BlockMap::block_size_for`] holds.
+pub const RESUME_MAX_BLOCKS: u64 = 16 * 1024;
+/// Most blocks a peer's map may hold (a peer could pick smaller blocks).
+const WIRE_MAX_BLOCKS: u64 = 64 * 1024;
+/// Smallest and largest block size a peer's map may use.
+const WIRE_BLOCK_SIZES: Range<u32> = 4096..(1 << 30) + 1;
+
+/// BLAKE3 of each fixed-size block of a partial copy the destination kept.
+#[derive(Clone, PartialEq, Eq)]
+pub struct BlockMap {
+    block_size: u32,
+    partial_len: u64,
+    hashes: Vec<[u8; 32]>,
+}
+
+impl fmt::Debug for BlockMap {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("BlockMap")
+            .field("block_size", &self.block_size)
+            .field("partial_len", &self.partial_len)
+            .field("blocks", &self.hashes.len())
+            .finish()
+    }
+}
+
+fn bad(what: impl Into<String>) -> Error {
+    Error::new(ErrorKind::Protocol, what)
+}
+
+impl BlockMap {
+    /// A map from its parts, validated: the block size is a power of two
+    /// between 4 KiB and 1 GiB and there is exactly one hash per block of
+    /// `partial_len` bytes (at most 65,536 blocks). A peer's map goes through
+    /// here, so a malformed one is a [`ErrorKind::Protocol`] error.
+    pub fn new(block_size: u32, partial_len: u64, hashes: Vec<[u8; 32]>) -> Result<Self> {
+        if !block_size.is_power_of_two() || !WIRE_BLOCK_SIZES.contains(&block_size) {
+            return Err(bad(format!("a block map with blocks of {block_size} bytes")));
+        }
+        let blocks = partial_len.div_ceil(block_size as u64);
+        if blocks > WIRE_MAX_BLOCKS || blocks != hashes.len() as u64 {
+            return Err(bad(format!(
+                "a block map of {} hashes for {partial_len} bytes in blocks of {block_size}",
+                hashes.len()
+            )));
+        }
+        Ok(BlockMap { block_size, partial_len, hashes })
+    }
+
+    /// The block size for a file of `size` bytes: [`RESUME_BLOCK_MIN`], or
+    /// the power of two that keeps the map within [`RESUME_MAX_BLOCKS`].
+    pub fn block_size_for(size: u64) -> u32 {
+        let per = size.div_ceil(RESUME_MAX_BLOCKS).next_power_of_two();
+        per.clamp(RESUME_BLOCK_MIN as u64, 1 << 30) as u32
+    }
+
+    /// Hashes the first `partial_len` bytes of `file` (a partial copy of a
+    /// file of `size` bytes) with [`BlockMap::block_size_for`]`(size)`.
+    /// Reads at offsets; the file position does not move.
+    pub fn hash_file(file: &File, size: u64, partial_len: u64) -> io::Result<Self> {
+        let block_size = Self::block_size_for(size);
+        let blocks = partial_len.div_ceil(block_size as u64);
+        let mut map = BlockMap { block_size, partial_len, hashes: Vec::with_capacity(blocks as usize) };
+        let mut buf = Vec::new();
+        for i in 0..blocks {
+            let block = map.block(i as usize);
+            map.hashes.push(hash_range(file, block, &mut buf)?);
+        }
+        Ok(map)
+    }
+
+    /// Bytes per block (the last block may be shorter).
+    pub fn block_size(&self) -> u32 {
+        self.block_size
+    }
+
+    /// Bytes of the partial copy the blocks cover.
+    pub fn partial_len(&self) -> u64 {
+        self.partial_len
+    }
+
+    /// The hash of each block, in order.
+    pub fn hashes(&self) -> &[[u8; 32]] {
+        &self.hashes
+    }
+
+    /// The byte range block `i` covers.
+    pub fn block(&self, i: usize) -> Range<u64> {
+        let start = i as u64 * self.block_size as u64;
+        start..(start + self.block_size as u64).min(self.partial_len)
+    }
+
+    /// Approximate encoded size (for need-batch byte caps).
+    pub fn encoded_len(&self) -> usize {
+        16 + self.hashes.len() * 32
+    }
+}
+
+/// BLAKE3 of `range` of `file`, read at offsets through `buf`.
+fn hash_range(file: &File, range: Range<u64>, buf: &mut Vec<u8>) -> io::Result<[u8; 32]> {
+    let len = (range.end - range.start) as usize;
+    buf.resize(len, 0);
+    file.read_exact_at(&mut buf[..len], range.start)?;
+    Ok(*blake3::hash(&buf[..len]).as_bytes())
+}
+
+/// What the source sends of a file the destination resumes.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ResumePlan {
+    /// The byte ranges to send, sorted, disjoint and not adjacent.
+    pub ranges: Vec<Range<u64>>,
+    /// Bytes the destination keeps from its partial copy: the file size
+    /// less the bytes of `ranges`.
+    pub reused: u64,
+}
+
+impl ResumePlan {
+    /// Bytes the ranges hold.
+    pub fn bytes(&self) -> u64 {
+        self.ranges.iter().map(|r| r.end - r.start).sum()
+    }
+}
+
+/// Compares the source `file` (`size` bytes as of opening) with the
+/// destination's `map`, block by block, and returns the ranges to send: the
+/// blocks whose BLAKE3 differs, the blocks the source's end cuts short, and
+/// everything from the partial length on. Every transport's sending half
+/// uses this one function. Reads at offsets; the file position does not
+/// move. A read error (the file shrank or became unreadable) is returned;
+/// report it like any other read failure of the file.
+pub fn ranges_to_send(file: &File, size: u64, map: &BlockMap) -> io::Result<ResumePlan> {
+    let mut ranges: Vec<Range<u64>> = Vec::new();
+    let mut push = |r: Range<u64>| match ranges.last_mut() {
+        Some(last) if last.end == r.start => last.end = r.end,
+        _ => ranges.push(r),
+    };
+    let mut buf = Vec::new();
+    for (i, want) in map.hashes.iter().enumerate() {
+        let block = map.block(i);
+        if block.start >= size {
+            break;
+        }
+        if block.end > size {
+            push(block.start..size);
+            continue;
+        }
+        if hash_range(file, block.clone(), &mut buf)? != *want {
+            push(block);
+        }
+    }
+    let covered = map.partial_len.min(size);
+    if covered < size {
+        push(covered..size);
+    }
+    let mut plan = ResumePlan { ranges, reused: 0 };
+    plan.reused = size - plan.bytes();
+    Ok(plan)
+}
+
+#[cfg(test)]
+mod tests;

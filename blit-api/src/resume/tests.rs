@@ -1,0 +1,124 @@
+use super::*;
+use proptest::prelude::*;
+use std::io::Write;
+
+fn file_with(bytes: &[u8]) -> File {
+    let mut f = tempfile::tempfile().unwrap();
+    f.write_all(bytes).unwrap();
+    f
+}
+
+/// Deterministic content that differs in every block.
+fn content(len: usize, seed: u8) -> Vec<u8> {
+    (0..len).map(|i| (i as u32).wrapping_mul(2_654_435_761).to_le_bytes()[1] ^ seed).collect()
+}
+
+/// Applies `plan` to `partial` the way a destination does: keep the partial
+/// copy, write each range from the source, cut at the source size.
+fn reassemble(partial: &[u8], source: &[u8], plan: &ResumePlan) -> Vec<u8> {
+    let mut out = partial.to_vec();
+    out.resize(source.len(), 0);
+    for r in &plan.ranges {
+        out[r.start as usize..r.end as usize].copy_from_slice(&source[r.start as usize..r.end as usize]);
+    }
+    out
+}
+
+#[test]
+fn block_size_grows_with_the_file() {
+    assert_eq!(BlockMap::block_size_for(0), RESUME_BLOCK_MIN);
+    assert_eq!(BlockMap::block_size_for(4 << 30), RESUME_BLOCK_MIN);
+    assert_eq!(BlockMap::block_size_for(16 << 30), RESUME_BLOCK_MIN);
+    assert_eq!(BlockMap::block_size_for((16 << 30) + 1), 2 * RESUME_BLOCK_MIN);
+    assert_eq!(BlockMap::block_size_for(1 << 40), 64 * RESUME_BLOCK_MIN);
+    assert!((1u64 << 40).div_ceil(BlockMap::block_size_for(1 << 40) as u64) <= RESUME_MAX_BLOCKS);
+}
+
+#[test]
+fn sends_only_the_corrupt_block_and_the_missing_tail() {
+    let mb = RESUME_BLOCK_MIN as usize;
+    let source = content(10 * mb + 123, 0);
+    let mut partial = source[..5 * mb + 7].to_vec();
+    partial[2 * mb + 10] ^= 0xff;
+    let map = BlockMap::hash_file(&file_with(&partial), source.len() as u64, partial.len() as u64).unwrap();
+    assert_eq!(map.hashes().len(), 6);
+    assert_eq!(map.block(5), 5 * mb as u64..5 * mb as u64 + 7);
+    let plan = ranges_to_send(&file_with(&source), source.len() as u64, &map).unwrap();
+    let (m, len) = (mb as u64, source.len() as u64);
+    assert_eq!(plan.ranges, vec![2 * m..3 * m, 5 * m + 7..len]);
+    assert_eq!(plan.reused, 4 * m + 7);
+    assert_eq!(plan.reused + plan.bytes(), len);
+    assert_eq!(reassemble(&partial, &source, &plan), source);
+}
+
+#[test]
+fn a_partial_longer_than_the_source_is_cut() {
+    let mb = RESUME_BLOCK_MIN as usize;
+    let partial = content(3 * mb, 0);
+    let source = partial[..mb + 5].to_vec();
+    let map = BlockMap::hash_file(&file_with(&partial), partial.len() as u64, partial.len() as u64).unwrap();
+    let plan = ranges_to_send(&file_with(&source), source.len() as u64, &map).unwrap();
+    assert_eq!(plan.ranges, vec![mb as u64..mb as u64 + 5], "the block the source's end cuts is resent");
+    assert_eq!(reassemble(&partial, &source, &plan), source);
+}
+
+#[test]
+fn a_source_that_shrank_is_a_read_error() {
+    let source = content(100, 0);
+    let map = BlockMap::hash_file(&file_with(&source), 100, 100).unwrap();
+    // The header still says 100 bytes; the file now holds 10.
+    let short = file_with(&source[..10]);
+    assert!(ranges_to_send(&short, 100, &map).is_err());
+}
+
+#[test]
+fn refuses_malformed_maps() {
+    assert!(BlockMap::new(RESUME_BLOCK_MIN, 3, vec![[0; 32]]).is_ok());
+    assert!(BlockMap::new(RESUME_BLOCK_MIN, 0, vec![]).is_ok());
+    for (bs, len, n) in [(1000, 3, 1), (1024, 3, 1), (RESUME_BLOCK_MIN, 3, 2), (RESUME_BLOCK_MIN, 1 << 21, 1)] {
+        let e = BlockMap::new(bs, len, vec![[0; 32]; n]).unwrap_err();
+        assert_eq!(e.kind(), ErrorKind::Protocol, "{bs} {len} {n}");
+    }
+    assert!(BlockMap::new(4096, 4096 * (WIRE_MAX_BLOCKS + 1), vec![[0; 32]; WIRE_MAX_BLOCKS as usize + 1]).is_err());
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(48))]
+
+    /// Whatever the partial copy holds (a prefix, garbage, longer or shorter
+    /// than the source), applying the plan yields exactly the source, and
+    /// every reused byte comes from a block whose hash matched.
+    #[test]
+    fn any_partial_reassembles_the_source(
+        source_len in 0usize..40_000,
+        partial_len in 0usize..48_000,
+        flips in proptest::collection::vec((0usize..48_000, 1u8..=255), 0..4),
+        seed in any::<u8>(),
+    ) {
+        let source = content(source_len, seed);
+        let mut partial = content(partial_len, seed);
+        for (at, x) in flips {
+            if at < partial.len() {
+                partial[at] ^= x;
+            }
+        }
+        // Small blocks so a few KiB hold many of them.
+        let block = 4096u32;
+        let blocks = (partial_len as u64).div_ceil(block as u64) as usize;
+        let f = file_with(&partial);
+        let mut buf = Vec::new();
+        let mut hashes = Vec::new();
+        for i in 0..blocks {
+            let start = (i * block as usize) as u64;
+            let end = (start + block as u64).min(partial_len as u64);
+            hashes.push(hash_range(&f, start..end, &mut buf).unwrap());
+        }
+        let map = BlockMap::new(block, partial_len as u64, hashes).unwrap();
+        let plan = ranges_to_send(&file_with(&source), source_len as u64, &map).unwrap();
+        prop_assert_eq!(plan.reused + plan.bytes(), source_len as u64);
+        for w in plan.ranges.windows(2) {
+            prop_assert!(w[0].end < w[1].start, "sorted, disjoint, merged: {:?}", plan.ranges);
+        }
+        prop_assert_eq!(reassemble(&partial, &source, &plan), source);
+    }
+}

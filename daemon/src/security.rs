@@ -1,0 +1,106 @@
+//! Who may talk to this daemon: the shared secrets and the TLS identity,
+//! loaded once from the configuration.
+//!
+//! A module's own `auth_secret_file` overrides the daemon's; a module with
+//! neither is open to anyone who can reach the daemon. `Modules` (the
+//! listing) requires the daemon-level secret when there is one; with only
+//! per-module secrets it lists every module, so a client can see what is
+//! there, but `List` and `Transfer` of a guarded module need its secret.
+//! Requests are checked before anything they name is resolved or opened.
+
+use crate::config::DaemonConfig;
+use blit_api::Result;
+use blit_transport_grpc::{Required, Secret, ServerTls};
+use std::collections::HashMap;
+use std::net::SocketAddr;
+
+/// The loaded secrets and TLS configuration.
+#[derive(Debug, Default)]
+pub(crate) struct Security {
+    daemon: Option<Secret>,
+    modules: HashMap<String, Secret>,
+    /// The certificate both planes present (`tls_cert`, `tls_key`).
+    pub(crate) tls: Option<ServerTls>,
+}
+
+impl Security {
+    /// Reads every secret file and the TLS certificate and key; errors name
+    /// the configuration key and the file.
+    pub(crate) fn load(config: &DaemonConfig) -> Result<Security> {
+        let daemon =
+            config.auth_secret_file.as_deref().map(|p| Secret::from_file(p, "auth_secret_file")).transpose()?;
+        let mut modules = HashMap::new();
+        for m in &config.modules {
+            if let Some(path) = &m.auth_secret_file {
+                let what = format!("auth_secret_file of module `{}`", m.name);
+                modules.insert(m.name.clone(), Secret::from_file(path, &what)?);
+            }
+        }
+        let tls = match (&config.tls_cert, &config.tls_key) {
+            (Some(cert), Some(key)) => Some(ServerTls::from_pem_files(cert, key)?),
+            _ => None,
+        };
+        Ok(Security { daemon, modules, tls })
+    }
+
+    /// What a request naming `module` must present; `None` for the
+    /// daemon-level requests (`Modules`, or a module that does not exist).
+    pub(crate) fn required<'a>(&'a self, module: Option<&'a str>) -> Required<'a> {
+        match module {
+            Some(name) => Required { secret: self.modules.get(name).or(self.daemon.as_ref()), module: Some(name) },
+            None => Required { secret: self.daemon.as_ref(), module: None },
+        }
+    }
+
+    /// Warns when anyone beyond this machine can reach modules without a
+    /// secret, or could read secrets sent in clear.
+    pub(crate) fn warn_if_exposed(&self, listen: SocketAddr, module_names: &[String]) {
+        if listen.ip().is_loopback() {
+            return;
+        }
+        let open: Vec<&str> = module_names
+            .iter()
+            .filter(|m| self.required(Some(m.as_str())).secret.is_none())
+            .map(String::as_str)
+            .collect();
+        if !open.is_empty() {
+            tracing::warn!(
+                "listening on {listen} without authentication for module(s) {}: anyone who can reach this \
+                 address may read and write them; set auth_secret_file",
+                open.join(", ")
+            );
+        }
+        if self.tls.is_none() && (self.daemon.is_some() || !self.modules.is_empty()) {
+            tracing::warn!("listening on {listen} without TLS: secrets travel in clear; set tls_cert and tls_key");
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::ModuleConfig;
+
+    #[test]
+    fn a_module_secret_overrides_the_daemon_secret() {
+        let dir = tempfile::tempdir().unwrap();
+        let (d, m) = (dir.path().join("d"), dir.path().join("m"));
+        std::fs::write(&d, "daemon\n").unwrap();
+        std::fs::write(&m, "module\n").unwrap();
+        let mut config = DaemonConfig::new();
+        config.auth_secret_file = Some(d);
+        for (name, secret) in [("a", None), ("b", Some(m))] {
+            let mut module = ModuleConfig::new(name, dir.path());
+            module.auth_secret_file = secret;
+            config.add_module(module).unwrap();
+        }
+        let s = Security::load(&config).unwrap();
+        assert!(s.required(Some("a")).secret.unwrap().matches("daemon"));
+        assert!(s.required(Some("b")).secret.unwrap().matches("module"));
+        assert!(!s.required(Some("b")).secret.unwrap().matches("daemon"));
+        assert!(s.required(None).secret.unwrap().matches("daemon"));
+        config.auth_secret_file = Some(dir.path().join("missing"));
+        let e = Security::load(&config).unwrap_err();
+        assert!(e.to_string().contains("auth_secret_file") && e.to_string().contains("missing"), "{e}");
+    }
+}

@@ -1,0 +1,283 @@
+//! The destination's side of `--hard-links`: link entries become hard links
+//! once every payload has landed.
+//!
+//! A link entry ([`FileHeader::hard_link`]) carries no payload, and its
+//! target may still be in flight when the judge reads it, so the judge only
+//! keeps it (memory grows with link entries, never with other files) and
+//! `finish` creates the links after the payload. For each it compares
+//! inodes: a name that already is the target's inode is up to date and
+//! reports nothing. The rest are announced together as one `NeedBatch` of
+//! that many files and 0 bytes, then each reports `FileStarted` (size 0)
+//! and `FileDone` (0 bytes) or `FileFailed`, like every other entry.
+//!
+//! A link is made under a temporary name in its directory and renamed over
+//! the final name, so a reader never sees the name missing. Both directories
+//! are opened below the root without following symlinks, so a planted
+//! symlink can never make a link to a file outside the destination.
+
+use crate::beneath::{self, c_bytes};
+use crate::landing::dir_in_the_way;
+use blit_api::{Error, ErrorKind, Events, FileHeader, FileKind, ProgressEvent, RelPath};
+use std::ffi::CString;
+use std::fs::OpenOptions;
+use std::io;
+use std::os::fd::{AsFd, AsRawFd, BorrowedFd, OwnedFd};
+use std::os::unix::fs::OpenOptionsExt;
+use std::path::Path;
+
+/// A link entry the judge kept for `finish`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct PendingLink {
+    /// The name to create.
+    pub(crate) path: RelPath,
+    /// The name it links to, sent earlier in the manifest.
+    pub(crate) target: RelPath,
+}
+
+/// A directory below the root, opened without following symlinks, and a
+/// name in it.
+struct At {
+    dir: OwnedFd,
+    name: CString,
+}
+
+fn split(path: &RelPath) -> (&[u8], &[u8]) {
+    let b = path.as_bytes();
+    match b.iter().rposition(|c| *c == b'/') {
+        Some(i) => (&b[..i], &b[i + 1..]),
+        None => (&[], b),
+    }
+}
+
+fn at(root: BorrowedFd<'_>, path: &RelPath) -> io::Result<At> {
+    let (parent, name) = split(path);
+    Ok(At { dir: beneath::open_dir(root, parent)?, name: c_bytes(name)? })
+}
+
+/// `fstatat(AT_SYMLINK_NOFOLLOW)`; `None` when nothing is there.
+fn lstat_at(at: &At) -> io::Result<Option<libc::stat>> {
+    // SAFETY: all-zero bytes are a valid `stat`, which the call overwrites.
+    let mut st: libc::stat = unsafe { std::mem::zeroed() };
+    // SAFETY: the descriptor is open, the name NUL-terminated, `st` writable.
+    let rc = unsafe { libc::fstatat(at.dir.as_raw_fd(), at.name.as_ptr(), &mut st, libc::AT_SYMLINK_NOFOLLOW) };
+    if rc == 0 {
+        return Ok(Some(st));
+    }
+    let e = io::Error::last_os_error();
+    if e.kind() == io::ErrorKind::NotFound {
+        Ok(None)
+    } else {
+        Err(e)
+    }
+}
+
+fn is_file(st: &libc::stat) -> bool {
+    st.st_mode & libc::S_IFMT == libc::S_IFREG
+}
+
+/// Whether `link.path` already is the same regular file as `link.target`.
+fn linked(root: BorrowedFd<'_>, link: &PendingLink) -> bool {
+    let (Ok(a), Ok(b)) = (at(root, &link.path), at(root, &link.target)) else { return false };
+    match (lstat_at(&a), lstat_at(&b)) {
+        (Ok(Some(a)), Ok(Some(b))) => is_file(&a) && a.st_dev == b.st_dev && a.st_ino == b.st_ino,
+        _ => false,
+    }
+}
+
+fn open_root(root: &Path) -> io::Result<OwnedFd> {
+    Ok(OpenOptions::new().read(true).custom_flags(libc::O_DIRECTORY | libc::O_CLOEXEC).open(root)?.into())
+}
+
+/// Whether `link` would change anything (for a dry run's `Planned`).
+pub(crate) fn needs_link(root: &Path, link: &PendingLink) -> bool {
+    open_root(root).map_or(true, |fd| !linked(fd.as_fd(), link))
+}
+
+/// The judge's part: checks a link entry and keeps it for `finish`, or in a
+/// dry run reports it as `Planned` (size 0) when it would change anything.
+/// A malformed entry comes back with the error to report for it.
+#[allow(clippy::result_large_err)]
+pub(crate) fn judge(
+    root: &Path,
+    h: FileHeader,
+    dry_run: bool,
+    events: &Events,
+) -> Result<Option<PendingLink>, (FileHeader, Error)> {
+    let Some(target) = h.hard_link.clone() else { return Ok(None) };
+    let why = if h.kind != FileKind::File {
+        Some("a hard-link entry that is not a regular file")
+    } else if h.path.is_root() || target.is_root() {
+        Some("a hard link from or to the transfer root")
+    } else if target == h.path {
+        Some("a hard link to itself")
+    } else {
+        None
+    };
+    if let Some(why) = why {
+        let e = Error::new(ErrorKind::Protocol, why).with_path(h.path.to_path(root).display().to_string());
+        return Err((h, e));
+    }
+    let link = PendingLink { path: h.path, target };
+    if dry_run {
+        if needs_link(root, &link) {
+            events.emit(ProgressEvent::Planned { path: link.path, kind: FileKind::File, size: 0 });
+        }
+        return Ok(None);
+    }
+    Ok(Some(link))
+}
+
+/// Creates every link that is not already in place; see the module docs for
+/// the events.
+pub(crate) fn land_links(root: &Path, links: Vec<PendingLink>, events: &Events) {
+    if links.is_empty() {
+        return;
+    }
+    let root_fd = match open_root(root) {
+        Ok(fd) => fd,
+        Err(e) => {
+            let err = Error::io("open destination", root.display(), e);
+            events.emit(ProgressEvent::NeedBatch { files: links.len() as u64, bytes: 0 });
+            for link in links {
+                events.emit(ProgressEvent::FileStarted { path: link.path.clone(), kind: FileKind::File, size: 0 });
+                events.emit(ProgressEvent::failed(&link.path, &err));
+            }
+            return;
+        }
+    };
+    let todo: Vec<PendingLink> = links.into_iter().filter(|l| !linked(root_fd.as_fd(), l)).collect();
+    if todo.is_empty() {
+        return;
+    }
+    events.emit(ProgressEvent::NeedBatch { files: todo.len() as u64, bytes: 0 });
+    for link in todo {
+        events.emit(ProgressEvent::FileStarted { path: link.path.clone(), kind: FileKind::File, size: 0 });
+        match make(root, root_fd.as_fd(), &link) {
+            Ok(()) => events.emit(ProgressEvent::FileDone { path: link.path, kind: FileKind::File, bytes: 0 }),
+            Err(e) => events.emit(ProgressEvent::failed(&link.path, &e)),
+        }
+    }
+}
+
+/// Links `link.path` to `link.target`: a temporary name, then a rename.
+fn make(root: &Path, root_fd: BorrowedFd<'_>, link: &PendingLink) -> Result<(), Error> {
+    let abs = link.path.to_path(root);
+    let target_abs = link.target.to_path(root);
+    let io = |op: &str, e: io::Error| Error::io(op, abs.display(), e);
+    let target = at(root_fd, &link.target).map_err(|e| io("open the link target's directory", e))?;
+    let missing = || {
+        Error::new(ErrorKind::NotFound, format!("its link target {} is not a regular file here", link.target))
+            .with_path(abs.display().to_string())
+            .with_hint("the target failed to land or changed since (see its own report); rerun to link them")
+    };
+    match lstat_at(&target) {
+        Ok(Some(st)) if is_file(&st) => {}
+        Ok(_) => return Err(missing()),
+        Err(e) => return Err(Error::io("read metadata", target_abs.display(), e)),
+    }
+    let dest = at(root_fd, &link.path).map_err(|e| io("open directory", e))?;
+    if let Ok(Some(st)) = lstat_at(&dest) {
+        if st.st_mode & libc::S_IFMT == libc::S_IFDIR {
+            return Err(dir_in_the_way(&abs).with_hint("a directory is where a hard link goes; remove it, then rerun"));
+        }
+    }
+    let mut last = None;
+    for _ in 0..4 {
+        let temp = c_bytes(&crate::landing::temp_name()).map_err(|e| io("name", e))?;
+        // SAFETY: both descriptors are open and both names NUL-terminated;
+        // flags 0: a symlink is never followed.
+        let rc = unsafe {
+            libc::linkat(target.dir.as_raw_fd(), target.name.as_ptr(), dest.dir.as_raw_fd(), temp.as_ptr(), 0)
+        };
+        if rc != 0 {
+            let e = io::Error::last_os_error();
+            if e.kind() == io::ErrorKind::AlreadyExists {
+                last = Some(e);
+                continue;
+            }
+            return Err(io("create hard link", e));
+        }
+        // SAFETY: as above.
+        let rc =
+            unsafe { libc::renameat(dest.dir.as_raw_fd(), temp.as_ptr(), dest.dir.as_raw_fd(), dest.name.as_ptr()) };
+        if rc != 0 {
+            let e = io::Error::last_os_error();
+            // SAFETY: as above.
+            unsafe { libc::unlinkat(dest.dir.as_raw_fd(), temp.as_ptr(), 0) };
+            return Err(io("rename into place", e));
+        }
+        return Ok(());
+    }
+    Err(io("create hard link", last.unwrap_or_else(|| io::Error::from(io::ErrorKind::AlreadyExists))))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use blit_api::RecordingSink;
+    use std::os::unix::fs::MetadataExt;
+
+    fn rel(p: &str) -> RelPath {
+        RelPath::from_bytes(p.as_bytes().to_vec()).unwrap()
+    }
+
+    fn ino(p: &Path) -> u64 {
+        std::fs::symlink_metadata(p).unwrap().ino()
+    }
+
+    #[test]
+    fn links_replace_atomically_skip_what_is_linked_and_report_each() {
+        let dir = tempfile::tempdir().unwrap();
+        let root = dir.path();
+        std::fs::create_dir(root.join("d")).unwrap();
+        std::fs::write(root.join("t"), b"content").unwrap();
+        std::fs::write(root.join("d/old"), b"content").unwrap();
+        std::fs::hard_link(root.join("t"), root.join("same")).unwrap();
+        let links = vec![
+            PendingLink { path: rel("d/old"), target: rel("t") },
+            PendingLink { path: rel("new"), target: rel("t") },
+            PendingLink { path: rel("same"), target: rel("t") },
+            PendingLink { path: rel("orphan"), target: rel("missing") },
+        ];
+        let rec = RecordingSink::new();
+        land_links(root, links, &(rec.clone() as Events));
+        assert_eq!(ino(&root.join("d/old")), ino(&root.join("t")));
+        assert_eq!(ino(&root.join("new")), ino(&root.join("t")));
+        assert!(!root.join("orphan").exists());
+        let events = rec.events();
+        assert_eq!(events[0], ProgressEvent::NeedBatch { files: 3, bytes: 0 }, "{events:?}");
+        let done = events.iter().filter(|e| matches!(e, ProgressEvent::FileDone { bytes: 0, .. })).count();
+        let failed: Vec<_> = events
+            .iter()
+            .filter_map(|e| match e {
+                ProgressEvent::FileFailed { path, kind, message } => Some((path.display(), *kind, message.clone())),
+                _ => None,
+            })
+            .collect();
+        assert_eq!(done, 2);
+        assert_eq!(failed.len(), 1);
+        assert_eq!((failed[0].0.as_str(), failed[0].1), ("orphan", ErrorKind::NotFound));
+        assert!(failed[0].2.contains("missing"), "{}", failed[0].2);
+        // A second pass finds everything linked and says nothing.
+        let rec = RecordingSink::new();
+        let again = vec![PendingLink { path: rel("new"), target: rel("t") }];
+        land_links(root, again, &(rec.clone() as Events));
+        assert!(rec.events().is_empty(), "{:?}", rec.events());
+        let names: Vec<_> = std::fs::read_dir(root).unwrap().map(|e| e.unwrap().file_name()).collect();
+        assert!(names.iter().all(|n| !n.to_string_lossy().starts_with(".blit.")), "{names:?}");
+    }
+
+    #[test]
+    fn never_links_through_a_symlink_in_the_destination() {
+        let outside = tempfile::tempdir().unwrap();
+        std::fs::write(outside.path().join("secret"), b"s").unwrap();
+        let dir = tempfile::tempdir().unwrap();
+        let root = dir.path();
+        std::os::unix::fs::symlink(outside.path(), root.join("sym")).unwrap();
+        let rec = RecordingSink::new();
+        land_links(root, vec![PendingLink { path: rel("grab"), target: rel("sym/secret") }], &(rec.clone() as Events));
+        assert!(!root.join("grab").exists(), "a link to a file outside the root was made");
+        assert!(rec.events().iter().any(|e| matches!(e, ProgressEvent::FileFailed { .. })));
+        assert!(needs_link(root, &PendingLink { path: rel("grab"), target: rel("sym/secret") }));
+    }
+}

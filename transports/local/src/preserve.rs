@@ -1,0 +1,102 @@
+//! What the walker adds to a header beyond kind, size, mtime and mode when
+//! the options ask for it: owner, group, extended attributes, and the inode
+//! of a file with several names (for `--hard-links`, see `link_table`).
+
+use crate::xattr::{self, XATTRS_MAX_BYTES};
+use blit_api::{Error, ErrorKind, FileHeader, TransferOptions};
+use std::fs::Metadata;
+use std::os::unix::fs::MetadataExt;
+use std::path::Path;
+
+/// The metadata the options ask the walker to carry.
+#[derive(Debug, Clone, Copy, Default)]
+pub(crate) struct Preserve {
+    pub(crate) owner: bool,
+    pub(crate) group: bool,
+    pub(crate) xattrs: bool,
+    pub(crate) hard_links: bool,
+}
+
+impl Preserve {
+    pub(crate) fn new(o: &TransferOptions) -> Self {
+        Preserve { owner: o.owner, group: o.group, xattrs: o.xattrs, hard_links: o.hard_links }
+    }
+
+    /// The inode and link count of a regular file with more than one name,
+    /// when hard links are kept; `None` for everything else.
+    pub(crate) fn inode(&self, meta: &Metadata) -> Option<((u64, u64), u64)> {
+        (self.hard_links && meta.is_file() && meta.nlink() > 1).then(|| ((meta.dev(), meta.ino()), meta.nlink()))
+    }
+
+    /// Fills owner, group and extended attributes of `h` from `meta` and the
+    /// entry at `abs`. Fails when the attributes cannot be read or are too
+    /// large to carry.
+    pub(crate) fn fill(
+        &self,
+        h: &mut FileHeader,
+        meta: &Metadata,
+        abs: &dyn Fn() -> std::path::PathBuf,
+    ) -> Result<(), Error> {
+        if self.owner {
+            h.uid = Some(meta.uid());
+        }
+        if self.group {
+            h.gid = Some(meta.gid());
+        }
+        if self.xattrs {
+            let path = abs();
+            h.xattrs = xattr::list(&path).map_err(|e| Error::io("read extended attributes", path.display(), e))?;
+            check_size(&h.xattrs, &path)?;
+        }
+        Ok(())
+    }
+}
+
+fn check_size(xattrs: &[(Vec<u8>, Vec<u8>)], path: &Path) -> Result<(), Error> {
+    let total: usize = xattrs.iter().map(|(n, v)| n.len() + v.len()).sum();
+    if total <= XATTRS_MAX_BYTES {
+        return Ok(());
+    }
+    Err(Error::new(
+        ErrorKind::Unsupported,
+        format!("its extended attributes take {total} bytes; blit carries at most {XATTRS_MAX_BYTES} per entry"),
+    )
+    .with_path(path.display().to_string())
+    .with_hint("this entry is skipped; copy it without --xattrs, or shrink its attributes"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn fills_only_what_is_asked() {
+        let dir = tempfile::tempdir().unwrap();
+        let f = dir.path().join("f");
+        std::fs::write(&f, b"x").unwrap();
+        let meta = std::fs::symlink_metadata(&f).unwrap();
+        let abs = || f.clone();
+        let mut h = FileHeader::default();
+        Preserve::default().fill(&mut h, &meta, &abs).unwrap();
+        assert_eq!((h.uid, h.gid, h.xattrs.len()), (None, None, 0));
+        let group = Preserve { group: true, ..Preserve::default() };
+        group.fill(&mut h, &meta, &abs).unwrap();
+        assert_eq!((h.uid, h.gid), (None, Some(meta.gid())));
+        assert!(Preserve::default().inode(&meta).is_none());
+        let links = Preserve { hard_links: true, ..Preserve::default() };
+        assert!(links.inode(&meta).is_none(), "one name: never tracked");
+        std::fs::hard_link(&f, dir.path().join("g")).unwrap();
+        let meta = std::fs::symlink_metadata(&f).unwrap();
+        assert_eq!(links.inode(&meta), Some(((meta.dev(), meta.ino()), 2)));
+        let dmeta = std::fs::symlink_metadata(dir.path()).unwrap();
+        assert!(links.inode(&dmeta).is_none(), "directories have several links but are never tracked");
+    }
+
+    #[test]
+    fn refuses_attributes_too_large_to_carry() {
+        let big = vec![(b"user.a".to_vec(), vec![0u8; XATTRS_MAX_BYTES])];
+        let e = check_size(&big, Path::new("/x")).unwrap_err();
+        assert!(e.to_string().contains("at most"), "{e}");
+        assert!(check_size(&big[..0], Path::new("/x")).is_ok());
+    }
+}
