@@ -3,7 +3,7 @@
 //!
 //! The guide is read top to bottom in one sandbox directory:
 //! - `<!-- guide-setup: CMD -->` runs CMD (hidden preparation, e.g. making
-//!   sample files);
+//!   sample files, or starting another daemon);
 //! - a ```` ```toml file=NAME ```` block is written to NAME;
 //! - a ```` ```console ```` block runs each `$ ` line with bash; the lines
 //!   after a command are exactly what it prints (stdout then stderr); when
@@ -86,7 +86,10 @@ impl Sandbox {
         cmd
     }
 
-    fn setup(&self, line: &str) {
+    fn setup(&mut self, line: &str) {
+        if line.starts_with("blitd ") {
+            return self.start_daemon(line);
+        }
         let out = self.command(&self.rewrite(line)).output().expect("run a guide setup command");
         assert!(out.status.success(), "guide setup `{line}` failed: {}", String::from_utf8_lossy(&out.stderr));
     }

@@ -190,7 +190,7 @@ async fn transfer(
     }
     let report = payload.as_ref().map(|p| p.report.clone());
     let session = Session { peer, options: options.clone(), peer_window, mask: Mask::none(), cancel: None, payload };
-    let result = link::run(incoming, out, half, session).await;
+    let result = Box::pin(link::run(incoming, out, half, session)).await;
     tap.set_transport(&match report {
         Some(report) => report(),
         None => plane::in_stream_report(fallback),

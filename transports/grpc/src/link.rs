@@ -216,7 +216,10 @@ async fn run_half(
                 }
                 None => Arc::new(GrpcTransport::sending(record_tx, &peer, mask.clone())),
             };
-            let work = with_keepalive(run_source(roles, transport, &options, manifest_tx, need_rx), keepalive);
+            // Boxed: the engine's futures are large, and debug builds copy them
+            // through every poll frame of the caller's stack.
+            let work =
+                with_keepalive(Box::pin(run_source(roles, transport, &options, manifest_tx, need_rx)), keepalive);
             let manifest = forward_manifest(manifest_rx, credit, out.clone(), mask.clone(), a());
             let payload = forward_payload(record_rx, out.clone(), a());
             let needs = feed(stash_rx, need_tx, Grant::NeedBatches, 1, out.clone(), a());
@@ -259,7 +262,7 @@ async fn run_half(
                 tokio::join!(needs, manifest, events);
             };
             let work = async {
-                let run = run_destination(roles, transport, &options, manifest_rx, need_tx, sink);
+                let run = Box::pin(run_destination(roles, transport, &options, manifest_rx, need_tx, sink));
                 let result = with_keepalive(run, keepalive).await;
                 if let Some(queue) = &queue {
                     queue.close();

@@ -243,7 +243,7 @@ pub fn serve(
                 }
             }
         }
-        match link::run(incoming, out, half, session).await {
+        match Box::pin(link::run(incoming, out, half, session)).await {
             Ok(()) => tracing::info!("session done: {what} in {:.3} s", started.elapsed().as_secs_f64()),
             Err(e) => tracing::warn!("session failed: {what}: {e}"),
         }

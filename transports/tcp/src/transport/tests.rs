@@ -172,7 +172,12 @@ async fn oversized_and_malformed_records_stop_the_receiver_naming_the_peer() {
     // A file announced as 3 bytes that carries 5.
     let mut bytes = Vec::new();
     let mut h = crate::frame::Enc::default();
-    h.u64(3).u64(0).u32(0o644).bytes(b"f");
+    h.file_header(&blit_api::FileHeader {
+        path: blit_api::RelPath::from_bytes(b"f".to_vec()).unwrap(),
+        size: 3,
+        mode: 0o644,
+        ..Default::default()
+    });
     bytes.extend(encode_prefix(Tag::File, 0, h.0.len(), 0));
     bytes.extend(&h.0);
     bytes.extend(encode_prefix(Tag::Data, 0, 0, 5));
