@@ -5,8 +5,10 @@
 //! its final name holds its old or its new content, never a mix or a
 //! prefix. Then the transfer is run again to completion, and the
 //! destination must equal the source, with no temporary file
-//! (`.blit.<pid>.<n>.tmp`) left: the rerun removes those of the dead
-//! process (see `blit-transport-local`'s `sweep`).
+//! (`.blit.<pid>.<n>.tmp`, or `.blit.<hash>.part` for a file large enough to
+//! resume) left: a plain rerun removes those of the dead process (see
+//! `blit-transport-local`'s `sweep`), and every other rerun runs with
+//! `--resume`, which continues the `.part` files instead.
 //!
 //! The daemon is this test binary itself, re-executed (it then serves a
 //! directory as module `m` with `blit_daemon::run`, prints its port and
@@ -108,6 +110,8 @@ fn build_source(src: &Path, rng: &mut Rng) -> Vec<(PathBuf, Vec<u8>, i64)> {
     for (i, mib) in [3usize, 2, 2].into_iter().enumerate() {
         files.push((format!("large/l{i}"), (mib << 20) + rng.below(64 * 1024) as usize));
     }
+    // Large enough to land through a resumable `.part` file.
+    files.push(("large/resumable".to_owned(), (9 << 20) + rng.below(64 * 1024) as usize));
     files.push(("empty".to_owned(), 0));
     for (n, (rel, len)) in files.iter().enumerate() {
         let content = data(rng, *len);
@@ -139,8 +143,10 @@ fn plant_old(dst: &Path, old: &[(PathBuf, Vec<u8>, i64)]) {
     std::os::unix::fs::symlink("old-target", dst.join("link")).unwrap();
 }
 
+/// A landing's temporary file: `.blit.*.tmp`, or `.blit.*.part` for a file
+/// large enough to be resumed.
 fn is_temp(name: &[u8]) -> bool {
-    name.starts_with(b".blit.") && name.ends_with(b".tmp")
+    name.starts_with(b".blit.") && (name.ends_with(b".tmp") || name.ends_with(b".part"))
 }
 
 /// Every path below `root`, relative, with its metadata.
@@ -286,15 +292,19 @@ fn run_points(direction: Direction, points: u64, seed: u64) -> Result<(), String
     let want = common::snapshot(&src);
     let log = t.path().join("blit.log");
     let mut daemon = DaemonProcess::start(&module);
-    let args = |d: &DaemonProcess| -> Vec<OsString> {
-        match direction {
+    let args = |d: &DaemonProcess, resume: bool| -> Vec<OsString> {
+        let mut a: Vec<OsString> = match direction {
             Direction::Push => vec!["copy".into(), common::slash(&src), d.url("/m/tree/")],
             Direction::Pull => vec!["copy".into(), d.url("/m/tree/"), dst.clone().into_os_string()],
+        };
+        if resume {
+            a.push("--resume".into());
         }
+        a
     };
-    let complete = |d: &DaemonProcess, what: &str| -> Result<Duration, String> {
+    let complete = |d: &DaemonProcess, what: &str, resume: bool| -> Result<Duration, String> {
         let started = Instant::now();
-        let a = args(d);
+        let a = args(d, resume);
         let mut child = blit(&a.iter().map(OsString::as_os_str).collect::<Vec<_>>(), &log);
         match wait_for(&mut child, Duration::from_secs(60)) {
             Some(s) if s.success() => Ok(started.elapsed()),
@@ -310,13 +320,13 @@ fn run_points(direction: Direction, points: u64, seed: u64) -> Result<(), String
     let mut full = Duration::MAX;
     for _ in 0..3 {
         plant_old(&dst, &old);
-        full = full.min(complete(&daemon, "calibration")?);
+        full = full.min(complete(&daemon, "calibration", false)?);
         if let Some(diff) = first_difference(&want, &common::snapshot(&dst)) {
             return Err(format!("calibration: {diff}"));
         }
     }
     let span = full.as_micros() as u64 * 11 / 10;
-    let (mut daemon_kills, mut client_kills, mut temps_seen, mut mid_transfer) = (0, 0, 0, 0);
+    let (mut daemon_kills, mut client_kills, mut temps_seen, mut mid_transfer, mut resumed) = (0, 0, 0, 0, 0);
     for point in 0..points {
         plant_old(&dst, &old);
         if !daemon.is_alive() {
@@ -329,7 +339,7 @@ fn run_points(direction: Direction, points: u64, seed: u64) -> Result<(), String
             if kill_daemon { "daemon" } else { "client" },
             delay.as_secs_f64() * 1e3
         );
-        let a = args(&daemon);
+        let a = args(&daemon, false);
         let mut child = blit(&a.iter().map(OsString::as_os_str).collect::<Vec<_>>(), &log);
         std::thread::sleep(delay);
         let finished_first = child.try_wait().expect("wait").is_some();
@@ -349,11 +359,15 @@ fn run_points(direction: Direction, points: u64, seed: u64) -> Result<(), String
             mid_transfer += 1;
         }
         temps_seen += check_old_or_new(&dst, &versions, &what)?;
-        // The rerun completes and leaves the source's tree, nothing else.
+        // The rerun completes and leaves the source's tree, nothing else;
+        // every other rerun resumes what the killed run left (the others
+        // remove it).
         if !daemon.is_alive() {
             daemon = DaemonProcess::start(&module);
         }
-        complete(&daemon, &format!("{what}, rerun"))?;
+        let resume = point % 2 == 1;
+        resumed += u64::from(resume);
+        complete(&daemon, &format!("{what}, rerun{}", if resume { " with --resume" } else { "" }), resume)?;
         let got = common::snapshot(&dst);
         if let Some(diff) = first_difference(&want, &got) {
             return Err(format!("{what}: after the rerun, {diff}"));
@@ -379,8 +393,8 @@ fn run_points(direction: Direction, points: u64, seed: u64) -> Result<(), String
     }
     eprintln!(
         "crash::{}: {points} kills survived ({daemon_kills} daemon, {client_kills} client, {mid_transfer} \
-         mid-transfer), {temps_seen} temporary files left by kills and removed by reruns; a full transfer took \
-         {:.0} ms",
+         mid-transfer), {temps_seen} temporary files left by kills and removed or resumed by reruns ({resumed} \
+         reruns with --resume); a full transfer took {:.0} ms",
         direction.name(),
         full.as_secs_f64() * 1e3
     );
