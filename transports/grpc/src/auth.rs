@@ -96,6 +96,7 @@ pub(crate) fn attach<T>(request: &mut tonic::Request<T>, secret: Option<&Secret>
 
 /// What a module (or the whole daemon, `module: None`) requires, for
 /// [`check`].
+#[cfg(feature = "server")]
 #[derive(Debug, Clone, Copy)]
 pub struct Required<'a> {
     /// The secret, when one is required.
