@@ -16,7 +16,7 @@ pub fn use_color(choice: ColorArg, is_terminal: bool) -> bool {
     match choice {
         ColorArg::Always => true,
         ColorArg::Never => false,
-        ColorArg::Auto => is_terminal && std::env::var_os("NO_COLOR").map_or(true, |v| v.is_empty()),
+        ColorArg::Auto => is_terminal && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty()),
     }
 }
 

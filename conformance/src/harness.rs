@@ -99,7 +99,7 @@ impl KnownFailure {
 
     /// Whether this entry covers `case` in `direction`.
     pub fn covers(&self, case: &str, direction: Direction) -> bool {
-        self.case == case && self.direction.map_or(true, |d| d == direction)
+        self.case == case && self.direction.is_none_or(|d| d == direction)
     }
 }
 

@@ -14,10 +14,15 @@
 //! read_only = true           # optional, default false
 //! comment = "family photos"  # optional
 //! auth_secret_file = "/etc/blit/photos.secret"  # optional; overrides the daemon's
+//! allow_owner = false        # optional; accept pushes with --owner/--group
+//! allow_setid = false        # optional; keep set-user-ID/set-group-ID bits
 //! ```
 //!
 //! On the command line, `--module name=/path` adds a writable module and
-//! `--module name=/path:ro` a read-only one.
+//! `--module name=/path:ro` a read-only one; after the last `:` a
+//! comma-separated list of `ro`, `rw`, `allow_owner` and `allow_setid` sets
+//! those keys (`--module name=/path:rw,allow_owner`). A suffix with any other
+//! word is part of the path.
 
 use crate::locate::{Seg::Index, Seg::Key, Spans};
 use blit_api::{Error, ErrorKind, ManifestSource, Result};
@@ -48,6 +53,16 @@ pub struct ModuleConfig {
     /// overrides the daemon's `auth_secret_file`.
     #[serde(default)]
     pub auth_secret_file: Option<PathBuf>,
+    /// Accept pushes that ask to keep file ownership (`--owner`, `--group`)
+    /// and apply the ids they send. Off by default: such a push is refused
+    /// at `Open`, and ids a client sends anyway are ignored.
+    #[serde(default)]
+    pub allow_owner: bool,
+    /// Keep the set-user-ID and set-group-ID bits (and file capabilities)
+    /// of what clients push. Off by default: files and directories land
+    /// without them.
+    #[serde(default)]
+    pub allow_setid: bool,
 }
 
 impl ModuleConfig {
@@ -59,6 +74,8 @@ impl ModuleConfig {
             read_only: false,
             comment: String::new(),
             auth_secret_file: None,
+            allow_owner: false,
+            allow_setid: false,
         }
     }
 }
@@ -229,18 +246,31 @@ impl DaemonConfig {
         Self::from_toml(&text, base).map_err(|e| e.with_path(path.display().to_string()))
     }
 
-    /// Adds a module given as `name=/path` or `name=/path:ro`.
+    /// Adds a module given as `name=/path`, optionally followed by `:` and
+    /// a comma-separated list of `ro`, `rw`, `allow_owner` and `allow_setid`
+    /// (`name=/path:ro`, `name=/path:rw,allow_owner`).
     pub fn add_module_spec(&mut self, spec: &str) -> Result<()> {
         let hint = "write --module NAME=PATH, or NAME=PATH:ro for a read-only module";
         let (name, path) = spec.split_once('=').ok_or_else(|| invalid(format!("`{spec}` is not NAME=PATH"), hint))?;
-        let (path, read_only) = match path.strip_suffix(":ro") {
-            Some(path) => (path, true),
-            None => (path.strip_suffix(":rw").unwrap_or(path), false),
-        };
-        if path.is_empty() {
+        let mut module = ModuleConfig::new(name, path);
+        if let Some((path, flags)) = path.rsplit_once(':') {
+            let known = ["ro", "rw", "allow_owner", "allow_setid"];
+            if flags.split(',').all(|flag| known.contains(&flag)) {
+                module.path = path.into();
+                for flag in flags.split(',') {
+                    match flag {
+                        "ro" => module.read_only = true,
+                        "rw" => module.read_only = false,
+                        "allow_owner" => module.allow_owner = true,
+                        _ => module.allow_setid = true,
+                    }
+                }
+            }
+        }
+        if module.path.as_os_str().is_empty() {
             return Err(invalid(format!("module `{name}` has no path"), hint));
         }
-        self.add_module(ModuleConfig { read_only, ..ModuleConfig::new(name, path) })
+        self.add_module(module)
     }
 
     /// Checks that every module can be served (its directory exists), as
@@ -310,78 +340,4 @@ fn check_name(name: &str) -> Result<()> {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn parses_a_file() {
-        let text = r#"
-            listen = "[::1]:7000"
-            [[module]]
-            name = "photos"
-            path = "/srv/photos"
-            read_only = true
-            comment = "family"
-            [[module]]
-            name = "scratch"
-            path = "rel/dir"
-        "#;
-        let c = DaemonConfig::from_toml(text, Path::new("/etc/blit")).unwrap();
-        assert_eq!(c.listen, Some("[::1]:7000".parse().unwrap()));
-        assert_eq!(c.modules.len(), 2);
-        assert_eq!(c.modules[0].path, Path::new("/srv/photos"));
-        assert!(c.modules[0].read_only);
-        assert_eq!(c.modules[0].comment, "family");
-        assert_eq!(c.modules[1].path, Path::new("/etc/blit/rel/dir"));
-        assert!(!c.modules[1].read_only);
-        assert_eq!(DaemonConfig::from_toml("", Path::new("/")).unwrap(), DaemonConfig::new());
-        let c = DaemonConfig::from_toml("max_sessions = 3\nidle_timeout = 7\n", Path::new("/")).unwrap();
-        assert_eq!((c.max_sessions, c.idle_timeout), (3, Duration::from_secs(7)));
-        assert_eq!(DaemonConfig::new().max_sessions, DEFAULT_MAX_SESSIONS);
-    }
-
-    #[test]
-    fn refuses_mistakes_with_clear_messages() {
-        let bad = [
-            (
-                "[[module]]\nname = \"a\"\npath = \"/x\"\nreadonly = true\n",
-                "line 4, column 1: unknown field `readonly`",
-            ),
-            ("[[module]]\nname = \"a\"\n", "missing field `path`"),
-            ("listen = \"nowhere\"\n", "not a listen address"),
-            ("\nmax_sessions = 0\n", "line 2, column 1: max_sessions is 0"),
-            ("idle_timeout = 0\n", "idle_timeout is 0"),
-            ("tls_cert = \"c.pem\"\n", "tls_cert is set but tls_key is not"),
-            ("tls_key = \"k.pem\"\n", "tls_key is set but tls_cert is not"),
-            ("auth_secret_file = 3\n", "auth_secret_file"),
-            ("[[module]]\nname = \"a/b\"\npath = \"/x\"\n", "not a valid module name"),
-            (
-                "[[module]]\nname = \"a\"\npath = \"/x\"\n[[module]]\nname = \"a\"\npath = \"/y\"\n",
-                "line 5, column 1: module `a` is defined twice",
-            ),
-        ];
-        for (text, expect) in bad {
-            let e = DaemonConfig::from_toml(text, Path::new("/")).unwrap_err();
-            assert_eq!(e.kind(), ErrorKind::InvalidInput);
-            assert!(e.to_string().contains(expect), "{text:?}: {e}");
-        }
-    }
-
-    #[test]
-    fn parses_module_flags() {
-        let mut c = DaemonConfig::new();
-        c.add_module_spec("a=/srv/a").unwrap();
-        c.add_module_spec("b=/srv/b:ro").unwrap();
-        c.add_module_spec("c=/srv/c:rw").unwrap();
-        c.add_module_spec("d=/srv/with=equals:x").unwrap();
-        let got: Vec<_> = c.modules.iter().map(|m| (m.name.as_str(), m.path.to_str().unwrap(), m.read_only)).collect();
-        assert_eq!(
-            got,
-            [("a", "/srv/a", false), ("b", "/srv/b", true), ("c", "/srv/c", false), ("d", "/srv/with=equals:x", false)]
-        );
-        for bad in ["noequals", "e=", "=/x", "a=/again"] {
-            assert!(c.add_module_spec(bad).is_err(), "{bad}");
-        }
-        assert_eq!(parse_listen("127.0.0.1:9031").unwrap().port(), 9031);
-    }
-}
+mod tests;

@@ -17,6 +17,9 @@ struct Args {
     #[arg(long, value_name = "IP:PORT")]
     listen: Option<String>,
     /// Serve a directory: NAME=PATH, or NAME=PATH:ro for a read-only module.
+    /// After the `:`, a comma-separated list may also name allow_owner
+    /// (accept --owner/--group pushes) and allow_setid (keep set-ID bits):
+    /// NAME=PATH:rw,allow_owner.
     #[arg(long = "module", value_name = "NAME=PATH[:ro]")]
     modules: Vec<String>,
     /// Most transfers at once (default 64); beyond it clients are told to retry later.
@@ -42,6 +45,8 @@ Configuration file:
   path = \"/srv/photos\"
   read_only = false
   comment = \"family photos\"
+  allow_owner = false    # accept pushes with --owner/--group
+  allow_setid = false    # keep set-user-ID/set-group-ID bits of pushes
 
 Check a configuration without serving: blitd --check-config --config FILE.
 Every option, explained: contrib/blitd.toml in the source tree.
@@ -99,7 +104,18 @@ async fn serve(args: Args) -> anyhow::Result<()> {
         .with_context(|| format!("cannot listen on {addr}; free the port or choose another address with --listen"))?;
     let local = listener.local_addr().context("read the listening address")?;
     for m in &config.modules {
-        tracing::info!("module `{}`: {}{}", m.name, m.path.display(), if m.read_only { " (read-only)" } else { "" });
+        let mut notes = Vec::new();
+        if m.read_only {
+            notes.push("read-only");
+        }
+        if m.allow_owner {
+            notes.push("pushes may set file ownership");
+        }
+        if m.allow_setid {
+            notes.push("pushes keep set-ID bits");
+        }
+        let notes = if notes.is_empty() { String::new() } else { format!(" ({})", notes.join(", ")) };
+        tracing::info!("module `{}`: {}{notes}", m.name, m.path.display());
     }
     tracing::info!("blitd listening on {local}");
     blit_daemon::run(listener, config, shutdown_signal()).await?;
@@ -112,7 +128,7 @@ fn main() -> std::process::ExitCode {
     let filter = tracing_subscriber::EnvFilter::try_from_default_env()
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
     // Colour only a terminal (not journald), and never under NO_COLOR.
-    let ansi = std::io::stderr().is_terminal() && std::env::var_os("NO_COLOR").map_or(true, |v| v.is_empty());
+    let ansi = std::io::stderr().is_terminal() && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty());
     tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).with_ansi(ansi).init();
     if args.check_config {
         return finish(configure(&args).and_then(|config| {

@@ -16,6 +16,7 @@
 
 use blit_api::{Error, ErrorKind, RelPath, Result};
 use blit_transport_grpc::ModuleInfo;
+use blit_transports::local::DestinationPolicy;
 use std::ffi::OsStr;
 use std::os::unix::ffi::OsStrExt;
 use std::path::{Path, PathBuf};
@@ -30,6 +31,10 @@ pub(crate) struct Module {
     pub(crate) dir: PathBuf,
     pub(crate) read_only: bool,
     pub(crate) comment: String,
+    /// Pushes may keep file ownership (`allow_owner`).
+    pub(crate) allow_owner: bool,
+    /// Pushes keep set-user-ID and set-group-ID bits (`allow_setid`).
+    pub(crate) allow_setid: bool,
 }
 
 /// The modules a daemon serves.
@@ -57,7 +62,14 @@ impl Modules {
                     .with_path(c.path.display().to_string())
                     .with_hint("a module serves a directory"));
             }
-            modules.push(Module { name: c.name.clone(), dir, read_only: c.read_only, comment: c.comment.clone() });
+            modules.push(Module {
+                name: c.name.clone(),
+                dir,
+                read_only: c.read_only,
+                comment: c.comment.clone(),
+                allow_owner: c.allow_owner,
+                allow_setid: c.allow_setid,
+            });
         }
         Ok(Modules { modules })
     }
@@ -81,6 +93,13 @@ impl Modules {
 }
 
 impl Module {
+    /// What a push into this module may set beyond content, times and
+    /// permission bits: the daemon may run as root, so by default neither
+    /// ownership nor set-ID bits come from clients (see `docs/security.md`).
+    pub(crate) fn push_policy(&self) -> DestinationPolicy {
+        DestinationPolicy::default().owner(self.allow_owner).setid(self.allow_setid)
+    }
+
     /// Where `path` lives on disk, inside the module. With `follow_last`
     /// (the destination of a push) an existing last component is resolved
     /// too; without (a pull, a listing) a symlink there is served as a link.

@@ -1,10 +1,13 @@
 //! The tonic service: `Modules`, `List` and `Transfer`.
 //!
 //! Every request is checked in the same order: protocol version, module,
-//! access (a push into a read-only module is refused before anything is
-//! resolved or created), then path containment ([`crate::module`]). A
-//! transfer then runs in its own task ([`blit_transport_grpc::server::serve`]),
-//! so a client that fails or misbehaves ends only its own session.
+//! access (a push into a read-only module, or one that asks for file
+//! ownership where the module does not allow it, is refused before anything
+//! is resolved or created), then path containment ([`crate::module`]). A
+//! push lands through a destination that takes from the client only what
+//! the module allows (`Module::push_policy`). A transfer then runs in its
+//! own task ([`blit_transport_grpc::server::serve`]), so a client that fails
+//! or misbehaves ends only its own session.
 
 use crate::config::SourceWrap;
 use crate::limits::{self, Sessions};
@@ -122,13 +125,20 @@ impl pb::blit_server::Blit for BlitService {
         request.tls = self.security.tls.clone();
         self.authorize(&request.module, &metadata, &peer)?;
         let module = self.modules.get(&request.module).map_err(|e| status_from_error(&e))?;
-        let served = ServedModule { name: &module.name, dir: &module.dir, read_only: module.read_only };
-        server::check_access(&request, &served)?;
+        let served = ServedModule {
+            name: &module.name,
+            dir: &module.dir,
+            read_only: module.read_only,
+            allow_owner: module.allow_owner,
+        };
+        server::check_access(&request, &served).inspect_err(|refused| {
+            tracing::warn!("{peer}: refused {:?} /{}: {}", request.role, module.name, refused.message());
+        })?;
         let root = module.resolve(&request.path, request.role == Role::Push).map_err(|e| status_from_error(&e))?;
         tracing::info!("{peer}: {:?} /{}/{}", request.role, module.name, request.path.display());
         let half = match request.role {
             Role::Push => {
-                let destination = Arc::new(LocalDestination::new(root));
+                let destination = Arc::new(LocalDestination::new(root).with_policy(module.push_policy()));
                 let writer = blit_transports::bench_writer(destination.clone());
                 ServedHalf::Destination(DestinationRoles { sink: destination, writer })
             }

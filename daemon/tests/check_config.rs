@@ -84,6 +84,24 @@ fn a_missing_module_path_points_at_its_path_key() {
 }
 
 #[test]
+fn module_privilege_keys_are_accepted_and_must_be_booleans() {
+    let t = tempfile::tempdir().unwrap();
+    std::fs::create_dir(t.path().join("a")).unwrap();
+    let text = "[[module]]\nname = \"a\"\npath = \"a\"\nallow_owner = true\nallow_setid = false\n";
+    let (code, stdout, stderr) = check(&write_config(t.path(), text));
+    assert_eq!(code, Some(0), "{stderr}");
+    assert_eq!(stdout.trim(), "config OK: 1 module");
+    for (key, value) in [("allow_owner", "\"yes\""), ("allow_setid", "1")] {
+        let text = format!("[[module]]\nname = \"a\"\npath = \"a\"\n\n{key} = {value}\n");
+        let file = write_config(t.path(), &text);
+        let (code, stdout, stderr) = check(&file);
+        assert_eq!(code, Some(1), "{stdout}");
+        let want = format!("{}: invalid configuration at line 5, column 15 (`module[0].{key}`)", file.display());
+        assert!(stderr.contains(&want) && stderr.contains("expected a boolean"), "{stderr}");
+    }
+}
+
+#[test]
 fn missing_secret_and_tls_files_point_at_their_keys() {
     let t = tempfile::tempdir().unwrap();
     std::fs::create_dir(t.path().join("a")).unwrap();
@@ -130,7 +148,9 @@ fn the_example_config_passes_the_check_and_explains_every_key() {
     assert_eq!(code, Some(0), "{stderr}");
     assert_eq!(stdout.trim(), "config OK: 2 modules");
     let text = std::fs::read_to_string(contrib("blitd.toml")).unwrap();
-    for key in ["listen", "max_sessions", "idle_timeout", "name", "path", "read_only", "comment"] {
+    for key in
+        ["listen", "max_sessions", "idle_timeout", "name", "path", "read_only", "comment", "allow_owner", "allow_setid"]
+    {
         assert!(text.lines().any(|l| l.starts_with(&format!("{key} = "))), "the example sets `{key}`");
     }
 }

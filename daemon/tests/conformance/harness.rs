@@ -103,8 +103,13 @@ impl Harness for GrpcHarness {
         let hook: HookSlot = Arc::default();
         let slot = hook.clone();
         let mut config = DaemonConfig::new();
+        // The suite compares with a local copy, which keeps owners and
+        // set-ID bits: the module accepts them (the default refusal is
+        // tested in `daemon/tests/privilege.rs`).
         config.add_module(ModuleConfig {
             comment: "the conformance trial root".to_owned(),
+            allow_owner: true,
+            allow_setid: true,
             ..ModuleConfig::new(MODULE, root)
         })?;
         config.shutdown_grace = Duration::from_secs(1);

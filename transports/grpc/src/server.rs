@@ -75,6 +75,9 @@ pub struct ServedModule<'a> {
     pub dir: &'a Path,
     /// Pushes are refused.
     pub read_only: bool,
+    /// Pushes may ask for file ownership (`--owner`, `--group`); without,
+    /// such a push is refused.
+    pub allow_owner: bool,
 }
 
 /// The roles the daemon runs for a session: a destination for a push, a
@@ -161,16 +164,26 @@ pub async fn accept(incoming: &mut Streaming<pb::Frame>, peer: &str) -> Result<T
     Ok(TransferRequest { module: open.module, path, role, options, transport, local: None, tls: None, window })
 }
 
-/// Refuses a push into a read-only module (call it before resolving paths
-/// or building roles, so nothing is created).
+/// Refuses a push into a read-only module, and a push that asks for file
+/// ownership (`--owner`, `--group`) into a module that does not accept it.
+/// Call it before resolving paths or building roles, so nothing is created.
 pub fn check_access(request: &TransferRequest, module: &ServedModule<'_>) -> Result<(), Status> {
-    if request.role == Role::Push && module.read_only {
-        return Err(status_from_error(
-            &Error::new(ErrorKind::ReadOnly, format!("module `{}` is read-only; pushes are refused", module.name))
-                .with_hint("push into a writable module, or pull from this one"),
-        ));
+    if request.role != Role::Push {
+        return Ok(());
     }
-    Ok(())
+    let refused = if module.read_only {
+        Error::new(ErrorKind::ReadOnly, format!("module `{}` is read-only; pushes are refused", module.name))
+            .with_hint("push into a writable module, or pull from this one")
+    } else if (request.options.owner || request.options.group) && !module.allow_owner {
+        Error::new(
+            ErrorKind::PermissionDenied,
+            format!("module `{}` does not accept file ownership from clients", module.name),
+        )
+        .with_hint("drop --owner/--group, or set allow_owner = true for this module")
+    } else {
+        return Ok(());
+    };
+    Err(status_from_error(&refused))
 }
 
 /// Answers `Opened` and runs the session in its own task. Returns the

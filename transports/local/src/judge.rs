@@ -17,24 +17,25 @@
 //!   directory whose `DirDone` has not arrived, i.e. the directories in
 //!   flight, and is freed directory by directory.
 //!
-//! With mirror, an extraneous entry the transfer's filter excludes is kept
-//! (the source never sent it, so its absence means nothing), unless the
-//! filter deletes excluded entries too.
+//! Symlinks are made in `symlink`; what mirror deletes is decided in
+//! `mirror`.
 
-use crate::landing::{dir_in_the_way, temp_path, temp_prefix};
+mod mirror;
+mod symlink;
+
+use crate::landing::dir_in_the_way;
 use crate::link_land::{self, PendingLink};
 use crate::meta;
 use crate::ownership::{self, MetaWarnings};
-use crate::partial::{is_part_name, Partials};
+use crate::partial::Partials;
+use crate::policy::DestinationPolicy;
 use crate::sweep::Sweeper;
-use blit_api::{Error, ErrorKind, Events, FileFailure, FileHeader, FileKind, ProgressEvent, RelPath, TransferOptions};
+use blit_api::{Error, ErrorKind, Events, FileHeader, FileKind, ProgressEvent, RelPath, TransferOptions};
 use blit_planner::filter::Filter;
 use std::cell::Cell;
 use std::collections::{HashMap, HashSet};
-use std::ffi::OsStr;
 use std::fs::Metadata;
 use std::io;
-use std::os::unix::ffi::OsStrExt;
 use std::os::unix::fs::DirBuilderExt;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -84,6 +85,8 @@ pub(crate) struct Judge {
     warnings: Arc<MetaWarnings>,
     /// Link entries (`--hard-links`), made by `finish` after the payload.
     pub(crate) links: Vec<PendingLink>,
+    /// What the destination accepts from the source's headers.
+    policy: DestinationPolicy,
 }
 
 /// Splits a non-root path into its parent's bytes and its name.
@@ -122,7 +125,14 @@ impl Judge {
             partials: None,
             warnings: Arc::default(),
             links: Vec::new(),
+            policy: DestinationPolicy::default(),
         }
+    }
+
+    /// Judges every header as `policy` admits it (see `policy`).
+    pub(crate) fn with_policy(mut self, policy: DestinationPolicy) -> Self {
+        self.policy = policy;
+        self
     }
 
     /// Counts ownership and attribute trouble into `warnings`.
@@ -144,19 +154,10 @@ impl Judge {
         self
     }
 
-    /// Mirror: whether the filter keeps the extraneous entry `path` (the
-    /// source would exclude it, so its absence from the manifest says
-    /// nothing). Its size is read only when the filter could care.
-    fn keeps(&self, path: &RelPath, kind: FileKind, entry: &std::fs::DirEntry) -> bool {
-        if self.filter.selects_all() || self.filter.delete_excluded() {
-            return false;
-        }
-        let size = if kind == FileKind::File { entry.metadata().map_or(0, |m| m.len()) } else { 0 };
-        !self.filter.includes(path, kind, size)
-    }
-
     /// Judges one header; returns it when the file's content is needed.
-    pub(crate) fn entry(&mut self, h: FileHeader) -> Option<FileHeader> {
+    pub(crate) fn entry(&mut self, mut h: FileHeader) -> Option<FileHeader> {
+        // Before anything is made or fixed in place from it.
+        self.policy.apply(&mut h);
         let mut fresh_parent = false;
         if !h.path.is_root() {
             let (parent, name) = split(&h.path);
@@ -204,60 +205,6 @@ impl Judge {
                 None
             }
             FileKind::File => self.file(h, fresh_parent),
-        }
-    }
-
-    /// A source entry that could not be read: report it, give up on mirror.
-    pub(crate) fn source_failed(&mut self, f: FileFailure) {
-        self.failed = true;
-        self.children = HashMap::new();
-        self.deletions = Vec::new();
-        self.emit(ProgressEvent::FileStarted { path: f.path.clone(), kind: FileKind::File, size: 0 });
-        self.emit(ProgressEvent::FileFailed { path: f.path, kind: f.kind, message: f.message });
-    }
-
-    /// Every child of `dir` was judged: with mirror, queue what the source
-    /// did not name.
-    pub(crate) fn dir_done(&mut self, dir: RelPath) {
-        let state = self.open.remove(dir.as_bytes());
-        let names = self.children.remove(dir.as_bytes()).unwrap_or_default();
-        if state != Some(DirState::Existing) || !self.options.mirror || self.failed {
-            return;
-        }
-        let abs = dir.to_path(&self.root);
-        // The root may be a symlink to a directory (the user named it).
-        let found = if dir.is_root() { std::fs::metadata(&abs).map(Some) } else { lstat(&abs) };
-        match found {
-            Ok(Some(m)) if m.is_dir() => {}
-            // Nothing there (dry run): nothing extraneous.
-            Ok(_) => return,
-            Err(e) => return self.fail(&dir, FileKind::Dir, 0, Error::io("read metadata", abs.display(), e)),
-        }
-        let entries = match std::fs::read_dir(&abs) {
-            Ok(entries) => entries,
-            Err(e) => return self.fail(&dir, FileKind::Dir, 0, Error::io("list directory", abs.display(), e)),
-        };
-        for entry in entries {
-            let entry = match entry {
-                Ok(entry) => entry,
-                Err(e) => return self.fail(&dir, FileKind::Dir, 0, Error::io("list directory", abs.display(), e)),
-            };
-            let name = entry.file_name();
-            let name = name.as_bytes();
-            // `.part` files are the sweep's (or the next `--resume`'s).
-            if names.contains(name) || name.starts_with(temp_prefix()) || is_part_name(name) {
-                continue;
-            }
-            let kind = match entry.file_type() {
-                Ok(t) if t.is_dir() => FileKind::Dir,
-                Ok(t) if t.is_symlink() => FileKind::Symlink,
-                _ => FileKind::File,
-            };
-            let path = dir.join(name);
-            if self.keeps(&path, kind, &entry) {
-                continue;
-            }
-            self.deletions.push((path, kind));
         }
     }
 
@@ -365,53 +312,6 @@ impl Judge {
         }
     }
 
-    fn symlink(&mut self, h: &FileHeader, fresh_parent: bool) {
-        let abs = h.path.to_path(&self.root);
-        let Some(target) = h.link_target.as_deref() else {
-            let e = Error::new(ErrorKind::Protocol, "symlink header without a target");
-            return self.fail(&h.path, FileKind::Symlink, h.size, e.with_path(abs.display().to_string()));
-        };
-        let existing = match if fresh_parent { Ok(None) } else { lstat(&abs) } {
-            Ok(m) => m,
-            Err(e) => {
-                return self.fail(&h.path, FileKind::Symlink, h.size, Error::io("read metadata", abs.display(), e))
-            }
-        };
-        if let Some(m) = &existing {
-            if m.is_dir() {
-                let e = dir_in_the_way(&abs).with_hint("a directory is where a symlink goes; remove it, then rerun");
-                return self.fail(&h.path, FileKind::Symlink, h.size, e);
-            }
-            if m.file_type().is_symlink()
-                && meta::mtime_ns(m) == h.mtime_ns
-                && std::fs::read_link(&abs).is_ok_and(|t| t.as_os_str().as_bytes() == target)
-            {
-                if !self.options.dry_run {
-                    self.keep_meta(&abs, h, Some(m));
-                }
-                return;
-            }
-        }
-        if self.options.dry_run {
-            return self.planned(h);
-        }
-        let result = if existing.is_none() {
-            make_symlink(target, &abs, h.mtime_ns, h.path.is_root())
-        } else {
-            // Replacing goes through a temporary name: clear the directory
-            // of the ones a crashed run left (as landing a file does).
-            if let Some(dir) = abs.parent() {
-                let key = if h.path.is_root() { &b"/"[..] } else { split(&h.path).0 };
-                self.sweeper.once_at(key, dir);
-            }
-            replace_symlink(target, &abs, h.mtime_ns)
-        };
-        if result.is_ok() {
-            self.keep_meta(&abs, h, None);
-        }
-        self.applied(h, result, "create symlink", &abs);
-    }
-
     /// Applies owner, group and (with `--xattrs`) extended attributes to an
     /// entry that is not landed through a payload; returns whether the owner
     /// changed (see `ownership`).
@@ -486,28 +386,6 @@ fn create_root_parent(abs: &Path) -> io::Result<()> {
         Some(parent) if !parent.as_os_str().is_empty() => std::fs::create_dir_all(parent),
         _ => Ok(()),
     }
-}
-
-/// Creates a symlink where nothing stands, and sets its mtime.
-fn make_symlink(target: &[u8], abs: &Path, mtime_ns: i64, is_root: bool) -> io::Result<()> {
-    if is_root {
-        create_root_parent(abs)?;
-    }
-    std::os::unix::fs::symlink(OsStr::from_bytes(target), abs)?;
-    meta::set_mtime_nofollow(abs, mtime_ns)
-}
-
-/// Replaces whatever stands at `abs` with a symlink, atomically: the link is
-/// built under a temporary name in the same directory, then renamed.
-fn replace_symlink(target: &[u8], abs: &Path, mtime_ns: i64) -> io::Result<()> {
-    let dir = abs.parent().ok_or_else(|| io::Error::new(io::ErrorKind::InvalidInput, "no parent directory"))?;
-    let temp = temp_path(dir);
-    std::os::unix::fs::symlink(OsStr::from_bytes(target), &temp)?;
-    let placed = meta::set_mtime_nofollow(&temp, mtime_ns).and_then(|()| std::fs::rename(&temp, abs));
-    if placed.is_err() {
-        let _ = std::fs::remove_file(&temp);
-    }
-    placed
 }
 
 #[cfg(test)]

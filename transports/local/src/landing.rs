@@ -201,6 +201,8 @@ impl PayloadWriter for LocalDestination {
     /// symlink or file on the way is a per-file `AlreadyExists` failure; a
     /// directory at the final name fails on commit.
     fn begin(&self, header: &FileHeader) -> Result<Box<dyn LandingFile>> {
+        // The peer sent this header: the destination's policy applies again.
+        let header = &*self.policy.admit(header);
         let target = header.path.to_path(self.root());
         if header.kind != FileKind::File {
             return Err(Error::new(ErrorKind::InvalidInput, "only regular files carry a payload")
@@ -254,6 +256,7 @@ impl PayloadWriter for LocalDestination {
     /// since), cut to the header's size; refuses a file the judge offered
     /// nothing for, or `reused` beyond what the `.part` holds.
     fn resume(&self, header: &FileHeader, reused: u64) -> Result<Box<dyn LandingFile>> {
+        let header = &*self.policy.admit(header);
         let target = header.path.to_path(self.root());
         let refused = |why: String| {
             Error::new(ErrorKind::Protocol, why)

@@ -11,6 +11,7 @@ mod meta;
 mod need_list;
 mod ownership;
 mod partial;
+mod policy;
 mod pool;
 mod preserve;
 mod sweep;
@@ -22,6 +23,7 @@ pub mod xattr;
 
 pub use need_list::LocalDestination;
 pub use partial::part_name;
+pub use policy::DestinationPolicy;
 pub use transport::LocalTransport;
 pub use walker::LocalSource;
 

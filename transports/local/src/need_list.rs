@@ -18,6 +18,7 @@ use crate::link_land::{self, PendingLink};
 use crate::meta;
 use crate::ownership::MetaWarnings;
 use crate::partial::Partials;
+use crate::policy::DestinationPolicy;
 use crate::sweep::Sweeper;
 use blit_api::{
     Error, ErrorKind, Events, FileKind, ManifestItem, ManifestReceiver, NeedBatch, NeedListSink, NeedSender,
@@ -54,6 +55,8 @@ pub struct LocalDestination {
     pub(crate) partials: Arc<Partials>,
     /// Owners and extended attributes the destination could not set.
     pub(crate) warnings: Arc<MetaWarnings>,
+    /// What it accepts from the source's headers.
+    pub(crate) policy: DestinationPolicy,
 }
 
 /// What `need_list` leaves for `finish`.
@@ -79,7 +82,20 @@ impl LocalDestination {
             sweeper: Arc::default(),
             partials: Arc::default(),
             warnings: Arc::default(),
+            policy: DestinationPolicy::default(),
         }
+    }
+
+    /// Sets what the destination accepts from the source's headers (the
+    /// default accepts everything; see [`DestinationPolicy`]).
+    pub fn with_policy(mut self, policy: DestinationPolicy) -> Self {
+        self.policy = policy;
+        self
+    }
+
+    /// What the destination accepts from the source's headers.
+    pub fn policy(&self) -> DestinationPolicy {
+        self.policy
     }
 
     /// The destination root.
@@ -106,7 +122,8 @@ impl NeedListSink for LocalDestination {
         let judge = Judge::new(self.root.clone(), options.clone(), events.clone(), self.sweeper.clone())
             .with_filter(filter)
             .with_partials(self.partials.clone())
-            .with_warnings(self.warnings.clone());
+            .with_warnings(self.warnings.clone())
+            .with_policy(self.policy);
         let handle = Handle::current();
         let mut plan = tokio::task::spawn_blocking(move || run(judge, manifest, &needs, &events, &handle))
             .await

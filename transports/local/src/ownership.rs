@@ -3,7 +3,8 @@
 //!
 //! A header carries `uid`, `gid` and `xattrs` only when the options asked
 //! for them (the walker fills them), so the destination applies whatever a
-//! header carries. Where that fails for a reason the user cannot fix per
+//! header carries once its `DestinationPolicy` took away what it refuses
+//! (see `policy`). Where that fails for a reason the user cannot fix per
 //! file (`EPERM` for `chown` without privilege, `ENOTSUP` for attributes the
 //! filesystem does not store), the entry still lands; the failure is
 //! counted in [`MetaWarnings`], and `finish` reports one

@@ -1,7 +1,8 @@
 use super::*;
 use crate::testutil::{header, judge, mode, mtime, write};
 use crate::LocalDestination;
-use blit_api::{ManifestItem, NeedListSink};
+use blit_api::{FileFailure, ManifestItem, NeedListSink};
+use std::os::unix::ffi::OsStrExt;
 use std::os::unix::fs::MetadataExt;
 
 fn root_dir() -> ManifestItem {
@@ -249,4 +250,39 @@ async fn a_destination_root_that_is_a_symlink_to_a_directory_is_followed() {
     assert_eq!(dest.finish(&options, events.clone()).await.unwrap(), 1);
     assert!(!real.join("extra").exists(), "mirror works through the root link");
     assert_eq!(mtime(&real), 1_000, "the root's metadata lands on the directory");
+}
+
+#[tokio::test]
+async fn a_policy_without_set_id_clears_the_bits_in_place_on_directories_and_in_needs() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    // Up to date but for its mode, which an earlier, trusting run kept.
+    write(&d.join("same"), b"abc", 0o4755, 10);
+    let strict = crate::DestinationPolicy::default().setid(false).owner(false);
+    let dest = LocalDestination::new(d.to_path_buf()).with_policy(strict);
+    let mut owned = header("new", FileKind::File, 3, 10, 0o6750);
+    owned.uid = Some(4321);
+    let items = vec![
+        root_dir(),
+        file("same", 3, 10, 0o4755),
+        ManifestItem::Entry(header("shared", FileKind::Dir, 0, 1, 0o3775)),
+        ManifestItem::Entry(owned),
+        ManifestItem::End,
+    ];
+    let options = TransferOptions::new();
+    let judged = judge(&dest, &options, items).await;
+    assert_eq!(judged.needed(), ["new"], "a mode difference alone is fixed in place");
+    let needed = &judged.batches[0].files[0];
+    assert_eq!((needed.mode, needed.uid), (0o750, None), "the need list carries the admitted header");
+    assert_eq!(mode(&d.join("same")), 0o755);
+    dest.finish(&options, blit_api::RecordingSink::new()).await.unwrap();
+    assert_eq!(mode(&d.join("shared")), 0o1775, "set-group-ID cleared, sticky kept");
+
+    // The default policy keeps every bit.
+    let trusting = tempfile::tempdir().unwrap();
+    let dest = LocalDestination::new(trusting.path().to_path_buf());
+    let items = vec![root_dir(), ManifestItem::Entry(header("shared", FileKind::Dir, 0, 1, 0o3775)), ManifestItem::End];
+    judge(&dest, &options, items).await;
+    dest.finish(&options, blit_api::RecordingSink::new()).await.unwrap();
+    assert_eq!(mode(&trusting.path().join("shared")), 0o3775);
 }

@@ -29,6 +29,25 @@ fn landing_is_atomic_and_sets_metadata_on_commit() {
 }
 
 #[test]
+fn the_writer_applies_the_policy_to_the_header_the_peer_sent() {
+    let dir = tempfile::tempdir().unwrap();
+    let dest =
+        LocalDestination::new(dir.path().to_path_buf()).with_policy(crate::DestinationPolicy::default().setid(false));
+    // Not judged first: a peer may send any header with the payload.
+    for (name, size) in [("f", 3), ("empty", 0)] {
+        let mut landing = dest.begin(&header(name, FileKind::File, size, 5, 0o6755)).unwrap();
+        landing.file().write_all(&b"abc"[..size as usize]).unwrap();
+        landing.commit().unwrap();
+        assert_eq!(mode(&dir.path().join(name)), 0o755, "{name}");
+    }
+    let trusting = LocalDestination::new(dir.path().to_path_buf());
+    let mut landing = trusting.begin(&header("kept", FileKind::File, 3, 5, 0o4755)).unwrap();
+    landing.file().write_all(b"abc").unwrap();
+    landing.commit().unwrap();
+    assert_eq!(mode(&dir.path().join("kept")), 0o4755);
+}
+
+#[test]
 fn dropping_without_commit_removes_the_temporary_file() {
     let dir = tempfile::tempdir().unwrap();
     let target = dir.path().join("f");
