@@ -21,7 +21,8 @@ use blit_planner::shard::{SHARD_FILE_MAX, SHARD_MAX_BYTES, SHARD_MAX_FILES};
 /// every stream carries more than one chunk.
 pub const CHUNK_SIZE: u64 = 8 * 1024 * 1024;
 
-const _: () = assert!(SHARD_MAX_BYTES.is_multiple_of(SHARD_FILE_MAX), "shard_bytes fills a shard with SHARD_FILE_MAX files");
+const _: () =
+    assert!(SHARD_MAX_BYTES.is_multiple_of(SHARD_FILE_MAX), "shard_bytes fills a shard with SHARD_FILE_MAX files");
 
 /// Where a case sits around a boundary.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
