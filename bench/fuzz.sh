@@ -1,17 +1,20 @@
 #!/usr/bin/env bash
 # The property-based fuzz targets for every decoder of peer input, run with
 # many more cases than CI's 256 (PROPTEST_CASES, default 1000000 per
-# property; the tar shard target lands every case on disk, so it gets a
-# fiftieth of that). About 5 minutes on 2 cores. Prints and appends, per target: properties, cases tried,
-# wall time, failures.
+# property; the targets that land every case on disk get a tenth of
+# that). About 10 minutes on 2 cores. Prints
+# and appends, per target: properties, cases tried, wall time, failures.
 #
 #   bench/fuzz.sh                      # release build
 #   PROPTEST_CASES=1000000 bench/fuzz.sh
 #
 # Targets: path validation (blit-api/tests/fuzz_paths.rs); message
-# conversion, frames from arbitrary bytes, the tar shard reader and PAX
-# times (transports/grpc/src/fuzz.rs); the TCP record and header decoders
-# (transports/tcp/src/frame/tests.rs). Appends to
+# conversion (headers with owner, xattrs, hard links and block maps; events;
+# Open), frames from arbitrary bytes and PAX times, the options and the
+# filter a daemon compiles from them, payload record streams (file ranges
+# of resumed files), the tar shard reader with PAX owner/xattr records
+# (transports/grpc/src/fuzz/*.rs); the TCP record prefix, file header and
+# range header decoders (transports/tcp/src/frame/tests.rs). Appends to
 # bench/results/reliability-latest.md (or $RESULTS).
 set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -40,10 +43,16 @@ run() {
 }
 run "path validation" "$CASES" blit-api "--test fuzz_paths"
 run "gRPC messages and frames" "$CASES" blit-transport-grpc --lib \
-    fuzz::paths fuzz::generated fuzz::mutated fuzz::arbitrary fuzz::pax
-run "tar shard reader" "$((CASES / 50))" blit-transport-grpc --lib fuzz::shards
+    fuzz::messages::paths_decode fuzz::messages::headers_decode fuzz::messages::generated \
+    fuzz::messages::mutated fuzz::messages::arbitrary fuzz::shards::pax_times
+run "options and filter compilation" "$CASES" blit-transport-grpc --lib \
+    fuzz::options::options_compile_or_are_refused
+run "payload record streams" "$((CASES / 10))" blit-transport-grpc --lib \
+    fuzz::records::well_formed fuzz::records::mutated
+run "tar shard reader" "$((CASES / 10))" blit-transport-grpc --lib fuzz::shards::shards_never
 run "TCP record decoder" "$CASES" blit-transport-tcp --lib \
-    frame::tests::decoder_never_panics frame::tests::header_decoders_never_panic
+    frame::tests::decoder_never_panics frame::tests::header_decoders_never_panic \
+    frame::tests::file_headers_round_trip frame::tests::range_headers_decode frame::tests::prefixes_of_every_tag
 {
     echo
     echo "## Fuzz targets, $(date -u '+%Y-%m-%d %H:%M UTC')"

@@ -27,8 +27,8 @@ pub use need::{
 };
 pub use options::TransferOptions;
 pub use payload::{
-    plan_channel, LandingFile, PayloadPlan, PayloadReader, PayloadTransport, PayloadWriter, PlanReceiver, PlanSender,
-    SourceFile,
+    plan_channel, LandingFile, PayloadPlan, PayloadReader, PayloadReaderExt, PayloadTransport, PayloadWriter,
+    PlanReceiver, PlanSender, SourceFile,
 };
 pub use progress::{Events, NullSink, ProgressEvent, ProgressSink, RecordingSink};
 pub use rate::RateLimit;

@@ -39,6 +39,15 @@ use std::collections::HashSet;
 /// Most include/exclude rules one filter takes. A daemon compiles the rules
 /// a client sends, so their number is bounded like every other input.
 pub const MAX_RULES: usize = 10_000;
+/// Most path components the anchored include patterns of one filter hold,
+/// all rules together. Each component is a glob of its own (for "could it
+/// match inside this directory"), so their number bounds the time a daemon
+/// spends compiling a client's filter.
+pub const MAX_COMPONENTS: usize = 16_384;
+/// Most bytes of patterns one filter takes, all rules together (512 KiB).
+/// Compiling globs takes time in proportion to their length (a few seconds
+/// for 4 MiB), so their length is bounded too.
+pub const MAX_PATTERN_BYTES: usize = 512 * 1024;
 
 /// One component of an anchored include pattern, for "could it match
 /// something inside this directory".
@@ -55,7 +64,8 @@ enum Component {
 struct Rule {
     include: bool,
     dir_only: bool,
-    /// The components of an anchored pattern; `None` when unanchored.
+    /// The components of an anchored include pattern; `None` when
+    /// unanchored, and for an exclude (only includes ask for them).
     anchored: Option<Vec<Component>>,
 }
 
@@ -83,7 +93,9 @@ pub struct Filter {
 impl Filter {
     /// Compiles `spec`. Fails with [`ErrorKind::InvalidInput`] naming the
     /// pattern or path at fault: more than [`MAX_RULES`] rules, an invalid
-    /// glob, an empty pattern, a
+    /// glob, an empty pattern, more than [`MAX_PATTERN_BYTES`] of patterns,
+    /// anchored include patterns of more than [`MAX_COMPONENTS`] components
+    /// in all, patterns too large to compile together, a
     /// files-from path that leaves the root or a list over
     /// [`FILES_FROM_MAX_BYTES`], or a minimum size above the maximum.
     pub fn new(spec: &FilterSpec) -> Result<Filter> {
@@ -92,13 +104,35 @@ impl Filter {
                 .with_hint("merge patterns (for example with `{a,b}` alternatives or `**`)"));
         }
         let mut set = GlobSetBuilder::new();
+        // Counted before anything compiles, so refusing costs nothing.
+        let bytes: usize = spec.rules.iter().map(|r| r.pattern.len()).sum();
+        if bytes > MAX_PATTERN_BYTES {
+            return Err(invalid(format!(
+                "the filter patterns hold {bytes} bytes; the limit is {MAX_PATTERN_BYTES} bytes (512 KiB)"
+            ))
+            .with_hint("merge or shorten patterns, or list paths with --files-from"));
+        }
+        let includes = spec.rules.iter().filter(|r| r.kind == RuleKind::Include);
+        let components: usize = includes.map(|r| Shape::of(&r.pattern).components()).sum();
+        if components > MAX_COMPONENTS {
+            return Err(invalid(format!(
+                "the anchored include patterns hold {components} path components in all; the limit is {MAX_COMPONENTS}"
+            ))
+            .with_hint(
+                "use fewer anchored --include patterns, `**` to match at any depth, or --files-from for lists",
+            ));
+        }
         let mut rules = Vec::with_capacity(spec.rules.len());
         for rule in &spec.rules {
             let (glob, compiled) = compile(&rule.pattern, rule.kind == RuleKind::Include)?;
             set.add(glob);
             rules.push(compiled);
         }
-        let set = set.build().map_err(|e| invalid(format!("the filter patterns do not compile together: {e}")))?;
+        let set = set.build().map_err(|e| {
+            invalid(format!("the filter patterns do not compile together: {e}")).with_hint(
+                "the patterns are too large together; use fewer or simpler patterns (fewer `{a,b}` alternatives)",
+            )
+        })?;
         if let (Some(min), Some(max)) = (spec.min_size, spec.max_size) {
             if min > max {
                 return Err(invalid(format!("--min-size ({min} bytes) is larger than --max-size ({max} bytes)"))
@@ -199,22 +233,47 @@ fn invalid(message: String) -> Error {
     Error::new(ErrorKind::InvalidInput, message)
 }
 
+/// How a pattern reads: its glob body (without leading and trailing `/`),
+/// whether a trailing `/` limits it to directories, whether it is anchored.
+struct Shape<'a> {
+    body: &'a str,
+    dir_only: bool,
+    anchored: bool,
+}
+
+impl<'a> Shape<'a> {
+    fn of(pattern: &'a str) -> Self {
+        let trimmed = pattern.trim_end_matches('/');
+        let body = trimmed.trim_start_matches('/');
+        Shape { body, dir_only: trimmed.len() != pattern.len(), anchored: trimmed.contains('/') }
+    }
+
+    /// The components compiled one by one for an include rule (anchored
+    /// patterns only).
+    fn components(&self) -> usize {
+        if self.anchored {
+            self.body.split('/').count()
+        } else {
+            0
+        }
+    }
+}
+
 /// Compiles one pattern into its glob (for the set) and its rule.
 fn compile(pattern: &str, include: bool) -> Result<(Glob, Rule)> {
     let bad = |why: String| {
-        invalid(format!("invalid filter pattern `{pattern}`: {why}"))
+        invalid(format!("invalid filter pattern `{}`: {why}", shorten(pattern)))
             .with_hint("patterns are gitignore-style globs (*, ?, **, [...]); see docs/filters.md")
     };
-    let trimmed = pattern.trim_end_matches('/');
-    let dir_only = trimmed.len() != pattern.len();
-    let anchored = trimmed.contains('/');
-    let body = trimmed.trim_start_matches('/');
+    let Shape { body, dir_only, anchored } = Shape::of(pattern);
     if body.is_empty() {
         return Err(bad("it matches no name (empty, or only `/`)".into()));
     }
+    // Only include rules ask `may_match_inside`: only theirs are split.
+    let split = anchored && include;
     let text = if anchored { body.to_owned() } else { format!("**/{body}") };
     let glob = build(&text).map_err(|e| bad(e.kind().to_string()))?;
-    let components = if anchored {
+    let components = if split {
         let parts = body.split('/').map(|c| match c {
             "**" => Ok(Component::Any),
             _ => build(c).map(|g| Component::One(g.compile_matcher())),
@@ -224,6 +283,14 @@ fn compile(pattern: &str, include: bool) -> Result<(Glob, Rule)> {
         None
     };
     Ok((glob, Rule { include, dir_only, anchored: components }))
+}
+
+/// A pattern as an error message shows it: at most 80 characters.
+fn shorten(pattern: &str) -> String {
+    match pattern.char_indices().nth(80) {
+        Some((end, _)) => format!("{}...", &pattern[..end]),
+        None => pattern.to_owned(),
+    }
 }
 
 fn build(text: &str) -> std::result::Result<Glob, globset::Error> {

@@ -1,4 +1,5 @@
-//! Writing and reading one shard entry (see the crate docs for the format).
+//! Writing one shard entry, and the format's PAX keys and times (see the
+//! crate docs for the format; reading is in `read`).
 //!
 //! The PAX extended header is built here rather than with
 //! `tar::Builder::append_pax_extensions`, which takes keys as `&str`:
@@ -6,20 +7,20 @@
 
 use base64::engine::general_purpose::STANDARD as BASE64;
 use base64::Engine as _;
-use blit_api::{FileHeader, FileKind, RelPath};
+use blit_api::FileHeader;
 use std::io::{self, Read, Write};
 
 /// Largest file a sender puts in a shard (1 MiB). A planned shard file that
 /// grew past it since the walk is sent on its own after the shard.
 pub const SHARD_ENTRY_MAX: u64 = 1024 * 1024;
 
-const PAX_MTIME: &[u8] = b"mtime";
-const PAX_UID: &[u8] = b"uid";
-const PAX_GID: &[u8] = b"gid";
+pub(crate) const PAX_MTIME: &[u8] = b"mtime";
+pub(crate) const PAX_UID: &[u8] = b"uid";
+pub(crate) const PAX_GID: &[u8] = b"gid";
 /// libarchive's convention: the name percent-encoded, the value in base64,
 /// so neither can hold the newline or `=` that end a PAX key or record for
 /// the tar crate's reader.
-const PAX_XATTR: &[u8] = b"LIBARCHIVE.xattr.";
+pub(crate) const PAX_XATTR: &[u8] = b"LIBARCHIVE.xattr.";
 
 /// One PAX record: `<len> <key>=<value>\n`, where `<len>` counts the whole
 /// record including its own digits.
@@ -73,7 +74,7 @@ fn meta_header(name: &[u8], kind: tar::EntryType, len: usize) -> tar::Header {
 /// for a path too long for the header, the tar crate also stores a UTF-8
 /// prefix of it in the header and refuses the entry when that prefix is
 /// empty (a long path starting with bytes that are not UTF-8), which would
-/// fail the whole transfer. Paths are validated [`RelPath`]s, so the bytes
+/// fail the whole transfer. Paths are validated [`blit_api::RelPath`]s, so the bytes
 /// go in as they are.
 pub fn append<W: Write>(tar: &mut tar::Builder<W>, h: &FileHeader, data: &[u8]) -> io::Result<()> {
     let pax = pax_records(h);
@@ -99,67 +100,6 @@ pub fn append<W: Write>(tar: &mut tar::Builder<W>, h: &FileHeader, data: &[u8]) 
     tar.append(&header, data)
 }
 
-/// Why an entry's header could not be read.
-#[derive(Debug)]
-pub(crate) enum EntryError {
-    /// Reading the tar stream failed.
-    Stream(io::Error),
-    /// The entry is readable but not a valid blit shard entry.
-    Invalid(String),
-}
-
-impl From<io::Error> for EntryError {
-    fn from(e: io::Error) -> Self {
-        EntryError::Stream(e)
-    }
-}
-
-fn invalid(what: impl Into<String>) -> EntryError {
-    EntryError::Invalid(what.into())
-}
-
-fn parse_id(value: &[u8], key: &str) -> Result<u32, EntryError> {
-    std::str::from_utf8(value)
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .ok_or_else(|| invalid(format!("a malformed PAX {key}")))
-}
-
-/// The blit header of one shard entry: a regular file with a validated,
-/// non-empty path, its mode, mtime, ownership and extended attributes.
-pub(crate) fn entry_header<R: Read>(entry: &mut tar::Entry<'_, R>) -> Result<FileHeader, EntryError> {
-    if entry.header().entry_type() != tar::EntryType::Regular {
-        return Err(invalid("a shard entry that is not a regular file"));
-    }
-    let path = RelPath::from_bytes(entry.path_bytes().into_owned()).map_err(|e| invalid(e.to_string()))?;
-    if path.is_root() {
-        return Err(invalid("a shard entry without a name"));
-    }
-    let mut h = FileHeader { path, kind: FileKind::File, size: entry.size(), ..FileHeader::default() };
-    h.mode = entry.header().mode()?;
-    let secs = entry.header().mtime()?;
-    h.mtime_ns = i64::try_from(secs).unwrap_or(i64::MAX / 1_000_000_000).saturating_mul(1_000_000_000);
-    if let Some(extensions) = entry.pax_extensions()? {
-        for ext in extensions {
-            let ext = ext?;
-            let (key, value) = (ext.key_bytes(), ext.value_bytes());
-            if key == PAX_MTIME {
-                h.mtime_ns = parse_mtime(value).ok_or_else(|| invalid("a malformed PAX mtime"))?;
-            } else if key == PAX_UID {
-                h.uid = Some(parse_id(value, "uid")?);
-            } else if key == PAX_GID {
-                h.gid = Some(parse_id(value, "gid")?);
-            } else if let Some(name) = key.strip_prefix(PAX_XATTR) {
-                let name = percent_decode(name).filter(|n| !n.is_empty() && !n.contains(&0));
-                let name = name.ok_or_else(|| invalid("a malformed extended attribute name"))?;
-                let value = BASE64.decode(value).map_err(|_| invalid("a malformed extended attribute value"))?;
-                h.xattrs.push((name, value));
-            }
-        }
-    }
-    Ok(h)
-}
-
 /// `%XX` for every byte outside printable ASCII, and for `%` and `=`.
 fn percent_encode(name: &[u8]) -> Vec<u8> {
     let mut out = Vec::with_capacity(name.len());
@@ -171,22 +111,6 @@ fn percent_encode(name: &[u8]) -> Vec<u8> {
         }
     }
     out
-}
-
-fn percent_decode(text: &[u8]) -> Option<Vec<u8>> {
-    let mut out = Vec::with_capacity(text.len());
-    let mut i = 0;
-    while i < text.len() {
-        if text[i] == b'%' {
-            let hex = std::str::from_utf8(text.get(i + 1..i + 3)?).ok()?;
-            out.push(u8::from_str_radix(hex, 16).ok()?);
-            i += 3;
-        } else {
-            out.push(text[i]);
-            i += 1;
-        }
-    }
-    Some(out)
 }
 
 /// Nanoseconds as a PAX time: `[-]seconds.nanoseconds`, exact.
@@ -220,6 +144,8 @@ pub fn parse_mtime(text: &[u8]) -> Option<i64> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::read::{next_file, EntryError};
+    use blit_api::RelPath;
 
     #[test]
     fn mtimes_round_trip() {
@@ -247,10 +173,9 @@ mod tests {
 
     fn read_back(bytes: &[u8]) -> Vec<(FileHeader, Vec<u8>)> {
         let mut archive = tar::Archive::new(bytes);
+        let mut entries = archive.entries().unwrap().raw(true);
         let mut out = Vec::new();
-        for entry in archive.entries().unwrap() {
-            let mut entry = entry.unwrap();
-            let h = entry_header(&mut entry).unwrap();
+        while let Some((mut entry, h)) = next_file(&mut entries).unwrap() {
             let mut data = Vec::new();
             entry.read_to_end(&mut data).unwrap();
             out.push((h, data));
@@ -328,10 +253,13 @@ mod tests {
         h.set_size(0);
         h.set_cksum();
         tar.append_data(&mut h, "l", &[][..]).unwrap();
-        let bytes = tar.into_inner().unwrap();
-        let mut archive = tar::Archive::new(&bytes[..]);
-        let mut entry = archive.entries().unwrap().next().unwrap().unwrap();
-        assert!(matches!(entry_header(&mut entry), Err(EntryError::Invalid(m)) if m.contains("not a regular file")));
+        let first = |bytes: &[u8]| {
+            let mut archive = tar::Archive::new(bytes);
+            let mut entries = archive.entries().unwrap().raw(true);
+            next_file(&mut entries).map(|found| found.map(|(_, h)| h))
+        };
+        let got = first(&tar.into_inner().unwrap());
+        assert!(matches!(&got, Err(EntryError::Invalid(m)) if m.contains("not a regular file")), "{got:?}");
 
         let mut pax = Vec::new();
         pax_record(&mut pax, &[PAX_UID], b"-1");
@@ -343,10 +271,7 @@ mod tests {
         h.set_mtime(0);
         h.set_cksum();
         tar.append_data(&mut h, "f", &[][..]).unwrap();
-        let bytes = tar.into_inner().unwrap();
-        let mut archive = tar::Archive::new(&bytes[..]);
-        let mut entry = archive.entries().unwrap().next().unwrap().unwrap();
-        let got = entry_header(&mut entry);
+        let got = first(&tar.into_inner().unwrap());
         assert!(matches!(&got, Err(EntryError::Invalid(m)) if m.contains("uid")), "{got:?}");
     }
 }

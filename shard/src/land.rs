@@ -6,7 +6,7 @@
 //! holding the shard whole, and lands entry by entry through [`Landing`], so
 //! the per-file events are exactly those of every other payload.
 
-use crate::format::{entry_header, EntryError};
+use crate::read::{next_file, EntryError};
 use blit_api::{Error, Landing, Result};
 use std::io::{self, Read, Write};
 
@@ -112,10 +112,12 @@ fn land_entries<R: Read>(
     protocol: &dyn Fn(String) -> Error,
 ) -> Result<(), Fatal> {
     let mut buf = vec![0u8; 64 * 1024];
-    for entry in archive.entries().map_err(Fatal::Stream)? {
-        let mut entry = entry.map_err(Fatal::Stream)?;
-        let header = match entry_header(&mut entry) {
-            Ok(header) => header,
+    // Raw entries: `next_file` reads the metadata entries itself, bounded.
+    let mut entries = archive.entries().map_err(Fatal::Stream)?.raw(true);
+    loop {
+        let (mut entry, header) = match next_file(&mut entries) {
+            Ok(Some(found)) => found,
+            Ok(None) => return Ok(()),
             Err(EntryError::Stream(e)) => return Err(Fatal::Stream(e)),
             Err(EntryError::Invalid(what)) => return Err(Fatal::Blit(protocol(what))),
         };
@@ -142,5 +144,4 @@ fn land_entries<R: Read>(
             incoming.record(n as u64);
         }
     }
-    Ok(())
 }

@@ -181,3 +181,27 @@ fn the_number_of_rules_is_bounded() {
     let err = Filter::new(&spec).unwrap_err();
     assert!(err.to_string().contains("10001 filter rules"), "{err}");
 }
+
+#[test]
+fn anchored_include_components_are_bounded_before_anything_compiles() {
+    let deep = |n: usize| vec!["a"; n].join("/");
+    // Exactly the limit, over several rules, compiles.
+    let half = MAX_COMPONENTS / 2;
+    filter(FilterSpec::new().include(deep(half)).include(format!("/{}", deep(half))).exclude("*"));
+    let started = std::time::Instant::now();
+    let err = Filter::new(&FilterSpec::new().include(deep(half)).include(deep(half + 1))).unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::InvalidInput);
+    assert!(err.message().contains(&format!("{} path components", MAX_COMPONENTS + 1)), "{err}");
+    assert!(err.hint().is_some());
+    let err = Filter::new(&FilterSpec::new().include(format!("{}[", "x".repeat(200)))).unwrap_err();
+    assert!(err.message().contains("...`") && err.message().len() < 300, "a long pattern is shortened: {err}");
+    // The counts are checked first: refusing a huge pattern costs nothing.
+    let err = Filter::new(&FilterSpec::new().include(deep(MAX_COMPONENTS + 1))).unwrap_err();
+    assert!(err.message().contains("path components"), "{err}");
+    let err = Filter::new(&FilterSpec::new().exclude("a").include("*".repeat(MAX_PATTERN_BYTES))).unwrap_err();
+    assert!(err.message().contains(&format!("{} bytes", MAX_PATTERN_BYTES + 1)), "{err}");
+    assert!(err.hint().is_some());
+    assert!(started.elapsed() < std::time::Duration::from_secs(5), "{:?}", started.elapsed());
+    // Excludes never need their components: no limit applies to them.
+    filter(FilterSpec::new().exclude(deep(MAX_COMPONENTS + 1)));
+}

@@ -85,7 +85,7 @@ pub(crate) fn block_map_to_pb(m: &BlockMap) -> pb::BlockMap {
 
 /// A block map from the wire, validated ([`BlockMap::new`]).
 pub(crate) fn block_map_from_pb(m: pb::BlockMap) -> Result<BlockMap> {
-    if m.hashes.len() % 32 != 0 {
+    if !m.hashes.len().is_multiple_of(32) {
         return Err(bad(format!("block hashes of {} bytes, not a multiple of 32", m.hashes.len())));
     }
     let hashes = m.hashes.chunks_exact(32).map(|c| <[u8; 32]>::try_from(c).expect("chunks of 32")).collect();

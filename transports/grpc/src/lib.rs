@@ -2,6 +2,7 @@
 #![deny(missing_docs)]
 
 mod auth;
+mod budget;
 #[cfg(feature = "client")]
 mod client;
 mod config;

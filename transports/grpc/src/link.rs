@@ -25,7 +25,8 @@
 //! destination's need list backs up, it grants no more manifest credit and
 //! the source's walker stops; when the source's payload backs up, it grants
 //! no more need credit and the destination's judge waits. Every queue is
-//! bounded.
+//! bounded, and payload data also by bytes ([`crate::budget`]) on both
+//! sides.
 //!
 //! # Ending
 //!
@@ -42,6 +43,7 @@ mod demux;
 mod events;
 mod pumps;
 
+use crate::budget::{Budget, PAYLOAD_IN_FLIGHT};
 use crate::convert::Mask;
 use crate::error::report_from_error;
 use crate::plane::DataPlane;
@@ -232,7 +234,7 @@ async fn run_half(
             let (stash_tx, stash_rx) = mpsc::channel(Window::OURS.manifest_items as usize);
             let credit = Arc::new(Semaphore::new(peer_window.need_batches as usize));
             routes.manifest = Some(stash_tx);
-            routes.payload = Some(record_tx);
+            routes.payload = Some((record_tx, Budget::new(PAYLOAD_IN_FLIGHT)));
             routes.need_credit = Some((credit.clone(), peer_window.need_batches));
             let (sink, queue): (Events, _) = match events {
                 Some(events) => (events, None),

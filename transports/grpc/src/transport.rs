@@ -6,12 +6,15 @@
 //! gRPC stream and the incoming one is fed from it, each half in its own
 //! process; [`GrpcTransport::loopback`] joins the two queues in one process,
 //! so the same code also runs under `blit_engine::run_local` and the
-//! conformance suite. Both queues hold [`RECORD_QUEUE`] records (at most
-//! 1 MiB each), so a slow side pauses the other.
+//! conformance suite. The sending half holds at most
+//! [`PAYLOAD_IN_FLIGHT`] bytes of file data at once (its [`Budget`]), and
+//! the queues at most [`RECORD_QUEUE`] records, so a slow side pauses the
+//! other with a few MiB in flight.
 
+use crate::budget::{Budget, PAYLOAD_IN_FLIGHT};
 use crate::convert::Mask;
 use crate::receive::{receive_all, RecordReceiver};
-use crate::send::{send_all, RecordSender};
+use crate::send::{send_all, RecordSender, Sender};
 use crate::SCHEME;
 use blit_api::{
     Capabilities, DirectionSet, Error, ErrorKind, Landing, PayloadReader, PayloadTransport, PlanReceiver, Result,
@@ -19,8 +22,10 @@ use blit_api::{
 use std::sync::{Arc, Mutex, PoisonError};
 use tokio::sync::mpsc;
 
-/// Payload records waiting in each queue.
-pub(crate) const RECORD_QUEUE: usize = 8;
+/// Payload records waiting in each queue. File data is bounded by bytes
+/// ([`PAYLOAD_IN_FLIGHT`]); this bounds the small records (`file_begin`,
+/// `file_end`) of many small files sent whole.
+pub(crate) const RECORD_QUEUE: usize = 64;
 
 /// The gRPC payload transport: files travel inside the session's stream as
 /// payload records of at most 1 MiB, small files batched into tar shards.
@@ -34,6 +39,7 @@ pub struct GrpcTransport {
     incoming: Mutex<Option<RecordReceiver>>,
     peer: String,
     mask: Mask,
+    budget: Arc<Budget>,
 }
 
 impl Default for GrpcTransport {
@@ -53,13 +59,20 @@ impl GrpcTransport {
             incoming: Mutex::new(Some(rx)),
             peer: "loopback".to_owned(),
             mask: Mask::none(),
+            budget: Budget::new(PAYLOAD_IN_FLIGHT),
         }
     }
 
     /// The source side of a session: records go to `out`.
     #[cfg_attr(not(any(feature = "client", feature = "server")), allow(dead_code))]
     pub(crate) fn sending(out: RecordSender, peer: &str, mask: Mask) -> Self {
-        GrpcTransport { out: Mutex::new(Some(out)), incoming: Mutex::new(None), peer: peer.to_owned(), mask }
+        GrpcTransport {
+            out: Mutex::new(Some(out)),
+            incoming: Mutex::new(None),
+            peer: peer.to_owned(),
+            mask,
+            budget: Budget::new(PAYLOAD_IN_FLIGHT),
+        }
     }
 
     /// The destination side of a session: records come from `incoming`.
@@ -70,6 +83,7 @@ impl GrpcTransport {
             incoming: Mutex::new(Some(incoming)),
             peer: peer.to_owned(),
             mask: Mask::none(),
+            budget: Budget::new(PAYLOAD_IN_FLIGHT),
         }
     }
 }
@@ -107,10 +121,12 @@ impl PayloadTransport for GrpcTransport {
 
     async fn send(&self, plans: PlanReceiver, reader: Arc<dyn PayloadReader>) -> Result<()> {
         let out = self.out.lock().unwrap_or_else(PoisonError::into_inner).take().ok_or_else(|| taken("send"))?;
-        let mask = self.mask.clone();
-        tokio::task::spawn_blocking(move || send_all(plans, &*reader, &out, &mask))
-            .await
-            .map_err(|e| join_error("send", e))?
+        let (mask, budget) = (self.mask.clone(), self.budget.clone());
+        tokio::task::spawn_blocking(move || {
+            send_all(plans, &Sender { reader: &*reader, out: &out, mask: &mask, budget: &budget })
+        })
+        .await
+        .map_err(|e| join_error("send", e))?
     }
 
     async fn receive(&self, landing: Landing) -> Result<()> {

@@ -137,6 +137,12 @@ impl LocalDestination {
     /// The directory that holds `header`'s file, and the file's name in it.
     fn parent_of(&self, header: &FileHeader, target: &Path) -> Result<(Arc<OwnedFd>, CString)> {
         if header.path.is_root() {
+            // A directory root (a daemon's module, say) can never become
+            // this file: refuse before anything, a `.part` that survives an
+            // interruption included, is created beside the root.
+            if std::fs::symlink_metadata(target).is_ok_and(|m| m.is_dir()) {
+                return Err(dir_in_the_way(target));
+            }
             // The root itself: its parent is the user's choice, resolved as usual.
             let (Some(dir), Some(name)) = (target.parent(), target.file_name()) else {
                 return Err(Error::new(ErrorKind::InvalidInput, "the destination names no file")

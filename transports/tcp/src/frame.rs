@@ -161,6 +161,22 @@ pub fn encode_prefix(tag: Tag, flags: u8, header_len: usize, data_len: u64) -> [
     b
 }
 
+/// The header of a `Range` or `ResumeRange` record, decoded and checked by
+/// [`Dec::range_header`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RangeHeader {
+    /// The file's id within the transfer.
+    pub id: u64,
+    /// The range's first byte.
+    pub offset: u64,
+    /// The range's length.
+    pub len: u64,
+    /// For a resumed file (`ResumeRange`): the bytes the destination keeps.
+    pub reused: Option<u64>,
+    /// The file's header.
+    pub file: FileHeader,
+}
+
 /// Builds a record header.
 #[derive(Debug, Default)]
 pub struct Enc(pub Vec<u8>);
@@ -272,6 +288,23 @@ impl<'a> Dec<'a> {
             xattrs.push((name.to_vec(), self.bytes()?.to_vec()));
         }
         Ok(FileHeader { path, kind: FileKind::File, size, mtime_ns, mode, uid, gid, xattrs, ..Default::default() })
+    }
+    /// Reads the header of a `Range` record, or of a `ResumeRange` record
+    /// when `resumed`: id, offset, length, (the bytes kept,) the file's
+    /// header. The range must lie inside the file, the bytes kept must not
+    /// exceed it, and only a resumed file with nothing left to send (every
+    /// byte kept) has an empty range.
+    pub fn range_header(&mut self, resumed: bool) -> Result<RangeHeader> {
+        let (id, offset, len) = (self.u64()?, self.u64()?, self.u64()?);
+        let reused = if resumed { Some(self.u64()?) } else { None };
+        let file = self.file_header()?;
+        let size = file.size;
+        let inside = offset.checked_add(len).is_some_and(|end| end <= size);
+        if !inside || reused.is_some_and(|r| r > size) || (len == 0 && reused != Some(size)) {
+            let kept = reused.map(|r| format!(", {r} kept")).unwrap_or_default();
+            return Err(bad(format!("a range {offset}+{len} outside {} ({size} bytes{kept})", file.path)));
+        }
+        Ok(RangeHeader { id, offset, len, reused, file })
     }
     /// Reads a failure.
     pub fn failure(&mut self) -> Result<Error> {

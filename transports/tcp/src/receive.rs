@@ -105,16 +105,10 @@ fn serve(conn: &mut Conn, assembly: &Assembly, ctx: &Receiving<'_>) -> Result<()
                 land_file(conn, header, ctx)?;
             }
             tag @ (crate::frame::Tag::Range | crate::frame::Tag::ResumeRange) => {
-                let mut d = conn.header();
-                let (id, offset, len) = (d.u64(), d.u64(), d.u64());
                 let resumed = tag == crate::frame::Tag::ResumeRange;
-                let parsed = id.and_then(|id| {
-                    let (offset, len) = (offset?, len?);
-                    let reused = if resumed { Some(d.u64()?) } else { None };
-                    Ok((Span { id, offset, len, reused }, d.file_header()?))
-                });
-                let (span, header) = parsed.map_err(|e| bad(conn, e))?;
-                land_range(conn, assembly, span, header, ctx)?;
+                let r = conn.header().range_header(resumed).map_err(|e| bad(conn, e))?;
+                let span = Span { id: r.id, offset: r.offset, len: r.len, reused: r.reused };
+                land_range(conn, assembly, span, r.file, ctx)?;
             }
             crate::frame::Tag::Shard => land_shard(conn, ctx)?,
             other => return Err(protocol(conn.peer(), format!("a {other:?} record outside a file"))),

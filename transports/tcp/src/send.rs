@@ -20,8 +20,11 @@ use crate::probe::{self, Choice};
 use crate::shard::send_shard;
 use crate::transport::{Closer, Tuning};
 use crate::TcpConfig;
-use blit_api::{Error, ErrorKind, FileHeader, PayloadPlan, PayloadReader, PlanReceiver, Result, SourceFile};
+use blit_api::{
+    Error, ErrorKind, FileHeader, PayloadPlan, PayloadReader, PayloadReaderExt, PlanReceiver, Result, SourceFile,
+};
 use crossbeam_channel::{Receiver, RecvTimeoutError, Sender};
+use std::fs::File;
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
@@ -285,14 +288,19 @@ fn worker(mut out: Out, rx: &Receiver<Work>, ctx: &Sending<'_>) -> Result<()> {
                 header.file_header(&h).failure(&e);
                 out.record(Tag::SourceFailed, &header.0).map_err(io)?;
             }
-            Work::File(h) => match ctx.reader.open(&h) {
-                Ok(source) => send_whole(&mut out, &source, &mut header).map_err(io)?,
+            Work::File(h) => match ctx.reader.open_to_send(&h) {
+                Ok(Some(source)) => {
+                    send_whole(&mut out, &source.header, Some(&source.file), &mut header).map_err(io)?
+                }
+                Ok(None) => send_whole(&mut out, &h, None, &mut header).map_err(io)?,
                 Err(e) => {
                     header.file_header(&h).failure(&e);
                     out.record(Tag::SourceFailed, &header.0).map_err(io)?;
                 }
             },
-            Work::Opened(source) => send_whole(&mut out, &source, &mut header).map_err(io)?,
+            Work::Opened(source) => {
+                send_whole(&mut out, &source.header, Some(&source.file), &mut header).map_err(io)?
+            }
             Work::Shard(headers) => {
                 let chunk = out.chunk();
                 send_shard(&mut out, headers, ctx.reader, chunk, ctx.peer)?
@@ -317,12 +325,15 @@ fn worker(mut out: Out, rx: &Receiver<Work>, ctx: &Sending<'_>) -> Result<()> {
 }
 
 /// Sends one whole file: `File`, its data, `End` (or `Abort`).
-pub(crate) fn send_whole(out: &mut Out, source: &SourceFile, header: &mut Enc) -> std::io::Result<()> {
+/// `file` is `None` for a file the walk found empty, which is never opened
+/// ([`PayloadReaderExt::open_to_send`]): `File`, then `End`.
+pub(crate) fn send_whole(out: &mut Out, h: &FileHeader, file: Option<&File>, header: &mut Enc) -> std::io::Result<()> {
     header.0.clear();
-    header.file_header(&source.header);
+    header.file_header(h);
     out.record(Tag::File, &header.0)?;
-    let (_, end) = out.body(&source.file, 0, source.header.size)?;
-    finish(out, end, &source.header, header)
+    let Some(file) = file else { return out.record(Tag::End, &[]) };
+    let (_, end) = out.body(file, 0, h.size)?;
+    finish(out, end, h, header)
 }
 
 /// Ends a file or range: `End`, or `Abort` with why the source fell short.

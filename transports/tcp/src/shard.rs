@@ -3,16 +3,16 @@
 //!
 //! The sender builds the tar incrementally into a [`ChunkWriter`], which
 //! sends a data record every time a chunk fills: a shard is never held
-//! whole, only the current file (at most [`SHARD_ENTRY_MAX`]) and one
+//! whole, only the current file (at most [`blit_shard::SHARD_ENTRY_MAX`]) and one
 //! partial chunk. The receiver reads it through [`crate::inbound::ShardRecords`],
 //! a `Read` over the incoming data records, so it is never held whole
 //! either.
 
 use crate::frame::{Enc, Tag};
 use crate::out::Out;
-use blit_api::{Error, ErrorKind, FileHeader, PayloadReader, Result, SourceFile};
-use blit_shard::SHARD_ENTRY_MAX;
-use std::io::{self, Read, Write};
+use blit_api::{Error, ErrorKind, FileHeader, PayloadReader, Result};
+use blit_shard::{write_shard, ShardOut};
+use std::io::{self, Write};
 
 /// A `Write` that turns a byte stream into data records of one chunk.
 struct ChunkWriter<'a> {
@@ -47,15 +47,18 @@ impl Write for ChunkWriter<'_> {
     }
 }
 
-fn shrank(h: &FileHeader) -> Error {
-    Error::new(ErrorKind::Io, "the file shrank while it was being read")
-        .with_path(h.path.display())
-        .with_hint("the source changed during the transfer; rerun to pick up changes")
+impl ShardOut for ChunkWriter<'_> {
+    fn source_failed(&mut self, h: &FileHeader, e: &Error) -> io::Result<()> {
+        let mut enc = Enc::default();
+        enc.file_header(h).failure(e);
+        self.out.record(Tag::SourceFailed, &enc.0)
+    }
 }
 
 /// Sends several small files as one shard: `Shard`, the tar stream in data
-/// records, `End`. Files that cannot be read become `SourceFailed`; files
-/// that grew too large for a shard follow it as whole files.
+/// records ([`blit_shard::write_shard`]), `End`. Files that cannot be read
+/// become `SourceFailed`; files that grew too large for a shard follow it as
+/// whole files.
 pub(crate) fn send_shard(
     out: &mut Out,
     headers: Vec<FileHeader>,
@@ -71,38 +74,12 @@ pub(crate) fn send_shard(
     let mut enc = Enc::default();
     enc.u32(headers.len() as u32);
     out.record(Tag::Shard, &enc.0).map_err(conn)?;
-    let mut alone = Vec::new();
-    let mut buf = Vec::new();
-    let mut tar = tar::Builder::new(ChunkWriter { out, stage: Vec::with_capacity(chunk), chunk });
-    for header in headers {
-        let failed = match reader.open(&header) {
-            Err(e) => Some((header, e)),
-            Ok(SourceFile { file, header: fresh }) => {
-                if fresh.size > SHARD_ENTRY_MAX {
-                    alone.push(SourceFile { file, header: fresh });
-                    continue;
-                }
-                buf.clear();
-                match (&file).take(fresh.size).read_to_end(&mut buf) {
-                    Ok(n) if n as u64 == fresh.size => {
-                        blit_shard::append(&mut tar, &fresh, &buf).map_err(conn)?;
-                        None
-                    }
-                    Ok(_) => Some((fresh.clone(), shrank(&fresh))),
-                    Err(e) => Some((fresh.clone(), Error::io("read", fresh.path.display(), e))),
-                }
-            }
-        };
-        if let Some((h, e)) = failed {
-            enc.0.clear();
-            enc.file_header(&h).failure(&e);
-            tar.get_mut().out.record(Tag::SourceFailed, &enc.0).map_err(conn)?;
-        }
-    }
-    tar.into_inner().and_then(ChunkWriter::finish).map_err(conn)?;
+    let writer = ChunkWriter { out, stage: Vec::with_capacity(chunk), chunk };
+    let (writer, alone) = write_shard(writer, headers, reader, &mut Vec::new()).map_err(conn)?;
+    writer.finish().map_err(conn)?;
     out.record(Tag::End, &[]).map_err(conn)?;
     for source in alone {
-        crate::send::send_whole(out, &source, &mut enc).map_err(conn)?;
+        crate::send::send_whole(out, &source.header, Some(&source.file), &mut enc).map_err(conn)?;
     }
     Ok(())
 }

@@ -4,11 +4,15 @@
 //! Manifest items and need batches go into stashes sized to the window this
 //! side announced, so with an honest peer they never block (a peer that
 //! sends beyond its credit is refused). Payload records go into the
-//! landing thread's bounded queue: that is where this reader pauses when
-//! the destination's disk is slower than the network, and the pause reaches
-//! the peer through HTTP/2 flow control. Events are handed to the local sink.
+//! landing thread's bounded queue, each data record holding its room in
+//! the receiving side's [`Budget`] until it is landed: that is where this
+//! reader pauses when the destination's disk is slower than the network
+//! (at most [`crate::budget::PAYLOAD_IN_FLIGHT`] bytes queued), and the
+//! pause reaches the peer through HTTP/2 flow control. Events are handed to
+//! the local sink.
 
 use super::Abort;
+use crate::budget::Budget;
 use crate::convert::{event_from_pb, header_from_pb, item_from_pb};
 use crate::error::{error_from_report, error_from_status, peer_gone, protocol};
 use blit_api::{Error, ErrorKind, Events, ManifestItem, NeedBatch, Result};
@@ -27,8 +31,9 @@ pub(super) struct Routes {
     pub(super) manifest: Option<mpsc::Sender<ManifestItem>>,
     /// Source: need batches (the stash of the need feeder).
     pub(super) need: Option<mpsc::Sender<NeedBatch>>,
-    /// Destination: payload records for the landing thread.
-    pub(super) payload: Option<mpsc::Sender<pb::PayloadRecord>>,
+    /// Destination: payload records for the landing thread, and the budget
+    /// their data is held in until landed.
+    pub(super) payload: Option<(mpsc::Sender<pb::PayloadRecord>, Arc<Budget>)>,
     /// Source, client side: where the daemon's destination events go.
     pub(super) events: Option<Events>,
     /// Source: credit for sending manifest items, and the peer's window.
@@ -182,10 +187,20 @@ async fn route(frame: pb::Frame, routes: &mut Routes, peer: &str, abort: &Abort)
             stash(&routes.need, NeedBatch { files }, "need batches", peer)?;
         }
         Body::Payload(p) => {
-            let Some(tx) = &routes.payload else {
+            let Some((tx, budget)) = &routes.payload else {
                 return Err(protocol(peer, "the peer sent payload, which this side does not take"));
             };
-            for record in p.records {
+            for mut record in p.records {
+                if let Some(pb::payload_record::Record::Data(data)) = &mut record.record {
+                    let held = tokio::select! {
+                        biased;
+                        _ = abort.wait() => return Ok(Some(End::Aborted)),
+                        held = budget.hold(std::mem::take(data), tx.closed()) => held,
+                    };
+                    // None: the landing thread stopped (a volume error it reports itself).
+                    let Some(held) = held else { break };
+                    *data = held;
+                }
                 tokio::select! {
                     biased;
                     _ = abort.wait() => return Ok(Some(End::Aborted)),

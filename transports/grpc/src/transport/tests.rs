@@ -200,3 +200,43 @@ async fn refuses_hostile_payloads() {
     assert_eq!(receive(&dst, records).await.unwrap_err().kind(), ErrorKind::Cancelled);
     assert!(!dst.join("f").exists());
 }
+
+/// A reader that counts the files it opens.
+struct CountingReader(LocalSource, std::sync::Mutex<Vec<String>>);
+
+impl PayloadReader for CountingReader {
+    fn open(&self, header: &FileHeader) -> Result<blit_api::SourceFile> {
+        self.1.lock().unwrap().push(header.path.display());
+        self.0.open(header)
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn empty_files_are_sent_without_being_opened() {
+    let t = tempfile::tempdir().unwrap();
+    let src = t.path().join("src");
+    std::fs::create_dir(&src).unwrap();
+    for name in ["e1", "e2", "e3"] {
+        write(&src.join(name), 0, 0);
+    }
+    write(&src.join("full"), 5, 3);
+    let reader = Arc::new(CountingReader(LocalSource::new(src.clone()), Default::default()));
+    let (plans_tx, plans_rx) = plan_channel();
+    let e1 = FileHeader { mode: 0o600, ..file_header(b"e1", 0) };
+    plans_tx.send(PayloadPlan::File(e1)).await.unwrap();
+    let shard = vec![file_header(b"e2", 0), file_header(b"full", 5), file_header(b"e3", 0)];
+    plans_tx.send(PayloadPlan::Shard(shard)).await.unwrap();
+    drop(plans_tx);
+    let transport = GrpcTransport::loopback();
+    let (landing, _) = landing(&t.path().join("dst"));
+    let (s, r) = tokio::join!(transport.send(plans_rx, reader.clone()), transport.receive(landing));
+    s.unwrap();
+    r.unwrap();
+    assert_eq!(*reader.1.lock().unwrap(), ["full"], "only the file with bytes is opened");
+    let dst = t.path().join("dst");
+    assert_eq!(std::fs::read(dst.join("full")).unwrap(), std::fs::read(src.join("full")).unwrap());
+    for (name, mode) in [("e1", 0o600), ("e2", 0o644), ("e3", 0o644)] {
+        let m = std::fs::metadata(dst.join(name)).unwrap();
+        assert_eq!((m.len(), m.mode() & 0o7777, m.mtime_nsec()), (0, mode, 7), "{name}");
+    }
+}

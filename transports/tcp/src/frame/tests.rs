@@ -122,3 +122,176 @@ proptest! {
         let _ = (d.u64(), d.u64(), d.u64(), d.file_header());
     }
 }
+
+// --- structured fuzzing: file headers with owner, group and extended
+// attributes, range and resume-range headers, prefixes of every tag ---
+
+/// A valid file header with or without uid, gid and extended attributes.
+fn any_file_header() -> impl Strategy<Value = FileHeader> {
+    let xattr = (proptest::collection::vec(1u8..=255, 1..10), proptest::collection::vec(any::<u8>(), 0..20));
+    (
+        "[a-z\u{e9} ]{1,8}(/[a-z]{1,8}){0,2}",
+        any::<u64>(),
+        any::<i64>(),
+        any::<u32>(),
+        proptest::option::of(any::<u32>()),
+        proptest::option::of(any::<u32>()),
+        proptest::collection::vec(xattr, 0..3),
+    )
+        .prop_map(|(path, size, mtime_ns, mode, uid, gid, xattrs)| FileHeader {
+            size,
+            mtime_ns,
+            mode,
+            uid,
+            gid,
+            xattrs,
+            ..header(&path, 0)
+        })
+}
+
+/// A range header as the sender writes it (`send.rs`): id, offset, length,
+/// the bytes kept for a `ResumeRange`, the file's header.
+fn encode_range(id: u64, offset: u64, len: u64, reused: Option<u64>, h: &FileHeader) -> Vec<u8> {
+    let mut enc = Enc::default();
+    enc.u64(id).u64(offset).u64(len);
+    if let Some(reused) = reused {
+        enc.u64(reused);
+    }
+    enc.file_header(h);
+    enc.0
+}
+
+/// Whether a range is acceptable, stated independently of the decoder.
+fn range_fits(offset: u64, len: u64, reused: Option<u64>, size: u64) -> bool {
+    let inside = u128::from(offset) + u128::from(len) <= u128::from(size);
+    let kept = reused.is_none_or(|r| r <= size);
+    inside && kept && (len > 0 || reused == Some(size))
+}
+
+/// Ranges: usually inside a small file, sometimes anywhere.
+fn any_range() -> impl Strategy<Value = (u64, u64, u64, Option<u64>, FileHeader)> {
+    (any_file_header(), any::<u64>(), any::<bool>(), prop_oneof![0u64..40, any::<u64>()], 0u64..40, 0u64..45).prop_map(
+        |(mut h, id, resumed, size, offset, len)| {
+            h.size = size;
+            let reused = resumed.then(|| if size > 0 && len % 3 == 0 { size } else { offset.min(size) });
+            (id, offset, len.min(size.saturating_sub(offset).max(len % 2)), reused, h)
+        },
+    )
+}
+
+fn flip(mut bytes: Vec<u8>, flips: &[(prop::sample::Index, u8)], cut: Option<prop::sample::Index>) -> Vec<u8> {
+    if !bytes.is_empty() {
+        for (at, byte) in flips {
+            let i = at.index(bytes.len());
+            bytes[i] = *byte;
+        }
+        if let Some(cut) = cut {
+            bytes.truncate(cut.index(bytes.len()));
+        }
+    }
+    bytes
+}
+
+fn check_decoded(h: &FileHeader) {
+    assert!(RelPath::from_bytes(h.path.as_bytes().to_vec()).is_ok(), "unvalidated path {:?}", h.path);
+    assert!(h.xattrs.iter().all(|(n, _)| !n.is_empty() && !n.contains(&0)), "{:?}", h.xattrs);
+    assert_eq!(h.kind, FileKind::File);
+}
+
+fn sample<S: Strategy>(strategy: S, count: usize) -> Vec<S::Value> {
+    let mut runner = proptest::test_runner::TestRunner::deterministic();
+    (0..count).map(|_| proptest::strategy::ValueTree::current(&strategy.new_tree(&mut runner).unwrap())).collect()
+}
+
+proptest! {
+    #[test]
+    fn file_headers_round_trip_and_mutations_never_panic(
+        h in any_file_header(),
+        flips in proptest::collection::vec((any::<prop::sample::Index>(), any::<u8>()), 0..4),
+        cut in proptest::option::of(any::<prop::sample::Index>()),
+    ) {
+        let mut enc = Enc::default();
+        enc.file_header(&h);
+        let mut dec = Dec(&enc.0);
+        prop_assert_eq!(dec.file_header().unwrap(), h);
+        dec.end().unwrap();
+        let mutated = flip(enc.0, &flips, cut);
+        if let Ok(decoded) = Dec(&mutated).file_header() {
+            check_decoded(&decoded);
+        }
+    }
+
+    #[test]
+    fn range_headers_decode_only_when_the_range_fits(
+        (id, offset, len, reused, h) in any_range(),
+        flips in proptest::collection::vec((any::<prop::sample::Index>(), any::<u8>()), 0..3),
+        cut in proptest::option::of(any::<prop::sample::Index>()),
+    ) {
+        let bytes = encode_range(id, offset, len, reused, &h);
+        let decoded = Dec(&bytes).range_header(reused.is_some());
+        if range_fits(offset, len, reused, h.size) {
+            let want = RangeHeader { id, offset, len, reused, file: h };
+            prop_assert_eq!(decoded.unwrap(), want);
+        } else {
+            let e = decoded.unwrap_err();
+            prop_assert!(e.to_string().contains("outside"), "{}", e);
+        }
+        // Either tag over mutated bytes: never a panic, never a range that
+        // does not fit.
+        let mutated = flip(bytes, &flips, cut);
+        for resumed in [false, true] {
+            if let Ok(r) = Dec(&mutated).range_header(resumed) {
+                prop_assert!(range_fits(r.offset, r.len, r.reused, r.file.size));
+                prop_assert_eq!(r.reused.is_some(), resumed);
+                check_decoded(&r.file);
+            }
+        }
+    }
+
+    #[test]
+    fn prefixes_of_every_tag_are_bounded(
+        tag in 0u8..16,
+        flags in prop_oneof![0u8..4, any::<u8>()],
+        header_len in prop_oneof![Just(0u32), 1u32..64, Just(4), Just(MAX_HEADER_LEN), Just(MAX_HEADER_LEN + 1), any::<u32>()],
+        data_len in prop_oneof![Just(0u64), 1u64..64, Just(u64::from(MAX_CHUNK)), Just(MAX_DATA_LEN), Just(MAX_DATA_LEN + 1), any::<u64>()],
+    ) {
+        let mut bytes = encode_prefix(Tag::Done, flags, header_len as usize, data_len);
+        bytes[0] = tag;
+        if let Ok(p) = decode_record_header(&bytes) {
+            prop_assert!(p.header_len <= MAX_HEADER_LEN && p.data_len <= MAX_DATA_LEN);
+            if matches!(p.tag, Tag::Range | Tag::ResumeRange | Tag::File) {
+                prop_assert!(p.flags == 0 && p.header_len > 0 && p.data_len == 0, "{:?}", p);
+            }
+        }
+    }
+}
+
+#[test]
+fn the_frame_strategies_reach_owners_xattrs_and_resume_ranges() {
+    let headers = sample(any_file_header(), 500);
+    assert!(headers.iter().filter(|h| h.uid.is_some() && h.gid.is_none()).count() > 20, "uid alone");
+    assert!(headers.iter().filter(|h| h.gid.is_some() && h.uid.is_none()).count() > 20, "gid alone");
+    assert!(headers.iter().filter(|h| h.xattrs.len() > 1).count() > 20, "several xattrs");
+    let ranges = sample(any_range(), 2000);
+    let count = |resumed: bool, fits: bool| {
+        let matching =
+            ranges.iter().filter(|(_, o, l, r, h)| r.is_some() == resumed && range_fits(*o, *l, *r, h.size) == fits);
+        matching.count()
+    };
+    for resumed in [false, true] {
+        assert!(count(resumed, true) > 50, "ranges that fit, resumed: {resumed}");
+        assert!(count(resumed, false) > 50, "ranges that do not fit, resumed: {resumed}");
+    }
+    let empty_resumed =
+        ranges.iter().filter(|(_, o, l, r, h)| *l == 0 && *r == Some(h.size) && range_fits(*o, *l, *r, h.size));
+    assert!(empty_resumed.count() > 10, "resumed files with nothing left to send");
+    // ResumeRange prefixes decode; a resume range with data in the prefix does not.
+    assert_eq!(decode_record_header(&encode_prefix(Tag::ResumeRange, 0, 60, 0)).unwrap().tag, Tag::ResumeRange);
+    assert!(decode_record_header(&encode_prefix(Tag::ResumeRange, 0, 60, 1)).is_err());
+    // A range past the end, a reused count past the size, an empty range of
+    // a file that was not resumed: each names the file.
+    for (offset, len, reused) in [(5, 6, None), (0, 1, Some(11)), (10, 0, None), (3, 0, Some(9))] {
+        let e = Dec(&encode_range(1, offset, len, reused, &header("big/f", 10))).range_header(reused.is_some());
+        assert!(e.unwrap_err().to_string().contains("outside big/f (10 bytes"), "{offset}+{len} {reused:?}");
+    }
+}

@@ -234,3 +234,44 @@ fn file_header(path: &str, size: u64) -> blit_api::FileHeader {
         ..Default::default()
     }
 }
+
+/// A reader that remembers the files it opens.
+struct CountingReader(LocalSource, std::sync::Mutex<Vec<String>>);
+
+impl PayloadReader for CountingReader {
+    fn open(&self, header: &blit_api::FileHeader) -> blit_api::Result<blit_api::SourceFile> {
+        self.1.lock().unwrap().push(header.path.display());
+        self.0.open(header)
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn empty_files_are_sent_without_being_opened() {
+    let t = tempfile::tempdir().unwrap();
+    for name in ["e1", "e2", "e3"] {
+        write(&t.path().join("src").join(name), 0, 0);
+    }
+    write(&t.path().join("src/full"), 5000, 3);
+    let (a, b) = pair();
+    let sender = TcpTransport::new(vec![a.into()], TcpConfig::new(), "receiver");
+    let receiver = TcpTransport::new(vec![b.into()], TcpConfig::new(), "sender");
+    let (tx, rx) = blit_api::plan_channel();
+    let reader = Arc::new(CountingReader(LocalSource::new(t.path().join("src")), Default::default()));
+    std::fs::create_dir(t.path().join("dst")).unwrap();
+    let landing = Landing::new(Arc::new(LocalDestination::new(t.path().join("dst"))), Arc::new(blit_api::NullSink));
+    let e1 = blit_api::FileHeader { mode: 0o600, mtime_ns: 5_000_000_123, ..file_header("e1", 0) };
+    tx.send(blit_api::PayloadPlan::File(e1)).await.unwrap();
+    let shard = vec![file_header("e2", 0), file_header("full", 5000), file_header("e3", 0)];
+    tx.send(blit_api::PayloadPlan::Shard(shard)).await.unwrap();
+    drop(tx);
+    let (sent, received) = tokio::join!(sender.send(rx, reader.clone()), receiver.receive(landing));
+    sent.unwrap();
+    received.unwrap();
+    assert_eq!(*reader.1.lock().unwrap(), ["full"], "only the file with bytes is opened");
+    assert_eq!(std::fs::read(t.path().join("dst/full")).unwrap(), std::fs::read(t.path().join("src/full")).unwrap());
+    use std::os::unix::fs::MetadataExt;
+    for (name, mode, mtime) in [("e1", 0o600, (5, 123)), ("e2", 0o644, (0, 0)), ("e3", 0o644, (0, 0))] {
+        let m = std::fs::metadata(t.path().join("dst").join(name)).unwrap();
+        assert_eq!((m.len(), m.mode() & 0o7777, (m.mtime(), m.mtime_nsec())), (0, mode, mtime), "{name}");
+    }
+}
