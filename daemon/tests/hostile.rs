@@ -561,3 +561,36 @@ async fn idle_peers_are_timed_out_and_the_daemon_keeps_serving() {
     assert_eq!(snapshot(&src), snapshot(&module.join("fine")));
     daemon.stop().await;
 }
+
+/// Regression (found by the payload record fuzz target): a file announced at
+/// the root of a push into a module, which is a directory, was landed
+/// through a temporary file in the module's parent directory, and a large
+/// one's `.part` stayed there when the client went away. Now the file
+/// fails and nothing appears beside the module.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_file_at_the_module_root_writes_nothing_beside_the_module() {
+    let f = fixture();
+    let parent = f.module.parent().unwrap().to_path_buf();
+    let names = || {
+        let mut names: Vec<_> = std::fs::read_dir(&parent).unwrap().map(|e| e.unwrap().file_name()).collect();
+        names.sort();
+        names
+    };
+    let before = names();
+    let daemon = Daemon::start(&[("m", &f.module, false)]).await;
+    for size in [4, blit_api::RESUME_MIN + 4] {
+        let (tx, mut stream) = push_with_manifest(daemon.addr, &[(b"harmless", 4)]).await;
+        let recs =
+            vec![Record::FileBegin(header(b"", pb::Kind::File, size)), Record::Data(Bytes::from_static(b"evil"))];
+        tx.send(records(recs)).await.unwrap();
+        // The client goes away in the middle of the file.
+        drop(tx);
+        let _ = outcome(&mut stream).await;
+        tokio::time::sleep(Duration::from_millis(200)).await;
+        assert_eq!(names(), before, "a {size}-byte file at the root wrote beside the module");
+    }
+    no_temporary_files(&f.module);
+    outside_untouched(&f.outside, &f.before);
+    still_serves(&daemon, &f).await;
+    daemon.stop().await;
+}

@@ -2,8 +2,8 @@
 //! (`file_range` records), shards and source failures, well-formed or
 //! mutated, landed below a fresh root.
 //!
-//! The destination here lands a resumed file as a fresh file (the bytes it
-//! keeps read as zeros): what is under test is the receiver's order and
+//! The destination here lands a resumed file over a fresh file of the
+//! full size (a partial copy whose kept bytes read as zeros): what is under test is the receiver's order and
 //! range checks, not the partial-copy bookkeeping, which
 //! `blit-transport-local` tests with real `.part` files.
 
@@ -48,9 +48,9 @@ impl PayloadWriter for FreshResume {
         self.0.begin(header)
     }
 
-    fn resume(&self, header: &FileHeader, reused: u64) -> Result<Box<dyn LandingFile>> {
+    fn resume(&self, header: &FileHeader, _reused: u64) -> Result<Box<dyn LandingFile>> {
         let mut file = self.0.begin(header)?;
-        file.file().set_len(reused).map_err(|e| blit_api::Error::io("set length", header.path.display(), e))?;
+        file.file().set_len(header.size).map_err(|e| blit_api::Error::io("set length", header.path.display(), e))?;
         Ok(file)
     }
 }
@@ -76,33 +76,53 @@ fn file_header(path: &str, size: u64, uid: Option<u32>) -> pb::Header {
     }
 }
 
-/// A whole file (its data in pieces) or a resumed one (`reused` bytes kept,
-/// the rest in one range, or an empty range at the end when nothing is
-/// left to send).
+/// A whole file (its data in pieces) or a resumed one: the bytes before
+/// `a` and between `m` and `b` kept, `a..m` and `b..size` sent as two
+/// ranges (either may be empty; a file with every byte kept is one empty
+/// range at its end).
 fn sent_file() -> impl Strategy<Value = Sent> {
     let path = prop_oneof![Just("a"), Just("b"), Just("d/e"), Just("d/f")];
-    (
-        path,
-        proptest::collection::vec(any::<u8>(), 0..64),
-        1usize..20,
-        proptest::option::of(any::<prop::sample::Index>()),
-    )
-        .prop_map(|(path, data, piece, resumed)| {
-            let size = data.len() as u64;
-            let mut records = vec![Record::FileBegin(file_header(path, size, None))];
-            let (content, from) = match resumed {
-                None => (data.clone(), 0),
-                Some(at) => {
-                    let reused = at.index(data.len() + 1);
-                    let r = reused as u64;
-                    records.push(Record::FileRange(pb::FileRange { offset: r, reused: r }));
-                    ([vec![0u8; reused], data[reused..].to_vec()].concat(), reused)
+    let cuts = prop_oneof![
+        2 => Just(None),
+        2 => proptest::collection::vec(any::<prop::sample::Index>(), 3).prop_map(Some),
+        // Every byte kept.
+        1 => Just(Some(Vec::new())),
+    ];
+    (path, proptest::collection::vec(any::<u8>(), 0..64), 1usize..20, cuts).prop_map(|(path, data, piece, cuts)| {
+        let size = data.len();
+        let mut records = vec![Record::FileBegin(file_header(path, size as u64, None))];
+        let pieces = |range: std::ops::Range<usize>| {
+            data[range].chunks(piece).map(|c| Record::Data(Bytes::copy_from_slice(c))).collect::<Vec<_>>()
+        };
+        let content = match cuts {
+            None => {
+                records.extend(pieces(0..size));
+                data.clone()
+            }
+            Some(cuts) => {
+                let mut at: Vec<usize> = cuts.iter().map(|i| i.index(size + 1)).collect();
+                if at.is_empty() {
+                    at = vec![size; 3];
                 }
-            };
-            records.extend(data[from..].chunks(piece).map(|c| Record::Data(Bytes::copy_from_slice(c))));
-            records.push(Record::FileEnd(pb::FileEnd {}));
-            Sent { path, records, content }
-        })
+                at.sort_unstable();
+                let (a, m, b) = (at[0], at[1], at[2]);
+                let reused = (a + b - m) as u64;
+                let range = |offset: usize| Record::FileRange(pb::FileRange { offset: offset as u64, reused });
+                if reused == size as u64 {
+                    records.push(range(size));
+                } else {
+                    records.push(range(a));
+                    records.extend(pieces(a..m));
+                    records.push(range(b));
+                    records.extend(pieces(b..size));
+                }
+                let zeros = |n: usize| vec![0u8; n];
+                [zeros(a), data[a..m].to_vec(), zeros(b - m), data[b..].to_vec()].concat()
+            }
+        };
+        records.push(Record::FileEnd(pb::FileEnd {}));
+        Sent { path, records, content }
+    })
 }
 
 /// Lands `records` below a fresh root; checks the root stays the only
@@ -177,10 +197,11 @@ fn the_record_strategies_reach_resumed_files_and_hostile_ranges() {
     let files = sample(sent_file(), 500);
     let resumed = files.iter().filter(|f| f.records.iter().any(|r| matches!(r, Record::FileRange(_))));
     assert!(resumed.count() > 100, "resumed files");
-    let empty_range = files
-        .iter()
-        .filter(|f| matches!(f.records.get(1), Some(Record::FileRange(r)) if r.reused > 0 && f.records.len() == 3));
-    assert!(empty_range.count() > 5, "resumed files with nothing left to send");
+    let ranges = |f: &Sent| f.records.iter().filter(|r| matches!(r, Record::FileRange(_))).count();
+    let kept_all = files.iter().filter(|f| ranges(f) == 1 && f.records.len() == 3 && !f.content.is_empty());
+    assert!(kept_all.count() > 5, "resumed files with nothing left to send");
+    let two = files.iter().filter(|f| ranges(f) == 2 && f.records.len() > 5);
+    assert!(two.count() > 50, "resumed files sent as two ranges with data");
     // A range of a file that was not resumed, and one that does not fit,
     // are refused with the peer named.
     let begin = Record::FileBegin(file_header("a", 4, Some(7)));
