@@ -203,7 +203,12 @@ async fn transfer(
 /// answer; say what may be wrong.
 fn refused(status: &tonic::Status, peer: &str, config: &GrpcConfig) -> Error {
     let e = error_from_status(status, peer);
-    let dropped = matches!(status.code(), tonic::Code::Unavailable | tonic::Code::Unknown | tonic::Code::Internal);
+    // hyper reports a connection dropped mid-handshake in several ways,
+    // `Cancelled` among them, depending on when the TLS side hangs up.
+    let dropped = matches!(
+        status.code(),
+        tonic::Code::Unavailable | tonic::Code::Unknown | tonic::Code::Internal | tonic::Code::Cancelled
+    );
     if config.tls.is_none() && dropped && status.metadata().get("blit-error-kind").is_none() {
         return e.with_hint(
             "the connection closed before blitd answered; if blitd serves TLS, connect with --tls or --tls-ca FILE",
