@@ -14,7 +14,7 @@ fn finish(result: Result<()>) -> u8 {
     match result {
         Ok(()) => EXIT_OK,
         Err(e) => {
-            eprintln!("blit: error: {e}");
+            eprintln!("blit: error: {}", crate::escape::for_terminal(&e.to_string()));
             EXIT_FATAL
         }
     }
@@ -32,7 +32,8 @@ pub(crate) fn modules(args: ModulesArgs) -> u8 {
                 println!("{v}");
             } else {
                 let ro = if m.read_only { "ro" } else { "rw" };
-                println!("{:<20} {ro}  {}", m.name, m.comment);
+                let (name, comment) = (crate::escape::for_terminal(&m.name), crate::escape::for_terminal(&m.comment));
+                println!("{name:<20} {ro}  {comment}");
             }
         }
         Ok(())
@@ -75,7 +76,8 @@ fn print_entry(h: &FileHeader, json: bool) {
     }
     let name = if h.path.is_root() { ".".to_owned() } else { h.path.display() };
     let link = h.link_target.as_ref().map(|t| format!(" -> {}", String::from_utf8_lossy(t))).unwrap_or_default();
-    println!("{kind}{perms} {:>12} {} {name}{link}", h.size, utc(h.mtime_ns.div_euclid(1_000_000_000)));
+    let shown = crate::escape::for_terminal(&format!("{name}{link}")).into_owned();
+    println!("{kind}{perms} {:>12} {} {shown}", h.size, utc(h.mtime_ns.div_euclid(1_000_000_000)));
 }
 
 /// `YYYY-MM-DD HH:MM` in UTC from Unix seconds (civil-from-days).

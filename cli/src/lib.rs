@@ -7,6 +7,7 @@ mod color;
 mod connect_args;
 mod docs;
 mod endpoints;
+mod escape;
 mod filter_args;
 mod inspect;
 mod preserve_args;

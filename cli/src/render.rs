@@ -90,6 +90,7 @@ impl Renderer {
     }
 
     fn line(&self, text: &str) {
+        let text = crate::escape::for_terminal(text);
         match &self.bar {
             Some(bar) => bar.println(text),
             None => {
@@ -173,7 +174,7 @@ impl ProgressSink for Renderer {
                 self.line(&format!("deleting {}", shown(path, *kind)))
             }
             ProgressEvent::FileFailed { path, message, .. } => {
-                let line = format!("blit: failed: {}", failure_text(path, message));
+                let line = format!("blit: failed: {}", crate::escape::for_terminal(&failure_text(path, message)));
                 if let Some(bar) = &self.bar {
                     bar.suspend(|| eprintln!("{line}"));
                 } else {
@@ -182,7 +183,7 @@ impl ProgressSink for Renderer {
             }
             // Once per transfer and kind of trouble: printed even without -v.
             ProgressEvent::Warning { message } if !self.quiet => {
-                let line = format!("blit: warning: {message}");
+                let line = format!("blit: warning: {}", crate::escape::for_terminal(message));
                 if let Some(bar) = &self.bar {
                     bar.suspend(|| eprintln!("{line}"));
                 } else {

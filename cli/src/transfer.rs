@@ -37,7 +37,7 @@ pub(crate) fn run(args: TransferArgs, mirror: bool) -> u8 {
                 let ev = ProgressEvent::Failed { kind: e.kind(), message: e.to_string() };
                 println!("{}", event_json(&ev));
             }
-            eprintln!("blit: error: {e}");
+            eprintln!("blit: error: {}", crate::escape::for_terminal(&e.to_string()));
             EXIT_FATAL
         }
     }

@@ -95,3 +95,20 @@ fn no_color_leaves_no_escapes_and_color_always_colours() {
     assert_eq!(out.status.code(), Some(1));
     assert!(!text(&out).contains('\x1b'), "{:?}", text(&out));
 }
+
+#[test]
+fn names_with_control_characters_print_escaped_on_one_line() {
+    use std::os::unix::ffi::OsStrExt;
+    let t = tempfile::tempdir().unwrap();
+    let src = t.path().join("src");
+    std::fs::create_dir_all(&src).unwrap();
+    let evil = OsStr::from_bytes(b"evil\x1b[2J\nname");
+    write(&src.join(evil), b"data", 0o644, 1_000, 0);
+    let out = blit(&[os("copy"), os("-v"), &slash(&src), t.path().join("dst").as_os_str()]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(!stdout.contains('\x1b'), "no raw escape reaches the terminal: {stdout:?}");
+    assert!(stdout.lines().any(|l| l == "evil\\x1b[2J\\nname"), "one escaped line per entry: {stdout:?}");
+    // The file itself keeps its real name.
+    assert_eq!(std::fs::read(t.path().join("dst").join(evil)).unwrap(), b"data");
+}
