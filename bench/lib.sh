@@ -23,3 +23,29 @@ need_pkg() {
     fi
     command -v "$1" >/dev/null 2>&1 || { echo "${BENCH_NAME}: could not install $2" >&2; exit 1; }
 }
+
+# wants_blit ARGS...: prints 1 when the script's --tools (last one wins;
+# absent means all tools) includes blit, else 0.
+wants_blit() {
+    local want=1 tools args=("$@") i
+    for ((i = 0; i < ${#args[@]}; i++)); do
+        case "${args[i]}" in
+            --tools) tools="${args[i+1]:-}" ;;
+            --tools=*) tools="${args[i]#--tools=}" ;;
+            *) continue ;;
+        esac
+        case ",$tools," in *,blit,*) want=1 ;; *) want=0 ;; esac
+    done
+    printf '%s' "$want"
+}
+
+# help_passthrough SCRIPT ARGS...: hands -h/--help to the Python SCRIPT.
+help_passthrough() {
+    local script="$1" a
+    shift
+    for a in "$@"; do
+        case "$a" in
+            -h|--help) exec python3 "$script" --help ;;
+        esac
+    done
+}

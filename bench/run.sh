@@ -16,24 +16,8 @@ source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 ROOT="$(cd "$BENCH_DIR/.." && pwd)"
 CMDLINE="$(quote "$0" "$@")"
 
-for a in "$@"; do
-    case "$a" in
-        -h|--help) exec python3 "$BENCH_DIR/bench.py" --help ;;
-    esac
-done
-
-# Is blit among the tools to run?
-want_blit=1
-args=("$@")
-for ((i = 0; i < ${#args[@]}; i++)); do
-    case "${args[i]}" in
-        --tools) tools="${args[i+1]:-}" ;;
-        --tools=*) tools="${args[i]#--tools=}" ;;
-        *) continue ;;
-    esac
-    case ",$tools," in *,blit,*) want_blit=1 ;; *) want_blit=0 ;; esac
-done
-
+help_passthrough "$BENCH_DIR/bench.py" "$@"
+want_blit="$(wants_blit "$@")"
 
 command -v python3 >/dev/null || { echo "bench: python3 is required" >&2; exit 1; }
 need_pkg rsync rsync

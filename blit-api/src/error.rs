@@ -37,6 +37,22 @@ pub enum ErrorKind {
 }
 
 impl ErrorKind {
+    /// Every kind, in a stable order: transports that frame errors as one
+    /// byte use the index as the wire code, so new kinds are only appended.
+    pub const ALL: [ErrorKind; 11] = [
+        ErrorKind::NotFound,
+        ErrorKind::PermissionDenied,
+        ErrorKind::AlreadyExists,
+        ErrorKind::Unsupported,
+        ErrorKind::InvalidInput,
+        ErrorKind::Protocol,
+        ErrorKind::NoSpace,
+        ErrorKind::ReadOnly,
+        ErrorKind::Io,
+        ErrorKind::Cancelled,
+        ErrorKind::Unexpected,
+    ];
+
     /// Short, stable name (used in JSON output).
     pub fn as_str(self) -> &'static str {
         match self {
@@ -185,6 +201,29 @@ fn kind_of_io(err: &std::io::Error) -> ErrorKind {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn all_lists_every_kind_once() {
+        // A new kind makes this match fail to compile: the reminder to
+        // append it to `ALL` (and to the wire mappings).
+        let names: std::collections::HashSet<&str> = ErrorKind::ALL.iter().map(|k| k.as_str()).collect();
+        assert_eq!(names.len(), ErrorKind::ALL.len());
+        for k in ErrorKind::ALL {
+            match k {
+                ErrorKind::NotFound
+                | ErrorKind::PermissionDenied
+                | ErrorKind::AlreadyExists
+                | ErrorKind::Unsupported
+                | ErrorKind::InvalidInput
+                | ErrorKind::Protocol
+                | ErrorKind::NoSpace
+                | ErrorKind::ReadOnly
+                | ErrorKind::Io
+                | ErrorKind::Cancelled
+                | ErrorKind::Unexpected => {}
+            }
+        }
+    }
 
     #[test]
     fn io_errors_map_to_actionable_kinds() {

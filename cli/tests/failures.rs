@@ -26,7 +26,6 @@ use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
 use std::process::{Command, ExitCode, Output};
 use std::sync::Arc;
-use std::time::Duration;
 
 fn main() -> ExitCode {
     if common::process::serve_if_asked() {
@@ -383,25 +382,10 @@ fn vanished_source_pull() {
     config.source_wrap = Some(blit_daemon::SourceWrap::new(move |inner| {
         Arc::new(Vanish { inner, root: root.clone() }) as Arc<dyn ManifestSource>
     }));
-    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-    let (ready_tx, ready) = std::sync::mpsc::channel();
-    let daemon = std::thread::spawn(move || {
-        let rt = tokio::runtime::Builder::new_multi_thread().enable_all().build().unwrap();
-        rt.block_on(async move {
-            let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-            ready_tx.send(listener.local_addr().unwrap().port()).unwrap();
-            blit_daemon::run(listener, config, async move {
-                stopped.await.ok();
-            })
-            .await
-            .unwrap();
-        });
-    });
-    let port = ready.recv_timeout(Duration::from_secs(10)).expect("the daemon binds");
-    let url = OsString::from(format!("127.0.0.1:{port}:/m/tree/"));
+    let daemon = common::daemon::Daemon::serve(config);
+    let url = OsString::from(format!("127.0.0.1:{}:/m/tree/", daemon.port));
     let out = blit(&[os("copy"), os("--json"), &url, dst.as_os_str()]);
-    stop.send(()).ok();
-    daemon.join().unwrap();
+    drop(daemon);
     assert_one_failure(&out, "vanish", "not_found", "No such file");
     assert_good_files_landed(&dst);
     assert!(!dst.join("vanish").exists());

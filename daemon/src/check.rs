@@ -6,9 +6,9 @@
 //! located at its key: every module's directory exists and is a directory
 //! (`path`), every secret file reads (`auth_secret_file`, daemon-wide and per
 //! module), the TLS certificate and key load (`tls_cert`). They run through
-//! the same loaders the daemon uses, and then [`DaemonConfig::validate`], the
-//! very check `blitd` runs at startup, runs too, so the two cannot drift
-//! apart.
+//! the same loaders the daemon uses, and then the rest of
+//! [`DaemonConfig::validate`] (`validate_shape`: the TLS pair and the module
+//! set), so every check `blitd` runs at startup runs here too.
 
 use crate::locate::{at_line, Seg, Seg::Index, Seg::Key, Spans};
 use crate::DaemonConfig;
@@ -46,6 +46,9 @@ pub fn check_config(config: &DaemonConfig, file: Option<&Path>) -> Result<usize>
             Secret::from_file(secret, &what).map_err(|e| at(&[Key("module"), Index(i), Key("auth_secret_file")], e))?;
         }
     }
-    config.validate()?;
+    // The rest of `DaemonConfig::validate` (its secret and certificate loads
+    // ran above, located): loading them twice would read every file twice
+    // and print the loose-permission warning twice.
+    config.validate_shape()?;
     Ok(config.modules.len())
 }

@@ -277,13 +277,19 @@ impl DaemonConfig {
     /// [`crate::run`] does first; lets `main` fail before it binds.
     /// Also reads the secret files and the TLS certificate and key.
     pub fn validate(&self) -> Result<()> {
-        self.check_tls_pair()?;
-        crate::module::Modules::new(&self.modules)?;
+        self.validate_shape()?;
         crate::security::Security::load(self).map(drop)
     }
 
+    /// The part of [`DaemonConfig::validate`] that reads no secret or
+    /// certificate: the TLS pair and the module set (names, directories).
+    pub(crate) fn validate_shape(&self) -> Result<()> {
+        self.check_tls_pair()?;
+        crate::module::Modules::new(&self.modules).map(drop)
+    }
+
     /// `tls_cert` and `tls_key` come together or not at all.
-    fn check_tls_pair(&self) -> Result<()> {
+    pub(crate) fn check_tls_pair(&self) -> Result<()> {
         match (&self.tls_cert, &self.tls_key) {
             (Some(_), None) => Err(invalid("tls_cert is set but tls_key is not", "set both tls_cert and tls_key")),
             (None, Some(_)) => Err(invalid("tls_key is set but tls_cert is not", "set both tls_cert and tls_key")),

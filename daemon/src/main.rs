@@ -94,7 +94,8 @@ fn configure(args: &Args) -> anyhow::Result<DaemonConfig> {
 
 async fn serve(args: Args) -> anyhow::Result<()> {
     let config = configure(&args)?;
-    config.validate()?;
+    // Modules, secrets and TLS are loaded (and checked) once, by `run`,
+    // before anything is served.
     let addr = match config.listen {
         Some(addr) => addr,
         None => parse_listen(DEFAULT_LISTEN)?,

@@ -27,6 +27,7 @@ impl Security {
     /// Reads every secret file and the TLS certificate and key; errors name
     /// the configuration key and the file.
     pub(crate) fn load(config: &DaemonConfig) -> Result<Security> {
+        config.check_tls_pair()?;
         let daemon =
             config.auth_secret_file.as_deref().map(|p| Secret::from_file(p, "auth_secret_file")).transpose()?;
         let mut modules = HashMap::new();

@@ -32,21 +32,6 @@ const MAX_MESSAGE: usize = 16 * 1024;
 /// Longest non-data frame: a header plus an error.
 const MAX_CONTROL: usize = 4 + MAX_PATH + 8 + 8 + 4 + 1 + 4 + MAX_MESSAGE;
 
-/// Error kinds by wire number; unknown numbers decode as `Unexpected`.
-const KINDS: [ErrorKind; 11] = [
-    ErrorKind::NotFound,
-    ErrorKind::PermissionDenied,
-    ErrorKind::AlreadyExists,
-    ErrorKind::Unsupported,
-    ErrorKind::InvalidInput,
-    ErrorKind::Protocol,
-    ErrorKind::NoSpace,
-    ErrorKind::ReadOnly,
-    ErrorKind::Io,
-    ErrorKind::Cancelled,
-    ErrorKind::Unexpected,
-];
-
 fn io_err(op: &'static str) -> impl Fn(io::Error) -> PipeError {
     move |source| PipeError::Io { op, source }
 }
@@ -112,7 +97,7 @@ pub(crate) fn encode_header(h: &FileHeader, out: &mut Vec<u8>) {
 
 /// Encodes an error as kind and message.
 pub(crate) fn encode_error(e: &Error, out: &mut Vec<u8>) {
-    let kind = KINDS.iter().position(|k| *k == e.kind()).unwrap_or(KINDS.len() - 1);
+    let kind = ErrorKind::ALL.iter().position(|k| *k == e.kind()).unwrap_or(ErrorKind::ALL.len() - 1);
     out.push(kind as u8);
     let msg = e.to_string();
     let mut end = msg.len().min(MAX_MESSAGE);
@@ -181,7 +166,7 @@ impl<'a> Body<'a> {
     /// Decodes an error written by [`encode_error`].
     pub(crate) fn error(&mut self) -> Result<Error, PipeError> {
         let [kind] = self.array()?;
-        let kind = KINDS.get(kind as usize).copied().unwrap_or(ErrorKind::Unexpected);
+        let kind = ErrorKind::ALL.get(kind as usize).copied().unwrap_or(ErrorKind::Unexpected);
         let len = self.u32()?;
         let msg = String::from_utf8_lossy(self.take(len)?).into_owned();
         Ok(Error::new(kind, msg))

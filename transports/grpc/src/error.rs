@@ -14,21 +14,6 @@ use tonic::{Code, Status};
 /// The metadata key that carries the exact error kind.
 const KIND_KEY: &str = "blit-error-kind";
 
-/// Every kind, for parsing names back.
-const KINDS: [ErrorKind; 11] = [
-    ErrorKind::NotFound,
-    ErrorKind::PermissionDenied,
-    ErrorKind::AlreadyExists,
-    ErrorKind::Unsupported,
-    ErrorKind::InvalidInput,
-    ErrorKind::Protocol,
-    ErrorKind::NoSpace,
-    ErrorKind::ReadOnly,
-    ErrorKind::Io,
-    ErrorKind::Cancelled,
-    ErrorKind::Unexpected,
-];
-
 /// The gRPC status for `error`: the closest code, the exact kind in metadata,
 /// and the error's text (path, message and hint) as the message.
 pub fn status_from_error(error: &Error) -> Status {
@@ -70,7 +55,7 @@ pub fn error_from_status(status: &Status, peer: &str) -> Error {
 }
 
 fn kind_named(name: &str) -> Option<ErrorKind> {
-    KINDS.into_iter().find(|k| k.as_str() == name)
+    ErrorKind::ALL.into_iter().find(|k| k.as_str() == name)
 }
 
 fn code_of(kind: ErrorKind) -> Code {
@@ -184,7 +169,7 @@ mod tests {
 
     #[test]
     fn kinds_round_trip_through_status_and_report() {
-        for kind in KINDS {
+        for kind in ErrorKind::ALL {
             let e = Error::new(kind, "boom").with_path("/m/a").with_hint("do this");
             let status = status_from_error(&e);
             assert_eq!(status.code(), code_of(kind));

@@ -322,26 +322,12 @@ impl<'a> Dec<'a> {
     }
 }
 
-const KINDS: [ErrorKind; 11] = [
-    ErrorKind::NotFound,
-    ErrorKind::PermissionDenied,
-    ErrorKind::AlreadyExists,
-    ErrorKind::Unsupported,
-    ErrorKind::InvalidInput,
-    ErrorKind::Protocol,
-    ErrorKind::NoSpace,
-    ErrorKind::ReadOnly,
-    ErrorKind::Io,
-    ErrorKind::Cancelled,
-    ErrorKind::Unexpected,
-];
-
 fn kind_code(kind: ErrorKind) -> u8 {
-    KINDS.iter().position(|k| *k == kind).unwrap_or(KINDS.len() - 1) as u8
+    ErrorKind::ALL.iter().position(|k| *k == kind).unwrap_or(ErrorKind::ALL.len() - 1) as u8
 }
 
 fn kind_from_code(code: u8) -> ErrorKind {
-    KINDS.get(code as usize).copied().unwrap_or(ErrorKind::Unexpected)
+    ErrorKind::ALL.get(code as usize).copied().unwrap_or(ErrorKind::Unexpected)
 }
 
 #[cfg(test)]
