@@ -98,6 +98,17 @@ pub(crate) fn open_dir(dir: BorrowedFd<'_>, rel: &[u8]) -> io::Result<OwnedFd> {
     walk(dir, rel, false)
 }
 
+/// Like [`open_dir`], but readable: for listing the directory's entries.
+pub(crate) fn open_dir_readable(dir: BorrowedFd<'_>, rel: &[u8]) -> io::Result<OwnedFd> {
+    let flags = libc::O_RDONLY | libc::O_DIRECTORY | libc::O_NOFOLLOW | libc::O_CLOEXEC;
+    let rel = if rel.is_empty() { &b"."[..] } else { rel };
+    if let Some(result) = openat2_beneath(dir, rel, flags) {
+        return result;
+    }
+    let held = walk(dir, rel, false)?;
+    openat(held.as_fd(), c".", flags, 0)
+}
+
 /// Opens the regular file `rel` (non-empty) below `dir` for reading, with no
 /// symlink followed on the way or at the end. A peer that names
 /// `link/secret` (with `link -> /etc` inside the tree) gets `ELOOP`/`EXDEV`,

@@ -30,14 +30,13 @@ use crate::ownership::{self, MetaWarnings};
 use crate::partial::Partials;
 use crate::policy::DestinationPolicy;
 use crate::sweep::Sweeper;
+use crate::tree::{At, Stat, Tree};
 use blit_api::{Error, ErrorKind, Events, FileHeader, FileKind, ProgressEvent, RelPath, TransferOptions};
 use blit_planner::filter::Filter;
 use std::cell::Cell;
 use std::collections::{HashMap, HashSet};
-use std::fs::Metadata;
 use std::io;
-use std::os::unix::fs::DirBuilderExt;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::sync::Arc;
 
 /// Mode and mtime of one directory, applied after the payload.
@@ -61,7 +60,7 @@ enum DirState {
 
 /// Judges manifest items against the destination tree.
 pub(crate) struct Judge {
-    root: PathBuf,
+    tree: Arc<Tree>,
     options: TransferOptions,
     events: Events,
     open: HashMap<Vec<u8>, DirState>,
@@ -91,26 +90,13 @@ pub(crate) struct Judge {
 
 /// Splits a non-root path into its parent's bytes and its name.
 fn split(path: &RelPath) -> (&[u8], &[u8]) {
-    let b = path.as_bytes();
-    match b.iter().rposition(|c| *c == b'/') {
-        Some(i) => (&b[..i], &b[i + 1..]),
-        None => (&[], b),
-    }
-}
-
-/// `lstat`, with a missing entry as `None`.
-fn lstat(path: &Path) -> io::Result<Option<Metadata>> {
-    match std::fs::symlink_metadata(path) {
-        Ok(m) => Ok(Some(m)),
-        Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(None),
-        Err(e) => Err(e),
-    }
+    crate::tree::split(path.as_bytes())
 }
 
 impl Judge {
-    pub(crate) fn new(root: PathBuf, options: TransferOptions, events: Events, sweeper: Arc<Sweeper>) -> Self {
+    pub(crate) fn new(tree: Arc<Tree>, options: TransferOptions, events: Events, sweeper: Arc<Sweeper>) -> Self {
         Judge {
-            root,
+            tree,
             options,
             events,
             open: HashMap::new(),
@@ -173,7 +159,7 @@ impl Judge {
                 None => Some((ErrorKind::Protocol, "the source sent it outside any directory it announced")),
             };
             if let Some((kind, why)) = why {
-                let abs = h.path.to_path(&self.root);
+                let abs = self.tree.shown(&h.path);
                 self.fail(&h.path, h.kind, h.size, Error::new(kind, why).with_path(abs.display().to_string()));
                 return None;
             }
@@ -189,7 +175,7 @@ impl Judge {
             }
         }
         if h.hard_link.is_some() {
-            match link_land::judge(&self.root, h, self.options.dry_run, &self.events) {
+            match link_land::judge(&self.tree, h, self.options.dry_run, &self.events) {
                 Ok(link) => self.links.extend(link),
                 Err((h, e)) => self.fail(&h.path, h.kind, h.size, e),
             }
@@ -248,33 +234,62 @@ impl Judge {
         }
     }
 
+    /// The entry `path` names below the root; `None` for the root itself,
+    /// which is reached through [`Judge::root_entry`].
+    pub(super) fn place(&self, path: &RelPath) -> io::Result<Option<At>> {
+        if path.is_root() {
+            return Ok(None);
+        }
+        self.tree.at(path).map(Some)
+    }
+
+    /// `lstat` of `path`; the root is followed when the user named a
+    /// symlink to a directory (never for a held tree, such as a module).
+    pub(super) fn lstat(&self, path: &RelPath) -> io::Result<Option<Stat>> {
+        match self.place(path)? {
+            Some(at) => at.stat(),
+            None => {
+                if self.tree.anchor().follows_root() {
+                    match self.tree.root(false) {
+                        Ok(_) => return self.tree.root_dir()?.stat(),
+                        Err(e) if e.kind() == io::ErrorKind::NotFound || crate::beneath::is_in_the_way(&e) => {}
+                        Err(e) => return Err(e),
+                    }
+                }
+                match self.tree.anchor().parent(false) {
+                    Ok(at) => at.stat(),
+                    Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(None),
+                    Err(e) if e.kind() == io::ErrorKind::PermissionDenied => self.tree.root_dir()?.stat(),
+                    Err(e) => Err(e),
+                }
+            }
+        }
+    }
+
+    /// The entry of `path` once it is a directory: the root directory
+    /// itself, or its name in its parent.
+    fn dir_entry(&self, path: &RelPath) -> io::Result<At> {
+        self.tree.entry(path)
+    }
+
     fn dir(&mut self, h: FileHeader, fresh_parent: bool) {
-        let abs = h.path.to_path(&self.root);
+        let abs = self.tree.shown(&h.path);
         let state = self.make_dir(&h, &abs, fresh_parent);
         self.open.insert(h.path.as_bytes().to_vec(), state);
-        if state != DirState::Broken && !self.options.dry_run {
+        // A held root (a module) keeps its own metadata.
+        let protected = h.path.is_root() && self.tree.anchor().is_protected();
+        if state != DirState::Broken && !self.options.dry_run && !protected {
             // `finish` sets the mode afterwards.
-            self.keep_meta(&abs, &h, None);
+            if let Ok(at) = self.dir_entry(&h.path) {
+                self.keep_meta(&at, &h, None);
+            }
             self.dirs.push(DirMeta { path: h.path, mode: h.mode, mtime_ns: h.mtime_ns });
         }
     }
 
-    /// Makes sure a real directory stands at `abs`.
+    /// Makes sure a real directory stands at `h.path`.
     fn make_dir(&mut self, h: &FileHeader, abs: &Path, fresh_parent: bool) -> DirState {
-        // The root may be a symlink to a directory: the user named it.
-        let existing = if fresh_parent {
-            Ok(None)
-        } else if h.path.is_root() {
-            std::fs::metadata(abs).map(Some).or_else(|e| {
-                if e.kind() == io::ErrorKind::NotFound {
-                    lstat(abs)
-                } else {
-                    Err(e)
-                }
-            })
-        } else {
-            lstat(abs)
-        };
+        let existing = if fresh_parent { Ok(None) } else { self.lstat(&h.path) };
         match existing {
             Err(e) => {
                 self.fail(&h.path, FileKind::Dir, 0, Error::io("read metadata", abs.display(), e));
@@ -284,8 +299,9 @@ impl Judge {
                 // Children must be writable while the transfer runs; `finish`
                 // restores the source's mode. If this fails (not the owner),
                 // each child reports its own error and `finish` the mode's.
-                if !self.options.dry_run && meta::mode(&m) & 0o700 != 0o700 {
-                    if let Err(e) = meta::set_mode(abs, meta::mode(&m) | 0o700) {
+                let protected = h.path.is_root() && self.tree.anchor().is_protected();
+                if !self.options.dry_run && !protected && m.mode() & 0o700 != 0o700 {
+                    if let Err(e) = self.dir_entry(&h.path).and_then(|at| at.set_mode(m.mode() | 0o700)) {
                         tracing::debug!("could not make {} writable for the transfer: {e}", abs.display());
                     }
                 }
@@ -297,13 +313,15 @@ impl Judge {
                     return DirState::Fresh;
                 }
                 let made = (|| {
+                    let at = match self.place(&h.path)? {
+                        Some(at) => at,
+                        None => self.tree.anchor().parent(true)?,
+                    };
                     if existing.is_some() {
                         // A file or symlink stands where the directory goes.
-                        std::fs::remove_file(abs)?;
-                    } else if h.path.is_root() {
-                        create_root_parent(abs)?;
+                        at.unlink()?;
                     }
-                    std::fs::DirBuilder::new().mode(0o700).create(abs)
+                    at.mkdir(0o700)
                 })();
                 let state = if made.is_ok() { DirState::Fresh } else { DirState::Broken };
                 self.applied(h, made, "create directory", abs);
@@ -315,19 +333,19 @@ impl Judge {
     /// Applies owner, group and (with `--xattrs`) extended attributes to an
     /// entry that is not landed through a payload; returns whether the owner
     /// changed (see `ownership`).
-    fn keep_meta(&self, abs: &Path, h: &FileHeader, existing: Option<&Metadata>) -> bool {
+    pub(super) fn keep_meta(&self, at: &At, h: &FileHeader, existing: Option<&Stat>) -> bool {
         if h.uid.is_none() && h.gid.is_none() && !self.options.xattrs {
             return false;
         }
-        ownership::apply_path(abs, h, existing, self.options.xattrs, &self.warnings)
+        ownership::apply_at(at, h, existing, self.options.xattrs, &self.warnings)
     }
 
     fn file(&mut self, h: FileHeader, fresh_parent: bool) -> Option<FileHeader> {
         if fresh_parent {
             return self.needed(h);
         }
-        let abs = h.path.to_path(&self.root);
-        let m = match lstat(&abs) {
+        let abs = self.tree.shown(&h.path);
+        let m = match self.lstat(&h.path) {
             Ok(Some(m)) => m,
             Ok(None) => return self.needed(h),
             Err(e) => {
@@ -339,18 +357,32 @@ impl Judge {
             self.fail(&h.path, FileKind::File, h.size, dir_in_the_way(&abs));
             return None;
         }
-        if !m.is_file() || m.len() != h.size {
+        if !m.is_file() || m.size != h.size {
             return self.needed(h);
         }
-        let same_mtime = meta::mtime_ns(&m) == h.mtime_ns;
+        // The root file is reached through its parent.
+        let at = match self.place(&h.path) {
+            Ok(Some(at)) => Ok(at),
+            Ok(None) => self.tree.anchor().parent(false),
+            Err(e) => Err(e),
+        };
+        let at = match at {
+            Ok(at) => at,
+            Err(e) => {
+                self.fail(&h.path, FileKind::File, h.size, Error::io("open directory", abs.display(), e));
+                return None;
+            }
+        };
+        let same_mtime = m.mtime_ns == h.mtime_ns;
         match h.checksum.filter(|_| self.options.checksum) {
             Some(sum) => {
                 // Checksum mode: the content decides; an unreadable file is rewritten.
-                if meta::blake3_file(&abs, &mut self.buf).ok() != Some(sum) {
+                let digest = at.open_file().and_then(|f| meta::blake3_reader(f, &mut self.buf));
+                if digest.ok() != Some(sum) {
                     return self.needed(h);
                 }
                 if !same_mtime && !self.options.dry_run {
-                    if let Err(e) = meta::set_mtime_nofollow(&abs, h.mtime_ns) {
+                    if let Err(e) = at.set_mtime(h.mtime_ns) {
                         self.fail(&h.path, FileKind::File, h.size, Error::io("set mtime", abs.display(), e));
                         return None;
                     }
@@ -359,9 +391,9 @@ impl Judge {
             None if !same_mtime => return self.needed(h),
             None => {}
         }
-        let chowned = !self.options.dry_run && self.keep_meta(&abs, &h, Some(&m));
-        if (chowned || meta::mode(&m) != h.mode & meta::MODE_MASK) && !self.options.dry_run {
-            if let Err(e) = meta::set_mode(&abs, h.mode) {
+        let chowned = !self.options.dry_run && self.keep_meta(&at, &h, Some(&m));
+        if (chowned || m.mode() != h.mode & meta::MODE_MASK) && !self.options.dry_run {
+            if let Err(e) = at.set_mode(h.mode) {
                 self.fail(&h.path, FileKind::File, h.size, Error::io("set mode", abs.display(), e));
             }
         }
@@ -374,17 +406,9 @@ impl Judge {
             return None;
         }
         if let Some(partials) = &self.partials {
-            partials.offer(&self.root, &mut h);
+            partials.offer(&self.tree, &mut h);
         }
         Some(h)
-    }
-}
-
-/// Creates the parent directories of the destination root.
-fn create_root_parent(abs: &Path) -> io::Result<()> {
-    match abs.parent() {
-        Some(parent) if !parent.as_os_str().is_empty() => std::fs::create_dir_all(parent),
-        _ => Ok(()),
     }
 }
 

@@ -21,24 +21,18 @@ use crate::meta;
 use crate::ownership::{self, MetaWarnings};
 use crate::partial::{part_name, resumable};
 use crate::sweep;
+use crate::tree::Got;
 use crate::LocalDestination;
 use blit_api::{Error, ErrorKind, FileHeader, FileKind, LandingFile, PayloadWriter, Result};
-use std::collections::VecDeque;
-use std::ffi::{CStr, CString, OsStr};
-use std::fs::{File, OpenOptions};
+use std::ffi::{CStr, CString};
+use std::fs::File;
 use std::io::{self, Write};
 use std::os::fd::{AsFd, AsRawFd, OwnedFd};
-use std::os::unix::ffi::OsStrExt;
-use std::os::unix::fs::OpenOptionsExt;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Mutex, OnceLock, PoisonError};
+use std::sync::{Arc, OnceLock};
 
 static COUNTER: AtomicU64 = AtomicU64::new(0);
-
-/// Directory descriptors kept per destination: files arrive in manifest
-/// order, so a handful covers the directories being filled right now.
-const DIR_CACHE: usize = 16;
 
 /// The prefix of every temporary name this process creates.
 pub(crate) fn temp_prefix() -> &'static [u8] {
@@ -52,11 +46,6 @@ pub(crate) fn temp_name() -> Vec<u8> {
     name.extend_from_slice(temp_prefix());
     let _ = write!(name, "{}.tmp", COUNTER.fetch_add(1, Ordering::Relaxed));
     name
-}
-
-/// A fresh temporary path in `dir`.
-pub(crate) fn temp_path(dir: &Path) -> PathBuf {
-    dir.join(OsStr::from_bytes(&temp_name()))
 }
 
 const CREATE_FLAGS: libc::c_int = libc::O_WRONLY | libc::O_CREAT | libc::O_EXCL | libc::O_NOFOLLOW | libc::O_CLOEXEC;
@@ -106,84 +95,31 @@ pub(crate) fn dir_in_the_way(target: &Path) -> Error {
         .with_hint("remove or rename that directory, then rerun")
 }
 
-/// Open descriptors of recently used directories below the root.
-#[derive(Debug, Default)]
-pub(crate) struct DirCache {
-    root: OnceLock<OwnedFd>,
-    dirs: Mutex<VecDeque<(Vec<u8>, Arc<OwnedFd>)>>,
-}
-
 impl LocalDestination {
-    /// The root's descriptor, opened (and created if missing) on first use.
-    fn root_fd(&self) -> Result<&OwnedFd> {
-        if let Some(fd) = self.cache.root.get() {
-            return Ok(fd);
-        }
-        let root = self.root();
-        let open = || OpenOptions::new().read(true).custom_flags(libc::O_DIRECTORY).open(root);
-        let file = match open() {
-            Err(e) if e.kind() == io::ErrorKind::NotFound => {
-                std::fs::create_dir_all(root).map_err(|e| Error::io("create directory", root.display(), e))?;
-                open()
-            }
-            other => other,
-        }
-        .map_err(|e| Error::io("open destination", root.display(), e))?;
-        // Another thread may have won the race; either descriptor will do.
-        let _ = self.cache.root.set(file.into());
-        Ok(self.cache.root.get().expect("the root descriptor was just set"))
-    }
-
     /// The directory that holds `header`'s file, and the file's name in it.
     fn parent_of(&self, header: &FileHeader, target: &Path) -> Result<(Arc<OwnedFd>, CString)> {
         if header.path.is_root() {
             // A directory root (a daemon's module, say) can never become
             // this file: refuse before anything, a `.part` that survives an
             // interruption included, is created beside the root.
-            if std::fs::symlink_metadata(target).is_ok_and(|m| m.is_dir()) {
+            let at = self.tree.anchor().parent(true).map_err(|e| {
+                if e.kind() == io::ErrorKind::PermissionDenied {
+                    dir_in_the_way(target)
+                } else {
+                    Error::io("open directory", target.parent().unwrap_or(target).display(), e)
+                }
+            })?;
+            if at.stat().ok().flatten().is_some_and(|m| m.is_dir()) {
                 return Err(dir_in_the_way(target));
             }
-            // The root itself: its parent is the user's choice, resolved as usual.
-            let (Some(dir), Some(name)) = (target.parent(), target.file_name()) else {
-                return Err(Error::new(ErrorKind::InvalidInput, "the destination names no file")
-                    .with_path(target.display().to_string()));
-            };
-            let dir = if dir.as_os_str().is_empty() { Path::new(".") } else { dir };
-            std::fs::create_dir_all(dir).map_err(|e| Error::io("create directory", dir.display(), e))?;
-            let file = OpenOptions::new()
-                .read(true)
-                .custom_flags(libc::O_DIRECTORY)
-                .open(dir)
-                .map_err(|e| Error::io("open directory", dir.display(), e))?;
-            let name = c_bytes(name.as_bytes()).map_err(|e| Error::io("name", target.display(), e))?;
-            let dir: OwnedFd = file.into();
             // No relative path is `/`: the key of the root's parent.
-            self.sweeper.once(b"/", dir.as_fd());
-            return Ok((Arc::new(dir), name));
+            self.sweeper.once(b"/", at.dir.as_fd());
+            return Ok((at.dir, at.name));
         }
-        let bytes = header.path.as_bytes();
-        let (parent, name) = match bytes.iter().rposition(|b| *b == b'/') {
-            Some(i) => (&bytes[..i], &bytes[i + 1..]),
-            None => (&[][..], bytes),
-        };
+        let (parent, name) = crate::tree::split(header.path.as_bytes());
         let name = c_bytes(name).map_err(|e| Error::io("name", target.display(), e))?;
-        let dirs = self.cache.dirs.lock().unwrap_or_else(PoisonError::into_inner);
-        if let Some((_, fd)) = dirs.iter().find(|(p, _)| p == parent) {
-            return Ok((fd.clone(), name));
-        }
-        drop(dirs);
-        let root = self.root_fd()?.as_fd();
-        let fd = match beneath::open_dir(root, parent) {
-            Ok(fd) => {
-                // An existing directory may hold the leftovers of a crashed run.
-                self.sweeper.once(parent, fd.as_fd());
-                Ok(fd)
-            }
-            Err(e) if e.kind() == io::ErrorKind::NotFound => beneath::create_dir(root, parent),
-            other => other,
-        };
         let dir_path = target.parent().unwrap_or(target);
-        let fd = Arc::new(fd.map_err(|e| {
+        let (fd, got) = self.tree.dir(parent, true).map_err(|e| {
             if beneath::is_in_the_way(&e) {
                 Error::new(ErrorKind::AlreadyExists, "a symlink or file stands where a directory of this path belongs")
                     .with_path(dir_path.display().to_string())
@@ -192,10 +128,11 @@ impl LocalDestination {
             } else {
                 Error::io("open directory", dir_path.display(), e)
             }
-        })?);
-        let mut dirs = self.cache.dirs.lock().unwrap_or_else(PoisonError::into_inner);
-        dirs.push_front((parent.to_vec(), fd.clone()));
-        dirs.truncate(DIR_CACHE);
+        })?;
+        if got == Got::Opened {
+            // An existing directory may hold the leftovers of a crashed run.
+            self.sweeper.once(parent, fd.as_fd());
+        }
         Ok((fd, name))
     }
 }
@@ -209,7 +146,7 @@ impl PayloadWriter for LocalDestination {
     fn begin(&self, header: &FileHeader) -> Result<Box<dyn LandingFile>> {
         // The peer sent this header: the destination's policy applies again.
         let header = &*self.policy.admit(header);
-        let target = header.path.to_path(self.root());
+        let target = self.tree.shown(&header.path);
         if header.kind != FileKind::File {
             return Err(Error::new(ErrorKind::InvalidInput, "only regular files carry a payload")
                 .with_path(target.display().to_string()));
@@ -263,7 +200,7 @@ impl PayloadWriter for LocalDestination {
     /// nothing for, or `reused` beyond what the `.part` holds.
     fn resume(&self, header: &FileHeader, reused: u64) -> Result<Box<dyn LandingFile>> {
         let header = &*self.policy.admit(header);
-        let target = header.path.to_path(self.root());
+        let target = self.tree.shown(&header.path);
         let refused = |why: String| {
             Error::new(ErrorKind::Protocol, why)
                 .with_path(target.display().to_string())

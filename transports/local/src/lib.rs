@@ -18,6 +18,7 @@ mod sweep;
 #[cfg(test)]
 mod testutil;
 mod transport;
+mod tree;
 mod walker;
 pub mod xattr;
 
@@ -25,6 +26,7 @@ pub use need_list::LocalDestination;
 pub use partial::part_name;
 pub use policy::DestinationPolicy;
 pub use transport::LocalTransport;
+pub use tree::Anchor;
 pub use walker::LocalSource;
 
 /// The scheme this transport registers under.

@@ -17,13 +17,11 @@
 
 use crate::beneath::{self, c_bytes};
 use crate::landing::dir_in_the_way;
+use crate::tree::Tree;
 use blit_api::{Error, ErrorKind, Events, FileHeader, FileKind, ProgressEvent, RelPath};
 use std::ffi::CString;
-use std::fs::OpenOptions;
 use std::io;
 use std::os::fd::{AsFd, AsRawFd, BorrowedFd, OwnedFd};
-use std::os::unix::fs::OpenOptionsExt;
-use std::path::Path;
 
 /// A link entry the judge kept for `finish`.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -84,13 +82,9 @@ fn linked(root: BorrowedFd<'_>, link: &PendingLink) -> bool {
     }
 }
 
-fn open_root(root: &Path) -> io::Result<OwnedFd> {
-    Ok(OpenOptions::new().read(true).custom_flags(libc::O_DIRECTORY | libc::O_CLOEXEC).open(root)?.into())
-}
-
 /// Whether `link` would change anything (for a dry run's `Planned`).
-pub(crate) fn needs_link(root: &Path, link: &PendingLink) -> bool {
-    open_root(root).map_or(true, |fd| !linked(fd.as_fd(), link))
+pub(crate) fn needs_link(tree: &Tree, link: &PendingLink) -> bool {
+    tree.root(false).map_or(true, |fd| !linked(fd.as_fd(), link))
 }
 
 /// The judge's part: checks a link entry and keeps it for `finish`, or in a
@@ -98,7 +92,7 @@ pub(crate) fn needs_link(root: &Path, link: &PendingLink) -> bool {
 /// A malformed entry comes back with the error to report for it.
 #[allow(clippy::result_large_err)]
 pub(crate) fn judge(
-    root: &Path,
+    tree: &Tree,
     h: FileHeader,
     dry_run: bool,
     events: &Events,
@@ -114,12 +108,12 @@ pub(crate) fn judge(
         None
     };
     if let Some(why) = why {
-        let e = Error::new(ErrorKind::Protocol, why).with_path(h.path.to_path(root).display().to_string());
+        let e = Error::new(ErrorKind::Protocol, why).with_path(tree.shown(&h.path).display().to_string());
         return Err((h, e));
     }
     let link = PendingLink { path: h.path, target };
     if dry_run {
-        if needs_link(root, &link) {
+        if needs_link(tree, &link) {
             events.emit(ProgressEvent::Planned { path: link.path, kind: FileKind::File, size: 0 });
         }
         return Ok(None);
@@ -129,14 +123,14 @@ pub(crate) fn judge(
 
 /// Creates every link that is not already in place; see the module docs for
 /// the events.
-pub(crate) fn land_links(root: &Path, links: Vec<PendingLink>, events: &Events) {
+pub(crate) fn land_links(tree: &Tree, links: Vec<PendingLink>, events: &Events) {
     if links.is_empty() {
         return;
     }
-    let root_fd = match open_root(root) {
+    let root_fd = match tree.root(false) {
         Ok(fd) => fd,
         Err(e) => {
-            let err = Error::io("open destination", root.display(), e);
+            let err = Error::io("open destination", tree.anchor().shown().display(), e);
             events.emit(ProgressEvent::NeedBatch { files: links.len() as u64, bytes: 0 });
             for link in links {
                 events.emit(ProgressEvent::FileStarted { path: link.path.clone(), kind: FileKind::File, size: 0 });
@@ -152,7 +146,7 @@ pub(crate) fn land_links(root: &Path, links: Vec<PendingLink>, events: &Events) 
     events.emit(ProgressEvent::NeedBatch { files: todo.len() as u64, bytes: 0 });
     for link in todo {
         events.emit(ProgressEvent::FileStarted { path: link.path.clone(), kind: FileKind::File, size: 0 });
-        match make(root, root_fd.as_fd(), &link) {
+        match make(tree, root_fd.as_fd(), &link) {
             Ok(()) => events.emit(ProgressEvent::FileDone { path: link.path, kind: FileKind::File, bytes: 0 }),
             Err(e) => events.emit(ProgressEvent::failed(&link.path, &e)),
         }
@@ -160,9 +154,9 @@ pub(crate) fn land_links(root: &Path, links: Vec<PendingLink>, events: &Events) 
 }
 
 /// Links `link.path` to `link.target`: a temporary name, then a rename.
-fn make(root: &Path, root_fd: BorrowedFd<'_>, link: &PendingLink) -> Result<(), Error> {
-    let abs = link.path.to_path(root);
-    let target_abs = link.target.to_path(root);
+fn make(tree: &Tree, root_fd: BorrowedFd<'_>, link: &PendingLink) -> Result<(), Error> {
+    let abs = tree.shown(&link.path);
+    let target_abs = tree.shown(&link.target);
     let io = |op: &str, e: io::Error| Error::io(op, abs.display(), e);
     let target = at(root_fd, &link.target).map_err(|e| io("open the link target's directory", e))?;
     let missing = || {
@@ -216,6 +210,11 @@ mod tests {
     use super::*;
     use blit_api::RecordingSink;
     use std::os::unix::fs::MetadataExt;
+    use std::path::Path;
+
+    fn tree(root: &Path) -> Tree {
+        Tree::new(crate::Anchor::path(root.to_path_buf()))
+    }
 
     fn rel(p: &str) -> RelPath {
         RelPath::from_bytes(p.as_bytes().to_vec()).unwrap()
@@ -240,7 +239,7 @@ mod tests {
             PendingLink { path: rel("orphan"), target: rel("missing") },
         ];
         let rec = RecordingSink::new();
-        land_links(root, links, &(rec.clone() as Events));
+        land_links(&tree(root), links, &(rec.clone() as Events));
         assert_eq!(ino(&root.join("d/old")), ino(&root.join("t")));
         assert_eq!(ino(&root.join("new")), ino(&root.join("t")));
         assert!(!root.join("orphan").exists());
@@ -261,7 +260,7 @@ mod tests {
         // A second pass finds everything linked and says nothing.
         let rec = RecordingSink::new();
         let again = vec![PendingLink { path: rel("new"), target: rel("t") }];
-        land_links(root, again, &(rec.clone() as Events));
+        land_links(&tree(root), again, &(rec.clone() as Events));
         assert!(rec.events().is_empty(), "{:?}", rec.events());
         let names: Vec<_> = std::fs::read_dir(root).unwrap().map(|e| e.unwrap().file_name()).collect();
         assert!(names.iter().all(|n| !n.to_string_lossy().starts_with(".blit.")), "{names:?}");
@@ -275,9 +274,13 @@ mod tests {
         let root = dir.path();
         std::os::unix::fs::symlink(outside.path(), root.join("sym")).unwrap();
         let rec = RecordingSink::new();
-        land_links(root, vec![PendingLink { path: rel("grab"), target: rel("sym/secret") }], &(rec.clone() as Events));
+        land_links(
+            &tree(root),
+            vec![PendingLink { path: rel("grab"), target: rel("sym/secret") }],
+            &(rec.clone() as Events),
+        );
         assert!(!root.join("grab").exists(), "a link to a file outside the root was made");
         assert!(rec.events().iter().any(|e| matches!(e, ProgressEvent::FileFailed { .. })));
-        assert!(needs_link(root, &PendingLink { path: rel("grab"), target: rel("sym/secret") }));
+        assert!(needs_link(&tree(root), &PendingLink { path: rel("grab"), target: rel("sym/secret") }));
     }
 }

@@ -5,13 +5,14 @@
 //! times are set with `utimensat(AT_SYMLINK_NOFOLLOW)` or `futimens` on an open
 //! descriptor, and files are opened with `O_NOFOLLOW`.
 
-use blit_api::FileKind;
+#[cfg(test)]
 use std::ffi::CString;
-use std::fs::{File, FileType, Metadata, OpenOptions, Permissions};
+use std::fs::{File, Metadata, OpenOptions};
 use std::io::{self, Read};
 use std::os::fd::AsRawFd;
+#[cfg(test)]
 use std::os::unix::ffi::OsStrExt;
-use std::os::unix::fs::{FileTypeExt, MetadataExt, OpenOptionsExt, PermissionsExt};
+use std::os::unix::fs::{MetadataExt, OpenOptionsExt};
 use std::path::Path;
 
 /// The permission bits a header carries.
@@ -56,34 +57,6 @@ pub(crate) fn mode(meta: &Metadata) -> u32 {
     meta.mode() & MODE_MASK
 }
 
-/// The transferable kind of an entry, or `None` for sockets, FIFOs and devices.
-pub(crate) fn kind(ft: FileType) -> Option<FileKind> {
-    if ft.is_file() {
-        Some(FileKind::File)
-    } else if ft.is_dir() {
-        Some(FileKind::Dir)
-    } else if ft.is_symlink() {
-        Some(FileKind::Symlink)
-    } else {
-        None
-    }
-}
-
-/// A short name for an entry kind blit does not transfer.
-pub(crate) fn special_name(ft: FileType) -> &'static str {
-    if ft.is_socket() {
-        "socket"
-    } else if ft.is_fifo() {
-        "FIFO"
-    } else if ft.is_block_device() {
-        "block device"
-    } else if ft.is_char_device() {
-        "character device"
-    } else {
-        "special file"
-    }
-}
-
 fn timespec(ns: i64) -> libc::timespec {
     // Field types differ between targets; the values always fit.
     libc::timespec { tv_sec: ns.div_euclid(NANOS) as libc::time_t, tv_nsec: ns.rem_euclid(NANOS) as _ }
@@ -94,16 +67,19 @@ fn times(mtime_ns: i64) -> [libc::timespec; 2] {
     [libc::timespec { tv_sec: 0, tv_nsec: libc::UTIME_OMIT }, timespec(mtime_ns)]
 }
 
+#[cfg(test)]
 fn c_path(path: &Path) -> io::Result<CString> {
     CString::new(path.as_os_str().as_bytes())
         .map_err(|_| io::Error::new(io::ErrorKind::InvalidInput, "path contains a NUL byte"))
 }
 
+#[cfg(test)]
 /// Sets the modification time of `path` itself (a symlink is not followed).
 pub(crate) fn set_mtime_nofollow(path: &Path, mtime_ns: i64) -> io::Result<()> {
     set_mtime(path, mtime_ns, false)
 }
 
+#[cfg(test)]
 /// Sets the modification time of `path`, following a final symlink only
 /// when `follow` is set (for the destination root, which the user named).
 pub(crate) fn set_mtime(path: &Path, mtime_ns: i64, follow: bool) -> io::Result<()> {
@@ -133,16 +109,12 @@ pub(crate) fn set_fd_mtime(file: &File, mtime_ns: i64) -> io::Result<()> {
     }
 }
 
-/// Sets the permission bits of `path` (callers make sure it is not a symlink).
-pub(crate) fn set_mode(path: &Path, mode: u32) -> io::Result<()> {
-    std::fs::set_permissions(path, Permissions::from_mode(mode & MODE_MASK))
-}
-
 /// Opens `path` for reading without following a final symlink.
 pub(crate) fn open_nofollow(path: &Path) -> io::Result<File> {
     OpenOptions::new().read(true).custom_flags(libc::O_NOFOLLOW).open(path)
 }
 
+#[cfg(test)]
 /// BLAKE3 of the regular file at `path`. `buf` is a reusable read buffer.
 pub(crate) fn blake3_file(path: &Path, buf: &mut Vec<u8>) -> io::Result<[u8; 32]> {
     blake3_reader(open_nofollow(path)?, buf)

@@ -13,13 +13,12 @@
 //! number of files; see the `judge` module.
 
 use crate::judge::{DirMeta, Judge};
-use crate::landing::DirCache;
 use crate::link_land::{self, PendingLink};
-use crate::meta;
 use crate::ownership::MetaWarnings;
 use crate::partial::Partials;
 use crate::policy::DestinationPolicy;
 use crate::sweep::Sweeper;
+use crate::tree::{Anchor, Tree};
 use blit_api::{
     Error, ErrorKind, Events, FileKind, ManifestItem, ManifestReceiver, NeedBatch, NeedListSink, NeedSender,
     ProgressEvent, RelPath, Result, TransferOptions,
@@ -46,9 +45,8 @@ const PROGRESS_EVERY: u64 = 1_000;
 /// [`NeedListSink::finish`] needs (directory metadata, mirror deletions).
 #[derive(Debug)]
 pub struct LocalDestination {
-    root: PathBuf,
+    pub(crate) tree: Arc<Tree>,
     plan: Mutex<Option<FinishPlan>>,
-    pub(crate) cache: DirCache,
     /// Directories already cleared of crashed runs' temporary files.
     pub(crate) sweeper: Arc<Sweeper>,
     /// `--resume`: the partial copies the judge offered, until landed.
@@ -72,13 +70,19 @@ struct FinishPlan {
 }
 
 impl LocalDestination {
-    /// A destination rooted at `root`. The header with the empty path lands
-    /// at `root` itself; missing parents of `root` are created.
+    /// A destination rooted at `root`, a path the user named. The header
+    /// with the empty path lands at `root` itself; missing parents of
+    /// `root` are created.
     pub fn new(root: PathBuf) -> Self {
+        Self::at(Anchor::path(root))
+    }
+
+    /// A destination rooted at `anchor` (see [`Anchor`]: a daemon roots a
+    /// push below its module's held descriptor).
+    pub fn at(anchor: Anchor) -> Self {
         LocalDestination {
-            root,
+            tree: Arc::new(Tree::new(anchor)),
             plan: Mutex::new(None),
-            cache: DirCache::default(),
             sweeper: Arc::default(),
             partials: Arc::default(),
             warnings: Arc::default(),
@@ -98,9 +102,10 @@ impl LocalDestination {
         self.policy
     }
 
-    /// The destination root.
+    /// The destination root (as a path for messages; every operation goes
+    /// through the held descriptors of its [`Anchor`]).
     pub fn root(&self) -> &Path {
-        &self.root
+        self.tree.anchor().shown()
     }
 }
 
@@ -119,7 +124,7 @@ impl NeedListSink for LocalDestination {
     ) -> Result<()> {
         let filter = Filter::new(&options.filter)?;
         self.sweeper.keep_parts(options.resume);
-        let judge = Judge::new(self.root.clone(), options.clone(), events.clone(), self.sweeper.clone())
+        let judge = Judge::new(self.tree.clone(), options.clone(), events.clone(), self.sweeper.clone())
             .with_filter(filter)
             .with_partials(self.partials.clone())
             .with_warnings(self.warnings.clone())
@@ -128,22 +133,22 @@ impl NeedListSink for LocalDestination {
         let mut plan = tokio::task::spawn_blocking(move || run(judge, manifest, &needs, &events, &handle))
             .await
             .map_err(|e| join_error("need-list", e))?;
-        if let Some(e) = plan.fatal.take() {
-            return Err(e);
-        }
+        let fatal = plan.fatal.take();
+        // Kept even on failure: directories this run made or opened up get
+        // their final metadata (see `Drop`).
         *self.plan.lock().unwrap_or_else(PoisonError::into_inner) = Some(plan);
-        Ok(())
+        fatal.map_or(Ok(()), Err)
     }
 
     async fn finish(&self, options: &TransferOptions, events: Events) -> Result<u64> {
         let Some(plan) = self.plan.lock().unwrap_or_else(PoisonError::into_inner).take() else {
             return Ok(0);
         };
-        let root = self.root.clone();
+        let tree = self.tree.clone();
         let options = options.clone();
         let warnings = self.warnings.clone();
         tokio::task::spawn_blocking(move || {
-            let deleted = finish(&root, plan, &options, &events);
+            let deleted = finish(&tree, plan, &options, &events);
             warnings.emit(&events);
             deleted
         })
@@ -264,9 +269,9 @@ fn run(
         }
         if let Some(e) = judge.take_fatal() {
             // The volume takes nothing more: stop without the final batch,
-            // which stops the source, and fail with this error.
-            let fatal = Some(e);
-            return FinishPlan { fatal, ..FinishPlan::default() };
+            // which stops the source, and fail with this error. Directories
+            // made so far still get their metadata.
+            return FinishPlan { fatal: Some(e), dirs: judge.dirs, ..FinishPlan::default() };
         }
     }
     if let Some(batch) = batcher.take() {
@@ -285,7 +290,7 @@ fn run(
 
 /// Mirror deletions, then directory metadata deepest first. Runs on a
 /// blocking thread; returns the number of deleted entries.
-fn finish(root: &Path, plan: FinishPlan, options: &TransferOptions, events: &Events) -> u64 {
+fn finish(tree: &Tree, plan: FinishPlan, options: &TransferOptions, events: &Events) -> u64 {
     let failed = |path: &RelPath, kind: FileKind, err: Error| {
         events.emit(ProgressEvent::FileStarted { path: path.clone(), kind, size: 0 });
         events.emit(ProgressEvent::failed(path, &err));
@@ -294,16 +299,14 @@ fn finish(root: &Path, plan: FinishPlan, options: &TransferOptions, events: &Eve
     if options.mirror && plan.complete {
         for (path, kind) in plan.deletions {
             if !options.dry_run {
-                let abs = path.to_path(root);
-                let removed = match kind {
-                    FileKind::Dir => std::fs::remove_dir_all(&abs),
-                    _ => std::fs::remove_file(&abs),
-                };
-                match removed {
+                // Relative to its directory's descriptor, never following a
+                // symlink: a directory swapped for a link since the judge
+                // saw it is removed as the link, never what it points to.
+                match tree.at(&path).and_then(|at| at.remove_all()) {
                     Ok(()) => {}
                     Err(e) if e.kind() == std::io::ErrorKind::NotFound => continue,
                     Err(e) => {
-                        failed(&path, kind, Error::io("delete", abs.display(), e));
+                        failed(&path, kind, Error::io("delete", tree.shown(&path).display(), e));
                         continue;
                     }
                 }
@@ -311,23 +314,48 @@ fn finish(root: &Path, plan: FinishPlan, options: &TransferOptions, events: &Eve
             deleted += 1;
             events.emit(ProgressEvent::Deleted { path, kind });
         }
+        tree.forget();
     }
     if !options.dry_run {
         // Links go in before directories get their final modes and mtimes.
-        link_land::land_links(root, plan.links, events);
-        // The manifest sends parents before children, so the reverse order
-        // reaches every directory before its parent: a parent made read-only
-        // or unsearchable cannot block setting its children.
-        for dir in plan.dirs.iter().rev() {
-            let abs = dir.path.to_path(root);
-            if let Err(e) = meta::set_mtime(&abs, dir.mtime_ns, dir.path.is_root()) {
-                failed(&dir.path, FileKind::Dir, Error::io("set mtime", abs.display(), e));
-            } else if let Err(e) = meta::set_mode(&abs, dir.mode) {
-                failed(&dir.path, FileKind::Dir, Error::io("set mode", abs.display(), e));
-            }
-        }
+        link_land::land_links(tree, plan.links, events);
+        dir_meta(tree, &plan.dirs, |path, err| failed(path, FileKind::Dir, err));
     }
     deleted
+}
+
+/// Sets every directory's final mtime and mode, deepest first: the
+/// manifest sends parents before children, so the reverse order reaches
+/// every directory before its parent, and a parent made read-only or
+/// unsearchable cannot block setting its children.
+fn dir_meta(tree: &Tree, dirs: &[DirMeta], mut failed: impl FnMut(&RelPath, Error)) {
+    for dir in dirs.iter().rev() {
+        let shown = || tree.shown(&dir.path).display().to_string();
+        let at = match tree.entry(&dir.path) {
+            Ok(at) => at,
+            Err(e) => {
+                failed(&dir.path, Error::io("open directory", shown(), e));
+                continue;
+            }
+        };
+        if let Err(e) = at.set_mtime(dir.mtime_ns) {
+            failed(&dir.path, Error::io("set mtime", shown(), e));
+        } else if let Err(e) = at.set_mode(dir.mode) {
+            failed(&dir.path, Error::io("set mode", shown(), e));
+        }
+    }
+}
+
+impl Drop for LocalDestination {
+    /// A transfer that failed or was cancelled after judging never reaches
+    /// `finish`: the directories it made (mode 0700 while filled) or opened
+    /// up still get their final mode and mtime. Nothing is deleted.
+    fn drop(&mut self) {
+        let plan = self.plan.get_mut().unwrap_or_else(PoisonError::into_inner).take();
+        if let Some(plan) = plan.filter(|p| !p.dirs.is_empty()) {
+            dir_meta(&self.tree, &plan.dirs, |path, e| tracing::debug!("after a failed transfer, {path}: {e}"));
+        }
+    }
 }
 
 #[cfg(test)]

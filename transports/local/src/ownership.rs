@@ -15,12 +15,12 @@
 //! `chown` runs before the mode is set: the kernel clears the set-user-ID
 //! and set-group-ID bits of a file whose owner changes.
 
+use crate::tree::{At, Stat};
 use crate::xattr;
 use blit_api::{Events, FileHeader, ProgressEvent};
-use std::fs::{File, Metadata};
+use std::fs::File;
 use std::io;
 use std::os::fd::AsRawFd;
-use std::os::unix::fs::MetadataExt;
 use std::path::Path;
 use std::sync::{Mutex, PoisonError};
 
@@ -111,27 +111,29 @@ pub(crate) fn apply_fd(file: &File, h: &FileHeader, warnings: &MetaWarnings) {
 }
 
 /// Brings the ownership and (with `sync_xattrs`) the extended attributes of
-/// the entry at `path` itself (never through a symlink) in line with `h`.
+/// the entry `at` itself (never through a symlink) in line with `h`.
 /// `existing` is its current `lstat`, when known. Returns whether the owner
 /// changed, in which case the caller sets the mode again (see the module
 /// docs). Never fails: trouble is counted.
-pub(crate) fn apply_path(
-    path: &Path,
+pub(crate) fn apply_at(
+    at: &At,
     h: &FileHeader,
-    existing: Option<&Metadata>,
+    existing: Option<&Stat>,
     sync_xattrs: bool,
     warnings: &MetaWarnings,
 ) -> bool {
     let mut chowned = false;
     let differs = |want: Option<u32>, have: Option<u32>| want.is_some_and(|w| have != Some(w));
-    if differs(h.uid, existing.map(MetadataExt::uid)) || differs(h.gid, existing.map(MetadataExt::gid)) {
-        match std::os::unix::fs::lchown(path, h.uid, h.gid) {
+    if differs(h.uid, existing.map(|m| m.uid)) || differs(h.gid, existing.map(|m| m.gid)) {
+        match at.chown(h.uid, h.gid) {
             Ok(()) => chowned = true,
             Err(e) => warnings.owner(&e),
         }
     }
     if sync_xattrs {
-        sync_path_xattrs(path, h, existing.is_none(), warnings);
+        // Attributes have no `*at` calls: the entry is named through its
+        // held directory (see `tree::At::proc_path`), never by a real path.
+        sync_path_xattrs(&at.proc_path(), h, existing.is_none(), warnings);
     }
     chowned
 }
@@ -169,7 +171,14 @@ fn sync_path_xattrs(path: &Path, h: &FileHeader, fresh: bool, warnings: &MetaWar
 mod tests {
     use super::*;
     use blit_api::RecordingSink;
+    use std::os::unix::fs::MetadataExt;
     use std::sync::Arc;
+
+    /// The entry `f` names, through its directory's descriptor.
+    fn at(f: &Path) -> At {
+        let dir: std::os::fd::OwnedFd = File::open(f.parent().unwrap()).unwrap().into();
+        At::new(Arc::new(dir), f.file_name().unwrap().as_encoded_bytes()).unwrap()
+    }
 
     #[test]
     fn one_warning_per_kind_with_the_count() {
@@ -200,7 +209,7 @@ mod tests {
         let h = FileHeader { xattrs: vec![(b"nonsense.a".to_vec(), b"1".to_vec())], ..FileHeader::default() };
         let w = MetaWarnings::default();
         apply_fd(&file, &h, &w);
-        apply_path(&f, &h, None, true, &w);
+        apply_at(&at(&f), &h, None, true, &w);
         let rec = RecordingSink::new();
         w.emit(&(rec.clone() as Events));
         assert!(
@@ -219,11 +228,11 @@ mod tests {
         let m = std::fs::symlink_metadata(&f).unwrap();
         let same = FileHeader { uid: Some(m.uid()), gid: Some(m.gid()), ..FileHeader::default() };
         let w = MetaWarnings::default();
-        assert!(!apply_path(&f, &same, Some(&m), false, &w), "nothing to change");
+        assert!(!apply_at(&at(&f), &same, Some(&Stat::from(&m)), false, &w), "nothing to change");
         // SAFETY: geteuid has no preconditions.
         if unsafe { libc::geteuid() } == 0 {
             let other = FileHeader { uid: Some(4321), gid: Some(8765), ..FileHeader::default() };
-            assert!(apply_path(&f, &other, Some(&m), false, &w));
+            assert!(apply_at(&at(&f), &other, Some(&Stat::from(&m)), false, &w));
             let m = std::fs::symlink_metadata(&f).unwrap();
             assert_eq!((m.uid(), m.gid()), (4321, 8765));
         }

@@ -20,14 +20,12 @@
 //! payload has not landed yet; only interrupted runs leave `.part` files,
 //! one per file they were writing, so these are few.
 
+use crate::tree::{At, Tree};
 use blit_api::{BlockMap, FileHeader, RelPath, RESUME_MIN};
 use std::collections::HashMap;
 use std::fs::File;
 use std::io::{self, Write};
 use std::os::fd::AsRawFd;
-use std::os::unix::ffi::OsStrExt;
-use std::os::unix::fs::OpenOptionsExt;
-use std::path::Path;
 use std::sync::{Arc, Mutex, PoisonError};
 
 const PREFIX: &[u8] = b".blit.";
@@ -79,20 +77,19 @@ impl Partials {
     /// beside its target and no live writer holds it, hashes it, attaches
     /// the block map to `h` and keeps the file. Anything unusable (none,
     /// locked, unreadable) leaves `h` as it is: the file is sent whole.
-    pub(crate) fn offer(&self, root: &Path, h: &mut FileHeader) {
-        if !resumable(h.size) {
+    pub(crate) fn offer(&self, tree: &Tree, h: &mut FileHeader) {
+        if !resumable(h.size) || h.path.is_root() {
             return;
         }
-        let target = h.path.to_path(root);
-        let (Some(dir), Some(name)) = (target.parent(), target.file_name()) else { return };
-        let part = dir.join(std::ffi::OsStr::from_bytes(&part_name(name.as_bytes())));
-        match hash_part(&part, h.size) {
+        let (_, name) = crate::tree::split(h.path.as_bytes());
+        let part = tree.at(&h.path).and_then(|at| At::new(at.dir, &part_name(name)));
+        match part.and_then(|part| hash_part(&part, h.size)) {
             Ok(Some((file, map))) => {
                 h.resume = Some(Arc::new(map));
                 self.lock().insert(h.path.as_bytes().to_vec(), file);
             }
             Ok(None) => {}
-            Err(e) => tracing::debug!("not resuming {}: {e}", part.display()),
+            Err(e) => tracing::debug!("not resuming {}: {e}", tree.shown(&h.path).display()),
         }
     }
 
@@ -108,11 +105,9 @@ impl Partials {
 
 /// Opens, locks and hashes the `.part` at `part` for a file of `size`
 /// bytes; `None` when there is none or a live writer holds it.
-fn hash_part(part: &Path, size: u64) -> io::Result<Option<(File, BlockMap)>> {
-    let opened =
-        std::fs::OpenOptions::new().read(true).write(true).custom_flags(libc::O_NOFOLLOW | libc::O_CLOEXEC).open(part);
-    let file = match opened {
-        Ok(file) => file,
+fn hash_part(part: &At, size: u64) -> io::Result<Option<(File, BlockMap)>> {
+    let file = match part.open(rustix::fs::OFlags::RDWR) {
+        Ok(fd) => File::from(fd),
         Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(None),
         Err(e) => return Err(e),
     };
@@ -127,6 +122,7 @@ fn hash_part(part: &Path, size: u64) -> io::Result<Option<(File, BlockMap)>> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::os::unix::ffi::OsStrExt;
 
     #[test]
     fn part_names_are_short_stable_and_recognised() {
@@ -150,6 +146,8 @@ mod tests {
         std::fs::write(&part, vec![7u8; (size / 2) as usize]).unwrap();
         let mut h = FileHeader { path: RelPath::from_bytes(b"big".to_vec()).unwrap(), size, ..Default::default() };
         let partials = Partials::default();
+        let tree = Tree::new(crate::Anchor::path(root.to_path_buf()));
+        let root = &tree;
         partials.offer(root, &mut h);
         let map = h.resume.clone().expect("a block map for the .part");
         assert_eq!(map.partial_len(), size / 2);

@@ -2,10 +2,9 @@
 //! the options ask for it: owner, group, extended attributes, and the inode
 //! of a file with several names (for `--hard-links`, see `link_table`).
 
+use crate::tree::Stat;
 use crate::xattr::{self, XATTRS_MAX_BYTES};
 use blit_api::{Error, ErrorKind, FileHeader, TransferOptions};
-use std::fs::Metadata;
-use std::os::unix::fs::MetadataExt;
 use std::path::Path;
 
 /// The metadata the options ask the walker to carry.
@@ -24,29 +23,31 @@ impl Preserve {
 
     /// The inode and link count of a regular file with more than one name,
     /// when hard links are kept; `None` for everything else.
-    pub(crate) fn inode(&self, meta: &Metadata) -> Option<((u64, u64), u64)> {
-        (self.hard_links && meta.is_file() && meta.nlink() > 1).then(|| ((meta.dev(), meta.ino()), meta.nlink()))
+    pub(crate) fn inode(&self, meta: &Stat) -> Option<((u64, u64), u64)> {
+        (self.hard_links && meta.is_file() && meta.nlink > 1).then_some(((meta.dev, meta.ino), meta.nlink))
     }
 
     /// Fills owner, group and extended attributes of `h` from `meta` and the
-    /// entry at `abs`. Fails when the attributes cannot be read or are too
+    /// entry `xattr_path` names (see `tree::At::proc_path`); `shown` names
+    /// it in messages. Fails when the attributes cannot be read or are too
     /// large to carry.
     pub(crate) fn fill(
         &self,
         h: &mut FileHeader,
-        meta: &Metadata,
-        abs: &dyn Fn() -> std::path::PathBuf,
+        meta: &Stat,
+        shown: &Path,
+        xattr_path: &dyn Fn() -> std::path::PathBuf,
     ) -> Result<(), Error> {
         if self.owner {
-            h.uid = Some(meta.uid());
+            h.uid = Some(meta.uid);
         }
         if self.group {
-            h.gid = Some(meta.gid());
+            h.gid = Some(meta.gid);
         }
         if self.xattrs {
-            let path = abs();
-            h.xattrs = xattr::list(&path).map_err(|e| Error::io("read extended attributes", path.display(), e))?;
-            check_size(&h.xattrs, &path)?;
+            h.xattrs =
+                xattr::list(&xattr_path()).map_err(|e| Error::io("read extended attributes", shown.display(), e))?;
+            check_size(&h.xattrs, shown)?;
         }
         Ok(())
     }
@@ -68,27 +69,29 @@ fn check_size(xattrs: &[(Vec<u8>, Vec<u8>)], path: &Path) -> Result<(), Error> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::os::unix::fs::MetadataExt;
 
     #[test]
     fn fills_only_what_is_asked() {
         let dir = tempfile::tempdir().unwrap();
         let f = dir.path().join("f");
         std::fs::write(&f, b"x").unwrap();
-        let meta = std::fs::symlink_metadata(&f).unwrap();
+        let m = std::fs::symlink_metadata(&f).unwrap();
+        let meta = Stat::from(&m);
         let abs = || f.clone();
         let mut h = FileHeader::default();
-        Preserve::default().fill(&mut h, &meta, &abs).unwrap();
+        Preserve::default().fill(&mut h, &meta, &f, &abs).unwrap();
         assert_eq!((h.uid, h.gid, h.xattrs.len()), (None, None, 0));
         let group = Preserve { group: true, ..Preserve::default() };
-        group.fill(&mut h, &meta, &abs).unwrap();
-        assert_eq!((h.uid, h.gid), (None, Some(meta.gid())));
+        group.fill(&mut h, &meta, &f, &abs).unwrap();
+        assert_eq!((h.uid, h.gid), (None, Some(m.gid())));
         assert!(Preserve::default().inode(&meta).is_none());
         let links = Preserve { hard_links: true, ..Preserve::default() };
         assert!(links.inode(&meta).is_none(), "one name: never tracked");
         std::fs::hard_link(&f, dir.path().join("g")).unwrap();
-        let meta = std::fs::symlink_metadata(&f).unwrap();
-        assert_eq!(links.inode(&meta), Some(((meta.dev(), meta.ino()), 2)));
-        let dmeta = std::fs::symlink_metadata(dir.path()).unwrap();
+        let m = std::fs::symlink_metadata(&f).unwrap();
+        assert_eq!(links.inode(&Stat::from(&m)), Some(((m.dev(), m.ino()), 2)));
+        let dmeta = Stat::from(&std::fs::symlink_metadata(dir.path()).unwrap());
         assert!(links.inode(&dmeta).is_none(), "directories have several links but are never tracked");
     }
 

@@ -25,13 +25,14 @@
 //! no process id: the lock alone decides, and a transfer with `--resume`
 //! keeps them all, since its judge may still offer them for resuming.
 
-use crate::beneath::{c_bytes, openat};
+use crate::beneath::openat;
 use crate::partial::is_part_name;
 use std::collections::HashSet;
 use std::ffi::{CStr, CString};
 use std::io;
-use std::os::fd::{AsFd, AsRawFd, BorrowedFd, IntoRawFd};
-use std::path::Path;
+#[cfg(test)]
+use std::os::fd::AsFd;
+use std::os::fd::{AsRawFd, BorrowedFd, IntoRawFd};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Mutex, PoisonError};
 
@@ -163,22 +164,6 @@ impl Sweeper {
         }
     }
 
-    /// Like [`Sweeper::once`] for a directory known by its path.
-    pub(crate) fn once_at(&self, key: &[u8], dir: &Path) {
-        if !self.first(key) {
-            return;
-        }
-        let Ok(path) = c_bytes(std::os::unix::ffi::OsStrExt::as_bytes(dir.as_os_str())) else { return };
-        let flags = libc::O_RDONLY | libc::O_DIRECTORY | libc::O_NOFOLLOW | libc::O_CLOEXEC;
-        // SAFETY: `path` is NUL-terminated.
-        let fd = unsafe { libc::open(path.as_ptr(), flags) };
-        if fd >= 0 {
-            // SAFETY: the kernel just returned this descriptor; nothing else owns it.
-            let fd = unsafe { <std::os::fd::OwnedFd as std::os::fd::FromRawFd>::from_raw_fd(fd) };
-            sweep(fd.as_fd(), self.keep_parts.load(Ordering::Relaxed));
-        }
-    }
-
     fn first(&self, key: &[u8]) -> bool {
         self.swept.lock().unwrap_or_else(PoisonError::into_inner).insert(key.to_vec())
     }
@@ -244,7 +229,7 @@ mod tests {
         assert_eq!(sweep(fd.as_fd(), false), 1, "the lock went with its holder");
         let sweeper = Sweeper::default();
         std::fs::write(d.join(&names[0]), b"again").unwrap();
-        sweeper.once_at(b"", d);
+        sweeper.once(b"", fd.as_fd());
         assert!(!d.join(&names[0]).exists());
         std::fs::write(d.join(&names[0]), b"again").unwrap();
         sweeper.once(b"", fd.as_fd());

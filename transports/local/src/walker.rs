@@ -1,8 +1,9 @@
 //! The source walk: a parallel, streaming directory walker.
 //!
 //! A pool of OS threads shares a stack of directories still to read. Each
-//! worker lists one directory with `read_dir`, `lstat`s every entry through
-//! the directory handle (`DirEntry::metadata`, which never follows symlinks),
+//! worker opens one directory beneath the root with no symlink on the way
+//! (see `tree`), lists it with `getdents`, `lstat`s every entry relative to
+//! that descriptor (`fstatat(AT_SYMLINK_NOFOLLOW)`),
 //! and sends each header the moment it is built: nothing is collected, so
 //! memory holds only the directories waiting to be read. A subdirectory is
 //! pushed on the stack only after its own header was sent, which keeps every
@@ -28,48 +29,37 @@ use crate::link_table::LinkTable;
 use crate::meta;
 use crate::pool;
 use crate::preserve::Preserve;
+use crate::tree::{Anchor, At, Stat, Tree};
 use blit_api::{
     Error, ErrorKind, FileFailure, FileHeader, FileKind, ManifestItem, ManifestSender, ManifestSource, PayloadReader,
     RelPath, Result, SourceFile, TransferOptions,
 };
 use blit_planner::filter::Filter;
-use std::fs::{File, Metadata};
+use std::fs::File;
 use std::os::fd::AsFd;
-use std::os::unix::ffi::{OsStrExt, OsStringExt};
-use std::os::unix::fs::OpenOptionsExt;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Condvar, Mutex, MutexGuard, PoisonError};
+use std::sync::{Arc, Condvar, Mutex, MutexGuard, PoisonError};
 
 /// The local source endpoint: walks a tree for the manifest and opens files
 /// for the payload.
 #[derive(Debug, Clone)]
 pub struct LocalSource {
-    root: PathBuf,
+    tree: Arc<Tree>,
     threads: usize,
-    /// The root directory's descriptor, opened on the first payload read.
-    root_fd: std::sync::OnceLock<std::sync::Arc<std::os::fd::OwnedFd>>,
 }
 
 impl LocalSource {
-    /// A source rooted at `root` (a directory, a file or a symlink).
+    /// A source rooted at `root` (a directory, a file or a symlink), a path
+    /// the user named.
     pub fn new(root: PathBuf) -> Self {
-        LocalSource { root, threads: pool::default_threads(), root_fd: std::sync::OnceLock::new() }
+        Self::at(Anchor::path(root))
     }
 
-    /// The root directory's descriptor (the root itself may be a symlink the
-    /// user named; nothing below it is followed).
-    fn root_fd(&self) -> std::io::Result<&std::os::fd::OwnedFd> {
-        if let Some(fd) = self.root_fd.get() {
-            return Ok(fd);
-        }
-        let dir = std::fs::OpenOptions::new()
-            .read(true)
-            .custom_flags(libc::O_DIRECTORY | libc::O_CLOEXEC)
-            .open(&self.root)?;
-        // Another thread may have won the race; either descriptor will do.
-        let _ = self.root_fd.set(std::sync::Arc::new(dir.into()));
-        Ok(self.root_fd.get().expect("the root descriptor was just set"))
+    /// A source rooted at `anchor` (see [`Anchor`]: a daemon serves a pull
+    /// from below its module's held descriptor).
+    pub fn at(anchor: Anchor) -> Self {
+        LocalSource { tree: Arc::new(Tree::new(anchor)), threads: pool::default_threads() }
     }
 
     /// Sets how many threads walk the tree (at least 1; default 4 to 8
@@ -79,52 +69,53 @@ impl LocalSource {
         self
     }
 
-    /// The source root.
+    /// The source root (as a path for messages).
     pub fn root(&self) -> &Path {
-        &self.root
+        self.tree.anchor().shown()
     }
 }
 
 #[async_trait::async_trait]
 impl ManifestSource for LocalSource {
     async fn manifest(&self, options: &TransferOptions, out: ManifestSender) -> Result<()> {
-        let root = self.root.clone();
+        let tree = self.tree.clone();
         let threads = self.threads;
         let checksum = options.checksum;
         let filter = Filter::new(&options.filter)?;
         let preserve = Preserve::new(options);
-        tokio::task::spawn_blocking(move || walk(&root, threads, checksum, &filter, preserve, &out))
+        tokio::task::spawn_blocking(move || walk(&tree, threads, checksum, &filter, preserve, &out))
             .await
             .map_err(|e| Error::new(ErrorKind::Unexpected, format!("the walker thread failed: {e}")))?
     }
 }
 
-/// Walks `root`, sending into `out`. Runs on a blocking thread.
+/// Walks `tree`, sending into `out`. Runs on a blocking thread.
 fn walk(
-    root: &Path,
+    tree: &Tree,
     threads: usize,
     checksum: bool,
     filter: &Filter,
     preserve: Preserve,
     out: &ManifestSender,
 ) -> Result<()> {
-    let meta = std::fs::symlink_metadata(root).map_err(|e| {
+    let root = tree.anchor().shown();
+    let meta = tree.anchor().stat_root().map_err(|e| {
         let hint = match e.kind() {
             std::io::ErrorKind::NotFound => "check the source path; it does not exist",
             _ => "check that the source path exists and is readable",
         };
         Error::io("read source root", root.display(), e).with_hint(hint)
     })?;
-    if meta::kind(meta.file_type()).is_none() {
+    if meta.kind().is_none() {
         return Err(Error::new(
             ErrorKind::Unsupported,
-            format!("the source is a {}, which blit does not copy", meta::special_name(meta.file_type())),
+            format!("the source is a {}, which blit does not copy", meta.special_name()),
         )
         .with_path(root.display().to_string())
         .with_hint("name a file, a directory or a symlink as the source"));
     }
     let walker = Walker {
-        root,
+        tree,
         out,
         checksum,
         filter,
@@ -135,7 +126,7 @@ fn walk(
         closed: AtomicBool::new(false),
     };
     let mut buf = Vec::new();
-    let item = walker.item(RelPath::root(), || root.to_path_buf(), Ok(meta), &mut buf);
+    let item = walker.item(RelPath::root(), &Entry::Root(tree.anchor()), Ok(meta), &mut buf);
     let root_is_dir = matches!(&item, ManifestItem::Entry(h) if h.kind == FileKind::Dir);
     if !walker.send(item) {
         return Ok(());
@@ -150,6 +141,36 @@ fn walk(
     Ok(())
 }
 
+/// Where an entry's contents are read: the root through its anchor, any
+/// other entry through its directory's descriptor.
+enum Entry<'a> {
+    Root(&'a Anchor),
+    At(At),
+}
+
+impl Entry<'_> {
+    fn read_link(&self) -> std::io::Result<Vec<u8>> {
+        match self {
+            Entry::Root(anchor) => anchor.read_root_link(),
+            Entry::At(at) => at.read_link(),
+        }
+    }
+
+    fn open_file(&self) -> std::io::Result<File> {
+        match self {
+            Entry::Root(anchor) => anchor.open_root_file(),
+            Entry::At(at) => at.open_file(),
+        }
+    }
+
+    fn xattr_path(&self) -> PathBuf {
+        match self {
+            Entry::Root(anchor) => anchor.root_xattr_path(),
+            Entry::At(at) => at.proc_path(),
+        }
+    }
+}
+
 struct Queue {
     /// Directories whose header was sent and whose listing is still to do.
     dirs: Vec<RelPath>,
@@ -158,7 +179,7 @@ struct Queue {
 }
 
 struct Walker<'a> {
-    root: &'a Path,
+    tree: &'a Tree,
     out: &'a ManifestSender,
     checksum: bool,
     /// Entries it excludes are never sent; directories it excludes are never read.
@@ -231,34 +252,51 @@ impl Walker<'_> {
     /// `DirDone`. A directory whose listing broke off gets no `DirDone`: its
     /// `Failed` item already marks the manifest incomplete.
     fn list(&self, dir: RelPath, buf: &mut Vec<u8>) {
-        let abs = dir.to_path(self.root);
-        let entries = match std::fs::read_dir(&abs) {
-            Ok(entries) => entries,
-            Err(e) => {
-                let err = Error::io("list directory", abs.display(), e);
-                self.send(ManifestItem::Failed(FileFailure::new(&dir, &err)));
-                return;
-            }
+        let abs = || self.tree.shown(&dir);
+        let failed = |e: std::io::Error| {
+            let err = Error::io("list directory", abs().display(), e);
+            self.send(ManifestItem::Failed(FileFailure::new(&dir, &err)));
         };
-        for entry in entries {
+        // Opened beneath the root with no symlink on the way: a directory
+        // swapped for a symlink since its header was sent is not listed.
+        let fd = match self.tree.open_for_listing(dir.as_bytes()) {
+            Ok(fd) => Arc::new(fd),
+            Err(e) => return failed(e),
+        };
+        let mut entries = match rustix::fs::Dir::read_from(&*fd) {
+            Ok(entries) => entries,
+            Err(e) => return failed(std::io::Error::from_raw_os_error(e.raw_os_error())),
+        };
+        while let Some(entry) = entries.read() {
             if self.closed.load(Ordering::Relaxed) {
                 return;
             }
             let entry = match entry {
                 Ok(entry) => entry,
+                Err(e) => return failed(std::io::Error::from_raw_os_error(e.raw_os_error())),
+            };
+            let name = entry.file_name().to_bytes();
+            if name == b"." || name == b".." {
+                continue;
+            }
+            let path = dir.join(name);
+            let at = match At::new(fd.clone(), name) {
+                Ok(at) => at,
                 Err(e) => {
-                    let err = Error::io("list directory", abs.display(), e);
-                    self.send(ManifestItem::Failed(FileFailure::new(&dir, &err)));
-                    return;
+                    let err = Error::io("read metadata", self.tree.shown(&path).display(), e);
+                    if !self.send(ManifestItem::Failed(FileFailure::new(&path, &err))) {
+                        return;
+                    }
+                    continue;
                 }
             };
-            let path = dir.join(entry.file_name().as_bytes());
-            let meta = entry.metadata();
+            // `fstatat(AT_SYMLINK_NOFOLLOW)` in the listed directory.
+            let meta = at.stat().and_then(|m| m.ok_or_else(|| std::io::ErrorKind::NotFound.into()));
             if !self.selected(&path, &meta) {
                 continue;
             }
             let inode = meta.as_ref().ok().and_then(|m| self.preserve.inode(m));
-            let item = self.item(path, || entry.path(), meta, buf);
+            let item = self.item(path, &Entry::At(at), meta, buf);
             match item {
                 ManifestItem::Entry(h) if inode.is_some() => {
                     let (key, nlink) = inode.expect("matched on is_some");
@@ -286,25 +324,19 @@ impl Walker<'_> {
     /// Whether the filter lets an entry through. An entry of no copied kind
     /// (socket, device) or whose `lstat` failed is judged by its name as a
     /// non-directory, so excluding it also silences its failure.
-    fn selected(&self, path: &RelPath, meta: &std::io::Result<Metadata>) -> bool {
+    fn selected(&self, path: &RelPath, meta: &std::io::Result<Stat>) -> bool {
         if self.filter.selects_all() {
             return true;
         }
-        let known = meta.as_ref().ok().and_then(|m| Some((meta::kind(m.file_type())?, m.len())));
+        let known = meta.as_ref().ok().and_then(|m| Some((m.kind()?, m.size)));
         let (kind, size) = known.unwrap_or((FileKind::Symlink, 0));
         self.filter.includes(path, kind, size)
     }
 
     /// Builds the header of one entry from its `lstat` result, or the failure
-    /// that replaces it. The absolute path is built (`abs`) only for symlinks,
-    /// checksums and messages, so a plain entry costs no extra allocation.
-    fn item(
-        &self,
-        path: RelPath,
-        abs: impl Fn() -> PathBuf,
-        meta: std::io::Result<Metadata>,
-        buf: &mut Vec<u8>,
-    ) -> ManifestItem {
+    /// that replaces it. The path for messages is built only when needed.
+    fn item(&self, path: RelPath, entry: &Entry<'_>, meta: std::io::Result<Stat>, buf: &mut Vec<u8>) -> ManifestItem {
+        let abs = || self.tree.shown(&path);
         let fail = |err: Error| ManifestItem::Failed(FileFailure::new(&path, &err));
         let meta = match meta {
             Ok(meta) => meta,
@@ -316,10 +348,9 @@ impl Walker<'_> {
             }
             Err(e) => return fail(Error::io("read metadata", abs().display(), e)),
         };
-        let ft = meta.file_type();
-        let Some(kind) = meta::kind(ft) else {
+        let Some(kind) = meta.kind() else {
             return fail(
-                Error::new(ErrorKind::Unsupported, format!("a {} is not copied", meta::special_name(ft)))
+                Error::new(ErrorKind::Unsupported, format!("a {} is not copied", meta.special_name()))
                     .with_path(abs().display().to_string())
                     .with_hint("only files, directories and symlinks are transferred; this entry is skipped"),
             );
@@ -327,11 +358,11 @@ impl Walker<'_> {
         let mut link_target = None;
         let mut checksum = None;
         match kind {
-            FileKind::Symlink => match std::fs::read_link(abs()) {
-                Ok(target) => link_target = Some(target.into_os_string().into_vec()),
+            FileKind::Symlink => match entry.read_link() {
+                Ok(target) => link_target = Some(target),
                 Err(e) => return fail(Error::io("read symlink", abs().display(), e)),
             },
-            FileKind::File if self.checksum => match meta::blake3_file(&abs(), buf) {
+            FileKind::File if self.checksum => match entry.open_file().and_then(|f| meta::blake3_reader(f, buf)) {
                 Ok(sum) => checksum = Some(sum),
                 Err(e) => return fail(Error::io("checksum", abs().display(), e)),
             },
@@ -340,14 +371,15 @@ impl Walker<'_> {
         let mut header = FileHeader {
             path,
             kind,
-            size: if kind == FileKind::Dir { 0 } else { meta.len() },
-            mtime_ns: meta::mtime_ns(&meta),
-            mode: meta::mode(&meta),
+            size: if kind == FileKind::Dir { 0 } else { meta.size },
+            mtime_ns: meta.mtime_ns,
+            mode: meta.mode(),
             link_target,
             checksum,
             ..Default::default()
         };
-        if let Err(e) = self.preserve.fill(&mut header, &meta, &abs) {
+        let shown = self.tree.shown(&header.path);
+        if let Err(e) = self.preserve.fill(&mut header, &meta, &shown, &|| entry.xattr_path()) {
             return ManifestItem::Failed(FileFailure::new(&header.path, &e));
         }
         ManifestItem::Entry(header)
@@ -361,11 +393,12 @@ impl PayloadReader for LocalSource {
     /// way (`openat2(RESOLVE_BENEATH | RESOLVE_NO_SYMLINKS)`), so a need
     /// list from a peer can never read outside the tree.
     fn open(&self, header: &FileHeader) -> Result<SourceFile> {
-        let path = header.path.to_path(&self.root);
+        let path = self.tree.shown(&header.path);
         let opened = if header.path.is_root() {
-            meta::open_nofollow(&path)
+            self.tree.anchor().open_root_file()
         } else {
-            self.root_fd()
+            self.tree
+                .root(false)
                 .and_then(|root| crate::beneath::open_file(root.as_fd(), header.path.as_bytes()).map(File::from))
         };
         let file = opened.map_err(|e| match e.raw_os_error() {

@@ -9,12 +9,14 @@
 //! never sent it, so its absence means nothing), unless the filter deletes
 //! excluded entries too.
 
-use super::{lstat, DirState, Judge};
+use super::{DirState, Judge};
 use crate::landing::temp_prefix;
 use crate::partial::is_part_name;
+use crate::tree::{At, Stat};
 use blit_api::{Error, FileFailure, FileKind, ProgressEvent, RelPath};
+use rustix::fs::{Dir, FileType};
 use std::collections::HashMap;
-use std::os::unix::ffi::OsStrExt;
+use std::sync::Arc;
 
 impl Judge {
     /// A source entry that could not be read: report it, give up on mirror.
@@ -34,37 +36,52 @@ impl Judge {
         if state != Some(DirState::Existing) || !self.options.mirror || self.failed {
             return;
         }
-        let abs = dir.to_path(&self.root);
-        // The root may be a symlink to a directory (the user named it).
-        let found = if dir.is_root() { std::fs::metadata(&abs).map(Some) } else { lstat(&abs) };
-        match found {
-            Ok(Some(m)) if m.is_dir() => {}
-            // Nothing there (dry run): nothing extraneous.
-            Ok(_) => return,
-            Err(e) => return self.fail(&dir, FileKind::Dir, 0, Error::io("read metadata", abs.display(), e)),
-        }
-        let entries = match std::fs::read_dir(&abs) {
-            Ok(entries) => entries,
-            Err(e) => return self.fail(&dir, FileKind::Dir, 0, Error::io("list directory", abs.display(), e)),
+        let abs = self.tree.shown(&dir);
+        let fail = |judge: &Self, op: &str, e: std::io::Error| {
+            judge.fail(&dir, FileKind::Dir, 0, Error::io(op, abs.display(), e))
         };
-        for entry in entries {
+        // The directory as it stands now, opened beneath the root with no
+        // symlink on the way: a directory swapped for a symlink since it
+        // was judged is not listed (and nothing outside is ever deleted).
+        let fd = match self.tree.open_for_listing(dir.as_bytes()) {
+            Ok(fd) => Arc::new(fd),
+            // Nothing there (dry run): nothing extraneous.
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return,
+            Err(e) => return fail(self, "list directory", e),
+        };
+        let mut entries = match Dir::read_from(&*fd) {
+            Ok(entries) => entries,
+            Err(e) => return fail(self, "list directory", std::io::Error::from_raw_os_error(e.raw_os_error())),
+        };
+        while let Some(entry) = entries.read() {
             let entry = match entry {
                 Ok(entry) => entry,
-                Err(e) => return self.fail(&dir, FileKind::Dir, 0, Error::io("list directory", abs.display(), e)),
+                Err(e) => return fail(self, "list directory", std::io::Error::from_raw_os_error(e.raw_os_error())),
             };
-            let name = entry.file_name();
-            let name = name.as_bytes();
+            let name = entry.file_name().to_bytes();
             // `.part` files are the sweep's (or the next `--resume`'s).
-            if names.contains(name) || name.starts_with(temp_prefix()) || is_part_name(name) {
+            if name == b"."
+                || name == b".."
+                || names.contains(name)
+                || name.starts_with(temp_prefix())
+                || is_part_name(name)
+            {
                 continue;
             }
-            let kind = match entry.file_type() {
-                Ok(t) if t.is_dir() => FileKind::Dir,
-                Ok(t) if t.is_symlink() => FileKind::Symlink,
+            let Ok(at) = At::new(fd.clone(), name) else { continue };
+            let stat = match entry.file_type() {
+                FileType::Unknown => at.stat().ok().flatten(),
+                _ => None,
+            };
+            let kind = match (entry.file_type(), &stat) {
+                (FileType::Directory, _) => FileKind::Dir,
+                (FileType::Symlink, _) => FileKind::Symlink,
+                (FileType::Unknown, Some(st)) if st.is_dir() => FileKind::Dir,
+                (FileType::Unknown, Some(st)) if st.is_symlink() => FileKind::Symlink,
                 _ => FileKind::File,
             };
             let path = dir.join(name);
-            if self.keeps(&path, kind, &entry) {
+            if self.keeps(&path, kind, &at, stat) {
                 continue;
             }
             self.deletions.push((path, kind));
@@ -74,11 +91,15 @@ impl Judge {
     /// Mirror: whether the filter keeps the extraneous entry `path` (the
     /// source would exclude it, so its absence from the manifest says
     /// nothing). Its size is read only when the filter could care.
-    fn keeps(&self, path: &RelPath, kind: FileKind, entry: &std::fs::DirEntry) -> bool {
+    fn keeps(&self, path: &RelPath, kind: FileKind, at: &At, stat: Option<Stat>) -> bool {
         if self.filter.selects_all() || self.filter.delete_excluded() {
             return false;
         }
-        let size = if kind == FileKind::File { entry.metadata().map_or(0, |m| m.len()) } else { 0 };
+        let size = match (kind, stat) {
+            (FileKind::File, Some(st)) => st.size,
+            (FileKind::File, None) => at.stat().ok().flatten().map_or(0, |st| st.size),
+            _ => 0,
+        };
         !self.filter.includes(path, kind, size)
     }
 }
