@@ -7,7 +7,6 @@ mod limits;
 mod list;
 mod locate;
 mod module;
-mod reader;
 mod security;
 mod server;
 mod tls;

@@ -1,25 +1,26 @@
 //! Served modules and path containment.
 //!
 //! A module's directory is resolved once, at start (`canonicalize`), and
-//! every path a client names is resolved against it so that it stays
-//! inside: the client's path is a validated [`RelPath`] (no `..`, not
-//! absolute), and the existing part of it is canonicalised and must still
-//! lie below the module's directory, so a symlink inside the module that
-//! leads outside is refused. What lies below the transfer root is guarded
-//! as the transfer runs: the destination writes through `openat2`
-//! (`RESOLVE_BENEATH | RESOLVE_NO_SYMLINKS`) and the daemon's reader opens
-//! source files the same way ([`crate::reader`]).
+//! opened: the daemon holds its descriptor for as long as it runs. Every
+//! path a client names is a validated [`RelPath`] (no `..`, not absolute)
+//! resolved beneath that descriptor with no symlink on the way
+//! (`openat2(RESOLVE_BENEATH | RESOLVE_NO_SYMLINKS)`, see
+//! [`Anchor`]), not once but at every use: the walker, the judge, the
+//! landing, mirror deletes and directory metadata all work relative to held
+//! descriptors, so a client that swaps a directory for a symlink at any
+//! moment cannot lead the daemon outside the module. Symlinks inside a
+//! module are never followed on the way to a client's path (a pull of a
+//! symlink itself sends the link), and a push never writes through one.
 //!
-//! Containment assumes nobody swaps directories for symlinks inside a
-//! module while a request is being resolved; the openat2 checks below the
-//! root hold regardless.
+//! Messages show paths as clients see them (`/module/path`), never the
+//! daemon's real directories.
 
-use blit_api::{Error, ErrorKind, RelPath, Result};
+use blit_api::{Error, ErrorKind, FileKind, RelPath, Result};
 use blit_transport_grpc::ModuleInfo;
-use blit_transports::local::DestinationPolicy;
-use std::ffi::OsStr;
-use std::os::unix::ffi::OsStrExt;
+use blit_transports::local::{Anchor, DestinationPolicy};
+use std::os::fd::OwnedFd;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 use crate::config::ModuleConfig;
 
@@ -27,8 +28,11 @@ use crate::config::ModuleConfig;
 #[derive(Debug, Clone)]
 pub(crate) struct Module {
     pub(crate) name: String,
-    /// Canonical directory.
+    /// Canonical directory (for the log and Landlock; never joined to a
+    /// client's path).
     pub(crate) dir: PathBuf,
+    /// The directory, held open since start.
+    root: Arc<OwnedFd>,
     pub(crate) read_only: bool,
     pub(crate) comment: String,
     /// Pushes may keep file ownership (`allow_owner`).
@@ -62,9 +66,14 @@ impl Modules {
                     .with_path(c.path.display().to_string())
                     .with_hint("a module serves a directory"));
             }
+            let root = Anchor::open_base(&dir).map_err(|e| {
+                Error::io(&format!("open module `{}`", c.name), c.path.display(), e)
+                    .with_hint("check that blitd may read the module's directory")
+            })?;
             modules.push(Module {
                 name: c.name.clone(),
                 dir,
+                root,
                 read_only: c.read_only,
                 comment: c.comment.clone(),
                 allow_owner: c.allow_owner,
@@ -100,47 +109,30 @@ impl Module {
         DestinationPolicy::default().owner(self.allow_owner).setid(self.allow_setid)
     }
 
-    /// Where `path` lives on disk, inside the module. With `follow_last`
-    /// (the destination of a push) an existing last component is resolved
-    /// too; without (a pull, a listing) a symlink there is served as a link.
-    pub(crate) fn resolve(&self, path: &RelPath, follow_last: bool) -> Result<PathBuf> {
-        if path.is_root() {
-            return Ok(self.dir.clone());
+    /// The tree at `path` inside the module, anchored beneath the module's
+    /// held descriptor. Refused at once, with a message naming the path,
+    /// when a symlink or a file stands on the way, or (with `push`) when
+    /// `path` itself is a symlink: blitd never follows nor writes through
+    /// one. The same containment holds again at every later use.
+    pub(crate) fn resolve(&self, path: &RelPath, push: bool) -> Result<Anchor> {
+        let anchor = Anchor::beneath(self.root.clone(), &self.shown_root(), path);
+        let shown = anchor.shown().display().to_string();
+        let refused = |why: &str| {
+            Error::new(ErrorKind::PermissionDenied, format!("refused: {why}"))
+                .with_path(shown.clone())
+                .with_hint("blitd never follows symlinks inside a module; name the real directory")
+        };
+        match anchor.root_kind() {
+            Err(e) if Anchor::is_in_the_way(&e) => Err(refused("a symlink or a file stands on the way")),
+            Err(e) => Err(Error::io("resolve", &shown, e)),
+            Ok(Some(FileKind::Symlink)) if push => Err(refused("this path is a symlink")),
+            Ok(_) => Ok(anchor),
         }
-        let comps: Vec<&[u8]> = path.as_bytes().split(|b| *b == b'/').collect();
-        let (resolved, last) = if follow_last { (&comps[..], None) } else { (&comps[..comps.len() - 1], comps.last()) };
-        // The longest prefix that exists, canonicalised; the rest does not
-        // exist yet, so it holds no symlinks.
-        let mut exists = resolved.len();
-        let prefix = |n: usize| resolved[..n].iter().fold(self.dir.clone(), |p, c| p.join(OsStr::from_bytes(c)));
-        while exists > 0 && std::fs::symlink_metadata(prefix(exists)).is_err() {
-            exists -= 1;
-        }
-        let shown = format!("/{}/{}", self.name, path.display());
-        let mut out = std::fs::canonicalize(prefix(exists)).map_err(|e| {
-            Error::new(ErrorKind::NotFound, format!("cannot resolve the path: {e}")).with_path(shown.clone())
-        })?;
-        if !out.starts_with(&self.dir) {
-            return Err(Error::new(
-                ErrorKind::PermissionDenied,
-                "refused: a symlink on the way leads outside the module",
-            )
-            .with_path(shown)
-            .with_hint("name a path inside the module"));
-        }
-        for c in resolved[exists..].iter().chain(last) {
-            out.push(OsStr::from_bytes(c));
-        }
-        Ok(out)
     }
 
-    /// `path`, shown as clients see it.
-    pub(crate) fn show(&self, path: &Path) -> String {
-        match path.strip_prefix(&self.dir) {
-            Ok(rest) if rest.as_os_str().is_empty() => format!("/{}", self.name),
-            Ok(rest) => format!("/{}/{}", self.name, rest.display()),
-            Err(_) => format!("/{}", self.name),
-        }
+    /// How clients see the module's root: `/name`.
+    fn shown_root(&self) -> PathBuf {
+        Path::new("/").join(&self.name)
     }
 }
 
@@ -154,7 +146,7 @@ mod tests {
     }
 
     #[test]
-    fn resolves_inside_and_refuses_symlink_escapes() {
+    fn resolves_beneath_the_held_root_and_refuses_symlinks_on_the_way() {
         let t = tempfile::tempdir().unwrap();
         let dir = t.path().join("m");
         std::fs::create_dir_all(dir.join("a/b")).unwrap();
@@ -164,20 +156,28 @@ mod tests {
         let config = ModuleConfig::new("m", dir.clone());
         let modules = Modules::new(&[config]).unwrap();
         let m = modules.get("m").unwrap();
-        let canon = std::fs::canonicalize(&dir).unwrap();
-        assert_eq!(m.resolve(&RelPath::root(), true).unwrap(), canon);
-        assert_eq!(m.resolve(&rel("a/b/new/deeper"), true).unwrap(), canon.join("a/b/new/deeper"));
-        assert_eq!(m.resolve(&rel("inner/b"), false).unwrap(), canon.join("a/b"));
-        // A symlink as the last component: a pull sends the link, a push
-        // resolves it (and refuses it when it leads out).
-        assert_eq!(m.resolve(&rel("escape"), false).unwrap(), canon.join("escape"));
-        for (path, follow) in [("escape", true), ("escape/x", false), ("escape/x/y", true)] {
-            let e = m.resolve(&rel(path), follow).unwrap_err();
+        assert!(m.resolve(&RelPath::root(), true).unwrap().is_protected());
+        assert_eq!(m.resolve(&rel("a/b/new/deeper"), true).unwrap().shown(), Path::new("/m/a/b/new/deeper"));
+        // A symlink as the last component: a pull sends the link, a push is refused.
+        assert!(m.resolve(&rel("escape"), false).is_ok());
+        for (path, push) in [("escape", true), ("escape/x", false), ("escape/x/y", true), ("inner/b", false)] {
+            let e = m.resolve(&rel(path), push).unwrap_err();
             assert_eq!(e.kind(), ErrorKind::PermissionDenied, "{path}");
             assert!(e.to_string().contains(&format!("/m/{path}")), "{e}");
             assert!(!e.to_string().contains(t.path().to_str().unwrap()), "hides the daemon's paths: {e}");
         }
-        assert_eq!(m.show(&canon.join("a/b")), "/m/a/b");
+        // Held since start: renaming the module's directory away and
+        // putting a symlink in its place changes nothing.
+        std::fs::rename(&dir, t.path().join("moved")).unwrap();
+        symlink(t.path().join("outside"), &dir).unwrap();
+        let mut seen = Vec::new();
+        blit_transports::local::list(&m.resolve(&RelPath::root(), false).unwrap(), |h| {
+            seen.push(h.path.display());
+            true
+        })
+        .unwrap();
+        seen.sort();
+        assert_eq!(seen, ["a", "escape", "inner"]);
         let e = modules.get("nope").unwrap_err();
         assert_eq!(e.kind(), ErrorKind::NotFound);
         assert!(e.to_string().contains("serves: m"), "{e}");

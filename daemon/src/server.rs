@@ -13,7 +13,6 @@ use crate::config::SourceWrap;
 use crate::limits::{self, Sessions};
 use crate::list::{self, ListStream};
 use crate::module::Modules;
-use crate::reader::ContainedReader;
 use crate::security::Security;
 use blit_api::ManifestSource;
 use blit_engine::{DestinationRoles, SourceRoles};
@@ -104,8 +103,7 @@ impl pb::blit_server::Blit for BlitService {
         let module = self.modules.get(&request.module).map_err(|e| status_from_error(&e))?;
         let path = server::check_path(&request.path, &peer)?;
         let target = module.resolve(&path, false).map_err(|e| status_from_error(&e))?;
-        let shown = module.show(&target);
-        Ok(Response::new(list::stream(target, shown)))
+        Ok(Response::new(list::stream(target)))
     }
 
     type TransferStream = TransferStream;
@@ -138,17 +136,19 @@ impl pb::blit_server::Blit for BlitService {
         tracing::info!("{peer}: {:?} /{}/{}", request.role, module.name, request.path.display());
         let half = match request.role {
             Role::Push => {
-                let destination = Arc::new(LocalDestination::new(root).with_policy(module.push_policy()));
+                let destination = Arc::new(LocalDestination::at(root).with_policy(module.push_policy()));
                 let writer = blit_transports::bench_writer(destination.clone());
                 ServedHalf::Destination(DestinationRoles { sink: destination, writer })
             }
             Role::Pull => {
-                let shown = module.show(&root);
-                let mut source: Arc<dyn ManifestSource> = Arc::new(LocalSource::new(root.clone()));
+                // Reads files beneath the module's held descriptor with no
+                // symlink on the way, whatever paths the client's need list names.
+                let local = Arc::new(LocalSource::at(root));
+                let mut source: Arc<dyn ManifestSource> = local.clone();
                 if let Some(wrap) = &self.source_wrap {
                     source = wrap.apply(source);
                 }
-                ServedHalf::Source(SourceRoles { source, reader: Arc::new(ContainedReader::new(root, shown)) })
+                ServedHalf::Source(SourceRoles { source, reader: local })
             }
         };
         let (cancel, watch) = limits::watch_session(slot, self.limits.idle, self.cancel.clone());

@@ -43,15 +43,24 @@ async fn the_right_secret_opens_modules_listings_pushes_and_pulls() {
     let (daemon, t) = guarded().await;
     let src = tempfile::tempdir().unwrap();
     build_tree(src.path());
+    // A root mode the modules do not have: a push must not apply it to them.
+    std::fs::set_permissions(src.path(), std::os::unix::fs::PermissionsExt::from_mode(0o750)).unwrap();
+    let mode_of = |entry: &(Vec<u8>, String)| entry.1.split(' ').take(2).collect::<Vec<_>>().join(" ");
     for (module, secret) in [("open", "daemon-secret"), ("own", "module-secret")] {
         let config = with(Some(secret));
+        let root_before = snapshot(&t.path().join(module))[0].clone();
         let (pushed, _) = push_with(src.path(), &daemon.remote(module, ""), &TransferOptions::new(), &config).await;
         assert!(pushed.unwrap().failures.is_empty());
-        assert_eq!(snapshot(&t.path().join(module)), snapshot(src.path()), "{module}");
+        // Everything below the module's root is the source's; the root
+        // itself keeps its own mode (a push never sets its metadata).
+        let pushed = snapshot(&t.path().join(module));
+        assert_eq!(pushed[1..], snapshot(src.path())[1..], "{module}");
+        assert_eq!(mode_of(&pushed[0]), mode_of(&root_before), "{module}: the module's own directory changed");
+        assert_ne!(mode_of(&pushed[0]), mode_of(&snapshot(src.path())[0]));
         let dst = tempfile::tempdir().unwrap();
         let (pulled, _) = pull_with(&daemon.remote(module, ""), dst.path(), &TransferOptions::new(), &config).await;
         assert!(pulled.unwrap().failures.is_empty());
-        assert_eq!(snapshot(dst.path()), snapshot(src.path()), "{module}");
+        assert_eq!(snapshot(dst.path()), pushed, "{module}");
         let mut names = Vec::new();
         blit_transport_grpc::list(&daemon.remote(module, ""), &config, |h| names.push(h.path.display().to_string()))
             .await

@@ -7,6 +7,7 @@ mod judge;
 mod landing;
 mod link_land;
 mod link_table;
+mod listing;
 mod meta;
 mod need_list;
 mod ownership;
@@ -22,6 +23,7 @@ mod tree;
 mod walker;
 pub mod xattr;
 
+pub use listing::list;
 pub use need_list::LocalDestination;
 pub use partial::part_name;
 pub use policy::DestinationPolicy;

@@ -3,7 +3,7 @@
 //! of a file with several names (for `--hard-links`, see `link_table`).
 
 use crate::tree::Stat;
-use crate::xattr::{self, XATTRS_MAX_BYTES};
+use crate::xattr::XATTRS_MAX_BYTES;
 use blit_api::{Error, ErrorKind, FileHeader, TransferOptions};
 use std::path::Path;
 
@@ -27,16 +27,16 @@ impl Preserve {
         (self.hard_links && meta.is_file() && meta.nlink > 1).then_some(((meta.dev, meta.ino), meta.nlink))
     }
 
-    /// Fills owner, group and extended attributes of `h` from `meta` and the
-    /// entry `xattr_path` names (see `tree::At::proc_path`); `shown` names
-    /// it in messages. Fails when the attributes cannot be read or are too
+    /// Fills owner, group and extended attributes of `h` from `meta` and
+    /// `list_xattrs` (which reads the entry's attributes); `shown` names it
+    /// in messages. Fails when the attributes cannot be read or are too
     /// large to carry.
     pub(crate) fn fill(
         &self,
         h: &mut FileHeader,
         meta: &Stat,
         shown: &Path,
-        xattr_path: &dyn Fn() -> std::path::PathBuf,
+        list_xattrs: &dyn Fn() -> std::io::Result<Vec<(Vec<u8>, Vec<u8>)>>,
     ) -> Result<(), Error> {
         if self.owner {
             h.uid = Some(meta.uid);
@@ -45,8 +45,7 @@ impl Preserve {
             h.gid = Some(meta.gid);
         }
         if self.xattrs {
-            h.xattrs =
-                xattr::list(&xattr_path()).map_err(|e| Error::io("read extended attributes", shown.display(), e))?;
+            h.xattrs = list_xattrs().map_err(|e| Error::io("read extended attributes", shown.display(), e))?;
             check_size(&h.xattrs, shown)?;
         }
         Ok(())
@@ -78,7 +77,7 @@ mod tests {
         std::fs::write(&f, b"x").unwrap();
         let m = std::fs::symlink_metadata(&f).unwrap();
         let meta = Stat::from(&m);
-        let abs = || f.clone();
+        let abs = || crate::xattr::list(&f);
         let mut h = FileHeader::default();
         Preserve::default().fill(&mut h, &meta, &f, &abs).unwrap();
         assert_eq!((h.uid, h.gid, h.xattrs.len()), (None, None, 0));

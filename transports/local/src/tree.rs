@@ -39,7 +39,7 @@ pub(crate) use stat::Stat;
 /// a handful covers the directories being filled right now.
 const DIR_CACHE: usize = 16;
 
-fn errno(e: rustix::io::Errno) -> io::Error {
+pub(crate) fn errno(e: rustix::io::Errno) -> io::Error {
     io::Error::from_raw_os_error(e.raw_os_error())
 }
 

@@ -163,10 +163,10 @@ impl Entry<'_> {
         }
     }
 
-    fn xattr_path(&self) -> PathBuf {
+    fn xattrs(&self) -> std::io::Result<Vec<(Vec<u8>, Vec<u8>)>> {
         match self {
-            Entry::Root(anchor) => anchor.root_xattr_path(),
-            Entry::At(at) => at.proc_path(),
+            Entry::Root(anchor) => anchor.root_xattrs(),
+            Entry::At(at) => crate::xattr::list(&at.proc_path()),
         }
     }
 }
@@ -379,7 +379,7 @@ impl Walker<'_> {
             ..Default::default()
         };
         let shown = self.tree.shown(&header.path);
-        if let Err(e) = self.preserve.fill(&mut header, &meta, &shown, &|| entry.xattr_path()) {
+        if let Err(e) = self.preserve.fill(&mut header, &meta, &shown, &|| entry.xattrs()) {
             return ManifestItem::Failed(FileFailure::new(&header.path, &e));
         }
         ManifestItem::Entry(header)

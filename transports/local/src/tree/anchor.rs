@@ -123,6 +123,22 @@ impl Anchor {
         }
     }
 
+    /// What stands at the root, not following it (nor anything on the way
+    /// in a held tree): `None` when nothing does. A symlink or a file on
+    /// the way is an error whose kind [`Anchor::is_in_the_way`] recognises.
+    pub fn root_kind(&self) -> io::Result<Option<blit_api::FileKind>> {
+        match self.stat_root() {
+            Ok(m) => Ok(Some(m.kind().unwrap_or(blit_api::FileKind::File))),
+            Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(None),
+            Err(e) => Err(e),
+        }
+    }
+
+    /// Whether `e` says a symlink or a non-directory stood on the way.
+    pub fn is_in_the_way(e: &io::Error) -> bool {
+        beneath::is_in_the_way(e)
+    }
+
     /// Whether the root itself may be followed if it is a symlink (the user
     /// named it); a held tree's root never is.
     pub(crate) fn follows_root(&self) -> bool {
@@ -155,11 +171,12 @@ impl Anchor {
         }
     }
 
-    /// A path naming the root for extended attributes.
-    pub(crate) fn root_xattr_path(&self) -> PathBuf {
+    /// The root's extended attributes (never through a final symlink).
+    pub(crate) fn root_xattrs(&self) -> io::Result<Vec<(Vec<u8>, Vec<u8>)>> {
         match &self.base {
-            Base::Path(path) => path.clone(),
-            Base::Held { .. } => self.held_root().map_or_else(|_| self.shown.clone(), |at| at.proc_path()),
+            Base::Path(path) => crate::xattr::list(path),
+            // The entry (and its directory's descriptor) lives while listing.
+            Base::Held { .. } => crate::xattr::list(&self.held_root()?.proc_path()),
         }
     }
 
