@@ -129,8 +129,9 @@ impl LocalDestination {
                 Error::io("open directory", dir_path.display(), e)
             }
         })?;
-        if got == Got::Opened {
-            // An existing directory may hold the leftovers of a crashed run.
+        if got != Got::Made {
+            // An existing directory may hold the leftovers of a crashed run
+            // (swept once per transfer; the judge may have opened it first).
             self.sweeper.once(parent, fd.as_fd());
         }
         Ok((fd, name))

@@ -78,11 +78,12 @@ impl Partials {
     /// the block map to `h` and keeps the file. Anything unusable (none,
     /// locked, unreadable) leaves `h` as it is: the file is sent whole.
     pub(crate) fn offer(&self, tree: &Tree, h: &mut FileHeader) {
-        if !resumable(h.size) || h.path.is_root() {
+        if !resumable(h.size) {
             return;
         }
-        let (_, name) = crate::tree::split(h.path.as_bytes());
-        let part = tree.at(&h.path).and_then(|at| At::new(at.dir, &part_name(name)));
+        // A file at the root (a single-file copy) sits in the root's parent.
+        let at = if h.path.is_root() { tree.anchor().parent(false) } else { tree.at(&h.path) };
+        let part = at.and_then(|at| At::new(at.dir, &part_name(at.name.to_bytes())));
         match part.and_then(|part| hash_part(&part, h.size)) {
             Ok(Some((file, map))) => {
                 h.resume = Some(Arc::new(map));

@@ -292,3 +292,6 @@ pub(crate) fn split(b: &[u8]) -> (&[u8], &[u8]) {
         None => (&[], b),
     }
 }
+
+#[cfg(test)]
+mod tests;

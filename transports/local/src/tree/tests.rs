@@ -1,0 +1,95 @@
+use super::*;
+use std::os::unix::fs::{symlink, MetadataExt, PermissionsExt};
+use std::path::Path;
+
+fn held(dir: &Path) -> Arc<OwnedFd> {
+    Anchor::open_base(dir).unwrap()
+}
+
+fn rel(p: &str) -> RelPath {
+    RelPath::from_bytes(p.as_bytes().to_vec()).unwrap()
+}
+
+/// A directory outside the tree with a file, whose state must never change.
+fn canary(t: &Path) -> (PathBuf, Vec<(String, u32, i64)>) {
+    let outside = t.join("outside");
+    std::fs::create_dir_all(outside.join("sub")).unwrap();
+    std::fs::write(outside.join("secret"), b"canary").unwrap();
+    std::fs::write(outside.join("sub/deep"), b"canary").unwrap();
+    std::fs::set_permissions(outside.join("secret"), std::fs::Permissions::from_mode(0o640)).unwrap();
+    let state = state(&outside);
+    (outside, state)
+}
+
+fn state(dir: &Path) -> Vec<(String, u32, i64)> {
+    let mut out = Vec::new();
+    for p in [dir.to_path_buf(), dir.join("secret"), dir.join("sub"), dir.join("sub/deep")] {
+        let m = std::fs::symlink_metadata(&p).unwrap();
+        out.push((p.display().to_string(), m.mode(), m.mtime()));
+    }
+    out
+}
+
+#[test]
+fn every_operation_refuses_a_directory_swapped_for_a_symlink() {
+    let t = tempfile::tempdir().unwrap();
+    let (outside, before) = canary(t.path());
+    let root = t.path().join("m");
+    std::fs::create_dir_all(root.join("d")).unwrap();
+    std::fs::write(root.join("d/f"), b"x").unwrap();
+    let tree = Tree::new(Anchor::beneath(held(&root), Path::new("/m"), &RelPath::root()));
+    // `d` becomes a symlink to the outside after the tree was anchored.
+    std::fs::rename(root.join("d"), root.join("d.real")).unwrap();
+    symlink(&outside, root.join("d")).unwrap();
+    let e = tree.at(&rel("d/secret")).unwrap_err();
+    assert!(beneath::is_in_the_way(&e), "{e}");
+    assert!(tree.dir(b"d", true).is_err(), "never creates through a symlink");
+    assert!(tree.open_for_listing(b"d").is_err());
+    // The symlink itself, reached by name: every call acts on the link.
+    let link = tree.at(&rel("d")).unwrap();
+    assert!(link.stat().unwrap().unwrap().is_symlink());
+    assert!(link.set_mode(0o777).is_err(), "a mode is never set through a symlink");
+    let _ = link.set_mtime(1);
+    assert!(link.open_file().is_err());
+    link.remove_all().unwrap();
+    assert!(std::fs::symlink_metadata(root.join("d")).is_err(), "the link itself is gone");
+    assert_eq!(state(&outside), before, "nothing outside changed");
+}
+
+#[test]
+fn remove_all_never_follows_symlinks_inside_the_tree() {
+    let t = tempfile::tempdir().unwrap();
+    let (outside, before) = canary(t.path());
+    let root = t.path().join("m");
+    std::fs::create_dir_all(root.join("gone/a/b")).unwrap();
+    std::fs::write(root.join("gone/a/b/f"), b"x").unwrap();
+    symlink(&outside, root.join("gone/a/escape")).unwrap();
+    symlink(outside.join("secret"), root.join("gone/file-link")).unwrap();
+    let tree = Tree::new(Anchor::path(root.clone()));
+    tree.at(&rel("gone")).unwrap().remove_all().unwrap();
+    assert!(!root.join("gone").exists());
+    assert_eq!(state(&outside), before);
+    assert_eq!(std::fs::read(outside.join("sub/deep")).unwrap(), b"canary");
+}
+
+#[test]
+fn a_held_root_is_protected_and_outlives_a_rename() {
+    let t = tempfile::tempdir().unwrap();
+    let (outside, before) = canary(t.path());
+    let root = t.path().join("m");
+    std::fs::create_dir_all(root.join("in")).unwrap();
+    let base = held(&root);
+    let anchor = Anchor::beneath(base.clone(), Path::new("/m"), &RelPath::root());
+    assert!(anchor.is_protected());
+    assert_eq!(anchor.parent(true).unwrap_err().kind(), io::ErrorKind::PermissionDenied);
+    assert!(!Anchor::beneath(base.clone(), Path::new("/m"), &rel("in")).is_protected());
+    // The module's path now leads outside; the held descriptor does not.
+    std::fs::rename(&root, t.path().join("moved")).unwrap();
+    symlink(&outside, &root).unwrap();
+    let tree = Tree::new(Anchor::beneath(base, Path::new("/m"), &rel("in/new")));
+    let (dir, _) = tree.dir(b"x", true).unwrap();
+    At::new(dir, b"f").unwrap().mkdir(0o700).unwrap();
+    assert!(t.path().join("moved/in/new/x/f").is_dir());
+    assert_eq!(state(&outside), before);
+    assert_eq!(tree.shown(&rel("x/f")), Path::new("/m/in/new/x/f"));
+}
