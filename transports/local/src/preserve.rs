@@ -3,6 +3,9 @@
 //! of a file with several names (for `--hard-links`, see `link_table`).
 
 use crate::tree::Stat;
+
+/// Extended attributes of one entry: (name, value) pairs.
+pub(crate) type Xattrs = Vec<(Vec<u8>, Vec<u8>)>;
 use crate::xattr::XATTRS_MAX_BYTES;
 use blit_api::{Error, ErrorKind, FileHeader, TransferOptions};
 use std::path::Path;
@@ -36,7 +39,7 @@ impl Preserve {
         h: &mut FileHeader,
         meta: &Stat,
         shown: &Path,
-        list_xattrs: &dyn Fn() -> std::io::Result<Vec<(Vec<u8>, Vec<u8>)>>,
+        list_xattrs: &dyn Fn() -> std::io::Result<Xattrs>,
     ) -> Result<(), Error> {
         if self.owner {
             h.uid = Some(meta.uid);
