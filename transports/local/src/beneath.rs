@@ -9,83 +9,51 @@
 //! and renames relative to that directory. Kernels without `openat2` (before
 //! 5.6, or behind a seccomp filter that refuses it) get the same guarantee
 //! from a walk of `openat(O_NOFOLLOW | O_DIRECTORY)`, one component at a time.
+//! The calls are rustix's safe wrappers.
 
+use rustix::fs::{Mode, OFlags, ResolveFlags};
 use std::ffi::{CStr, CString};
 use std::io;
-use std::os::fd::{AsFd, AsRawFd, BorrowedFd, FromRawFd, OwnedFd};
-#[cfg(target_os = "linux")]
+use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
 use std::sync::atomic::{AtomicBool, Ordering};
 
 /// Flags of every directory descriptor opened here (used only as `dirfd`).
-#[cfg(target_os = "linux")]
-const DIR_FLAGS: libc::c_int = libc::O_PATH | libc::O_DIRECTORY | libc::O_CLOEXEC;
-#[cfg(not(target_os = "linux"))]
-const DIR_FLAGS: libc::c_int = libc::O_RDONLY | libc::O_DIRECTORY | libc::O_CLOEXEC;
+const DIR_FLAGS: OFlags = OFlags::PATH.union(OFlags::DIRECTORY).union(OFlags::CLOEXEC);
 
 /// Cleared when the kernel refuses `openat2`.
-#[cfg(target_os = "linux")]
 static OPENAT2: AtomicBool = AtomicBool::new(true);
 
 pub(crate) fn c_bytes(bytes: &[u8]) -> io::Result<CString> {
     CString::new(bytes).map_err(|_| io::Error::new(io::ErrorKind::InvalidInput, "name contains a NUL byte"))
 }
 
-fn check(fd: libc::c_long) -> io::Result<OwnedFd> {
-    if fd < 0 {
-        return Err(io::Error::last_os_error());
-    }
-    // SAFETY: the kernel just returned this descriptor and nothing else owns it.
-    Ok(unsafe { OwnedFd::from_raw_fd(fd as libc::c_int) })
+fn errno(e: rustix::io::Errno) -> io::Error {
+    io::Error::from_raw_os_error(e.raw_os_error())
 }
 
-/// `openat(dir, name)` with `flags`.
-pub(crate) fn openat(dir: BorrowedFd<'_>, name: &CStr, flags: libc::c_int, mode: libc::mode_t) -> io::Result<OwnedFd> {
-    // SAFETY: `name` is NUL-terminated and `dir` is an open descriptor.
-    let fd = unsafe { libc::openat(dir.as_raw_fd(), name.as_ptr(), flags, libc::c_uint::from(mode)) };
-    check(fd as libc::c_long)
+/// `openat(dir, name)` with `flags` (and `O_CLOEXEC`).
+pub(crate) fn openat(dir: BorrowedFd<'_>, name: &CStr, flags: OFlags, mode: u32) -> io::Result<OwnedFd> {
+    rustix::fs::openat(dir, name, flags | OFlags::CLOEXEC, Mode::from_raw_mode(mode)).map_err(errno)
 }
 
 /// `openat2(dir, rel, flags)` resolving strictly below `dir` with no symlink
 /// on the way; `None` when the kernel lacks `openat2` (then remembered).
-#[cfg(target_os = "linux")]
-fn openat2_beneath(dir: BorrowedFd<'_>, rel: &[u8], flags: libc::c_int) -> Option<io::Result<OwnedFd>> {
+fn openat2_beneath(dir: BorrowedFd<'_>, rel: &[u8], flags: OFlags) -> Option<io::Result<OwnedFd>> {
     if !OPENAT2.load(Ordering::Relaxed) {
         return None;
     }
-    #[repr(C)]
-    struct OpenHow {
-        flags: u64,
-        mode: u64,
-        resolve: u64,
-    }
-    let how = OpenHow { flags: flags as u64, mode: 0, resolve: libc::RESOLVE_BENEATH | libc::RESOLVE_NO_SYMLINKS };
     let path = match c_bytes(rel) {
         Ok(p) => p,
         Err(e) => return Some(Err(e)),
     };
-    // SAFETY: openat2 reads `size_of::<OpenHow>()` bytes of `how` (the
-    // kernel's `struct open_how`) and the NUL-terminated path.
-    let fd = unsafe {
-        libc::syscall(
-            libc::SYS_openat2,
-            dir.as_raw_fd(),
-            path.as_ptr(),
-            &how as *const OpenHow,
-            std::mem::size_of::<OpenHow>(),
-        )
-    };
-    match check(fd) {
-        Err(e) if matches!(e.raw_os_error(), Some(libc::ENOSYS | libc::EPERM | libc::E2BIG)) => {
+    let resolve = ResolveFlags::BENEATH | ResolveFlags::NO_SYMLINKS;
+    match rustix::fs::openat2(dir, path.as_c_str(), flags | OFlags::CLOEXEC, Mode::empty(), resolve) {
+        Err(rustix::io::Errno::NOSYS | rustix::io::Errno::PERM | rustix::io::Errno::TOOBIG) => {
             OPENAT2.store(false, Ordering::Relaxed);
             None
         }
-        other => Some(other),
+        other => Some(other.map_err(errno)),
     }
-}
-
-#[cfg(not(target_os = "linux"))]
-fn openat2_beneath(_: BorrowedFd<'_>, _: &[u8], _: libc::c_int) -> Option<io::Result<OwnedFd>> {
-    None
 }
 
 /// Opens the directory `rel` (raw bytes, `/`-separated, empty for `dir`
@@ -100,7 +68,7 @@ pub(crate) fn open_dir(dir: BorrowedFd<'_>, rel: &[u8]) -> io::Result<OwnedFd> {
 
 /// Like [`open_dir`], but readable: for listing the directory's entries.
 pub(crate) fn open_dir_readable(dir: BorrowedFd<'_>, rel: &[u8]) -> io::Result<OwnedFd> {
-    let flags = libc::O_RDONLY | libc::O_DIRECTORY | libc::O_NOFOLLOW | libc::O_CLOEXEC;
+    let flags = OFlags::RDONLY | OFlags::DIRECTORY | OFlags::NOFOLLOW;
     let rel = if rel.is_empty() { &b"."[..] } else { rel };
     if let Some(result) = openat2_beneath(dir, rel, flags) {
         return result;
@@ -114,14 +82,11 @@ pub(crate) fn open_dir_readable(dir: BorrowedFd<'_>, rel: &[u8]) -> io::Result<O
 /// `link/secret` (with `link -> /etc` inside the tree) gets `ELOOP`/`EXDEV`,
 /// never the file outside.
 pub(crate) fn open_file(dir: BorrowedFd<'_>, rel: &[u8]) -> io::Result<OwnedFd> {
-    let flags = libc::O_RDONLY | libc::O_NOFOLLOW | libc::O_CLOEXEC;
+    let flags = OFlags::RDONLY | OFlags::NOFOLLOW;
     if let Some(result) = openat2_beneath(dir, rel, flags) {
         return result;
     }
-    let (parent, name) = match rel.iter().rposition(|b| *b == b'/') {
-        Some(i) => (&rel[..i], &rel[i + 1..]),
-        None => (&b""[..], rel),
-    };
+    let (parent, name) = crate::tree::split(rel);
     let parent = walk(dir, if parent.is_empty() { &b"."[..] } else { parent }, false)?;
     openat(parent.as_fd(), &c_bytes(name)?, flags, 0)
 }
@@ -142,16 +107,13 @@ fn walk(dir: BorrowedFd<'_>, rel: &[u8], create: bool) -> io::Result<OwnedFd> {
             return Err(io::Error::from_raw_os_error(libc::EXDEV));
         }
         let name = c_bytes(comp)?;
-        let next = match openat(cur.as_fd(), &name, DIR_FLAGS | libc::O_NOFOLLOW, 0) {
+        let next = match openat(cur.as_fd(), &name, DIR_FLAGS | OFlags::NOFOLLOW, 0) {
             Err(e) if create && e.kind() == io::ErrorKind::NotFound => {
-                // SAFETY: `name` is NUL-terminated and `cur` is open.
-                if unsafe { libc::mkdirat(cur.as_raw_fd(), name.as_ptr(), 0o777) } != 0 {
-                    let e = io::Error::last_os_error();
-                    if e.kind() != io::ErrorKind::AlreadyExists {
-                        return Err(e);
-                    }
+                match rustix::fs::mkdirat(&cur, name.as_c_str(), Mode::from_raw_mode(0o777)) {
+                    Ok(()) | Err(rustix::io::Errno::EXIST) => {}
+                    Err(e) => return Err(errno(e)),
                 }
-                openat(cur.as_fd(), &name, DIR_FLAGS | libc::O_NOFOLLOW, 0)?
+                openat(cur.as_fd(), &name, DIR_FLAGS | OFlags::NOFOLLOW, 0)?
             }
             other => other?,
         };

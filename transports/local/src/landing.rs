@@ -27,7 +27,7 @@ use blit_api::{Error, ErrorKind, FileHeader, FileKind, LandingFile, PayloadWrite
 use std::ffi::{CStr, CString};
 use std::fs::File;
 use std::io::{self, Write};
-use std::os::fd::{AsFd, AsRawFd, OwnedFd};
+use std::os::fd::{AsFd, OwnedFd};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, OnceLock};
@@ -48,7 +48,10 @@ pub(crate) fn temp_name() -> Vec<u8> {
     name
 }
 
-const CREATE_FLAGS: libc::c_int = libc::O_WRONLY | libc::O_CREAT | libc::O_EXCL | libc::O_NOFOLLOW | libc::O_CLOEXEC;
+const CREATE_FLAGS: rustix::fs::OFlags = rustix::fs::OFlags::WRONLY
+    .union(rustix::fs::OFlags::CREATE)
+    .union(rustix::fs::OFlags::EXCL)
+    .union(rustix::fs::OFlags::NOFOLLOW);
 
 /// Creates a new, empty temporary file in `dir`, with the final mode (less
 /// the umask) from the start: the open descriptor can write whatever the
@@ -274,13 +277,7 @@ impl Owned {
 }
 
 fn renameat(dir: &OwnedFd, from: &CStr, to: &CStr) -> io::Result<()> {
-    let fd = dir.as_raw_fd();
-    // SAFETY: both names are NUL-terminated and `dir` is open.
-    if unsafe { libc::renameat(fd, from.as_ptr(), fd, to.as_ptr()) } == 0 {
-        Ok(())
-    } else {
-        Err(io::Error::last_os_error())
-    }
+    rustix::fs::renameat(dir, from, dir, to).map_err(crate::tree::errno)
 }
 
 impl LandingFile for LocalLandingFile {
@@ -322,9 +319,7 @@ impl Drop for LocalLandingFile {
         // Either the temporary file, or the empty file this run created at
         // its final name (O_EXCL: nothing was there before).
         let name = self.temp.as_ref().unwrap_or(&self.name);
-        // SAFETY: the name is NUL-terminated and the directory is open.
-        if unsafe { libc::unlinkat(self.dir.as_raw_fd(), name.as_ptr(), 0) } != 0 {
-            let e = io::Error::last_os_error();
+        if let Err(e) = rustix::fs::unlinkat(&*self.dir, name.as_c_str(), rustix::fs::AtFlags::empty()) {
             tracing::warn!("could not remove a temporary file beside {}: {e}", self.target.display());
         }
     }

@@ -15,13 +15,10 @@
 //! are opened below the root without following symlinks, so a planted
 //! symlink can never make a link to a file outside the destination.
 
-use crate::beneath::{self, c_bytes};
 use crate::landing::dir_in_the_way;
-use crate::tree::Tree;
+use crate::tree::{At, Tree};
 use blit_api::{Error, ErrorKind, Events, FileHeader, FileKind, ProgressEvent, RelPath};
-use std::ffi::CString;
 use std::io;
-use std::os::fd::{AsFd, AsRawFd, BorrowedFd, OwnedFd};
 
 /// A link entry the judge kept for `finish`.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -32,59 +29,18 @@ pub(crate) struct PendingLink {
     pub(crate) target: RelPath,
 }
 
-/// A directory below the root, opened without following symlinks, and a
-/// name in it.
-struct At {
-    dir: OwnedFd,
-    name: CString,
-}
-
-fn split(path: &RelPath) -> (&[u8], &[u8]) {
-    let b = path.as_bytes();
-    match b.iter().rposition(|c| *c == b'/') {
-        Some(i) => (&b[..i], &b[i + 1..]),
-        None => (&[], b),
-    }
-}
-
-fn at(root: BorrowedFd<'_>, path: &RelPath) -> io::Result<At> {
-    let (parent, name) = split(path);
-    Ok(At { dir: beneath::open_dir(root, parent)?, name: c_bytes(name)? })
-}
-
-/// `fstatat(AT_SYMLINK_NOFOLLOW)`; `None` when nothing is there.
-fn lstat_at(at: &At) -> io::Result<Option<libc::stat>> {
-    // SAFETY: all-zero bytes are a valid `stat`, which the call overwrites.
-    let mut st: libc::stat = unsafe { std::mem::zeroed() };
-    // SAFETY: the descriptor is open, the name NUL-terminated, `st` writable.
-    let rc = unsafe { libc::fstatat(at.dir.as_raw_fd(), at.name.as_ptr(), &mut st, libc::AT_SYMLINK_NOFOLLOW) };
-    if rc == 0 {
-        return Ok(Some(st));
-    }
-    let e = io::Error::last_os_error();
-    if e.kind() == io::ErrorKind::NotFound {
-        Ok(None)
-    } else {
-        Err(e)
-    }
-}
-
-fn is_file(st: &libc::stat) -> bool {
-    st.st_mode & libc::S_IFMT == libc::S_IFREG
-}
-
 /// Whether `link.path` already is the same regular file as `link.target`.
-fn linked(root: BorrowedFd<'_>, link: &PendingLink) -> bool {
-    let (Ok(a), Ok(b)) = (at(root, &link.path), at(root, &link.target)) else { return false };
-    match (lstat_at(&a), lstat_at(&b)) {
-        (Ok(Some(a)), Ok(Some(b))) => is_file(&a) && a.st_dev == b.st_dev && a.st_ino == b.st_ino,
+fn linked(tree: &Tree, link: &PendingLink) -> bool {
+    let (Ok(a), Ok(b)) = (tree.at(&link.path), tree.at(&link.target)) else { return false };
+    match (a.stat(), b.stat()) {
+        (Ok(Some(a)), Ok(Some(b))) => a.is_file() && a.dev == b.dev && a.ino == b.ino,
         _ => false,
     }
 }
 
 /// Whether `link` would change anything (for a dry run's `Planned`).
 pub(crate) fn needs_link(tree: &Tree, link: &PendingLink) -> bool {
-    tree.root(false).map_or(true, |fd| !linked(fd.as_fd(), link))
+    !linked(tree, link)
 }
 
 /// The judge's part: checks a link entry and keeps it for `finish`, or in a
@@ -127,8 +83,8 @@ pub(crate) fn land_links(tree: &Tree, links: Vec<PendingLink>, events: &Events) 
     if links.is_empty() {
         return;
     }
-    let root_fd = match tree.root(false) {
-        Ok(fd) => fd,
+    match tree.root(false) {
+        Ok(_) => {}
         Err(e) => {
             let err = Error::io("open destination", tree.anchor().shown().display(), e);
             events.emit(ProgressEvent::NeedBatch { files: links.len() as u64, bytes: 0 });
@@ -139,65 +95,56 @@ pub(crate) fn land_links(tree: &Tree, links: Vec<PendingLink>, events: &Events) 
             return;
         }
     };
-    let todo: Vec<PendingLink> = links.into_iter().filter(|l| !linked(root_fd.as_fd(), l)).collect();
+    let todo: Vec<PendingLink> = links.into_iter().filter(|l| !linked(tree, l)).collect();
     if todo.is_empty() {
         return;
     }
     events.emit(ProgressEvent::NeedBatch { files: todo.len() as u64, bytes: 0 });
     for link in todo {
         events.emit(ProgressEvent::FileStarted { path: link.path.clone(), kind: FileKind::File, size: 0 });
-        match make(tree, root_fd.as_fd(), &link) {
+        match make(tree, &link) {
             Ok(()) => events.emit(ProgressEvent::FileDone { path: link.path, kind: FileKind::File, bytes: 0 }),
             Err(e) => events.emit(ProgressEvent::failed(&link.path, &e)),
         }
     }
 }
 
-/// Links `link.path` to `link.target`: a temporary name, then a rename.
-fn make(tree: &Tree, root_fd: BorrowedFd<'_>, link: &PendingLink) -> Result<(), Error> {
+/// Links `link.path` to `link.target`: a temporary name, then a rename,
+/// all relative to the held directories of both names.
+fn make(tree: &Tree, link: &PendingLink) -> Result<(), Error> {
     let abs = tree.shown(&link.path);
     let target_abs = tree.shown(&link.target);
     let io = |op: &str, e: io::Error| Error::io(op, abs.display(), e);
-    let target = at(root_fd, &link.target).map_err(|e| io("open the link target's directory", e))?;
+    let target = tree.at(&link.target).map_err(|e| io("open the link target's directory", e))?;
     let missing = || {
         Error::new(ErrorKind::NotFound, format!("its link target {} is not a regular file here", link.target))
             .with_path(abs.display().to_string())
             .with_hint("the target failed to land or changed since (see its own report); rerun to link them")
     };
-    match lstat_at(&target) {
-        Ok(Some(st)) if is_file(&st) => {}
+    match target.stat() {
+        Ok(Some(st)) if st.is_file() => {}
         Ok(_) => return Err(missing()),
         Err(e) => return Err(Error::io("read metadata", target_abs.display(), e)),
     }
-    let dest = at(root_fd, &link.path).map_err(|e| io("open directory", e))?;
-    if let Ok(Some(st)) = lstat_at(&dest) {
-        if st.st_mode & libc::S_IFMT == libc::S_IFDIR {
+    let dest = tree.at(&link.path).map_err(|e| io("open directory", e))?;
+    if let Ok(Some(st)) = dest.stat() {
+        if st.is_dir() {
             return Err(dir_in_the_way(&abs).with_hint("a directory is where a hard link goes; remove it, then rerun"));
         }
     }
     let mut last = None;
     for _ in 0..4 {
-        let temp = c_bytes(&crate::landing::temp_name()).map_err(|e| io("name", e))?;
-        // SAFETY: both descriptors are open and both names NUL-terminated;
-        // flags 0: a symlink is never followed.
-        let rc = unsafe {
-            libc::linkat(target.dir.as_raw_fd(), target.name.as_ptr(), dest.dir.as_raw_fd(), temp.as_ptr(), 0)
-        };
-        if rc != 0 {
-            let e = io::Error::last_os_error();
-            if e.kind() == io::ErrorKind::AlreadyExists {
+        let temp = At::new(dest.dir.clone(), &crate::landing::temp_name()).map_err(|e| io("name", e))?;
+        match temp.link_to(&target) {
+            Err(e) if e.kind() == io::ErrorKind::AlreadyExists => {
                 last = Some(e);
                 continue;
             }
-            return Err(io("create hard link", e));
+            Err(e) => return Err(io("create hard link", e)),
+            Ok(()) => {}
         }
-        // SAFETY: as above.
-        let rc =
-            unsafe { libc::renameat(dest.dir.as_raw_fd(), temp.as_ptr(), dest.dir.as_raw_fd(), dest.name.as_ptr()) };
-        if rc != 0 {
-            let e = io::Error::last_os_error();
-            // SAFETY: as above.
-            unsafe { libc::unlinkat(dest.dir.as_raw_fd(), temp.as_ptr(), 0) };
+        if let Err(e) = dest.rename_from(&temp.name) {
+            let _ = temp.unlink();
             return Err(io("rename into place", e));
         }
         return Ok(());

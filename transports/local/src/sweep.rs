@@ -78,7 +78,7 @@ fn abandoned(dir: BorrowedFd<'_>, name: &CStr, pid: Option<u32>) -> bool {
     if pid.is_some_and(|pid| pid == std::process::id() || alive(pid)) {
         return false;
     }
-    let flags = libc::O_RDONLY | libc::O_NOFOLLOW | libc::O_NONBLOCK | libc::O_CLOEXEC;
+    let flags = rustix::fs::OFlags::RDONLY | rustix::fs::OFlags::NOFOLLOW | rustix::fs::OFlags::NONBLOCK;
     match openat(dir, name, flags, 0) {
         // SAFETY: `fd` is open; the lock (if taken) goes with it.
         Ok(fd) => unsafe { libc::flock(fd.as_raw_fd(), libc::LOCK_EX | libc::LOCK_NB) == 0 },
@@ -90,7 +90,7 @@ fn abandoned(dir: BorrowedFd<'_>, name: &CStr, pid: Option<u32>) -> bool {
 /// The names in `dir` that look like temporary files, with the process id
 /// in the name (`None` for a `.part`, listed only unless `keep_parts`).
 fn temp_names(dir: BorrowedFd<'_>, keep_parts: bool) -> io::Result<Vec<(CString, Option<u32>)>> {
-    let fd = openat(dir, c".", libc::O_RDONLY | libc::O_DIRECTORY | libc::O_CLOEXEC, 0)?;
+    let fd = openat(dir, c".", rustix::fs::OFlags::RDONLY | rustix::fs::OFlags::DIRECTORY, 0)?;
     // SAFETY: `fdopendir` takes ownership of the open descriptor.
     let stream = unsafe { libc::fdopendir(fd.into_raw_fd()) };
     if stream.is_null() {

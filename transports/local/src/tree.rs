@@ -103,6 +103,13 @@ impl At {
         Ok(target.into_bytes())
     }
 
+    /// Creates this name as a hard link to `existing` (never following a
+    /// symlink there).
+    pub(crate) fn link_to(&self, existing: &At) -> io::Result<()> {
+        rustix::fs::linkat(existing.fd(), existing.name.as_c_str(), self.fd(), self.name.as_c_str(), AtFlags::empty())
+            .map_err(errno)
+    }
+
     /// Renames `from` (a name in the same directory) over this entry.
     pub(crate) fn rename_from(&self, from: &CStr) -> io::Result<()> {
         rustix::fs::renameat(self.fd(), from, self.fd(), self.name.as_c_str()).map_err(errno)
