@@ -92,13 +92,13 @@ impl Swapper {
                         // Not there (yet, or a transfer removed it): plant a link anyway.
                         let _ = std::fs::remove_file(v);
                     }
-                    let target = if i % 2 == 0 { canary.clone() } else { relative_to(v, &canary) };
+                    let target = if i.is_multiple_of(2) { canary.clone() } else { relative_to(v, &canary) };
                     if symlink(&target, v).is_ok() {
                         n.fetch_add(1, Ordering::Relaxed);
                     }
                     // Each state lasts a little, alternating short and long,
                     // so both the transfers' checks and their uses land in it.
-                    let hold = Duration::from_micros(if i % 3 == 0 { 300 } else { 20 });
+                    let hold = Duration::from_micros(if i.is_multiple_of(3) { 300 } else { 20 });
                     std::thread::sleep(hold);
                     let _ = std::fs::remove_file(v);
                     let _ = std::fs::rename(&away, v);
@@ -230,7 +230,7 @@ async fn pushes_race(mode: TransportMode) {
     let victims = vec![root.join("d"), root.join("d/sub"), root.join("gone")];
     let swapper = Swapper::start(victims, s.canary.clone());
     for i in 0..attempts() {
-        let options = TransferOptions::new().mirror(i % 2 == 1);
+        let options = TransferOptions::new().mirror(!i.is_multiple_of(2));
         let _ = push(&s.src, &s.daemon.remote("m", "t"), &options, &c).await;
     }
     let swaps = swapper.finish();
@@ -301,7 +301,7 @@ async fn a_transfer_root_swapped_after_open_leads_nowhere() {
     let swapper = Swapper::start(vec![s.module.join("root")], s.canary.clone());
     let dst = s.module.parent().unwrap().join("pulled-root");
     for i in 0..attempts() {
-        let options = TransferOptions::new().mirror(i % 2 == 0);
+        let options = TransferOptions::new().mirror(i.is_multiple_of(2));
         let _ = push(&s.src, &s.daemon.remote("m", "root"), &options, &c).await;
         // A fresh destination each time: a pulled root may be the symlink
         // itself, which a later run into the same name would follow (the
