@@ -29,9 +29,9 @@ fn setup(t: &Path) -> Setup {
     std::fs::create_dir(&keys).unwrap();
     let [ca, cert, key] = TestPki::new(&["127.0.0.1"]).write(&keys);
     let (right, wrong, daemon_secret) = (keys.join("right"), keys.join("wrong"), keys.join("daemon"));
-    std::fs::write(&right, "open sesame\n").unwrap();
+    std::fs::write(&right, "open sesame, friend\n").unwrap();
     std::fs::write(&wrong, "open says me\n").unwrap();
-    std::fs::write(&daemon_secret, "open sesame\n").unwrap();
+    std::fs::write(&daemon_secret, "open sesame, friend\n").unwrap();
     let module = t.join("module");
     std::fs::create_dir(&module).unwrap();
     let mut config = blit_daemon::DaemonConfig::new();
@@ -54,7 +54,7 @@ fn the_secret_from_the_environment_or_a_file_and_the_ca_open_every_command() {
     awkward_tree(&src);
     let ca = s.ca.as_os_str();
     let push = [os("copy"), os("--transport"), os("tcp"), os("--tls-ca"), ca, &slash(&src), &s.daemon.url("/m/tree/")];
-    let out = blit_with_env(&push, &[("BLIT_SECRET", "open sesame")]);
+    let out = blit_with_env(&push, &[("BLIT_SECRET", "open sesame, friend")]);
     assert!(out.status.success(), "{}", stderr(&out));
     assert_same(&snapshot(&src), &snapshot(&s.module.join("tree")));
 
@@ -88,10 +88,10 @@ fn missing_or_wrong_secrets_and_a_plain_client_exit_1_and_change_nothing() {
         // The flag wins over the environment.
         (
             vec![os("--tls-ca"), ca, os("--secret-file"), s.wrong.as_os_str()],
-            &[("BLIT_SECRET", "open sesame")],
+            &[("BLIT_SECRET", "open sesame, friend")],
             "wrong secret",
         ),
-        (vec![], &[("BLIT_SECRET", "open sesame")], "--tls"),
+        (vec![], &[("BLIT_SECRET", "open sesame, friend")], "--tls"),
     ];
     for (flags, env, expect) in cases {
         let args = [&[os("copy")], &flags[..], &[from.as_os_str(), &dst]].concat();

@@ -4,8 +4,8 @@
 //! Parsing ([`DaemonConfig::load`]) already locates syntax errors, unknown
 //! keys and bad values. This adds the checks that need the file system, each
 //! located at its key: every module's directory exists and is a directory
-//! (`path`), every secret file reads (`auth_secret_file`, daemon-wide and per
-//! module), the TLS certificate and key load (`tls_cert`). They run through
+//! (`path`), every secret file reads and holds at least 16 characters
+//! (`auth_secret_file`, daemon-wide and per module), the TLS certificate and key load (`tls_cert`). They run through
 //! the same loaders the daemon uses, and then the rest of
 //! [`DaemonConfig::validate`] (`validate_shape`: the TLS pair and the module
 //! set), so every check `blitd` runs at startup runs here too.
@@ -13,7 +13,7 @@
 use crate::locate::{at_line, Seg, Seg::Index, Seg::Key, Spans};
 use crate::DaemonConfig;
 use blit_api::{Error, Result};
-use blit_transport_grpc::{Secret, ServerTls};
+use blit_transport_grpc::ServerTls;
 use std::path::Path;
 
 /// Checks `config` as blitd does before serving; `file` is the configuration
@@ -33,7 +33,7 @@ pub fn check_config(config: &DaemonConfig, file: Option<&Path>) -> Result<usize>
         _ => e,
     };
     if let Some(secret) = &config.auth_secret_file {
-        Secret::from_file(secret, "auth_secret_file").map_err(|e| at(&[Key("auth_secret_file")], e))?;
+        crate::security::read_secret(secret, "auth_secret_file").map_err(|e| at(&[Key("auth_secret_file")], e))?;
     }
     if let (Some(cert), Some(key)) = (&config.tls_cert, &config.tls_key) {
         ServerTls::from_pem_files(cert, key).map_err(|e| at(&[Key("tls_cert")], e))?;
@@ -43,7 +43,8 @@ pub fn check_config(config: &DaemonConfig, file: Option<&Path>) -> Result<usize>
             .map_err(|e| at(&[Key("module"), Index(i), Key("path")], e))?;
         if let Some(secret) = &module.auth_secret_file {
             let what = format!("auth_secret_file of module `{}`", module.name);
-            Secret::from_file(secret, &what).map_err(|e| at(&[Key("module"), Index(i), Key("auth_secret_file")], e))?;
+            crate::security::read_secret(secret, &what)
+                .map_err(|e| at(&[Key("module"), Index(i), Key("auth_secret_file")], e))?;
         }
     }
     // The rest of `DaemonConfig::validate` (its secret and certificate loads

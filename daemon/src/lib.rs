@@ -15,6 +15,7 @@ pub use check::check_config;
 pub use config::{
     parse_listen, DaemonConfig, ModuleConfig, SourceWrap, DEFAULT_IDLE_TIMEOUT, DEFAULT_LISTEN, DEFAULT_MAX_SESSIONS,
 };
+pub use limits::raise_open_files;
 
 use blit_api::{Error, ErrorKind, Result};
 use blit_proto::pb::blit_server::BlitServer;

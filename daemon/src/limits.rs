@@ -275,3 +275,26 @@ mod tests {
         sessions.take().expect("a slot is free again");
     }
 }
+
+/// Raises the open-file soft limit to the hard limit, so that connections
+/// (real clients' data-plane streams above all) are not refused for want
+/// of descriptors long before the daemon's own caps apply. Returns the
+/// limit now in force, `None` when it cannot be read.
+pub fn raise_open_files() -> Option<u64> {
+    use rustix::process::{getrlimit, setrlimit, Resource, Rlimit};
+    let limit = getrlimit(Resource::Nofile);
+    // No hard limit (`None`): the kernel's own ceiling, `fs.nr_open`.
+    let hard = limit.maximum.unwrap_or(1 << 20);
+    match limit.current {
+        Some(soft) if soft < hard => {
+            match setrlimit(Resource::Nofile, Rlimit { current: Some(hard), maximum: limit.maximum }) {
+                Ok(()) => Some(hard),
+                Err(e) => {
+                    tracing::warn!("could not raise the open-file limit from {soft} to {hard}: {e}");
+                    Some(soft)
+                }
+            }
+        }
+        other => other,
+    }
+}

@@ -89,6 +89,12 @@ fn configure(args: &Args) -> anyhow::Result<DaemonConfig> {
     if let Some(secs) = args.idle_timeout {
         config.set_idle_timeout(std::time::Duration::from_secs(secs))?;
     }
+    if config.modules.is_empty() {
+        anyhow::bail!(
+            "no modules to serve: add --module NAME=PATH, or a [[module]] in the configuration file ({})",
+            args.config.as_ref().map_or("none given".to_owned(), |p| p.display().to_string())
+        );
+    }
     Ok(config)
 }
 
@@ -118,7 +124,10 @@ async fn serve(args: Args) -> anyhow::Result<()> {
         let notes = if notes.is_empty() { String::new() } else { format!(" ({})", notes.join(", ")) };
         tracing::info!("module `{}`: {}{notes}", m.name, m.path.display());
     }
-    tracing::info!("blitd listening on {local}");
+    match blit_daemon::raise_open_files() {
+        Some(n) => tracing::info!("blitd listening on {local} (open-file limit {n})"),
+        None => tracing::info!("blitd listening on {local}"),
+    }
     blit_daemon::run(listener, config, shutdown_signal()).await?;
     tracing::info!("blitd stopped");
     Ok(())

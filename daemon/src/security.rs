@@ -9,10 +9,28 @@
 //! Requests are checked before anything they name is resolved or opened.
 
 use crate::config::DaemonConfig;
-use blit_api::Result;
+use blit_api::{Error, ErrorKind, Result};
 use blit_transport_grpc::{Required, Secret, ServerTls};
 use std::collections::HashMap;
 use std::net::SocketAddr;
+
+/// The shortest secret blitd accepts: a short one falls to guessing, even
+/// throttled.
+pub(crate) const MIN_SECRET_LEN: usize = 16;
+
+/// Reads a secret file and refuses one shorter than [`MIN_SECRET_LEN`].
+pub(crate) fn read_secret(path: &std::path::Path, what: &str) -> Result<Secret> {
+    let secret = Secret::from_file(path, what)?;
+    if secret.len() < MIN_SECRET_LEN {
+        return Err(Error::new(
+            ErrorKind::InvalidInput,
+            format!("the secret in {what} has {} characters; blitd needs at least {MIN_SECRET_LEN}", secret.len()),
+        )
+        .with_path(path.display().to_string())
+        .with_hint("write a longer secret, e.g. the output of `openssl rand -hex 32`"));
+    }
+    Ok(secret)
+}
 
 /// The loaded secrets and TLS configuration.
 #[derive(Debug, Default)]
@@ -28,13 +46,12 @@ impl Security {
     /// the configuration key and the file.
     pub(crate) fn load(config: &DaemonConfig) -> Result<Security> {
         config.check_tls_pair()?;
-        let daemon =
-            config.auth_secret_file.as_deref().map(|p| Secret::from_file(p, "auth_secret_file")).transpose()?;
+        let daemon = config.auth_secret_file.as_deref().map(|p| read_secret(p, "auth_secret_file")).transpose()?;
         let mut modules = HashMap::new();
         for m in &config.modules {
             if let Some(path) = &m.auth_secret_file {
                 let what = format!("auth_secret_file of module `{}`", m.name);
-                modules.insert(m.name.clone(), Secret::from_file(path, &what)?);
+                modules.insert(m.name.clone(), read_secret(path, &what)?);
             }
         }
         let tls = match (&config.tls_cert, &config.tls_key) {
@@ -51,6 +68,12 @@ impl Security {
             Some(name) => Required { secret: self.modules.get(name).or(self.daemon.as_ref()), module: Some(name) },
             None => Required { secret: self.daemon.as_ref(), module: None },
         }
+    }
+
+    /// Whether any module has a secret of its own (then a request's module
+    /// must be known before its secret can be checked).
+    pub(crate) fn has_module_secrets(&self) -> bool {
+        !self.modules.is_empty()
     }
 
     /// Warns when anyone beyond this machine can reach modules without a
@@ -86,8 +109,8 @@ mod tests {
     fn a_module_secret_overrides_the_daemon_secret() {
         let dir = tempfile::tempdir().unwrap();
         let (d, m) = (dir.path().join("d"), dir.path().join("m"));
-        std::fs::write(&d, "daemon\n").unwrap();
-        std::fs::write(&m, "module\n").unwrap();
+        std::fs::write(&d, "daemon-secret-0123\n").unwrap();
+        std::fs::write(&m, "module-secret-0123\n").unwrap();
         let mut config = DaemonConfig::new();
         config.auth_secret_file = Some(d);
         for (name, secret) in [("a", None), ("b", Some(m))] {
@@ -96,12 +119,27 @@ mod tests {
             config.add_module(module).unwrap();
         }
         let s = Security::load(&config).unwrap();
-        assert!(s.required(Some("a")).secret.unwrap().matches("daemon"));
-        assert!(s.required(Some("b")).secret.unwrap().matches("module"));
-        assert!(!s.required(Some("b")).secret.unwrap().matches("daemon"));
-        assert!(s.required(None).secret.unwrap().matches("daemon"));
+        assert!(s.required(Some("a")).secret.unwrap().matches("daemon-secret-0123"));
+        assert!(s.required(Some("b")).secret.unwrap().matches("module-secret-0123"));
+        assert!(!s.required(Some("b")).secret.unwrap().matches("daemon-secret-0123"));
+        assert!(s.required(None).secret.unwrap().matches("daemon-secret-0123"));
         config.auth_secret_file = Some(dir.path().join("missing"));
         let e = Security::load(&config).unwrap_err();
         assert!(e.to_string().contains("auth_secret_file") && e.to_string().contains("missing"), "{e}");
+    }
+
+    #[test]
+    fn a_secret_shorter_than_16_characters_is_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        let short = dir.path().join("short");
+        std::fs::write(&short, "fifteen-chars!!\n").unwrap();
+        let mut config = DaemonConfig::new();
+        config.add_module(ModuleConfig::new("a", dir.path())).unwrap();
+        config.modules[0].auth_secret_file = Some(short.clone());
+        let e = Security::load(&config).unwrap_err();
+        assert!(e.to_string().contains("has 15 characters") && e.to_string().contains("at least 16"), "{e}");
+        assert!(e.to_string().contains("module `a`"), "{e}");
+        std::fs::write(&short, "sixteen-chars!!!\n").unwrap();
+        Security::load(&config).unwrap();
     }
 }

@@ -112,8 +112,12 @@ impl pb::blit_server::Blit for BlitService {
         let peer = peer_of(&request);
         // The data plane, when offered, listens where the client reached us.
         let local = request.local_addr();
-        let slot = self.limits.sessions.take()?;
         let metadata = request.metadata().clone();
+        // A daemon-wide secret is checked before anything is read: a
+        // stranger without it costs no more than this answer.
+        if !self.security.has_module_secrets() {
+            blit_transport_grpc::check_secret(self.security.required(None), &metadata, &peer)?;
+        }
         let mut incoming = request.into_inner();
         let open_within = self.limits.idle.min(std::time::Duration::from_secs(10));
         let mut request = tokio::time::timeout(open_within, server::accept(&mut incoming, &peer))
@@ -122,6 +126,8 @@ impl pb::blit_server::Blit for BlitService {
         request.local = local;
         request.tls = self.security.tls.clone();
         self.authorize(&request.module, &metadata, &peer)?;
+        // Only a peer that proved the secret takes a session slot.
+        let slot = self.limits.sessions.take()?;
         let module = self.modules.get(&request.module).map_err(|e| status_from_error(&e))?;
         let served = ServedModule {
             name: &module.name,

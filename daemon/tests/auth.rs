@@ -27,8 +27,8 @@ async fn guarded() -> (Daemon, tempfile::TempDir) {
     for d in ["open", "own", "keys"] {
         std::fs::create_dir(t.path().join(d)).unwrap();
     }
-    let daemon_secret = secret_file(&t.path().join("keys"), "daemon", "daemon-secret\n");
-    let module_secret = secret_file(&t.path().join("keys"), "module", "module-secret\n");
+    let daemon_secret = secret_file(&t.path().join("keys"), "daemon", "daemon-secret-0123456789\n");
+    let module_secret = secret_file(&t.path().join("keys"), "module", "module-secret-0123456789\n");
     let (open, own) = (t.path().join("open"), t.path().join("own"));
     let daemon = Daemon::start_with(&[("open", &open, false), ("own", &own, false)], move |c| {
         c.auth_secret_file = Some(daemon_secret);
@@ -46,7 +46,7 @@ async fn the_right_secret_opens_modules_listings_pushes_and_pulls() {
     // A root mode the modules do not have: a push must not apply it to them.
     std::fs::set_permissions(src.path(), std::os::unix::fs::PermissionsExt::from_mode(0o750)).unwrap();
     let mode_of = |entry: &(Vec<u8>, String)| entry.1.split(' ').take(2).collect::<Vec<_>>().join(" ");
-    for (module, secret) in [("open", "daemon-secret"), ("own", "module-secret")] {
+    for (module, secret) in [("open", "daemon-secret-0123456789"), ("own", "module-secret-0123456789")] {
         let config = with(Some(secret));
         let root_before = snapshot(&t.path().join(module))[0].clone();
         let (pushed, _) = push_with(src.path(), &daemon.remote(module, ""), &TransferOptions::new(), &config).await;
@@ -68,7 +68,9 @@ async fn the_right_secret_opens_modules_listings_pushes_and_pulls() {
         assert!(names.contains(&"a".to_owned()), "{names:?}");
     }
     let modules =
-        blit_transport_grpc::modules("127.0.0.1", daemon.addr.port(), &with(Some("daemon-secret"))).await.unwrap();
+        blit_transport_grpc::modules("127.0.0.1", daemon.addr.port(), &with(Some("daemon-secret-0123456789")))
+            .await
+            .unwrap();
     assert_eq!(modules.iter().map(|m| m.name.as_str()).collect::<Vec<_>>(), ["open", "own"]);
     daemon.stop().await;
 }
@@ -84,9 +86,9 @@ async fn missing_and_wrong_secrets_are_refused_before_anything_is_touched() {
     let cases = [
         ("open", None, "module 'open' requires a secret"),
         ("open", Some("daemon-secreT"), "wrong secret for module 'open'"),
-        ("open", Some("module-secret"), "wrong secret for module 'open'"),
+        ("open", Some("module-secret-0123456789"), "wrong secret for module 'open'"),
         ("own", None, "module 'own' requires a secret"),
-        ("own", Some("daemon-secret"), "wrong secret for module 'own'"),
+        ("own", Some("daemon-secret-0123456789"), "wrong secret for module 'own'"),
         ("nope", None, "this blitd requires a secret"),
     ];
     for (module, secret, expect) in cases {
@@ -120,7 +122,7 @@ async fn with_only_module_secrets_the_listing_is_open_and_other_modules_too() {
     let (free, guarded) = (t.path().join("free"), t.path().join("guarded"));
     std::fs::create_dir(&free).unwrap();
     std::fs::create_dir(&guarded).unwrap();
-    let key = secret_file(t.path(), "key", "k");
+    let key = secret_file(t.path(), "key", "a-key-of-16-chars");
     let daemon = Daemon::start_with(&[("free", &free, false), ("guarded", &guarded, false)], move |c| {
         c.modules[1].auth_secret_file = Some(key);
     })
@@ -130,6 +132,6 @@ async fn with_only_module_secrets_the_listing_is_open_and_other_modules_too() {
     blit_transport_grpc::list(&daemon.remote("free", ""), &with(None), |_| {}).await.unwrap();
     let e = blit_transport_grpc::list(&daemon.remote("guarded", ""), &with(None), |_| {}).await.unwrap_err();
     assert!(e.to_string().contains("module 'guarded' requires a secret"), "{e}");
-    blit_transport_grpc::list(&daemon.remote("guarded", ""), &with(Some("k")), |_| {}).await.unwrap();
+    blit_transport_grpc::list(&daemon.remote("guarded", ""), &with(Some("a-key-of-16-chars")), |_| {}).await.unwrap();
     daemon.stop().await;
 }

@@ -53,6 +53,16 @@ impl Secret {
         Secret::new(&text, &format!("{what} {}", path.display()))
     }
 
+    /// Its length in characters (printable ASCII: one byte each).
+    pub fn len(&self) -> usize {
+        self.0.len()
+    }
+
+    /// Whether it is empty (never, for a secret made by [`Secret::new`]).
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+
     /// Whether `presented` is this secret, in time that does not depend on
     /// either value: the BLAKE3 digests are compared in constant time.
     pub fn matches(&self, presented: &str) -> bool {
