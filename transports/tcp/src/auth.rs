@@ -14,7 +14,9 @@
 //! A connection that fails any check is closed without an answer and
 //! without reading another byte. Each connection gets a short time to send
 //! its hello; the whole set must arrive before the token expires. Pending
-//! hellos are bounded, so a flood of idle connections cannot grow memory.
+//! hellos are bounded, so a flood of idle connections cannot grow memory,
+//! and a full set drops its oldest connection for a new one, so idle
+//! strangers cannot keep the real peer's connections out.
 //!
 //! With TLS ([`Acceptor::tls`], [`connect_tls`]) every connection runs the
 //! TLS handshake first, with the daemon's certificate, and the hello, the
@@ -166,6 +168,9 @@ impl Acceptor {
     pub async fn accept(self) -> Result<Vec<Link>> {
         let Acceptor { listener, token, expires, hello_timeout, tls } = self;
         let mut pending: JoinSet<std::result::Result<Hello, (SocketAddr, &'static str)>> = JoinSet::new();
+        // The waiting connections, oldest first: a full set drops its
+        // oldest, so idle strangers cannot keep a real client out.
+        let mut waiting: std::collections::VecDeque<tokio::task::AbortHandle> = Default::default();
         let mut slots: Vec<Option<Opening>> = Vec::new();
         loop {
             if !slots.is_empty() && slots.iter().all(Option::is_some) {
@@ -182,12 +187,15 @@ impl Acceptor {
                 }
                 accepted = listener.accept() => {
                     let Ok((stream, from)) = accepted else { continue };
-                    if pending.len() >= MAX_PENDING {
-                        tracing::warn!("data plane: refused {from}: too many connections waiting for a hello");
-                        continue;
+                    waiting.retain(|h| !h.is_finished());
+                    if waiting.len() >= MAX_PENDING {
+                        if let Some(oldest) = waiting.pop_front() {
+                            oldest.abort();
+                        }
+                        tracing::debug!("data plane: {MAX_PENDING} connections waiting for a hello; dropped the oldest");
                     }
                     let token = token.clone();
-                    pending.spawn(read_hello(stream, from, token, expires, hello_timeout, tls.clone()));
+                    waiting.push_back(pending.spawn(read_hello(stream, from, token, expires, hello_timeout, tls.clone())));
                 }
                 Some(done) = pending.join_next() => {
                     let hello = match done {

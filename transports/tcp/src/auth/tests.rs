@@ -123,3 +123,31 @@ async fn connecting_to_a_closed_port_fails_fast_with_a_hint() {
     assert_eq!(e.kind(), ErrorKind::Io);
     assert!(e.to_string().contains("--transport grpc"), "{e}");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn idle_strangers_cannot_keep_the_real_connections_out() {
+    let acceptor = Acceptor::bind(LOOPBACK, TOKEN_TTL).await.unwrap();
+    let addr = acceptor.local_addr().unwrap();
+    let token = acceptor.token().clone();
+    let accept = tokio::spawn(acceptor.accept());
+    // Three times as many idle connections as may wait for a hello.
+    let mut idle = Vec::new();
+    for _ in 0..3 * MAX_PENDING {
+        idle.push(tokio::net::TcpStream::connect(addr).await.unwrap());
+    }
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    let out = connect(addr, &token, 4, Duration::from_secs(2)).await.unwrap();
+    let inn = tokio::time::timeout(Duration::from_secs(5), accept).await.unwrap().unwrap().unwrap();
+    assert_eq!((out.len(), inn.len()), (4, 4));
+    // The oldest idle ones were closed to make room.
+    let mut closed = 0;
+    for s in &mut idle[..MAX_PENDING] {
+        let mut b = [0u8; 1];
+        if let Ok(Ok(0)) =
+            tokio::time::timeout(Duration::from_millis(50), tokio::io::AsyncReadExt::read(s, &mut b)).await
+        {
+            closed += 1;
+        }
+    }
+    assert!(closed > 0, "no idle connection was dropped");
+}
