@@ -123,6 +123,11 @@ pub struct DaemonConfig {
     pub tls_cert: Option<PathBuf>,
     /// PEM private key of [`DaemonConfig::tls_cert`].
     pub tls_key: Option<PathBuf>,
+    /// How long a new connection may take to authenticate: its first
+    /// bytes, TLS, the HTTP/2 preface and a first request that passes the
+    /// secret check, together (default 10 s; at most the idle timeout).
+    /// Tests shorten it; files and flags cannot set it.
+    pub handshake_timeout: Duration,
 }
 
 /// Transfers at once unless configured otherwise.
@@ -143,6 +148,7 @@ impl Default for DaemonConfig {
             auth_secret_file: None,
             tls_cert: None,
             tls_key: None,
+            handshake_timeout: Duration::from_secs(10),
         }
     }
 }

@@ -3,6 +3,7 @@
 
 mod check;
 mod config;
+mod gate;
 mod limits;
 mod list;
 mod locate;
@@ -78,17 +79,24 @@ pub async fn run(
         hard_tx.send_replace(true);
     });
     let limits = server::Limits { sessions: limits::Sessions::new(config.max_sessions), idle: config.idle_timeout };
+    let gate = gate::Gate::new(config.handshake_timeout.min(config.idle_timeout));
     let service = BlitServer::new(
         server::BlitService::new(modules, cancel_rx, config.source_wrap.clone())
             .limits(limits)
-            .security(security.clone()),
+            .security(security.clone())
+            .gate(gate.clone()),
     )
     .max_decoding_message_size(MAX_MESSAGE_SIZE)
     .max_encoding_message_size(MAX_MESSAGE_SIZE);
     // Connections that stay silent are closed before the HTTP/2 server sees them.
     let first_bytes = config.idle_timeout.min(limits::FIRST_BYTES);
-    let incoming =
-        ReceiverStream::new(limits::accept_speaking(listener, quit_rx.clone(), first_bytes, security.tls.clone()));
+    let incoming = ReceiverStream::new(limits::accept_speaking(
+        listener,
+        quit_rx.clone(),
+        first_bytes,
+        security.tls.clone(),
+        gate,
+    ));
     let server = tonic::transport::Server::builder()
         .initial_stream_window_size(Some(2 * CHUNK_SIZE as u32))
         .initial_connection_window_size(Some(4 * CHUNK_SIZE as u32))

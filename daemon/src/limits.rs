@@ -26,7 +26,8 @@
 // Refusals are `tonic::Status` because tonic handlers return them.
 #![allow(clippy::result_large_err)]
 
-use crate::tls::Conn;
+use crate::gate::Gate;
+use crate::tls::{Conn, Guarded};
 use blit_api::{Error, ErrorKind};
 use blit_proto::pb;
 use blit_transport_grpc::server::TransferStream;
@@ -189,8 +190,10 @@ impl Stream for Watched {
 }
 
 /// Accepts connections and hands on those that send their first bytes
-/// within `first_bytes` (at most [`FIRST_BYTES`]); the others are closed. Stops when `quit` turns
-/// true.
+/// within `first_bytes` (at most [`FIRST_BYTES`]); the others are closed.
+/// Every connection is registered with `gate` at accept: until a request on
+/// it authenticates, the gate may close it (handshake deadline, caps on
+/// unauthenticated connections; see `gate`). Stops when `quit` turns true.
 ///
 /// With `tls`, the TLS handshake must also finish within `first_bytes`; a
 /// connection that fails it (a client without `--tls`, a wrong CA) is
@@ -200,7 +203,8 @@ pub(crate) fn accept_speaking(
     mut quit: watch::Receiver<bool>,
     first_bytes: Duration,
     tls: Option<blit_tls::ServerTls>,
-) -> mpsc::Receiver<std::io::Result<Conn>> {
+    gate: Arc<Gate>,
+) -> mpsc::Receiver<std::io::Result<Guarded>> {
     let (tx, rx) = mpsc::channel(64);
     tokio::spawn(async move {
         loop {
@@ -208,8 +212,8 @@ pub(crate) fn accept_speaking(
                 _ = quit.wait_for(|q| *q) => return,
                 accepted = listener.accept() => accepted,
             };
-            let stream = match accepted {
-                Ok((stream, _)) => stream,
+            let (stream, addr) = match accepted {
+                Ok(accepted) => accepted,
                 Err(e) => {
                     // Out of descriptors and the like: back off a little.
                     tracing::warn!("accept failed: {e}");
@@ -217,39 +221,18 @@ pub(crate) fn accept_speaking(
                     continue;
                 }
             };
-            let tx = tx.clone();
-            let tls = tls.clone();
+            let kill = gate.admit(addr);
+            let (tx, tls, gate) = (tx.clone(), tls.clone(), gate.clone());
             tokio::spawn(async move {
-                let peer = stream.peer_addr().map(|a| a.to_string()).unwrap_or_default();
-                // `peek` waits for real bytes (or the end); `readable` may wake early.
-                match tokio::time::timeout(first_bytes, stream.peek(&mut [0u8; 1])).await {
-                    Ok(Ok(_)) => {
-                        if let Err(e) = stream.set_nodelay(true) {
-                            tracing::debug!("{peer}: TCP_NODELAY: {e}");
-                        }
-                        let conn = match tls {
-                            None => Conn::Plain(stream),
-                            Some(tls) => match tokio::time::timeout(first_bytes, tls.accept(stream)).await {
-                                Ok(Ok(stream)) => Conn::Tls(Box::new(stream)),
-                                Ok(Err(e)) => {
-                                    tracing::info!("{peer}: TLS handshake failed: {e} (a client without --tls?)");
-                                    return;
-                                }
-                                Err(_) => {
-                                    tracing::info!("{peer}: no TLS handshake within {} s", first_bytes.as_secs_f64());
-                                    return;
-                                }
-                            },
-                        };
-                        let _ = tx.send(Ok(conn)).await;
+                let opened = tokio::select! {
+                    _ = kill.killed() => return,
+                    opened = open(stream, addr, first_bytes, tls) => opened,
+                };
+                match opened {
+                    Some(conn) => {
+                        let _ = tx.send(Ok(Guarded { conn, kill, gate, addr })).await;
                     }
-                    Ok(Err(e)) => tracing::debug!("{peer}: {e}"),
-                    Err(_) => {
-                        tracing::info!(
-                            "closed a connection from {peer} that sent nothing for {} s",
-                            first_bytes.as_secs_f64()
-                        )
-                    }
+                    None => gate.closed(addr),
                 }
             });
         }
@@ -257,22 +240,40 @@ pub(crate) fn accept_speaking(
     rx
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn the_session_limit_refuses_with_a_retryable_busy_error() {
-        let sessions = Sessions::new(2);
-        let a = sessions.take().unwrap();
-        let _b = sessions.take().unwrap();
-        let status = sessions.take().unwrap_err();
-        assert_eq!(status.code(), tonic::Code::ResourceExhausted);
-        assert!(status.message().contains("blitd is busy (2 sessions); retry later"), "{status:?}");
-        let e = blit_transport_grpc::error_from_status(&status, "h:1");
-        assert!(e.is_retryable(), "{e}");
-        drop(a);
-        sessions.take().expect("a slot is free again");
+/// Waits for the first bytes of `stream` and runs the TLS handshake when
+/// asked; `None` when either fails or takes longer than `first_bytes`.
+async fn open(
+    stream: tokio::net::TcpStream,
+    addr: std::net::SocketAddr,
+    first_bytes: Duration,
+    tls: Option<blit_tls::ServerTls>,
+) -> Option<Conn> {
+    // `peek` waits for real bytes (or the end); `readable` may wake early.
+    match tokio::time::timeout(first_bytes, stream.peek(&mut [0u8; 1])).await {
+        Ok(Ok(_)) => {}
+        Ok(Err(e)) => {
+            tracing::debug!("{addr}: {e}");
+            return None;
+        }
+        Err(_) => {
+            tracing::debug!("closed a connection from {addr} that sent nothing for {} s", first_bytes.as_secs_f64());
+            return None;
+        }
+    }
+    if let Err(e) = stream.set_nodelay(true) {
+        tracing::debug!("{addr}: TCP_NODELAY: {e}");
+    }
+    let Some(tls) = tls else { return Some(Conn::Plain(stream)) };
+    match tokio::time::timeout(first_bytes, tls.accept(stream)).await {
+        Ok(Ok(stream)) => Some(Conn::Tls(Box::new(stream))),
+        Ok(Err(e)) => {
+            tracing::info!("{addr}: TLS handshake failed: {e} (a client without --tls?)");
+            None
+        }
+        Err(_) => {
+            tracing::info!("{addr}: no TLS handshake within {} s", first_bytes.as_secs_f64());
+            None
+        }
     }
 }
 
@@ -296,5 +297,24 @@ pub fn raise_open_files() -> Option<u64> {
             }
         }
         other => other,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_session_limit_refuses_with_a_retryable_busy_error() {
+        let sessions = Sessions::new(2);
+        let a = sessions.take().unwrap();
+        let _b = sessions.take().unwrap();
+        let status = sessions.take().unwrap_err();
+        assert_eq!(status.code(), tonic::Code::ResourceExhausted);
+        assert!(status.message().contains("blitd is busy (2 sessions); retry later"), "{status:?}");
+        let e = blit_transport_grpc::error_from_status(&status, "h:1");
+        assert!(e.is_retryable(), "{e}");
+        drop(a);
+        sessions.take().expect("a slot is free again");
     }
 }

@@ -10,6 +10,7 @@
 //! or misbehaves ends only its own session.
 
 use crate::config::SourceWrap;
+use crate::gate::Gate;
 use crate::limits::{self, Sessions};
 use crate::list::{self, ListStream};
 use crate::module::Modules;
@@ -36,6 +37,8 @@ pub(crate) struct BlitService {
     limits: Limits,
     /// Secrets and TLS.
     security: Arc<Security>,
+    /// Connections that have not authenticated, and failed secrets.
+    gate: Arc<Gate>,
 }
 
 /// What one peer may hold ([`crate::limits`]).
@@ -50,7 +53,30 @@ pub(crate) struct Limits {
 impl BlitService {
     pub(crate) fn new(modules: Arc<Modules>, cancel: watch::Receiver<bool>, source_wrap: Option<SourceWrap>) -> Self {
         let limits = Limits { sessions: Sessions::new(crate::DEFAULT_MAX_SESSIONS), idle: crate::DEFAULT_IDLE_TIMEOUT };
-        BlitService { modules, cancel, source_wrap, limits, security: Arc::default() }
+        let gate = Gate::new(std::time::Duration::from_secs(10));
+        BlitService { modules, cancel, source_wrap, limits, security: Arc::default(), gate }
+    }
+
+    /// Sets the registry of connections that have not authenticated.
+    pub(crate) fn gate(mut self, gate: Arc<Gate>) -> Self {
+        self.gate = gate;
+        self
+    }
+
+    /// Passes on the answer of a secret check: a success proves the
+    /// request's connection to the gate; a refusal waits the gate's delay
+    /// for its address first (see `gate`).
+    async fn checked(&self, answer: Result<(), Status>, addr: Option<std::net::SocketAddr>) -> Result<(), Status> {
+        match answer {
+            Ok(()) => {
+                self.gate.proved(addr);
+                Ok(())
+            }
+            Err(refusal) => {
+                tokio::time::sleep(self.gate.failed(addr)).await;
+                Err(refusal)
+            }
+        }
     }
 
     /// Sets the session limit and idle timeout.
@@ -88,7 +114,8 @@ impl pb::blit_server::Blit for BlitService {
     async fn modules(&self, request: Request<pb::ModulesRequest>) -> Result<Response<pb::ModulesReply>, Status> {
         let peer = peer_of(&request);
         server::check_version(request.get_ref().protocol_version, &peer)?;
-        blit_transport_grpc::check_secret(self.security.required(None), request.metadata(), &peer)?;
+        let answer = blit_transport_grpc::check_secret(self.security.required(None), request.metadata(), &peer);
+        self.checked(answer, request.remote_addr()).await?;
         Ok(Response::new(server::modules_reply(&self.modules.infos())))
     }
 
@@ -96,10 +123,11 @@ impl pb::blit_server::Blit for BlitService {
 
     async fn list(&self, request: Request<pb::ListRequest>) -> Result<Response<ListStream>, Status> {
         let peer = peer_of(&request);
+        let addr = request.remote_addr();
         let metadata = request.metadata().clone();
         let request = request.into_inner();
         server::check_version(request.protocol_version, &peer)?;
-        self.authorize(&request.module, &metadata, &peer)?;
+        self.checked(self.authorize(&request.module, &metadata, &peer), addr).await?;
         let module = self.modules.get(&request.module).map_err(|e| status_from_error(&e))?;
         let path = server::check_path(&request.path, &peer)?;
         let target = module.resolve(&path, false).map_err(|e| status_from_error(&e))?;
@@ -112,11 +140,13 @@ impl pb::blit_server::Blit for BlitService {
         let peer = peer_of(&request);
         // The data plane, when offered, listens where the client reached us.
         let local = request.local_addr();
+        let addr = request.remote_addr();
         let metadata = request.metadata().clone();
         // A daemon-wide secret is checked before anything is read: a
         // stranger without it costs no more than this answer.
         if !self.security.has_module_secrets() {
-            blit_transport_grpc::check_secret(self.security.required(None), &metadata, &peer)?;
+            let answer = blit_transport_grpc::check_secret(self.security.required(None), &metadata, &peer);
+            self.checked(answer, addr).await?;
         }
         let mut incoming = request.into_inner();
         let open_within = self.limits.idle.min(std::time::Duration::from_secs(10));
@@ -125,7 +155,7 @@ impl pb::blit_server::Blit for BlitService {
             .map_err(|_| limits::no_open(open_within))??;
         request.local = local;
         request.tls = self.security.tls.clone();
-        self.authorize(&request.module, &metadata, &peer)?;
+        self.checked(self.authorize(&request.module, &metadata, &peer), addr).await?;
         // Only a peer that proved the secret takes a session slot.
         let slot = self.limits.sessions.take()?;
         let module = self.modules.get(&request.module).map_err(|e| status_from_error(&e))?;

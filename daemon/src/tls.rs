@@ -71,3 +71,63 @@ impl AsyncWrite for Conn {
         }
     }
 }
+
+/// An accepted connection the [`Gate`](crate::gate::Gate) can close while it
+/// has not authenticated; it leaves the gate's books when dropped.
+#[derive(Debug)]
+pub(crate) struct Guarded {
+    pub(crate) conn: Conn,
+    pub(crate) kill: std::sync::Arc<crate::gate::Kill>,
+    pub(crate) gate: std::sync::Arc<crate::gate::Gate>,
+    pub(crate) addr: std::net::SocketAddr,
+}
+
+impl Drop for Guarded {
+    fn drop(&mut self) {
+        self.gate.closed(self.addr);
+    }
+}
+
+impl Guarded {
+    fn check(&self, cx: &Context<'_>) -> Option<io::Error> {
+        if self.kill.is_killed() {
+            return Some(io::Error::new(io::ErrorKind::ConnectionAborted, "closed: no authenticated request in time"));
+        }
+        self.kill.register(cx.waker());
+        None
+    }
+}
+
+impl Connected for Guarded {
+    type ConnectInfo = TcpConnectInfo;
+
+    fn connect_info(&self) -> TcpConnectInfo {
+        self.conn.connect_info()
+    }
+}
+
+impl AsyncRead for Guarded {
+    fn poll_read(self: Pin<&mut Self>, cx: &mut Context<'_>, buf: &mut ReadBuf<'_>) -> Poll<io::Result<()>> {
+        if let Some(e) = self.check(cx) {
+            return Poll::Ready(Err(e));
+        }
+        Pin::new(&mut self.get_mut().conn).poll_read(cx, buf)
+    }
+}
+
+impl AsyncWrite for Guarded {
+    fn poll_write(self: Pin<&mut Self>, cx: &mut Context<'_>, buf: &[u8]) -> Poll<io::Result<usize>> {
+        if let Some(e) = self.check(cx) {
+            return Poll::Ready(Err(e));
+        }
+        Pin::new(&mut self.get_mut().conn).poll_write(cx, buf)
+    }
+
+    fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        Pin::new(&mut self.get_mut().conn).poll_flush(cx)
+    }
+
+    fn poll_shutdown(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        Pin::new(&mut self.get_mut().conn).poll_shutdown(cx)
+    }
+}

@@ -78,3 +78,69 @@ async fn strangers_without_the_daemon_secret_hold_no_slot() {
 async fn strangers_without_a_module_secret_hold_no_slot() {
     strangers_hold_streams_while_real_pushes_land(true).await;
 }
+
+/// Connects and trickles the HTTP/2 preface one byte at a time, for as
+/// long as the daemon keeps the connection; returns how long that was.
+fn trickle(addr: std::net::SocketAddr) -> std::time::Duration {
+    use std::io::Write;
+    let start = std::time::Instant::now();
+    let Ok(mut s) = std::net::TcpStream::connect(addr) else { return start.elapsed() };
+    for b in b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n".iter().cycle().take(400) {
+        if s.write_all(&[*b]).is_err() {
+            break;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(25));
+    }
+    start.elapsed()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn trickling_and_silent_connections_are_cut_at_the_handshake_deadline_while_a_client_is_served() {
+    let t = tempfile::tempdir().unwrap();
+    let (src, module) = (t.path().join("src"), t.path().join("m"));
+    build_tree(&src);
+    std::fs::create_dir(&module).unwrap();
+    let key = t.path().join("key");
+    std::fs::write(&key, SECRET).unwrap();
+    let daemon = Daemon::start_with(&[("m", &module, false)], move |c| {
+        c.auth_secret_file = Some(key);
+        c.handshake_timeout = std::time::Duration::from_secs(1);
+    })
+    .await;
+    let addr = daemon.addr;
+    // 200 connections that trickle the preface; 100 that say nothing.
+    let trickling: Vec<_> = (0..200).map(|_| std::thread::spawn(move || trickle(addr))).collect();
+    let silent: Vec<_> = (0..100).map(|_| std::net::TcpStream::connect(addr).unwrap()).collect();
+    tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+    let (r, _) = push_with(&src, &daemon.remote("m", "real"), &TransferOptions::new(), &with(SECRET)).await;
+    assert!(r.expect("a real client is served under the load").failures.is_empty());
+    let held: Vec<_> = trickling.into_iter().map(|h| h.join().unwrap()).collect();
+    let longest = held.iter().max().unwrap();
+    // 400 bytes at 25 ms would take 10 s; the deadline is 1 s (plus the
+    // first-bytes phase and scheduling on a loaded machine).
+    assert!(*longest < std::time::Duration::from_secs(5), "a trickling connection was held for {longest:?}");
+    drop(silent);
+    daemon.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn wrong_secrets_are_answered_slower_and_slower() {
+    let t = tempfile::tempdir().unwrap();
+    let key = t.path().join("key");
+    std::fs::write(&key, SECRET).unwrap();
+    let daemon = Daemon::start_with(&[("m", t.path(), false)], move |c| c.auth_secret_file = Some(key)).await;
+    let wrong = with("a-wrong-guess-0123456789");
+    let start = std::time::Instant::now();
+    for _ in 0..5 {
+        let e = blit_transport_grpc::modules("127.0.0.1", daemon.addr.port(), &wrong).await.unwrap_err();
+        assert!(e.to_string().contains("wrong secret"), "{e}");
+    }
+    // 100 + 200 + 400 + 800 + 1600 ms.
+    let took = start.elapsed();
+    assert!(took >= std::time::Duration::from_millis(3000), "5 wrong secrets answered in {took:?}");
+    // The right secret is answered at once and resets the address.
+    let quick = std::time::Instant::now();
+    blit_transport_grpc::modules("127.0.0.1", daemon.addr.port(), &with(SECRET)).await.unwrap();
+    assert!(quick.elapsed() < std::time::Duration::from_secs(1));
+    daemon.stop().await;
+}

@@ -130,12 +130,14 @@ pub fn check(required: Required<'_>, metadata: &tonic::metadata::MetadataMap, pe
     let refusal = match presented {
         Some(presented) if secret.matches(presented) => return Ok(()),
         Some(_) => {
-            tracing::warn!("{peer}: wrong secret for {what}");
+            // Logged by the daemon, summed up per interval (one line per
+            // attempt would let a stranger flood the log).
+            tracing::debug!("{peer}: wrong secret for {what}");
             Error::new(ErrorKind::PermissionDenied, format!("wrong secret for {what}"))
                 .with_hint("check BLIT_SECRET or the file given to --secret-file")
         }
         None => {
-            tracing::info!("{peer}: no secret for {what}");
+            tracing::debug!("{peer}: no secret for {what}");
             Error::new(ErrorKind::PermissionDenied, format!("{what} requires a secret"))
                 .with_hint("set BLIT_SECRET or pass --secret-file")
         }
