@@ -124,10 +124,10 @@ async fn serve(args: Args) -> anyhow::Result<()> {
         let notes = if notes.is_empty() { String::new() } else { format!(" ({})", notes.join(", ")) };
         tracing::info!("module `{}`: {}{notes}", m.name, m.path.display());
     }
-    match blit_daemon::raise_open_files() {
-        Some(n) => tracing::info!("blitd listening on {local} (open-file limit {n})"),
-        None => tracing::info!("blitd listening on {local}"),
+    if let Some(n) = blit_daemon::raise_open_files() {
+        tracing::info!("open-file limit: {n}");
     }
+    tracing::info!("blitd listening on {local}");
     blit_daemon::run(listener, config, shutdown_signal()).await?;
     tracing::info!("blitd stopped");
     Ok(())

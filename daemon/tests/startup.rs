@@ -86,5 +86,5 @@ fn the_open_file_soft_limit_is_raised_to_the_hard_limit() {
     child.wait().unwrap();
     assert!(soft > 256, "still {soft}");
     assert!(soft == hard || hard == u64::MAX, "soft {soft}, hard {hard}");
-    assert!(seen.contains(&format!("open-file limit {soft}")), "{seen}");
+    assert!(seen.contains(&format!("open-file limit: {soft}")), "{seen}");
 }

@@ -20,6 +20,7 @@
 //! Symlinks are made in `symlink`; what mirror deletes is decided in
 //! `mirror`.
 
+mod budget;
 mod mirror;
 mod symlink;
 
@@ -86,6 +87,8 @@ pub(crate) struct Judge {
     pub(crate) links: Vec<PendingLink>,
     /// What the destination accepts from the source's headers.
     policy: DestinationPolicy,
+    /// What `open`, `children` and `links` hold (see `budget`).
+    budget: budget::Budget,
 }
 
 /// Splits a non-root path into its parent's bytes and its name.
@@ -112,6 +115,17 @@ impl Judge {
             warnings: Arc::default(),
             links: Vec::new(),
             policy: DestinationPolicy::default(),
+            budget: budget::Budget::default(),
+        }
+    }
+
+    /// Accounts `bytes` more held state; beyond the bound, the transfer
+    /// stops with the budget's protocol error.
+    fn hold(&mut self, bytes: usize) {
+        if let Err(e) = self.budget.take(bytes) {
+            if self.fatal.get_mut().is_none() {
+                self.fatal.set(Some(e));
+            }
         }
     }
 
@@ -164,19 +178,26 @@ impl Judge {
                 return None;
             }
             if self.options.mirror && !self.failed && !fresh_parent {
-                match self.children.get_mut(parent) {
-                    Some(names) => {
-                        names.insert(name.to_vec());
-                    }
+                let added = match self.children.get_mut(parent) {
+                    Some(names) => names.insert(name.to_vec()).then_some(name.len()),
                     None => {
                         self.children.insert(parent.to_vec(), HashSet::from([name.to_vec()]));
+                        Some(name.len() + parent.len())
                     }
+                };
+                if let Some(bytes) = added {
+                    self.hold(bytes);
                 }
             }
         }
         if h.hard_link.is_some() {
             match link_land::judge(&self.tree, h, self.options.dry_run, &self.events) {
-                Ok(link) => self.links.extend(link),
+                Ok(link) => {
+                    if let Some(link) = link {
+                        self.hold(link.path.as_bytes().len() + link.target.as_bytes().len());
+                        self.links.push(link);
+                    }
+                }
                 Err((h, e)) => self.fail(&h.path, h.kind, h.size, e),
             }
             return None;
@@ -275,7 +296,9 @@ impl Judge {
     fn dir(&mut self, h: FileHeader, fresh_parent: bool) {
         let abs = self.tree.shown(&h.path);
         let state = self.make_dir(&h, &abs, fresh_parent);
-        self.open.insert(h.path.as_bytes().to_vec(), state);
+        if self.open.insert(h.path.as_bytes().to_vec(), state).is_none() {
+            self.hold(h.path.as_bytes().len());
+        }
         // A held root (a module) keeps its own metadata.
         let protected = h.path.is_root() && self.tree.anchor().is_protected();
         if state != DirState::Broken && !self.options.dry_run && !protected {

@@ -22,6 +22,13 @@ pub const PREFIX_LEN: usize = 16;
 pub const MAX_HEADER_LEN: u32 = 64 * 1024;
 /// Most raw bytes of file data in one data record (16 MiB).
 pub const MAX_CHUNK: u32 = 16 * 1024 * 1024;
+/// Most raw bytes one compressed record may inflate to: a sender splits a
+/// larger chunk into several compressed records, so a receiver never holds
+/// more than this of one record, nor a decoding window larger than it.
+pub const MAX_ZSTD_RAW: u32 = 1024 * 1024;
+/// The decoding window receivers accept (log2 of [`MAX_ZSTD_RAW`]): a frame
+/// that asks for more memory is refused.
+pub const ZSTD_WINDOW_LOG_MAX: u32 = 20;
 /// Most bytes of data in one record: a chunk, or a compressed chunk that
 /// did not shrink (zstd's worst case adds well under 1/128 + 128 KiB).
 pub const MAX_DATA_LEN: u64 = MAX_CHUNK as u64 + MAX_CHUNK as u64 / 128 + 128 * 1024;

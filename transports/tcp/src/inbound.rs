@@ -9,7 +9,9 @@
 //! waits longer than the idle timeout fails: the sender sends keep-alives
 //! while it has nothing to send.
 
-use crate::frame::{decode_record_header, Dec, Prefix, Tag, FLAG_ZERO_COPY, FLAG_ZSTD, MAX_CHUNK, PREFIX_LEN};
+use crate::frame::{
+    decode_record_header, Dec, Prefix, Tag, FLAG_ZERO_COPY, FLAG_ZSTD, MAX_ZSTD_RAW, PREFIX_LEN, ZSTD_WINDOW_LOG_MAX,
+};
 use crate::link::Link;
 use crate::splice::{Pipe, Stop};
 use blit_api::{Error, ErrorKind, FileHeader, Result};
@@ -19,6 +21,9 @@ use std::os::unix::fs::FileExt;
 
 /// Most raw bytes handed out at once (1 MiB).
 pub(crate) const PIECE: usize = 1024 * 1024;
+
+/// Compressed bytes read from the wire at a time.
+const ZIN: usize = 64 * 1024;
 /// Bytes read ahead from the socket: small records arrive together, and
 /// little of a large record's data is read ahead (it is spliced instead).
 const READ_AHEAD: usize = 64 * 1024;
@@ -47,14 +52,18 @@ pub(crate) struct Conn {
     idle_secs: u64,
     head: Vec<u8>,
     buf: Vec<u8>,
+    /// Compressed bytes read and not yet inflated: `zin[zpos..zlen]`.
     zin: Vec<u8>,
-    zout: Vec<u8>,
-    unzip: Option<zstd::bulk::Decompressor<'static>>,
+    zpos: usize,
+    zlen: usize,
+    /// Compressed bytes of the current record still on the wire.
+    zleft: u64,
+    /// Raw bytes the current compressed record still has to yield.
+    zraw: u64,
+    unzip: Option<zstd::stream::raw::Decoder<'static>>,
     /// Raw bytes left in the current data record.
     left: u64,
     zero_copy: bool,
-    /// Where the current piece is: the raw buffer (false) or `zout` (true).
-    inflated: bool,
     probe_bytes: u64,
     /// The splice pipe, made on first use.
     pipe: Option<Pipe>,
@@ -87,11 +96,13 @@ impl Conn {
             head: Vec::new(),
             buf: vec![0; PIECE],
             zin: Vec::new(),
-            zout: Vec::new(),
+            zpos: 0,
+            zlen: 0,
+            zleft: 0,
+            zraw: 0,
             unzip: None,
             left: 0,
             zero_copy: false,
-            inflated: false,
             probe_bytes: 0,
             pipe: None,
             splice,
@@ -159,11 +170,7 @@ impl Conn {
 
     /// The bytes of the last [`Piece::Data`].
     pub(crate) fn bytes(&self, len: usize) -> &[u8] {
-        if self.inflated {
-            &self.zout[..len]
-        } else {
-            &self.buf[..len]
-        }
+        &self.buf[..len]
     }
 
     /// The next piece of the current file, range or shard.
@@ -179,18 +186,21 @@ impl Conn {
 
     fn next_piece(&mut self, lazy: bool) -> Result<Piece> {
         loop {
+            if self.zraw > 0 {
+                let len = self.inflate_piece()?;
+                return Ok(Piece::Data { len, zero_copy: false });
+            }
             if self.left > 0 {
                 let n = self.left.min(PIECE as u64) as usize;
                 self.reader.read_exact(&mut self.buf[..n]).map_err(|e| self.io(e))?;
                 self.left -= n as u64;
-                self.inflated = false;
                 return Ok(Piece::Data { len: n, zero_copy: self.zero_copy });
             }
             let prefix = self.next()?;
             match prefix.tag {
                 Tag::Data if prefix.flags & FLAG_ZSTD != 0 => {
-                    let len = self.inflate(prefix.data_len)?;
-                    self.inflated = true;
+                    self.start_inflate(prefix.data_len)?;
+                    let len = self.inflate_piece()?;
                     return Ok(Piece::Data { len, zero_copy: false });
                 }
                 Tag::Data if lazy => {
@@ -267,25 +277,63 @@ impl Conn {
         Ok(Ok(()))
     }
 
-    /// Reads one compressed record of `len` bytes and inflates it.
-    fn inflate(&mut self, len: u64) -> Result<usize> {
+    /// Starts a compressed record of `len` bytes on the wire: checks the
+    /// raw size it announces and readies the decoder. Nothing is sized from
+    /// the announcements: compressed bytes are read [`ZIN`] at a time and
+    /// inflated [`PIECE`] at a time (see [`Conn::inflate_piece`]).
+    fn start_inflate(&mut self, len: u64) -> Result<()> {
         let raw = self.header().u32().map_err(|e| protocol(&self.peer, e.message()))?;
-        if raw > MAX_CHUNK {
-            return Err(protocol(&self.peer, format!("a compressed record of {raw} raw bytes")));
+        if raw == 0 || raw > MAX_ZSTD_RAW {
+            return Err(protocol(&self.peer, format!("a compressed record of {raw} raw bytes (1 to {MAX_ZSTD_RAW})")));
         }
-        self.zin.resize(len as usize, 0);
-        self.reader.read_exact(&mut self.zin).map_err(|e| self.io(e))?;
         if self.unzip.is_none() {
-            let d = zstd::bulk::Decompressor::new().map_err(|e| self.io(e))?;
+            let mut d = zstd::stream::raw::Decoder::new().map_err(|e| self.io(e))?;
+            d.set_parameter(zstd::stream::raw::DParameter::WindowLogMax(ZSTD_WINDOW_LOG_MAX))
+                .map_err(|e| self.io(e))?;
             self.unzip = Some(d);
+            self.zin = vec![0; ZIN];
         }
-        self.zout.resize(raw as usize, 0);
-        let unzip = self.unzip.as_mut().expect("set above");
-        match unzip.decompress_to_buffer(&self.zin[..], &mut self.zout[..]) {
-            Ok(n) if n == raw as usize => Ok(n),
-            Ok(n) => Err(protocol(&self.peer, format!("a compressed record of {n} bytes announced as {raw}"))),
-            Err(e) => Err(protocol(&self.peer, format!("a corrupt compressed record ({e})"))),
+        zstd::stream::raw::Operation::reinit(self.unzip.as_mut().expect("set above")).map_err(|e| self.io(e))?;
+        (self.zleft, self.zraw, self.zpos, self.zlen) = (len, u64::from(raw), 0, 0);
+        Ok(())
+    }
+
+    /// Inflates the next piece (at most [`PIECE`] bytes) of the current
+    /// compressed record into the read buffer; returns its length. The
+    /// record must yield exactly the raw size it announced, from exactly
+    /// its compressed bytes, as one complete frame.
+    fn inflate_piece(&mut self) -> Result<usize> {
+        use zstd::stream::raw::{InBuffer, Operation, OutBuffer};
+        let want = self.zraw.min(PIECE as u64) as usize;
+        let mut produced = 0;
+        let mut hint = 1;
+        while produced < want {
+            if self.zpos == self.zlen {
+                if self.zleft == 0 {
+                    return Err(protocol(&self.peer, "a compressed record shorter than the size it announced"));
+                }
+                let n = self.zleft.min(ZIN as u64) as usize;
+                self.reader.read_exact(&mut self.zin[..n]).map_err(|e| self.io(e))?;
+                (self.zleft, self.zpos, self.zlen) = (self.zleft - n as u64, 0, n);
+            }
+            let unzip = self.unzip.as_mut().expect("set by start_inflate");
+            let mut input = InBuffer::around(&self.zin[self.zpos..self.zlen]);
+            let mut output = OutBuffer::around(&mut self.buf[produced..want]);
+            hint = unzip
+                .run(&mut input, &mut output)
+                .map_err(|e| protocol(&self.peer, format!("a corrupt compressed record ({e})")))?;
+            let (read, wrote) = (input.pos(), output.pos());
+            self.zpos += read;
+            produced += wrote;
+            if hint == 0 && produced < want {
+                return Err(protocol(&self.peer, "a compressed record shorter than the size it announced"));
+            }
         }
+        self.zraw -= produced as u64;
+        if self.zraw == 0 && (hint != 0 || self.zpos < self.zlen || self.zleft > 0) {
+            return Err(protocol(&self.peer, "a compressed record longer than the size it announced"));
+        }
+        Ok(produced)
     }
 }
 
@@ -319,3 +367,6 @@ impl<F: FnMut(FileHeader, Error)> blit_shard::ShardSource for ShardRecords<'_, F
         self.conn.bytes(self.len)
     }
 }
+
+#[cfg(test)]
+mod tests;

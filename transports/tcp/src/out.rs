@@ -11,7 +11,7 @@
 //! after a record was announced is padded to the announced length; the
 //! caller then sends `Abort`, so the receiver drops the file.
 
-use crate::frame::{encode_prefix, Tag, FLAG_ZERO_COPY, FLAG_ZSTD};
+use crate::frame::{encode_prefix, Tag, FLAG_ZERO_COPY, FLAG_ZSTD, MAX_ZSTD_RAW};
 use crate::link::Link;
 use std::fs::File;
 use std::io::{self, Write};
@@ -116,6 +116,13 @@ impl Out {
     /// Sends `bytes` as one record of `tag` (`Data` or `Probe`), compressed
     /// when compression is on and it pays for this record.
     pub(crate) fn data(&mut self, tag: Tag, bytes: &[u8]) -> io::Result<()> {
+        if tag == Tag::Data && self.zstd.is_some() && bytes.len() > MAX_ZSTD_RAW as usize {
+            // Receivers inflate at most this much per record.
+            for part in bytes.chunks(MAX_ZSTD_RAW as usize) {
+                self.data(tag, part)?;
+            }
+            return Ok(());
+        }
         if tag == Tag::Data {
             if let Some(z) = self.zstd.as_mut() {
                 self.zbuf.resize(zstd::zstd_safe::compress_bound(bytes.len()), 0);

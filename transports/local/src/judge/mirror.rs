@@ -15,14 +15,18 @@ use crate::partial::is_part_name;
 use crate::tree::{At, Stat};
 use blit_api::{Error, FileFailure, FileKind, ProgressEvent, RelPath};
 use rustix::fs::{Dir, FileType};
-use std::collections::HashMap;
 use std::sync::Arc;
 
 impl Judge {
     /// A source entry that could not be read: report it, give up on mirror.
     pub(crate) fn source_failed(&mut self, f: FileFailure) {
         self.failed = true;
-        self.children = HashMap::new();
+        for (dir, names) in std::mem::take(&mut self.children) {
+            self.budget.give(dir.len());
+            for name in &names {
+                self.budget.give(name.len());
+            }
+        }
         self.deletions = Vec::new();
         self.emit(ProgressEvent::FileStarted { path: f.path.clone(), kind: FileKind::File, size: 0 });
         self.emit(ProgressEvent::FileFailed { path: f.path, kind: f.kind, message: f.message });
@@ -32,7 +36,16 @@ impl Judge {
     /// did not name.
     pub(crate) fn dir_done(&mut self, dir: RelPath) {
         let state = self.open.remove(dir.as_bytes());
+        if state.is_some() {
+            self.budget.give(dir.as_bytes().len());
+        }
         let names = self.children.remove(dir.as_bytes()).unwrap_or_default();
+        if !names.is_empty() {
+            self.budget.give(dir.as_bytes().len());
+            for name in &names {
+                self.budget.give(name.len());
+            }
+        }
         if state != Some(DirState::Existing) || !self.options.mirror || self.failed {
             return;
         }

@@ -286,3 +286,49 @@ async fn a_policy_without_set_id_clears_the_bits_in_place_on_directories_and_in_
     dest.finish(&options, blit_api::RecordingSink::new()).await.unwrap();
     assert_eq!(mode(&trusting.path().join("shared")), 0o3775);
 }
+
+/// Feeds `items` to `dest.need_list`; the judge's own result.
+async fn judge_result(
+    dest: &LocalDestination,
+    options: &TransferOptions,
+    items: Vec<ManifestItem>,
+) -> blit_api::Result<()> {
+    let (mtx, mrx) = blit_api::manifest_channel();
+    let (ntx, mut nrx) = blit_api::need_channel();
+    let feed = tokio::spawn(async move {
+        for item in items {
+            if mtx.send(item).await.is_err() {
+                break;
+            }
+        }
+    });
+    let drain = tokio::spawn(async move { while nrx.recv().await.is_some() {} });
+    let result = dest.need_list(options, mrx, ntx, blit_api::RecordingSink::new() as Events).await;
+    feed.abort();
+    drain.abort();
+    result
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn directories_that_never_finish_are_bounded() {
+    let dir = tempfile::tempdir().unwrap();
+    let dest = LocalDestination::new(dir.path().to_path_buf());
+    let options = TransferOptions::new().dry_run(true);
+    let name = |i: usize| format!("{i:0>250}");
+    let n = budget::MAX_PENDING_BYTES / (250 + budget::ENTRY_COST) + 10;
+    let hostile: Vec<_> = std::iter::once(root_dir())
+        .chain((0..n).map(|i| ManifestItem::Entry(header(&name(i), FileKind::Dir, 0, 1, 0o755))))
+        .collect();
+    let e = judge_result(&dest, &options, hostile).await.unwrap_err();
+    assert_eq!(e.kind(), ErrorKind::Protocol, "{e}");
+    assert!(e.to_string().contains("DirDone"), "{e}");
+    // The same directories, each finished before the next: nothing held.
+    let honest: Vec<_> = std::iter::once(root_dir())
+        .chain((0..n).flat_map(|i| {
+            let h = header(&name(i), FileKind::Dir, 0, 1, 0o755);
+            [ManifestItem::Entry(h.clone()), ManifestItem::DirDone(h.path)]
+        }))
+        .chain([ManifestItem::DirDone(RelPath::root()), ManifestItem::End])
+        .collect();
+    judge_result(&dest, &options, honest).await.unwrap();
+}

@@ -83,6 +83,17 @@ async fn lands_every_kind_of_file_over_four_streams_with_ranges() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn zstd_chunks_larger_than_a_compressed_record_travel_in_parts() {
+    let t = tempfile::tempdir().unwrap();
+    tree(&t.path().join("src"));
+    let config = TcpConfig::new().streams(Some(1)).compression(Compression::Zstd(1)).chunk_size(Some(8 << 20));
+    let transport = Arc::new(TcpTransport::loopback(config).unwrap());
+    let (summary, _) = copy(&t.path().join("src"), &t.path().join("dst"), transport).await;
+    assert!(summary.failures.is_empty(), "{:?}", summary.failures);
+    same(&t.path().join("src"), &t.path().join("dst"));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn zstd_round_trips_and_is_not_zero_copy() {
     let t = tempfile::tempdir().unwrap();
     tree(&t.path().join("src"));
