@@ -16,6 +16,7 @@
 //! auth_secret_file = "/etc/blit/photos.secret"  # optional; overrides the daemon's
 //! allow_owner = false        # optional; accept pushes with --owner/--group
 //! allow_setid = false        # optional; keep set-user-ID/set-group-ID bits
+//! allow_xattrs = ["security.selinux"]  # optional; attributes beyond user.* pushes may set
 //! ```
 //!
 //! On the command line, `--module name=/path` adds a writable module and
@@ -63,6 +64,12 @@ pub struct ModuleConfig {
     /// without them.
     #[serde(default)]
     pub allow_setid: bool,
+    /// Extended attributes pushes may set beyond `user.*` (`--xattrs`):
+    /// exact names (`security.selinux`) or prefixes ending in `.*`
+    /// (`trusted.*`). Empty by default: `security.*`, `trusted.*` and
+    /// `system.*` (POSIX ACLs) attributes a client sends are dropped.
+    #[serde(default)]
+    pub allow_xattrs: Vec<String>,
 }
 
 impl ModuleConfig {
@@ -76,7 +83,30 @@ impl ModuleConfig {
             auth_secret_file: None,
             allow_owner: false,
             allow_setid: false,
+            allow_xattrs: Vec::new(),
         }
+    }
+
+    /// Checks `allow_xattrs`: every entry names a namespace and an
+    /// attribute (`security.selinux`) or ends in `.*` (`trusted.*`).
+    pub fn check_allow_xattrs(&self) -> Result<()> {
+        for entry in &self.allow_xattrs {
+            let (namespace, rest) = entry.split_once('.').unwrap_or((entry.as_str(), ""));
+            let wild = rest.strip_suffix('*');
+            let ok = !namespace.is_empty()
+                && !namespace.contains('*')
+                && !rest.is_empty()
+                && wild.is_none_or(|r| r.is_empty() || r.ends_with('.'))
+                && !wild.unwrap_or(rest).contains('*')
+                && entry.bytes().all(|b| b.is_ascii_graphic());
+            if !ok {
+                return Err(invalid(
+                    format!("module `{}`: allow_xattrs entry `{entry}` is not an attribute name", self.name),
+                    "write NAMESPACE.NAME (security.selinux) or NAMESPACE.* (trusted.*); user.* is always allowed",
+                ));
+            }
+        }
+        Ok(())
     }
 }
 
@@ -240,6 +270,9 @@ impl DaemonConfig {
                 module.path = base.join(&module.path);
             }
             module.auth_secret_file = module.auth_secret_file.map(rel);
+            module
+                .check_allow_xattrs()
+                .map_err(|e| spans.locate(e, &[Key("module"), Index(i), Key("allow_xattrs")]))?;
             config.add_module(module).map_err(|e| spans.locate(e, &[Key("module"), Index(i), Key("name")]))?;
         }
         Ok(config)

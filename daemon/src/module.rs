@@ -39,6 +39,8 @@ pub(crate) struct Module {
     pub(crate) allow_owner: bool,
     /// Pushes keep set-user-ID and set-group-ID bits (`allow_setid`).
     pub(crate) allow_setid: bool,
+    /// Extended attributes beyond `user.*` pushes may set (`allow_xattrs`).
+    allow_xattrs: Vec<String>,
 }
 
 /// The modules a daemon serves.
@@ -78,6 +80,7 @@ impl Modules {
                 comment: c.comment.clone(),
                 allow_owner: c.allow_owner,
                 allow_setid: c.allow_setid,
+                allow_xattrs: c.allow_xattrs.clone(),
             });
         }
         Ok(Modules { modules })
@@ -104,9 +107,10 @@ impl Modules {
 impl Module {
     /// What a push into this module may set beyond content, times and
     /// permission bits: the daemon may run as root, so by default neither
-    /// ownership nor set-ID bits come from clients (see `docs/security.md`).
+    /// ownership nor set-ID bits come from clients, and extended attributes
+    /// only in `user.*` and what `allow_xattrs` lists (see `docs/security.md`).
     pub(crate) fn push_policy(&self) -> DestinationPolicy {
-        DestinationPolicy::default().owner(self.allow_owner).setid(self.allow_setid)
+        DestinationPolicy::default().owner(self.allow_owner).setid(self.allow_setid).xattrs_allowed(&self.allow_xattrs)
     }
 
     /// The tree at `path` inside the module, anchored beneath the module's

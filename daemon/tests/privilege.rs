@@ -251,3 +251,40 @@ async fn allow_setid_keeps_every_bit_and_pulls_keep_them_too() {
     assert_eq!(snapshot(&back), snapshot(&src));
     daemon.stop().await;
 }
+
+/// The extended attributes of `path` (its own, never a link's target).
+fn xattr_names(path: &Path) -> Vec<String> {
+    let list = blit_transport_local::xattr::list(path).unwrap();
+    list.into_iter().map(|(n, _)| String::from_utf8(n).unwrap()).collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn pushes_set_only_user_attributes_unless_the_module_allows_more() {
+    let t = tempfile::tempdir().unwrap();
+    let (src, module) = small_tree(t.path());
+    if blit_transport_local::xattr::set_path(&src.join("d/f"), b"user.probe", b"1").is_err() || !is_root() {
+        eprintln!("skipped: needs root and a filesystem with extended attributes at {}", t.path().display());
+        return;
+    }
+    let attrs = |h: &mut FileHeader| {
+        h.xattrs = vec![
+            (b"user.blit".to_vec(), b"u".to_vec()),
+            (b"trusted.blit".to_vec(), b"t".to_vec()),
+            (b"trusted.other".to_vec(), b"o".to_vec()),
+        ];
+    };
+    let options = TransferOptions::new().xattrs(true);
+    let daemon = Daemon::start_with(&[("m", &module, false)], |c| {
+        c.modules[0].allow_xattrs = vec!["trusted.blit".into()];
+    })
+    .await;
+    let plain = Daemon::start(&[("p", &module, false)]).await;
+    let (r, _) = push_edited(&src, &plain.remote("p", "plain"), &options, attrs).await;
+    assert!(r.unwrap().failures.is_empty());
+    assert_eq!(xattr_names(&module.join("plain/d/f")), ["user.blit"], "only user.* by default");
+    let (r, _) = push_edited(&src, &daemon.remote("m", "allowed"), &options, attrs).await;
+    assert!(r.unwrap().failures.is_empty());
+    assert_eq!(xattr_names(&module.join("allowed/d/f")), ["trusted.blit", "user.blit"], "what allow_xattrs names");
+    plain.stop().await;
+    daemon.stop().await;
+}

@@ -91,3 +91,16 @@ fn parses_module_flags() {
     }
     assert_eq!(parse_listen("127.0.0.1:9031").unwrap().port(), 9031);
 }
+
+#[test]
+fn allow_xattrs_takes_names_and_namespace_prefixes_and_points_at_a_bad_one() {
+    let base = Path::new("/etc/blit");
+    let ok = "[[module]]\nname = \"a\"\npath = \"/x\"\nallow_xattrs = [\"security.selinux\", \"trusted.*\"]\n";
+    let c = DaemonConfig::from_toml(ok, base).unwrap();
+    assert_eq!(c.modules[0].allow_xattrs, ["security.selinux", "trusted.*"]);
+    for bad in ["\"\"", "\"selinux\"", "\".x\"", "\"trusted.\"", "\"tru*.x\"", "\"a.b*c\""] {
+        let text = format!("[[module]]\nname = \"a\"\npath = \"/x\"\nallow_xattrs = [{bad}]\n");
+        let e = DaemonConfig::from_toml(&text, base).unwrap_err().to_string();
+        assert!(e.contains("line 4") && e.contains("is not an attribute name"), "{bad}: {e}");
+    }
+}

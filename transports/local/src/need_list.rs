@@ -99,7 +99,7 @@ impl LocalDestination {
 
     /// What the destination accepts from the source's headers.
     pub fn policy(&self) -> DestinationPolicy {
-        self.policy
+        self.policy.clone()
     }
 
     /// The destination root (as a path for messages; every operation goes
@@ -128,7 +128,7 @@ impl NeedListSink for LocalDestination {
             .with_filter(filter)
             .with_partials(self.partials.clone())
             .with_warnings(self.warnings.clone())
-            .with_policy(self.policy);
+            .with_policy(self.policy.clone());
         let handle = Handle::current();
         let mut plan = tokio::task::spawn_blocking(move || run(judge, manifest, &needs, &events, &handle))
             .await

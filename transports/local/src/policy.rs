@@ -17,9 +17,15 @@
 //! Refusing set-user-ID also drops the `security.capability` extended
 //! attribute (`--xattrs`): file capabilities grant privileges on `exec` just
 //! as the set-user-ID bit does.
+//!
+//! Extended attributes outside `user.*` (`security.*`, `trusted.*`, POSIX
+//! ACLs in `system.*`) change what the kernel allows; a daemon's policy
+//! keeps only `user.*` and the names its module lists
+//! ([`DestinationPolicy::xattrs_allowed`]).
 
 use blit_api::FileHeader;
 use std::borrow::Cow;
+use std::sync::Arc;
 
 /// The set-user-ID and set-group-ID bits (the sticky bit is not one of them).
 const SETID_BITS: u32 = 0o6000;
@@ -41,16 +47,20 @@ const CAPABILITY_XATTR: &[u8] = b"security.capability";
 /// let destination = LocalDestination::new("/srv/backup".into()).with_policy(policy);
 /// assert!(!destination.policy().allows_owner());
 /// ```
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct DestinationPolicy {
     owner: bool,
     setid: bool,
+    /// `None`: every attribute; else `user.*` and these names (an entry
+    /// ending in `.*` admits every name with that prefix).
+    xattrs: Option<Arc<[String]>>,
 }
 
 impl Default for DestinationPolicy {
-    /// Accepts owner, group, set-user-ID and set-group-ID bits.
+    /// Accepts owner, group, set-user-ID and set-group-ID bits and every
+    /// extended attribute.
     fn default() -> Self {
-        DestinationPolicy { owner: true, setid: true }
+        DestinationPolicy { owner: true, setid: true, xattrs: None }
     }
 }
 
@@ -70,6 +80,24 @@ impl DestinationPolicy {
         self
     }
 
+    /// Keeps only `user.*` extended attributes and those `allowed` names:
+    /// an exact name (`security.selinux`), or a prefix ending in `.*`
+    /// (`trusted.*`). Others are dropped before anything lands.
+    pub fn xattrs_allowed(mut self, allowed: &[String]) -> Self {
+        self.xattrs = Some(allowed.iter().cloned().collect());
+        self
+    }
+
+    /// Whether the extended attribute `name` is accepted.
+    pub fn allows_xattr(&self, name: &[u8]) -> bool {
+        let Some(allowed) = &self.xattrs else { return true };
+        name.starts_with(b"user.")
+            || allowed.iter().any(|a| match a.strip_suffix('*') {
+                Some(prefix) => name.starts_with(prefix.as_bytes()),
+                None => name == a.as_bytes(),
+            })
+    }
+
     /// Whether owner and group are applied (see [`DestinationPolicy::owner`]).
     pub fn allows_owner(&self) -> bool {
         self.owner
@@ -84,6 +112,7 @@ impl DestinationPolicy {
     fn restricts(&self, h: &FileHeader) -> bool {
         (!self.owner && (h.uid.is_some() || h.gid.is_some()))
             || (!self.setid && (h.mode & SETID_BITS != 0 || h.xattrs.iter().any(|(n, _)| n == CAPABILITY_XATTR)))
+            || h.xattrs.iter().any(|(n, _)| !self.allows_xattr(n))
     }
 
     /// Takes from `h` what this policy does not accept.
@@ -95,6 +124,9 @@ impl DestinationPolicy {
         if !self.setid {
             h.mode &= !SETID_BITS;
             h.xattrs.retain(|(name, _)| name != CAPABILITY_XATTR);
+        }
+        if self.xattrs.is_some() {
+            h.xattrs.retain(|(name, _)| self.allows_xattr(name));
         }
     }
 
@@ -121,6 +153,26 @@ mod tests {
             xattrs: vec![(CAPABILITY_XATTR.to_vec(), b"caps".to_vec()), (b"user.a".to_vec(), b"1".to_vec())],
             ..FileHeader::default()
         }
+    }
+
+    #[test]
+    fn only_user_attributes_and_the_listed_ones_pass_a_restricted_policy() {
+        let x = |n: &str| (n.as_bytes().to_vec(), b"v".to_vec());
+        let h = FileHeader {
+            xattrs: vec![
+                x("user.a"),
+                x("security.selinux"),
+                x("security.ima"),
+                x("trusted.overlay.opaque"),
+                x("system.posix_acl_access"),
+            ],
+            ..FileHeader::default()
+        };
+        let none = DestinationPolicy::default().xattrs_allowed(&[]);
+        assert_eq!(none.admit(&h).xattrs, [x("user.a")]);
+        let some = DestinationPolicy::default().xattrs_allowed(&["security.selinux".into(), "trusted.*".into()]);
+        assert_eq!(some.admit(&h).xattrs, [x("user.a"), x("security.selinux"), x("trusted.overlay.opaque")]);
+        assert!(!some.allows_xattr(b"security.selinux2") && !some.allows_xattr(b"trusted"));
     }
 
     #[test]
