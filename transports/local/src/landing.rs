@@ -53,21 +53,53 @@ const CREATE_FLAGS: rustix::fs::OFlags = rustix::fs::OFlags::WRONLY
     .union(rustix::fs::OFlags::EXCL)
     .union(rustix::fs::OFlags::NOFOLLOW);
 
-/// Creates a new, empty temporary file in `dir`, with the final mode (less
-/// the umask) from the start: the open descriptor can write whatever the
-/// mode, and commit then needs no `fchmod` unless the umask took bits away.
+/// Creates the new, empty file `name` in `dir`, already locked when its
+/// name appears (see `sweep`: the lock alone tells a live writer's file
+/// from a crashed run's). The file is made unnamed (`O_TMPFILE`), locked,
+/// then linked in under `name`; where the filesystem cannot make unnamed
+/// files, it is created under `name` and locked at once. The final mode
+/// (less the umask) is set from the start: the open descriptor can write
+/// whatever the mode, and commit then needs no `fchmod` unless the umask
+/// took bits away. `AlreadyExists` when something has that name.
+fn create_locked(dir: &OwnedFd, name: &CStr, mode: u32) -> io::Result<File> {
+    use rustix::fs::{Mode, OFlags};
+    let mode = Mode::from_raw_mode(mode & meta::MODE_MASK);
+    static UNNAMED: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(true);
+    if UNNAMED.load(Ordering::Relaxed) {
+        match rustix::fs::openat(dir, c".", OFlags::TMPFILE | OFlags::WRONLY | OFlags::CLOEXEC, mode) {
+            Ok(fd) => {
+                let file = File::from(fd);
+                sweep::lock_temp(&file);
+                let proc = format!("/proc/self/fd/{}", std::os::fd::AsRawFd::as_raw_fd(&file));
+                match rustix::fs::linkat(rustix::fs::CWD, proc.as_str(), dir, name, rustix::fs::AtFlags::SYMLINK_FOLLOW)
+                {
+                    Ok(()) => return Ok(file),
+                    Err(rustix::io::Errno::EXIST) => return Err(io::ErrorKind::AlreadyExists.into()),
+                    // No /proc, or a filesystem that will not link it.
+                    Err(_) => UNNAMED.store(false, Ordering::Relaxed),
+                }
+            }
+            Err(rustix::io::Errno::OPNOTSUPP | rustix::io::Errno::ISDIR | rustix::io::Errno::INVAL) => {
+                UNNAMED.store(false, Ordering::Relaxed)
+            }
+            Err(e) => return Err(crate::tree::errno(e)),
+        }
+    }
+    let file = File::from(beneath::openat(dir.as_fd(), name, CREATE_FLAGS, mode.as_raw_mode())?);
+    sweep::lock_temp(&file);
+    Ok(file)
+}
+
+/// Creates a new, empty temporary file in `dir`, locked (see
+/// [`create_locked`]).
 fn create_temp(dir: &OwnedFd, mode: u32) -> io::Result<(File, CString)> {
     let mut last = None;
     // A name can only clash with a leftover of an earlier process that had
     // the same pid; a few fresh counters get past it.
     for _ in 0..4 {
         let name = c_bytes(&temp_name())?;
-        match beneath::openat(dir.as_fd(), &name, CREATE_FLAGS, mode & meta::MODE_MASK) {
-            Ok(fd) => {
-                let file = File::from(fd);
-                sweep::lock_temp(&file);
-                return Ok((file, name));
-            }
+        match create_locked(dir, &name, mode) {
+            Ok(file) => return Ok((file, name)),
             Err(e) if e.kind() == io::ErrorKind::AlreadyExists => last = Some(e),
             Err(e) => return Err(e),
         }
@@ -80,12 +112,8 @@ fn create_temp(dir: &OwnedFd, mode: u32) -> io::Result<(File, CString)> {
 /// judge offered for resuming): the file then lands under a fresh name.
 fn create_part(dir: &OwnedFd, name: &CStr, mode: u32) -> io::Result<Option<(File, CString)>> {
     let part = c_bytes(&part_name(name.to_bytes()))?;
-    match beneath::openat(dir.as_fd(), &part, CREATE_FLAGS, mode & meta::MODE_MASK) {
-        Ok(fd) => {
-            let file = File::from(fd);
-            sweep::lock_temp(&file);
-            Ok(Some((file, part)))
-        }
+    match create_locked(dir, &part, mode) {
+        Ok(file) => Ok(Some((file, part))),
         Err(e) if e.kind() == io::ErrorKind::AlreadyExists => Ok(None),
         Err(e) => Err(e),
     }

@@ -9,17 +9,17 @@
 //! directory listing per directory that receives files.
 //!
 //! "Gone" must never mean "busy elsewhere": another blit may be landing into
-//! the same directory right now. Two checks guard that:
-//! - the process id in the name is not this process and no such process
-//!   exists (`kill(pid, 0)` answers `ESRCH`);
-//! - for regular files, an exclusive `flock` on the leftover succeeds. Every
-//!   writer holds that lock from creation until its file is renamed or
-//!   removed, and the kernel drops it when the writer dies, so the lock also
-//!   protects writers in another pid namespace (a containerised blitd),
-//!   whose process ids mean nothing here.
+//! the same directory right now. For regular files the writer's lock alone
+//! decides: every writer holds an exclusive `flock` on its file from before
+//! its name appears (the file is made unnamed, locked, then linked in; see
+//! `landing::create_locked`) until it is renamed or removed, and the kernel
+//! drops the lock when the writer dies. A leftover whose lock can be taken
+//! is abandoned. Process ids are not consulted: a recycled pid, or a writer
+//! in another pid namespace (a containerised blitd), would fool them.
 //!
 //! Symlinks (a symlink replaced atomically goes through a temporary name as
-//! well) cannot be locked, so for them the process check alone decides.
+//! well) cannot be locked; they exist for microseconds, so for them the
+//! process id in the name decides (`kill(pid, 0)` answers `ESRCH`).
 //!
 //! The `.blit.<hash>.part` files large files land in (see `partial`) carry
 //! no process id: the lock alone decides, and a transfer with `--resume`
@@ -75,15 +75,17 @@ fn alive(pid: u32) -> bool {
 /// Whether the leftover `name` in `dir` is abandoned: its writer is gone.
 /// A `.part` (no `pid`) is decided by its lock alone.
 fn abandoned(dir: BorrowedFd<'_>, name: &CStr, pid: Option<u32>) -> bool {
-    if pid.is_some_and(|pid| pid == std::process::id() || alive(pid)) {
-        return false;
-    }
     let flags = rustix::fs::OFlags::RDONLY | rustix::fs::OFlags::NOFOLLOW | rustix::fs::OFlags::NONBLOCK;
     match openat(dir, name, flags, 0) {
+        // The lock alone decides for a file (our own writers hold it too).
         // SAFETY: `fd` is open; the lock (if taken) goes with it.
         Ok(fd) => unsafe { libc::flock(fd.as_raw_fd(), libc::LOCK_EX | libc::LOCK_NB) == 0 },
-        // A symlink, or a file this process may not open: the process check decides.
-        Err(e) => matches!(e.raw_os_error(), Some(libc::ELOOP | libc::EACCES | libc::EPERM)),
+        // A symlink (no lock): its writer's process decides.
+        Err(e) if e.raw_os_error() == Some(libc::ELOOP) => {
+            !pid.is_some_and(|pid| pid == std::process::id() || alive(pid))
+        }
+        // A file this process may not open, or gone meanwhile.
+        _ => false,
     }
 }
 
@@ -219,12 +221,15 @@ mod tests {
         let held = std::fs::File::open(d.join(&names[1])).unwrap();
         lock_temp(&held);
         let fd: OwnedFd = std::fs::File::open(d).unwrap().into();
-        assert_eq!(sweep(fd.as_fd(), false), 2);
+        // The lock alone decides for files: unlocked ones go whatever the
+        // pid in their name says (this process, or a live pid 1 that a
+        // recycled id would look like); the symlink goes by its pid.
+        assert_eq!(sweep(fd.as_fd(), false), 4);
         let mut left: Vec<_> = std::fs::read_dir(d).unwrap().map(|e| e.unwrap().file_name()).collect();
         left.sort();
-        let mut want: Vec<std::ffi::OsString> = [1, 2, 3, 5, 6].map(|i| names[i].clone().into()).to_vec();
+        let mut want: Vec<std::ffi::OsString> = [1, 5, 6].map(|i| names[i].clone().into()).to_vec();
         want.sort();
-        assert_eq!(left, want, "removed only the dead writer's file and symlink");
+        assert_eq!(left, want, "kept only the locked file and what is not a temporary file");
         drop(held);
         assert_eq!(sweep(fd.as_fd(), false), 1, "the lock went with its holder");
         let sweeper = Sweeper::default();

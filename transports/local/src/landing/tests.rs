@@ -2,6 +2,7 @@ use super::*;
 use crate::testutil::{drop_dac_override_on_this_thread, header, mode, mtime, write};
 use blit_api::{Landing, ProgressEvent, RecordingSink};
 use std::io::Write;
+use std::os::unix::ffi::OsStrExt;
 use std::sync::Arc;
 
 fn temps(dir: &Path) -> Vec<String> {
@@ -171,4 +172,18 @@ fn landing_removes_the_temporary_files_of_a_crashed_run() {
     landing.commit().unwrap();
     assert!(temps(&dir.path().join("d")).is_empty());
     assert_eq!(temps(dir.path()).len(), 1, "a directory nothing lands in is left alone");
+}
+
+#[test]
+fn temporary_files_are_locked_before_their_name_appears() {
+    let dir = tempfile::tempdir().unwrap();
+    let fd: OwnedFd = std::fs::File::open(dir.path()).unwrap().into();
+    let (_file, name) = create_temp(&fd, 0o644).unwrap();
+    let (_part, part) = create_part(&fd, c"big", 0o644).unwrap().unwrap();
+    assert!(dir.path().join(std::ffi::OsStr::from_bytes(name.to_bytes())).exists());
+    assert_eq!(crate::sweep::sweep(fd.as_fd(), false), 0, "a live writer's files stay");
+    drop((_file, _part));
+    assert_eq!(crate::sweep::sweep(fd.as_fd(), false), 2, "abandoned once their writer lets go");
+    assert!(!dir.path().join(std::ffi::OsStr::from_bytes(part.to_bytes())).exists());
+    assert!(create_part(&fd, c"big", 0o644).unwrap().is_some(), "the name is free again");
 }
