@@ -7,6 +7,7 @@
 //! auth_secret_file = "/etc/blit/secret"  # optional; clients must send it
 //! tls_cert = "/etc/blit/cert.pem"        # optional, with tls_key: serve TLS
 //! tls_key = "/etc/blit/key.pem"
+//! landlock = true                        # optional; confine blitd to its modules (Linux)
 //!
 //! [[module]]
 //! name = "photos"            # clients write host:/photos/...
@@ -120,6 +121,7 @@ struct FileConfig {
     auth_secret_file: Option<PathBuf>,
     tls_cert: Option<PathBuf>,
     tls_key: Option<PathBuf>,
+    landlock: Option<bool>,
     #[serde(default, rename = "module")]
     modules: Vec<ModuleConfig>,
 }
@@ -158,6 +160,11 @@ pub struct DaemonConfig {
     /// secret check, together (default 10 s; at most the idle timeout).
     /// Tests shorten it; files and flags cannot set it.
     pub handshake_timeout: Duration,
+    /// Whether `blitd` confines itself with Landlock after startup (see
+    /// [`crate::sandbox`]; default true, `landlock = false` in the file).
+    /// The library's [`crate::run`] never does: the binary calls
+    /// [`crate::sandbox::confine_daemon`] before starting its runtime.
+    pub landlock: bool,
 }
 
 /// Transfers at once unless configured otherwise.
@@ -179,6 +186,7 @@ impl Default for DaemonConfig {
             tls_cert: None,
             tls_key: None,
             handshake_timeout: Duration::from_secs(10),
+            landlock: true,
         }
     }
 }
@@ -263,6 +271,7 @@ impl DaemonConfig {
         config.auth_secret_file = file.auth_secret_file.map(rel);
         config.tls_cert = file.tls_cert.map(rel);
         config.tls_key = file.tls_key.map(rel);
+        config.landlock = file.landlock.unwrap_or(true);
         let tls_key = if config.tls_cert.is_some() { "tls_cert" } else { "tls_key" };
         config.check_tls_pair().map_err(|e| spans.locate(e, &[Key(tls_key)]))?;
         for (i, mut module) in file.modules.into_iter().enumerate() {

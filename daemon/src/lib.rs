@@ -8,6 +8,7 @@ mod limits;
 mod list;
 mod locate;
 mod module;
+pub mod sandbox;
 mod security;
 mod server;
 mod tls;

@@ -98,8 +98,7 @@ fn configure(args: &Args) -> anyhow::Result<DaemonConfig> {
     Ok(config)
 }
 
-async fn serve(args: Args) -> anyhow::Result<()> {
-    let config = configure(&args)?;
+async fn serve(config: DaemonConfig) -> anyhow::Result<()> {
     // Modules, secrets and TLS are loaded (and checked) once, by `run`,
     // before anything is served.
     let addr = match config.listen {
@@ -147,6 +146,17 @@ fn main() -> std::process::ExitCode {
             Ok(())
         }));
     }
+    // Confinement applies to this thread and the ones started after it:
+    // before the runtime, after the configuration was read.
+    let config = match configure(&args) {
+        Ok(config) => config,
+        Err(e) => return finish(Err(e)),
+    };
+    if config.landlock {
+        blit_daemon::sandbox::confine_daemon(&config);
+    } else {
+        tracing::info!("landlock: off (landlock = false)");
+    }
     let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().thread_name("blitd").build() {
         Ok(runtime) => runtime,
         Err(e) => {
@@ -154,7 +164,7 @@ fn main() -> std::process::ExitCode {
             return std::process::ExitCode::FAILURE;
         }
     };
-    finish(runtime.block_on(serve(args)))
+    finish(runtime.block_on(serve(config)))
 }
 
 /// Exit 0, or print the error with each cause once and exit 1.

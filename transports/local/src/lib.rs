@@ -31,6 +31,14 @@ pub use transport::LocalTransport;
 pub use tree::Anchor;
 pub use walker::LocalSource;
 
+/// Reads, once, what the filesystem layer would otherwise read from the
+/// system on first use (the process umask, from `/proc/self/status`), so a
+/// process that confines itself afterwards (blitd's Landlock rules) need
+/// not allow it.
+pub fn warm_up() {
+    let _ = meta::umask();
+}
+
 /// The scheme this transport registers under.
 pub const SCHEME: &str = "local";
 
