@@ -71,7 +71,7 @@ fn blitd_says_whether_it_confined_itself_and_can_be_told_not_to() {
     for (landlock, want) in [("", "landlock: "), ("landlock = false\n", "landlock: off")] {
         let text = format!("{landlock}[[module]]\nname = \"m\"\npath = \"{}\"\n", module.display());
         std::fs::write(&config, text).unwrap();
-        let out = Command::new(env!("CARGO_BIN_EXE_blitd"))
+        let mut child = Command::new(env!("CARGO_BIN_EXE_blitd"))
             .args(["--listen", "127.0.0.1:0", "--config"])
             .arg(&config)
             .env("NO_COLOR", "1")
@@ -79,8 +79,7 @@ fn blitd_says_whether_it_confined_itself_and_can_be_told_not_to() {
             .stderr(std::process::Stdio::piped())
             .spawn()
             .unwrap();
-        let pid = out.id();
-        let mut lines = std::io::BufRead::lines(std::io::BufReader::new(out.stderr.unwrap()));
+        let mut lines = std::io::BufRead::lines(std::io::BufReader::new(child.stderr.take().unwrap()));
         let mut seen = String::new();
         for line in lines.by_ref().take(20) {
             let line = line.unwrap();
@@ -90,8 +89,8 @@ fn blitd_says_whether_it_confined_itself_and_can_be_told_not_to() {
                 break;
             }
         }
-        // SAFETY: `pid` is our child, still running.
-        unsafe { libc::kill(pid as i32, libc::SIGTERM) };
+        child.kill().unwrap();
+        child.wait().unwrap();
         assert!(seen.contains(want), "{landlock:?}: {seen}");
         assert!(seen.contains("listening on"), "{seen}");
         if landlock.is_empty() {
