@@ -155,6 +155,22 @@ pub(crate) fn protocol(peer: &str, what: impl Into<String>) -> Error {
         .with_hint("the peer broke the blit protocol; check that both sides run the same blit release")
 }
 
+/// A status that ended a running session's stream: the peer's own error
+/// (it carries blit's error kind) as it said it, or else the connection
+/// itself broke (the peer died, the network dropped: HTTP/2 reports that as
+/// a protocol error, a reset or a broken pipe), which is said plainly,
+/// naming the peer, with what to do.
+pub(crate) fn stream_ended(status: &Status, peer: &str) -> Error {
+    if status.metadata().get(KIND_KEY).is_some() || status.code() == Code::OutOfRange {
+        return error_from_status(status, peer);
+    }
+    let who = if peer.starts_with("client") { "the client" } else { "blitd" };
+    tracing::debug!("{peer}: the session's stream ended: {status}");
+    Error::new(ErrorKind::Io, format!("{who} closed the connection during the transfer"))
+        .with_path(peer.to_owned())
+        .with_hint("rerun the same command to resume; files that landed are kept")
+}
+
 /// The peer's stream ended before the session did.
 #[cfg_attr(not(any(feature = "client", feature = "server")), allow(dead_code))]
 pub(crate) fn peer_gone(peer: &str) -> Error {

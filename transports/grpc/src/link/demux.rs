@@ -14,7 +14,7 @@
 use super::Abort;
 use crate::budget::Budget;
 use crate::convert::{event_from_pb, header_from_pb, item_from_pb};
-use crate::error::{error_from_report, error_from_status, peer_gone, protocol};
+use crate::error::{error_from_report, peer_gone, protocol, stream_ended};
 use blit_api::{Error, ErrorKind, Events, ManifestItem, NeedBatch, Result};
 use blit_proto::pb;
 use blit_proto::pb::frame::Body;
@@ -106,7 +106,7 @@ pub(super) async fn demux(
             Err(status) if status.code() == Code::OutOfRange => {
                 break End::Broken(protocol(peer, format!("the peer sent {}", status.message())))
             }
-            Err(status) => break End::Lost(error_from_status(&status, peer)),
+            Err(status) => break End::Lost(stream_ended(&status, peer)),
         };
         match route(frame, &mut routes, peer, abort).await {
             Ok(None) => {}
