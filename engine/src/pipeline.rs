@@ -76,9 +76,17 @@ pub async fn run_destination(
     let resumable = options.clone().resume(options.resume && transport.capabilities().resume);
     let options = &resumable;
     let landing = Landing::new(roles.writer.clone(), events.clone()).rate_limit(options.bwlimit_bytes_per_sec);
-    let judge = roles.sink.need_list(options, manifest, needs, events.clone());
-    let receive = transport.receive(landing);
-    let (j, r) = tokio::join!(judge, receive);
+    let mut judge = roles.sink.need_list(options, manifest, needs, events.clone());
+    let mut receive = transport.receive(landing);
+    // A judge that fails (a volume error, a hostile manifest) ends the
+    // destination at once: the payload it would wait for may never come.
+    let (j, r) = tokio::select! {
+        j = &mut judge => match j {
+            Err(e) => (Err(e), Ok(())),
+            Ok(()) => (Ok(()), receive.await),
+        },
+        r = &mut receive => (judge.await, r),
+    };
     first_error([j, r])?;
     roles.sink.finish(options, events).await
 }

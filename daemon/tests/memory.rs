@@ -1,0 +1,139 @@
+//! Memory per session is bounded by what the peer actually sent: hostile
+//! pushes that announce directories forever and never finish one
+//! (`DirDone`) are stopped at the judge's bound, and the daemon's peak
+//! memory stays under the documented per-session ceiling times the number
+//! of such sessions. Measured on a real `blitd` process (`/proc/PID/status`).
+
+use blit_proto::pb::{self, blit_client::BlitClient, frame::Body};
+use prost::bytes::Bytes;
+use std::io::{BufRead, BufReader};
+use std::process::{Child, Command, Stdio};
+use tokio::sync::mpsc;
+use tokio_stream::wrappers::ReceiverStream;
+
+/// The per-session ceiling docs/security.md states for manifests of paths
+/// up to 4 KiB (measured: about 107 MiB per session on this attack).
+const CEILING_MIB: u64 = 160;
+/// Hostile sessions at once.
+const SESSIONS: u64 = 2;
+/// Directories each announces: about 3 times what the bound lets through
+/// (4 KiB paths, see `DEPTH`).
+const DIRS: usize = 50_000;
+/// Levels of 250-byte names above the directories announced: each of those
+/// has a path of about 4 KiB, so the bound is reached after about 16,000.
+const DEPTH: usize = 15;
+
+fn status_kib(pid: u32, key: &str) -> u64 {
+    let text = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap();
+    let line = text.lines().find(|l| l.starts_with(key)).unwrap();
+    line.split_whitespace().nth(1).unwrap().parse().unwrap()
+}
+
+/// A real blitd serving `module` as `m`; its port.
+fn blitd(module: &std::path::Path) -> (Child, u16) {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_blitd"))
+        .args(["--listen", "127.0.0.1:0", "--module"])
+        .arg(format!("m={}", module.display()))
+        .env("NO_COLOR", "1")
+        .env("RUST_LOG", "info")
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut lines = BufReader::new(child.stderr.take().unwrap()).lines();
+    for line in lines.by_ref() {
+        let line = line.unwrap();
+        if let Some(addr) = line.split("listening on ").nth(1) {
+            let port = addr.trim().rsplit(':').next().unwrap().parse().unwrap();
+            // Keep reading the log, so the daemon never writes into a closed pipe.
+            std::thread::spawn(move || lines.for_each(|l| eprintln!("blitd: {}", l.unwrap_or_default())));
+            return (child, port);
+        }
+    }
+    let _ = child.kill();
+    let _ = child.wait();
+    panic!("blitd did not start");
+}
+
+/// One hostile push: announces `DIRS` directories under the root, within
+/// the credit the daemon grants, never finishing any. Returns how many it
+/// sent and the daemon's last word.
+async fn never_finishing(port: u16) -> (usize, Option<pb::ErrorReport>) {
+    let channel =
+        tonic::transport::Endpoint::from_shared(format!("http://127.0.0.1:{port}")).unwrap().connect().await.unwrap();
+    let open = pb::Open {
+        protocol_version: blit_proto::PROTOCOL_VERSION,
+        module: "m".into(),
+        path: Bytes::new(),
+        role: pb::Role::Push as i32,
+        transport: "grpc".into(),
+        options: Some(pb::Options { dry_run: true, ..Default::default() }),
+        window: Some(pb::Window { manifest_items: 64, need_batches: 64 }),
+    };
+    let (tx, rx) = mpsc::channel(8);
+    tx.send(pb::Frame { body: Some(Body::Open(open)) }).await.unwrap();
+    let mut stream = BlitClient::new(channel).transfer(ReceiverStream::new(rx)).await.unwrap().into_inner();
+    let mut credit = match stream.message().await.unwrap().and_then(|f| f.body) {
+        Some(Body::Opened(o)) => o.window.map_or(0, |w| w.manifest_items) as usize,
+        other => panic!("{other:?}"),
+    };
+    let item = |h: pb::Header| pb::ManifestItem { item: Some(pb::manifest_item::Item::Entry(h)) };
+    let dir =
+        |path: Vec<u8>| pb::Header { path: path.into(), kind: pb::Kind::Dir as i32, mode: 0o755, ..Default::default() };
+    let mut sent = 0;
+    let mut prefix = Vec::new();
+    let mut pending = vec![item(dir(Vec::new()))];
+    for level in 0..DEPTH {
+        if level > 0 {
+            prefix.push(b'/');
+        }
+        prefix.extend(std::iter::repeat_n(b'a' + level as u8, 250));
+        pending.push(item(dir(prefix.clone())));
+    }
+    let path = |i: usize| [prefix.as_slice(), format!("/{i:0>250}").as_bytes()].concat();
+    loop {
+        while credit > pending.len() && sent < DIRS {
+            let n = (credit - pending.len()).min(500).min(DIRS - sent);
+            pending.extend((sent..sent + n).map(|i| item(dir(path(i)))));
+            credit -= pending.len();
+            sent += n;
+            let items = std::mem::take(&mut pending);
+            if tx.send(pb::Frame { body: Some(Body::Manifest(pb::Manifest { items })) }).await.is_err() {
+                return (sent, None);
+            }
+        }
+        match stream.message().await {
+            Ok(Some(f)) => match f.body {
+                Some(Body::Credit(c)) => credit += c.manifest_items as usize,
+                Some(Body::Error(report)) => return (sent, Some(report)),
+                _ => {}
+            },
+            Ok(None) | Err(_) => return (sent, None),
+        }
+        if sent >= DIRS && credit > 0 {
+            // Everything announced, nothing finished: wait for the verdict.
+            credit = 0;
+        }
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sessions_that_never_finish_a_directory_stay_under_the_ceiling() {
+    let t = tempfile::tempdir().unwrap();
+    let (mut daemon, port) = blitd(t.path());
+    let pid = daemon.id();
+    let baseline = status_kib(pid, "VmRSS:");
+    let sessions: Vec<_> = (0..SESSIONS).map(|_| tokio::spawn(never_finishing(port))).collect();
+    for s in sessions {
+        let (sent, verdict) = tokio::time::timeout(std::time::Duration::from_secs(120), s).await.unwrap().unwrap();
+        let report = verdict.unwrap_or_else(|| panic!("the session ended without an error after {sent} items"));
+        assert_eq!(report.kind, pb::ErrorKind::Protocol as i32, "{report:?}");
+        assert!(report.message.contains("DirDone"), "{report:?}");
+        assert!(sent < DIRS, "the daemon stopped the session before it sent everything ({sent})");
+    }
+    let peak = status_kib(pid, "VmHWM:");
+    let grew_mib = peak.saturating_sub(baseline) / 1024;
+    eprintln!("memory: baseline {} MiB, peak {} MiB with {SESSIONS} hostile sessions", baseline / 1024, peak / 1024);
+    assert!(grew_mib < SESSIONS * CEILING_MIB, "the daemon grew by {grew_mib} MiB for {SESSIONS} sessions");
+    daemon.kill().unwrap();
+    daemon.wait().unwrap();
+}
