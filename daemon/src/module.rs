@@ -28,8 +28,8 @@ use crate::config::ModuleConfig;
 #[derive(Debug, Clone)]
 pub(crate) struct Module {
     pub(crate) name: String,
-    /// Canonical directory (for the log and Landlock; never joined to a
-    /// client's path).
+    /// Canonical directory (to hide it from clients' messages; never joined
+    /// to a client's path).
     pub(crate) dir: PathBuf,
     /// The directory, held open since start.
     root: Arc<OwnedFd>,

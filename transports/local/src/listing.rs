@@ -16,15 +16,7 @@ fn header(path: RelPath, m: &Stat, link: impl FnOnce() -> io::Result<Vec<u8>>) -
         FileKind::Symlink => Some(link().ok()?),
         _ => None,
     };
-    Some(FileHeader {
-        path,
-        kind,
-        size: if kind == FileKind::Dir { 0 } else { m.size },
-        mtime_ns: m.mtime_ns,
-        mode: m.mode(),
-        link_target,
-        ..Default::default()
-    })
+    Some(m.header(path, kind, link_target))
 }
 
 /// Calls `each` with the header of every entry of the directory at

@@ -32,7 +32,7 @@ use std::ffi::{CStr, CString};
 use std::io;
 #[cfg(test)]
 use std::os::fd::AsFd;
-use std::os::fd::{AsRawFd, BorrowedFd, IntoRawFd};
+use std::os::fd::{AsRawFd, BorrowedFd};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Mutex, PoisonError};
 
@@ -92,29 +92,19 @@ fn abandoned(dir: BorrowedFd<'_>, name: &CStr, pid: Option<u32>) -> bool {
 /// The names in `dir` that look like temporary files, with the process id
 /// in the name (`None` for a `.part`, listed only unless `keep_parts`).
 fn temp_names(dir: BorrowedFd<'_>, keep_parts: bool) -> io::Result<Vec<(CString, Option<u32>)>> {
-    let fd = openat(dir, c".", rustix::fs::OFlags::RDONLY | rustix::fs::OFlags::DIRECTORY, 0)?;
-    // SAFETY: `fdopendir` takes ownership of the open descriptor.
-    let stream = unsafe { libc::fdopendir(fd.into_raw_fd()) };
-    if stream.is_null() {
-        return Err(io::Error::last_os_error());
-    }
     let mut names = Vec::new();
-    loop {
-        // SAFETY: `stream` is a valid directory stream until `closedir`.
-        let entry = unsafe { libc::readdir(stream) };
-        if entry.is_null() {
-            break;
-        }
-        // SAFETY: `d_name` is NUL-terminated inside the entry readdir returned.
-        let name = unsafe { CStr::from_ptr((*entry).d_name.as_ptr()) };
+    // `dir` may be an `O_PATH` descriptor, which cannot be listed.
+    let fd = openat(dir, c".", rustix::fs::OFlags::RDONLY | rustix::fs::OFlags::DIRECTORY, 0)?;
+    let mut entries = rustix::fs::Dir::new(fd).map_err(crate::tree::errno)?;
+    while let Some(entry) = entries.read() {
+        let entry = entry.map_err(crate::tree::errno)?;
+        let name = entry.file_name();
         if let Some(pid) = temp_pid(name.to_bytes()) {
             names.push((name.to_owned(), Some(pid)));
         } else if !keep_parts && is_part_name(name.to_bytes()) {
             names.push((name.to_owned(), None));
         }
     }
-    // SAFETY: closes the stream (and its descriptor) exactly once.
-    unsafe { libc::closedir(stream) };
     Ok(names)
 }
 

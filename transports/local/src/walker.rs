@@ -368,16 +368,8 @@ impl Walker<'_> {
             },
             _ => {}
         }
-        let mut header = FileHeader {
-            path,
-            kind,
-            size: if kind == FileKind::Dir { 0 } else { meta.size },
-            mtime_ns: meta.mtime_ns,
-            mode: meta.mode(),
-            link_target,
-            checksum,
-            ..Default::default()
-        };
+        let mut header = meta.header(path, kind, link_target);
+        header.checksum = checksum;
         let shown = self.tree.shown(&header.path);
         if let Err(e) = self.preserve.fill(&mut header, &meta, &shown, &|| entry.xattrs()) {
             return ManifestItem::Failed(FileFailure::new(&header.path, &e));

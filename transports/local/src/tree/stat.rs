@@ -1,6 +1,6 @@
 //! What an `lstat` tells, in the few fields blit reads.
 
-use blit_api::FileKind;
+use blit_api::{FileHeader, FileKind, RelPath};
 
 /// The metadata of one entry, from `fstatat(AT_SYMLINK_NOFOLLOW)` or
 /// `fstat`.
@@ -90,6 +90,20 @@ impl Stat {
             libc::S_IFBLK => "block device",
             libc::S_IFCHR => "character device",
             _ => "special file",
+        }
+    }
+
+    /// The header of an entry of `kind` with this metadata at `path`
+    /// (directories carry no size), before what the options add.
+    pub(crate) fn header(&self, path: RelPath, kind: FileKind, link_target: Option<Vec<u8>>) -> FileHeader {
+        FileHeader {
+            path,
+            kind,
+            size: if kind == FileKind::Dir { 0 } else { self.size },
+            mtime_ns: self.mtime_ns,
+            mode: self.mode(),
+            link_target,
+            ..Default::default()
         }
     }
 }
