@@ -13,13 +13,20 @@ use std::fmt;
 pub struct RelPath(Vec<u8>);
 
 impl RelPath {
+    /// Most bytes in a path (Linux's `PATH_MAX`): a longer path is refused,
+    /// so what a peer may make a side hold per entry has a bound.
+    pub const MAX_LEN: usize = 4096;
+    /// Most bytes in one component (Linux's `NAME_MAX`).
+    pub const MAX_NAME: usize = 255;
+
     /// The transfer root.
     pub fn root() -> Self {
         RelPath(Vec::new())
     }
 
     /// Validates and wraps raw bytes. Refuses absolute paths, `..`, `.`,
-    /// empty components and NUL bytes.
+    /// empty components, NUL bytes, and paths or components longer than
+    /// [`RelPath::MAX_LEN`] or [`RelPath::MAX_NAME`].
     pub fn from_bytes(bytes: impl Into<Vec<u8>>) -> Result<Self> {
         let bytes = bytes.into();
         if bytes.is_empty() {
@@ -32,10 +39,14 @@ impl RelPath {
         if bytes.contains(&0) {
             return bad("contains NUL");
         }
+        if bytes.len() > Self::MAX_LEN {
+            return bad("longer than 4096 bytes");
+        }
         for comp in bytes.split(|b| *b == b'/') {
             match comp {
                 b"" => return bad("empty component or absolute"),
                 b"." | b".." => return bad("dot component"),
+                c if c.len() > Self::MAX_NAME => return bad("a component longer than 255 bytes"),
                 _ => {}
             }
         }
@@ -187,6 +198,43 @@ pub struct FileHeader {
 }
 
 impl FileHeader {
+    /// Most bytes in a symlink's target (Linux's `PATH_MAX`).
+    pub const MAX_LINK_TARGET: usize = 4096;
+    /// Most bytes of extended-attribute names and values one entry carries
+    /// (32 KiB): every header must fit a record header of the data plane
+    /// with room for its path, so an entry with more is refused with a clear
+    /// message instead.
+    pub const MAX_XATTR_BYTES: usize = 32 * 1024;
+
+    /// Refuses a header whose symlink target or extended attributes exceed
+    /// [`FileHeader::MAX_LINK_TARGET`] or [`FileHeader::MAX_XATTR_BYTES`]
+    /// (paths are bounded by [`RelPath::from_bytes`]). Every receiver checks
+    /// what a peer sent; the walker checks what it found, so an honest peer
+    /// never sends what the other side refuses.
+    pub fn check_bounds(&self) -> Result<()> {
+        let target = self.link_target.as_ref().map_or(0, Vec::len);
+        if target > Self::MAX_LINK_TARGET {
+            return Err(Error::new(
+                ErrorKind::Unsupported,
+                format!("its symlink target takes {target} bytes; blit carries at most {}", Self::MAX_LINK_TARGET),
+            )
+            .with_path(self.path.display()));
+        }
+        let xattrs: usize = self.xattrs.iter().map(|(n, v)| n.len() + v.len()).sum();
+        if xattrs > Self::MAX_XATTR_BYTES {
+            return Err(Error::new(
+                ErrorKind::Unsupported,
+                format!(
+                    "its extended attributes take {xattrs} bytes; blit carries at most {} per entry",
+                    Self::MAX_XATTR_BYTES
+                ),
+            )
+            .with_path(self.path.display())
+            .with_hint("this entry is skipped; copy it without --xattrs, or shrink its attributes"));
+        }
+        Ok(())
+    }
+
     /// Approximate encoded size, used to cap need-list batches by bytes.
     pub fn encoded_len(&self) -> usize {
         // path + kind/size/mtime/mode fields + optional target and checksum.
@@ -216,6 +264,22 @@ mod tests {
         assert_eq!(p.depth(), 2);
         assert!(RelPath::root().parent().is_none());
         assert_eq!(RelPath::root().join(b"x").join(b"y").as_bytes(), b"x/y");
+    }
+
+    #[test]
+    fn bounds_paths_targets_and_xattrs() {
+        let name = vec![b'n'; RelPath::MAX_NAME];
+        assert!(RelPath::from_bytes(name.clone()).is_ok());
+        assert!(RelPath::from_bytes([name.as_slice(), b"x"].concat()).is_err(), "a name of 256 bytes");
+        let long: Vec<u8> = std::iter::repeat_n(&b"abcdefg/"[..], 512).flatten().copied().collect();
+        assert!(RelPath::from_bytes(long[..RelPath::MAX_LEN - 1].to_vec()).is_ok());
+        assert!(RelPath::from_bytes([&long[..], b"x"].concat()).is_err(), "a path of 4097 bytes");
+        let mut h = FileHeader { kind: FileKind::Symlink, link_target: Some(vec![b't'; 4096]), ..Default::default() };
+        h.check_bounds().unwrap();
+        h.link_target = Some(vec![b't'; 4097]);
+        assert_eq!(h.check_bounds().unwrap_err().kind(), ErrorKind::Unsupported);
+        let h = FileHeader { xattrs: vec![(b"user.a".to_vec(), vec![0; FileHeader::MAX_XATTR_BYTES])], ..Default::default() };
+        assert!(h.check_bounds().unwrap_err().to_string().contains("extended attributes"));
     }
 
     #[cfg(unix)]

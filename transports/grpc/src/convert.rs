@@ -26,6 +26,23 @@ fn bad(what: impl Into<String>) -> Error {
     Error::new(ErrorKind::Protocol, what)
 }
 
+/// Most bytes kept of a message a peer sent (a failure or a warning).
+pub(crate) const MAX_MESSAGE: usize = 4096;
+
+/// A peer's message cut to [`MAX_MESSAGE`] bytes (at a character boundary),
+/// so what a side holds per entry stays bounded.
+pub(crate) fn bounded(mut message: String) -> String {
+    if message.len() > MAX_MESSAGE {
+        let mut end = MAX_MESSAGE;
+        while !message.is_char_boundary(end) {
+            end -= 1;
+        }
+        message.truncate(end);
+        message.push_str(" [cut]");
+    }
+    message
+}
+
 /// A path the peer sent, validated.
 pub(crate) fn path_from_pb(bytes: &[u8]) -> Result<RelPath> {
     RelPath::from_bytes(bytes.to_vec())
@@ -117,7 +134,7 @@ pub(crate) fn header_from_pb(h: pb::Header) -> Result<FileHeader> {
         }
         xattrs.push((x.name.to_vec(), x.value.to_vec()));
     }
-    Ok(FileHeader {
+    let header = FileHeader {
         path,
         kind,
         size: h.size,
@@ -130,7 +147,9 @@ pub(crate) fn header_from_pb(h: pb::Header) -> Result<FileHeader> {
         gid: h.gid,
         xattrs,
         hard_link,
-    })
+    };
+    header.check_bounds().map_err(|e| bad(e.to_string()))?;
+    Ok(header)
 }
 
 /// The wire form of a per-entry failure, its message masked.
@@ -140,7 +159,7 @@ pub(crate) fn failure_to_pb(f: &FileFailure, mask: &Mask) -> pb::Failure {
 
 /// A per-entry failure from the wire, validated.
 pub(crate) fn failure_from_pb(f: pb::Failure) -> Result<FileFailure> {
-    Ok(FileFailure { path: path_from_pb(&f.path)?, kind: kind_from_pb(f.kind), message: f.message })
+    Ok(FileFailure { path: path_from_pb(&f.path)?, kind: kind_from_pb(f.kind), message: bounded(f.message) })
 }
 
 /// The error a per-entry failure stands for (for `Landing` and `Incoming`).
@@ -311,7 +330,7 @@ pub(crate) fn event_from_pb(e: pb::Event) -> Result<ProgressEvent> {
             ProgressEvent::Deleted { path, kind }
         }
         E::FileResumed(b) => ProgressEvent::FileResumed { path: path_from_pb(&b.path)?, bytes: b.bytes },
-        E::Warning(message) => ProgressEvent::Warning { message },
+        E::Warning(message) => ProgressEvent::Warning { message: bounded(message) },
     })
 }
 

@@ -141,10 +141,10 @@ pub(crate) fn error_from_report(report: &pb::ErrorReport, peer: &str) -> Error {
         p if p.starts_with('/') => format!("{peer}:{p}"),
         p => format!("{peer}: {p}"),
     };
-    let error = Error::new(kind_from_pb(report.kind), report.message.clone()).with_path(path);
+    let error = Error::new(kind_from_pb(report.kind), crate::convert::bounded(report.message.clone())).with_path(path);
     match report.hint.as_str() {
         "" => error,
-        hint => error.with_hint(hint.to_owned()),
+        hint => error.with_hint(crate::convert::bounded(hint.to_owned())),
     }
 }
 

@@ -6,8 +6,7 @@ use crate::tree::Stat;
 
 /// Extended attributes of one entry: (name, value) pairs.
 pub(crate) type Xattrs = Vec<(Vec<u8>, Vec<u8>)>;
-use crate::xattr::XATTRS_MAX_BYTES;
-use blit_api::{Error, ErrorKind, FileHeader, TransferOptions};
+use blit_api::{Error, FileHeader, TransferOptions};
 use std::path::Path;
 
 /// The metadata the options ask the walker to carry.
@@ -49,23 +48,9 @@ impl Preserve {
         }
         if self.xattrs {
             h.xattrs = list_xattrs().map_err(|e| Error::io("read extended attributes", shown.display(), e))?;
-            check_size(&h.xattrs, shown)?;
         }
         Ok(())
     }
-}
-
-fn check_size(xattrs: &[(Vec<u8>, Vec<u8>)], path: &Path) -> Result<(), Error> {
-    let total: usize = xattrs.iter().map(|(n, v)| n.len() + v.len()).sum();
-    if total <= XATTRS_MAX_BYTES {
-        return Ok(());
-    }
-    Err(Error::new(
-        ErrorKind::Unsupported,
-        format!("its extended attributes take {total} bytes; blit carries at most {XATTRS_MAX_BYTES} per entry"),
-    )
-    .with_path(path.display().to_string())
-    .with_hint("this entry is skipped; copy it without --xattrs, or shrink its attributes"))
 }
 
 #[cfg(test)]
@@ -95,13 +80,5 @@ mod tests {
         assert_eq!(links.inode(&Stat::from(&m)), Some(((m.dev(), m.ino()), 2)));
         let dmeta = Stat::from(&std::fs::symlink_metadata(dir.path()).unwrap());
         assert!(links.inode(&dmeta).is_none(), "directories have several links but are never tracked");
-    }
-
-    #[test]
-    fn refuses_attributes_too_large_to_carry() {
-        let big = vec![(b"user.a".to_vec(), vec![0u8; XATTRS_MAX_BYTES])];
-        let e = check_size(&big, Path::new("/x")).unwrap_err();
-        assert!(e.to_string().contains("at most"), "{e}");
-        assert!(check_size(&big[..0], Path::new("/x")).is_ok());
     }
 }

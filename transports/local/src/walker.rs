@@ -280,6 +280,16 @@ impl Walker<'_> {
                 continue;
             }
             let path = dir.join(name);
+            if path.as_bytes().len() > RelPath::MAX_LEN {
+                // Reported under its directory: a peer refuses the long path itself.
+                let err = Error::new(ErrorKind::Unsupported, "its path is longer than 4096 bytes, which blit does not carry")
+                    .with_path(self.tree.shown(&path).display().to_string())
+                    .with_hint("this entry is skipped; copy from a directory deeper in the tree");
+                if !self.send(ManifestItem::Failed(FileFailure::new(&dir, &err))) {
+                    return;
+                }
+                continue;
+            }
             let at = match At::new(fd.clone(), name) {
                 Ok(at) => at,
                 Err(e) => {
@@ -373,6 +383,9 @@ impl Walker<'_> {
         let shown = self.tree.shown(&header.path);
         if let Err(e) = self.preserve.fill(&mut header, &meta, &shown, &|| entry.xattrs()) {
             return ManifestItem::Failed(FileFailure::new(&header.path, &e));
+        }
+        if let Err(e) = header.check_bounds() {
+            return ManifestItem::Failed(FileFailure::new(&header.path, &e.with_path(shown.display().to_string())));
         }
         ManifestItem::Entry(header)
     }

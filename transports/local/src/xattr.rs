@@ -8,11 +8,6 @@ use std::os::fd::AsRawFd;
 use std::os::unix::ffi::OsStrExt;
 use std::path::Path;
 
-/// Most bytes of names and values one entry may carry (32 KiB): every
-/// header must fit a payload record header of the data plane with room for
-/// its path, so an entry with more is refused with a clear message instead.
-pub const XATTRS_MAX_BYTES: usize = 32 * 1024;
-
 fn c_path(path: &Path) -> io::Result<CString> {
     CString::new(path.as_os_str().as_bytes())
         .map_err(|_| io::Error::new(io::ErrorKind::InvalidInput, "path contains a NUL byte"))

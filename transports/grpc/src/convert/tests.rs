@@ -248,3 +248,23 @@ fn refuses_bad_hard_links_and_xattr_names() {
     };
     assert_eq!(header_from_pb(nul).unwrap_err().kind(), ErrorKind::Protocol);
 }
+
+#[test]
+fn refuses_oversized_headers_and_cuts_long_messages() {
+    let mut h = header_to_pb(&headers()[1]);
+    h.path = Bytes::from(vec![b'p'; RelPath::MAX_NAME + 1]);
+    assert_eq!(header_from_pb(h).unwrap_err().kind(), ErrorKind::Protocol);
+    let mut h = header_to_pb(&headers()[2]);
+    h.link_target = Some(Bytes::from(vec![b't'; FileHeader::MAX_LINK_TARGET + 1]));
+    assert_eq!(header_from_pb(h).unwrap_err().kind(), ErrorKind::Protocol);
+    let fat = pb::Header {
+        kind: pb::Kind::File as i32,
+        path: Bytes::from_static(b"f"),
+        xattrs: vec![pb::Xattr { name: Bytes::from_static(b"user.a"), value: Bytes::from(vec![0; 40 << 10]) }],
+        ..pb::Header::default()
+    };
+    assert_eq!(header_from_pb(fat).unwrap_err().kind(), ErrorKind::Protocol);
+    let long = "é".repeat(MAX_MESSAGE);
+    let f = failure_from_pb(pb::Failure { path: Bytes::from_static(b"f"), kind: 0, message: long }).unwrap();
+    assert!(f.message.len() <= MAX_MESSAGE + 8 && f.message.ends_with("[cut]"), "{}", f.message.len());
+}
