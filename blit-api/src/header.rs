@@ -278,7 +278,10 @@ mod tests {
         h.check_bounds().unwrap();
         h.link_target = Some(vec![b't'; 4097]);
         assert_eq!(h.check_bounds().unwrap_err().kind(), ErrorKind::Unsupported);
-        let h = FileHeader { xattrs: vec![(b"user.a".to_vec(), vec![0; FileHeader::MAX_XATTR_BYTES])], ..Default::default() };
+        let h = FileHeader {
+            xattrs: vec![(b"user.a".to_vec(), vec![0; FileHeader::MAX_XATTR_BYTES])],
+            ..Default::default()
+        };
         assert!(h.check_bounds().unwrap_err().to_string().contains("extended attributes"));
     }
 

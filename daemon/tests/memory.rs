@@ -54,10 +54,12 @@ fn blitd(module: &std::path::Path) -> (Child, u16) {
     panic!("blitd did not start");
 }
 
-/// One hostile push: announces `DIRS` directories under the root, within
-/// the credit the daemon grants, never finishing any. Returns how many it
-/// sent and the daemon's last word.
-async fn never_finishing(port: u16) -> (usize, Option<pb::ErrorReport>) {
+type Session = (mpsc::Sender<pb::Frame>, tonic::Streaming<pb::Frame>, usize);
+
+/// Opens a push of module `m` (a dry run when `dry_run`) announcing
+/// `need_batches` of need credit; the frame sender, the daemon's stream and
+/// its manifest credit in items.
+async fn open_push(port: u16, dry_run: bool, need_batches: u32) -> Session {
     let channel =
         tonic::transport::Endpoint::from_shared(format!("http://127.0.0.1:{port}")).unwrap().connect().await.unwrap();
     let open = pb::Open {
@@ -66,16 +68,28 @@ async fn never_finishing(port: u16) -> (usize, Option<pb::ErrorReport>) {
         path: Bytes::new(),
         role: pb::Role::Push as i32,
         transport: "grpc".into(),
-        options: Some(pb::Options { dry_run: true, ..Default::default() }),
-        window: Some(pb::Window { manifest_items: 64, need_batches: 64 }),
+        options: Some(pb::Options { dry_run, ..Default::default() }),
+        window: Some(pb::Window { manifest_items: 64, need_batches }),
     };
     let (tx, rx) = mpsc::channel(8);
     tx.send(pb::Frame { body: Some(Body::Open(open)) }).await.unwrap();
-    let mut stream = BlitClient::new(channel).transfer(ReceiverStream::new(rx)).await.unwrap().into_inner();
-    let mut credit = match stream.message().await.unwrap().and_then(|f| f.body) {
+    let stream = BlitClient::new(channel).transfer(ReceiverStream::new(rx)).await.unwrap().into_inner();
+    let mut stream = stream;
+    let credit = match stream.message().await.unwrap().and_then(|f| f.body) {
         Some(Body::Opened(o)) => o.window.map_or(0, |w| w.manifest_items) as usize,
         other => panic!("{other:?}"),
     };
+    (tx, stream, credit)
+}
+
+/// One hostile push: announces `DIRS` directories under the root, within
+/// the credit the daemon grants, never finishing any. Returns how many it
+/// sent and the daemon's last word.
+async fn never_finishing(port: u16) -> (usize, Option<pb::ErrorReport>) {
+    let (tx, mut stream, credit) = open_push(port, true, 64).await;
+    // An honest sender also keeps its items in flight within the daemon's
+    // byte credit: 1,500 paths of about 4 KiB stay under 8 MiB.
+    let mut credit = credit.min(1500);
     let item = |h: pb::Header| pb::ManifestItem { item: Some(pb::manifest_item::Item::Entry(h)) };
     let dir =
         |path: Vec<u8>| pb::Header { path: path.into(), kind: pb::Kind::Dir as i32, mode: 0o755, ..Default::default() };
@@ -134,6 +148,69 @@ async fn sessions_that_never_finish_a_directory_stay_under_the_ceiling() {
     let grew_mib = peak.saturating_sub(baseline) / 1024;
     eprintln!("memory: baseline {} MiB, peak {} MiB with {SESSIONS} hostile sessions", baseline / 1024, peak / 1024);
     assert!(grew_mib < SESSIONS * CEILING_MIB, "the daemon grew by {grew_mib} MiB for {SESSIONS} sessions");
+    daemon.kill().unwrap();
+    daemon.wait().unwrap();
+}
+
+/// One hostile push within the daemon's item credit but not its byte
+/// credit: files with 30 KiB of extended attributes each, while granting
+/// no need credit, so the daemon's judge stops and what arrives piles up.
+/// Returns how many it sent and the daemon's last word.
+async fn fat_headers(port: u16) -> (usize, Option<pb::ErrorReport>) {
+    // Not a dry run: the judge asks for every file, and stops once the one
+    // need batch granted is out.
+    let (tx, mut stream, credit) = open_push(port, false, 1).await;
+    let fat = |i: usize| pb::ManifestItem {
+        item: Some(pb::manifest_item::Item::Entry(pb::Header {
+            path: format!("f{i}").into_bytes().into(),
+            kind: pb::Kind::File as i32,
+            size: 1,
+            mode: 0o644,
+            xattrs: vec![pb::Xattr { name: Bytes::from_static(b"user.fat"), value: vec![b'x'; 30 << 10].into() }],
+            ..Default::default()
+        })),
+    };
+    let root = pb::Header { kind: pb::Kind::Dir as i32, mode: 0o755, ..Default::default() };
+    // Sent from a task of its own: the daemon stops reading once it refuses
+    // the session, and its error must still be read here.
+    let sender = tokio::spawn(async move {
+        let mut items = vec![pb::ManifestItem { item: Some(pb::manifest_item::Item::Entry(root)) }];
+        let mut sent = 0;
+        while sent < credit - 1 {
+            // About 3 MiB a frame, under the 4 MiB message limit.
+            items.extend((sent..(sent + 100).min(credit - 1)).map(fat));
+            sent += items.len();
+            let frame = pb::Frame { body: Some(Body::Manifest(pb::Manifest { items: std::mem::take(&mut items) })) };
+            if tx.send(frame).await.is_err() {
+                break;
+            }
+        }
+        sent
+    });
+    let verdict = loop {
+        match stream.message().await {
+            Ok(Some(pb::Frame { body: Some(Body::Error(report)) })) => break Some(report),
+            Ok(Some(_)) => {}
+            Ok(None) | Err(_) => break None,
+        }
+    };
+    sender.abort();
+    (sender.await.unwrap_or(0), verdict)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn headers_past_the_byte_credit_are_refused() {
+    let t = tempfile::tempdir().unwrap();
+    let (mut daemon, port) = blitd(t.path());
+    let pid = daemon.id();
+    let baseline = status_kib(pid, "VmRSS:");
+    let (sent, verdict) = tokio::time::timeout(std::time::Duration::from_secs(60), fat_headers(port)).await.unwrap();
+    let report = verdict.unwrap_or_else(|| panic!("the session ended without an error after {sent} items"));
+    assert_eq!(report.kind, pb::ErrorKind::Protocol as i32, "{report:?}");
+    assert!(report.message.contains("MiB of manifest beyond its credit"), "{report:?}");
+    let grew_mib = status_kib(pid, "VmHWM:").saturating_sub(baseline) / 1024;
+    eprintln!("memory: {sent} fat headers ({} MiB) grew the daemon by {grew_mib} MiB", sent * 30 / 1024);
+    assert!(grew_mib < CEILING_MIB, "the daemon grew by {grew_mib} MiB for one session");
     daemon.kill().unwrap();
     daemon.wait().unwrap();
 }

@@ -144,3 +144,59 @@ async fn wrong_secrets_are_answered_slower_and_slower() {
     assert!(quick.elapsed() < std::time::Duration::from_secs(1));
     daemon.stop().await;
 }
+
+/// A client whose first connection is closed before blitd answers (as the
+/// per-address cap does to the oldest unauthenticated connection when
+/// strangers flood from the client's own address) connects again and lands
+/// its push. The proxy in front of the daemon cuts its first `cut`
+/// connections after reading their first bytes and forwards the rest.
+async fn push_through_cuts(cut: usize) -> (blit_api::Result<blit_api::TransferSummary>, usize) {
+    let t = tempfile::tempdir().unwrap();
+    let (src, module) = (t.path().join("src"), t.path().join("m"));
+    build_tree(&src);
+    std::fs::create_dir(&module).unwrap();
+    let daemon = Daemon::start(&[("m", &module, false)]).await;
+    let proxy = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let port = proxy.local_addr().unwrap().port();
+    let target = daemon.addr;
+    let seen = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let counter = seen.clone();
+    let forwarder = tokio::spawn(async move {
+        loop {
+            let (mut conn, _) = proxy.accept().await.unwrap();
+            let n = counter.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+            tokio::spawn(async move {
+                if n < cut {
+                    let mut first = [0u8; 16];
+                    let _ = tokio::io::AsyncReadExt::read(&mut conn, &mut first).await;
+                    return;
+                }
+                let mut upstream = tokio::net::TcpStream::connect(target).await.unwrap();
+                let _ = tokio::io::copy_bidirectional(&mut conn, &mut upstream).await;
+            });
+        }
+    });
+    let mut remote = daemon.remote("m", "pushed");
+    remote.port = port;
+    let options = TransferOptions::default();
+    let config = GrpcConfig::new().transport(blit_transport_grpc::TransportMode::Grpc);
+    let (result, _) = push_with(&src, &remote, &options, &config).await;
+    if result.is_ok() {
+        assert!(snapshot(&src) == snapshot(&module.join("pushed")), "the pushed tree differs");
+    }
+    forwarder.abort();
+    daemon.stop().await;
+    (result, seen.load(std::sync::atomic::Ordering::SeqCst))
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_connection_closed_before_blitd_answers_is_tried_again() {
+    // tonic itself may reconnect once within an attempt; three cut
+    // connections in a row are more than one attempt can get past.
+    let (result, connections) = push_through_cuts(3).await;
+    result.unwrap_or_else(|e| panic!("a later connection lands the push ({connections} made): {e}"));
+    let (result, connections) = push_through_cuts(usize::MAX).await;
+    let e = result.err().unwrap_or_else(|| panic!("every connection cut ends the push ({connections} made)"));
+    assert!(e.to_string().contains("closed before blitd answered"), "{e}");
+    assert!(connections >= 3, "three attempts at least: {connections}");
+}

@@ -151,8 +151,6 @@ async fn transfer(
     tap: &SummaryTap,
 ) -> Result<()> {
     let peer = remote.address();
-    let (mut client, control) = connect_to(&remote.host, remote.port, config).await?;
-    let (out, rx) = mpsc::channel(FRAME_QUEUE);
     let open = pb::Open {
         protocol_version: PROTOCOL_VERSION,
         module: remote.module.clone(),
@@ -162,13 +160,24 @@ async fn transfer(
         transport: config.transport.as_str().to_owned(),
         window: Some(Window::OURS.to_pb()),
     };
-    // A fresh channel always has room for the first frame.
-    let _ = out.try_send(pb::Frame { body: Some(pb::frame::Body::Open(open)) });
-    let mut request = tonic::Request::new(ReceiverStream::new(rx));
-    attach(&mut request, config.secret.as_ref());
-    let response = within(config.handshake_timeout, &peer, client.transfer(request))
-        .await?
-        .map_err(|s| refused(&s, &peer, config))?;
+    let mut attempt = 1;
+    let (response, out, control) = loop {
+        let (mut client, control) = connect_to(&remote.host, remote.port, config).await?;
+        let (out, rx) = mpsc::channel(FRAME_QUEUE);
+        // A fresh channel always has room for the first frame.
+        let _ = out.try_send(pb::Frame { body: Some(pb::frame::Body::Open(open.clone())) });
+        let mut request = tonic::Request::new(ReceiverStream::new(rx));
+        attach(&mut request, config.secret.as_ref());
+        match within(config.handshake_timeout, &peer, client.transfer(request)).await? {
+            Ok(response) => break (response, out, control),
+            Err(status) if dropped(&status) && attempt < FIRST_EXCHANGE_ATTEMPTS => {
+                tracing::debug!("{peer}: the connection closed before blitd answered; trying again");
+                tokio::time::sleep(RETRY_PAUSE * attempt).await;
+                attempt += 1;
+            }
+            Err(status) => return Err(refused(&status, &peer, config)),
+        }
+    };
     let mut incoming = response.into_inner();
     let first =
         within(config.handshake_timeout, &peer, incoming.message()).await?.map_err(|s| error_from_status(&s, &peer))?;
@@ -198,18 +207,31 @@ async fn transfer(
     result
 }
 
+/// Connections a session's first exchange is tried on when each closes
+/// before blitd answers. blitd closes the oldest unauthenticated
+/// connection of an address when strangers from that same address (a shared
+/// NAT, a hostile local user) flood it; the next connection usually gets
+/// through, and nothing has happened yet that a retry could repeat.
+const FIRST_EXCHANGE_ATTEMPTS: u32 = 3;
+/// The pause before the second attempt (doubled before the third).
+const RETRY_PAUSE: Duration = Duration::from_millis(100);
+
+/// Whether a status says the connection closed before blitd answered
+/// (hyper reports it in several ways, `Cancelled` among them, depending on
+/// when the other side hangs up), not that blitd refused the request.
+fn dropped(status: &tonic::Status) -> bool {
+    matches!(
+        status.code(),
+        tonic::Code::Unavailable | tonic::Code::Unknown | tonic::Code::Internal | tonic::Code::Cancelled
+    ) && status.metadata().get("blit-error-kind").is_none()
+}
+
 /// The error for a status that ended a request's first exchange. A plain
 /// client that reaches a TLS daemon sees the connection drop before any
 /// answer; say what may be wrong.
 fn refused(status: &tonic::Status, peer: &str, config: &GrpcConfig) -> Error {
     let e = error_from_status(status, peer);
-    // hyper reports a connection dropped mid-handshake in several ways,
-    // `Cancelled` among them, depending on when the TLS side hangs up.
-    let dropped = matches!(
-        status.code(),
-        tonic::Code::Unavailable | tonic::Code::Unknown | tonic::Code::Internal | tonic::Code::Cancelled
-    );
-    if config.tls.is_none() && dropped && status.metadata().get("blit-error-kind").is_none() {
+    if config.tls.is_none() && dropped(status) {
         return e.with_hint(
             "the connection closed before blitd answered; if blitd serves TLS, connect with --tls or --tls-ca FILE",
         );

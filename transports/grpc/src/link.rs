@@ -39,6 +39,7 @@
 //! connection or a protocol violation aborts the session instead: every pump
 //! stops, the engine's channels close and the half returns at once.
 
+mod bytes;
 mod demux;
 mod events;
 mod pumps;
@@ -51,6 +52,7 @@ use crate::transport::{GrpcTransport, RECORD_QUEUE};
 use blit_api::{manifest_channel, need_channel, Error, ErrorKind, Events, PayloadTransport, Result, TransferOptions};
 use blit_engine::{run_destination, run_source, DestinationRoles, SourceRoles};
 use blit_proto::pb;
+use bytes::Held;
 use demux::{demux, tail, End, Routes};
 use events::EventQueue;
 use pumps::{feed, forward_events, forward_manifest, forward_needs, forward_payload, Grant};
@@ -66,6 +68,10 @@ pub(crate) type FrameSender = mpsc::Sender<pb::Frame>;
 
 /// Outgoing frames waiting for the stream.
 pub(crate) const FRAME_QUEUE: usize = 8;
+
+/// Manifest items queued for a destination's engine after the feeder took
+/// them from the stash (at most 256 times the largest header, ~12 MiB).
+const DESTINATION_MANIFEST_QUEUE: usize = 256;
 
 /// Room a side keeps for what it receives.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -200,7 +206,12 @@ async fn run_half(
 ) -> Result<()> {
     let mut routes = Routes::default();
     let (record_tx, record_rx) = mpsc::channel(RECORD_QUEUE);
-    let (manifest_tx, manifest_rx) = manifest_channel();
+    // The destination's engine queue is short: what it holds is not counted
+    // in the manifest's byte credit ([`bytes`]), so its item count bounds it.
+    let (manifest_tx, manifest_rx) = match &half {
+        Half::Destination { .. } => mpsc::channel(DESTINATION_MANIFEST_QUEUE),
+        Half::Source { .. } => manifest_channel(),
+    };
     let (need_tx, need_rx) = need_channel();
     let a = || abort.clone();
     match half {
@@ -224,7 +235,7 @@ async fn run_half(
                 with_keepalive(Box::pin(run_source(roles, transport, &options, manifest_tx, need_rx)), keepalive);
             let manifest = forward_manifest(manifest_rx, credit, out.clone(), mask.clone(), a());
             let payload = forward_payload(record_rx, out.clone(), a());
-            let needs = feed(stash_rx, need_tx, Grant::NeedBatches, 1, out.clone(), a());
+            let needs = feed(stash_rx, need_tx, (Grant::NeedBatches, 1, None), out.clone(), a());
             let pumps = async move {
                 tokio::join!(manifest, payload, needs);
             };
@@ -233,7 +244,8 @@ async fn run_half(
         Half::Destination { roles, events } => {
             let (stash_tx, stash_rx) = mpsc::channel(Window::OURS.manifest_items as usize);
             let credit = Arc::new(Semaphore::new(peer_window.need_batches as usize));
-            routes.manifest = Some(stash_tx);
+            let held = Arc::new(Held::default());
+            routes.manifest = Some((stash_tx, held.clone()));
             routes.payload = Some((record_tx, Budget::new(PAYLOAD_IN_FLIGHT)));
             routes.need_credit = Some((credit.clone(), peer_window.need_batches));
             let (sink, queue): (Events, _) = match events {
@@ -254,7 +266,7 @@ async fn run_half(
             let forward = queue.clone().map(|q| forward_events(q, out.clone(), mask.clone(), a()));
             let every = Window::OURS.manifest_items / 8;
             let needs = forward_needs(need_rx, credit, out.clone(), a());
-            let manifest = feed(stash_rx, manifest_tx, Grant::ManifestItems, every, out.clone(), a());
+            let manifest = feed(stash_rx, manifest_tx, (Grant::ManifestItems, every, Some(held)), out.clone(), a());
             let pumps = async move {
                 let events = async {
                     if let Some(forward) = forward {

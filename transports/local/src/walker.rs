@@ -282,9 +282,10 @@ impl Walker<'_> {
             let path = dir.join(name);
             if path.as_bytes().len() > RelPath::MAX_LEN {
                 // Reported under its directory: a peer refuses the long path itself.
-                let err = Error::new(ErrorKind::Unsupported, "its path is longer than 4096 bytes, which blit does not carry")
-                    .with_path(self.tree.shown(&path).display().to_string())
-                    .with_hint("this entry is skipped; copy from a directory deeper in the tree");
+                let err =
+                    Error::new(ErrorKind::Unsupported, "its path is longer than 4096 bytes, which blit does not carry")
+                        .with_path(self.tree.shown(&path).display().to_string())
+                        .with_hint("this entry is skipped; copy from a directory deeper in the tree");
                 if !self.send(ManifestItem::Failed(FileFailure::new(&dir, &err))) {
                     return;
                 }

@@ -294,7 +294,8 @@ impl<'a> Dec<'a> {
             }
             xattrs.push((name.to_vec(), self.bytes()?.to_vec()));
         }
-        let header = FileHeader { path, kind: FileKind::File, size, mtime_ns, mode, uid, gid, xattrs, ..Default::default() };
+        let header =
+            FileHeader { path, kind: FileKind::File, size, mtime_ns, mode, uid, gid, xattrs, ..Default::default() };
         header.check_bounds().map_err(|e| bad(e.to_string()))?;
         Ok(header)
     }

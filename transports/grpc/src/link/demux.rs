@@ -11,6 +11,7 @@
 //! pause reaches the peer through HTTP/2 flow control. Events are handed to
 //! the local sink.
 
+use super::bytes::{Held, MANIFEST_BYTES};
 use super::Abort;
 use crate::budget::Budget;
 use crate::convert::{event_from_pb, header_from_pb, item_from_pb};
@@ -18,19 +19,24 @@ use crate::error::{error_from_report, peer_gone, protocol, stream_ended};
 use blit_api::{Error, ErrorKind, Events, ManifestItem, NeedBatch, Result};
 use blit_proto::pb;
 use blit_proto::pb::frame::Body;
+use prost::Message;
 use std::sync::Arc;
 use std::time::Duration;
 use tokio::sync::mpsc::error::TrySendError;
 use tokio::sync::{mpsc, watch, Semaphore};
 use tonic::{Code, Streaming};
 
+/// A feeder's stash: items from the peer with their wire sizes.
+pub(super) type Stash<T> = mpsc::Sender<(T, usize)>;
+
 /// Where incoming frames go. A `None` route refuses its frames.
 #[derive(Default)]
 pub(super) struct Routes {
-    /// Destination: manifest items (the stash of the manifest feeder).
-    pub(super) manifest: Option<mpsc::Sender<ManifestItem>>,
+    /// Destination: manifest items with their wire sizes (the stash of the
+    /// manifest feeder), and the bytes of them not yet taken by the engine.
+    pub(super) manifest: Option<(Stash<ManifestItem>, Arc<Held>)>,
     /// Source: need batches (the stash of the need feeder).
-    pub(super) need: Option<mpsc::Sender<NeedBatch>>,
+    pub(super) need: Option<Stash<NeedBatch>>,
     /// Destination: payload records for the landing thread, and the budget
     /// their data is held in until landed.
     pub(super) payload: Option<(mpsc::Sender<pb::PayloadRecord>, Arc<Budget>)>,
@@ -150,8 +156,8 @@ pub(super) async fn tail(incoming: &mut Streaming<pb::Frame>, abort: &Abort, fin
     }
 }
 
-fn stash<T>(route: &Option<mpsc::Sender<T>>, item: T, what: &str, peer: &str) -> Result<()> {
-    match route.as_ref().map(|tx| tx.try_send(item)) {
+fn stash<T>(route: Option<&mpsc::Sender<T>>, item: T, what: &str, peer: &str) -> Result<()> {
+    match route.map(|tx| tx.try_send(item)) {
         Some(Ok(())) | Some(Err(TrySendError::Closed(_))) => Ok(()),
         Some(Err(TrySendError::Full(_))) => Err(protocol(peer, format!("the peer sent {what} beyond its credit"))),
         None => Err(protocol(peer, format!("the peer sent {what}, which this side does not take"))),
@@ -178,13 +184,23 @@ async fn route(frame: pb::Frame, routes: &mut Routes, peer: &str, abort: &Abort)
     let Some(body) = frame.body else { return Err(protocol(peer, "an empty frame")) };
     match body {
         Body::Manifest(m) => {
+            let Some((tx, held)) = &routes.manifest else {
+                return Err(protocol(peer, "the peer sent manifest items, which this side does not take"));
+            };
             for item in m.items {
-                stash(&routes.manifest, item_from_pb(item).map_err(bad)?, "manifest items", peer)?;
+                let size = item.encoded_len();
+                if !held.take_in(size) {
+                    return Err(protocol(
+                        peer,
+                        format!("the peer sent more than {} MiB of manifest beyond its credit", MANIFEST_BYTES >> 20),
+                    ));
+                }
+                stash(Some(tx), (item_from_pb(item).map_err(bad)?, size), "manifest items", peer)?;
             }
         }
         Body::Need(n) => {
             let files = n.files.into_iter().map(header_from_pb).collect::<Result<Vec<_>>>().map_err(bad)?;
-            stash(&routes.need, NeedBatch { files }, "need batches", peer)?;
+            stash(routes.need.as_ref(), (NeedBatch { files }, 0), "need batches", peer)?;
         }
         Body::Payload(p) => {
             let Some((tx, budget)) = &routes.payload else {
@@ -246,13 +262,13 @@ mod tests {
     fn stashes_refuse_overflow_and_unknown_routes() {
         let (tx, rx) = mpsc::channel(2);
         let route = Some(tx);
-        stash(&route, 1, "items", "p").unwrap();
-        stash(&route, 2, "items", "p").unwrap();
-        let e = stash(&route, 3, "items", "p").unwrap_err();
+        stash(route.as_ref(), 1, "items", "p").unwrap();
+        stash(route.as_ref(), 2, "items", "p").unwrap();
+        let e = stash(route.as_ref(), 3, "items", "p").unwrap_err();
         assert!(e.to_string().contains("beyond its credit"), "{e}");
         drop(rx);
-        stash(&route, 4, "items", "p").expect("a stopped consumer drops items quietly");
-        let e = stash::<u8>(&None, 5, "payload", "p").unwrap_err();
+        stash(route.as_ref(), 4, "items", "p").expect("a stopped consumer drops items quietly");
+        let e = stash::<u8>(None, 5, "payload", "p").unwrap_err();
         assert_eq!(e.kind(), ErrorKind::Protocol);
     }
 

@@ -7,13 +7,15 @@
 //! stash the reader filled into the engine's channel, and grant the room
 //! they freed back to the peer. Every pump stops when the session aborts.
 
+use super::bytes::{Held, InFlight};
 use super::{Abort, FrameSender};
 use crate::config::CHUNK_SIZE;
 use crate::convert::{event_to_pb, header_to_pb, item_to_pb, Mask};
 use crate::link::events::EventQueue;
-use blit_api::{ManifestItem, ManifestReceiver, NeedReceiver, ProgressEvent};
+use blit_api::{ManifestReceiver, NeedReceiver, ProgressEvent};
 use blit_proto::pb;
 use blit_proto::pb::frame::Body;
+use prost::Message;
 use std::future::Future;
 use std::sync::Arc;
 use tokio::sync::{mpsc, Semaphore};
@@ -45,16 +47,8 @@ fn close(stream: pb::Stream) -> Body {
     Body::Close(pb::Close { stream: stream as i32 })
 }
 
-fn item_len(item: &ManifestItem) -> usize {
-    match item {
-        ManifestItem::Entry(h) => h.encoded_len(),
-        ManifestItem::DirDone(p) => p.as_bytes().len() + 8,
-        ManifestItem::Failed(f) => f.path.as_bytes().len() + f.message.len() + 8,
-        ManifestItem::End => 4,
-    }
-}
-
-/// Source side: the walker's manifest to the peer, within its credit.
+/// Source side: the walker's manifest to the peer, within its credit in
+/// items and in bytes ([`InFlight`]).
 pub(super) async fn forward_manifest(
     mut rx: ManifestReceiver,
     credit: Arc<Semaphore>,
@@ -62,25 +56,37 @@ pub(super) async fn forward_manifest(
     mask: Mask,
     abort: Abort,
 ) {
-    let mut pending = None;
+    let mut flight = InFlight::new(u32::try_from(credit.available_permits()).unwrap_or(u32::MAX));
+    let mut pending: Option<pb::ManifestItem> = None;
     loop {
         let item = match pending.take() {
             Some(item) => item,
             None => match until(&abort, rx.recv()).await {
-                Some(Some(item)) => item,
+                Some(Some(item)) => item_to_pb(&item, &mask),
                 Some(None) => break,
                 None => return,
             },
         };
+        let size = item.encoded_len();
         // A closed semaphore means the peer's side of the session ended.
+        if until(&abort, flight.room(size, &credit)).await != Some(true) {
+            return;
+        }
         match until(&abort, credit.acquire()).await {
             Some(Ok(permit)) => permit.forget(),
             _ => return,
         }
-        let mut bytes = item_len(&item);
-        let mut items = vec![item_to_pb(&item, &mask)];
+        flight.sent(size);
+        let mut bytes = size;
+        let mut items = vec![item];
         while items.len() < MANIFEST_BATCH_ITEMS && bytes < BATCH_BYTES {
             let Ok(next) = rx.try_recv() else { break };
+            let next = item_to_pb(&next, &mask);
+            let size = next.encoded_len();
+            if !flight.fits(size, &credit) {
+                pending = Some(next);
+                break;
+            }
             match credit.try_acquire() {
                 Ok(permit) => permit.forget(),
                 Err(_) => {
@@ -88,8 +94,9 @@ pub(super) async fn forward_manifest(
                     break;
                 }
             }
-            bytes += item_len(&next);
-            items.push(item_to_pb(&next, &mask));
+            flight.sent(size);
+            bytes += size;
+            items.push(next);
         }
         if !send(&out, Body::Manifest(pb::Manifest { items }), &abort).await {
             return;
@@ -166,25 +173,29 @@ impl Grant {
 
 /// Moves what the peer sent from the stash into the engine's channel, and
 /// grants the freed room back once `every` items moved or the stash ran
-/// empty. Stops when the stash closes (the peer closed that stream), the
-/// engine stopped reading, or the session aborts.
+/// empty. Each stashed item comes with its wire size, released from `held`
+/// (when given) as the engine takes it. Stops when the stash closes (the
+/// peer closed that stream), the engine stopped reading, or the session
+/// aborts.
 pub(super) async fn feed<T>(
-    mut stash: mpsc::Receiver<T>,
+    mut stash: mpsc::Receiver<(T, usize)>,
     engine: mpsc::Sender<T>,
-    grant: Grant,
-    every: u32,
+    (grant, every, held): (Grant, u32, Option<Arc<Held>>),
     out: FrameSender,
     abort: Abort,
 ) {
     let mut owed = 0u32;
     loop {
-        let item = match until(&abort, stash.recv()).await {
+        let (item, size) = match until(&abort, stash.recv()).await {
             Some(Some(item)) => item,
             _ => return,
         };
         match until(&abort, engine.send(item)).await {
             Some(Ok(())) => owed += 1,
             _ => return,
+        }
+        if let Some(held) = &held {
+            held.release(size);
         }
         if owed >= every.max(1) || stash.is_empty() {
             if !send(&out, grant.credit(owed), &abort).await {

@@ -211,14 +211,14 @@ async fn children_of_a_directory_that_cannot_be_made_fail_by_name() {
     let dir = tempfile::tempdir().unwrap();
     let d = dir.path();
     let dest = LocalDestination::new(d.to_path_buf());
-    // A NUL-free name that mkdir refuses: longer than NAME_MAX.
+    // A NUL-free name that mkdir refuses: longer than NAME_MAX. A peer's
+    // manifest cannot carry it (RelPath::from_bytes refuses it), so it is
+    // built with `join`, as a local walker would.
     let long = "x".repeat(300);
-    let items = vec![
-        root_dir(),
-        ManifestItem::Entry(header(&long, FileKind::Dir, 0, 1, 0o755)),
-        file(&format!("{long}/f"), 1, 1, 0o644),
-        ManifestItem::End,
-    ];
+    let path = RelPath::root().join(long.as_bytes());
+    let dir_header = FileHeader { path: path.clone(), ..header("d", FileKind::Dir, 0, 1, 0o755) };
+    let file_header = FileHeader { path: path.join(b"f"), ..header("f", FileKind::File, 1, 1, 0o644) };
+    let items = vec![root_dir(), ManifestItem::Entry(dir_header), ManifestItem::Entry(file_header), ManifestItem::End];
     let judged = judge(&dest, &TransferOptions::new(), items).await;
     assert!(judged.needed().is_empty());
     let failed = failures(&judged.events());
