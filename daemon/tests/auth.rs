@@ -6,13 +6,8 @@
 mod common;
 
 use blit_api::{ErrorKind, TransferOptions};
-use blit_transport_grpc::{GrpcConfig, Secret};
-use common::{build_tree, pull_with, push_with, snapshot, Daemon};
+use common::{build_tree, pull_with, push_with, snapshot, with_secret, Daemon};
 use std::path::Path;
-
-fn with(secret: Option<&str>) -> GrpcConfig {
-    GrpcConfig::new().secret(secret.map(|s| Secret::new(s, "test").unwrap()))
-}
 
 fn secret_file(dir: &Path, name: &str, text: &str) -> std::path::PathBuf {
     let path = dir.join(name);
@@ -47,7 +42,7 @@ async fn the_right_secret_opens_modules_listings_pushes_and_pulls() {
     std::fs::set_permissions(src.path(), std::os::unix::fs::PermissionsExt::from_mode(0o750)).unwrap();
     let mode_of = |entry: &(Vec<u8>, String)| entry.1.split(' ').take(2).collect::<Vec<_>>().join(" ");
     for (module, secret) in [("open", "daemon-secret-0123456789"), ("own", "module-secret-0123456789")] {
-        let config = with(Some(secret));
+        let config = with_secret(Some(secret));
         let root_before = snapshot(&t.path().join(module))[0].clone();
         let (pushed, _) = push_with(src.path(), &daemon.remote(module, ""), &TransferOptions::new(), &config).await;
         assert!(pushed.unwrap().failures.is_empty());
@@ -68,7 +63,7 @@ async fn the_right_secret_opens_modules_listings_pushes_and_pulls() {
         assert!(names.contains(&"a".to_owned()), "{names:?}");
     }
     let modules =
-        blit_transport_grpc::modules("127.0.0.1", daemon.addr.port(), &with(Some("daemon-secret-0123456789")))
+        blit_transport_grpc::modules("127.0.0.1", daemon.addr.port(), &with_secret(Some("daemon-secret-0123456789")))
             .await
             .unwrap();
     assert_eq!(modules.iter().map(|m| m.name.as_str()).collect::<Vec<_>>(), ["open", "own"]);
@@ -92,7 +87,7 @@ async fn missing_and_wrong_secrets_are_refused_before_anything_is_touched() {
         ("nope", None, "this blitd requires a secret"),
     ];
     for (module, secret, expect) in cases {
-        let config = with(secret);
+        let config = with_secret(secret);
         let what = format!("{module} with {secret:?}");
         let (pushed, _) =
             push_with(src.path(), &daemon.remote(module, "new/dir"), &TransferOptions::new(), &config).await;
@@ -108,7 +103,7 @@ async fn missing_and_wrong_secrets_are_refused_before_anything_is_touched() {
         assert!(!dst.path().join("x").exists(), "{what}: a refused pull creates nothing");
     }
     for secret in [None, Some("wrong")] {
-        let e = blit_transport_grpc::modules("127.0.0.1", port, &with(secret)).await.unwrap_err();
+        let e = blit_transport_grpc::modules("127.0.0.1", port, &with_secret(secret)).await.unwrap_err();
         assert_eq!(e.kind(), ErrorKind::PermissionDenied, "{e}");
         assert!(e.to_string().contains("BLIT_SECRET") || e.to_string().contains("wrong secret"), "{e}");
     }
@@ -127,11 +122,13 @@ async fn with_only_module_secrets_the_listing_is_open_and_other_modules_too() {
         c.modules[1].auth_secret_file = Some(key);
     })
     .await;
-    let modules = blit_transport_grpc::modules("127.0.0.1", daemon.addr.port(), &with(None)).await.unwrap();
+    let modules = blit_transport_grpc::modules("127.0.0.1", daemon.addr.port(), &with_secret(None)).await.unwrap();
     assert_eq!(modules.len(), 2);
-    blit_transport_grpc::list(&daemon.remote("free", ""), &with(None), |_| {}).await.unwrap();
-    let e = blit_transport_grpc::list(&daemon.remote("guarded", ""), &with(None), |_| {}).await.unwrap_err();
+    blit_transport_grpc::list(&daemon.remote("free", ""), &with_secret(None), |_| {}).await.unwrap();
+    let e = blit_transport_grpc::list(&daemon.remote("guarded", ""), &with_secret(None), |_| {}).await.unwrap_err();
     assert!(e.to_string().contains("module 'guarded' requires a secret"), "{e}");
-    blit_transport_grpc::list(&daemon.remote("guarded", ""), &with(Some("a-key-of-16-chars")), |_| {}).await.unwrap();
+    blit_transport_grpc::list(&daemon.remote("guarded", ""), &with_secret(Some("a-key-of-16-chars")), |_| {})
+        .await
+        .unwrap();
     daemon.stop().await;
 }

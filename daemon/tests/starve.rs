@@ -6,16 +6,12 @@ mod common;
 
 use blit_api::TransferOptions;
 use blit_proto::pb::{self, blit_client::BlitClient};
-use blit_transport_grpc::{GrpcConfig, Secret};
-use common::{build_tree, push_with, snapshot, Daemon};
+use blit_transport_grpc::GrpcConfig;
+use common::{build_tree, push_with, snapshot, with_secret, Daemon};
 use tokio::sync::mpsc;
 use tokio_stream::wrappers::ReceiverStream;
 
 const SECRET: &str = "a-real-client-secret-0123";
-
-fn with(secret: &str) -> GrpcConfig {
-    GrpcConfig::new().secret(Some(Secret::new(secret, "test").unwrap()))
-}
 
 /// Opens a `Transfer` stream that never sends a frame, with `secret` (or
 /// none) in its metadata; keeps it open by holding the sender.
@@ -60,7 +56,8 @@ async fn strangers_hold_streams_while_real_pushes_land(per_module: bool) {
     tokio::time::sleep(std::time::Duration::from_millis(200)).await;
     for round in 0..4 {
         let dst = format!("r{round}");
-        let (r, _) = push_with(&src, &daemon.remote("m", &dst), &TransferOptions::new(), &with(SECRET)).await;
+        let (r, _) =
+            push_with(&src, &daemon.remote("m", &dst), &TransferOptions::new(), &with_secret(Some(SECRET))).await;
         let r = r.unwrap_or_else(|e| panic!("round {round} with 12 strangers holding streams: {e}"));
         assert!(r.failures.is_empty(), "{:?}", r.failures);
         assert_eq!(snapshot(&module.join(&dst))[1..], snapshot(&src)[1..]);
@@ -112,7 +109,8 @@ async fn trickling_and_silent_connections_are_cut_at_the_handshake_deadline_whil
     let trickling: Vec<_> = (0..200).map(|_| std::thread::spawn(move || trickle(addr))).collect();
     let silent: Vec<_> = (0..100).map(|_| std::net::TcpStream::connect(addr).unwrap()).collect();
     tokio::time::sleep(std::time::Duration::from_millis(300)).await;
-    let (r, _) = push_with(&src, &daemon.remote("m", "real"), &TransferOptions::new(), &with(SECRET)).await;
+    let (r, _) =
+        push_with(&src, &daemon.remote("m", "real"), &TransferOptions::new(), &with_secret(Some(SECRET))).await;
     assert!(r.expect("a real client is served under the load").failures.is_empty());
     let held: Vec<_> = trickling.into_iter().map(|h| h.join().unwrap()).collect();
     let longest = held.iter().max().unwrap();
@@ -129,7 +127,7 @@ async fn wrong_secrets_are_answered_slower_and_slower() {
     let key = t.path().join("key");
     std::fs::write(&key, SECRET).unwrap();
     let daemon = Daemon::start_with(&[("m", t.path(), false)], move |c| c.auth_secret_file = Some(key)).await;
-    let wrong = with("a-wrong-guess-0123456789");
+    let wrong = with_secret(Some("a-wrong-guess-0123456789"));
     let start = std::time::Instant::now();
     for _ in 0..5 {
         let e = blit_transport_grpc::modules("127.0.0.1", daemon.addr.port(), &wrong).await.unwrap_err();
@@ -140,7 +138,7 @@ async fn wrong_secrets_are_answered_slower_and_slower() {
     assert!(took >= std::time::Duration::from_millis(3000), "5 wrong secrets answered in {took:?}");
     // The right secret is answered at once and resets the address.
     let quick = std::time::Instant::now();
-    blit_transport_grpc::modules("127.0.0.1", daemon.addr.port(), &with(SECRET)).await.unwrap();
+    blit_transport_grpc::modules("127.0.0.1", daemon.addr.port(), &with_secret(Some(SECRET))).await.unwrap();
     assert!(quick.elapsed() < std::time::Duration::from_secs(1));
     daemon.stop().await;
 }

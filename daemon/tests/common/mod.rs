@@ -73,6 +73,11 @@ fn local(root: &Path) -> (Arc<LocalSource>, Arc<LocalDestination>) {
     (Arc::new(LocalSource::new(root.to_path_buf())), Arc::new(LocalDestination::new(root.to_path_buf())))
 }
 
+/// A client configuration carrying `secret` (none for `None`).
+pub fn with_secret(secret: Option<&str>) -> GrpcConfig {
+    GrpcConfig::new().secret(secret.map(|s| blit_transport_grpc::Secret::new(s, "test").unwrap()))
+}
+
 /// Pushes `src` to `remote`.
 pub async fn push(
     src: &Path,

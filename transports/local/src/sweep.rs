@@ -185,6 +185,12 @@ mod tests {
         pid
     }
 
+    /// A directory descriptor opened `O_PATH`, like those the tree holds.
+    fn path_fd(dir: &std::path::Path) -> OwnedFd {
+        use rustix::fs::{Mode, OFlags};
+        rustix::fs::open(dir, OFlags::PATH | OFlags::DIRECTORY | OFlags::CLOEXEC, Mode::empty()).unwrap()
+    }
+
     #[test]
     fn removes_leftovers_of_dead_writers_only() {
         let dir = tempfile::tempdir().unwrap();
@@ -210,7 +216,8 @@ mod tests {
         // it holds the lock.
         let held = std::fs::File::open(d.join(&names[1])).unwrap();
         lock_temp(&held);
-        let fd: OwnedFd = std::fs::File::open(d).unwrap().into();
+        // As in a transfer: the tree holds directories as O_PATH descriptors.
+        let fd = path_fd(d);
         // The lock alone decides for files: unlocked ones go whatever the
         // pid in their name says (this process, or a live pid 1 that a
         // recycled id would look like); the symlink goes by its pid.
@@ -241,7 +248,7 @@ mod tests {
         std::fs::write(d.join(&held), b"half").unwrap();
         let holder = std::fs::File::open(d.join(&held)).unwrap();
         lock_temp(&holder);
-        let fd: OwnedFd = std::fs::File::open(d).unwrap().into();
+        let fd = path_fd(d);
         assert_eq!(sweep(fd.as_fd(), true), 0, "--resume keeps every .part");
         assert!(d.join(&free).exists());
         assert_eq!(sweep(fd.as_fd(), false), 1);
