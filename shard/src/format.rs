@@ -187,7 +187,7 @@ mod tests {
     fn entries_keep_raw_names_modes_and_nanoseconds() {
         let long = [b'n'; 300];
         let mut names = vec![b"d\xff/f \n".to_vec()];
-        names.push([&b"deep/"[..], &long[..]].concat());
+        names.push([&b"deep/"[..], &long[..255], b"/", &long[..200]].concat());
         // Long paths that start with bytes that are not UTF-8, and lengths
         // around the header's 100-byte name field.
         names.push([&b"\xf9\x7f/"[..], &long[..255]].concat());
