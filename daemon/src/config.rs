@@ -165,6 +165,9 @@ pub struct DaemonConfig {
     /// The library's [`crate::run`] never does: the binary calls
     /// [`crate::sandbox::confine_daemon`] before starting its runtime.
     pub landlock: bool,
+    /// The count of running sessions (see [`crate::Running`]); keep a clone
+    /// to watch the daemon this configuration starts.
+    pub running: crate::Running,
 }
 
 /// Transfers at once unless configured otherwise.
@@ -187,6 +190,7 @@ impl Default for DaemonConfig {
             tls_key: None,
             handshake_timeout: Duration::from_secs(10),
             landlock: true,
+            running: crate::Running::default(),
         }
     }
 }
@@ -319,21 +323,6 @@ impl DaemonConfig {
             return Err(invalid(format!("module `{name}` has no path"), hint));
         }
         self.add_module(module)
-    }
-
-    /// Checks that every module can be served (its directory exists), as
-    /// [`crate::run`] does first; lets `main` fail before it binds.
-    /// Also reads the secret files and the TLS certificate and key.
-    pub fn validate(&self) -> Result<()> {
-        self.validate_shape()?;
-        crate::security::Security::load(self).map(drop)
-    }
-
-    /// The part of [`DaemonConfig::validate`] that reads no secret or
-    /// certificate: the TLS pair and the module set (names, directories).
-    pub(crate) fn validate_shape(&self) -> Result<()> {
-        self.check_tls_pair()?;
-        crate::module::Modules::new(&self.modules).map(drop)
     }
 
     /// `tls_cert` and `tls_key` come together or not at all.

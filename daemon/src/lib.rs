@@ -17,7 +17,7 @@ pub use check::check_config;
 pub use config::{
     parse_listen, DaemonConfig, ModuleConfig, SourceWrap, DEFAULT_IDLE_TIMEOUT, DEFAULT_LISTEN, DEFAULT_MAX_SESSIONS,
 };
-pub use limits::raise_open_files;
+pub use limits::{raise_open_files, Running};
 
 use blit_api::{Error, ErrorKind, Result};
 use blit_proto::pb::blit_server::BlitServer;
@@ -79,7 +79,10 @@ pub async fn run(
         tokio::time::sleep(grace.max(Duration::from_secs(1))).await;
         hard_tx.send_replace(true);
     });
-    let limits = server::Limits { sessions: limits::Sessions::new(config.max_sessions), idle: config.idle_timeout };
+    let limits = server::Limits {
+        sessions: limits::Sessions::new(config.max_sessions, config.running.clone()),
+        idle: config.idle_timeout,
+    };
     let gate = gate::Gate::new(config.handshake_timeout.min(config.idle_timeout));
     let service = BlitServer::new(
         server::BlitService::new(modules, cancel_rx, config.source_wrap.clone())

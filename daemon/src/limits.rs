@@ -33,7 +33,7 @@ use blit_proto::pb;
 use blit_transport_grpc::server::TransferStream;
 use blit_transport_grpc::status_from_error;
 use std::pin::Pin;
-use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
 use std::task::{Context, Poll};
 use std::time::Duration;
@@ -46,38 +46,80 @@ use tonic::Status;
 /// How long an accepted connection may stay silent before it is closed.
 pub(crate) const FIRST_BYTES: Duration = Duration::from_secs(10);
 
+/// How many sessions run, shared by the daemon and whoever watches it.
+/// Clones share the count. Tests wait on it instead of sleeping (a session
+/// ends when its reader stops, a moment after its client saw the end).
+#[derive(Debug, Clone)]
+pub struct Running(Arc<watch::Sender<usize>>);
+
+impl Default for Running {
+    fn default() -> Self {
+        Running(Arc::new(watch::channel(0).0))
+    }
+}
+
+/// A watch, not a setting: any two compare equal, so configurations that
+/// differ only in whom they report to are the same configuration.
+impl PartialEq for Running {
+    fn eq(&self, _: &Self) -> bool {
+        true
+    }
+}
+
+impl Eq for Running {}
+
+impl Running {
+    /// Sessions running now.
+    pub fn now(&self) -> usize {
+        *self.0.borrow()
+    }
+
+    /// Resolves once no session runs.
+    pub async fn idle(&self) {
+        let mut rx = self.0.subscribe();
+        // The sender lives as long as `self`: this only returns when idle.
+        let _ = rx.wait_for(|n| *n == 0).await;
+    }
+}
+
 /// Counts running sessions against the limit.
 #[derive(Debug)]
 pub(crate) struct Sessions {
-    running: Arc<AtomicUsize>,
+    running: Running,
     max: usize,
 }
 
 /// One taken session slot; dropping it gives the slot back.
 #[derive(Debug)]
-pub(crate) struct Slot(Arc<AtomicUsize>);
+pub(crate) struct Slot(Running);
 
 impl Drop for Slot {
     fn drop(&mut self) {
-        self.0.fetch_sub(1, Ordering::AcqRel);
+        self.0 .0.send_modify(|n| *n -= 1);
     }
 }
 
 impl Sessions {
-    pub(crate) fn new(max: usize) -> Self {
-        Sessions { running: Arc::new(AtomicUsize::new(0)), max }
+    pub(crate) fn new(max: usize, running: Running) -> Self {
+        Sessions { running, max }
     }
 
     /// A slot, or the busy refusal when `max` sessions run.
     pub(crate) fn take(&self) -> Result<Slot, Status> {
-        let taken = self.running.fetch_update(Ordering::AcqRel, Ordering::Acquire, |n| (n < self.max).then_some(n + 1));
-        match taken {
-            Ok(_) => Ok(Slot(self.running.clone())),
-            Err(n) => {
-                tracing::warn!("refused a session: {n} sessions run (max_sessions = {})", self.max);
-                Err(busy(n))
+        let mut seen = 0;
+        let taken = self.running.0.send_if_modified(|n| {
+            seen = *n;
+            let room = *n < self.max;
+            if room {
+                *n += 1;
             }
+            room
+        });
+        if taken {
+            return Ok(Slot(self.running.clone()));
         }
+        tracing::warn!("refused a session: {seen} sessions run (max_sessions = {})", self.max);
+        Err(busy(seen))
     }
 }
 
@@ -306,15 +348,35 @@ mod tests {
 
     #[test]
     fn the_session_limit_refuses_with_a_retryable_busy_error() {
-        let sessions = Sessions::new(2);
+        let running = Running::default();
+        let sessions = Sessions::new(2, running.clone());
         let a = sessions.take().unwrap();
-        let _b = sessions.take().unwrap();
+        let b = sessions.take().unwrap();
+        assert_eq!(running.now(), 2);
         let status = sessions.take().unwrap_err();
         assert_eq!(status.code(), tonic::Code::ResourceExhausted);
         assert!(status.message().contains("blitd is busy (2 sessions); retry later"), "{status:?}");
         let e = blit_transport_grpc::error_from_status(&status, "h:1");
         assert!(e.is_retryable(), "{e}");
+        assert_eq!(running.now(), 2, "a refusal takes nothing");
         drop(a);
-        sessions.take().expect("a slot is free again");
+        let _c = sessions.take().expect("a slot is free again");
+        drop(b);
+        assert_eq!(running.now(), 1);
+    }
+
+    #[tokio::test]
+    async fn idle_resolves_when_the_last_session_ends() {
+        let running = Running::default();
+        let sessions = Sessions::new(4, running.clone());
+        let slot = sessions.take().unwrap();
+        let waiting = tokio::spawn({
+            let running = running.clone();
+            async move { running.idle().await }
+        });
+        tokio::time::sleep(Duration::from_millis(20)).await;
+        assert!(!waiting.is_finished(), "a session still runs");
+        drop(slot);
+        tokio::time::timeout(Duration::from_secs(5), waiting).await.unwrap().unwrap();
     }
 }

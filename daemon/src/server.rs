@@ -11,7 +11,7 @@
 
 use crate::config::SourceWrap;
 use crate::gate::Gate;
-use crate::limits::{self, Sessions};
+use crate::limits::{self, Running, Sessions};
 use crate::list::{self, ListStream};
 use crate::module::Modules;
 use crate::security::Security;
@@ -52,7 +52,10 @@ pub(crate) struct Limits {
 
 impl BlitService {
     pub(crate) fn new(modules: Arc<Modules>, cancel: watch::Receiver<bool>, source_wrap: Option<SourceWrap>) -> Self {
-        let limits = Limits { sessions: Sessions::new(crate::DEFAULT_MAX_SESSIONS), idle: crate::DEFAULT_IDLE_TIMEOUT };
+        let limits = Limits {
+            sessions: Sessions::new(crate::DEFAULT_MAX_SESSIONS, Running::default()),
+            idle: crate::DEFAULT_IDLE_TIMEOUT,
+        };
         let gate = Gate::new(std::time::Duration::from_secs(10));
         BlitService { modules, cancel, source_wrap, limits, security: Arc::default(), gate }
     }

@@ -300,10 +300,10 @@ async fn tar_shard_entries_that_escape_or_are_not_files_are_refused() {
     let odd = f.module.join(<std::ffi::OsStr as std::os::unix::ffi::OsStrExt>::from_bytes(b"odd\xff"));
     assert_eq!(std::fs::read(odd).unwrap(), b"odd");
     // Let the sessions wind down, then check nothing was left half-written.
-    tokio::time::sleep(Duration::from_millis(200)).await;
+    drop((tx, stream));
+    daemon.idle().await;
     no_temporary_files(&f.module);
     outside_untouched(&f.outside, &f.before);
-    drop((tx, stream));
     still_serves(&daemon, &f).await;
     daemon.stop().await;
 }
@@ -476,11 +476,11 @@ async fn lengths_that_lie_are_refused_without_torn_files() {
     tx.send(frame(Body::Manifest(pb::Manifest { items: items.collect() }))).await.unwrap();
     let report = outcome(&mut stream).await.error.expect("refused");
     assert!(report.message.contains("beyond its credit"), "{report:?}");
-    tokio::time::sleep(Duration::from_millis(200)).await;
+    drop((tx, stream));
+    daemon.idle().await;
     assert_eq!(std::fs::read(f.module.join("f")).unwrap(), b"old", "no torn file under the final name");
     no_temporary_files(&f.module);
     outside_untouched(&f.outside, &f.before);
-    drop((tx, stream));
     still_serves(&daemon, &f).await;
     daemon.stop().await;
 }
@@ -542,22 +542,11 @@ async fn idle_peers_are_timed_out_and_the_daemon_keeps_serving() {
     assert!(started.elapsed() < Duration::from_secs(5), "{:?}", started.elapsed());
     drop((push_tx, pull_tx));
 
-    // Honest clients are served again (the slots come back when the
-    // sessions' readers stop, a moment after the idle error).
-    let deadline = Instant::now() + Duration::from_secs(5);
-    loop {
-        let (r, _) = push(&src, &daemon.remote("m", "fine"), &TransferOptions::new()).await;
-        match r {
-            Ok(s) => {
-                assert!(s.failures.is_empty());
-                break;
-            }
-            Err(e) if e.is_retryable() && Instant::now() < deadline => {
-                tokio::time::sleep(Duration::from_millis(50)).await;
-            }
-            Err(e) => panic!("{e}"),
-        }
-    }
+    // Honest clients are served again: the slots come back when the
+    // sessions' readers stop, a moment after the idle error.
+    daemon.idle().await;
+    let (r, _) = push(&src, &daemon.remote("m", "fine"), &TransferOptions::new()).await;
+    assert!(r.unwrap().failures.is_empty());
     assert_eq!(snapshot(&src), snapshot(&module.join("fine")));
     daemon.stop().await;
 }
@@ -586,7 +575,8 @@ async fn a_file_at_the_module_root_writes_nothing_beside_the_module() {
         // The client goes away in the middle of the file.
         drop(tx);
         let _ = outcome(&mut stream).await;
-        tokio::time::sleep(Duration::from_millis(200)).await;
+        drop(stream);
+        daemon.idle().await;
         assert_eq!(names(), before, "a {size}-byte file at the root wrote beside the module");
     }
     no_temporary_files(&f.module);

@@ -22,6 +22,7 @@ use tokio::sync::oneshot;
 /// A daemon running in this process on 127.0.0.1:0.
 pub struct Daemon {
     pub addr: SocketAddr,
+    running: blit_daemon::Running,
     stop: Option<oneshot::Sender<()>>,
     task: tokio::task::JoinHandle<Result<()>>,
 }
@@ -46,17 +47,25 @@ impl Daemon {
         }
         config.shutdown_grace = Duration::from_secs(1);
         tune(&mut config);
+        let running = config.running.clone();
         let (stop, stopped) = oneshot::channel();
         let task = tokio::spawn(blit_daemon::run(listener, config, async move {
             stopped.await.ok();
         }));
-        Daemon { addr, stop: Some(stop), task }
+        Daemon { addr, running, stop: Some(stop), task }
     }
 
     /// `127.0.0.1:PORT:/module/path`.
     pub fn remote(&self, module: &str, path: &str) -> RemoteSpec {
         let path = RelPath::from_bytes(path.as_bytes().to_vec()).unwrap();
         RemoteSpec::new("127.0.0.1", self.addr.port(), module, path)
+    }
+
+    /// Waits (at most 10 s) until no session runs: a session ends when its
+    /// reader stops, a moment after the client saw its end.
+    pub async fn idle(&self) {
+        let waited = tokio::time::timeout(Duration::from_secs(10), self.running.idle()).await;
+        waited.unwrap_or_else(|_| panic!("{} sessions still run after 10 s", self.running.now()));
     }
 
     /// Stops the daemon and waits for it.
