@@ -5,10 +5,10 @@
 //! keys and bad values. This adds the checks that need the file system, each
 //! located at its key: every module's directory exists and is a directory
 //! (`path`), every secret file reads and holds at least 16 characters
-//! (`auth_secret_file`, daemon-wide and per module), the TLS certificate and key load (`tls_cert`). They run through
-//! the same loaders the daemon uses, and then the rest of
-//! [`DaemonConfig::validate`] (`validate_shape`: the TLS pair and the module
-//! set), so every check `blitd` runs at startup runs here too.
+//! (`auth_secret_file`, daemon-wide and per module), the TLS certificate
+//! and key load (`tls_cert`). They run through the same loaders the daemon
+//! uses, then the checks of the module set as a whole and of the TLS pair,
+//! so every check `blitd` runs at startup runs here too.
 
 use crate::locate::{at_line, Seg, Seg::Index, Seg::Key, Spans};
 use crate::DaemonConfig;
@@ -47,9 +47,17 @@ pub fn check_config(config: &DaemonConfig, file: Option<&Path>) -> Result<usize>
                 .map_err(|e| at(&[Key("module"), Index(i), Key("auth_secret_file")], e))?;
         }
     }
-    // The rest of `DaemonConfig::validate` (its secret and certificate loads
-    // ran above, located): loading them twice would read every file twice
-    // and print the loose-permission warning twice.
-    config.validate_shape()?;
+    // The module set as a whole and the TLS pair (the secret and certificate
+    // loads ran above, located): loading them twice would read every file
+    // twice and print the loose-permission warning twice.
+    validate_shape(config)?;
     Ok(config.modules.len())
+}
+
+/// The part of the check that reads no secret or certificate: the TLS pair
+/// comes together or not at all, and the module set can be served (names
+/// unique, directories there).
+fn validate_shape(config: &DaemonConfig) -> Result<()> {
+    config.check_tls_pair()?;
+    crate::module::Modules::new(&config.modules).map(drop)
 }
