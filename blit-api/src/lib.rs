@@ -32,6 +32,6 @@ pub use payload::{
 };
 pub use progress::{Events, NullSink, ProgressEvent, ProgressSink, RecordingSink};
 pub use rate::RateLimit;
-pub use registry::{Registry, TransportFactory};
+pub use registry::{Registry, TransportFactory, GRPC_NOT_BUILT, TCP_NOT_BUILT};
 pub use resume::{ranges_to_send, BlockMap, ResumePlan, RESUME_BLOCK_MIN, RESUME_MAX_BLOCKS, RESUME_MIN};
 pub use summary::{FileFailure, TransferSummary};

@@ -4,6 +4,13 @@ use crate::{Error, ErrorKind, PayloadTransport, Result};
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
+/// Why `--transport tcp` (or a `tcp` registry entry) fails in a build
+/// without the TCP data plane: the one wording every place uses.
+pub const TCP_NOT_BUILT: &str = "tcp data plane not compiled in; rebuild with feature `tcp-data-plane`";
+
+/// Why the `grpc` transport fails in a build without it.
+pub const GRPC_NOT_BUILT: &str = "grpc transport not compiled in; rebuild with feature `grpc`";
+
 /// Builds a transport instance for one transfer.
 pub type TransportFactory = Arc<dyn Fn() -> Result<Arc<dyn PayloadTransport>> + Send + Sync>;
 

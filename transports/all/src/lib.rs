@@ -14,8 +14,7 @@ pub use blit_transport_tcp as tcp;
 
 use blit_api::Registry;
 
-/// Why `--transport tcp` fails in a build without the data plane.
-pub const TCP_NOT_BUILT: &str = "tcp data plane not compiled in; rebuild with feature `tcp-data-plane`";
+pub use blit_api::TCP_NOT_BUILT;
 
 /// Whether this build carries the TCP data plane.
 pub const HAS_TCP_DATA_PLANE: bool = cfg!(feature = "tcp-data-plane");
@@ -28,7 +27,7 @@ pub fn registry() -> Registry {
     #[cfg(feature = "grpc")]
     blit_transport_grpc::register(&mut r);
     #[cfg(not(feature = "grpc"))]
-    r.register_disabled("grpc", "grpc transport not compiled in; rebuild with feature `grpc`");
+    r.register_disabled("grpc", blit_api::GRPC_NOT_BUILT);
     #[cfg(feature = "tcp-data-plane")]
     blit_transport_tcp::register(&mut r);
     #[cfg(not(feature = "tcp-data-plane"))]

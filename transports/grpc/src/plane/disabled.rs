@@ -3,13 +3,10 @@
 
 use super::{ClientPlane, DataPlane};
 use crate::{GrpcConfig, TransportMode};
-use blit_api::{Error, ErrorKind, Result};
+use blit_api::{Error, ErrorKind, Result, TCP_NOT_BUILT as NOT_BUILT};
 use blit_proto::pb;
 use std::net::SocketAddr;
 use tonic::Streaming;
-
-/// Why this build cannot use the data plane.
-const NOT_BUILT: &str = "tcp data plane not compiled in; rebuild with feature `tcp-data-plane`";
 
 /// A daemon's offer still waiting for the client (never made here).
 #[derive(Debug)]
