@@ -18,8 +18,9 @@ pub use canon::CanonicalLog;
 pub use cases::{catalogue, Case, CaseFn, CaseFuture, Need};
 pub use ctx::{Ctx, Expect, Outcome, Transfer};
 pub use failure::{ensure, rules, show_path, Failure};
+pub use fixture::{temp_base, TMPDIR_ENV};
 pub use harness::{Harness, KnownFailure, Pair, SourceHook, TransferRequest};
-pub use runner::{check_tree, main, run_case, seed_for, temp_base, trials, SEED_ENV, TMPDIR_ENV};
+pub use runner::{check_tree, main, run_case, seed_for, trials, SEED_ENV};
 pub use transport_harness::{Factory, LocalHarness, TransportHarness};
 pub use tree::{Node, Snapshot};
 

@@ -22,7 +22,7 @@ use crate::cases::{catalogue, Case, CaseFuture};
 use crate::ctx::{Ctx, PassSetup, Transfer};
 use crate::failure::{rules, Failure};
 use crate::fixture::TreeSpec;
-use crate::fixture::{force_remove, mix};
+use crate::fixture::{force_remove, mix, temp_base};
 use crate::harness::Harness;
 use crate::transport_harness::LocalHarness;
 use blit_api::{Capabilities, Direction};
@@ -32,44 +32,6 @@ use std::sync::Arc;
 
 /// The environment variable that changes every trial's seed.
 pub const SEED_ENV: &str = "BLIT_CONFORMANCE_SEED";
-
-/// The environment variable that chooses where trial roots are created.
-pub const TMPDIR_ENV: &str = "BLIT_CONFORMANCE_TMPDIR";
-
-/// Free space `/dev/shm` must offer before the suite prefers it.
-const SHM_MIN_FREE: u64 = 2 << 30;
-
-/// Where trial roots go: [`TMPDIR_ENV`] if set; else `TMPDIR` if set; else
-/// `/dev/shm` when it is a writable memory filesystem with at least 2 GiB
-/// free; else the system's temporary directory.
-///
-/// The suite creates and deletes some hundred thousand files per transport.
-/// On a memory filesystem that takes seconds; on a virtual disk it can take
-/// minutes, and it measures the disk, not the transport.
-pub fn temp_base() -> std::path::PathBuf {
-    if let Some(dir) = std::env::var_os(TMPDIR_ENV).or_else(|| std::env::var_os("TMPDIR")) {
-        return dir.into();
-    }
-    let shm = std::path::Path::new("/dev/shm");
-    if shm_usable(shm) {
-        return shm.to_path_buf();
-    }
-    std::env::temp_dir()
-}
-
-// `statvfs` field types differ between targets (u32 on some 32-bit ones).
-#[allow(clippy::useless_conversion)]
-fn shm_usable(path: &std::path::Path) -> bool {
-    use std::os::unix::ffi::OsStrExt;
-    let Ok(c) = std::ffi::CString::new(path.as_os_str().as_bytes()) else { return false };
-    // SAFETY: an all-zero statvfs is a valid value for statvfs to overwrite.
-    let mut st: libc::statvfs = unsafe { std::mem::zeroed() };
-    // SAFETY: `c` is NUL-terminated and `st` is a valid, writable statvfs.
-    let rc = unsafe { libc::statvfs(c.as_ptr(), &mut st) };
-    // SAFETY: `c` is NUL-terminated.
-    let writable = unsafe { libc::access(c.as_ptr(), libc::W_OK) } == 0;
-    rc == 0 && writable && u64::from(st.f_bavail).saturating_mul(u64::from(st.f_frsize)) >= SHM_MIN_FREE
-}
 
 /// A case body, as the runner calls it.
 pub(crate) type Body<'b> = &'b (dyn for<'a> Fn(&'a mut Ctx) -> CaseFuture<'a> + Sync);

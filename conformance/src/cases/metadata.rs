@@ -22,7 +22,7 @@ use std::sync::{Arc, OnceLock};
 pub fn fs_user_xattrs() -> bool {
     static PROBE: OnceLock<bool> = OnceLock::new();
     *PROBE.get_or_init(|| {
-        let Ok(file) = tempfile::NamedTempFile::new_in(crate::runner::temp_base()) else { return false };
+        let Ok(file) = tempfile::NamedTempFile::new_in(crate::fixture::temp_base()) else { return false };
         xattr::set_path(file.path(), b"user.blit-probe", b"1").is_ok()
     })
 }
