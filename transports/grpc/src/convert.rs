@@ -13,7 +13,7 @@
 // options, the server decodes them); both stay here, tested in pairs.
 #![cfg_attr(not(all(feature = "client", feature = "server")), allow(dead_code))]
 
-use crate::error::{kind_from_pb, kind_to_pb};
+use crate::error::{bounded, kind_from_pb, kind_to_pb};
 use blit_api::{
     BlockMap, Error, ErrorKind, FileFailure, FileHeader, FileKind, FilterRule, FilterSpec, ManifestItem, ProgressEvent,
     RelPath, Result, RuleKind, TransferOptions,
@@ -24,23 +24,6 @@ use std::path::Path;
 
 fn bad(what: impl Into<String>) -> Error {
     Error::new(ErrorKind::Protocol, what)
-}
-
-/// Most bytes kept of a message a peer sent (a failure or a warning).
-pub(crate) const MAX_MESSAGE: usize = 4096;
-
-/// A peer's message cut to [`MAX_MESSAGE`] bytes (at a character boundary),
-/// so what a side holds per entry stays bounded.
-pub(crate) fn bounded(mut message: String) -> String {
-    if message.len() > MAX_MESSAGE {
-        let mut end = MAX_MESSAGE;
-        while !message.is_char_boundary(end) {
-            end -= 1;
-        }
-        message.truncate(end);
-        message.push_str(" [cut]");
-    }
-    message
 }
 
 /// A path the peer sent, validated.

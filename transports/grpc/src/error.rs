@@ -141,10 +141,10 @@ pub(crate) fn error_from_report(report: &pb::ErrorReport, peer: &str) -> Error {
         p if p.starts_with('/') => format!("{peer}:{p}"),
         p => format!("{peer}: {p}"),
     };
-    let error = Error::new(kind_from_pb(report.kind), crate::convert::bounded(report.message.clone())).with_path(path);
+    let error = Error::new(kind_from_pb(report.kind), bounded(report.message.clone())).with_path(path);
     match report.hint.as_str() {
         "" => error,
-        hint => error.with_hint(crate::convert::bounded(hint.to_owned())),
+        hint => error.with_hint(bounded(hint.to_owned())),
     }
 }
 
@@ -177,6 +177,23 @@ pub(crate) fn peer_gone(peer: &str) -> Error {
     Error::new(ErrorKind::Io, "the connection closed before the transfer finished")
         .with_path(peer.to_owned())
         .with_hint("rerun the transfer; finished files are kept")
+}
+
+/// Most bytes kept of a message a peer sent (a failure or a warning).
+pub(crate) const MAX_MESSAGE: usize = 4096;
+
+/// A peer's message cut to [`MAX_MESSAGE`] bytes (at a character boundary),
+/// so what a side holds per entry stays bounded.
+pub(crate) fn bounded(mut message: String) -> String {
+    if message.len() > MAX_MESSAGE {
+        let mut end = MAX_MESSAGE;
+        while !message.is_char_boundary(end) {
+            end -= 1;
+        }
+        message.truncate(end);
+        message.push_str(" [cut]");
+    }
+    message
 }
 
 #[cfg(test)]

@@ -17,6 +17,7 @@ mod link;
 #[cfg(any(feature = "client", feature = "server"))]
 mod plane;
 mod receive;
+mod records;
 mod send;
 #[cfg(feature = "server")]
 pub mod server;

@@ -11,37 +11,15 @@
 
 use crate::budget::Budget;
 use crate::config::CHUNK_SIZE;
-use crate::convert::{failure_to_pb, header_to_pb, Mask};
+use crate::convert::{header_to_pb, Mask};
+use crate::records::{emit, failure, source_failed, stopped, RecordSender};
 use crate::shard::ChunkSink;
 use blit_api::{
-    Error, ErrorKind, FileFailure, FileHeader, PayloadPlan, PayloadReader, PayloadReaderExt, PlanReceiver, Result,
-    SourceFile,
+    Error, ErrorKind, FileHeader, PayloadPlan, PayloadReader, PayloadReaderExt, PlanReceiver, Result, SourceFile,
 };
 use blit_proto::pb;
 use blit_proto::pb::payload_record::Record;
 use std::sync::Arc;
-use tokio::sync::mpsc;
-
-/// Where the sending half puts its records.
-pub(crate) type RecordSender = mpsc::Sender<pb::PayloadRecord>;
-
-fn stopped() -> Error {
-    Error::new(ErrorKind::Cancelled, "the payload receiver stopped")
-}
-
-fn emit(out: &RecordSender, record: Record) -> Result<()> {
-    out.blocking_send(pb::PayloadRecord { record: Some(record) }).map_err(|_| stopped())
-}
-
-fn failure(header: &FileHeader, error: &Error, mask: &Mask) -> pb::Failure {
-    failure_to_pb(&FileFailure::new(&header.path, error), mask)
-}
-
-pub(crate) fn source_failed(out: &RecordSender, header: &FileHeader, error: &Error, mask: &Mask) -> Result<()> {
-    let wire = pb::Header { resume: None, ..header_to_pb(header) };
-    let record = pb::SourceFailed { header: Some(wire), failure: Some(failure(header, error, mask)) };
-    emit(out, Record::SourceFailed(record))
-}
 
 /// What the sending half works with.
 pub(crate) struct Sender<'a> {

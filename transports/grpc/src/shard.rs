@@ -10,7 +10,7 @@
 use crate::budget::{Budget, Lease};
 use crate::config::CHUNK_SIZE;
 use crate::convert::Mask;
-use crate::send::{source_failed, RecordSender};
+use crate::records::{source_failed, RecordSender};
 use blit_api::{Error, FileHeader};
 use blit_proto::pb;
 use blit_shard::ShardOut;

@@ -14,7 +14,8 @@
 use crate::budget::{Budget, PAYLOAD_IN_FLIGHT};
 use crate::convert::Mask;
 use crate::receive::{receive_all, RecordReceiver};
-use crate::send::{send_all, RecordSender, Sender};
+use crate::records::RecordSender;
+use crate::send::{send_all, Sender};
 use crate::SCHEME;
 use blit_api::{
     Capabilities, DirectionSet, Error, ErrorKind, Landing, PayloadReader, PayloadTransport, PlanReceiver, Result,

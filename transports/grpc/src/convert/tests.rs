@@ -251,6 +251,7 @@ fn refuses_bad_hard_links_and_xattr_names() {
 
 #[test]
 fn refuses_oversized_headers_and_cuts_long_messages() {
+    use crate::error::MAX_MESSAGE;
     let mut h = header_to_pb(&headers()[1]);
     h.path = Bytes::from(vec![b'p'; RelPath::MAX_NAME + 1]);
     assert_eq!(header_from_pb(h).unwrap_err().kind(), ErrorKind::Protocol);
