@@ -12,15 +12,18 @@ mod probe;
 mod receive;
 mod send;
 mod shard;
+mod shared;
 mod splice;
 mod token;
 mod transport;
+mod whole;
 
 pub use auth::{connect, connect_tls, Acceptor, HELLO_LEN, HELLO_TIMEOUT, TOKEN_TTL};
 pub use config::{Compression, TcpConfig, AUTO_STREAMS, DEFAULT_CHUNK, DEFAULT_ZSTD_LEVEL, MAX_STREAMS};
 pub use link::Link;
+pub use shared::{Closer, Tuning};
 pub use token::{Token, TOKEN_LEN};
-pub use transport::{Closer, TcpTransport, Tuning};
+pub use transport::TcpTransport;
 
 /// The scheme this transport registers under.
 pub const SCHEME: &str = "tcp";

@@ -16,8 +16,7 @@
 use crate::config::{Compression, DEFAULT_CHUNK, DEFAULT_ZSTD_LEVEL};
 use crate::frame::Tag;
 use crate::out::{read_at_full, Out};
-use crate::send::Sending;
-use crate::transport::Tuning;
+use crate::shared::{Sending, Tuning};
 use blit_api::{Error, ErrorKind, PayloadPlan, Result};
 use blit_planner::tune::{compression_pays, pick, Measurement};
 use std::io::Read;

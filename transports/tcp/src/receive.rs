@@ -15,7 +15,7 @@
 use crate::assemble::{keep_going, Assembly, Span};
 use crate::inbound::{protocol, Conn, Piece, ShardRecords};
 use crate::link::Link;
-use crate::transport::{Closer, Tuning};
+use crate::shared::{no_connections, Closer, Tuning};
 use blit_api::{Error, ErrorKind, FileHeader, Landing, Result};
 use std::os::unix::fs::FileExt;
 use std::sync::{Mutex, PoisonError};
@@ -34,7 +34,7 @@ pub(crate) struct Receiving<'a> {
 /// `Done` and every large file is complete.
 pub(crate) fn receive_all(streams: Vec<Link>, ctx: &Receiving<'_>) -> Result<()> {
     if streams.is_empty() {
-        return Err(crate::send::no_connections(ctx.peer));
+        return Err(no_connections(ctx.peer));
     }
     let assembly = Assembly::default();
     let failure: Mutex<Option<Error>> = Mutex::new(None);

@@ -15,16 +15,13 @@
 
 use crate::frame::{Enc, Tag};
 use crate::link::Link;
-use crate::out::{Body, Out};
+use crate::out::Out;
 use crate::probe::{self, Choice};
 use crate::shard::send_shard;
-use crate::transport::{Closer, Tuning};
-use crate::TcpConfig;
-use blit_api::{
-    Error, ErrorKind, FileHeader, PayloadPlan, PayloadReader, PayloadReaderExt, PlanReceiver, Result, SourceFile,
-};
+use crate::shared::{gone, no_connections, Sending};
+use crate::whole::{finish, send_whole};
+use blit_api::{Error, ErrorKind, FileHeader, PayloadPlan, PayloadReaderExt, PlanReceiver, Result, SourceFile};
 use crossbeam_channel::{Receiver, RecvTimeoutError, Sender};
-use std::fs::File;
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
@@ -53,31 +50,6 @@ enum Work {
 struct OpenFile {
     source: SourceFile,
     id: u64,
-}
-
-/// What the sending half shares between its threads.
-pub(crate) struct Sending<'a> {
-    pub(crate) reader: &'a dyn PayloadReader,
-    pub(crate) config: &'a TcpConfig,
-    pub(crate) peer: &'a str,
-    pub(crate) closer: &'a Closer,
-    pub(crate) tuning: &'a Mutex<Option<Tuning>>,
-}
-
-fn gone(peer: &str, e: &std::io::Error) -> Error {
-    let kind = match e.kind() {
-        std::io::ErrorKind::TimedOut | std::io::ErrorKind::WouldBlock => ErrorKind::Io,
-        _ => ErrorKind::Cancelled,
-    };
-    Error::new(kind, format!("the data connection failed: {e}"))
-        .with_path(peer.to_owned())
-        .with_hint("the receiver stopped or the network broke; rerun to finish")
-}
-
-pub(crate) fn no_connections(peer: &str) -> Error {
-    Error::new(ErrorKind::InvalidInput, "a data plane without connections")
-        .with_path(peer.to_owned())
-        .with_hint("build the TcpTransport with at least one connection")
 }
 
 /// Sends every plan over `streams`, and records its tuning in `ctx`.
@@ -322,38 +294,6 @@ fn worker(mut out: Out, rx: &Receiver<Work>, ctx: &Sending<'_>) -> Result<()> {
         }
     }
     out.record(Tag::Done, &[]).and_then(|()| out.flush()).map_err(io)
-}
-
-/// Sends one whole file: `File`, its data, `End` (or `Abort`).
-/// `file` is `None` for a file the walk found empty, which is never opened
-/// ([`PayloadReaderExt::open_to_send`]): `File`, then `End`.
-pub(crate) fn send_whole(out: &mut Out, h: &FileHeader, file: Option<&File>, header: &mut Enc) -> std::io::Result<()> {
-    header.0.clear();
-    header.file_header(h);
-    out.record(Tag::File, &header.0)?;
-    let Some(file) = file else { return out.record(Tag::End, &[]) };
-    let (_, end) = out.body(file, 0, h.size)?;
-    finish(out, end, h, header)
-}
-
-/// Ends a file or range: `End`, or `Abort` with why the source fell short.
-fn finish(out: &mut Out, end: Body, h: &FileHeader, header: &mut Enc) -> std::io::Result<()> {
-    match end {
-        Body::Sent => out.record(Tag::End, &[]),
-        Body::Short(e) => {
-            let e = match e.kind() {
-                std::io::ErrorKind::UnexpectedEof => {
-                    Error::new(ErrorKind::Io, "the file shrank while it was being read")
-                        .with_path(h.path.display())
-                        .with_hint("the source changed during the transfer; rerun to pick up changes")
-                }
-                _ => Error::io("read", h.path.display(), e),
-            };
-            header.0.clear();
-            header.failure(&e);
-            out.record(Tag::Abort, &header.0)
-        }
-    }
 }
 
 #[cfg(test)]

@@ -13,49 +13,17 @@ use crate::auth::{self, Acceptor};
 use crate::config::{TcpConfig, AUTO_STREAMS};
 use crate::link::Link;
 use crate::receive::{receive_all, Receiving};
-use crate::send::{send_all, Sending};
+use crate::send::send_all;
+use crate::shared::{Closer, Sending, Tuning};
 use crate::token::Token;
 use crate::SCHEME;
 use blit_api::{
     Capabilities, DirectionSet, Error, ErrorKind, Landing, PayloadReader, PayloadTransport, PlanReceiver, Result,
 };
-use std::net::{Shutdown, SocketAddr, TcpStream};
+use std::net::SocketAddr;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
-
-/// What the sender chose, as the summary reports it.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-#[non_exhaustive]
-pub struct Tuning {
-    /// Connections that carried payload.
-    pub streams: u32,
-    /// Most bytes of file data per record.
-    pub chunk_size: u32,
-    /// `none` or `zstd:LEVEL`.
-    pub compression: String,
-    /// How it was chosen: `probe`, `pinned` or `default`.
-    pub how: String,
-}
-
-/// Shuts every connection of a transfer down, so blocked threads on both
-/// sides fail at once. Cheap to clone.
-#[derive(Debug, Clone, Default)]
-pub struct Closer(Arc<Mutex<Vec<TcpStream>>>);
-
-impl Closer {
-    fn add(&self, streams: &[Link]) {
-        let mut held = self.0.lock().unwrap_or_else(PoisonError::into_inner);
-        held.extend(streams.iter().filter_map(|s| s.tcp().try_clone().ok()));
-    }
-
-    /// Shuts down every connection (both directions).
-    pub fn close(&self) {
-        for s in self.0.lock().unwrap_or_else(PoisonError::into_inner).iter() {
-            let _ = s.shutdown(Shutdown::Both);
-        }
-    }
-}
 
 /// Where a half gets its connections.
 #[derive(Debug)]

@@ -3,6 +3,7 @@ use crate::config::Compression;
 use blit_api::{ProgressEvent, RecordingSink, TransferOptions};
 use blit_engine::{run_local, DestinationRoles, LocalTransfer, SourceRoles};
 use blit_transport_local::{LocalDestination, LocalSource};
+use std::net::TcpStream;
 use std::path::Path;
 
 fn write(path: &Path, len: usize, seed: u8) {

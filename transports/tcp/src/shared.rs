@@ -1,0 +1,68 @@
+//! What both halves of the TCP transport share: the tuning the sender
+//! chose, the closer that stops every connection at once, the sending
+//! context, and the errors of a broken data plane. Below `send`, `receive`,
+//! `probe` and `transport`, so none of them imports another for these.
+
+use crate::config::TcpConfig;
+use crate::link::Link;
+use blit_api::{Error, ErrorKind, PayloadReader};
+use std::net::{Shutdown, TcpStream};
+use std::sync::{Arc, Mutex, PoisonError};
+
+/// What the sender chose, as the summary reports it.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct Tuning {
+    /// Connections that carried payload.
+    pub streams: u32,
+    /// Most bytes of file data per record.
+    pub chunk_size: u32,
+    /// `none` or `zstd:LEVEL`.
+    pub compression: String,
+    /// How it was chosen: `probe`, `pinned` or `default`.
+    pub how: String,
+}
+
+/// Shuts every connection of a transfer down, so blocked threads on both
+/// sides fail at once. Cheap to clone.
+#[derive(Debug, Clone, Default)]
+pub struct Closer(Arc<Mutex<Vec<TcpStream>>>);
+
+impl Closer {
+    pub(crate) fn add(&self, streams: &[Link]) {
+        let mut held = self.0.lock().unwrap_or_else(PoisonError::into_inner);
+        held.extend(streams.iter().filter_map(|s| s.tcp().try_clone().ok()));
+    }
+
+    /// Shuts down every connection (both directions).
+    pub fn close(&self) {
+        for s in self.0.lock().unwrap_or_else(PoisonError::into_inner).iter() {
+            let _ = s.shutdown(Shutdown::Both);
+        }
+    }
+}
+
+/// What the sending half shares between its threads.
+pub(crate) struct Sending<'a> {
+    pub(crate) reader: &'a dyn PayloadReader,
+    pub(crate) config: &'a TcpConfig,
+    pub(crate) peer: &'a str,
+    pub(crate) closer: &'a Closer,
+    pub(crate) tuning: &'a Mutex<Option<Tuning>>,
+}
+
+pub(crate) fn gone(peer: &str, e: &std::io::Error) -> Error {
+    let kind = match e.kind() {
+        std::io::ErrorKind::TimedOut | std::io::ErrorKind::WouldBlock => ErrorKind::Io,
+        _ => ErrorKind::Cancelled,
+    };
+    Error::new(kind, format!("the data connection failed: {e}"))
+        .with_path(peer.to_owned())
+        .with_hint("the receiver stopped or the network broke; rerun to finish")
+}
+
+pub(crate) fn no_connections(peer: &str) -> Error {
+    Error::new(ErrorKind::InvalidInput, "a data plane without connections")
+        .with_path(peer.to_owned())
+        .with_hint("build the TcpTransport with at least one connection")
+}
