@@ -2,7 +2,8 @@
 //! the `local` direction (both halves in this process, real sockets, the
 //! token handshake, four connections): `cargo test -p blit-transport-tcp
 //! --test conformance`. Push and pull through blitd run in
-//! `daemon/tests/conformance_tcp.rs`.
+//! `daemon/tests/conformance/main.rs` (`conformance::tcp::push::*` and
+//! `conformance::tcp::pull::*`).
 
 fn main() {
     let harness =
