@@ -165,3 +165,6 @@ pub async fn run_local(transfer: LocalTransfer, events: Events) -> Result<Transf
         }
     }
 }
+
+#[cfg(test)]
+mod tests;
