@@ -62,7 +62,9 @@ pub async fn run_source(
 
 /// Runs the destination half: judge the manifest, land payloads, then finish
 /// (mirror deletions, directory metadata). Returns the number of deleted
-/// entries.
+/// entries. First refuses what the transport cannot do of `options`, and
+/// warns (a `Warning` event) about what it drops
+/// ([`crate::check_capabilities`]).
 pub async fn run_destination(
     roles: DestinationRoles,
     transport: Arc<dyn PayloadTransport>,
@@ -71,10 +73,13 @@ pub async fn run_destination(
     needs: NeedSender,
     events: Events,
 ) -> Result<u64> {
-    // Refused centrally: a transport that cannot carry resumed files never
+    // Checked centrally: a transport that cannot carry resumed files never
     // sees a block map, and partial copies are swept as without `--resume`.
-    let resumable = options.clone().resume(options.resume && transport.capabilities().resume);
-    let options = &resumable;
+    let (honoured, warnings) = crate::check_capabilities(transport.as_ref(), None, options)?;
+    for message in warnings {
+        events.emit(blit_api::ProgressEvent::Warning { message });
+    }
+    let options = &honoured;
     let landing = Landing::new(roles.writer.clone(), events.clone()).rate_limit(options.bwlimit_bytes_per_sec);
     let mut judge = roles.sink.need_list(options, manifest, needs, events.clone());
     let mut receive = transport.receive(landing);
@@ -151,6 +156,10 @@ pub struct LocalTransfer {
 pub async fn run_local(transfer: LocalTransfer, events: Events) -> Result<TransferSummary> {
     let LocalTransfer { source, destination, transport, options } = transfer;
     let tap = SummaryTap::start(events, Direction::Local, transport.name(), options.dry_run);
+    if let Err(e) = crate::check_capabilities(transport.as_ref(), Some(Direction::Local), &options) {
+        tap.fail(&e);
+        return Err(e);
+    }
     let tap_events: Events = tap.clone();
     let (manifest_tx, manifest_rx) = manifest_channel();
     let (need_tx, need_rx) = need_channel();
