@@ -125,9 +125,12 @@ async fn auto_falls_back_to_grpc_and_says_so_while_tcp_fails() {
     // A port nobody listens on stands for a data port a firewall blocks.
     let closed = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap();
     let auto = GrpcConfig::new().transport(TransportMode::Auto).data_plane_addr(Some(closed));
-    let (summary, _) = push(&src, &daemon.remote("m", "fallback"), &auto).await;
+    let (summary, events) = push(&src, &daemon.remote("m", "fallback"), &auto).await;
     let summary = summary.unwrap();
     assert_eq!(summary.transport, "grpc");
+    // Progress names the transport used from its first event on.
+    let Some(ProgressEvent::Started { transport, .. }) = events.first() else { panic!("{:?}", events.first()) };
+    assert_eq!(transport, "grpc", "Started names the transport after the fallback");
     let why = summary.fallback.expect("the summary says why");
     assert!(why.contains("not reachable") && why.contains("in-stream"), "{why}");
     assert_eq!(snapshot(&src), snapshot(&module.join("fallback")));
@@ -141,6 +144,7 @@ async fn auto_falls_back_to_grpc_and_says_so_while_tcp_fails() {
     assert_eq!(e.kind(), ErrorKind::Io);
     assert!(e.to_string().contains("cannot reach the data plane"), "{e}");
     assert!(matches!(events.last(), Some(ProgressEvent::Failed { .. })));
+    assert!(matches!(events.first(), Some(ProgressEvent::Started { .. })), "Started first even when the session fails");
     let (result, _) = pull(&daemon.remote("m", "fallback"), &t.path().join("strict"), &strict).await;
     assert!(result.unwrap_err().to_string().contains("--transport grpc"));
     daemon.stop().await;

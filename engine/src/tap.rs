@@ -2,6 +2,7 @@
 
 use blit_api::{Direction, Error, Events, FileFailure, ProgressEvent, ProgressSink, RelPath, TransferSummary};
 use std::collections::HashMap;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Instant;
 
@@ -15,6 +16,8 @@ pub struct SummaryTap {
     /// Resumed files in flight and the bytes they keep: counted into
     /// `bytes_reused` only when the file lands.
     resumed: Mutex<HashMap<RelPath, u64>>,
+    /// Whether `Started` went out.
+    announced: AtomicBool,
 }
 
 /// What a remote session learned about its payload transport, for the
@@ -52,14 +55,51 @@ impl std::fmt::Debug for SummaryTap {
 impl SummaryTap {
     /// Emits `Started` and returns the tap to hand to the roles.
     pub fn start(inner: Events, direction: Direction, transport: &str, dry_run: bool) -> Arc<Self> {
-        inner.emit(ProgressEvent::Started { direction, transport: transport.to_owned(), dry_run });
+        let tap = Self::pending(inner, direction, transport, dry_run);
+        tap.announce(transport);
+        tap
+    }
+
+    /// A tap whose `Started` waits until the transport is known: a remote
+    /// session negotiates it, and may fall back from the `planned` one.
+    /// [`announce`](Self::announce) emits it; any event, `finish` or `fail`
+    /// before that emits it with `planned`, so `Started` always comes first.
+    pub fn pending(inner: Events, direction: Direction, planned: &str, dry_run: bool) -> Arc<Self> {
         let summary = TransferSummary {
             direction: Some(direction),
-            transport: transport.to_owned(),
+            transport: planned.to_owned(),
             dry_run,
             ..TransferSummary::default()
         };
-        Arc::new(SummaryTap { inner, started: Instant::now(), state: Mutex::new(summary), resumed: Mutex::default() })
+        Arc::new(SummaryTap {
+            inner,
+            started: Instant::now(),
+            state: Mutex::new(summary),
+            resumed: Mutex::default(),
+            announced: AtomicBool::new(false),
+        })
+    }
+
+    /// Emits `Started` naming `transport` (the one that carries the
+    /// payload), unless it went out already.
+    pub fn announce(&self, transport: &str) {
+        if self.announced.swap(true, Ordering::AcqRel) {
+            return;
+        }
+        let (direction, dry_run) = {
+            let mut s = self.lock();
+            s.transport = transport.to_owned();
+            (s.direction.unwrap_or(Direction::Local), s.dry_run)
+        };
+        self.inner.emit(ProgressEvent::Started { direction, transport: transport.to_owned(), dry_run });
+    }
+
+    /// `Started` with the planned transport, if nothing announced one yet.
+    fn announce_planned(&self) {
+        if !self.announced.load(Ordering::Acquire) {
+            let planned = self.lock().transport.clone();
+            self.announce(&planned);
+        }
     }
 
     /// Records what the payload transport reported (call it before
@@ -78,6 +118,7 @@ impl SummaryTap {
 
     /// Emits `Finished` with the summary and returns it.
     pub fn finish(&self) -> TransferSummary {
+        self.announce_planned();
         let mut summary = self.lock().clone();
         summary.elapsed_secs = self.started.elapsed().as_secs_f64();
         self.inner.emit(ProgressEvent::Finished { summary: summary.clone() });
@@ -86,6 +127,7 @@ impl SummaryTap {
 
     /// Emits `Failed` for a fatal error.
     pub fn fail(&self, error: &Error) {
+        self.announce_planned();
         self.inner.emit(ProgressEvent::Failed { kind: error.kind(), message: error.to_string() });
     }
 
@@ -96,6 +138,7 @@ impl SummaryTap {
 
 impl ProgressSink for SummaryTap {
     fn emit(&self, event: ProgressEvent) {
+        self.announce_planned();
         {
             let mut s = self.lock();
             match &event {
@@ -132,5 +175,46 @@ impl ProgressSink for SummaryTap {
             }
         }
         self.inner.emit(event);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use blit_api::RecordingSink;
+
+    fn started(events: &[ProgressEvent]) -> Vec<String> {
+        events
+            .iter()
+            .filter_map(|e| match e {
+                ProgressEvent::Started { transport, .. } => Some(transport.clone()),
+                _ => None,
+            })
+            .collect()
+    }
+
+    #[test]
+    fn started_names_the_announced_transport_once_and_comes_first() {
+        let sink = RecordingSink::new();
+        let tap = SummaryTap::pending(sink.clone(), Direction::Push, "tcp", false);
+        assert!(sink.events().is_empty(), "nothing before the transport is known");
+        tap.announce("grpc");
+        tap.announce("tcp");
+        tap.emit(ProgressEvent::Deleted { path: RelPath::root(), kind: blit_api::FileKind::File });
+        let summary = tap.finish();
+        assert_eq!(started(&sink.events()), ["grpc"]);
+        assert_eq!(summary.transport, "grpc");
+        assert_eq!(summary.deleted, 1);
+    }
+
+    #[test]
+    fn an_unannounced_tap_starts_with_the_planned_transport() {
+        let sink = RecordingSink::new();
+        let tap = SummaryTap::pending(sink.clone(), Direction::Pull, "tcp", true);
+        tap.fail(&Error::new(blit_api::ErrorKind::Io, "unreachable"));
+        let events = sink.events();
+        assert_eq!(started(&events), ["tcp"]);
+        assert!(matches!(events.first(), Some(ProgressEvent::Started { dry_run: true, .. })));
+        assert!(matches!(events.last(), Some(ProgressEvent::Failed { .. })));
     }
 }

@@ -56,7 +56,7 @@ pub async fn push(
     config: &GrpcConfig,
     events: Events,
 ) -> Result<TransferSummary> {
-    let tap = SummaryTap::start(events, Direction::Push, planned_transport(config), options.dry_run);
+    let tap = SummaryTap::pending(events, Direction::Push, planned_transport(config), options.dry_run);
     let half = Half::Source { roles: source, replay: Some(tap.clone()) };
     let result = transfer(remote, pb::Role::Push, half, options, config, &tap).await;
     conclude(&tap, result)
@@ -71,7 +71,7 @@ pub async fn pull(
     config: &GrpcConfig,
     events: Events,
 ) -> Result<TransferSummary> {
-    let tap = SummaryTap::start(events, Direction::Pull, planned_transport(config), options.dry_run);
+    let tap = SummaryTap::pending(events, Direction::Pull, planned_transport(config), options.dry_run);
     let half = Half::Destination { roles: destination, events: Some(tap.clone()) };
     let result = transfer(remote, pb::Role::Pull, half, options, config, &tap).await;
     conclude(&tap, result)
@@ -198,6 +198,8 @@ async fn transfer(
         let _ = out.send(pb::Frame { body: Some(pb::frame::Body::DataPlane(answer)) }).await;
     }
     let report = payload.as_ref().map(|p| p.report.clone());
+    // `Started` names the transport that carries the payload, after any fallback.
+    tap.announce(payload.as_ref().map_or(SCHEME, |p| p.transport.name()));
     let session = Session { peer, options: options.clone(), peer_window, mask: Mask::none(), cancel: None, payload };
     let result = Box::pin(link::run(incoming, out, half, session)).await;
     tap.set_transport(&match report {
