@@ -43,6 +43,22 @@ pub(crate) fn run(args: TransferArgs, mirror: bool) -> u8 {
     }
 }
 
+/// What to say when `--streams` or `--compress` cannot apply: they shape the
+/// TCP data plane, which a local copy and `--transport grpc` do not use.
+fn ignored_link_flags(args: &TransferArgs, local: bool) -> Option<String> {
+    let given = match (args.streams.is_some(), args.compress != "none") {
+        (false, false) => return None,
+        (true, false) => "--streams is",
+        (false, true) => "--compress is",
+        (true, true) => "--streams and --compress are",
+    };
+    if local {
+        return Some(format!("{given} ignored: a local copy uses no data connections"));
+    }
+    (args.transport == crate::TransportArg::Grpc)
+        .then(|| format!("{given} ignored: --transport grpc carries the payload inside the control connection"))
+}
+
 fn execute(args: &TransferArgs, mirror: bool, events: Events) -> Result<blit_api::TransferSummary> {
     let options = args
         .preserve
@@ -55,6 +71,9 @@ fn execute(args: &TransferArgs, mirror: bool, events: Events) -> Result<blit_api
         .filter(args.filter.spec(mirror || args.delete)?);
     let (src, dst) = (remote::parse(&args.src)?, remote::parse(&args.dst)?);
     let link = wiring::Link::from_args(args)?;
+    if let Some(message) = ignored_link_flags(args, src.is_none() && dst.is_none()) {
+        events.emit(blit_api::ProgressEvent::Warning { message });
+    }
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .thread_name("blit")

@@ -54,6 +54,30 @@ fn quiet_prints_nothing_on_success_and_still_reports_errors() {
 }
 
 #[test]
+fn data_plane_flags_a_local_copy_cannot_use_are_named_once() {
+    let t = tempfile::tempdir().unwrap();
+    let src = t.path().join("src");
+    write(&src.join("a"), b"data", 0o644, 1_000, 0);
+    let out = blit(&[
+        os("copy"),
+        os("--streams"),
+        os("4"),
+        os("--compress"),
+        os("zstd"),
+        &slash(&src),
+        t.path().join("dst").as_os_str(),
+    ]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    let err = String::from_utf8_lossy(&out.stderr);
+    let warned: Vec<_> = err.lines().filter(|l| l.starts_with("blit: warning:")).collect();
+    assert_eq!(warned.len(), 1, "{err}");
+    assert!(warned[0].contains("--streams and --compress are ignored: a local copy"), "{err}");
+    assert_same(&snapshot(&src), &snapshot(&t.path().join("dst")));
+    let plain = blit(&[os("copy"), &slash(&src), t.path().join("dst2").as_os_str()]);
+    assert!(!String::from_utf8_lossy(&plain.stderr).contains("warning"), "{}", text(&plain));
+}
+
+#[test]
 fn no_color_leaves_no_escapes_and_color_always_colours() {
     let t = tempfile::tempdir().unwrap();
     let (src, module) = (t.path().join("src"), t.path().join("module"));
