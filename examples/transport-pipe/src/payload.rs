@@ -2,14 +2,19 @@
 //! decodes frames and lands files through [`Landing`].
 //!
 //! Both run on blocking threads. Neither holds more than one chunk of file
-//! content: the sender reads a chunk and writes it as one `Data` frame, the
+//! content: the sender frames the records [`send_file`] makes of each file
+//! (it reads a chunk and writes it as one `Data` frame), the
 //! receiver writes each frame into the landing file as it arrives and
 //! records it.
 
 use crate::error::PipeError;
 use crate::frame::{self, Body, ABORT, DATA, END, FAILED, FILE};
-use blit_api::{Error, ErrorKind, FileHeader, Incoming, Landing, PayloadReader, PlanReceiver, Result};
+use blit_api::{
+    send_file, Error, FileHeader, Incoming, Landing, PayloadReader, PlanReceiver, RecordWriter, Result, Sent,
+};
+use std::fs::File;
 use std::io::{self, BufWriter, Read, Write};
+use std::os::unix::fs::FileExt;
 use tokio::sync::mpsc::error::TryRecvError;
 
 /// Sends every planned file, then closes the pipe (by dropping `out`).
@@ -19,9 +24,8 @@ pub(crate) fn send(
     out: impl Write,
     chunk_size: usize,
 ) -> Result<()> {
-    let mut out = BufWriter::with_capacity(64 * 1024, out);
-    let mut chunk = vec![0u8; chunk_size];
-    let mut body = Vec::new();
+    let mut out =
+        Frames { out: BufWriter::with_capacity(64 * 1024, out), chunk: vec![0u8; chunk_size], body: Vec::new() };
     loop {
         let plan = match plans.try_recv() {
             Ok(plan) => plan,
@@ -29,7 +33,7 @@ pub(crate) fn send(
             Err(TryRecvError::Empty) => {
                 // Nothing queued: let the receiver see what is buffered
                 // before waiting for the next plan.
-                out.flush().map_err(|e| PipeError::Io { op: "write to", source: e })?;
+                out.flush()?;
                 match plans.blocking_recv() {
                     Some(plan) => plan,
                     None => break,
@@ -37,58 +41,62 @@ pub(crate) fn send(
             }
         };
         for header in plan.files() {
-            send_file(header, reader, &mut out, &mut chunk, &mut body)?;
+            send_file(reader, header, &mut out)?;
         }
     }
-    out.flush().map_err(|e| PipeError::Io { op: "write to", source: e })?;
-    Ok(())
+    out.flush()
 }
 
-/// Sends one file: `File`, `Data`..., then `End` or `Abort`; or `Failed`
-/// when it cannot be opened.
-fn send_file(
-    header: &FileHeader,
-    reader: &dyn PayloadReader,
-    out: &mut impl Write,
-    chunk: &mut [u8],
-    body: &mut Vec<u8>,
-) -> Result<(), PipeError> {
-    body.clear();
-    let mut src = match reader.open(header) {
-        Ok(src) => src,
-        Err(e) => {
-            frame::encode_header(header, body);
-            frame::encode_error(&e, body);
-            return frame::write_frame(out, FAILED, body);
-        }
-    };
-    // The header refreshed at open time is what lands.
-    frame::encode_header(&src.header, body);
-    frame::write_frame(out, FILE, body)?;
-    let mut left = src.header.size;
-    while left > 0 {
-        let want = left.min(chunk.len() as u64) as usize;
-        let n = match src.file.read(&mut chunk[..want]) {
-            Ok(0) => {
-                let e = Error::new(ErrorKind::Io, format!("the source file ended {left} bytes early"))
-                    .with_path(header.path.display())
-                    .with_hint("the file shrank while it was sent; rerun to copy its final state");
-                return abort(out, &e, body);
+/// The payload records as frames: `File`, `Data`..., `End` or `Abort`;
+/// `Failed`. [`send_file`] decides which records a file becomes.
+struct Frames<W: Write> {
+    out: BufWriter<W>,
+    chunk: Vec<u8>,
+    body: Vec<u8>,
+}
+
+impl<W: Write> Frames<W> {
+    fn flush(&mut self) -> Result<()> {
+        self.out.flush().map_err(|e| PipeError::Io { op: "write to", source: e }.into())
+    }
+}
+
+impl<W: Write> RecordWriter for Frames<W> {
+    fn file(&mut self, header: &FileHeader) -> Result<()> {
+        self.body.clear();
+        frame::encode_header(header, &mut self.body);
+        Ok(frame::write_frame(&mut self.out, FILE, &self.body)?)
+    }
+
+    fn body(&mut self, file: &File, offset: u64, len: u64) -> Result<Sent> {
+        let mut at = offset;
+        while at < offset + len {
+            let want = (offset + len - at).min(self.chunk.len() as u64) as usize;
+            if let Err(e) = file.read_exact_at(&mut self.chunk[..want], at) {
+                return Ok(Sent::Short(e));
             }
-            Ok(n) => n,
-            Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
-            Err(e) => return abort(out, &Error::io("read", header.path.display(), e), body),
-        };
-        frame::write_frame(out, DATA, &chunk[..n])?;
-        left -= n as u64;
+            frame::write_frame(&mut self.out, DATA, &self.chunk[..want])?;
+            at += want as u64;
+        }
+        Ok(Sent::All)
     }
-    frame::write_frame(out, END, &[])
-}
 
-fn abort(out: &mut impl Write, e: &Error, body: &mut Vec<u8>) -> Result<(), PipeError> {
-    body.clear();
-    frame::encode_error(e, body);
-    frame::write_frame(out, ABORT, body)
+    fn end(&mut self) -> Result<()> {
+        Ok(frame::write_frame(&mut self.out, END, &[])?)
+    }
+
+    fn abort(&mut self, error: &Error) -> Result<()> {
+        self.body.clear();
+        frame::encode_error(error, &mut self.body);
+        Ok(frame::write_frame(&mut self.out, ABORT, &self.body)?)
+    }
+
+    fn failed(&mut self, header: &FileHeader, error: &Error) -> Result<()> {
+        self.body.clear();
+        frame::encode_header(header, &mut self.body);
+        frame::encode_error(error, &mut self.body);
+        Ok(frame::write_frame(&mut self.out, FAILED, &self.body)?)
+    }
 }
 
 /// What the receiver is doing with the current file.

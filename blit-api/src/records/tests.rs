@@ -1,0 +1,147 @@
+use super::*;
+use crate::{BlockMap, RelPath, RESUME_BLOCK_MIN};
+use std::sync::Arc;
+
+/// What a writer was asked to frame, in order.
+#[derive(Debug, PartialEq)]
+enum Rec {
+    File(String, u64),
+    Range(u64, u64),
+    Body(u64, u64),
+    End,
+    Abort(String),
+    Failed(String, String),
+}
+
+/// Records calls; its body sends `len` bytes unless the file holds fewer.
+#[derive(Default)]
+struct Recorder(Vec<Rec>);
+
+impl RecordWriter for Recorder {
+    fn file(&mut self, h: &FileHeader) -> Result<()> {
+        assert!(h.resume.is_none(), "no block map reaches the wire");
+        self.0.push(Rec::File(h.path.display(), h.size));
+        Ok(())
+    }
+    fn range(&mut self, offset: u64, reused: u64) -> Result<()> {
+        self.0.push(Rec::Range(offset, reused));
+        Ok(())
+    }
+    fn body(&mut self, file: &File, offset: u64, len: u64) -> Result<Sent> {
+        self.0.push(Rec::Body(offset, len));
+        let mut buf = vec![0; len as usize];
+        Ok(match std::os::unix::fs::FileExt::read_exact_at(file, &mut buf, offset) {
+            Ok(()) => Sent::All,
+            Err(e) => Sent::Short(e),
+        })
+    }
+    fn end(&mut self) -> Result<()> {
+        self.0.push(Rec::End);
+        Ok(())
+    }
+    fn abort(&mut self, e: &Error) -> Result<()> {
+        self.0.push(Rec::Abort(e.to_string()));
+        Ok(())
+    }
+    fn failed(&mut self, h: &FileHeader, e: &Error) -> Result<()> {
+        assert!(h.resume.is_none(), "no block map reaches the wire");
+        self.0.push(Rec::Failed(h.path.display(), e.kind().to_string()));
+        Ok(())
+    }
+}
+
+/// Opens files below a directory, with the walk's header (no refresh), so
+/// a test can claim a size the file no longer has.
+struct Dir(std::path::PathBuf);
+
+impl PayloadReader for Dir {
+    fn open(&self, header: &FileHeader) -> Result<SourceFile> {
+        let path = header.path.to_path(&self.0);
+        let file = File::open(&path).map_err(|e| Error::io("open", path.display(), e))?;
+        Ok(SourceFile { file, header: header.clone() })
+    }
+}
+
+fn header(name: &str, size: u64) -> FileHeader {
+    FileHeader { path: RelPath::from_bytes(name.as_bytes().to_vec()).unwrap(), size, ..FileHeader::default() }
+}
+
+fn sent(reader: &Dir, h: &FileHeader) -> Vec<Rec> {
+    let mut out = Recorder::default();
+    send_file(reader, h, &mut out).unwrap();
+    out.0
+}
+
+#[test]
+fn whole_empty_missing_and_short_files() {
+    let t = tempfile::tempdir().unwrap();
+    std::fs::write(t.path().join("f"), b"hello").unwrap();
+    let dir = Dir(t.path().to_path_buf());
+    assert_eq!(sent(&dir, &header("f", 5)), [Rec::File("f".into(), 5), Rec::Body(0, 5), Rec::End]);
+    // Empty at the walk: never opened (it does not even exist here).
+    assert_eq!(sent(&dir, &header("empty", 0)), [Rec::File("empty".into(), 0), Rec::End]);
+    let got = sent(&dir, &header("gone", 3));
+    assert!(matches!(&got[..], [Rec::Failed(p, _)] if p == "gone"), "{got:?}");
+    // Shrank since the walk: the file is aborted, not ended.
+    let got = sent(&dir, &header("f", 9));
+    assert!(matches!(&got[..], [Rec::File(..), Rec::Body(0, 9), Rec::Abort(why)] if why.contains("shrank")), "{got:?}");
+}
+
+#[test]
+fn a_resumed_file_sends_only_the_ranges_that_differ() {
+    let t = tempfile::tempdir().unwrap();
+    let block = u64::from(RESUME_BLOCK_MIN);
+    let size = 4 * block;
+    let data: Vec<u8> = (0..size).map(|i| (i % 251) as u8).collect();
+    std::fs::write(t.path().join("big"), &data).unwrap();
+    // The destination kept the first three blocks, the second one wrong.
+    let mut partial = data[..3 * block as usize].to_vec();
+    partial[block as usize] ^= 1;
+    std::fs::write(t.path().join("partial"), &partial).unwrap();
+    let kept = File::open(t.path().join("partial")).unwrap();
+    let map = BlockMap::hash_file(&kept, size, 3 * block).unwrap();
+    assert_eq!(u64::from(map.block_size()), block, "one block per RESUME_BLOCK_MIN at this size");
+    let mut h = header("big", size);
+    h.resume = Some(Arc::new(map));
+    let dir = Dir(t.path().to_path_buf());
+    let reused = 2 * block;
+    assert_eq!(
+        sent(&dir, &h),
+        [
+            Rec::File("big".into(), size),
+            Rec::Range(block, reused),
+            Rec::Body(block, block),
+            Rec::Range(3 * block, reused),
+            Rec::Body(3 * block, block),
+            Rec::End
+        ]
+    );
+    // Nothing differs: one empty range at the end commits it.
+    std::fs::write(t.path().join("partial"), &data).unwrap();
+    let kept = File::open(t.path().join("partial")).unwrap();
+    h.resume = Some(Arc::new(BlockMap::hash_file(&kept, size, size).unwrap()));
+    assert_eq!(sent(&dir, &h), [Rec::File("big".into(), size), Rec::Range(size, size), Rec::End]);
+}
+
+#[test]
+fn a_writer_without_resume_refuses_a_range() {
+    struct Plain;
+    impl RecordWriter for Plain {
+        fn file(&mut self, _: &FileHeader) -> Result<()> {
+            Ok(())
+        }
+        fn body(&mut self, _: &File, _: u64, _: u64) -> Result<Sent> {
+            Ok(Sent::All)
+        }
+        fn end(&mut self) -> Result<()> {
+            Ok(())
+        }
+        fn abort(&mut self, _: &Error) -> Result<()> {
+            Ok(())
+        }
+        fn failed(&mut self, _: &FileHeader, _: &Error) -> Result<()> {
+            Ok(())
+        }
+    }
+    assert_eq!(Plain.range(0, 0).unwrap_err().kind(), ErrorKind::Unsupported);
+}
