@@ -1,11 +1,10 @@
 //! The sending half of the payload: planned files become payload records.
 //!
-//! Runs on one blocking thread. A whole file goes out as `file_begin`, data
-//! records of at most [`CHUNK_SIZE`] bytes read straight from the file, and
-//! `file_end`; a read error or a file that shrank ends it with `file_abort`
-//! instead. A file the walk found empty is `file_begin`, `file_end`, never
-//! opened. A shard goes out as a tar stream (see [`crate::shard`]). A file
-//! that cannot be opened becomes `source_failed`. Every data record is read
+//! Runs on one blocking thread. Which records a file becomes is decided once
+//! for every transport ([`blit_api::send_file`]: whole, resumed ranges,
+//! empty files never opened, short reads aborted, unopenable files
+//! reported); this module frames them as `pb::PayloadRecord`s. A shard goes
+//! out as a tar stream (see [`crate::shard`]). Every data record is read
 //! into a leased buffer of the sending [`Budget`], so a slow network or
 //! destination pauses the reads once that many bytes are in flight.
 
@@ -15,10 +14,13 @@ use crate::convert::{header_to_pb, Mask};
 use crate::records::{emit, failure, source_failed, stopped, RecordSender};
 use crate::shard::ChunkSink;
 use blit_api::{
-    Error, ErrorKind, FileHeader, PayloadPlan, PayloadReader, PayloadReaderExt, PlanReceiver, Result, SourceFile,
+    send_file, send_source, Error, ErrorKind, FileHeader, PayloadPlan, PayloadReader, PlanReceiver, RecordWriter,
+    Result, Sent,
 };
 use blit_proto::pb;
 use blit_proto::pb::payload_record::Record;
+use std::fs::File;
+use std::os::unix::fs::FileExt;
 use std::sync::Arc;
 
 /// What the sending half works with.
@@ -33,13 +35,13 @@ pub(crate) struct Sender<'a> {
 /// the receiving side went away.
 pub(crate) fn send_all(mut plans: PlanReceiver, s: &Sender<'_>) -> Result<()> {
     let mut buf = Vec::new();
+    let mut records = Records { s, header: None };
     while let Some(plan) = plans.blocking_recv() {
         match plan {
-            PayloadPlan::File(header) => send_file(header, s)?,
             PayloadPlan::Shard(headers) => send_shard(headers, s, &mut buf)?,
             other => {
                 for header in other.files() {
-                    send_file(header.clone(), s)?;
+                    send_file(s.reader, header, &mut records)?;
                 }
             }
         }
@@ -47,91 +49,53 @@ pub(crate) fn send_all(mut plans: PlanReceiver, s: &Sender<'_>) -> Result<()> {
     emit(s.out, Record::Done(pb::PayloadDone {}))
 }
 
-/// Reads from `offset` until `buf` is full or the file ends; returns the
-/// bytes read.
-fn read_full(file: &std::fs::File, buf: &mut [u8], offset: u64) -> std::io::Result<usize> {
-    use std::os::unix::fs::FileExt;
-    let mut filled = 0;
-    while filled < buf.len() {
-        match file.read_at(&mut buf[filled..], offset + filled as u64) {
-            Ok(0) => break,
-            Ok(n) => filled += n,
-            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
-            Err(e) => return Err(e),
-        }
-    }
-    Ok(filled)
+/// The payload records as `pb::PayloadRecord`s: `file_begin`, `file_range`,
+/// data records of at most [`CHUNK_SIZE`] bytes read at their offsets into
+/// leased buffers of the sending [`Budget`] (a slow network or destination
+/// pauses the reads once that many bytes are in flight), `file_end`,
+/// `file_abort`, `source_failed`.
+struct Records<'s, 'a> {
+    s: &'s Sender<'a>,
+    /// The file under way, for the message of its abort.
+    header: Option<FileHeader>,
 }
 
-fn shrank(header: &FileHeader) -> Error {
-    Error::new(ErrorKind::Io, "the file shrank while it was being read")
-        .with_path(header.path.display())
-        .with_hint("the source changed during the transfer; rerun to pick up changes")
-}
+impl RecordWriter for Records<'_, '_> {
+    fn file(&mut self, header: &FileHeader) -> Result<()> {
+        self.header = Some(header.clone());
+        emit(self.s.out, Record::FileBegin(header_to_pb(header)))
+    }
 
-/// Sends one file: whole, or, when the destination resumes it, the ranges
-/// [`SourceFile::resume_plan`] chose, each after a `file_range` record. A
-/// file the walk found empty is never opened.
-fn send_file(header: FileHeader, s: &Sender<'_>) -> Result<()> {
-    match s.reader.open_to_send(&header) {
-        Ok(Some(source)) => send_source(source, s),
-        Ok(None) => {
-            emit(s.out, Record::FileBegin(header_to_pb(&header)))?;
-            emit(s.out, Record::FileEnd(pb::FileEnd {}))
-        }
-        Err(e) => source_failed(s.out, &header, &e, s.mask),
+    fn range(&mut self, offset: u64, reused: u64) -> Result<()> {
+        emit(self.s.out, Record::FileRange(pb::FileRange { offset, reused }))
     }
-}
 
-/// Sends one open file (see [`send_file`]).
-fn send_source(source: SourceFile, s: &Sender<'_>) -> Result<()> {
-    let plan = match source.resume_plan() {
-        Ok(plan) => plan,
-        Err(e) => return source_failed(s.out, &source.header, &e, s.mask),
-    };
-    let SourceFile { file, header } = source;
-    // The block map served its purpose; the receiver needs none of it.
-    emit(s.out, Record::FileBegin(pb::Header { resume: None, ..header_to_pb(&header) }))?;
-    let Some(plan) = plan else {
-        if !send_bytes(&file, 0..header.size, &header, s)? {
-            return Ok(());
+    fn body(&mut self, file: &File, offset: u64, len: u64) -> Result<Sent> {
+        let mut at = offset;
+        while at < offset + len {
+            let want = (offset + len - at).min(CHUNK_SIZE as u64) as usize;
+            let mut chunk = self.s.budget.lease_blocking(want, self.s.out.closed()).ok_or_else(stopped)?;
+            if let Err(e) = file.read_exact_at(chunk.bytes_mut(), at) {
+                return Ok(Sent::Short(e));
+            }
+            at += want as u64;
+            emit(self.s.out, Record::Data(chunk.freeze()))?;
         }
-        return emit(s.out, Record::FileEnd(pb::FileEnd {}));
-    };
-    let reused = plan.reused;
-    if plan.ranges.is_empty() {
-        emit(s.out, Record::FileRange(pb::FileRange { offset: header.size, reused }))?;
+        Ok(Sent::All)
     }
-    for range in plan.ranges {
-        emit(s.out, Record::FileRange(pb::FileRange { offset: range.start, reused }))?;
-        if !send_bytes(&file, range, &header, s)? {
-            return Ok(());
-        }
-    }
-    emit(s.out, Record::FileEnd(pb::FileEnd {}))
-}
 
-/// Sends the bytes `range` of `file` as data records read at their offsets
-/// into leased buffers; false when the read fell short and the file was
-/// aborted instead.
-fn send_bytes(file: &std::fs::File, range: std::ops::Range<u64>, header: &FileHeader, s: &Sender<'_>) -> Result<bool> {
-    let mut at = range.start;
-    while at < range.end {
-        let want = (range.end - at).min(CHUNK_SIZE as u64) as usize;
-        let mut chunk = s.budget.lease_blocking(want, s.out.closed()).ok_or_else(stopped)?;
-        let abort = match read_full(file, chunk.bytes_mut(), at) {
-            Ok(n) if n == want => None,
-            Ok(_) => Some(shrank(header)),
-            Err(e) => Some(Error::io("read", header.path.display(), e)),
-        };
-        if let Some(e) = abort {
-            emit(s.out, Record::FileAbort(failure(header, &e, s.mask)))?;
-            return Ok(false);
-        }
-        at += want as u64;
-        emit(s.out, Record::Data(chunk.freeze()))?;
+    fn end(&mut self) -> Result<()> {
+        emit(self.s.out, Record::FileEnd(pb::FileEnd {}))
     }
-    Ok(true)
+
+    fn abort(&mut self, error: &Error) -> Result<()> {
+        let header = self.header.take().unwrap_or_default();
+        emit(self.s.out, Record::FileAbort(failure(&header, error, self.s.mask)))
+    }
+
+    fn failed(&mut self, header: &FileHeader, error: &Error) -> Result<()> {
+        source_failed(self.s.out, header, error, self.s.mask)
+    }
 }
 
 /// Sends several small files as one tar shard ([`blit_shard::write_shard`]).
@@ -147,8 +111,9 @@ fn send_shard(headers: Vec<FileHeader>, s: &Sender<'_>, buf: &mut Vec<u8>) -> Re
     let (sink, alone) = blit_shard::write_shard(sink, headers, s.reader, buf).map_err(sink_error)?;
     sink.finish().map_err(sink_error)?;
     emit(s.out, Record::ShardEnd(pb::ShardEnd {}))?;
+    let mut records = Records { s, header: None };
     for source in alone {
-        send_source(source, s)?;
+        send_source(source, &mut records)?;
     }
     Ok(())
 }
