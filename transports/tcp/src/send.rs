@@ -19,8 +19,10 @@ use crate::out::Out;
 use crate::probe::{self, Choice};
 use crate::shard::send_shard;
 use crate::shared::{gone, no_connections, Sending};
-use crate::whole::{finish, send_whole};
-use blit_api::{Error, ErrorKind, FileHeader, PayloadPlan, PayloadReaderExt, PlanReceiver, Result, SourceFile};
+use crate::whole::{finish, Records};
+use blit_api::{
+    send_file, send_source, Error, ErrorKind, FileHeader, PayloadPlan, PlanReceiver, RecordWriter, Result, SourceFile,
+};
 use crossbeam_channel::{Receiver, RecvTimeoutError, Sender};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
@@ -256,22 +258,12 @@ fn worker(mut out: Out, rx: &Receiver<Work>, ctx: &Sending<'_>) -> Result<()> {
         };
         header.0.clear();
         match work {
-            Work::Failed(h, e) => {
-                header.file_header(&h).failure(&e);
-                out.record(Tag::SourceFailed, &header.0).map_err(io)?;
+            Work::Failed(h, e) => Records { out: &mut out, enc: &mut header, peer: ctx.peer }.failed(&h, &e)?,
+            Work::File(h) => {
+                send_file(ctx.reader, &h, &mut Records { out: &mut out, enc: &mut header, peer: ctx.peer })?
             }
-            Work::File(h) => match ctx.reader.open_to_send(&h) {
-                Ok(Some(source)) => {
-                    send_whole(&mut out, &source.header, Some(&source.file), &mut header).map_err(io)?
-                }
-                Ok(None) => send_whole(&mut out, &h, None, &mut header).map_err(io)?,
-                Err(e) => {
-                    header.file_header(&h).failure(&e);
-                    out.record(Tag::SourceFailed, &header.0).map_err(io)?;
-                }
-            },
             Work::Opened(source) => {
-                send_whole(&mut out, &source.header, Some(&source.file), &mut header).map_err(io)?
+                send_source(source, &mut Records { out: &mut out, enc: &mut header, peer: ctx.peer })?
             }
             Work::Shard(headers) => {
                 let chunk = out.chunk();

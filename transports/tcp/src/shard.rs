@@ -79,7 +79,7 @@ pub(crate) fn send_shard(
     writer.finish().map_err(conn)?;
     out.record(Tag::End, &[]).map_err(conn)?;
     for source in alone {
-        crate::whole::send_whole(out, &source.header, Some(&source.file), &mut enc).map_err(conn)?;
+        blit_api::send_source(source, &mut crate::whole::Records { out, enc: &mut enc, peer })?;
     }
     Ok(())
 }
