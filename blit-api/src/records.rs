@@ -7,7 +7,12 @@
 //! planned file becomes (a file the walk found empty is never opened, a
 //! resumed file sends only the ranges its block map calls for, a short read
 //! aborts the file and the transfer goes on); a transport implements
-//! [`RecordWriter`] and only frames those records onto its medium.
+//! [`RecordWriter`] and only frames those records onto its medium. On the
+//! other side it decodes them into a [`Lander`], which lands them.
+
+mod land;
+
+pub use land::Lander;
 
 use crate::{Error, ErrorKind, FileHeader, PayloadReader, PayloadReaderExt, Result, SourceFile};
 use std::fs::File;

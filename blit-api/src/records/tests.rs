@@ -145,3 +145,101 @@ fn a_writer_without_resume_refuses_a_range() {
     }
     assert_eq!(Plain.range(0, 0).unwrap_err().kind(), ErrorKind::Unsupported);
 }
+
+/// Lands into files of a temporary directory (no resume).
+struct TempWriter(std::path::PathBuf);
+
+#[derive(Debug)]
+struct TempFile(File, std::path::PathBuf);
+
+impl crate::LandingFile for TempFile {
+    fn file(&mut self) -> &mut File {
+        &mut self.0
+    }
+    fn commit(self: Box<Self>) -> Result<()> {
+        std::fs::rename(&self.1, self.1.with_extension("done")).map_err(|e| Error::io("commit", "t", e))
+    }
+}
+
+impl crate::PayloadWriter for TempWriter {
+    fn begin(&self, header: &FileHeader) -> Result<Box<dyn crate::LandingFile>> {
+        let path = header.path.to_path(&self.0);
+        let file = File::create(&path).map_err(|e| Error::io("create", path.display(), e))?;
+        Ok(Box::new(TempFile(file, path)))
+    }
+}
+
+fn events_of(sink: &crate::RecordingSink) -> Vec<String> {
+    sink.events()
+        .iter()
+        .filter_map(|e| match e {
+            crate::ProgressEvent::FileDone { path, bytes, .. } => Some(format!("done {path} {bytes}")),
+            crate::ProgressEvent::FileFailed { path, kind, .. } => Some(format!("failed {path} {kind}")),
+            _ => None,
+        })
+        .collect()
+}
+
+#[test]
+fn a_lander_lands_checks_and_reports_every_record() {
+    let t = tempfile::tempdir().unwrap();
+    let sink = crate::RecordingSink::new();
+    let landing = crate::Landing::new(Arc::new(TempWriter(t.path().to_path_buf())), sink.clone());
+    let mut lander = Lander::new(&landing);
+    lander.file(header("a", 5)).unwrap();
+    assert!(lander.busy());
+    lander.data(b"hel").unwrap();
+    lander.data(b"lo").unwrap();
+    lander.end().unwrap();
+    assert_eq!(std::fs::read(t.path().join("a.done")).unwrap(), b"hello");
+    lander.file(header("b", 4)).unwrap();
+    lander.data(b"ab").unwrap();
+    lander.abort(&Error::new(ErrorKind::Io, "the file shrank")).unwrap();
+    lander.failed(&header("c", 1), &Error::new(ErrorKind::NotFound, "gone")).unwrap();
+    lander.done().unwrap();
+    assert_eq!(events_of(&sink), ["done a 5", "failed b io", "failed c not_found"]);
+    // Records that do not fit together are a broken protocol.
+    #[track_caller]
+    fn protocol(r: Result<()>) {
+        assert_eq!(r.unwrap_err().kind(), ErrorKind::Protocol);
+    }
+    protocol(Lander::new(&landing).data(b"x"));
+    protocol(Lander::new(&landing).end());
+    protocol(Lander::new(&landing).abort(&Error::new(ErrorKind::Io, "x")));
+    let mut l = Lander::new(&landing);
+    l.file(header("d", 2)).unwrap();
+    protocol(l.data(b"xyz"));
+    let mut l = Lander::new(&landing);
+    l.file(header("e", 2)).unwrap();
+    l.data(b"e").unwrap();
+    protocol(l.range(0, 0));
+    let mut l = Lander::new(&landing);
+    l.file(header("f", 2)).unwrap();
+    protocol(l.file(header("g", 1)));
+    let mut l = Lander::new(&landing);
+    l.file(header("h", 2)).unwrap();
+    l.data(b"h").unwrap();
+    protocol(l.done());
+    let mut dir = header("i", 0);
+    dir.kind = crate::FileKind::Dir;
+    protocol(Lander::new(&landing).file(dir));
+}
+
+#[test]
+fn a_file_that_cannot_be_written_is_skipped_and_a_broken_stream_fails_it() {
+    let t = tempfile::tempdir().unwrap();
+    let sink = crate::RecordingSink::new();
+    let landing = crate::Landing::new(Arc::new(TempWriter(t.path().to_path_buf())), sink.clone());
+    let mut lander = Lander::new(&landing);
+    lander.file(header("w", 4)).unwrap();
+    let refused = lander.write(2, false, |_, _| Err(io::Error::other("bad sector"))).unwrap();
+    assert!(refused, "a write error is the file's, reported");
+    assert!(!lander.write(2, false, |_, _| panic!("a skipped file is not written")).unwrap());
+    lander.end().unwrap();
+    lander.file(header("s", 4)).unwrap();
+    lander.data(b"ab").unwrap();
+    let e = lander.stop(Error::new(ErrorKind::Cancelled, "the stream broke"));
+    assert_eq!(e.kind(), ErrorKind::Cancelled);
+    assert!(!lander.busy());
+    assert_eq!(events_of(&sink), ["failed w io", "failed s cancelled"]);
+}

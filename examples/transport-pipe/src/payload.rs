@@ -1,16 +1,16 @@
 //! The two halves: the sender frames files into the pipe, the receiver
 //! decodes frames and lands files through [`Landing`].
 //!
-//! Both run on blocking threads. Neither holds more than one chunk of file
-//! content: the sender frames the records [`send_file`] makes of each file
-//! (it reads a chunk and writes it as one `Data` frame), the
-//! receiver writes each frame into the landing file as it arrives and
-//! records it.
+//! Both run on blocking threads and only frame: the sender frames the
+//! records [`send_file`] makes of each file (it reads a chunk and writes it
+//! as one `Data` frame), the receiver decodes frames into a [`Lander`],
+//! which writes each one into the landing file as it arrives. Neither holds
+//! more than one chunk of file content.
 
 use crate::error::PipeError;
 use crate::frame::{self, Body, ABORT, DATA, END, FAILED, FILE};
 use blit_api::{
-    send_file, Error, FileHeader, Incoming, Landing, PayloadReader, PlanReceiver, RecordWriter, Result, Sent,
+    send_file, Error, FileHeader, Lander, Landing, PayloadReader, PlanReceiver, RecordWriter, Result, Sent,
 };
 use std::fs::File;
 use std::io::{self, BufWriter, Read, Write};
@@ -99,100 +99,43 @@ impl<W: Write> RecordWriter for Frames<W> {
     }
 }
 
-/// What the receiver is doing with the current file.
-enum State {
-    /// Between files.
-    Idle,
-    /// Writing a file's bytes.
-    Landing(Incoming),
-    /// Dropping the bytes of a file whose landing already failed (and was
-    /// reported).
-    Skipping,
-}
-
-/// Lands files until the pipe closes. A volume error, a broken stream or a
-/// protocol error stops it with that error; dropping `input` then makes the
-/// sender stop too.
+/// Lands files until the pipe closes: decodes each frame into the shared
+/// [`Lander`]. A volume error, a broken stream or a protocol error stops it
+/// with that error; dropping `input` then makes the sender stop too.
 pub(crate) fn receive(landing: &Landing, input: impl Read) -> Result<()> {
     let mut input = io::BufReader::with_capacity(64 * 1024, input);
     let mut buf = Vec::new();
-    let mut state = State::Idle;
+    let mut lander = Lander::new(landing);
     loop {
         let tag = match frame::read_frame(&mut input, &mut buf) {
             Ok(Some(tag)) => tag,
-            Ok(None) if matches!(state, State::Idle) => return Ok(()),
+            Ok(None) if !lander.busy() => return lander.done(),
             Ok(None) => {
-                return Err(stop(state, PipeError::Malformed("the pipe closed in the middle of a file".into())))
+                return Err(lander.stop(PipeError::Malformed("the pipe closed in the middle of a file".into()).into()))
             }
-            Err(e) => return Err(stop(state, e)),
+            Err(e) => return Err(lander.stop(e.into())),
         };
-        state = match (tag, state) {
-            (FILE, State::Idle) => {
-                let mut body = Body(&buf);
-                let header = body.header().map_err(Error::from)?;
-                body.finish().map_err(Error::from)?;
-                match landing.begin(&header) {
-                    Ok(incoming) => State::Landing(incoming),
-                    Err(e) if e.kind().is_volume_error() => return Err(e),
-                    // Reported by `begin`; drop this file's bytes.
-                    Err(_) => State::Skipping,
-                }
+        let mut body = Body(&buf);
+        match tag {
+            FILE => {
+                let header = body.header()?;
+                body.finish()?;
+                lander.file(header)?;
             }
-            (DATA, State::Landing(mut incoming)) => {
-                if incoming.written() + buf.len() as u64 > incoming.size() {
-                    let e = PipeError::Malformed(format!("more than the {} bytes announced", incoming.size()));
-                    return Err(stop(State::Landing(incoming), e));
-                }
-                match incoming.file().write_all(&buf) {
-                    Ok(()) => {
-                        incoming.record(buf.len() as u64);
-                        State::Landing(incoming)
-                    }
-                    Err(e) => {
-                        let e = Error::io("write", incoming.path().display(), e);
-                        incoming.fail(&e);
-                        if e.kind().is_volume_error() {
-                            return Err(e);
-                        }
-                        State::Skipping
-                    }
-                }
+            DATA => lander.data(&buf)?,
+            END => lander.end()?,
+            ABORT => {
+                let e = body.error()?;
+                body.finish()?;
+                lander.abort(&e)?;
             }
-            (DATA, State::Skipping) => State::Skipping,
-            (END, State::Landing(incoming)) => match incoming.commit() {
-                Err(e) if e.kind().is_volume_error() => return Err(e),
-                // Success, or a failure `commit` already reported.
-                _ => State::Idle,
-            },
-            (END, State::Skipping) => State::Idle,
-            (ABORT, State::Landing(incoming)) => {
-                let mut body = Body(&buf);
-                let e = body.error().and_then(|e| body.finish().map(|()| e));
-                match e {
-                    Ok(e) => incoming.fail(&e),
-                    Err(bad) => return Err(stop(State::Landing(incoming), bad)),
-                }
-                State::Idle
+            FAILED => {
+                let header = body.header()?;
+                let e = body.error()?;
+                body.finish()?;
+                lander.failed(&header, &e)?;
             }
-            (ABORT, State::Skipping) => State::Idle,
-            (FAILED, State::Idle) => {
-                let mut body = Body(&buf);
-                let header = body.header().map_err(Error::from)?;
-                let e = body.error().map_err(Error::from)?;
-                body.finish().map_err(Error::from)?;
-                landing.source_failed(&header, &e);
-                State::Idle
-            }
-            (tag, state) => return Err(stop(state, PipeError::Malformed(format!("frame {tag} out of order")))),
-        };
+            tag => return Err(PipeError::Malformed(format!("unknown frame {tag}")).into()),
+        }
     }
-}
-
-/// Ends the current file as failed (if any) and returns the stream error.
-fn stop(state: State, e: PipeError) -> Error {
-    let e = Error::from(e);
-    if let State::Landing(incoming) = state {
-        incoming.fail(&e);
-    }
-    e
 }
