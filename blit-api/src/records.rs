@@ -12,7 +12,7 @@
 
 mod land;
 
-pub use land::Lander;
+pub use land::{keep_going, Lander};
 
 use crate::{Error, ErrorKind, FileHeader, PayloadReader, PayloadReaderExt, Result, SourceFile};
 use std::fs::File;

@@ -31,8 +31,10 @@ fn broken(what: impl Into<String>) -> Error {
     Error::new(ErrorKind::Protocol, what)
 }
 
-/// Stops on a volume error; anything else was reported per file.
-fn keep_going(result: Result<()>) -> Result<()> {
+/// Keeps going after a per-file error (the landing already reported it);
+/// stops only on a volume error (no space, read-only), which every later
+/// file would hit too.
+pub fn keep_going(result: Result<()>) -> Result<()> {
     match result {
         Err(e) if e.kind().is_volume_error() => Err(e),
         _ => Ok(()),

@@ -16,7 +16,7 @@
 //! empty range.
 
 use crate::inbound::protocol;
-use blit_api::{Error, FileHeader, Incoming, Landing, Result};
+use blit_api::{keep_going, Error, FileHeader, Incoming, Landing, Result};
 use std::collections::HashMap;
 use std::fs::File;
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
@@ -60,14 +60,6 @@ struct State {
 
 fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
     m.lock().unwrap_or_else(PoisonError::into_inner)
-}
-
-/// Stops on a volume error; anything else was reported for its file.
-pub(crate) fn keep_going(result: Result<()>) -> Result<()> {
-    match result {
-        Err(e) if e.kind().is_volume_error() => Err(e),
-        _ => Ok(()),
-    }
 }
 
 impl Assembly {

@@ -12,11 +12,11 @@
 //! stops the half: every connection is shut down so the other threads and
 //! the sender stop too, and the first error is returned.
 
-use crate::assemble::{keep_going, Assembly, Span};
+use crate::assemble::{Assembly, Span};
 use crate::inbound::{protocol, Conn, Piece, ShardRecords};
 use crate::link::Link;
 use crate::shared::{no_connections, Closer, Tuning};
-use blit_api::{Error, ErrorKind, FileHeader, Landing, Result};
+use blit_api::{Error, ErrorKind, FileHeader, Lander, Landing, Result};
 use std::os::unix::fs::FileExt;
 use std::sync::{Mutex, PoisonError};
 use std::time::Duration;
@@ -116,53 +116,44 @@ fn serve(conn: &mut Conn, assembly: &Assembly, ctx: &Receiving<'_>) -> Result<()
     }
 }
 
-/// Lands one whole file.
+/// Lands one whole file through the shared [`Lander`]: pieces copied from
+/// the connection's buffer or spliced straight from the socket.
 fn land_file(conn: &mut Conn, header: FileHeader, ctx: &Receiving<'_>) -> Result<()> {
-    let mut incoming = match ctx.landing.begin(&header) {
-        Ok(incoming) => Some(incoming),
-        Err(e) => {
-            keep_going(Err(e))?;
-            None
-        }
+    let peer = conn.peer().to_owned();
+    let fit = |e: Error| match e.kind() {
+        ErrorKind::Protocol => protocol(&peer, e.message()),
+        _ => e,
     };
+    let mut lander = Lander::new(ctx.landing);
+    lander.file(header).map_err(fit)?;
     loop {
-        let (len, zero_copy, raw) = match conn.body_piece()? {
-            Piece::Raw { len, zero_copy } => (len, zero_copy, true),
-            Piece::Data { len, zero_copy } => (len as u64, zero_copy, false),
-            Piece::End => return incoming.map_or(Ok(()), |inc| keep_going(inc.commit())),
-            Piece::Abort(e) => {
-                if let Some(inc) = incoming {
-                    inc.fail(&e);
+        match conn.body_piece()? {
+            Piece::Raw { len, zero_copy } => {
+                // The connection failing mid-splice stops the half; a write
+                // error is the file's own.
+                let mut broke = None;
+                let splice = |file: &mut std::fs::File, at: u64| match conn.land_raw(file, at, len) {
+                    Ok(written) => written,
+                    Err(e) => {
+                        broke = Some(e);
+                        Err(std::io::Error::other("the data connection failed"))
+                    }
+                };
+                let landed = lander.write(len, zero_copy, splice);
+                if let Some(e) = broke {
+                    return Err(lander.stop(e));
                 }
-                return Ok(());
+                if !landed.map_err(fit)? {
+                    conn.skip(len)?;
+                }
             }
+            Piece::Data { len, zero_copy } => {
+                let bytes = conn.bytes(len);
+                lander.write(len as u64, zero_copy, |file, at| file.write_all_at(bytes, at)).map_err(fit)?;
+            }
+            Piece::End => return lander.end().map_err(fit),
+            Piece::Abort(e) => return lander.abort(&e).map_err(fit),
             Piece::SourceFailed(..) => return Err(protocol(conn.peer(), "a SourceFailed record inside a file")),
-        };
-        let Some(inc) = incoming.as_mut() else {
-            if raw {
-                conn.skip(len)?;
-            }
-            continue;
-        };
-        let at = inc.written();
-        if at + len > inc.size() {
-            return Err(protocol(conn.peer(), format!("more bytes than announced for {}", inc.path())));
-        }
-        let written = if raw {
-            conn.land_raw(inc.file(), at, len)?
-        } else {
-            inc.file().write_all_at(conn.bytes(len as usize), at)
-        };
-        match written {
-            Ok(()) if zero_copy => inc.record_zero_copy(len),
-            Ok(()) => inc.record(len),
-            Err(e) => {
-                let e = Error::io("write", header.path.display(), e);
-                if let Some(inc) = incoming.take() {
-                    inc.fail(&e);
-                }
-                keep_going(Err(e))?;
-            }
         }
     }
 }
