@@ -16,6 +16,7 @@ mod records;
 mod registry;
 mod resume;
 mod summary;
+pub mod wire;
 
 pub use caps::{Capabilities, Direction, DirectionSet};
 pub use error::{Error, ErrorKind, Result};

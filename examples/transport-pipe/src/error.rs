@@ -15,8 +15,6 @@ pub(crate) enum PipeError {
     UnknownTag(u8),
     /// A frame that does not decode, or arrives out of order.
     Malformed(String),
-    /// A path that is not a safe relative path.
-    BadPath(Error),
 }
 
 impl fmt::Display for PipeError {
@@ -26,7 +24,6 @@ impl fmt::Display for PipeError {
             PipeError::TooLong { tag, len, max } => write!(f, "frame {tag} announces {len} bytes, more than {max}"),
             PipeError::UnknownTag(tag) => write!(f, "unknown frame tag {tag}"),
             PipeError::Malformed(what) => write!(f, "malformed frame: {what}"),
-            PipeError::BadPath(e) => write!(f, "{e}"),
         }
     }
 }
@@ -38,7 +35,6 @@ impl From<PipeError> for Error {
                 Error::new(ErrorKind::Cancelled, "the receiving half of the pipe stopped")
             }
             PipeError::Io { op, source } => Error::io(op, "pipe", source),
-            PipeError::BadPath(e) => e,
             other => {
                 Error::new(ErrorKind::Protocol, other.to_string()).with_hint("both halves must run the same build")
             }

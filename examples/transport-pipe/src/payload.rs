@@ -8,7 +8,8 @@
 //! more than one chunk of file content.
 
 use crate::error::PipeError;
-use crate::frame::{self, Body, ABORT, DATA, END, FAILED, FILE};
+use crate::frame::{self, ABORT, DATA, END, FAILED, FILE};
+use blit_api::wire::{Dec, Enc};
 use blit_api::{
     send_file, Error, FileHeader, Lander, Landing, PayloadReader, PlanReceiver, RecordWriter, Result, Sent,
 };
@@ -25,7 +26,7 @@ pub(crate) fn send(
     chunk_size: usize,
 ) -> Result<()> {
     let mut out =
-        Frames { out: BufWriter::with_capacity(64 * 1024, out), chunk: vec![0u8; chunk_size], body: Vec::new() };
+        Frames { out: BufWriter::with_capacity(64 * 1024, out), chunk: vec![0u8; chunk_size], body: Enc::default() };
     loop {
         let plan = match plans.try_recv() {
             Ok(plan) => plan,
@@ -52,7 +53,7 @@ pub(crate) fn send(
 struct Frames<W: Write> {
     out: BufWriter<W>,
     chunk: Vec<u8>,
-    body: Vec<u8>,
+    body: Enc,
 }
 
 impl<W: Write> Frames<W> {
@@ -63,9 +64,9 @@ impl<W: Write> Frames<W> {
 
 impl<W: Write> RecordWriter for Frames<W> {
     fn file(&mut self, header: &FileHeader) -> Result<()> {
-        self.body.clear();
-        frame::encode_header(header, &mut self.body);
-        Ok(frame::write_frame(&mut self.out, FILE, &self.body)?)
+        self.body.0.clear();
+        self.body.file_header(header);
+        Ok(frame::write_frame(&mut self.out, FILE, &self.body.0)?)
     }
 
     fn body(&mut self, file: &File, offset: u64, len: u64) -> Result<Sent> {
@@ -86,16 +87,15 @@ impl<W: Write> RecordWriter for Frames<W> {
     }
 
     fn abort(&mut self, error: &Error) -> Result<()> {
-        self.body.clear();
-        frame::encode_error(error, &mut self.body);
-        Ok(frame::write_frame(&mut self.out, ABORT, &self.body)?)
+        self.body.0.clear();
+        self.body.failure(error);
+        Ok(frame::write_frame(&mut self.out, ABORT, &self.body.0)?)
     }
 
     fn failed(&mut self, header: &FileHeader, error: &Error) -> Result<()> {
-        self.body.clear();
-        frame::encode_header(header, &mut self.body);
-        frame::encode_error(error, &mut self.body);
-        Ok(frame::write_frame(&mut self.out, FAILED, &self.body)?)
+        self.body.0.clear();
+        self.body.file_header(header).failure(error);
+        Ok(frame::write_frame(&mut self.out, FAILED, &self.body.0)?)
     }
 }
 
@@ -115,24 +115,24 @@ pub(crate) fn receive(landing: &Landing, input: impl Read) -> Result<()> {
             }
             Err(e) => return Err(lander.stop(e.into())),
         };
-        let mut body = Body(&buf);
+        let mut body = Dec(&buf);
         match tag {
             FILE => {
-                let header = body.header()?;
-                body.finish()?;
+                let header = body.file_header()?;
+                body.end()?;
                 lander.file(header)?;
             }
             DATA => lander.data(&buf)?,
             END => lander.end()?,
             ABORT => {
-                let e = body.error()?;
-                body.finish()?;
+                let e = body.failure()?;
+                body.end()?;
                 lander.abort(&e)?;
             }
             FAILED => {
-                let header = body.header()?;
-                let e = body.error()?;
-                body.finish()?;
+                let header = body.file_header()?;
+                let e = body.failure()?;
+                body.end()?;
                 lander.failed(&header, &e)?;
             }
             tag => return Err(PipeError::Malformed(format!("unknown frame {tag}")).into()),

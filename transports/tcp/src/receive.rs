@@ -106,7 +106,7 @@ fn serve(conn: &mut Conn, assembly: &Assembly, ctx: &Receiving<'_>) -> Result<()
             }
             tag @ (crate::frame::Tag::Range | crate::frame::Tag::ResumeRange) => {
                 let resumed = tag == crate::frame::Tag::ResumeRange;
-                let r = conn.header().range_header(resumed).map_err(|e| bad(conn, e))?;
+                let r = crate::frame::range_header(&mut conn.header(), resumed).map_err(|e| bad(conn, e))?;
                 let span = Span { id: r.id, offset: r.offset, len: r.len, reused: r.reused };
                 land_range(conn, assembly, span, r.file, ctx)?;
             }
