@@ -38,7 +38,9 @@ pub(crate) fn receive_all(mut rx: RecordReceiver, landing: &Landing, peer: &str)
     };
     let bad = |e: Error| protocol(peer, e.to_string());
     loop {
-        let record = rx.blocking_recv().ok_or_else(|| broke_off(peer))?;
+        // A stream that breaks off fails the file under way, as in every
+        // transport, then stops the half.
+        let record = rx.blocking_recv().ok_or_else(|| lander.stop(broke_off(peer)))?;
         let record = record.record.ok_or_else(|| protocol(peer, "an empty payload record"))?;
         match record {
             Record::FileBegin(h) => lander.file(header_from_pb(h).map_err(bad)?),

@@ -127,7 +127,12 @@ fn land_file(conn: &mut Conn, header: FileHeader, ctx: &Receiving<'_>) -> Result
     let mut lander = Lander::new(ctx.landing);
     lander.file(header).map_err(fit)?;
     loop {
-        match conn.body_piece()? {
+        // A connection that breaks off fails the file under way, then stops the half.
+        let piece = match conn.body_piece() {
+            Ok(piece) => piece,
+            Err(e) => return Err(lander.stop(e)),
+        };
+        match piece {
             Piece::Raw { len, zero_copy } => {
                 // The connection failing mid-splice stops the half; a write
                 // error is the file's own.

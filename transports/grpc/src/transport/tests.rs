@@ -240,3 +240,27 @@ async fn empty_files_are_sent_without_being_opened() {
         assert_eq!((m.len(), m.mode() & 0o7777, m.mtime_nsec()), (0, mode, 7), "{name}");
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_stream_that_breaks_off_fails_the_file_under_way() {
+    let t = tempfile::tempdir().unwrap();
+    let dst = t.path().join("dst");
+    std::fs::create_dir(&dst).unwrap();
+    let (tx, rx) = mpsc::channel(4);
+    tx.send(record(Record::FileBegin(crate::convert::header_to_pb(&file_header(b"half", 8))))).await.unwrap();
+    tx.send(record(Record::Data(Bytes::from_static(b"1234")))).await.unwrap();
+    drop(tx);
+    let (landing, events) = landing(&dst);
+    let e = tokio::task::spawn_blocking(move || receive_all(rx, &landing, "peer")).await.unwrap().unwrap_err();
+    assert_eq!(e.kind(), blit_api::ErrorKind::Cancelled, "{e}");
+    let failed: Vec<_> = events
+        .events()
+        .into_iter()
+        .filter_map(|e| match e {
+            ProgressEvent::FileFailed { path, .. } => Some(path.display()),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(failed, ["half"], "the file under way is reported, not dropped silently");
+    assert!(!dst.join("half").exists(), "nothing torn under the final name");
+}
