@@ -4,6 +4,7 @@
 mod caps;
 mod error;
 mod filter;
+mod half;
 mod header;
 mod landing;
 mod manifest;
@@ -21,6 +22,7 @@ pub mod wire;
 pub use caps::{Capabilities, Direction, DirectionSet};
 pub use error::{Error, ErrorKind, Result};
 pub use filter::{FilterRule, FilterSpec, RuleKind, FILES_FROM_MAX_BYTES};
+pub use half::{half_taken, on_blocking_thread, HalfPart};
 pub use header::{FileHeader, FileKind, RelPath};
 pub use landing::{Incoming, Landing};
 pub use manifest::{manifest_channel, ManifestItem, ManifestReceiver, ManifestSender, ManifestSource};

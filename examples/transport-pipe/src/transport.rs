@@ -10,10 +10,11 @@
 
 use crate::{payload, PipeConfig, SCHEME};
 use blit_api::{
-    Capabilities, DirectionSet, Error, ErrorKind, Landing, PayloadReader, PayloadTransport, PlanReceiver, Result,
+    on_blocking_thread, Capabilities, DirectionSet, Error, HalfPart, Landing, PayloadReader, PayloadTransport,
+    PlanReceiver, Result,
 };
 use std::io::{PipeReader, PipeWriter};
-use std::sync::{Arc, Mutex, PoisonError};
+use std::sync::Arc;
 
 /// Moves payloads through an OS pipe as framed records.
 ///
@@ -22,8 +23,8 @@ use std::sync::{Arc, Mutex, PoisonError};
 #[derive(Debug)]
 pub struct PipeTransport {
     config: PipeConfig,
-    reader: Mutex<Option<PipeReader>>,
-    writer: Mutex<Option<PipeWriter>>,
+    reader: HalfPart<PipeReader>,
+    writer: HalfPart<PipeWriter>,
 }
 
 impl PipeTransport {
@@ -36,17 +37,8 @@ impl PipeTransport {
     /// many open files).
     pub fn with_config(config: PipeConfig) -> Result<Self> {
         let (reader, writer) = std::io::pipe().map_err(|e| Error::io("create", "pipe", e))?;
-        Ok(PipeTransport { config, reader: Mutex::new(Some(reader)), writer: Mutex::new(Some(writer)) })
+        Ok(PipeTransport { config, reader: HalfPart::new(reader), writer: HalfPart::new(writer) })
     }
-}
-
-fn taken(half: &str) -> Error {
-    Error::new(ErrorKind::InvalidInput, format!("this PipeTransport's {half} half already ran"))
-        .with_hint("create one PipeTransport per transfer")
-}
-
-fn join_error(half: &str, e: tokio::task::JoinError) -> Error {
-    Error::new(ErrorKind::Unexpected, format!("the pipe transport's {half} thread failed: {e}"))
 }
 
 #[async_trait::async_trait]
@@ -71,19 +63,14 @@ impl PayloadTransport for PipeTransport {
     }
 
     async fn send(&self, plans: PlanReceiver, reader: Arc<dyn PayloadReader>) -> Result<()> {
-        let out = self.writer.lock().unwrap_or_else(PoisonError::into_inner).take().ok_or_else(|| taken("send"))?;
+        let out = self.writer.take(SCHEME, "send")?;
         let chunk_size = self.config.chunk_size;
-        tokio::task::spawn_blocking(move || payload::send(plans, &*reader, out, chunk_size))
-            .await
-            .map_err(|e| join_error("send", e))?
+        on_blocking_thread(SCHEME, "send", move || payload::send(plans, &*reader, out, chunk_size)).await
     }
 
     async fn receive(&self, landing: Landing) -> Result<()> {
-        let input =
-            self.reader.lock().unwrap_or_else(PoisonError::into_inner).take().ok_or_else(|| taken("receive"))?;
-        tokio::task::spawn_blocking(move || payload::receive(&landing, input))
-            .await
-            .map_err(|e| join_error("receive", e))?
+        let input = self.reader.take(SCHEME, "receive")?;
+        on_blocking_thread(SCHEME, "receive", move || payload::receive(&landing, input)).await
     }
 }
 

@@ -18,9 +18,10 @@ use crate::records::RecordSender;
 use crate::send::{send_all, Sender};
 use crate::SCHEME;
 use blit_api::{
-    Capabilities, DirectionSet, Error, ErrorKind, Landing, PayloadReader, PayloadTransport, PlanReceiver, Result,
+    on_blocking_thread, Capabilities, DirectionSet, HalfPart, Landing, PayloadReader, PayloadTransport, PlanReceiver,
+    Result,
 };
-use std::sync::{Arc, Mutex, PoisonError};
+use std::sync::Arc;
 use tokio::sync::mpsc;
 
 /// Payload records waiting in each queue. File data is bounded by bytes
@@ -36,8 +37,8 @@ pub(crate) const RECORD_QUEUE: usize = 64;
 /// their own, one half each.
 #[derive(Debug)]
 pub struct GrpcTransport {
-    out: Mutex<Option<RecordSender>>,
-    incoming: Mutex<Option<RecordReceiver>>,
+    out: HalfPart<RecordSender>,
+    incoming: HalfPart<RecordReceiver>,
     peer: String,
     mask: Mask,
     budget: Arc<Budget>,
@@ -56,8 +57,8 @@ impl GrpcTransport {
     pub fn loopback() -> Self {
         let (tx, rx) = mpsc::channel(RECORD_QUEUE);
         GrpcTransport {
-            out: Mutex::new(Some(tx)),
-            incoming: Mutex::new(Some(rx)),
+            out: HalfPart::new(tx),
+            incoming: HalfPart::new(rx),
             peer: "loopback".to_owned(),
             mask: Mask::none(),
             budget: Budget::new(PAYLOAD_IN_FLIGHT),
@@ -68,8 +69,8 @@ impl GrpcTransport {
     #[cfg_attr(not(any(feature = "client", feature = "server")), allow(dead_code))]
     pub(crate) fn sending(out: RecordSender, peer: &str, mask: Mask) -> Self {
         GrpcTransport {
-            out: Mutex::new(Some(out)),
-            incoming: Mutex::new(None),
+            out: HalfPart::new(out),
+            incoming: HalfPart::none(),
             peer: peer.to_owned(),
             mask,
             budget: Budget::new(PAYLOAD_IN_FLIGHT),
@@ -80,22 +81,13 @@ impl GrpcTransport {
     #[cfg_attr(not(any(feature = "client", feature = "server")), allow(dead_code))]
     pub(crate) fn receiving(incoming: RecordReceiver, peer: &str) -> Self {
         GrpcTransport {
-            out: Mutex::new(None),
-            incoming: Mutex::new(Some(incoming)),
+            out: HalfPart::none(),
+            incoming: HalfPart::new(incoming),
             peer: peer.to_owned(),
             mask: Mask::none(),
             budget: Budget::new(PAYLOAD_IN_FLIGHT),
         }
     }
-}
-
-fn taken(half: &str) -> Error {
-    Error::new(ErrorKind::InvalidInput, format!("this GrpcTransport's {half} half already ran or belongs to the peer"))
-        .with_hint("create one GrpcTransport per transfer")
-}
-
-fn join_error(half: &str, e: tokio::task::JoinError) -> Error {
-    Error::new(ErrorKind::Unexpected, format!("the grpc transport's {half} thread failed: {e}"))
 }
 
 #[async_trait::async_trait]
@@ -121,21 +113,18 @@ impl PayloadTransport for GrpcTransport {
     }
 
     async fn send(&self, plans: PlanReceiver, reader: Arc<dyn PayloadReader>) -> Result<()> {
-        let out = self.out.lock().unwrap_or_else(PoisonError::into_inner).take().ok_or_else(|| taken("send"))?;
+        let out = self.out.take(SCHEME, "send")?;
         let (mask, budget) = (self.mask.clone(), self.budget.clone());
-        tokio::task::spawn_blocking(move || {
+        on_blocking_thread(SCHEME, "send", move || {
             send_all(plans, &Sender { reader: &*reader, out: &out, mask: &mask, budget: &budget })
         })
         .await
-        .map_err(|e| join_error("send", e))?
     }
 
     async fn receive(&self, landing: Landing) -> Result<()> {
-        let rx = self.incoming.lock().unwrap_or_else(PoisonError::into_inner).take().ok_or_else(|| taken("receive"))?;
+        let rx = self.incoming.take(SCHEME, "receive")?;
         let peer = self.peer.clone();
-        tokio::task::spawn_blocking(move || receive_all(rx, &landing, &peer))
-            .await
-            .map_err(|e| join_error("receive", e))?
+        on_blocking_thread(SCHEME, "receive", move || receive_all(rx, &landing, &peer)).await
     }
 }
 

@@ -12,8 +12,8 @@
 
 use crate::{copy, pool, SCHEME};
 use blit_api::{
-    Capabilities, DirectionSet, Error, ErrorKind, FileHeader, Landing, PayloadPlan, PayloadReader, PayloadTransport,
-    PlanReceiver, Result, ResumePlan, SourceFile,
+    on_blocking_thread, Capabilities, DirectionSet, Error, FileHeader, HalfPart, Landing, PayloadPlan, PayloadReader,
+    PayloadTransport, PlanReceiver, Result, ResumePlan, SourceFile,
 };
 use crossbeam_channel::{Receiver, RecvTimeoutError, Sender};
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -51,8 +51,8 @@ enum Item {
 /// either half is an `InvalidInput` error.
 #[derive(Debug)]
 pub struct LocalTransport {
-    tx: Mutex<Option<Sender<Item>>>,
-    rx: Mutex<Option<Receiver<Item>>>,
+    tx: HalfPart<Sender<Item>>,
+    rx: HalfPart<Receiver<Item>>,
     zero_copy: Arc<AtomicBool>,
     send_workers: usize,
     receive_workers: usize,
@@ -69,8 +69,8 @@ impl LocalTransport {
     pub fn new() -> Self {
         let (tx, rx) = crossbeam_channel::bounded(CHANNEL_CAPACITY);
         LocalTransport {
-            tx: Mutex::new(Some(tx)),
-            rx: Mutex::new(Some(rx)),
+            tx: HalfPart::new(tx),
+            rx: HalfPart::new(rx),
             zero_copy: Arc::new(AtomicBool::new(true)),
             send_workers: SEND_WORKERS,
             receive_workers: RECEIVE_WORKERS,
@@ -93,15 +93,6 @@ impl LocalTransport {
         t.zero_copy.store(false, Ordering::Relaxed);
         t
     }
-}
-
-fn taken(half: &str) -> Error {
-    Error::new(ErrorKind::InvalidInput, format!("this LocalTransport's {half} half already ran"))
-        .with_hint("create one LocalTransport per transfer")
-}
-
-fn join_error(half: &str, e: tokio::task::JoinError) -> Error {
-    Error::new(ErrorKind::Unexpected, format!("the local transport's {half} threads failed: {e}"))
 }
 
 #[async_trait::async_trait]
@@ -127,21 +118,21 @@ impl PayloadTransport for LocalTransport {
     }
 
     async fn send(&self, plans: PlanReceiver, reader: Arc<dyn PayloadReader>) -> Result<()> {
-        let tx = self.tx.lock().unwrap_or_else(PoisonError::into_inner).take().ok_or_else(|| taken("send"))?;
+        let tx = self.tx.take(SCHEME, "send")?;
         let workers = self.send_workers;
-        tokio::task::spawn_blocking(move || {
+        on_blocking_thread(SCHEME, "send", move || {
             let plans = Mutex::new(plans);
             pool::run_workers(workers, "blit-open", || send_worker(&plans, &*reader, &tx));
+            Ok(())
         })
         .await
-        .map_err(|e| join_error("send", e))
     }
 
     async fn receive(&self, landing: Landing) -> Result<()> {
-        let rx = self.rx.lock().unwrap_or_else(PoisonError::into_inner).take().ok_or_else(|| taken("receive"))?;
+        let rx = self.rx.take(SCHEME, "receive")?;
         let zero_copy = self.zero_copy.clone();
         let workers = self.receive_workers;
-        tokio::task::spawn_blocking(move || {
+        on_blocking_thread(SCHEME, "receive", move || {
             let stop = AtomicBool::new(false);
             let fatal = Mutex::new(None);
             pool::run_workers(workers, "blit-land", || {
@@ -155,7 +146,6 @@ impl PayloadTransport for LocalTransport {
             fatal.into_inner().unwrap_or_else(PoisonError::into_inner).map_or(Ok(()), Err)
         })
         .await
-        .map_err(|e| join_error("receive", e))?
     }
 }
 

@@ -18,7 +18,8 @@ use crate::shared::{Closer, Sending, Tuning};
 use crate::token::Token;
 use crate::SCHEME;
 use blit_api::{
-    Capabilities, DirectionSet, Error, ErrorKind, Landing, PayloadReader, PayloadTransport, PlanReceiver, Result,
+    half_taken, on_blocking_thread, Capabilities, DirectionSet, Error, Landing, PayloadReader, PayloadTransport,
+    PlanReceiver, Result,
 };
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -103,7 +104,7 @@ impl TcpTransport {
             match &*plane {
                 Some(Plane::Loopback { addr, token, count, .. }) => {
                     if self.send_ran.swap(true, Ordering::AcqRel) {
-                        return Err(taken("send"));
+                        return Err(half_taken(SCHEME, "send"));
                     }
                     Some((*addr, token.clone(), *count))
                 }
@@ -114,7 +115,7 @@ impl TcpTransport {
             Some((addr, token, count)) => auth::connect(addr, &token, count, Duration::from_secs(5)).await?,
             None => match self.plane.lock().unwrap_or_else(PoisonError::into_inner).take() {
                 Some(Plane::Ready(streams)) => streams,
-                _ => return Err(taken("send")),
+                _ => return Err(half_taken(SCHEME, "send")),
             },
         };
         self.closer.add(&streams);
@@ -128,13 +129,13 @@ impl TcpTransport {
             match &*plane {
                 Some(Plane::Loopback { token, listener, .. }) => {
                     let listener = listener.lock().unwrap_or_else(PoisonError::into_inner).take();
-                    listener.map(|l| (l, token.clone())).ok_or_else(|| taken("receive"))?
+                    listener.map(|l| (l, token.clone())).ok_or_else(|| half_taken(SCHEME, "receive"))?
                 }
                 Some(Plane::Ready(_)) => match plane.take() {
                     Some(Plane::Ready(streams)) => return Ok(streams),
-                    _ => return Err(taken("receive")),
+                    _ => return Err(half_taken(SCHEME, "receive")),
                 },
-                None => return Err(taken("receive")),
+                None => return Err(half_taken(SCHEME, "receive")),
             }
         };
         let (listener, token) = accept;
@@ -143,15 +144,6 @@ impl TcpTransport {
         self.closer.add(&streams);
         Ok(streams)
     }
-}
-
-fn taken(half: &str) -> Error {
-    Error::new(ErrorKind::InvalidInput, format!("this TcpTransport's {half} half already ran or has no connections"))
-        .with_hint("create one TcpTransport per transfer")
-}
-
-fn join_error(half: &str, e: tokio::task::JoinError) -> Error {
-    Error::new(ErrorKind::Unexpected, format!("the tcp transport's {half} thread failed: {e}"))
 }
 
 #[async_trait::async_trait]
@@ -180,24 +172,22 @@ impl PayloadTransport for TcpTransport {
         let streams = self.sending_streams().await?;
         let (config, peer, closer, tuning) =
             (self.config.clone(), self.peer.clone(), self.closer.clone(), self.tuning.clone());
-        tokio::task::spawn_blocking(move || {
+        on_blocking_thread(SCHEME, "send", move || {
             let ctx = Sending { reader: &*reader, config: &config, peer: &peer, closer: &closer, tuning: &tuning };
             send_all(streams, plans, &ctx)
         })
         .await
-        .map_err(|e| join_error("send", e))?
     }
 
     async fn receive(&self, landing: Landing) -> Result<()> {
         let streams = self.receiving_streams().await?;
         let (idle, peer, closer, tuning) =
             (self.config.idle_timeout, self.peer.clone(), self.closer.clone(), self.tuning.clone());
-        tokio::task::spawn_blocking(move || {
+        on_blocking_thread(SCHEME, "receive", move || {
             let ctx = Receiving { landing: &landing, peer: &peer, idle, closer: &closer, tuning: &tuning };
             receive_all(streams, &ctx)
         })
         .await
-        .map_err(|e| join_error("receive", e))?
     }
 }
 

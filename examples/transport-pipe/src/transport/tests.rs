@@ -1,4 +1,5 @@
 use super::*;
+use blit_api::ErrorKind;
 use blit_api::{
     plan_channel, FileHeader, FileKind, LandingFile, PayloadPlan, PayloadWriter, ProgressEvent, RecordingSink, RelPath,
     SourceFile,
@@ -190,7 +191,7 @@ async fn each_half_runs_once() {
     let t = PipeTransport::new().unwrap();
     let landing = Landing::new(Arc::new(DirWriter { root: PathBuf::new(), refuse: None }), RecordingSink::new());
     // Closing the write end first lets the first receive see a clean end.
-    drop(t.writer.lock().unwrap().take());
+    drop(t.writer.take(SCHEME, "send").unwrap());
     t.receive(landing.clone()).await.unwrap();
     assert_eq!(t.receive(landing).await.unwrap_err().kind(), ErrorKind::InvalidInput);
 }

@@ -1,6 +1,7 @@
 use super::*;
 use crate::receive::receive_all;
 use crate::CHUNK_SIZE;
+use blit_api::ErrorKind;
 use blit_api::{
     plan_channel, FileHeader, FileKind, PayloadPlan, ProgressEvent, RecordingSink, RelPath, TransferOptions,
 };

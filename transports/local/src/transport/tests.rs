@@ -1,6 +1,7 @@
 use super::*;
 use crate::testutil::{header, write};
 use crate::{LocalDestination, LocalSource};
+use blit_api::ErrorKind;
 use blit_api::{plan_channel, FileKind, LandingFile, PayloadWriter, ProgressEvent, RecordingSink};
 use std::sync::atomic::AtomicUsize;
 

@@ -1,6 +1,6 @@
 use super::*;
 use crate::config::Compression;
-use blit_api::{ProgressEvent, RecordingSink, TransferOptions};
+use blit_api::{ErrorKind, ProgressEvent, RecordingSink, TransferOptions};
 use blit_engine::{run_local, DestinationRoles, LocalTransfer, SourceRoles};
 use blit_transport_local::{LocalDestination, LocalSource};
 use std::net::TcpStream;
