@@ -58,8 +58,9 @@ pub fn manifest_channel() -> (ManifestSender, ManifestReceiver) {
 ///
 /// # Implementing
 ///
-/// Implemented by the local walker (`blit-transport-local`) and, for pulls,
-/// by the remote side's proxy. Prove an implementation with `blit-conformance`.
+/// Implemented by the local walker (`blit-transport-local`), which runs
+/// wherever the source tree is (the daemon, for a pull); a remote session
+/// only carries its items. Prove an implementation with `blit-conformance`.
 #[async_trait::async_trait]
 pub trait ManifestSource: Send + Sync {
     /// Walks the source, sending headers into `out`.

@@ -70,8 +70,9 @@ pub fn need_channel() -> (NeedSender, NeedReceiver) {
 ///
 /// # Implementing
 ///
-/// Implemented by the local destination (`blit-transport-local`) and, for
-/// pushes, by the remote side's proxy. Prove it with `blit-conformance`.
+/// Implemented by the local destination (`blit-transport-local`), which runs
+/// wherever the destination tree is (the daemon, for a push); a remote
+/// session only carries its need batches. Prove it with `blit-conformance`.
 #[async_trait::async_trait]
 pub trait NeedListSink: Send + Sync {
     /// Judges the manifest and streams need batches into `needs`.
