@@ -18,7 +18,7 @@
 //! | 5   | `Failed`| file header, failure: the source never opened it   |
 
 use crate::config::MAX_CHUNK;
-use crate::error::PipeError;
+use blit_api::{Error, ErrorKind, Result};
 use std::io::{self, Read, Write};
 
 pub(crate) const FILE: u8 = 1;
@@ -31,30 +31,39 @@ pub(crate) const FAILED: u8 = 5;
 /// attributes) plus a failure (16 KiB of text), with room to spare.
 const MAX_CONTROL: usize = 64 * 1024;
 
-fn io_err(op: &'static str) -> impl Fn(io::Error) -> PipeError {
-    move |source| PipeError::Io { op, source }
+/// The pipe itself failed; a receiver that stopped reads as `Cancelled`.
+pub(crate) fn pipe_io(op: &'static str) -> impl Fn(io::Error) -> Error {
+    move |e| match e.kind() {
+        io::ErrorKind::BrokenPipe => Error::new(ErrorKind::Cancelled, "the receiving half of the pipe stopped"),
+        _ => Error::io(op, "pipe", e),
+    }
+}
+
+/// A stream that does not decode: a protocol error.
+pub(crate) fn malformed(what: impl std::fmt::Display) -> Error {
+    Error::new(ErrorKind::Protocol, format!("malformed frame: {what}")).with_hint("both halves must run the same build")
 }
 
 /// Writes one frame.
-pub(crate) fn write_frame(out: &mut impl Write, tag: u8, body: &[u8]) -> Result<(), PipeError> {
-    let len = u32::try_from(body.len()).map_err(|_| PipeError::Malformed("frame body over 4 GiB".into()))?;
+pub(crate) fn write_frame(out: &mut impl Write, tag: u8, body: &[u8]) -> Result<()> {
+    let len = u32::try_from(body.len()).map_err(|_| malformed("frame body over 4 GiB"))?;
     let mut head = [0u8; 5];
     head[0] = tag;
     head[1..].copy_from_slice(&len.to_le_bytes());
-    out.write_all(&head).and_then(|()| out.write_all(body)).map_err(io_err("write to"))
+    out.write_all(&head).and_then(|()| out.write_all(body)).map_err(pipe_io("write to"))
 }
 
 /// Reads one frame into `buf`; `None` at a clean end of stream.
-pub(crate) fn read_frame(input: &mut impl Read, buf: &mut Vec<u8>) -> Result<Option<u8>, PipeError> {
+pub(crate) fn read_frame(input: &mut impl Read, buf: &mut Vec<u8>) -> Result<Option<u8>> {
     let mut head = [0u8; 5];
     let mut got = 0;
     while got < head.len() {
         match input.read(&mut head[got..]) {
             Ok(0) if got == 0 => return Ok(None),
-            Ok(0) => return Err(PipeError::Malformed("the stream ended inside a frame header".into())),
+            Ok(0) => return Err(malformed("the stream ended inside a frame header")),
             Ok(n) => got += n,
             Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-            Err(e) => return Err(io_err("read from")(e)),
+            Err(e) => return Err(pipe_io("read from")(e)),
         }
     }
     let tag = head[0];
@@ -62,13 +71,13 @@ pub(crate) fn read_frame(input: &mut impl Read, buf: &mut Vec<u8>) -> Result<Opt
     let max = match tag {
         DATA => MAX_CHUNK,
         FILE | END | ABORT | FAILED => MAX_CONTROL,
-        other => return Err(PipeError::UnknownTag(other)),
+        other => return Err(malformed(format!("unknown tag {other}"))),
     };
     if len > max {
-        return Err(PipeError::TooLong { tag, len, max });
+        return Err(malformed(format!("frame {tag} announces {len} bytes, more than {max}")));
     }
     buf.resize(len, 0);
-    input.read_exact(buf).map_err(io_err("read from"))?;
+    input.read_exact(buf).map_err(pipe_io("read from"))?;
     Ok(Some(tag))
 }
 
@@ -92,12 +101,15 @@ mod tests {
     fn refuses_lengths_before_allocating() {
         let mut buf = Vec::new();
         let huge = [DATA, 0xff, 0xff, 0xff, 0xff];
-        assert!(matches!(read_frame(&mut &huge[..], &mut buf), Err(PipeError::TooLong { .. })));
+        let kind = |r: Result<Option<u8>>| r.unwrap_err().kind();
+        assert!(read_frame(&mut &huge[..], &mut buf).unwrap_err().to_string().contains("announces"));
         assert!(buf.capacity() < MAX_CHUNK, "nothing was allocated for the refused frame");
-        assert!(matches!(read_frame(&mut &[9u8, 0, 0, 0, 0][..], &mut buf), Err(PipeError::UnknownTag(9))));
-        assert!(matches!(read_frame(&mut &[DATA, 4, 0][..], &mut buf), Err(PipeError::Malformed(_))));
-        assert!(matches!(read_frame(&mut &[DATA, 4, 0, 0, 0, 1][..], &mut buf), Err(PipeError::Io { .. })));
-        let e: blit_api::Error = PipeError::Malformed("x".into()).into();
-        assert_eq!(e.kind(), blit_api::ErrorKind::Protocol);
+        assert!(read_frame(&mut &[9u8, 0, 0, 0, 0][..], &mut buf).unwrap_err().to_string().contains("unknown tag 9"));
+        assert_eq!(kind(read_frame(&mut &[DATA, 4, 0][..], &mut buf)), ErrorKind::Protocol);
+        assert_ne!(
+            kind(read_frame(&mut &[DATA, 4, 0, 0, 0, 1][..], &mut buf)),
+            ErrorKind::Protocol,
+            "a short body is the pipe's"
+        );
     }
 }

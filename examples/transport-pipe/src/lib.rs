@@ -2,7 +2,6 @@
 #![deny(missing_docs)]
 
 mod config;
-mod error;
 mod frame;
 mod payload;
 mod transport;

@@ -7,7 +7,6 @@
 //! which writes each one into the landing file as it arrives. Neither holds
 //! more than one chunk of file content.
 
-use crate::error::PipeError;
 use crate::frame::{self, ABORT, DATA, END, FAILED, FILE};
 use blit_api::wire::{Dec, Enc};
 use blit_api::{
@@ -58,7 +57,7 @@ struct Frames<W: Write> {
 
 impl<W: Write> Frames<W> {
     fn flush(&mut self) -> Result<()> {
-        self.out.flush().map_err(|e| PipeError::Io { op: "write to", source: e }.into())
+        self.out.flush().map_err(frame::pipe_io("write to"))
     }
 }
 
@@ -66,7 +65,7 @@ impl<W: Write> RecordWriter for Frames<W> {
     fn file(&mut self, header: &FileHeader) -> Result<()> {
         self.body.0.clear();
         self.body.file_header(header);
-        Ok(frame::write_frame(&mut self.out, FILE, &self.body.0)?)
+        frame::write_frame(&mut self.out, FILE, &self.body.0)
     }
 
     fn body(&mut self, file: &File, offset: u64, len: u64) -> Result<Sent> {
@@ -83,19 +82,19 @@ impl<W: Write> RecordWriter for Frames<W> {
     }
 
     fn end(&mut self) -> Result<()> {
-        Ok(frame::write_frame(&mut self.out, END, &[])?)
+        frame::write_frame(&mut self.out, END, &[])
     }
 
     fn abort(&mut self, error: &Error) -> Result<()> {
         self.body.0.clear();
         self.body.failure(error);
-        Ok(frame::write_frame(&mut self.out, ABORT, &self.body.0)?)
+        frame::write_frame(&mut self.out, ABORT, &self.body.0)
     }
 
     fn failed(&mut self, header: &FileHeader, error: &Error) -> Result<()> {
         self.body.0.clear();
         self.body.file_header(header).failure(error);
-        Ok(frame::write_frame(&mut self.out, FAILED, &self.body.0)?)
+        frame::write_frame(&mut self.out, FAILED, &self.body.0)
     }
 }
 
@@ -110,10 +109,8 @@ pub(crate) fn receive(landing: &Landing, input: impl Read) -> Result<()> {
         let tag = match frame::read_frame(&mut input, &mut buf) {
             Ok(Some(tag)) => tag,
             Ok(None) if !lander.busy() => return lander.done(),
-            Ok(None) => {
-                return Err(lander.stop(PipeError::Malformed("the pipe closed in the middle of a file".into()).into()))
-            }
-            Err(e) => return Err(lander.stop(e.into())),
+            Ok(None) => return Err(lander.stop(frame::malformed("the pipe closed in the middle of a file"))),
+            Err(e) => return Err(lander.stop(e)),
         };
         let mut body = Dec(&buf);
         match tag {
@@ -135,7 +132,7 @@ pub(crate) fn receive(landing: &Landing, input: impl Read) -> Result<()> {
                 body.end()?;
                 lander.failed(&header, &e)?;
             }
-            tag => return Err(PipeError::Malformed(format!("unknown frame {tag}")).into()),
+            tag => return Err(frame::malformed(format!("unknown frame {tag}"))),
         }
     }
 }
