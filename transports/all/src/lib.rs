@@ -4,7 +4,7 @@
 pub use blit_transport_local as local;
 
 mod null_sink;
-pub use null_sink::{bench_writer, NULL_SINK_ENV};
+pub use null_sink::{bench_writer, null_sink_path, NULL_SINK_ENV};
 
 #[cfg(feature = "grpc")]
 pub use blit_transport_grpc as grpc;

@@ -11,10 +11,19 @@ use std::sync::Arc;
 /// The environment variable that turns the null sink on (with the feature).
 pub const NULL_SINK_ENV: &str = "BLIT_BENCH_NULL_SINK";
 
+/// The file the null sink writes to, when this is a benchmark build and
+/// [`NULL_SINK_ENV`] is `1` (blitd's sandbox must then let it open it).
+pub fn null_sink_path() -> Option<&'static std::path::Path> {
+    let on = cfg!(feature = "_bench-null-sink") && std::env::var(NULL_SINK_ENV).as_deref() == Ok("1");
+    on.then(|| std::path::Path::new(NULL_PATH))
+}
+
+const NULL_PATH: &str = "/dev/null";
+
 /// `writer`, or the null sink when this is a benchmark build and
 /// [`NULL_SINK_ENV`] is `1`.
 pub fn bench_writer(writer: Arc<dyn PayloadWriter>) -> Arc<dyn PayloadWriter> {
-    if cfg!(feature = "_bench-null-sink") && std::env::var(NULL_SINK_ENV).as_deref() == Ok("1") {
+    if null_sink_path().is_some() {
         announce();
         return Arc::new(NullWriter);
     }
@@ -34,7 +43,7 @@ struct NullFile(File);
 
 impl PayloadWriter for NullWriter {
     fn begin(&self, header: &FileHeader) -> Result<Box<dyn LandingFile>> {
-        let file = File::options().write(true).open("/dev/null").map_err(|e| Error::io("open", "/dev/null", e))?;
+        let file = File::options().write(true).open(NULL_PATH).map_err(|e| Error::io("open", NULL_PATH, e))?;
         let _ = header;
         Ok(Box::new(NullFile(file)))
     }
