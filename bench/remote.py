@@ -188,7 +188,9 @@ def measure_all(args, src, dst, out, env, env_null, ports):
     RN = f"127.0.0.1:{port_null}"
     rs = f"rsync://127.0.0.1:{port_rsync}"
     nothing = lambda: None
-    clean_dst = lambda: (clean(dst), os.makedirs(dst))
+    # blitd holds each module's directory open (and Landlock confines it to
+    # that directory), so the module is emptied, never replaced.
+    clean_dst = lambda: [clean(os.path.join(dst, name)) for name in os.listdir(dst)]
     clean_out = lambda: (clean(out), os.makedirs(out))
 
     for t in ("auto", "grpc"):
