@@ -169,6 +169,12 @@ impl crate::PayloadWriter for TempWriter {
     }
 }
 
+/// A landing into `dir` and the sink of its events.
+fn temp_landing(dir: &std::path::Path) -> (crate::Landing, Arc<crate::RecordingSink>) {
+    let sink = crate::RecordingSink::new();
+    (crate::Landing::new(Arc::new(TempWriter(dir.to_path_buf())), sink.clone()), sink)
+}
+
 fn events_of(sink: &crate::RecordingSink) -> Vec<String> {
     sink.events()
         .iter()
@@ -183,8 +189,7 @@ fn events_of(sink: &crate::RecordingSink) -> Vec<String> {
 #[test]
 fn a_lander_lands_checks_and_reports_every_record() {
     let t = tempfile::tempdir().unwrap();
-    let sink = crate::RecordingSink::new();
-    let landing = crate::Landing::new(Arc::new(TempWriter(t.path().to_path_buf())), sink.clone());
+    let (landing, sink) = temp_landing(t.path());
     let mut lander = Lander::new(&landing);
     lander.file(header("a", 5)).unwrap();
     assert!(lander.busy());
@@ -228,8 +233,7 @@ fn a_lander_lands_checks_and_reports_every_record() {
 #[test]
 fn a_file_that_cannot_be_written_is_skipped_and_a_broken_stream_fails_it() {
     let t = tempfile::tempdir().unwrap();
-    let sink = crate::RecordingSink::new();
-    let landing = crate::Landing::new(Arc::new(TempWriter(t.path().to_path_buf())), sink.clone());
+    let (landing, sink) = temp_landing(t.path());
     let mut lander = Lander::new(&landing);
     lander.file(header("w", 4)).unwrap();
     let refused = lander.write(2, false, |_, _| Err(io::Error::other("bad sector"))).unwrap();

@@ -128,15 +128,20 @@ async fn unreadable_shard_files_fail_alone() {
     s.unwrap();
     r.unwrap();
     assert_eq!(std::fs::read(t.path().join("dst/c")).unwrap(), std::fs::read(src.join("c")).unwrap());
-    let failed: Vec<_> = events
+    let failed = failed_paths(&events);
+    assert_eq!(failed, ["missing"]);
+}
+
+/// The paths of the `FileFailed` events `events` saw, in order.
+fn failed_paths(events: &RecordingSink) -> Vec<String> {
+    events
         .events()
         .into_iter()
         .filter_map(|e| match e {
             ProgressEvent::FileFailed { path, .. } => Some(path.display()),
             _ => None,
         })
-        .collect();
-    assert_eq!(failed, ["missing"]);
+        .collect()
 }
 
 fn record(r: Record) -> blit_proto::pb::PayloadRecord {
@@ -254,14 +259,7 @@ async fn a_stream_that_breaks_off_fails_the_file_under_way() {
     let (landing, events) = landing(&dst);
     let e = tokio::task::spawn_blocking(move || receive_all(rx, &landing, "peer")).await.unwrap().unwrap_err();
     assert_eq!(e.kind(), blit_api::ErrorKind::Cancelled, "{e}");
-    let failed: Vec<_> = events
-        .events()
-        .into_iter()
-        .filter_map(|e| match e {
-            ProgressEvent::FileFailed { path, .. } => Some(path.display()),
-            _ => None,
-        })
-        .collect();
+    let failed = failed_paths(&events);
     assert_eq!(failed, ["half"], "the file under way is reported, not dropped silently");
     assert!(!dst.join("half").exists(), "nothing torn under the final name");
 }
