@@ -17,6 +17,7 @@ pub use land::{keep_going, Lander};
 use crate::{Error, ErrorKind, FileHeader, PayloadReader, PayloadReaderExt, Result, SourceFile};
 use std::fs::File;
 use std::io;
+use std::sync::Arc;
 
 /// How the bytes of a body went out.
 #[derive(Debug)]
@@ -46,8 +47,10 @@ pub trait RecordWriter {
     }
 
     /// The bytes `offset..offset + len` of `file`, read however the medium
-    /// moves them best (into its own buffers, or without user space).
-    fn body(&mut self, file: &File, offset: u64, len: u64) -> Result<Sent>;
+    /// moves them best (into its own buffers, or without user space; an
+    /// in-process medium may keep the file and hand it to the receiver,
+    /// which reads it itself).
+    fn body(&mut self, file: &Arc<File>, offset: u64, len: u64) -> Result<Sent>;
 
     /// `End`: the file is complete.
     fn end(&mut self) -> Result<()>;
@@ -84,6 +87,7 @@ pub fn send_source(source: SourceFile, out: &mut dyn RecordWriter) -> Result<()>
         Err(e) => return out.failed(&without_map(&source.header), &e),
     };
     let SourceFile { file, header } = source;
+    let file = Arc::new(file);
     // The block map served its purpose; the receiver needs none of it.
     let header = without_map(&header);
     out.file(&header)?;

@@ -65,10 +65,13 @@ impl<'l> Lander<'l> {
     /// Begins a pending file's landing: resumed when the record that follows
     /// `File` is a `Range` (`resume` holds its `reused`), whole otherwise.
     fn settle(&mut self, resume: Option<u64>) -> Result<()> {
-        if !matches!(self.current, Current::Pending(_)) {
-            return Ok(());
-        }
-        let Current::Pending(header) = std::mem::replace(&mut self.current, Current::None) else { return Ok(()) };
+        let header = match std::mem::replace(&mut self.current, Current::None) {
+            Current::Pending(header) => header,
+            other => {
+                self.current = other;
+                return Ok(());
+            }
+        };
         let begun = match resume {
             Some(reused) => self.landing.resume(&header, reused).map(|incoming| (incoming, true)),
             None => self.landing.begin(&header).map(|incoming| (incoming, false)),
@@ -123,6 +126,22 @@ impl<'l> Lander<'l> {
         zero_copy: bool,
         put: impl FnOnce(&mut File, u64) -> io::Result<()>,
     ) -> Result<bool> {
+        self.fill(len, |incoming, at| {
+            put(incoming.file(), at).map_err(|e| Error::io("write", incoming.path().display(), e))?;
+            if zero_copy {
+                incoming.record_zero_copy(len);
+            } else {
+                incoming.record(len);
+            }
+            Ok(())
+        })
+    }
+
+    /// `len` bytes of the current file, landed by `fill(incoming, offset)`,
+    /// which records its progress as it goes (for a medium that copies a
+    /// large run in steps, such as a local copy) and fails with an error
+    /// that names the file. Returns false when the file is being skipped.
+    pub fn fill(&mut self, len: u64, fill: impl FnOnce(&mut Incoming, u64) -> Result<()>) -> Result<bool> {
         self.settle(None)?;
         let Current::Open { incoming, at, .. } = &mut self.current else {
             return match self.current {
@@ -133,18 +152,12 @@ impl<'l> Lander<'l> {
         if *at + len > incoming.size() || incoming.written() + incoming.reused() + len > incoming.size() {
             return Err(broken(format!("more bytes than announced for {}", incoming.path())));
         }
-        match put(incoming.file(), *at) {
+        match fill(incoming, *at) {
             Ok(()) => {
                 *at += len;
-                if zero_copy {
-                    incoming.record_zero_copy(len);
-                } else {
-                    incoming.record(len);
-                }
                 Ok(true)
             }
             Err(e) => {
-                let e = Error::io("write", incoming.path().display(), e);
                 if let Current::Open { incoming, .. } = std::mem::replace(&mut self.current, Current::Skip) {
                     incoming.fail(&e);
                 }

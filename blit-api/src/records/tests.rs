@@ -27,10 +27,10 @@ impl RecordWriter for Recorder {
         self.0.push(Rec::Range(offset, reused));
         Ok(())
     }
-    fn body(&mut self, file: &File, offset: u64, len: u64) -> Result<Sent> {
+    fn body(&mut self, file: &Arc<File>, offset: u64, len: u64) -> Result<Sent> {
         self.0.push(Rec::Body(offset, len));
         let mut buf = vec![0; len as usize];
-        Ok(match std::os::unix::fs::FileExt::read_exact_at(file, &mut buf, offset) {
+        Ok(match std::os::unix::fs::FileExt::read_exact_at(&**file, &mut buf, offset) {
             Ok(()) => Sent::All,
             Err(e) => Sent::Short(e),
         })
@@ -130,7 +130,7 @@ fn a_writer_without_resume_refuses_a_range() {
         fn file(&mut self, _: &FileHeader) -> Result<()> {
             Ok(())
         }
-        fn body(&mut self, _: &File, _: u64, _: u64) -> Result<Sent> {
+        fn body(&mut self, _: &Arc<File>, _: u64, _: u64) -> Result<Sent> {
             Ok(Sent::All)
         }
         fn end(&mut self) -> Result<()> {

@@ -15,6 +15,7 @@ use blit_api::{
 use std::fs::File;
 use std::io::{self, BufWriter, Read, Write};
 use std::os::unix::fs::FileExt;
+use std::sync::Arc;
 use tokio::sync::mpsc::error::TryRecvError;
 
 /// Sends every planned file, then closes the pipe (by dropping `out`).
@@ -68,7 +69,7 @@ impl<W: Write> RecordWriter for Frames<W> {
         frame::write_frame(&mut self.out, FILE, &self.body.0)
     }
 
-    fn body(&mut self, file: &File, offset: u64, len: u64) -> Result<Sent> {
+    fn body(&mut self, file: &Arc<File>, offset: u64, len: u64) -> Result<Sent> {
         let mut at = offset;
         while at < offset + len {
             let want = (offset + len - at).min(self.chunk.len() as u64) as usize;

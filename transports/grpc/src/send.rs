@@ -70,7 +70,7 @@ impl RecordWriter for Records<'_, '_> {
         emit(self.s.out, Record::FileRange(pb::FileRange { offset, reused }))
     }
 
-    fn body(&mut self, file: &File, offset: u64, len: u64) -> Result<Sent> {
+    fn body(&mut self, file: &Arc<File>, offset: u64, len: u64) -> Result<Sent> {
         let mut at = offset;
         while at < offset + len {
             let want = (offset + len - at).min(CHUNK_SIZE as u64) as usize;

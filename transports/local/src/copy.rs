@@ -10,50 +10,37 @@
 use crate::meta::BUF_SIZE;
 use blit_api::{Error, ErrorKind, Incoming, Result};
 use std::fs::File;
-use std::io::{self, Read, Seek, SeekFrom, Write};
-use std::ops::Range;
+use std::io;
+use std::os::unix::fs::FileExt;
 use std::sync::atomic::{AtomicBool, Ordering};
 
 /// Largest run of bytes asked of the kernel at once (also the progress step).
 #[cfg(target_os = "linux")]
 const ZERO_COPY_CHUNK: u64 = 8 * 1024 * 1024;
 
-/// Copies exactly `incoming.size()` bytes from `src` (at its current offset)
-/// into `incoming`, recording every run. `zero_copy` is shared by every
-/// worker of a transport and cleared when `copy_file_range` cannot work
-/// here; `buf` is the worker's reusable fallback buffer.
-pub(crate) fn copy_into(src: &File, incoming: &mut Incoming, zero_copy: &AtomicBool, buf: &mut Vec<u8>) -> Result<()> {
-    let size = incoming.size();
-    copy_len(src, incoming, size, zero_copy, buf)
-}
-
-/// Copies the bytes `range` of `src` to the same offsets of `incoming` (a
-/// resumed file), like [`copy_into`].
-pub(crate) fn copy_range(
-    mut src: &File,
+/// Copies the bytes `offset..offset + len` of `src` to offset `at` of
+/// `incoming`, recording every run. Offsets are explicit: neither file's
+/// position is used or moved. `zero_copy` is shared by every worker of a
+/// transport and cleared when `copy_file_range` cannot work here; `buf` is
+/// the worker's reusable fallback buffer.
+pub(crate) fn copy_at(
+    src: &File,
+    offset: u64,
     incoming: &mut Incoming,
-    range: Range<u64>,
+    at: u64,
+    len: u64,
     zero_copy: &AtomicBool,
     buf: &mut Vec<u8>,
 ) -> Result<()> {
-    let at = SeekFrom::Start(range.start);
-    src.seek(at).map_err(|e| io_error("seek source", incoming, e))?;
-    incoming.file().seek(at).map_err(|e| io_error("seek", incoming, e))?;
-    copy_len(src, incoming, range.end - range.start, zero_copy, buf)
-}
-
-/// Copies `len` bytes from the current offset of `src` to the current
-/// offset of `incoming`.
-fn copy_len(src: &File, incoming: &mut Incoming, len: u64, zero_copy: &AtomicBool, buf: &mut Vec<u8>) -> Result<()> {
-    let mut remaining = len;
+    let mut done = 0;
     #[cfg(target_os = "linux")]
-    if remaining > 0 && zero_copy.load(Ordering::Relaxed) {
-        remaining = kernel_copy(src, incoming, remaining, zero_copy)?;
+    if len > 0 && zero_copy.load(Ordering::Relaxed) {
+        done = kernel_copy(src, offset, incoming, at, len, zero_copy)?;
     }
     #[cfg(not(target_os = "linux"))]
     let _ = (zero_copy, Ordering::Relaxed);
-    if remaining > 0 {
-        user_copy(src, incoming, remaining, buf)?;
+    if done < len {
+        user_copy(src, offset + done, incoming, at + done, len - done, buf)?;
     }
     Ok(())
 }
@@ -72,27 +59,37 @@ fn shrank(incoming: &Incoming) -> Error {
 }
 
 /// Copies with `copy_file_range` until done or the call is unsupported;
-/// returns the bytes still to copy.
+/// returns the bytes copied.
 #[cfg(target_os = "linux")]
-fn kernel_copy(src: &File, incoming: &mut Incoming, mut remaining: u64, zero_copy: &AtomicBool) -> Result<u64> {
+fn kernel_copy(
+    src: &File,
+    offset: u64,
+    incoming: &mut Incoming,
+    at: u64,
+    len: u64,
+    zero_copy: &AtomicBool,
+) -> Result<u64> {
     use std::os::fd::AsRawFd;
     let src_fd = src.as_raw_fd();
     let dst_fd = incoming.file().as_raw_fd();
-    while remaining > 0 {
-        let len = remaining.min(ZERO_COPY_CHUNK) as usize;
+    let mut done = 0;
+    while done < len {
+        let step = (len - done).min(ZERO_COPY_CHUNK) as usize;
+        let mut off_in = (offset + done) as libc::loff_t;
+        let mut off_out = (at + done) as libc::loff_t;
         // SAFETY: both descriptors stay open for the call (`src` and the
-        // landing file are borrowed); null offsets use and advance the file
-        // positions, so a fallback continues where this stopped.
-        let n = unsafe { libc::copy_file_range(src_fd, std::ptr::null_mut(), dst_fd, std::ptr::null_mut(), len, 0) };
+        // landing file are borrowed); the offsets are locals the call
+        // updates, the file positions are left alone.
+        let n = unsafe { libc::copy_file_range(src_fd, &mut off_in, dst_fd, &mut off_out, step, 0) };
         if n < 0 {
             let e = io::Error::last_os_error();
             match e.raw_os_error() {
                 Some(libc::EINTR) => continue,
                 Some(libc::ENOSYS | libc::EXDEV | libc::EOPNOTSUPP) => {
                     zero_copy.store(false, Ordering::Relaxed);
-                    return Ok(remaining);
+                    return Ok(done);
                 }
-                Some(libc::EINVAL) => return Ok(remaining),
+                Some(libc::EINVAL) => return Ok(done),
                 _ => return Err(io_error("copy", incoming, e)),
             }
         }
@@ -100,29 +97,30 @@ fn kernel_copy(src: &File, incoming: &mut Incoming, mut remaining: u64, zero_cop
             return Err(shrank(incoming));
         }
         incoming.record_zero_copy(n as u64);
-        remaining -= n as u64;
+        done += n as u64;
     }
-    Ok(0)
+    Ok(done)
 }
 
-/// Copies `remaining` bytes through `buf`.
-fn user_copy(mut src: &File, incoming: &mut Incoming, mut remaining: u64, buf: &mut Vec<u8>) -> Result<()> {
+/// Copies `len` bytes through `buf`, from `offset` of `src` to `at`.
+fn user_copy(src: &File, offset: u64, incoming: &mut Incoming, at: u64, len: u64, buf: &mut Vec<u8>) -> Result<()> {
     if buf.len() < BUF_SIZE {
         buf.resize(BUF_SIZE, 0);
     }
-    while remaining > 0 {
-        let want = remaining.min(buf.len() as u64) as usize;
-        let n = match src.read(&mut buf[..want]) {
+    let mut done = 0;
+    while done < len {
+        let want = (len - done).min(buf.len() as u64) as usize;
+        let n = match src.read_at(&mut buf[..want], offset + done) {
             Ok(0) => return Err(shrank(incoming)),
             Ok(n) => n,
             Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
             Err(e) => return Err(io_error("read source", incoming, e)),
         };
-        if let Err(e) = incoming.file().write_all(&buf[..n]) {
+        if let Err(e) = incoming.file().write_all_at(&buf[..n], at + done) {
             return Err(io_error("write", incoming, e));
         }
         incoming.record(n as u64);
-        remaining -= n as u64;
+        done += n as u64;
     }
     Ok(())
 }

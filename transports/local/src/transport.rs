@@ -1,21 +1,24 @@
 //! The in-process payload transport.
 //!
 //! `send` and `receive` of one [`LocalTransport`] are joined by a bounded
-//! channel of open files ([`CHANNEL_CAPACITY`] items), so the number of open
-//! descriptors stays bounded whatever the tree size. Both halves run a small
-//! pool of blocking threads: senders open files ([`PayloadReader::open`]),
-//! receivers land them ([`Landing::begin`], `copy_file_range`, commit). A
-//! per-file failure is reported through [`Landing`] and the workers go on; a
-//! volume error (no space, read-only) stops `receive`, which drops the rest of
-//! the queue so nothing else is written, and the senders stop when they find
-//! the channel closed.
+//! channel of parcels, each the payload records of one file
+//! ([`blit_api::records`]; [`CHANNEL_CAPACITY`] parcels), so the number of
+//! open descriptors stays bounded whatever the tree size. Both halves run a
+//! small pool of blocking threads: senders turn planned files into records
+//! with [`send_file`] (the open source file itself is the body), receivers
+//! land them through a [`Lander`], copying each body with
+//! `copy_file_range`. A per-file failure is reported through the landing and
+//! the workers go on; a volume error (no space, read-only) stops `receive`,
+//! which drops the rest of the queue so nothing else is written, and the
+//! senders stop when they find the channel closed.
 
 use crate::{copy, pool, SCHEME};
 use blit_api::{
-    on_blocking_thread, Capabilities, DirectionSet, Error, FileHeader, HalfPart, Landing, PayloadPlan, PayloadReader,
-    PayloadTransport, PlanReceiver, Result, ResumePlan, SourceFile,
+    on_blocking_thread, send_file, Capabilities, DirectionSet, Error, FileHeader, HalfPart, Lander, Landing,
+    PayloadPlan, PayloadReader, PayloadTransport, PlanReceiver, RecordWriter, Result, Sent,
 };
 use crossbeam_channel::{Receiver, RecvTimeoutError, Sender};
+use std::fs::File;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
@@ -29,16 +32,55 @@ const RECEIVE_WORKERS: usize = 8;
 /// How often an idle receiver checks whether another one hit a volume error.
 const STOP_POLL: Duration = Duration::from_millis(50);
 
-/// One unit between the halves: an open file, an open file the destination
-/// resumes (with the ranges to copy), an empty file (nothing to read, so
-/// never opened: saves three system calls per file on trees of empty
-/// files), or why a file could not be opened.
+/// One payload record between the halves. The body is the open source
+/// file itself: the landing side copies from it.
 #[derive(Debug)]
-enum Item {
-    File(SourceFile),
-    Resumed(SourceFile, ResumePlan),
-    Empty(FileHeader),
+enum Record {
+    File(FileHeader),
+    Range { offset: u64, reused: u64 },
+    Body { file: Arc<File>, offset: u64, len: u64 },
+    End,
+    Abort(Error),
     Failed(FileHeader, Error),
+}
+
+/// The records of one file, handed over together so that one landing
+/// worker takes all of them.
+#[derive(Debug)]
+struct Parcel(Vec<Record>);
+
+/// Memory never fails: every record is kept.
+impl RecordWriter for Parcel {
+    fn file(&mut self, header: &FileHeader) -> Result<()> {
+        self.0.push(Record::File(header.clone()));
+        Ok(())
+    }
+
+    fn range(&mut self, offset: u64, reused: u64) -> Result<()> {
+        self.0.push(Record::Range { offset, reused });
+        Ok(())
+    }
+
+    fn body(&mut self, file: &Arc<File>, offset: u64, len: u64) -> Result<Sent> {
+        // Whether the source falls short shows when the landing side reads it.
+        self.0.push(Record::Body { file: file.clone(), offset, len });
+        Ok(Sent::All)
+    }
+
+    fn end(&mut self) -> Result<()> {
+        self.0.push(Record::End);
+        Ok(())
+    }
+
+    fn abort(&mut self, error: &Error) -> Result<()> {
+        self.0.push(Record::Abort(error.clone()));
+        Ok(())
+    }
+
+    fn failed(&mut self, header: &FileHeader, error: &Error) -> Result<()> {
+        self.0.push(Record::Failed(header.clone(), error.clone()));
+        Ok(())
+    }
 }
 
 /// The local payload transport: copies files between two paths of this
@@ -51,8 +93,8 @@ enum Item {
 /// either half is an `InvalidInput` error.
 #[derive(Debug)]
 pub struct LocalTransport {
-    tx: HalfPart<Sender<Item>>,
-    rx: HalfPart<Receiver<Item>>,
+    tx: HalfPart<Sender<Parcel>>,
+    rx: HalfPart<Receiver<Parcel>>,
     zero_copy: Arc<AtomicBool>,
     send_workers: usize,
     receive_workers: usize,
@@ -150,25 +192,19 @@ impl PayloadTransport for LocalTransport {
 }
 
 /// Takes plans until the plan stream ends or the receiving half went away.
-fn send_worker(plans: &Mutex<PlanReceiver>, reader: &dyn PayloadReader, tx: &Sender<Item>) {
-    let open = |header: FileHeader| {
-        if header.size == 0 {
-            return tx.send(Item::Empty(header)).is_ok();
-        }
-        let item = match reader.open(&header).and_then(|file| Ok((file.resume_plan()?, file))) {
-            Ok((None, file)) => Item::File(file),
-            Ok((Some(plan), file)) => Item::Resumed(file, plan),
-            Err(e) => Item::Failed(header, e),
-        };
-        tx.send(item).is_ok()
+fn send_worker(plans: &Mutex<PlanReceiver>, reader: &dyn PayloadReader, tx: &Sender<Parcel>) {
+    let send = |header: FileHeader| {
+        // A whole file is three records: its header, the body, the end.
+        let mut parcel = Parcel(Vec::with_capacity(3));
+        send_file(reader, &header, &mut parcel).is_ok() && tx.send(parcel).is_ok()
     };
     loop {
         let plan = plans.lock().unwrap_or_else(PoisonError::into_inner).blocking_recv();
         let sent = match plan {
             None => return,
-            Some(PayloadPlan::File(header)) => open(header),
-            Some(PayloadPlan::Shard(headers)) => headers.into_iter().all(open),
-            Some(other) => other.files().iter().cloned().all(open),
+            Some(PayloadPlan::File(header)) => send(header),
+            Some(PayloadPlan::Shard(headers)) => headers.into_iter().all(send),
+            Some(other) => other.files().iter().cloned().all(send),
         };
         if !sent {
             return;
@@ -176,64 +212,40 @@ fn send_worker(plans: &Mutex<PlanReceiver>, reader: &dyn PayloadReader, tx: &Sen
     }
 }
 
-/// Lands items until the channel is drained and closed, another worker hit a
-/// volume error, or this one did (returned).
-fn receive_worker(rx: &Receiver<Item>, landing: &Landing, stop: &AtomicBool, zero_copy: &AtomicBool) -> Result<()> {
+/// Lands parcels until the channel is drained and closed, another worker hit
+/// a volume error, or this one did (returned).
+fn receive_worker(rx: &Receiver<Parcel>, landing: &Landing, stop: &AtomicBool, zero_copy: &AtomicBool) -> Result<()> {
+    let mut lander = Lander::new(landing);
     let mut buf = Vec::new();
     while !stop.load(Ordering::Acquire) {
-        let item = match rx.recv_timeout(STOP_POLL) {
-            Ok(item) => item,
+        let parcel = match rx.recv_timeout(STOP_POLL) {
+            Ok(parcel) => parcel,
             Err(RecvTimeoutError::Timeout) => continue,
             Err(RecvTimeoutError::Disconnected) => return Ok(()),
         };
         if stop.load(Ordering::Acquire) {
             return Ok(());
         }
-        let landed = match item {
-            Item::Failed(header, e) => {
-                landing.source_failed(&header, &e);
-                Ok(())
-            }
-            Item::File(file) => land(landing, file, zero_copy, &mut buf),
-            Item::Resumed(file, plan) => land_ranges(landing, file, &plan, zero_copy, &mut buf),
-            Item::Empty(header) => landing.begin(&header).and_then(|incoming| incoming.commit()),
-        };
-        match landed {
-            Err(e) if e.kind().is_volume_error() => return Err(e),
-            // Landing and Incoming already reported the failure.
-            _ => {}
+        for record in parcel.0 {
+            land(&mut lander, record, zero_copy, &mut buf)?;
         }
     }
     Ok(())
 }
 
-/// Lands one file: begin, copy, commit. Every failure is already reported.
-fn land(landing: &Landing, src: SourceFile, zero_copy: &AtomicBool, buf: &mut Vec<u8>) -> Result<()> {
-    let mut incoming = landing.begin(&src.header)?;
-    if let Err(e) = copy::copy_into(&src.file, &mut incoming, zero_copy, buf) {
-        incoming.fail(&e);
-        return Err(e);
-    }
-    incoming.commit()
-}
-
-/// Lands one resumed file: reopen its partial copy, copy the planned ranges
-/// at their offsets, commit. Every failure is already reported.
-fn land_ranges(
-    landing: &Landing,
-    src: SourceFile,
-    plan: &ResumePlan,
-    zero_copy: &AtomicBool,
-    buf: &mut Vec<u8>,
-) -> Result<()> {
-    let mut incoming = landing.resume(&src.header, plan.reused)?;
-    for range in &plan.ranges {
-        if let Err(e) = copy::copy_range(&src.file, &mut incoming, range.clone(), zero_copy, buf) {
-            incoming.fail(&e);
-            return Err(e);
+/// Lands one record. Fails only with a volume error: per-file failures are
+/// reported through the landing.
+fn land(lander: &mut Lander, record: Record, zero_copy: &AtomicBool, buf: &mut Vec<u8>) -> Result<()> {
+    match record {
+        Record::File(header) => lander.file(header),
+        Record::Range { offset, reused } => lander.range(offset, reused),
+        Record::Body { file, offset, len } => {
+            lander.fill(len, |incoming, at| copy::copy_at(&file, offset, incoming, at, len, zero_copy, buf)).map(drop)
         }
+        Record::End => lander.end(),
+        Record::Abort(error) => lander.abort(&error),
+        Record::Failed(header, error) => lander.failed(&header, &error),
     }
-    incoming.commit()
 }
 
 #[cfg(test)]

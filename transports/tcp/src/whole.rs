@@ -9,6 +9,7 @@ use crate::out::{Body, Out};
 use crate::shared::gone;
 use blit_api::{short_read, Error, FileHeader, RecordWriter, Result, Sent};
 use std::fs::File;
+use std::sync::Arc;
 
 /// [`RecordWriter`] over one connection.
 pub(crate) struct Records<'o> {
@@ -34,7 +35,7 @@ impl RecordWriter for Records<'_> {
         })
     }
 
-    fn body(&mut self, file: &File, offset: u64, len: u64) -> Result<Sent> {
+    fn body(&mut self, file: &Arc<File>, offset: u64, len: u64) -> Result<Sent> {
         match self.out.body(file, offset, len).map_err(|e| gone(self.peer, &e))? {
             (_, Body::Sent) => Ok(Sent::All),
             (_, Body::Short(e)) => Ok(Sent::Short(e)),

@@ -17,8 +17,14 @@ fn data() -> Vec<u8> {
         .collect()
 }
 
-/// Copies `src` into `dst/f` and returns the events.
-fn copy(content: &[u8], announced: u64, zero_copy: bool) -> (tempfile::TempDir, Result<()>, Vec<ProgressEvent>) {
+/// Copies `runs` (source offset, destination offset, length) of `content`
+/// into `dst/f`, announced as `announced` bytes, and returns the events.
+fn copy_runs(
+    content: &[u8],
+    announced: u64,
+    runs: &[(u64, u64, u64)],
+    zero_copy: bool,
+) -> (tempfile::TempDir, Result<()>, Vec<ProgressEvent>) {
     let dir = tempfile::tempdir().unwrap();
     let src = dir.path().join("src");
     std::fs::write(&src, content).unwrap();
@@ -29,7 +35,10 @@ fn copy(content: &[u8], announced: u64, zero_copy: bool) -> (tempfile::TempDir, 
     let mut incoming = landing.begin(&header("f", FileKind::File, announced, 7, 0o640)).unwrap();
     let file = std::fs::File::open(&src).unwrap();
     let flag = AtomicBool::new(zero_copy);
-    let result = match copy_into(&file, &mut incoming, &flag, &mut Vec::new()) {
+    let mut buf = Vec::new();
+    let copied =
+        runs.iter().try_for_each(|&(offset, at, len)| copy_at(&file, offset, &mut incoming, at, len, &flag, &mut buf));
+    let result = match copied {
         Ok(()) => incoming.commit(),
         Err(e) => {
             incoming.fail(&e);
@@ -37,6 +46,11 @@ fn copy(content: &[u8], announced: u64, zero_copy: bool) -> (tempfile::TempDir, 
         }
     };
     (dir, result, events.events())
+}
+
+/// Copies all of `content` (announced as `announced` bytes) into `dst/f`.
+fn copy(content: &[u8], announced: u64, zero_copy: bool) -> (tempfile::TempDir, Result<()>, Vec<ProgressEvent>) {
+    copy_runs(content, announced, &[(0, 0, announced)], zero_copy)
 }
 
 fn bytes(events: &[ProgressEvent], zero: bool) -> u64 {
@@ -87,4 +101,19 @@ fn empty_files_need_no_copy() {
     result.unwrap();
     assert_eq!(std::fs::read(dir.path().join("dst/f")).unwrap(), b"");
     assert_eq!(bytes(&events, true) + bytes(&events, false), 0);
+}
+
+#[test]
+fn runs_land_at_their_offsets_in_any_order() {
+    let content = data();
+    // The second half first, from far into the source: file positions play no part.
+    let runs = [(2_000_000, 50, 70), (1_000, 0, 50)];
+    for zero_copy in [true, false] {
+        let (dir, result, events) = copy_runs(&content, 120, &runs, zero_copy);
+        result.unwrap();
+        let landed = std::fs::read(dir.path().join("dst/f")).unwrap();
+        assert_eq!(landed[..50], content[1_000..1_050], "zero_copy {zero_copy}");
+        assert_eq!(landed[50..], content[2_000_000..2_000_070], "zero_copy {zero_copy}");
+        assert_eq!(bytes(&events, true) + bytes(&events, false), 120);
+    }
 }
