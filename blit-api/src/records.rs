@@ -86,10 +86,10 @@ pub fn send_source(source: SourceFile, out: &mut dyn RecordWriter) -> Result<()>
         Ok(plan) => plan,
         Err(e) => return out.failed(&without_map(&source.header), &e),
     };
-    let SourceFile { file, header } = source;
+    let SourceFile { file, mut header } = source;
     let file = Arc::new(file);
     // The block map served its purpose; the receiver needs none of it.
-    let header = without_map(&header);
+    header.resume = None;
     out.file(&header)?;
     let Some(plan) = plan else {
         return match out.body(&file, 0, header.size)? {
