@@ -13,7 +13,7 @@
 # Open), frames from arbitrary bytes and PAX times, the options and the
 # filter a daemon compiles from them, payload record streams (file ranges
 # of resumed files), the tar shard reader with PAX owner/xattr records
-# (transports/grpc/src/fuzz/*.rs); the TCP record prefix, file header and
+# (session/src/fuzz/*.rs); the TCP record prefix, file header and
 # range header decoders (transports/tcp/src/frame/tests.rs). Appends to
 # bench/results/reliability-latest.md (or $RESULTS).
 set -euo pipefail
@@ -42,14 +42,14 @@ run() {
     return 0
 }
 run "path validation" "$CASES" blit-api "--test fuzz_paths"
-run "gRPC messages and frames" "$CASES" blit-transport-grpc --lib \
+run "session messages and frames" "$CASES" blit-session --lib \
     fuzz::messages::paths_decode fuzz::messages::headers_decode fuzz::messages::generated \
     fuzz::messages::mutated fuzz::messages::arbitrary fuzz::shards::pax_times
-run "options and filter compilation" "$CASES" blit-transport-grpc --lib \
+run "options and filter compilation" "$CASES" blit-session --lib \
     fuzz::options::options_compile_or_are_refused
-run "payload record streams" "$((CASES / 10))" blit-transport-grpc --lib \
+run "payload record streams" "$((CASES / 10))" blit-session --lib \
     fuzz::records::well_formed fuzz::records::mutated
-run "tar shard reader" "$((CASES / 10))" blit-transport-grpc --lib fuzz::shards::shards_never
+run "tar shard reader" "$((CASES / 10))" blit-session --lib fuzz::shards::shards_never
 run "TCP record decoder" "$CASES" blit-transport-tcp --lib \
     frame::tests::decoder_never_panics frame::tests::header_decoders_never_panic \
     frame::tests::file_headers_round_trip frame::tests::range_headers_decode frame::tests::prefixes_of_every_tag

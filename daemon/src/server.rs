@@ -151,7 +151,7 @@ impl pb::blit_server::Blit for BlitService {
             let answer = blit_transport_grpc::check_secret(self.security.required(None), &metadata, &peer);
             self.checked(answer, addr).await?;
         }
-        let mut incoming = request.into_inner();
+        let mut incoming = server::incoming(request.into_inner(), &peer);
         let open_within = self.limits.idle.min(std::time::Duration::from_secs(10));
         let mut request = tokio::time::timeout(open_within, server::accept(&mut incoming, &peer))
             .await

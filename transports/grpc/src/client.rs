@@ -1,25 +1,23 @@
-//! The client side: push, pull, modules and list against a blitd.
+//! The client side: push, pull, modules and list against a blitd over
+//! gRPC. The session itself is `blit_session`'s ([`blit_session::client`]);
+//! this module opens its stream ([`GrpcDialer`]) and answers the unary
+//! requests.
 //!
-//! Every call connects afresh (within [`GrpcConfig::connect_timeout`]),
-//! names the daemon (`host:port`) in every error and says what to do. A
-//! transfer emits the same events as a local one: `Started` (direction
-//! `push` or `pull`, transport `grpc`) first, one terminal event last, and in
-//! between the destination's events, replayed from the daemon in a push.
+//! Every call connects afresh (within [`GrpcConfig::connect_timeout`]) and
+//! names the daemon (`host:port`) in every error, with what to do.
 
 use crate::auth::attach;
-use crate::config::address;
 use crate::connector::TlsConnector;
-use crate::convert::{header_from_pb, options_to_pb, Mask};
-use crate::error::{error_from_report, error_from_status, protocol};
-use crate::link::{self, Half, Session, Window, FRAME_QUEUE};
-use crate::plane::{self, ClientPlane};
-use crate::{GrpcConfig, ModuleInfo, RemoteSpec, TransportMode, SCHEME};
-use blit_api::{Direction, Error, ErrorKind, Events, FileHeader, Result, TransferOptions, TransferSummary};
-use blit_engine::{DestinationRoles, SourceRoles, SummaryTap};
+use crate::error::{error_from_status, frames};
+use crate::GrpcConfig;
+use blit_api::{Error, ErrorKind, Events, FileHeader, Result, TransferOptions, TransferSummary};
+use blit_engine::{DestinationRoles, SourceRoles};
 use blit_proto::pb::blit_client::BlitClient;
 use blit_proto::{pb, PROTOCOL_VERSION};
+use blit_session::client::{entries_from_pb, modules_from_pb, within, Dialed, Dialer};
+use blit_session::link::FRAME_QUEUE;
+use blit_session::{address, ModuleInfo, RemoteSpec};
 use prost::bytes::Bytes;
-use std::future::Future;
 use std::net::SocketAddr;
 use std::time::Duration;
 use tokio::sync::mpsc;
@@ -30,7 +28,8 @@ use tonic::transport::{Channel, Endpoint};
 const START_HINT: &str = "is blitd running? start it with `blitd --module name=/path`";
 
 /// Sends the files of `source` to `remote`; the daemon runs the
-/// destination half inside the module.
+/// destination half inside the module ([`blit_session::client::push`] over
+/// gRPC).
 ///
 /// `source` is usually a local tree:
 ///
@@ -56,14 +55,13 @@ pub async fn push(
     config: &GrpcConfig,
     events: Events,
 ) -> Result<TransferSummary> {
-    let tap = SummaryTap::pending(events, Direction::Push, planned_transport(config), options.dry_run);
-    let half = Half::Source { roles: source, replay: Some(tap.clone()) };
-    let result = transfer(remote, pb::Role::Push, half, options, config, &tap).await;
-    conclude(&tap, result)
+    let dialer = GrpcDialer { remote, config };
+    blit_session::client::push(remote, source, options, &config.session(), &dialer, events).await
 }
 
 /// Fetches the files below `remote` into `destination`; the daemon runs the
-/// source half inside the module.
+/// source half inside the module ([`blit_session::client::pull`] over
+/// gRPC).
 pub async fn pull(
     remote: &RemoteSpec,
     destination: DestinationRoles,
@@ -71,30 +69,8 @@ pub async fn pull(
     config: &GrpcConfig,
     events: Events,
 ) -> Result<TransferSummary> {
-    let tap = SummaryTap::pending(events, Direction::Pull, planned_transport(config), options.dry_run);
-    let half = Half::Destination { roles: destination, events: Some(tap.clone()) };
-    let result = transfer(remote, pb::Role::Pull, half, options, config, &tap).await;
-    conclude(&tap, result)
-}
-
-/// The transport `Started` names: the one the session sets out to use (the
-/// summary names the one it used, and why, if it fell back).
-fn planned_transport(config: &GrpcConfig) -> &'static str {
-    match config.transport {
-        TransportMode::Grpc => SCHEME,
-        _ if cfg!(feature = "tcp-data-plane") => "tcp",
-        _ => SCHEME,
-    }
-}
-
-fn conclude(tap: &SummaryTap, result: Result<()>) -> Result<TransferSummary> {
-    match result {
-        Ok(()) => Ok(tap.finish()),
-        Err(e) => {
-            tap.fail(&e);
-            Err(e)
-        }
-    }
+    let dialer = GrpcDialer { remote, config };
+    blit_session::client::pull(remote, destination, options, &config.session(), &dialer, events).await
 }
 
 /// The modules `host:port` serves.
@@ -107,12 +83,7 @@ pub async fn modules(host: &str, port: u16, config: &GrpcConfig) -> Result<Vec<M
         .await?
         .map_err(|s| refused(&s, &peer, config))?
         .into_inner();
-    check_version(reply.protocol_version, &peer)?;
-    Ok(reply
-        .modules
-        .into_iter()
-        .map(|m| ModuleInfo { name: m.name, comment: m.comment, read_only: m.read_only })
-        .collect())
+    modules_from_pb(reply, &peer)
 }
 
 /// Lists `remote`: the entries of the directory it names (their paths are
@@ -133,80 +104,46 @@ pub async fn list(remote: &RemoteSpec, config: &GrpcConfig, mut each: impl FnMut
         .map_err(|s| refused(&s, &peer, config))?
         .into_inner();
     while let Some(reply) = stream.message().await.map_err(|s| error_from_status(&s, &peer))? {
-        check_version(reply.protocol_version, &peer)?;
-        for entry in reply.entries {
-            each(header_from_pb(entry).map_err(|e| protocol(&peer, e.to_string()))?);
-        }
+        entries_from_pb(reply, &peer)?.into_iter().for_each(&mut each);
     }
     Ok(())
 }
 
-/// Opens a session and runs `half` in it.
-async fn transfer(
-    remote: &RemoteSpec,
-    role: pb::Role,
-    half: Half,
-    options: &TransferOptions,
-    config: &GrpcConfig,
-    tap: &SummaryTap,
-) -> Result<()> {
-    let peer = remote.address();
-    let open = pb::Open {
-        protocol_version: PROTOCOL_VERSION,
-        module: remote.module.clone(),
-        path: Bytes::copy_from_slice(remote.path.as_bytes()),
-        role: role as i32,
-        options: Some(options_to_pb(options)),
-        transport: config.transport.as_str().to_owned(),
-        window: Some(Window::OURS.to_pb()),
-    };
-    let mut attempt = 1;
-    let (response, out, control) = loop {
-        let (mut client, control) = connect_to(&remote.host, remote.port, config).await?;
-        let (out, rx) = mpsc::channel(FRAME_QUEUE);
-        // A fresh channel always has room for the first frame.
-        let _ = out.try_send(pb::Frame { body: Some(pb::frame::Body::Open(open.clone())) });
-        let mut request = tonic::Request::new(ReceiverStream::new(rx));
-        attach(&mut request, config.secret.as_ref());
-        match within(config.handshake_timeout, &peer, client.transfer(request)).await? {
-            Ok(response) => break (response, out, control),
-            Err(status) if dropped(&status) && attempt < FIRST_EXCHANGE_ATTEMPTS => {
-                tracing::debug!("{peer}: the connection closed before blitd answered; trying again");
-                tokio::time::sleep(RETRY_PAUSE * attempt).await;
-                attempt += 1;
+/// Opens session streams to one daemon over gRPC: connects, sends the
+/// secret, and tries the first exchange again when the connection closes
+/// before blitd answers.
+struct GrpcDialer<'a> {
+    remote: &'a RemoteSpec,
+    config: &'a GrpcConfig,
+}
+
+#[async_trait::async_trait]
+impl Dialer for GrpcDialer<'_> {
+    async fn dial(&self, open: pb::Frame) -> Result<Dialed> {
+        let (remote, config) = (self.remote, self.config);
+        let peer = remote.address();
+        let mut attempt = 1;
+        loop {
+            let (mut client, control) = connect_to(&remote.host, remote.port, config).await?;
+            let (out, rx) = mpsc::channel(FRAME_QUEUE);
+            // A fresh channel always has room for the first frame.
+            let _ = out.try_send(open.clone());
+            let mut request = tonic::Request::new(ReceiverStream::new(rx));
+            attach(&mut request, config.secret.as_ref());
+            match within(config.handshake_timeout, &peer, client.transfer(request)).await? {
+                Ok(response) => {
+                    let incoming = frames(response.into_inner(), peer);
+                    return Ok(Dialed { incoming, out, control: Some(control) });
+                }
+                Err(status) if dropped(&status) && attempt < FIRST_EXCHANGE_ATTEMPTS => {
+                    tracing::debug!("{peer}: the connection closed before blitd answered; trying again");
+                    tokio::time::sleep(RETRY_PAUSE * attempt).await;
+                    attempt += 1;
+                }
+                Err(status) => return Err(refused(&status, &peer, config)),
             }
-            Err(status) => return Err(refused(&status, &peer, config)),
         }
-    };
-    let mut incoming = response.into_inner();
-    let first =
-        within(config.handshake_timeout, &peer, incoming.message()).await?.map_err(|s| error_from_status(&s, &peer))?;
-    let (peer_window, offer) = match first.and_then(|f| f.body) {
-        Some(pb::frame::Body::Opened(opened)) => {
-            check_version(opened.protocol_version, &peer)?;
-            (Window::from_pb(opened.window).map_err(|e| protocol(&peer, e.to_string()))?, opened.data_plane)
-        }
-        Some(pb::frame::Body::Error(report)) => return Err(error_from_report(&report, &peer)),
-        _ => return Err(protocol(&peer, "the daemon did not accept the session with `Opened`")),
-    };
-    let (payload, answer, fallback) = match plane::client(offer, control, config, &remote.host, &peer).await? {
-        ClientPlane::InStream => (None, None, None),
-        ClientPlane::Ready { answer, plane } => (Some(plane), Some(answer), None),
-        ClientPlane::Fallback { answer, reason } => (None, answer, Some(reason)),
-    };
-    if let Some(answer) = answer {
-        let _ = out.send(pb::Frame { body: Some(pb::frame::Body::DataPlane(answer)) }).await;
     }
-    let report = payload.as_ref().map(|p| p.report.clone());
-    // `Started` names the transport that carries the payload, after any fallback.
-    tap.announce(payload.as_ref().map_or(SCHEME, |p| p.transport.name()));
-    let session = Session { peer, options: options.clone(), peer_window, mask: Mask::none(), cancel: None, payload };
-    let result = Box::pin(link::run(incoming, out, half, session)).await;
-    tap.set_transport(&match report {
-        Some(report) => report(),
-        None => plane::in_stream_report(fallback),
-    });
-    result
 }
 
 /// Connections a session's first exchange is tried on when each closes
@@ -239,28 +176,6 @@ fn refused(status: &tonic::Status, peer: &str, config: &GrpcConfig) -> Error {
         );
     }
     e
-}
-
-/// Refuses a daemon that speaks another protocol version.
-fn check_version(theirs: u32, peer: &str) -> Result<()> {
-    if theirs == PROTOCOL_VERSION {
-        return Ok(());
-    }
-    Err(Error::new(
-        ErrorKind::Protocol,
-        format!("blitd speaks blit protocol version {theirs}, this blit speaks version {PROTOCOL_VERSION}"),
-    )
-    .with_path(peer.to_owned())
-    .with_hint("install the same blit release on both sides"))
-}
-
-/// `fut`, or an error naming `peer` when it takes longer than `limit`.
-async fn within<T>(limit: Duration, peer: &str, fut: impl Future<Output = T>) -> Result<T> {
-    tokio::time::timeout(limit, fut).await.map_err(|_| {
-        Error::new(ErrorKind::Io, format!("no answer within {} s", limit.as_secs_f64()))
-            .with_path(peer.to_owned())
-            .with_hint("is blitd running and reachable? check the host, the port and any firewall")
-    })
 }
 
 /// The message of `e` and all its causes.
@@ -337,20 +252,4 @@ async fn connect_to(host: &str, port: u16, config: &GrpcConfig) -> Result<(BlitC
         .max_decoding_message_size(config.max_message_size)
         .max_encoding_message_size(config.max_message_size);
     Ok((client, addr))
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn version_mismatch_names_both_versions() {
-        assert!(check_version(PROTOCOL_VERSION, "h:1").is_ok());
-        let e = check_version(PROTOCOL_VERSION + 1, "h:1").unwrap_err();
-        assert_eq!(e.kind(), ErrorKind::Protocol);
-        let text = e.to_string();
-        assert!(text.contains(&format!("version {}", PROTOCOL_VERSION + 1)), "{text}");
-        assert!(text.contains(&format!("version {PROTOCOL_VERSION}")), "{text}");
-        assert!(text.starts_with("h:1: "), "{text}");
-    }
 }

@@ -1,71 +1,10 @@
-//! Where a remote endpoint is, and how to talk to it.
+//! How to reach blitd over gRPC and talk to it.
 
 use crate::auth::Secret;
-use blit_api::{Error, ErrorKind, RelPath};
+use blit_session::{SessionConfig, TransportMode, MAX_MESSAGE_SIZE};
 use blit_tls::ClientTls;
-use std::fmt;
 use std::net::SocketAddr;
-use std::str::FromStr;
 use std::time::Duration;
-
-/// The port blitd listens on unless told otherwise.
-pub const DEFAULT_PORT: u16 = 9031;
-
-/// Most bytes one gRPC message may carry, in both directions (4 MiB). Need
-/// batches (at most 3 MiB of headers) and payload records (at most 1 MiB of
-/// data) stay well below it; a peer's message above it ends the session
-/// with a clear error.
-pub const MAX_MESSAGE_SIZE: usize = 4 * 1024 * 1024;
-
-/// Most bytes of file data in one payload record (1 MiB).
-pub const CHUNK_SIZE: usize = 1024 * 1024;
-
-/// Which transport carries a session's payload.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
-pub enum TransportMode {
-    /// The TCP data plane when it can be reached within
-    /// [`GrpcConfig::data_plane_timeout`], else in-stream gRPC (the summary
-    /// says why).
-    Auto,
-    /// The TCP data plane; a session that cannot set it up fails.
-    Tcp,
-    /// In-stream gRPC payload records.
-    #[default]
-    Grpc,
-}
-
-impl TransportMode {
-    /// `auto`, `tcp` or `grpc`, as `Open.transport` carries it.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            TransportMode::Auto => "auto",
-            TransportMode::Tcp => "tcp",
-            TransportMode::Grpc => "grpc",
-        }
-    }
-}
-
-impl FromStr for TransportMode {
-    type Err = Error;
-
-    /// Parses `auto`, `tcp` or `grpc` (the empty string is `grpc`, what
-    /// clients without a data plane send).
-    fn from_str(s: &str) -> Result<Self, Error> {
-        match s {
-            "auto" => Ok(TransportMode::Auto),
-            "tcp" => Ok(TransportMode::Tcp),
-            "grpc" | "" => Ok(TransportMode::Grpc),
-            _ => Err(Error::new(ErrorKind::InvalidInput, format!("unknown transport `{s}`"))
-                .with_hint("use auto, tcp or grpc")),
-        }
-    }
-}
-
-impl fmt::Display for TransportMode {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.as_str())
-    }
-}
 
 /// How to reach and talk to blitd.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -118,6 +57,19 @@ impl Default for GrpcConfig {
 }
 
 impl GrpcConfig {
+    /// How sessions run (the handshake timeout and the data-plane fields).
+    pub fn session(&self) -> SessionConfig {
+        let mut plane = SessionConfig::default();
+        plane.handshake_timeout = self.handshake_timeout;
+        plane.transport = self.transport;
+        plane.streams = self.streams;
+        plane.compress = self.compress.clone();
+        plane.data_plane_timeout = self.data_plane_timeout;
+        plane.data_plane_addr = self.data_plane_addr;
+        plane.tls = self.tls.clone();
+        plane
+    }
+
     /// The defaults.
     pub fn new() -> Self {
         Self::default()
@@ -178,97 +130,20 @@ impl GrpcConfig {
     }
 }
 
-/// A remote endpoint: a daemon (`host`, `port`), one of its modules, and a
-/// path inside that module.
-///
-/// The path is module-relative and already validated ([`RelPath`]): it cannot
-/// name `..` or an absolute path. The daemon checks again, and also refuses
-/// symlinks that lead out of the module.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct RemoteSpec {
-    /// Host name or IP address (an IPv6 address without brackets).
-    pub host: String,
-    /// TCP port ([`DEFAULT_PORT`] unless the user named one).
-    pub port: u16,
-    /// Module name.
-    pub module: String,
-    /// Path inside the module (the root for the module itself).
-    pub path: RelPath,
-}
-
-impl RemoteSpec {
-    /// A remote endpoint.
-    pub fn new(host: impl Into<String>, port: u16, module: impl Into<String>, path: RelPath) -> Self {
-        RemoteSpec { host: host.into(), port, module: module.into(), path }
-    }
-
-    /// `host:port`, with brackets around an IPv6 address.
-    pub fn address(&self) -> String {
-        address(&self.host, self.port)
-    }
-}
-
-/// A module as clients see it (never its directory on the daemon).
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct ModuleInfo {
-    /// The name clients use (`host:/name/path`).
-    pub name: String,
-    /// What the operator wrote about it (may be empty).
-    pub comment: String,
-    /// Pushes into it are refused.
-    pub read_only: bool,
-}
-
-/// `host:port`, with brackets around an IPv6 address.
-pub(crate) fn address(host: &str, port: u16) -> String {
-    if host.contains(':') {
-        format!("[{host}]:{port}")
-    } else {
-        format!("{host}:{port}")
-    }
-}
-
-impl fmt::Display for RemoteSpec {
-    /// `host:port:/module/path`, the CLI's syntax.
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{}:/{}", self.address(), self.module)?;
-        if !self.path.is_root() {
-            write!(f, "/{}", self.path.display())?;
-        }
-        Ok(())
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
 
     #[test]
-    fn defaults_and_display() {
+    fn defaults_and_builders() {
         let c = GrpcConfig::default();
         assert_eq!(c.connect_timeout, Duration::from_secs(5));
         assert_eq!(c.max_message_size, 4 << 20);
         let c = GrpcConfig::new().connect_timeout(Duration::from_millis(10));
         assert_eq!(c.connect_timeout, Duration::from_millis(10));
-        let path = RelPath::from_bytes(b"a/b".to_vec()).unwrap();
-        let r = RemoteSpec::new("example.org", DEFAULT_PORT, "photos", path);
-        assert_eq!(r.to_string(), "example.org:9031:/photos/a/b");
-        let r = RemoteSpec::new("::1", 7, "m", RelPath::root());
-        assert_eq!(r.address(), "[::1]:7");
-        assert_eq!(r.to_string(), "[::1]:7:/m");
-    }
-
-    #[test]
-    fn transport_modes_parse() {
-        for mode in [TransportMode::Auto, TransportMode::Tcp, TransportMode::Grpc] {
-            assert_eq!(mode.as_str().parse::<TransportMode>().unwrap(), mode);
-        }
-        assert_eq!("".parse::<TransportMode>().unwrap(), TransportMode::Grpc);
-        let e = "udp".parse::<TransportMode>().unwrap_err();
-        assert_eq!(e.kind(), ErrorKind::InvalidInput);
-        assert!(e.to_string().contains("auto, tcp or grpc"), "{e}");
         let c = GrpcConfig::new().transport(TransportMode::Auto).streams(Some(40)).compress("zstd:3");
         assert_eq!((c.transport, c.streams, c.compress.as_str()), (TransportMode::Auto, Some(16), "zstd:3"));
         assert_eq!(c.data_plane_timeout, Duration::from_secs(2));
+        assert_eq!(c.session().streams, Some(16));
     }
 }

@@ -1,5 +1,5 @@
-//! Errors on the wire: `tonic::Status` and `ErrorReport` frames to and from
-//! [`blit_api::Error`], in one place.
+//! Errors on the wire: `tonic::Status` to and from [`blit_api::Error`], in
+//! one place (the session's `ErrorReport` frames are `blit_session`'s).
 //!
 //! A [`Status`] this crate builds carries the exact [`ErrorKind`] in the
 //! `blit-error-kind` metadata entry and the error's full text (path, message,
@@ -9,6 +9,9 @@
 
 use blit_api::{Error, ErrorKind};
 use blit_proto::pb;
+use blit_session::error::protocol;
+use blit_session::link::Incoming;
+use tokio_stream::StreamExt;
 use tonic::{Code, Status};
 
 /// The metadata key that carries the exact error kind.
@@ -87,74 +90,6 @@ fn kind_of(code: Code) -> ErrorKind {
     }
 }
 
-/// The wire form of a kind.
-pub(crate) fn kind_to_pb(kind: ErrorKind) -> pb::ErrorKind {
-    match kind {
-        ErrorKind::NotFound => pb::ErrorKind::NotFound,
-        ErrorKind::PermissionDenied => pb::ErrorKind::PermissionDenied,
-        ErrorKind::AlreadyExists => pb::ErrorKind::AlreadyExists,
-        ErrorKind::Unsupported => pb::ErrorKind::Unsupported,
-        ErrorKind::InvalidInput => pb::ErrorKind::InvalidInput,
-        ErrorKind::Protocol => pb::ErrorKind::Protocol,
-        ErrorKind::NoSpace => pb::ErrorKind::NoSpace,
-        ErrorKind::ReadOnly => pb::ErrorKind::ReadOnly,
-        ErrorKind::Io => pb::ErrorKind::Io,
-        ErrorKind::Cancelled => pb::ErrorKind::Cancelled,
-        _ => pb::ErrorKind::Unexpected,
-    }
-}
-
-/// A kind from the wire; unknown values (a newer peer) are `Unexpected`.
-pub(crate) fn kind_from_pb(value: i32) -> ErrorKind {
-    match pb::ErrorKind::try_from(value).unwrap_or(pb::ErrorKind::Unexpected) {
-        pb::ErrorKind::NotFound => ErrorKind::NotFound,
-        pb::ErrorKind::PermissionDenied => ErrorKind::PermissionDenied,
-        pb::ErrorKind::AlreadyExists => ErrorKind::AlreadyExists,
-        pb::ErrorKind::Unsupported => ErrorKind::Unsupported,
-        pb::ErrorKind::InvalidInput => ErrorKind::InvalidInput,
-        pb::ErrorKind::Protocol => ErrorKind::Protocol,
-        pb::ErrorKind::NoSpace => ErrorKind::NoSpace,
-        pb::ErrorKind::ReadOnly => ErrorKind::ReadOnly,
-        pb::ErrorKind::Io => ErrorKind::Io,
-        pb::ErrorKind::Cancelled => ErrorKind::Cancelled,
-        pb::ErrorKind::Unexpected | pb::ErrorKind::Unspecified => ErrorKind::Unexpected,
-    }
-}
-
-/// The `ErrorReport` frame body for a fatal error of this side.
-#[cfg_attr(not(any(feature = "client", feature = "server")), allow(dead_code))]
-pub(crate) fn report_from_error(error: &Error) -> pb::ErrorReport {
-    pb::ErrorReport {
-        kind: kind_to_pb(error.kind()) as i32,
-        message: error.message().to_owned(),
-        path: error.path().unwrap_or_default().to_owned(),
-        hint: error.hint().unwrap_or_default().to_owned(),
-    }
-}
-
-/// The error a peer reported. Its path, when it has one, is shown after the
-/// peer's address (`host:port:/module/dir` for a daemon's masked paths).
-#[cfg_attr(not(any(feature = "client", feature = "server")), allow(dead_code))]
-pub(crate) fn error_from_report(report: &pb::ErrorReport, peer: &str) -> Error {
-    let path = match report.path.as_str() {
-        "" => peer.to_owned(),
-        p if p.starts_with('/') => format!("{peer}:{p}"),
-        p => format!("{peer}: {p}"),
-    };
-    let error = Error::new(kind_from_pb(report.kind), bounded(report.message.clone())).with_path(path);
-    match report.hint.as_str() {
-        "" => error,
-        hint => error.with_hint(bounded(hint.to_owned())),
-    }
-}
-
-/// A violation of the protocol by `peer`.
-pub(crate) fn protocol(peer: &str, what: impl Into<String>) -> Error {
-    Error::new(ErrorKind::Protocol, what)
-        .with_path(peer.to_owned())
-        .with_hint("the peer broke the blit protocol; check that both sides run the same blit release")
-}
-
 /// A status that ended a running session's stream: the peer's own error
 /// (it carries blit's error kind) as it said it, or else the connection
 /// itself broke (the peer died, the network dropped: HTTP/2 reports that as
@@ -171,29 +106,17 @@ pub(crate) fn stream_ended(status: &Status, peer: &str) -> Error {
         .with_hint("rerun the same command to resume; files that landed are kept")
 }
 
-/// The peer's stream ended before the session did.
+/// A gRPC stream of frames as a session reads it: a message over the size
+/// limit is the peer's protocol error, any other status says how the
+/// connection ended.
 #[cfg_attr(not(any(feature = "client", feature = "server")), allow(dead_code))]
-pub(crate) fn peer_gone(peer: &str) -> Error {
-    Error::new(ErrorKind::Io, "the connection closed before the transfer finished")
-        .with_path(peer.to_owned())
-        .with_hint("rerun the transfer; finished files are kept")
-}
-
-/// Most bytes kept of a message a peer sent (a failure or a warning).
-pub(crate) const MAX_MESSAGE: usize = 4096;
-
-/// A peer's message cut to [`MAX_MESSAGE`] bytes (at a character boundary),
-/// so what a side holds per entry stays bounded.
-pub(crate) fn bounded(mut message: String) -> String {
-    if message.len() > MAX_MESSAGE {
-        let mut end = MAX_MESSAGE;
-        while !message.is_char_boundary(end) {
-            end -= 1;
-        }
-        message.truncate(end);
-        message.push_str(" [cut]");
-    }
-    message
+pub(crate) fn frames(stream: tonic::Streaming<pb::Frame>, peer: String) -> Incoming {
+    Box::pin(stream.map(move |next| {
+        next.map_err(|status| match status.code() {
+            tonic::Code::OutOfRange => protocol(&peer, format!("the peer sent {}", status.message())),
+            _ => stream_ended(&status, &peer),
+        })
+    }))
 }
 
 #[cfg(test)]
@@ -201,7 +124,7 @@ mod tests {
     use super::*;
 
     #[test]
-    fn kinds_round_trip_through_status_and_report() {
+    fn kinds_round_trip_through_status() {
         for kind in ErrorKind::ALL {
             let e = Error::new(kind, "boom").with_path("/m/a").with_hint("do this");
             let status = status_from_error(&e);
@@ -209,10 +132,6 @@ mod tests {
             let back = error_from_status(&status, "h:1");
             assert_eq!(back.kind(), kind, "{kind}");
             assert_eq!(back.to_string(), format!("h:1: {e}"));
-            assert_eq!(kind_from_pb(kind_to_pb(kind) as i32), kind);
-            let back = error_from_report(&report_from_error(&e), "h:1");
-            assert_eq!(back.kind(), kind);
-            assert_eq!(back.to_string(), "h:1:/m/a: boom (do this)");
         }
     }
 
@@ -228,8 +147,5 @@ mod tests {
         assert_eq!(error_from_status(&Status::not_found("x"), "p").kind(), ErrorKind::NotFound);
         assert_eq!(error_from_status(&Status::unauthenticated("x"), "p").kind(), ErrorKind::PermissionDenied);
         assert_eq!(error_from_status(&Status::unknown("x"), "p").kind(), ErrorKind::Unexpected);
-        assert_eq!(kind_from_pb(99), ErrorKind::Unexpected);
-        let report = pb::ErrorReport { kind: 1, message: "m".into(), path: "rel".into(), hint: String::new() };
-        assert_eq!(error_from_report(&report, "peer").to_string(), "peer: rel: m");
     }
 }

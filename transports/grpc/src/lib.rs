@@ -2,44 +2,28 @@
 #![deny(missing_docs)]
 
 mod auth;
-mod budget;
 #[cfg(feature = "client")]
 mod client;
 mod config;
 #[cfg(feature = "client")]
 mod connector;
-mod convert;
 mod error;
-#[cfg(test)]
-mod fuzz;
-#[cfg(any(feature = "client", feature = "server"))]
-mod link;
-#[cfg(any(feature = "client", feature = "server"))]
-mod plane;
-mod receive;
-mod records;
-mod send;
 #[cfg(feature = "server")]
 pub mod server;
-mod shard;
-mod transport;
 
 #[cfg(feature = "server")]
 pub use auth::{check as check_secret, Required};
 pub use auth::{Secret, AUTH_KEY};
+pub use blit_session::{
+    GrpcTransport, ModuleInfo, RemoteSpec, TransportMode, CHUNK_SIZE, DEFAULT_PORT, MAX_MESSAGE_SIZE, PROTOCOL_VERSION,
+    SCHEME,
+};
 /// TLS configurations, shared with the data plane ([`blit_tls`]).
 pub use blit_tls::{ClientTls, ServerTls};
 #[cfg(feature = "client")]
 pub use client::{list, modules, pull, push};
-pub use config::{GrpcConfig, ModuleInfo, RemoteSpec, TransportMode, CHUNK_SIZE, DEFAULT_PORT, MAX_MESSAGE_SIZE};
+pub use config::GrpcConfig;
 pub use error::{error_from_status, status_from_error};
-pub use transport::GrpcTransport;
-
-/// The scheme this transport registers under.
-pub const SCHEME: &str = "grpc";
-
-/// The wire protocol version this build speaks.
-pub const PROTOCOL_VERSION: u32 = blit_proto::PROTOCOL_VERSION;
 
 /// Registers the gRPC payload transport under [`SCHEME`]. The registered
 /// factory builds a loopback transport ([`GrpcTransport::loopback`]); remote

@@ -2,7 +2,7 @@
 //!
 //! `send` and `receive` of one [`LocalTransport`] are joined by a bounded
 //! channel of parcels, each the payload records of one file
-//! ([`blit_api::records`]; [`CHANNEL_CAPACITY`] parcels), so the number of
+//! (`blit_api::RecordWriter`; [`CHANNEL_CAPACITY`] parcels), so the number of
 //! open descriptors stays bounded whatever the tree size. Both halves run a
 //! small pool of blocking threads: senders turn planned files into records
 //! with [`send_file`] (the open source file itself is the body), receivers

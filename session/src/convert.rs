@@ -9,10 +9,6 @@
 //! shows the module's directory as `/<module>` so clients never learn where
 //! modules live on the daemon's disk.
 
-// Each feature uses one direction of some conversions (the client encodes
-// options, the server decodes them); both stay here, tested in pairs.
-#![cfg_attr(not(all(feature = "client", feature = "server")), allow(dead_code))]
-
 use crate::error::{bounded, kind_from_pb, kind_to_pb};
 use blit_api::{
     BlockMap, Error, ErrorKind, FileFailure, FileHeader, FileKind, FilterRule, FilterSpec, ManifestItem, ProgressEvent,

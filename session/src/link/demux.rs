@@ -12,10 +12,10 @@
 //! the local sink.
 
 use super::bytes::{Held, MANIFEST_BYTES};
-use super::Abort;
+use super::{Abort, Incoming};
 use crate::budget::Budget;
 use crate::convert::{event_from_pb, header_from_pb, item_from_pb};
-use crate::error::{error_from_report, peer_gone, protocol, stream_ended};
+use crate::error::{error_from_report, peer_gone, protocol};
 use blit_api::{Error, ErrorKind, Events, ManifestItem, NeedBatch, Result};
 use blit_proto::pb;
 use blit_proto::pb::frame::Body;
@@ -24,7 +24,7 @@ use std::sync::Arc;
 use std::time::Duration;
 use tokio::sync::mpsc::error::TrySendError;
 use tokio::sync::{mpsc, watch, Semaphore};
-use tonic::{Code, Streaming};
+use tokio_stream::StreamExt;
 
 /// A feeder's stash: items from the peer with their wire sizes.
 pub(super) type Stash<T> = mpsc::Sender<(T, usize)>;
@@ -92,7 +92,7 @@ async fn cancelled(cancel: &mut Option<watch::Receiver<bool>>) {
 /// Reads the stream until the peer is done, fails, or breaks the protocol.
 /// Drops every route when it returns.
 pub(super) async fn demux(
-    incoming: &mut Streaming<pb::Frame>,
+    incoming: &mut Incoming,
     mut routes: Routes,
     peer: &str,
     abort: &Abort,
@@ -103,16 +103,14 @@ pub(super) async fn demux(
             biased;
             _ = abort.wait() => break End::Aborted,
             _ = cancelled(&mut cancel) => break End::Broken(shutting_down()),
-            next = incoming.message() => next,
+            next = incoming.next() => next,
         };
         let frame = match next {
-            Ok(Some(frame)) => frame,
-            Ok(None) => break End::Lost(peer_gone(peer)),
-            // A message over the size limit is the peer's fault: tell it.
-            Err(status) if status.code() == Code::OutOfRange => {
-                break End::Broken(protocol(peer, format!("the peer sent {}", status.message())))
-            }
-            Err(status) => break End::Lost(stream_ended(&status, peer)),
+            Some(Ok(frame)) => frame,
+            None => break End::Lost(peer_gone(peer)),
+            // A message over the medium's limit is the peer's fault: tell it.
+            Some(Err(e)) if e.kind() == ErrorKind::Protocol => break End::Broken(e),
+            Some(Err(e)) => break End::Lost(e),
         };
         match route(frame, &mut routes, peer, abort).await {
             Ok(None) => {}
@@ -131,7 +129,7 @@ const CLOSE_WAIT: Duration = Duration::from_secs(5);
 /// If it closes (or breaks) before this side finished, the peer is gone and
 /// the session aborts; once this side finished (`finished`), the peer gets
 /// [`CLOSE_WAIT`] to close before the session ends anyway.
-pub(super) async fn tail(incoming: &mut Streaming<pb::Frame>, abort: &Abort, finished: &Abort) {
+pub(super) async fn tail(incoming: &mut Incoming, abort: &Abort, finished: &Abort) {
     let linger = async {
         finished.wait().await;
         tokio::time::sleep(CLOSE_WAIT).await;
@@ -142,10 +140,10 @@ pub(super) async fn tail(incoming: &mut Streaming<pb::Frame>, abort: &Abort, fin
             biased;
             _ = abort.wait() => return,
             _ = &mut linger => return,
-            next = incoming.message() => match next {
+            next = incoming.next() => match next {
                 // Nothing may follow `Done` or `Error`; ignore it.
-                Ok(Some(_)) => {}
-                Ok(None) | Err(_) => {
+                Some(Ok(_)) => {}
+                None | Some(Err(_)) => {
                     if !finished.is_set() {
                         abort.trigger();
                     }

@@ -2,7 +2,8 @@
 
 use super::{ClientPlane, DataPlane};
 use crate::error::protocol;
-use crate::{GrpcConfig, TransportMode};
+use crate::link::Incoming;
+use crate::{SessionConfig, TransportMode};
 use blit_api::{Error, ErrorKind, PayloadTransport, Result};
 use blit_engine::TransportReport;
 use blit_proto::pb;
@@ -12,12 +13,11 @@ use prost::bytes::Bytes;
 use std::net::SocketAddr;
 use std::sync::Arc;
 use tokio::task::JoinHandle;
-use tonic::Streaming;
+use tokio_stream::StreamExt;
 
 /// A daemon's offer waiting for the client: the listener accepting the
 /// data connections until its token expires.
 #[derive(Debug)]
-#[cfg_attr(not(feature = "server"), allow(dead_code))]
 pub(crate) struct PendingPlane {
     accept: JoinHandle<Result<Vec<blit_transport_tcp::Link>>>,
 }
@@ -29,35 +29,45 @@ impl Drop for PendingPlane {
     }
 }
 
-fn plane(transport: TcpTransport) -> DataPlane {
-    let transport = Arc::new(transport);
-    let closer = transport.closer();
-    let reported = transport.clone();
-    DataPlane {
-        transport: transport as Arc<dyn PayloadTransport>,
-        close: Arc::new(move || closer.close()),
-        report: Arc::new(move || {
-            let mut report = TransportReport::new(blit_transport_tcp::SCHEME);
-            if let Some(t) = reported.tuning() {
-                report.streams = t.streams;
-                report.chunk_size = u64::from(t.chunk_size);
-                report.compression = t.compression;
-                report.tuning = t.how;
-            }
-            report
-        }),
+/// The TCP data plane as a session's carrier.
+#[derive(Debug)]
+struct TcpPlane(Arc<TcpTransport>);
+
+impl DataPlane for TcpPlane {
+    fn transport(&self) -> Arc<dyn PayloadTransport> {
+        self.0.clone()
+    }
+
+    fn close(&self) {
+        self.0.closer().close();
+    }
+
+    fn report(&self) -> TransportReport {
+        let mut report = TransportReport::new(blit_transport_tcp::SCHEME);
+        if let Some(t) = self.0.tuning() {
+            report.streams = t.streams;
+            report.chunk_size = u64::from(t.chunk_size);
+            report.compression = t.compression;
+            report.tuning = t.how;
+        }
+        report
     }
 }
 
+fn plane(transport: TcpTransport) -> Arc<dyn DataPlane> {
+    Arc::new(TcpPlane(Arc::new(transport)))
+}
+
 /// Client: after `Opened`, opens the data connections the daemon offered.
-/// `control` is the daemon address the control connection uses; the data
-/// plane is on the same address unless [`GrpcConfig::data_plane_addr`]
-/// says otherwise.
-#[cfg_attr(not(feature = "client"), allow(dead_code))]
+/// `control` is the daemon address the control connection uses (`None`
+/// when the medium is not a socket: then only
+/// [`SessionConfig::data_plane_addr`] can say where); the data plane is on
+/// the same address unless [`SessionConfig::data_plane_addr`] says
+/// otherwise.
 pub(crate) async fn client(
     offer: Option<pb::DataPlaneOffer>,
-    control: SocketAddr,
-    config: &GrpcConfig,
+    control: Option<SocketAddr>,
+    config: &SessionConfig,
     host: &str,
     peer: &str,
 ) -> Result<ClientPlane> {
@@ -76,7 +86,16 @@ pub(crate) async fn client(
     };
     let token = Token::from_bytes(&offer.token).map_err(|e| protocol(peer, e.message()))?;
     let port = u16::try_from(offer.port).map_err(|_| protocol(peer, format!("a data-plane port {}", offer.port)))?;
-    let addr = config.data_plane_addr.unwrap_or(SocketAddr::new(control.ip(), port));
+    let Some(addr) = config.data_plane_addr.or(control.map(|c| SocketAddr::new(c.ip(), port))) else {
+        let why = "the session's medium has no address to open a data plane on";
+        return match config.transport {
+            TransportMode::Tcp => Err(Error::new(ErrorKind::Unsupported, why).with_path(peer.to_owned())),
+            _ => {
+                let answer = pb::DataPlane { choice: Some(pb::data_plane::Choice::Fallback(why.to_owned())) };
+                Ok(ClientPlane::Fallback { answer: Some(answer), reason: why.to_owned() })
+            }
+        };
+    };
     let count = config.streams.unwrap_or(AUTO_STREAMS);
     let tls = config.tls.as_ref().map(|tls| (tls, host));
     match blit_transport_tcp::connect_tls(addr, &token, count, config.data_plane_timeout, tls).await {
@@ -110,7 +129,6 @@ pub(crate) async fn client(
 /// connection arrived on (`local`) when the client asked for the data
 /// plane, and returns the offer for `Opened`. Without a known local address
 /// there is nothing safe to bind: `auto` goes in-stream, `tcp` is refused.
-#[cfg_attr(not(feature = "server"), allow(dead_code))]
 pub(crate) fn offer(
     mode: TransportMode,
     local: Option<SocketAddr>,
@@ -146,17 +164,16 @@ pub(crate) fn offer(
 /// Daemon: reads the client's answer to the offer (its first frame after
 /// `Opened`) and, when it is ready, waits for its data connections.
 /// `Ok(None)`: the client falls back to in-stream payloads.
-#[cfg_attr(not(feature = "server"), allow(dead_code))]
 pub(crate) async fn establish(
     mut pending: PendingPlane,
-    incoming: &mut Streaming<pb::Frame>,
+    incoming: &mut Incoming,
     peer: &str,
-) -> Result<Option<DataPlane>> {
+) -> Result<Option<Arc<dyn DataPlane>>> {
     let limit = TOKEN_TTL + std::time::Duration::from_secs(5);
-    let frame = tokio::time::timeout(limit, incoming.message())
+    let frame = tokio::time::timeout(limit, incoming.next())
         .await
         .map_err(|_| protocol(peer, "no answer to the data-plane offer in time"))?
-        .map_err(|s| crate::error_from_status(&s, peer))?;
+        .transpose()?;
     let ready = match frame.and_then(|f| f.body) {
         Some(Body::DataPlane(pb::DataPlane { choice: Some(pb::data_plane::Choice::Ready(ready)) })) => ready,
         Some(Body::DataPlane(pb::DataPlane { choice: Some(pb::data_plane::Choice::Fallback(reason)) })) => {

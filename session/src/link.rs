@@ -25,7 +25,7 @@
 //! destination's need list backs up, it grants no more manifest credit and
 //! the source's walker stops; when the source's payload backs up, it grants
 //! no more need credit and the destination's judge waits. Every queue is
-//! bounded, and payload data also by bytes ([`crate::budget`]) on both
+//! bounded, and payload data also by bytes (the `budget` module) on both
 //! sides.
 //!
 //! # Ending
@@ -47,9 +47,9 @@ mod pumps;
 use crate::budget::{Budget, PAYLOAD_IN_FLIGHT};
 use crate::convert::Mask;
 use crate::error::report_from_error;
-use crate::plane::DataPlane;
+use crate::plane::{DataPlane, InStream};
 use crate::transport::{GrpcTransport, RECORD_QUEUE};
-use blit_api::{manifest_channel, need_channel, Error, ErrorKind, Events, PayloadTransport, Result, TransferOptions};
+use blit_api::{manifest_channel, need_channel, Error, ErrorKind, Events, Result, TransferOptions};
 use blit_engine::{run_destination, run_source, DestinationRoles, SourceRoles};
 use blit_proto::pb;
 use bytes::Held;
@@ -57,17 +57,24 @@ use demux::{demux, tail, End, Routes};
 use events::EventQueue;
 use pumps::{feed, forward_events, forward_manifest, forward_needs, forward_payload, Grant};
 use std::future::Future;
+use std::pin::Pin;
 use std::sync::Arc;
 use std::time::Duration;
 use tokio::sync::{mpsc, watch, Semaphore};
-use tonic::Streaming;
+use tokio_stream::Stream;
 
-/// Frames on their way out (the request stream of a client, the response
-/// stream of the daemon).
-pub(crate) type FrameSender = mpsc::Sender<pb::Frame>;
+/// Frames on their way out (the request stream of a gRPC client, the
+/// response stream of the daemon).
+pub type FrameSender = mpsc::Sender<pb::Frame>;
+
+/// Frames from the peer, as the medium delivers them. A medium's error is
+/// already a [`blit_api::Error`] naming the peer: [`ErrorKind::Protocol`]
+/// when the peer broke the medium's limits (a message over its size
+/// limit), otherwise how the connection ended.
+pub type Incoming = Pin<Box<dyn Stream<Item = Result<pb::Frame>> + Send>>;
 
 /// Outgoing frames waiting for the stream.
-pub(crate) const FRAME_QUEUE: usize = 8;
+pub const FRAME_QUEUE: usize = 8;
 
 /// Manifest items queued for a destination's engine after the feeder took
 /// them from the stash (at most 256 times the largest header, ~12 MiB).
@@ -152,21 +159,21 @@ pub(crate) struct Session {
     pub(crate) cancel: Option<watch::Receiver<bool>>,
     /// The negotiated data plane, which carries the payload instead of
     /// `Payload` frames; `None` for in-stream payloads.
-    pub(crate) payload: Option<DataPlane>,
+    pub(crate) payload: Option<Arc<dyn DataPlane>>,
 }
 
 /// Runs this side's half over the stream until both sides are done.
-pub(crate) async fn run(incoming: Streaming<pb::Frame>, out: FrameSender, half: Half, session: Session) -> Result<()> {
+pub(crate) async fn run(incoming: Incoming, out: FrameSender, half: Half, session: Session) -> Result<()> {
     let abort = Abort::new();
     let Session { peer, options, peer_window, mask, cancel, payload } = session;
     // While the data plane carries the payload this stream may fall silent
     // for long; a keep-alive keeps idle watchers from ending the session,
     // and an abort shuts the data connections so neither half waits on them.
-    let watcher = payload.as_ref().map(|plane| {
-        let (close, abort) = (plane.close.clone(), abort.clone());
+    let watcher = payload.clone().map(|plane| {
+        let abort = abort.clone();
         tokio::spawn(async move {
             abort.wait().await;
-            close();
+            plane.close();
         })
     });
     let keepalive = payload.is_some().then(|| keepalive(out.clone(), abort.clone()));
@@ -196,11 +203,11 @@ const KEEPALIVE: Duration = Duration::from_secs(20);
 type SessionParts = (String, TransferOptions, Window, Mask, Option<watch::Receiver<bool>>);
 
 async fn run_half(
-    incoming: Streaming<pb::Frame>,
+    incoming: Incoming,
     out: FrameSender,
     half: Half,
     (peer, options, peer_window, mask, cancel): SessionParts,
-    payload: Option<DataPlane>,
+    payload: Option<Arc<dyn DataPlane>>,
     keepalive: Option<impl Future<Output = ()>>,
     abort: &Abort,
 ) -> Result<()> {
@@ -221,14 +228,15 @@ async fn run_half(
             routes.need = Some(stash_tx);
             routes.events = replay;
             routes.manifest_credit = Some((credit.clone(), peer_window.manifest_items));
-            let transport: Arc<dyn PayloadTransport> = match &payload {
+            let plane: Arc<dyn DataPlane> = match &payload {
                 Some(plane) => {
                     // No records go in-stream: the payload pump closes at once.
                     drop(record_tx);
-                    plane.transport.clone()
+                    plane.clone()
                 }
-                None => Arc::new(GrpcTransport::sending(record_tx, &peer, mask.clone())),
+                None => Arc::new(InStream::new(GrpcTransport::sending(record_tx, &peer, mask.clone()), None)),
             };
+            let transport = plane.transport();
             // Boxed: the engine's futures are large, and debug builds copy them
             // through every poll frame of the caller's stack.
             let work =
@@ -255,14 +263,15 @@ async fn run_half(
                     (queue.clone(), Some(queue))
                 }
             };
-            let transport: Arc<dyn PayloadTransport> = match &payload {
+            let plane: Arc<dyn DataPlane> = match &payload {
                 Some(plane) => {
                     // Stray `Payload` frames find their queue closed and are dropped.
                     drop(record_rx);
-                    plane.transport.clone()
+                    plane.clone()
                 }
-                None => Arc::new(GrpcTransport::receiving(record_rx, &peer)),
+                None => Arc::new(InStream::new(GrpcTransport::receiving(record_rx, &peer), None)),
             };
+            let transport = plane.transport();
             let forward = queue.clone().map(|q| forward_events(q, out.clone(), mask.clone(), a()));
             let every = Window::OURS.manifest_items / 8;
             let needs = forward_needs(need_rx, credit, out.clone(), a());
@@ -309,7 +318,7 @@ async fn with_keepalive<T>(work: impl Future<Output = T>, keepalive: Option<impl
 async fn drive(
     work: impl Future<Output = Result<()>>,
     pumps: impl Future<Output = ()>,
-    mut incoming: Streaming<pb::Frame>,
+    mut incoming: Incoming,
     routes: Routes,
     out: FrameSender,
     peer: &str,

@@ -32,7 +32,7 @@ pub(crate) const RECORD_QUEUE: usize = 64;
 /// The gRPC payload transport: files travel inside the session's stream as
 /// payload records of at most 1 MiB, small files batched into tar shards.
 ///
-/// One instance serves one transfer. The instance [`register`](crate::register)
+/// One instance serves one transfer. The instance `blit_transport_grpc::register`
 /// builds is a loopback (both halves in this process); sessions build
 /// their own, one half each.
 #[derive(Debug)]
@@ -66,7 +66,6 @@ impl GrpcTransport {
     }
 
     /// The source side of a session: records go to `out`.
-    #[cfg_attr(not(any(feature = "client", feature = "server")), allow(dead_code))]
     pub(crate) fn sending(out: RecordSender, peer: &str, mask: Mask) -> Self {
         GrpcTransport {
             out: HalfPart::new(out),
@@ -78,7 +77,6 @@ impl GrpcTransport {
     }
 
     /// The destination side of a session: records come from `incoming`.
-    #[cfg_attr(not(any(feature = "client", feature = "server")), allow(dead_code))]
     pub(crate) fn receiving(incoming: RecordReceiver, peer: &str) -> Self {
         GrpcTransport {
             out: HalfPart::none(),

@@ -250,7 +250,6 @@ pub(super) fn convert_frame(frame: pb::Frame) {
         Some(Body::Open(open)) => {
             let _ = crate::convert::path_from_pb(&open.path);
             check_options(open.options);
-            #[cfg(any(feature = "client", feature = "server"))]
             let _ = crate::link::Window::from_pb(open.window);
         }
         _ => {}

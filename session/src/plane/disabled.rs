@@ -2,23 +2,22 @@
 //! the same signatures as `tcp.rs`, answering as such a build must.
 
 use super::{ClientPlane, DataPlane};
-use crate::{GrpcConfig, TransportMode};
+use crate::link::Incoming;
+use crate::{SessionConfig, TransportMode};
 use blit_api::{Error, ErrorKind, Result, TCP_NOT_BUILT as NOT_BUILT};
 use blit_proto::pb;
 use std::net::SocketAddr;
-use tonic::Streaming;
+use std::sync::Arc;
 
 /// A daemon's offer still waiting for the client (never made here).
 #[derive(Debug)]
-#[cfg_attr(not(feature = "server"), allow(dead_code))]
 pub(crate) struct PendingPlane(());
 
 /// Client: refuses `tcp`, falls back for `auto`.
-#[cfg_attr(not(feature = "client"), allow(dead_code))]
 pub(crate) async fn client(
     _offer: Option<pb::DataPlaneOffer>,
-    _control: SocketAddr,
-    config: &GrpcConfig,
+    _control: Option<SocketAddr>,
+    config: &SessionConfig,
     _host: &str,
     _peer: &str,
 ) -> Result<ClientPlane> {
@@ -30,7 +29,6 @@ pub(crate) async fn client(
 }
 
 /// Daemon: no offer; `tcp` is refused.
-#[cfg_attr(not(feature = "server"), allow(dead_code))]
 pub(crate) fn offer(
     mode: TransportMode,
     _local: Option<SocketAddr>,
@@ -47,11 +45,10 @@ pub(crate) fn offer(
 }
 
 /// Daemon: never called without an offer.
-#[cfg_attr(not(feature = "server"), allow(dead_code))]
 pub(crate) async fn establish(
     _pending: PendingPlane,
-    _incoming: &mut Streaming<pb::Frame>,
+    _incoming: &mut Incoming,
     _peer: &str,
-) -> Result<Option<DataPlane>> {
+) -> Result<Option<Arc<dyn DataPlane>>> {
     Ok(None)
 }
