@@ -11,8 +11,10 @@
 //! other side it decodes them into a [`Lander`], which lands them.
 
 mod land;
+mod stream;
 
 pub use land::{keep_going, Lander};
+pub use stream::{land_stream, StreamWriter};
 
 use crate::{Error, ErrorKind, FileHeader, PayloadReader, PayloadReaderExt, Result, SourceFile};
 use std::fs::File;

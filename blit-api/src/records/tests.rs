@@ -247,3 +247,6 @@ fn a_file_that_cannot_be_written_is_skipped_and_a_broken_stream_fails_it() {
     assert!(!lander.busy());
     assert_eq!(events_of(&sink), ["failed w io", "failed s cancelled"]);
 }
+
+#[path = "tests/stream.rs"]
+mod stream;

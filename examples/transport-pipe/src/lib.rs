@@ -2,8 +2,6 @@
 #![deny(missing_docs)]
 
 mod config;
-mod frame;
-mod payload;
 mod transport;
 
 pub use config::PipeConfig;

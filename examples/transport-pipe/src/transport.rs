@@ -1,17 +1,19 @@
 //! The pipe payload transport.
 //!
 //! One [`PipeTransport`] owns both ends of an OS pipe (`std::io::pipe`).
-//! [`PayloadTransport::send`] writes framed files into one end and
-//! [`PayloadTransport::receive`] reads them from the other, each on a
-//! blocking thread. The pipe's own buffer is the only queue between them, so
-//! back-pressure is the kernel's: a slow receiver blocks the sender's write.
-//! A pipe carries one stream, so files travel one after the other; shards
-//! are sent as their files in order.
+//! [`PayloadTransport::send`] frames the payload records of every planned
+//! file into one end ([`StreamWriter`]) and [`PayloadTransport::receive`]
+//! lands them from the other ([`land_stream`]), each on a blocking thread.
+//! The pipe's own buffer is the only queue between them, so back-pressure is
+//! the kernel's: a slow receiver blocks the sender's write. A pipe carries
+//! one stream, so files travel one after the other; shards are sent as
+//! their files in order.
 
-use crate::{payload, PipeConfig, SCHEME};
+use crate::config::MAX_CHUNK;
+use crate::{PipeConfig, SCHEME};
 use blit_api::{
-    on_blocking_thread, Capabilities, DirectionSet, Error, HalfPart, Landing, PayloadReader, PayloadTransport,
-    PlanReceiver, Result,
+    land_stream, on_blocking_thread, Capabilities, DirectionSet, Error, HalfPart, Landing, PayloadReader,
+    PayloadTransport, PlanReceiver, Result, StreamWriter,
 };
 use std::io::{PipeReader, PipeWriter};
 use std::sync::Arc;
@@ -58,6 +60,7 @@ impl PayloadTransport for PipeTransport {
             checksum: true,
             mirror: true,
             per_file_errors: true,
+            resume: true,
             ..Capabilities::default()
         }
     }
@@ -65,14 +68,15 @@ impl PayloadTransport for PipeTransport {
     async fn send(&self, plans: PlanReceiver, reader: Arc<dyn PayloadReader>) -> Result<()> {
         let out = self.writer.take(SCHEME, "send")?;
         let chunk_size = self.config.chunk_size;
-        on_blocking_thread(SCHEME, "send", move || payload::send(plans, &*reader, out, chunk_size)).await
+        on_blocking_thread(SCHEME, "send", move || {
+            // Dropping the writer at the end closes the pipe: the receiver sees the end.
+            StreamWriter::new(out, SCHEME, chunk_size).send_plans(plans, &*reader)
+        })
+        .await
     }
 
     async fn receive(&self, landing: Landing) -> Result<()> {
         let input = self.reader.take(SCHEME, "receive")?;
-        on_blocking_thread(SCHEME, "receive", move || payload::receive(&landing, input)).await
+        on_blocking_thread(SCHEME, "receive", move || land_stream(&landing, input, SCHEME, MAX_CHUNK)).await
     }
 }
-
-#[cfg(test)]
-mod tests;

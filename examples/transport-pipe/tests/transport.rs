@@ -1,16 +1,14 @@
-use super::*;
-use blit_api::ErrorKind;
+//! The pipe transport's halves on their own: chunks, failures that stay
+//! with their file, a volume error that stops both halves.
+
 use blit_api::{
-    plan_channel, FileHeader, FileKind, LandingFile, PayloadPlan, PayloadWriter, ProgressEvent, RecordingSink, RelPath,
-    SourceFile,
+    plan_channel, Error, ErrorKind, FileHeader, FileKind, Landing, LandingFile, PayloadPlan, PayloadReader,
+    PayloadTransport, PayloadWriter, ProgressEvent, RecordingSink, RelPath, Result, SourceFile,
 };
+use blit_transport_pipe::{PipeConfig, PipeTransport};
 use std::fs::File;
 use std::path::{Path, PathBuf};
-
-const _: fn() = || {
-    fn is_transport<T: PayloadTransport + 'static>() {}
-    is_transport::<PipeTransport>();
-};
+use std::sync::Arc;
 
 /// A scratch directory removed on drop.
 struct Scratch(PathBuf);
@@ -190,8 +188,13 @@ async fn a_volume_error_stops_both_halves() {
 async fn each_half_runs_once() {
     let t = PipeTransport::new().unwrap();
     let landing = Landing::new(Arc::new(DirWriter { root: PathBuf::new(), refuse: None }), RecordingSink::new());
-    // Closing the write end first lets the first receive see a clean end.
-    drop(t.writer.take(SCHEME, "send").unwrap());
+    // A send with no plans closes the write end: the first receive sees a clean end.
+    let (tx, rx) = plan_channel();
+    drop(tx);
+    let reader = Arc::new(DirReader { root: PathBuf::new(), grow: 0 });
+    t.send(rx, reader.clone()).await.unwrap();
     t.receive(landing.clone()).await.unwrap();
     assert_eq!(t.receive(landing).await.unwrap_err().kind(), ErrorKind::InvalidInput);
+    let (_, rx) = plan_channel();
+    assert_eq!(t.send(rx, reader).await.unwrap_err().kind(), ErrorKind::InvalidInput);
 }
