@@ -8,6 +8,7 @@
 //! connects with TLS and trusts the system's certificate store. Both apply
 //! to the control connection and to the TCP data plane.
 
+use blit_transports::remote::{Reach, SecretSource};
 use clap::Args;
 use std::path::PathBuf;
 
@@ -31,24 +32,21 @@ pub struct ConnectArgs {
     pub tls_ca: Option<PathBuf>,
 }
 
-#[cfg(feature = "grpc")]
 impl ConnectArgs {
-    /// `config` with the secret and TLS these options ask for.
-    pub(crate) fn apply(
-        &self,
-        config: blit_transports::grpc::GrpcConfig,
-    ) -> blit_api::Result<blit_transports::grpc::GrpcConfig> {
-        use blit_transports::grpc::{ClientTls, Secret};
-        let secret = match (&self.secret_file, std::env::var(SECRET_ENV)) {
-            (Some(path), _) => Some(Secret::from_file(path, "--secret-file")?),
-            (None, Ok(text)) if !text.is_empty() => Some(Secret::new(&text, SECRET_ENV)?),
+    /// The secret and TLS these options ask for, in `reach`. The secret
+    /// file wins over the environment; files are read when the route is
+    /// built ([`blit_transports::remote::route`]).
+    pub(crate) fn reach(&self, mut reach: Reach) -> Reach {
+        reach.secret = match (&self.secret_file, std::env::var(SECRET_ENV)) {
+            (Some(path), _) => Some(SecretSource::File { path: path.clone(), flag: "--secret-file".to_owned() }),
+            (None, Ok(value)) if !value.is_empty() => Some(SecretSource::Env { name: SECRET_ENV.to_owned(), value }),
             _ => None,
         };
-        let tls = match (&self.tls_ca, self.tls) {
-            (Some(ca), _) => Some(ClientTls::from_ca_file(ca)?),
-            (None, true) => Some(ClientTls::native_roots()?),
+        reach.tls = match (&self.tls_ca, self.tls) {
+            (Some(ca), _) => Some(Some(ca.clone())),
+            (None, true) => Some(None),
             (None, false) => None,
         };
-        Ok(config.secret(secret).tls(tls))
+        reach
     }
 }

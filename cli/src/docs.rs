@@ -5,14 +5,11 @@ use crate::{Cli, CompletionsArgs, ManArgs, EXIT_FATAL, EXIT_OK};
 use clap::CommandFactory;
 
 /// The protocol version this build speaks, for `--version`.
-#[cfg(feature = "grpc")]
 fn protocol() -> String {
-    format!("protocol {}", blit_transports::grpc::PROTOCOL_VERSION)
-}
-
-#[cfg(not(feature = "grpc"))]
-fn protocol() -> String {
-    "no remote protocol (built without the grpc feature)".to_owned()
+    match blit_transports::remote::protocol() {
+        Some(version) => format!("protocol {version}"),
+        None => "no remote protocol (built without the grpc feature)".to_owned(),
+    }
 }
 
 /// The `blit` command tree; `--version` shows the crate and protocol versions.

@@ -95,13 +95,12 @@ fn utc(secs: i64) -> String {
     format!("{year:04}-{month:02}-{day:02} {:02}:{:02}", rem / 3600, rem % 3600 / 60)
 }
 
-#[cfg(feature = "grpc")]
 mod imp {
     use super::*;
-    use blit_transports::grpc::{self as blit_transport_grpc, GrpcConfig, ModuleInfo, RemoteSpec};
+    use blit_transports::remote::{route, Module, Reach};
 
-    pub(super) async fn modules(host: &str, port: u16, connect: &ConnectArgs) -> Result<Vec<ModuleInfo>> {
-        blit_transport_grpc::modules(host, port, &connect.apply(GrpcConfig::default())?).await
+    pub(super) async fn modules(host: &str, port: u16, connect: &ConnectArgs) -> Result<Vec<Module>> {
+        route(&connect.reach(Reach::default()))?.modules(host, port).await
     }
 
     pub(super) async fn list(
@@ -109,39 +108,8 @@ mod imp {
         connect: &ConnectArgs,
         each: &mut (dyn FnMut(FileHeader) + Send),
     ) -> Result<()> {
-        let path = crate::wiring::remote_path(target)?;
-        let spec = RemoteSpec::new(target.host.clone(), target.port, target.module.clone(), path);
-        blit_transport_grpc::list(&spec, &connect.apply(GrpcConfig::default())?, each).await
-    }
-}
-
-#[cfg(not(feature = "grpc"))]
-mod imp {
-    use super::*;
-
-    fn disabled() -> Error {
-        Error::new(ErrorKind::Unsupported, "talking to a daemon needs the grpc transport, which this build lacks")
-            .with_hint("rebuild blit with the default features")
-    }
-
-    /// A module as listed (disabled build).
-    #[derive(Debug)]
-    pub(super) struct Module {
-        pub(super) name: String,
-        pub(super) comment: String,
-        pub(super) read_only: bool,
-    }
-
-    pub(super) async fn modules(_: &str, _: u16, _: &ConnectArgs) -> Result<Vec<Module>> {
-        Err(disabled())
-    }
-
-    pub(super) async fn list(
-        _: &remote::Remote,
-        _: &ConnectArgs,
-        _: &mut (dyn FnMut(FileHeader) + Send),
-    ) -> Result<()> {
-        Err(disabled())
+        let target = crate::wiring::target(target, crate::wiring::remote_path(target)?);
+        route(&connect.reach(Reach::default()))?.list(&target, each).await
     }
 }
 

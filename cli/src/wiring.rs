@@ -5,9 +5,10 @@
 use crate::endpoints::{self, SourceArg};
 use crate::remote::Remote;
 use crate::TransportArg;
-use blit_api::{Error, ErrorKind, Events, RelPath, Result, TransferOptions, TransferSummary};
+use blit_api::{Error, ErrorKind, Events, FileHeader, RelPath, Result, TransferOptions, TransferSummary};
 use blit_engine::{run_local, DestinationRoles, LocalTransfer, SourceRoles};
 use blit_transports::local::{LocalDestination, LocalSource};
+use blit_transports::remote::{route, Reach, Route, Target};
 use std::ffi::OsStr;
 use std::os::unix::ffi::OsStrExt;
 use std::path::{Path, PathBuf};
@@ -44,7 +45,6 @@ pub(crate) async fn local(
 
 /// The module-relative root a push writes to: the remote path, plus the
 /// source's name when the trailing-slash rule puts the source inside it.
-#[cfg_attr(not(feature = "grpc"), allow(dead_code))]
 pub(crate) fn push_root(source: &SourceArg, remote: &Remote) -> Result<RelPath> {
     let mut path = remote.path.clone();
     let into_dir = remote.trailing_slash || remote.path.is_empty();
@@ -63,7 +63,6 @@ pub(crate) fn push_root(source: &SourceArg, remote: &Remote) -> Result<RelPath> 
 /// The local root a pull writes to. Without a trailing slash the remote
 /// entry keeps its name inside DST when it is a directory, or when DST is a
 /// directory; a remote file goes to the path DST otherwise.
-#[cfg_attr(not(feature = "grpc"), allow(dead_code))]
 pub(crate) fn pull_root(remote: &Remote, dst: &OsStr, remote_is_dir: bool) -> PathBuf {
     let dst_path = PathBuf::from(dst);
     let name = remote.path.rsplit(|b| *b == b'/').next().filter(|n| !n.is_empty());
@@ -110,10 +109,25 @@ impl Link {
         args.compress.parse::<blit_transports::tcp::Compression>()?;
         Ok(Link { transport, streams: args.streams, compress: args.compress.clone(), connect: args.connect.clone() })
     }
+
+    /// How a route reaches the daemon for this link.
+    fn reach(&self) -> Reach {
+        let transport = match self.transport {
+            TransportArg::Auto => "auto",
+            TransportArg::Tcp => "tcp",
+            TransportArg::Grpc => "grpc",
+        };
+        let reach = Reach {
+            transport: transport.to_owned(),
+            streams: self.streams,
+            compress: self.compress.clone(),
+            ..Reach::default()
+        };
+        self.connect.reach(reach)
+    }
 }
 
 /// The module-relative path a remote argument names.
-#[cfg_attr(not(feature = "grpc"), allow(dead_code))]
 pub(crate) fn remote_path(remote: &Remote) -> Result<RelPath> {
     RelPath::from_bytes(remote.path.clone()).map_err(|e| {
         Error::new(ErrorKind::InvalidInput, format!("bad remote path: {}", e.message()))
@@ -121,102 +135,50 @@ pub(crate) fn remote_path(remote: &Remote) -> Result<RelPath> {
     })
 }
 
-#[cfg(feature = "grpc")]
-mod remote_impl {
-    use super::*;
-    use blit_transports::grpc::{self as blit_transport_grpc, GrpcConfig, RemoteSpec, TransportMode};
-
-    fn spec(remote: &Remote, path: RelPath) -> RemoteSpec {
-        RemoteSpec::new(remote.host.clone(), remote.port, remote.module.clone(), path)
-    }
-
-    /// The session configuration for `link`.
-    fn config(link: &Link) -> Result<GrpcConfig> {
-        let mode = match link.transport {
-            TransportArg::Auto => TransportMode::Auto,
-            TransportArg::Tcp => TransportMode::Tcp,
-            TransportArg::Grpc => TransportMode::Grpc,
-        };
-        link.connect.apply(GrpcConfig::default().transport(mode).streams(link.streams).compress(link.compress.clone()))
-    }
-
-    /// Local source to a daemon.
-    pub(crate) async fn push(
-        src: &OsStr,
-        remote: &Remote,
-        options: TransferOptions,
-        link: &Link,
-        events: Events,
-    ) -> Result<TransferSummary> {
-        let source = endpoints::inspect_source(src)?;
-        let root = push_root(&source, remote)?;
-        let roles = source_roles(&source.path);
-        blit_transport_grpc::push(&spec(remote, root), roles, &options, &config(link)?, events).await
-    }
-
-    /// A daemon's tree to a local destination.
-    pub(crate) async fn pull(
-        remote: &Remote,
-        dst: &OsStr,
-        options: TransferOptions,
-        link: &Link,
-        events: Events,
-    ) -> Result<TransferSummary> {
-        let path = remote_path(remote)?;
-        let needs_kind = !remote.trailing_slash && !path.is_root() && !endpoints::local_dir_target(dst);
-        let config = config(link)?;
-        let remote_is_dir = if needs_kind { is_dir(remote, path.clone(), &config).await? } else { true };
-        let root = pull_root(remote, dst, remote_is_dir);
-        endpoints::check_destination(&root, options.dry_run)?;
-        blit_transport_grpc::pull(&spec(remote, path), destination_roles(&root), &options, &config, events).await
-    }
-
-    /// Whether the remote path names a directory: listing a non-directory
-    /// yields exactly that entry, under the root's (empty) path.
-    async fn is_dir(remote: &Remote, path: RelPath, config: &GrpcConfig) -> Result<bool> {
-        let mut itself = false;
-        blit_transport_grpc::list(&spec(remote, path), config, |h| itself |= h.path.is_root()).await?;
-        Ok(!itself)
-    }
+/// The daemon, module and `path` a remote argument names.
+pub(crate) fn target(remote: &Remote, path: RelPath) -> Target {
+    Target { host: remote.host.clone(), port: remote.port, module: remote.module.clone(), path }
 }
 
-#[cfg(feature = "grpc")]
-pub(crate) use remote_impl::{pull, push};
-
-#[cfg(not(feature = "grpc"))]
-mod remote_disabled {
-    use super::*;
-
-    fn disabled() -> Error {
-        Error::new(ErrorKind::Unsupported, "remote transfers need the grpc transport, which this build lacks")
-            .with_hint("rebuild blit with the default features (`--features grpc`)")
-    }
-
-    /// Push is not compiled in.
-    pub(crate) async fn push(
-        _: &OsStr,
-        _: &Remote,
-        _: TransferOptions,
-        _: &Link,
-        _: Events,
-    ) -> Result<TransferSummary> {
-        Err(disabled())
-    }
-
-    /// Pull is not compiled in.
-    pub(crate) async fn pull(
-        _: &Remote,
-        _: &OsStr,
-        _: TransferOptions,
-        _: &Link,
-        _: Events,
-    ) -> Result<TransferSummary> {
-        Err(disabled())
-    }
+/// Local source to a daemon.
+pub(crate) async fn push(
+    src: &OsStr,
+    remote: &Remote,
+    options: TransferOptions,
+    link: &Link,
+    events: Events,
+) -> Result<TransferSummary> {
+    let route = route(&link.reach())?;
+    let source = endpoints::inspect_source(src)?;
+    let root = push_root(&source, remote)?;
+    route.push(&target(remote, root), source_roles(&source.path), &options, events).await
 }
 
-#[cfg(not(feature = "grpc"))]
-pub(crate) use remote_disabled::{pull, push};
+/// A daemon's tree to a local destination.
+pub(crate) async fn pull(
+    remote: &Remote,
+    dst: &OsStr,
+    options: TransferOptions,
+    link: &Link,
+    events: Events,
+) -> Result<TransferSummary> {
+    let route = route(&link.reach())?;
+    let path = remote_path(remote)?;
+    let needs_kind = !remote.trailing_slash && !path.is_root() && !endpoints::local_dir_target(dst);
+    let target = target(remote, path);
+    let remote_is_dir = if needs_kind { is_dir(&*route, &target).await? } else { true };
+    let root = pull_root(remote, dst, remote_is_dir);
+    endpoints::check_destination(&root, options.dry_run)?;
+    route.pull(&target, destination_roles(&root), &options, events).await
+}
+
+/// Whether the remote path names a directory: listing a non-directory
+/// yields exactly that entry, under the root's (empty) path.
+async fn is_dir(route: &dyn Route, target: &Target) -> Result<bool> {
+    let mut itself = false;
+    route.list(target, &mut |h: FileHeader| itself |= h.path.is_root()).await?;
+    Ok(!itself)
+}
 
 #[cfg(test)]
 mod tests {

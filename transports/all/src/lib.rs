@@ -4,6 +4,7 @@
 pub use blit_transport_local as local;
 
 mod null_sink;
+pub mod remote;
 pub use null_sink::{bench_writer, null_sink_path, NULL_SINK_ENV};
 
 #[cfg(feature = "grpc")]
@@ -48,6 +49,23 @@ mod tests {
         match super::registry().get("tcp") {
             Ok(t) => assert!(cfg!(feature = "tcp-data-plane") && t.name() == "tcp"),
             Err(e) => assert!(!cfg!(feature = "tcp-data-plane") && e.to_string().contains("not compiled in"), "{e}"),
+        }
+    }
+
+    const HAS_GRPC: bool = cfg!(feature = "grpc");
+
+    #[test]
+    fn the_route_to_daemons_follows_the_grpc_feature() {
+        use crate::remote::{route, Reach};
+        let built = route(&Reach::default());
+        assert_eq!(built.is_ok(), HAS_GRPC);
+        if let Err(e) = built {
+            assert!(e.to_string().contains("feature `grpc`"), "{e}");
+        }
+        let typo = Reach { transport: "udp".to_owned(), ..Reach::default() };
+        if HAS_GRPC {
+            let e = route(&typo).err().expect("an unknown transport is refused");
+            assert!(e.to_string().contains("auto, tcp or grpc"), "{e}");
         }
     }
 

@@ -1,0 +1,119 @@
+//! Routes to daemons: how this build pushes to, pulls from, lists and asks
+//! blitd, and the one place that says so when it cannot.
+//!
+//! [`route`] gives the route a remote transfer takes (gRPC today; the ssh
+//! route will be chosen here too). A build without the `grpc` feature has
+//! none, and every remote call fails with [`blit_api::GRPC_NOT_BUILT`].
+
+use blit_api::{Events, FileHeader, RelPath, Result, TransferOptions, TransferSummary};
+use blit_engine::{DestinationRoles, SourceRoles};
+use std::path::PathBuf;
+use std::sync::Arc;
+
+/// A daemon, one of its modules, and a path inside it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Target {
+    /// Host name or address (IPv6 without brackets).
+    pub host: String,
+    /// The daemon's port.
+    pub port: u16,
+    /// The module.
+    pub module: String,
+    /// The module-relative path (the root for the module itself).
+    pub path: RelPath,
+}
+
+/// Where the secret blitd requires comes from.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum SecretSource {
+    /// The first line of a file; `flag` names it in errors.
+    File {
+        /// The file.
+        path: PathBuf,
+        /// What named it (`--secret-file`).
+        flag: String,
+    },
+    /// A value given in the environment variable `name`.
+    Env {
+        /// The variable.
+        name: String,
+        /// Its value.
+        value: String,
+    },
+}
+
+/// How to reach a daemon and carry a session's payload.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Reach {
+    /// `auto`, `tcp` or `grpc` (empty: `grpc`).
+    pub transport: String,
+    /// Pinned data connections.
+    pub streams: Option<u32>,
+    /// Data-plane compression (`none`, `zstd[:LEVEL]`, `auto`; empty: `none`).
+    pub compress: String,
+    /// The secret, if blitd requires one.
+    pub secret: Option<SecretSource>,
+    /// Connect with TLS: `Some(None)` trusts the system's roots,
+    /// `Some(Some(file))` the CA certificates in that PEM file.
+    pub tls: Option<Option<PathBuf>>,
+}
+
+/// A module as clients see it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Module {
+    /// Its name.
+    pub name: String,
+    /// What the operator wrote about it.
+    pub comment: String,
+    /// Pushes into it are refused.
+    pub read_only: bool,
+}
+
+/// One way of reaching daemons.
+#[async_trait::async_trait]
+pub trait Route: Send + Sync {
+    /// Sends the files of `source` to `target`.
+    async fn push(
+        &self,
+        target: &Target,
+        source: SourceRoles,
+        options: &TransferOptions,
+        events: Events,
+    ) -> Result<TransferSummary>;
+    /// Fetches the files below `target` into `destination`.
+    async fn pull(
+        &self,
+        target: &Target,
+        destination: DestinationRoles,
+        options: &TransferOptions,
+        events: Events,
+    ) -> Result<TransferSummary>;
+    /// The entries `target` names, in the daemon's order (a single file
+    /// under the root's empty path).
+    async fn list(&self, target: &Target, each: &mut (dyn FnMut(FileHeader) + Send)) -> Result<()>;
+    /// The modules a daemon serves.
+    async fn modules(&self, host: &str, port: u16) -> Result<Vec<Module>>;
+}
+
+/// The route to daemons with `reach`, or why this build has none.
+pub fn route(reach: &Reach) -> Result<Arc<dyn Route>> {
+    #[cfg(feature = "grpc")]
+    return grpc::GrpcRoute::new(reach).map(|r| Arc::new(r) as Arc<dyn Route>);
+    #[cfg(not(feature = "grpc"))]
+    {
+        let _ = reach;
+        Err(blit_api::Error::new(blit_api::ErrorKind::Unsupported, blit_api::GRPC_NOT_BUILT)
+            .with_hint("remote transfers, `blit ls` and `blit modules` reach blitd through it"))
+    }
+}
+
+/// The session protocol this build speaks, for `--version`.
+pub fn protocol() -> Option<u32> {
+    #[cfg(feature = "grpc")]
+    return Some(blit_transport_grpc::PROTOCOL_VERSION);
+    #[cfg(not(feature = "grpc"))]
+    None
+}
+
+#[cfg(feature = "grpc")]
+mod grpc;

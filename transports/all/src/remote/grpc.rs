@@ -1,0 +1,69 @@
+//! The gRPC route: blitd's own protocol over TCP or TLS.
+
+use super::{Module, Reach, Route, SecretSource, Target};
+use blit_api::{Events, FileHeader, Result, TransferOptions, TransferSummary};
+use blit_engine::{DestinationRoles, SourceRoles};
+use blit_transport_grpc::{ClientTls, GrpcConfig, RemoteSpec, Secret, TransportMode};
+
+/// Sessions and listings over gRPC, with one configuration.
+pub(super) struct GrpcRoute(GrpcConfig);
+
+impl GrpcRoute {
+    /// Reads the secret and the TLS roots `reach` names.
+    pub(super) fn new(reach: &Reach) -> Result<Self> {
+        let secret = match &reach.secret {
+            Some(SecretSource::File { path, flag }) => Some(Secret::from_file(path, flag)?),
+            Some(SecretSource::Env { name, value }) => Some(Secret::new(value, name)?),
+            None => None,
+        };
+        let tls = match &reach.tls {
+            Some(Some(ca)) => Some(ClientTls::from_ca_file(ca)?),
+            Some(None) => Some(ClientTls::native_roots()?),
+            None => None,
+        };
+        let compress = if reach.compress.is_empty() { "none" } else { &reach.compress };
+        let config = GrpcConfig::default()
+            .transport(reach.transport.parse::<TransportMode>()?)
+            .streams(reach.streams)
+            .compress(compress)
+            .secret(secret)
+            .tls(tls);
+        Ok(GrpcRoute(config))
+    }
+}
+
+fn spec(target: &Target) -> RemoteSpec {
+    RemoteSpec::new(target.host.clone(), target.port, target.module.clone(), target.path.clone())
+}
+
+#[async_trait::async_trait]
+impl Route for GrpcRoute {
+    async fn push(
+        &self,
+        target: &Target,
+        source: SourceRoles,
+        options: &TransferOptions,
+        events: Events,
+    ) -> Result<TransferSummary> {
+        blit_transport_grpc::push(&spec(target), source, options, &self.0, events).await
+    }
+
+    async fn pull(
+        &self,
+        target: &Target,
+        destination: DestinationRoles,
+        options: &TransferOptions,
+        events: Events,
+    ) -> Result<TransferSummary> {
+        blit_transport_grpc::pull(&spec(target), destination, options, &self.0, events).await
+    }
+
+    async fn list(&self, target: &Target, each: &mut (dyn FnMut(FileHeader) + Send)) -> Result<()> {
+        blit_transport_grpc::list(&spec(target), &self.0, each).await
+    }
+
+    async fn modules(&self, host: &str, port: u16) -> Result<Vec<Module>> {
+        let modules = blit_transport_grpc::modules(host, port, &self.0).await?;
+        Ok(modules.into_iter().map(|m| Module { name: m.name, comment: m.comment, read_only: m.read_only }).collect())
+    }
+}
