@@ -14,6 +14,16 @@ pub enum PayloadPlan {
     /// Several small files sent together (a tar shard on the wire). Only
     /// planned when [`Capabilities::payload_shard`] is set.
     Shard(Vec<FileHeader>),
+    /// One large file that may travel as ranges of `range` bytes side by
+    /// side, one stream each. Only planned when
+    /// [`Capabilities::payload_max_streams`] is above 1; a transport that
+    /// uses one stream sends it whole.
+    Ranges {
+        /// The file.
+        header: FileHeader,
+        /// Bytes per range (the last may be shorter).
+        range: u64,
+    },
 }
 
 impl PayloadPlan {
@@ -22,6 +32,7 @@ impl PayloadPlan {
         match self {
             PayloadPlan::File(h) => std::slice::from_ref(h),
             PayloadPlan::Shard(v) => v,
+            PayloadPlan::Ranges { header, .. } => std::slice::from_ref(header),
         }
     }
 }

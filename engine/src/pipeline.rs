@@ -3,8 +3,8 @@
 use crate::SummaryTap;
 use blit_api::{
     manifest_channel, need_channel, plan_channel, Direction, Error, ErrorKind, Events, Landing, ManifestReceiver,
-    ManifestSender, ManifestSource, NeedListSink, NeedReceiver, NeedSender, PayloadReader, PayloadTransport,
-    PayloadWriter, PlanSender, Result, TransferOptions, TransferSummary,
+    ManifestSender, ManifestSource, NeedListSink, NeedReceiver, NeedSender, PayloadPlan, PayloadReader,
+    PayloadTransport, PayloadWriter, PlanSender, Result, TransferOptions, TransferSummary,
 };
 use blit_planner::shard::PayloadPlanner;
 use std::sync::Arc;
@@ -52,9 +52,10 @@ pub async fn run_source(
     needs: NeedReceiver,
 ) -> Result<()> {
     let (plan_tx, plan_rx) = plan_channel();
-    let shards = transport.capabilities().payload_shard;
+    let caps = transport.capabilities();
+    let (shards, streams) = (caps.payload_shard, caps.payload_max_streams);
     let walk = roles.source.manifest(options, manifest);
-    let plan = plan_needs(needs, plan_tx, shards);
+    let plan = plan_needs(needs, plan_tx, shards, streams);
     let send = transport.send(plan_rx, roles.reader.clone());
     let (w, p, s) = tokio::join!(walk, plan, send);
     first_error([w, p, s])
@@ -96,29 +97,29 @@ pub async fn run_destination(
     roles.sink.finish(options, events).await
 }
 
-/// Turns need batches into payload plans until the empty final batch.
-async fn plan_needs(mut needs: NeedReceiver, plans: PlanSender, shards: bool) -> Result<()> {
-    let mut planner = PayloadPlanner::new(shards);
+/// Turns need batches into payload plans until the empty final batch. In
+/// each batch the files cut into ranges go first: the largest work starts
+/// while every stream is free, and a transport that tunes itself on its
+/// first payload sees a large file whenever the batch holds one.
+async fn plan_needs(mut needs: NeedReceiver, plans: PlanSender, shards: bool, streams: u32) -> Result<()> {
+    let mut planner = PayloadPlanner::new(shards, streams);
     let gone = || Error::new(ErrorKind::Cancelled, "payload sender stopped");
     loop {
         let Some(batch) = needs.recv().await else {
             return Err(Error::new(ErrorKind::Cancelled, "need list ended without its final batch"));
         };
-        if batch.is_end() {
-            if let Some(plan) = planner.flush() {
-                plans.send(plan).await.map_err(|_| gone())?;
-            }
-            return Ok(());
-        }
-        for header in batch.files {
-            for plan in planner.push(header) {
-                plans.send(plan).await.map_err(|_| gone())?;
-            }
-        }
+        let end = batch.is_end();
+        let mut planned: Vec<PayloadPlan> = batch.files.into_iter().flat_map(|h| planner.push(h)).collect();
         // Ship the partial shard too: the batch boundary is the natural flush
         // point, so small trees do not wait for a shard to fill.
-        if let Some(plan) = planner.flush() {
+        planned.extend(planner.flush());
+        let (ranges, rest): (Vec<_>, Vec<_>) =
+            planned.into_iter().partition(|p| matches!(p, PayloadPlan::Ranges { .. }));
+        for plan in ranges.into_iter().chain(rest) {
             plans.send(plan).await.map_err(|_| gone())?;
+        }
+        if end {
+            return Ok(());
         }
     }
 }

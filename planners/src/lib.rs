@@ -3,5 +3,6 @@
 
 pub mod filter;
 pub mod need_list;
+pub mod ranges;
 pub mod shard;
 pub mod tune;

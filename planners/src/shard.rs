@@ -1,5 +1,8 @@
-//! Payload planning: small files grouped into shards, large files alone.
+//! Payload planning: small files grouped into shards, large files alone,
+//! and files larger than a range cut into ranges when the transport has
+//! several streams ([`crate::ranges`]).
 
+use crate::ranges::range_size;
 use blit_api::{FileHeader, PayloadPlan};
 
 /// Files at most this large travel in shards (when the transport supports them).
@@ -13,19 +16,26 @@ pub const SHARD_MAX_BYTES: u64 = 8 * 1024 * 1024;
 #[derive(Debug)]
 pub struct PayloadPlanner {
     shards: bool,
+    streams: u32,
     pending: Vec<FileHeader>,
     pending_bytes: u64,
 }
 
 impl PayloadPlanner {
     /// A planner; `shards` says whether the transport carries
-    /// [`PayloadPlan::Shard`].
-    pub fn new(shards: bool) -> Self {
-        PayloadPlanner { shards, pending: Vec::new(), pending_bytes: 0 }
+    /// [`PayloadPlan::Shard`], `streams` how many streams it may use at most
+    /// ([`blit_api::Capabilities::payload_max_streams`]).
+    pub fn new(shards: bool, streams: u32) -> Self {
+        PayloadPlanner { shards, streams, pending: Vec::new(), pending_bytes: 0 }
     }
 
     /// Adds a needed file; returns the plans it completes (zero, one or two).
+    /// A file the destination resumes is planned whole: which of its ranges
+    /// travel is known only once the source compares it.
     pub fn push(&mut self, header: FileHeader) -> Vec<PayloadPlan> {
+        if let Some(range) = range_size(header.size, self.streams).filter(|_| header.resume.is_none()) {
+            return vec![PayloadPlan::Ranges { header, range }];
+        }
         if !self.shards || header.size > SHARD_FILE_MAX {
             return vec![PayloadPlan::File(header)];
         }
@@ -73,7 +83,7 @@ mod tests {
 
     #[test]
     fn small_files_shard_large_files_alone() {
-        let mut p = PayloadPlanner::new(true);
+        let mut p = PayloadPlanner::new(true, 1);
         let mut plans = Vec::new();
         plans.extend(p.push(file(0, 10)));
         plans.extend(p.push(file(1, SHARD_FILE_MAX + 1)));
@@ -86,7 +96,7 @@ mod tests {
 
     #[test]
     fn shards_cap_files_and_bytes_and_keep_every_file() {
-        let mut p = PayloadPlanner::new(true);
+        let mut p = PayloadPlanner::new(true, 1);
         let mut plans = Vec::new();
         for i in 0..2_000 {
             plans.extend(p.push(file(i, 100 * 1024)));
@@ -102,8 +112,23 @@ mod tests {
     }
 
     #[test]
+    fn large_files_are_cut_into_ranges_only_over_several_streams() {
+        let big = file(0, 8 << 20);
+        assert_eq!(PayloadPlanner::new(true, 1).push(big.clone()), vec![PayloadPlan::File(big.clone())]);
+        let plans = PayloadPlanner::new(true, 4).push(big.clone());
+        assert_eq!(plans, vec![PayloadPlan::Ranges { header: big.clone(), range: 512 * 1024 }]);
+        assert_eq!(plans[0].files(), std::slice::from_ref(&big));
+        // Small files still shard; a resumed file stays whole.
+        let mut p = PayloadPlanner::new(true, 4);
+        assert!(p.push(file(1, 10)).is_empty());
+        let map = blit_api::BlockMap::new(blit_api::BlockMap::block_size_for(8 << 20), 0, Vec::new()).unwrap();
+        let resumed = FileHeader { resume: Some(std::sync::Arc::new(map)), ..big };
+        assert_eq!(p.push(resumed.clone()), vec![PayloadPlan::File(resumed)]);
+    }
+
+    #[test]
     fn without_shard_support_every_file_is_alone() {
-        let mut p = PayloadPlanner::new(false);
+        let mut p = PayloadPlanner::new(false, 1);
         let plans: Vec<_> = (0..10).flat_map(|i| p.push(file(i, 1))).collect();
         assert_eq!(plans.len(), 10);
         assert!(p.flush().is_none());

@@ -74,8 +74,9 @@ pub struct TcpConfig {
     pub streams: Option<u32>,
     /// Bytes of file data per record; `None` lets the probe choose.
     pub chunk_size: Option<u32>,
-    /// Bytes per range of a large file; `None` derives it from the file size
-    /// and the stream count (a few ranges per stream, 256 KiB to 64 MiB).
+    /// Bytes per range of a file the planner cut into ranges (and of a
+    /// resumed file's runs); `None` keeps the planner's size
+    /// (`blit_planner::ranges`: a few ranges per stream, 256 KiB to 64 MiB).
     pub range_size: Option<u64>,
     /// Per-record compression.
     pub compression: Compression,

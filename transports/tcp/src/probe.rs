@@ -9,9 +9,10 @@
 //! do not flatter it. Rounds carry about 1/256 of the first file (4 to 32
 //! MiB each, five rounds), so the probe costs about 2% of the transfer it
 //! tunes, and it runs only when the first planned payload is a file of at
-//! least [`crate::TcpConfig::probe_min_bytes`] (256 MiB by default): smaller
-//! transfers use every connection and 1 MiB chunks, and `--compress auto`
-//! stays off for them.
+//! least [`crate::TcpConfig::probe_min_bytes`] (256 MiB by default; the
+//! planner sends the large files of each need batch first, so that is the
+//! largest of the first batch): smaller transfers use every connection and
+//! 1 MiB chunks, and `--compress auto` stays off for them.
 
 use crate::config::{Compression, DEFAULT_CHUNK, DEFAULT_ZSTD_LEVEL};
 use crate::frame::Tag;
@@ -48,7 +49,7 @@ pub(crate) fn choose(outs: &mut [Out], first: Option<&PayloadPlan>, ctx: &Sendin
         _ => None,
     };
     let first_file = match first {
-        Some(PayloadPlan::File(h)) if h.size >= cfg.probe_min_bytes => Some(h),
+        Some(PayloadPlan::File(h) | PayloadPlan::Ranges { header: h, .. }) if h.size >= cfg.probe_min_bytes => Some(h),
         _ => None,
     };
     let wants = pinned.is_none() || cfg.chunk_size.is_none() || cfg.compression == Compression::Auto;

@@ -1,8 +1,10 @@
 //! The sending half: plans become records on N connections.
 //!
 //! A dispatcher (the calling thread) takes plans in order and turns them
-//! into work: a shard, a whole file, or the ranges of a large file (opened
-//! once, read at offsets by whichever connections take its ranges). One
+//! into work: a shard, a whole file, or the ranges the planner cut a large
+//! file into (`PayloadPlan::Ranges`: opened once, read at offsets by
+//! whichever connections take its ranges; over one connection it goes
+//! whole). One
 //! worker thread per connection takes work from a bounded queue, so a fast
 //! connection takes more, and a slow receiver pauses the dispatcher, then
 //! the planner. Before the first payload the dispatcher may run the warm-up
@@ -23,14 +25,10 @@ use crate::whole::{finish, Records};
 use blit_api::{
     send_file, send_source, Error, ErrorKind, FileHeader, PayloadPlan, PlanReceiver, RecordWriter, Result, SourceFile,
 };
+use blit_planner::ranges::range_size;
 use crossbeam_channel::{Receiver, RecvTimeoutError, Sender};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
-
-/// Smallest range of a large file (256 KiB).
-const RANGE_MIN: u64 = 256 * 1024;
-/// Largest range of a large file (64 MiB).
-const RANGE_MAX: u64 = 64 * 1024 * 1024;
 
 /// One unit of work for a connection.
 enum Work {
@@ -150,30 +148,11 @@ fn dispatch(
                 next_id += 1;
                 send_resumed(header, next_id, streams, ctx, &send)?;
             }
-            PayloadPlan::File(header) => {
-                let range = range_size(header.size, streams, ctx.config.range_size);
-                if range.is_none() {
-                    send(Work::File(header))?;
-                } else {
-                    match ctx.reader.open(&header) {
-                        Err(e) => send(Work::Failed(header, e))?,
-                        Ok(source) => match range_size(source.header.size, streams, ctx.config.range_size) {
-                            None => send(Work::Opened(source))?,
-                            Some(range) => {
-                                let size = source.header.size;
-                                next_id += 1;
-                                let file = Arc::new(OpenFile { source, id: next_id });
-                                let mut offset = 0;
-                                while offset < size {
-                                    let len = range.min(size - offset);
-                                    send(Work::Range { file: file.clone(), offset, len, reused: None })?;
-                                    offset += len;
-                                }
-                            }
-                        },
-                    }
-                }
+            PayloadPlan::Ranges { header, range } if streams > 1 => {
+                next_id += 1;
+                send_ranges(header, ctx.config.range_size.unwrap_or(range), next_id, ctx, &send)?;
             }
+            PayloadPlan::File(header) => send(Work::File(header))?,
             other => {
                 for header in other.files() {
                     send(Work::File(header.clone()))?;
@@ -181,6 +160,43 @@ fn dispatch(
             }
         }
         plan = plans.blocking_recv();
+    }
+    Ok(())
+}
+
+/// Sends a file in ranges of `range` bytes, cut from its size at open (it
+/// may have changed since the walk): whole when that is one range.
+fn send_ranges(
+    header: FileHeader,
+    range: u64,
+    id: u64,
+    ctx: &Sending<'_>,
+    send: &dyn Fn(Work) -> Result<()>,
+) -> Result<()> {
+    let source = match ctx.reader.open(&header) {
+        Ok(source) => source,
+        Err(e) => return send(Work::Failed(header, e)),
+    };
+    let size = source.header.size;
+    if size <= range {
+        return send(Work::Opened(source));
+    }
+    cut(&Arc::new(OpenFile { source, id }), 0..size, range, None, send)
+}
+
+/// Sends the bytes `span` of `file` as `Range` work of at most `range` bytes.
+fn cut(
+    file: &Arc<OpenFile>,
+    span: std::ops::Range<u64>,
+    range: u64,
+    reused: Option<u64>,
+    send: &dyn Fn(Work) -> Result<()>,
+) -> Result<()> {
+    let mut offset = span.start;
+    while offset < span.end {
+        let len = range.min(span.end - offset);
+        send(Work::Range { file: file.clone(), offset, len, reused })?;
+        offset += len;
     }
     Ok(())
 }
@@ -203,34 +219,14 @@ fn send_resumed(
         Err(e) => return send(Work::Failed(header, e)),
     };
     let size = source.header.size;
-    let range = range_size(size, streams.max(2), ctx.config.range_size).unwrap_or(size.max(1));
+    let planned = ctx.config.range_size.or_else(|| range_size(size, streams.max(2) as u32));
+    let range = planned.filter(|r| size > *r).unwrap_or(size.max(1));
     let file = Arc::new(OpenFile { source, id });
     let reused = Some(plan.reused);
     if plan.ranges.is_empty() {
         return send(Work::Range { file, offset: size, len: 0, reused });
     }
-    for r in plan.ranges {
-        let mut offset = r.start;
-        while offset < r.end {
-            let len = range.min(r.end - offset);
-            send(Work::Range { file: file.clone(), offset, len, reused })?;
-            offset += len;
-        }
-    }
-    Ok(())
-}
-
-/// The range size for a file of `size` bytes over `streams` connections, or
-/// `None` when it travels whole.
-fn range_size(size: u64, streams: usize, pinned: Option<u64>) -> Option<u64> {
-    if streams < 2 {
-        return None;
-    }
-    let range = pinned.unwrap_or_else(|| {
-        let per = size.div_ceil(streams as u64 * 4);
-        per.clamp(RANGE_MIN, RANGE_MAX).next_multiple_of(64 * 1024)
-    });
-    (size > range).then_some(range)
+    plan.ranges.into_iter().try_for_each(|r| cut(&file, r, range, reused, send))
 }
 
 /// One connection's loop: take work, send it, keep the connection alive
@@ -286,19 +282,4 @@ fn worker(mut out: Out, rx: &Receiver<Work>, ctx: &Sending<'_>) -> Result<()> {
         }
     }
     out.record(Tag::Done, &[]).and_then(|()| out.flush()).map_err(io)
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn ranges_split_only_large_files_over_several_streams() {
-        assert_eq!(range_size(10 << 30, 1, None), None);
-        assert_eq!(range_size(100 << 10, 4, None), None);
-        assert_eq!(range_size(4 << 20, 4, None), Some(RANGE_MIN));
-        assert_eq!(range_size(4 << 30, 4, None), Some(RANGE_MAX));
-        assert_eq!(range_size(3 << 20, 2, Some(1 << 20)), Some(1 << 20));
-        assert_eq!(range_size(1 << 20, 2, Some(1 << 20)), None);
-    }
 }
