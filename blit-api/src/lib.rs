@@ -36,9 +36,8 @@ pub use payload::{
 };
 pub use progress::{Events, NullSink, ProgressEvent, ProgressSink, RecordingSink};
 pub use rate::RateLimit;
-pub use records::{
-    keep_going, land_stream, send_file, send_source, short_read, Lander, RecordWriter, Sent, StreamWriter,
-};
+pub use records::stream::{land_stream, StreamWriter};
+pub use records::{keep_going, send_file, send_source, short_read, Lander, RecordWriter, Sent};
 pub use registry::{Registry, TransportFactory, GRPC_NOT_BUILT, TCP_NOT_BUILT};
 pub use resume::{ranges_to_send, BlockMap, ResumePlan, RESUME_BLOCK_MIN, RESUME_MAX_BLOCKS, RESUME_MIN};
 pub use summary::{FileFailure, TransferSummary};

@@ -11,10 +11,9 @@
 //! other side it decodes them into a [`Lander`], which lands them.
 
 mod land;
-mod stream;
+pub(crate) mod stream;
 
 pub use land::{keep_going, Lander};
-pub use stream::{land_stream, StreamWriter};
 
 use crate::{Error, ErrorKind, FileHeader, PayloadReader, PayloadReaderExt, Result, SourceFile};
 use std::fs::File;

@@ -35,7 +35,7 @@ pub struct ConnectArgs {
 impl ConnectArgs {
     /// The secret and TLS these options ask for, in `reach`. The secret
     /// file wins over the environment; files are read when the route is
-    /// built ([`blit_transports::remote::route`]).
+    /// built ([`blit_transports::route`]).
     pub(crate) fn reach(&self, mut reach: Reach) -> Reach {
         reach.secret = match (&self.secret_file, std::env::var(SECRET_ENV)) {
             (Some(path), _) => Some(SecretSource::File { path: path.clone(), flag: "--secret-file".to_owned() }),

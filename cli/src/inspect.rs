@@ -97,7 +97,8 @@ fn utc(secs: i64) -> String {
 
 mod imp {
     use super::*;
-    use blit_transports::remote::{route, Module, Reach};
+    use blit_transports::remote::{Module, Reach};
+    use blit_transports::route;
 
     pub(super) async fn modules(host: &str, port: u16, connect: &ConnectArgs) -> Result<Vec<Module>> {
         route(&connect.reach(Reach::default()))?.modules(host, port).await

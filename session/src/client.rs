@@ -9,7 +9,8 @@
 
 use crate::convert::{header_from_pb, options_to_pb, Mask};
 use crate::error::{error_from_report, protocol};
-use crate::link::{self, FrameSender, Half, Incoming, Session, Window};
+use crate::frames::{FrameSender, Incoming};
+use crate::link::{self, Half, Session, Window};
 use crate::plane::{self, ClientPlane};
 use crate::{ModuleInfo, RemoteSpec, SessionConfig, TransportMode, SCHEME};
 use blit_api::{Direction, Error, ErrorKind, Events, FileHeader, Result, TransferOptions, TransferSummary};

@@ -7,12 +7,13 @@
 //! ([`server::accept`], [`server::serve`]); the two sides may negotiate a
 //! [`DataPlane`] for the payload; then each side runs its half of the one
 //! pipeline (`blit_engine::run_source` or `run_destination`) with its
-//! manifest, need list and events on the stream ([`link`] explains the
-//! credit that keeps every queue bounded without deadlock), and the session
-//! ends with `Done` or `Error` from each side.
+//! manifest, need list and events on the stream (the `link` module
+//! explains the credit that keeps every queue bounded without deadlock),
+//! and the session ends with `Done` or `Error` from each side.
 //!
-//! The medium only moves frames: the gRPC crate (`blit-transport-grpc`)
-//! is tonic's client and service glue around this crate. Payload records
+//! The medium only moves frames ([`frames`]): the gRPC crate
+//! (`blit-transport-grpc`) is tonic's client and service glue around this
+//! crate. Payload records
 //! travel on the session's own stream ([`InStream`], the transport
 //! registered as `grpc`) or, with the `tcp-data-plane` feature, on the raw
 //! TCP data plane; both are [`DataPlane`]s.
@@ -29,9 +30,10 @@ pub mod client;
 mod config;
 mod convert;
 pub mod error;
+pub mod frames;
 #[cfg(test)]
 mod fuzz;
-pub mod link;
+mod link;
 mod plane;
 mod receive;
 mod records;

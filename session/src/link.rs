@@ -47,6 +47,7 @@ mod pumps;
 use crate::budget::{Budget, PAYLOAD_IN_FLIGHT};
 use crate::convert::Mask;
 use crate::error::report_from_error;
+use crate::frames::{FrameSender, Incoming};
 use crate::plane::{DataPlane, InStream};
 use crate::transport::{GrpcTransport, RECORD_QUEUE};
 use blit_api::{manifest_channel, need_channel, Error, ErrorKind, Events, Result, TransferOptions};
@@ -57,24 +58,9 @@ use demux::{demux, tail, End, Routes};
 use events::EventQueue;
 use pumps::{feed, forward_events, forward_manifest, forward_needs, forward_payload, Grant};
 use std::future::Future;
-use std::pin::Pin;
 use std::sync::Arc;
 use std::time::Duration;
 use tokio::sync::{mpsc, watch, Semaphore};
-use tokio_stream::Stream;
-
-/// Frames on their way out (the request stream of a gRPC client, the
-/// response stream of the daemon).
-pub type FrameSender = mpsc::Sender<pb::Frame>;
-
-/// Frames from the peer, as the medium delivers them. A medium's error is
-/// already a [`blit_api::Error`] naming the peer: [`ErrorKind::Protocol`]
-/// when the peer broke the medium's limits (a message over its size
-/// limit), otherwise how the connection ended.
-pub type Incoming = Pin<Box<dyn Stream<Item = Result<pb::Frame>> + Send>>;
-
-/// Outgoing frames waiting for the stream.
-pub const FRAME_QUEUE: usize = 8;
 
 /// Manifest items queued for a destination's engine after the feeder took
 /// them from the stash (at most 256 times the largest header, ~12 MiB).

@@ -10,7 +10,8 @@
 
 use crate::convert::{header_to_pb, options_from_pb, path_from_pb, Mask};
 use crate::error::report_from_error;
-use crate::link::{self, Half, Incoming, Session, Window, FRAME_QUEUE};
+use crate::frames::{Incoming, FRAME_QUEUE};
+use crate::link::{self, Half, Session, Window};
 use crate::{plane, ModuleInfo, TransportMode};
 use blit_api::{Error, ErrorKind, FileHeader, RelPath, Result, TransferOptions};
 use blit_engine::{DestinationRoles, SourceRoles};

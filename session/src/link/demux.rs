@@ -12,10 +12,11 @@
 //! the local sink.
 
 use super::bytes::{Held, MANIFEST_BYTES};
-use super::{Abort, Incoming};
+use super::Abort;
 use crate::budget::Budget;
 use crate::convert::{event_from_pb, header_from_pb, item_from_pb};
 use crate::error::{error_from_report, peer_gone, protocol};
+use crate::frames::Incoming;
 use blit_api::{Error, ErrorKind, Events, ManifestItem, NeedBatch, Result};
 use blit_proto::pb;
 use blit_proto::pb::frame::Body;

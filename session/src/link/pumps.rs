@@ -8,9 +8,10 @@
 //! they freed back to the peer. Every pump stops when the session aborts.
 
 use super::bytes::{Held, InFlight};
-use super::{Abort, FrameSender};
+use super::Abort;
 use crate::config::CHUNK_SIZE;
 use crate::convert::{event_to_pb, header_to_pb, item_to_pb, Mask};
+use crate::frames::FrameSender;
 use crate::link::events::EventQueue;
 use blit_api::{ManifestReceiver, NeedReceiver, ProgressEvent};
 use blit_proto::pb;

@@ -2,7 +2,7 @@
 //! the same signatures as `tcp.rs`, answering as such a build must.
 
 use super::{ClientPlane, DataPlane};
-use crate::link::Incoming;
+use crate::frames::Incoming;
 use crate::{SessionConfig, TransportMode};
 use blit_api::{Error, ErrorKind, Result, TCP_NOT_BUILT as NOT_BUILT};
 use blit_proto::pb;

@@ -2,7 +2,7 @@
 
 use super::{ClientPlane, DataPlane};
 use crate::error::protocol;
-use crate::link::Incoming;
+use crate::frames::Incoming;
 use crate::{SessionConfig, TransportMode};
 use blit_api::{Error, ErrorKind, PayloadTransport, Result};
 use blit_engine::TransportReport;

@@ -3,6 +3,8 @@
 
 pub use blit_transport_local as local;
 
+#[cfg(feature = "grpc")]
+mod grpc_route;
 mod null_sink;
 pub mod remote;
 pub use null_sink::{bench_writer, null_sink_path, NULL_SINK_ENV};
@@ -19,6 +21,18 @@ pub use blit_api::TCP_NOT_BUILT;
 
 /// Whether this build carries the TCP data plane.
 pub const HAS_TCP_DATA_PLANE: bool = cfg!(feature = "tcp-data-plane");
+
+/// The route to daemons with `reach`, or why this build has none.
+pub fn route(reach: &remote::Reach) -> blit_api::Result<std::sync::Arc<dyn remote::Route>> {
+    #[cfg(feature = "grpc")]
+    return grpc_route::GrpcRoute::new(reach).map(|r| std::sync::Arc::new(r) as std::sync::Arc<dyn remote::Route>);
+    #[cfg(not(feature = "grpc"))]
+    {
+        let _ = reach;
+        Err(blit_api::Error::new(blit_api::ErrorKind::Unsupported, blit_api::GRPC_NOT_BUILT)
+            .with_hint("remote transfers, `blit ls` and `blit modules` reach blitd through it"))
+    }
+}
 
 /// A registry with every transport this build carries, and stubs that explain
 /// how to get the ones it does not.
@@ -56,7 +70,8 @@ mod tests {
 
     #[test]
     fn the_route_to_daemons_follows_the_grpc_feature() {
-        use crate::remote::{route, Reach};
+        use crate::remote::Reach;
+        use crate::route;
         let built = route(&Reach::default());
         assert_eq!(built.is_ok(), HAS_GRPC);
         if let Err(e) = built {

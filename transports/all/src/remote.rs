@@ -1,14 +1,14 @@
 //! Routes to daemons: how this build pushes to, pulls from, lists and asks
 //! blitd, and the one place that says so when it cannot.
 //!
-//! [`route`] gives the route a remote transfer takes (gRPC today; the ssh
-//! route will be chosen here too). A build without the `grpc` feature has
-//! none, and every remote call fails with [`blit_api::GRPC_NOT_BUILT`].
+//! [`crate::route`] gives the route a remote transfer takes (gRPC today;
+//! the ssh route will be chosen there too). A build without the `grpc`
+//! feature has none, and every remote call fails with
+//! [`blit_api::GRPC_NOT_BUILT`].
 
 use blit_api::{Events, FileHeader, RelPath, Result, TransferOptions, TransferSummary};
 use blit_engine::{DestinationRoles, SourceRoles};
 use std::path::PathBuf;
-use std::sync::Arc;
 
 /// A daemon, one of its modules, and a path inside it.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -95,18 +95,6 @@ pub trait Route: Send + Sync {
     async fn modules(&self, host: &str, port: u16) -> Result<Vec<Module>>;
 }
 
-/// The route to daemons with `reach`, or why this build has none.
-pub fn route(reach: &Reach) -> Result<Arc<dyn Route>> {
-    #[cfg(feature = "grpc")]
-    return grpc::GrpcRoute::new(reach).map(|r| Arc::new(r) as Arc<dyn Route>);
-    #[cfg(not(feature = "grpc"))]
-    {
-        let _ = reach;
-        Err(blit_api::Error::new(blit_api::ErrorKind::Unsupported, blit_api::GRPC_NOT_BUILT)
-            .with_hint("remote transfers, `blit ls` and `blit modules` reach blitd through it"))
-    }
-}
-
 /// The session protocol this build speaks, for `--version`.
 pub fn protocol() -> Option<u32> {
     #[cfg(feature = "grpc")]
@@ -114,6 +102,3 @@ pub fn protocol() -> Option<u32> {
     #[cfg(not(feature = "grpc"))]
     None
 }
-
-#[cfg(feature = "grpc")]
-mod grpc;

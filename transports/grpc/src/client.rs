@@ -15,7 +15,7 @@ use blit_engine::{DestinationRoles, SourceRoles};
 use blit_proto::pb::blit_client::BlitClient;
 use blit_proto::{pb, PROTOCOL_VERSION};
 use blit_session::client::{entries_from_pb, modules_from_pb, within, Dialed, Dialer};
-use blit_session::link::FRAME_QUEUE;
+use blit_session::frames::FRAME_QUEUE;
 use blit_session::{address, ModuleInfo, RemoteSpec};
 use prost::bytes::Bytes;
 use std::net::SocketAddr;

@@ -10,7 +10,7 @@
 use blit_api::{Error, ErrorKind};
 use blit_proto::pb;
 use blit_session::error::protocol;
-use blit_session::link::Incoming;
+use blit_session::frames::Incoming;
 use tokio_stream::StreamExt;
 use tonic::{Code, Status};
 

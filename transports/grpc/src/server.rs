@@ -10,7 +10,7 @@
 use crate::error::{frames, status_from_error};
 use blit_api::RelPath;
 use blit_proto::pb;
-use blit_session::link::Incoming;
+use blit_session::frames::Incoming;
 pub use blit_session::server::{list_reply, modules_reply, Role, ServedHalf, ServedModule, TransferRequest};
 use std::pin::Pin;
 use tokio::sync::watch;

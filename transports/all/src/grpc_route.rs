@@ -1,16 +1,16 @@
 //! The gRPC route: blitd's own protocol over TCP or TLS.
 
-use super::{Module, Reach, Route, SecretSource, Target};
+use crate::remote::{Module, Reach, Route, SecretSource, Target};
 use blit_api::{Events, FileHeader, Result, TransferOptions, TransferSummary};
 use blit_engine::{DestinationRoles, SourceRoles};
 use blit_transport_grpc::{ClientTls, GrpcConfig, RemoteSpec, Secret, TransportMode};
 
 /// Sessions and listings over gRPC, with one configuration.
-pub(super) struct GrpcRoute(GrpcConfig);
+pub(crate) struct GrpcRoute(GrpcConfig);
 
 impl GrpcRoute {
     /// Reads the secret and the TLS roots `reach` names.
-    pub(super) fn new(reach: &Reach) -> Result<Self> {
+    pub(crate) fn new(reach: &Reach) -> Result<Self> {
         let secret = match &reach.secret {
             Some(SecretSource::File { path, flag }) => Some(Secret::from_file(path, flag)?),
             Some(SecretSource::Env { name, value }) => Some(Secret::new(value, name)?),
