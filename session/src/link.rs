@@ -220,7 +220,7 @@ async fn run_half(
                     drop(record_tx);
                     plane.clone()
                 }
-                None => Arc::new(InStream::new(GrpcTransport::sending(record_tx, &peer, mask.clone()), None)),
+                None => Arc::new(InStream::new(GrpcTransport::sending(record_tx, &peer, mask.clone()))),
             };
             let transport = plane.transport();
             // Boxed: the engine's futures are large, and debug builds copy them
@@ -255,7 +255,7 @@ async fn run_half(
                     drop(record_rx);
                     plane.clone()
                 }
-                None => Arc::new(InStream::new(GrpcTransport::receiving(record_rx, &peer), None)),
+                None => Arc::new(InStream::new(GrpcTransport::receiving(record_rx, &peer))),
             };
             let transport = plane.transport();
             let forward = queue.clone().map(|q| forward_events(q, out.clone(), mask.clone(), a()));

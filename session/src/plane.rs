@@ -43,29 +43,27 @@ pub trait DataPlane: Send + Sync + std::fmt::Debug {
 /// The session's own stream as the carrier: payload records travel in
 /// `Payload` frames between the other frames.
 #[derive(Debug)]
-pub struct InStream {
-    transport: Arc<GrpcTransport>,
-    fallback: Option<String>,
-}
+pub struct InStream(Arc<GrpcTransport>);
 
 impl InStream {
-    /// Carries `transport`'s records; `fallback` says why no other data
-    /// plane carries them (`None`: none was asked for).
-    pub(crate) fn new(transport: GrpcTransport, fallback: Option<String>) -> Self {
-        InStream { transport: Arc::new(transport), fallback }
+    /// Carries `transport`'s records.
+    pub(crate) fn new(transport: GrpcTransport) -> Self {
+        InStream(Arc::new(transport))
     }
 }
 
 impl DataPlane for InStream {
     fn transport(&self) -> Arc<dyn PayloadTransport> {
-        self.transport.clone()
+        self.0.clone()
     }
 
     /// The session's stream closes with the session.
     fn close(&self) {}
 
+    /// Without a fallback reason: the client, which knows it, reports an
+    /// in-stream session with [`in_stream_report`].
     fn report(&self) -> TransportReport {
-        in_stream_report(self.fallback.clone())
+        in_stream_report(None)
     }
 }
 
