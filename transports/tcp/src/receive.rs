@@ -134,19 +134,27 @@ fn land_file(conn: &mut Conn, header: FileHeader, ctx: &Receiving<'_>) -> Result
         };
         match piece {
             Piece::Raw { len, zero_copy } => {
-                // The connection failing mid-splice stops the half; a write
-                // error is the file's own.
+                // A write error is the file's own. The connection failing
+                // mid-splice fails the file with the connection's error
+                // (naming the peer, not the file), then stops the half.
                 let mut broke = None;
-                let splice = |file: &mut std::fs::File, at: u64| match conn.land_raw(file, at, len) {
-                    Ok(written) => written,
-                    Err(e) => {
-                        broke = Some(e);
-                        Err(std::io::Error::other("the data connection failed"))
+                let landed = lander.fill(len, |incoming, at| match conn.land_raw(incoming.file(), at, len) {
+                    Ok(Ok(())) => {
+                        if zero_copy {
+                            incoming.record_zero_copy(len);
+                        } else {
+                            incoming.record(len);
+                        }
+                        Ok(())
                     }
-                };
-                let landed = lander.write(len, zero_copy, splice);
+                    Ok(Err(e)) => Err(Error::io("write", incoming.path().display(), e)),
+                    Err(e) => {
+                        broke = Some(e.clone());
+                        Err(e)
+                    }
+                });
                 if let Some(e) = broke {
-                    return Err(lander.stop(e));
+                    return Err(e);
                 }
                 if !landed.map_err(fit)? {
                     conn.skip(len)?;
@@ -204,3 +212,6 @@ fn land_shard(conn: &mut Conn, ctx: &Receiving<'_>) -> Result<()> {
     let records = ShardRecords { conn, failed, len: 0 };
     blit_shard::land_shard(records, landing, &|what| protocol(&peer, what))
 }
+
+#[cfg(test)]
+mod tests;
