@@ -20,8 +20,9 @@ of their content); only what differs is sent. Every file lands atomically: it
 is written under a temporary name beside its target and renamed into place,
 so DST never holds a torn file. Symlinks are copied as symlinks.
 
-Exit codes: 0 everything transferred; 2 finished, but some entries failed
-(each is listed on stderr); 1 a fatal error stopped the transfer.";
+Exit codes: 0 everything transferred; 1 a fatal error stopped the transfer;
+2 finished, but some entries failed (each is listed on stderr); 64 the
+command line was wrong, nothing was done.";
 
 /// blit moves file trees fast.
 #[derive(Debug, Parser)]

@@ -15,6 +15,7 @@ mod progress_line;
 mod remote;
 mod render;
 mod transfer;
+mod usage;
 mod wiring;
 
 pub use args::{Cli, ColorArg, Command, CompletionsArgs, LsArgs, ManArgs, ModulesArgs, TransferArgs, TransportArg};
@@ -23,6 +24,7 @@ pub use connect_args::{ConnectArgs, SECRET_ENV};
 pub use docs::command;
 pub use filter_args::FilterArgs;
 pub use preserve_args::PreserveArgs;
+pub use usage::usage_error;
 
 /// Exit code: everything transferred.
 pub const EXIT_OK: u8 = 0;
@@ -30,6 +32,10 @@ pub const EXIT_OK: u8 = 0;
 pub const EXIT_FATAL: u8 = 1;
 /// Exit code: the transfer finished but some entries failed (each is listed).
 pub const EXIT_PARTIAL: u8 = 2;
+/// Exit code: the command line was wrong (an unknown flag, a missing
+/// argument); nothing was done. sysexits' `EX_USAGE`, so a script can tell
+/// a typo from a partial transfer.
+pub const EXIT_USAGE: u8 = 64;
 
 /// Runs a parsed command line and returns the process exit code.
 pub fn run(cli: Cli) -> std::process::ExitCode {

@@ -84,7 +84,7 @@ fn bad_rates_are_refused_with_an_example() {
         t.path().as_os_str(),
         t.path().join("d").as_os_str(),
     ]);
-    assert_eq!(out.status.code(), Some(2), "clap's usage error");
+    assert_eq!(out.status.code(), Some(64), "a usage error");
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(err.contains("`fast` is not a rate") && err.contains("e.g. 500K"), "{err}");
     assert!(!t.path().join("d").exists(), "nothing was copied");

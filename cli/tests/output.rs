@@ -113,7 +113,7 @@ fn no_color_leaves_no_escapes_and_color_always_colours() {
     }
     // Usage errors and failures too.
     let out = blit_env(&[os("copy"), os("--no-such-flag")], &[("NO_COLOR", "1")]);
-    assert_eq!(out.status.code(), Some(2));
+    assert_eq!(out.status.code(), Some(64), "a usage error");
     assert!(!text(&out).contains('\x1b'), "{:?}", text(&out));
     let out = blit_env(&[os("ls"), &d.url("/nope/")], &[("NO_COLOR", "1"), ("BLIT_LOG", "debug")]);
     assert_eq!(out.status.code(), Some(1));

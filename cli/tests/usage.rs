@@ -1,0 +1,52 @@
+//! Usage errors have their own exit code (64), never the partial-failure
+//! code (2), and a command typed as for rsync gets the blit form.
+
+mod common;
+
+use common::blit;
+use std::ffi::OsStr;
+
+fn stderr(out: &std::process::Output) -> String {
+    String::from_utf8_lossy(&out.stderr).into_owned()
+}
+
+#[test]
+fn usage_errors_exit_64_and_do_nothing() {
+    let t = tempfile::tempdir().unwrap();
+    std::fs::write(t.path().join("a"), b"x").unwrap();
+    let dst = t.path().join("dst");
+    let src = t.path().join("a");
+    let unknown = blit(&[OsStr::new("copy"), OsStr::new("--bogus"), src.as_os_str(), dst.as_os_str()]);
+    assert_eq!(unknown.status.code(), Some(64), "{}", stderr(&unknown));
+    assert!(stderr(&unknown).contains("--bogus"), "{}", stderr(&unknown));
+    let missing = blit(&[OsStr::new("copy"), src.as_os_str()]);
+    assert_eq!(missing.status.code(), Some(64), "{}", stderr(&missing));
+    let bare = blit(&[]);
+    assert_eq!(bare.status.code(), Some(64), "no command at all");
+    assert!(!dst.exists(), "nothing was copied");
+}
+
+#[test]
+fn a_command_without_a_verb_suggests_copy() {
+    let t = tempfile::tempdir().unwrap();
+    std::fs::create_dir(t.path().join("src")).unwrap();
+    let (src, dst) = (t.path().join("src"), t.path().join("dst"));
+    let out = blit(&[src.as_os_str(), dst.as_os_str()]);
+    assert_eq!(out.status.code(), Some(64));
+    let err = stderr(&out);
+    let want = format!("`blit copy {} {}`", src.display(), dst.display());
+    assert!(err.contains(&want), "{err}");
+    assert!(!dst.exists());
+}
+
+#[test]
+fn help_and_version_exit_0() {
+    for flag in ["--help", "-h", "--version", "-V"] {
+        let out = blit(&[OsStr::new(flag)]);
+        assert_eq!(out.status.code(), Some(0), "{flag}");
+        assert!(!out.stdout.is_empty(), "{flag} prints to stdout");
+    }
+    let out = blit(&[OsStr::new("copy"), OsStr::new("--help")]);
+    let help = String::from_utf8_lossy(&out.stdout);
+    assert!(help.split_whitespace().collect::<Vec<_>>().join(" ").contains("64 the command line was wrong"), "{help}");
+}
