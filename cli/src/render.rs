@@ -39,6 +39,9 @@ impl Counters {
     }
 }
 
+/// Failure messages remembered for [`Renderer::printed`].
+const FAILURES_KEPT: usize = 64;
+
 /// The CLI's progress sink.
 pub(crate) struct Renderer {
     verbose: bool,
@@ -49,6 +52,10 @@ pub(crate) struct Renderer {
     bar: Option<ProgressBar>,
     stop: Arc<AtomicBool>,
     ticker: Mutex<Option<JoinHandle<()>>>,
+    /// The messages of the last failures printed (at most
+    /// [`FAILURES_KEPT`]), so a fatal error that is one of them is not
+    /// printed twice.
+    printed: Mutex<std::collections::VecDeque<String>>,
 }
 
 impl Renderer {
@@ -74,7 +81,28 @@ impl Renderer {
             (None, None)
         };
         let json_events = progress && json;
-        Arc::new(Renderer { verbose, quiet, json_events, counters, meter, bar, stop, ticker: Mutex::new(ticker) })
+        let ticker = Mutex::new(ticker);
+        Arc::new(Renderer {
+            verbose,
+            quiet,
+            json_events,
+            counters,
+            meter,
+            bar,
+            stop,
+            ticker,
+            printed: Mutex::default(),
+        })
+    }
+
+    /// Whether a failure printed lately is the error `fatal` (which may
+    /// carry the daemon's address in front).
+    pub(crate) fn printed(&self, fatal: &str) -> bool {
+        let same = |m: &String| match fatal.strip_suffix(m.as_str()) {
+            Some(head) => head.is_empty() || head.ends_with(':') || head.ends_with(": "),
+            None => false,
+        };
+        self.printed.lock().ok().is_some_and(|printed| printed.iter().any(same))
     }
 
     /// Stops the bar and leaves its last state on screen.
@@ -174,6 +202,12 @@ impl ProgressSink for Renderer {
                 self.line(&format!("deleting {}", shown(path, *kind)))
             }
             ProgressEvent::FileFailed { path, message, .. } => {
+                if let Ok(mut printed) = self.printed.lock() {
+                    if printed.len() == FAILURES_KEPT {
+                        printed.pop_front();
+                    }
+                    printed.push_back(message.clone());
+                }
                 let line = format!("blit: failed: {}", crate::escape::for_terminal(&failure_text(path, message)));
                 if let Some(bar) = &self.bar {
                     bar.suspend(|| eprintln!("{line}"));

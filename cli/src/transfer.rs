@@ -23,10 +23,11 @@ pub(crate) fn run(args: TransferArgs, mirror: bool) -> u8 {
                 eprintln!("blit: {}", summary_line(&summary));
             }
             if summary.has_failures() {
-                eprintln!("blit: {} entries failed:", summary.failures.len());
-                for f in &summary.failures {
-                    eprintln!("  {}", crate::render::failure_text(&f.path, &f.message));
-                }
+                // Each was printed as it happened (`blit: failed: ...`); say it once.
+                let n = summary.failures.len();
+                let what = if n == 1 { "1 entry failed; it is" } else { "entries failed; each is" };
+                let count = if n == 1 { String::new() } else { format!("{n} ") };
+                eprintln!("blit: {count}{what} named above");
                 EXIT_PARTIAL
             } else {
                 EXIT_OK
@@ -37,7 +38,13 @@ pub(crate) fn run(args: TransferArgs, mirror: bool) -> u8 {
                 let ev = ProgressEvent::Failed { kind: e.kind(), message: e.to_string() };
                 println!("{}", event_json(&ev));
             }
-            eprintln!("blit: error: {}", crate::escape::for_terminal(&e.to_string()));
+            let text = e.to_string();
+            if renderer.printed(&text) {
+                // A file failure printed above is what stopped the transfer.
+                eprintln!("blit: error: the failure above stopped the transfer");
+            } else {
+                eprintln!("blit: error: {}", crate::escape::for_terminal(&text));
+            }
             EXIT_FATAL
         }
     }

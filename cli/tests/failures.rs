@@ -257,6 +257,19 @@ fn assert_stopped(out: &Output, reason: &str) {
     assert_eq!(out.status.code(), Some(1), "a volume error stops the transfer: {}", text(out));
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(err.contains("blit: error:") && err.contains(reason), "says why: {}", text(out));
+    // Each error once: the fatal one is not a repeat of a file failure above
+    // (workers that hit the volume at the same time each name their own file;
+    // a daemon's error carries its address in front).
+    let said: Vec<&str> = err
+        .lines()
+        .filter(|l| l.contains(reason))
+        .map(|l| l.trim_start_matches("blit: failed: ").trim_start_matches("blit: error: "))
+        .collect();
+    for (i, a) in said.iter().enumerate() {
+        for (j, b) in said.iter().enumerate() {
+            assert!(i == j || !a.ends_with(b), "printed twice: {}", text(out));
+        }
+    }
 }
 
 fn no_space(way: Way) {
