@@ -85,6 +85,15 @@ mod tests {
     }
 
     #[test]
+    fn a_secret_from_the_environment_never_prints() {
+        use crate::remote::{Reach, SecretSource};
+        let secret = SecretSource::Env { name: "BLIT_SECRET".to_owned(), value: "hunter2-s3cret".to_owned() };
+        let reach = Reach { secret: Some(secret), ..Reach::default() };
+        let shown = format!("{reach:?}");
+        assert!(shown.contains("BLIT_SECRET") && !shown.contains("hunter2"), "{shown}");
+    }
+
+    #[test]
     fn grpc_follows_its_feature() {
         let r = super::registry();
         match r.get("grpc") {

@@ -23,8 +23,9 @@ pub struct Target {
     pub path: RelPath,
 }
 
-/// Where the secret blitd requires comes from.
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// Where the secret blitd requires comes from. Its `Debug` form never
+/// shows a value given in the environment.
+#[derive(Clone, PartialEq, Eq)]
 pub enum SecretSource {
     /// The first line of a file; `flag` names it in errors.
     File {
@@ -40,6 +41,17 @@ pub enum SecretSource {
         /// Its value.
         value: String,
     },
+}
+
+impl std::fmt::Debug for SecretSource {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            SecretSource::File { path, flag } => {
+                f.debug_struct("File").field("path", path).field("flag", flag).finish()
+            }
+            SecretSource::Env { name, .. } => f.debug_struct("Env").field("name", name).finish_non_exhaustive(),
+        }
+    }
 }
 
 /// How to reach a daemon and carry a session's payload.
