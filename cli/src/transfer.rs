@@ -24,10 +24,10 @@ pub(crate) fn run(args: TransferArgs, mirror: bool) -> u8 {
             }
             if summary.has_failures() {
                 // Each was printed as it happened (`blit: failed: ...`); say it once.
-                let n = summary.failures.len();
-                let what = if n == 1 { "1 entry failed; it is" } else { "entries failed; each is" };
-                let count = if n == 1 { String::new() } else { format!("{n} ") };
-                eprintln!("blit: {count}{what} named above");
+                match summary.failures.len() {
+                    1 => eprintln!("blit: 1 entry failed; it is named above"),
+                    n => eprintln!("blit: {n} entries failed; each is named above"),
+                }
                 EXIT_PARTIAL
             } else {
                 EXIT_OK

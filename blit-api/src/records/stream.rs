@@ -176,23 +176,30 @@ pub fn land_stream(landing: &Landing, input: impl Read, name: &str, max_chunk: u
             Ok(None) => return Err(lander.stop(malformed("the stream ended in the middle of a file"))),
             Err(e) => return Err(lander.stop(e)),
         };
-        if tag == DATA {
-            lander.data(&buf)?;
-            continue;
+        if let Err(e) = land_frame(&mut lander, tag, &buf) {
+            // A file under way fails with whatever stopped the stream.
+            return Err(lander.stop(e));
         }
-        let mut body = Dec(&buf);
-        match tag {
-            FILE => lander.file(body.file_header()?)?,
-            RANGE => lander.range(body.u64()?, body.u64()?)?,
-            END => lander.end()?,
-            ABORT => lander.abort(&body.failure()?)?,
-            _ => {
-                let header = body.file_header()?;
-                lander.failed(&header, &body.failure()?)?
-            }
-        }
-        body.end()?;
     }
+}
+
+/// Hands one frame's record to `lander`.
+fn land_frame(lander: &mut Lander, tag: u8, buf: &[u8]) -> Result<()> {
+    if tag == DATA {
+        return lander.data(buf);
+    }
+    let mut body = Dec(buf);
+    match tag {
+        FILE => lander.file(body.file_header()?)?,
+        RANGE => lander.range(body.u64()?, body.u64()?)?,
+        END => lander.end()?,
+        ABORT => lander.abort(&body.failure()?)?,
+        _ => {
+            let header = body.file_header()?;
+            lander.failed(&header, &body.failure()?)?
+        }
+    }
+    body.end()
 }
 
 /// Reads one frame into `buf`; `None` at a clean end of stream.

@@ -52,6 +52,26 @@ fn a_stream_that_ends_inside_a_file_fails_that_file() {
 }
 
 #[test]
+fn a_file_that_gets_more_bytes_than_announced_fails_with_the_protocol_error() {
+    let src = tempfile::tempdir().unwrap();
+    std::fs::write(src.path().join("a"), b"hello").unwrap();
+    // Announce 3 bytes, send 5.
+    let file = Arc::new(File::open(src.path().join("a")).unwrap());
+    let mut wire = Vec::new();
+    let mut out = StreamWriter::new(&mut wire, "test", 64);
+    out.file(&header("a", 3)).unwrap();
+    assert!(matches!(out.body(&file, 0, 5).unwrap(), Sent::All));
+    out.end().unwrap();
+    out.flush().unwrap();
+    drop(out);
+    let dst = tempfile::tempdir().unwrap();
+    let (landing, sink) = temp_landing(dst.path());
+    let e = land_stream(&landing, &wire[..], "test", 64).unwrap_err();
+    assert_eq!(e.kind(), ErrorKind::Protocol);
+    assert_eq!(events_of(&sink), ["failed a protocol"], "the file under way is reported");
+}
+
+#[test]
 fn hostile_streams_are_refused() {
     let dst = tempfile::tempdir().unwrap();
     let (landing, _) = temp_landing(dst.path());
