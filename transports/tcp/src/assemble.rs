@@ -80,27 +80,23 @@ impl Assembly {
                     Some(reused) => landing.resume(&header, reused),
                     None => landing.begin(&header),
                 };
-                let (incoming, file) = match begun {
-                    Ok(mut incoming) => {
-                        let file = incoming.file().try_clone();
-                        match file {
-                            Ok(file) => (Some(incoming), Some(file)),
-                            Err(e) => {
-                                let e = Error::io("duplicate the landing file", header.path.display(), e);
-                                incoming.fail(&e);
-                                keep_going(Err(e))?;
-                                (None, None)
-                            }
+                // A file whose landing failed is remembered as failed, so its
+                // other ranges (on other connections) do not begin it again.
+                let (incoming, file, failed) = match begun {
+                    Ok(mut incoming) => match incoming.file().try_clone() {
+                        Ok(file) => (Some(incoming), Some(file), Ok(())),
+                        Err(e) => {
+                            let e = Error::io("duplicate the landing file", header.path.display(), e);
+                            incoming.fail(&e);
+                            (None, None, keep_going(Err(e)))
                         }
-                    }
-                    Err(e) => {
-                        keep_going(Err(e))?;
-                        (None, None)
-                    }
+                    },
+                    Err(e) => (None, None, keep_going(Err(e))),
                 };
                 let state = Mutex::new(State { incoming, accounted: 0 });
                 let entry = Arc::new(Entry { header, reused, file, state });
                 files.insert(id, entry.clone());
+                failed?;
                 entry
             }
         };
