@@ -117,9 +117,15 @@ impl RelPath {
         }
     }
 
-    /// A lossy UTF-8 rendering for messages and JSON.
+    /// The path as unambiguous printable text (see [`crate::text`]): the
+    /// same as its `Display`, except that the root is `""`, not `.`.
     pub fn display(&self) -> String {
-        String::from_utf8_lossy(&self.0).into_owned()
+        crate::text::escape(&self.0).into_owned()
+    }
+
+    /// The path as a string when it is valid UTF-8.
+    pub fn as_utf8(&self) -> Option<&str> {
+        std::str::from_utf8(&self.0).ok()
     }
 }
 
@@ -129,19 +135,26 @@ impl fmt::Debug for RelPath {
     }
 }
 
+/// Lossless and unambiguous ([`crate::text::escape`]); the root shows as `.`.
 impl fmt::Display for RelPath {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         if self.0.is_empty() {
             f.write_str(".")
         } else {
-            f.write_str(&String::from_utf8_lossy(&self.0))
+            f.write_str(&crate::text::escape(&self.0))
         }
     }
 }
 
+/// The exact name when it is UTF-8 (JSON escapes what it must); otherwise
+/// its escaped text ([`crate::text::escape`]), and JSON writers add the
+/// exact bytes beside it (blit's CLI adds `path_b64`).
 impl serde::Serialize for RelPath {
     fn serialize<S: serde::Serializer>(&self, s: S) -> std::result::Result<S::Ok, S::Error> {
-        s.serialize_str(&self.display())
+        match self.as_utf8() {
+            Some(text) => s.serialize_str(text),
+            None => s.serialize_str(&self.display()),
+        }
     }
 }
 

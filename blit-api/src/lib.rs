@@ -17,6 +17,7 @@ mod records;
 mod registry;
 mod resume;
 mod summary;
+pub mod text;
 pub mod wire;
 
 pub use caps::{Capabilities, Direction, DirectionSet};

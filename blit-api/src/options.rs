@@ -32,6 +32,22 @@ pub struct TransferOptions {
     /// compare their blocks by BLAKE3 and send only what differs (see
     /// [`crate::BlockMap`]). Without it, leftover partial copies are removed.
     pub resume: bool,
+    /// Skip files that are newer at the destination than at the source
+    /// (rsync's `-u`/`--update`).
+    pub update: bool,
+    /// Skip every file that already exists at the destination, whatever
+    /// its content (rsync's `--ignore-existing`).
+    pub ignore_existing: bool,
+    /// Call files with the same size the same, whatever their mtimes
+    /// (rsync's `--size-only`).
+    pub size_only: bool,
+    /// Delete at most this many entries (rsync's `--max-delete`); the rest
+    /// are skipped and reported as [`crate::ProgressEvent::DeletionsSkipped`].
+    pub max_delete: Option<u64>,
+    /// Do not cross file systems while walking the source (rsync's
+    /// `-x`/`--one-file-system`): a directory on another device than the
+    /// source root is copied as an empty directory.
+    pub one_file_system: bool,
 }
 
 impl TransferOptions {
@@ -97,6 +113,36 @@ impl TransferOptions {
     /// Sets resume mode (continue partial copies, see [`TransferOptions::resume`]).
     pub fn resume(mut self, on: bool) -> Self {
         self.resume = on;
+        self
+    }
+
+    /// Skips files newer at the destination (see [`TransferOptions::update`]).
+    pub fn update(mut self, on: bool) -> Self {
+        self.update = on;
+        self
+    }
+
+    /// Skips files that exist at the destination (see [`TransferOptions::ignore_existing`]).
+    pub fn ignore_existing(mut self, on: bool) -> Self {
+        self.ignore_existing = on;
+        self
+    }
+
+    /// Compares files by size alone (see [`TransferOptions::size_only`]).
+    pub fn size_only(mut self, on: bool) -> Self {
+        self.size_only = on;
+        self
+    }
+
+    /// Limits deletions (see [`TransferOptions::max_delete`]).
+    pub fn max_delete(mut self, most: Option<u64>) -> Self {
+        self.max_delete = most;
+        self
+    }
+
+    /// Keeps the walk on the source root's file system (see [`TransferOptions::one_file_system`]).
+    pub fn one_file_system(mut self, on: bool) -> Self {
+        self.one_file_system = on;
         self
     }
 }

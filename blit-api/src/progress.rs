@@ -111,6 +111,15 @@ pub enum ProgressEvent {
         /// Entry kind.
         kind: FileKind,
     },
+    /// Mirror left entries the source lacks in place: `count` of them,
+    /// because of `reason` (the source was not read completely, or
+    /// `--max-delete` was reached). Sent once, at the end.
+    DeletionsSkipped {
+        /// How many deletions were not done.
+        count: u64,
+        /// Why.
+        reason: String,
+    },
     /// Something the destination could not keep, reported once per
     /// transfer and kind of trouble rather than per entry (for example
     /// ownership without the privilege to set it, or extended attributes
@@ -121,8 +130,8 @@ pub enum ProgressEvent {
     },
     /// Terminal: the transfer ran to the end (per-file failures are listed).
     Finished {
-        /// The result.
-        summary: TransferSummary,
+        /// The result (boxed: it is far larger than every other event).
+        summary: Box<TransferSummary>,
     },
     /// Terminal: the transfer stopped on a fatal error.
     Failed {
@@ -134,6 +143,20 @@ pub enum ProgressEvent {
 }
 
 impl ProgressEvent {
+    /// The path the event is about, if it is about one entry.
+    pub fn path(&self) -> Option<&RelPath> {
+        match self {
+            ProgressEvent::Planned { path, .. }
+            | ProgressEvent::FileStarted { path, .. }
+            | ProgressEvent::FileBytes { path, .. }
+            | ProgressEvent::FileResumed { path, .. }
+            | ProgressEvent::FileDone { path, .. }
+            | ProgressEvent::FileFailed { path, .. }
+            | ProgressEvent::Deleted { path, .. } => Some(path),
+            _ => None,
+        }
+    }
+
     /// A `FileFailed` event for `path`.
     pub fn failed(path: &RelPath, error: &Error) -> Self {
         ProgressEvent::FileFailed { path: path.clone(), kind: error.kind(), message: error.to_string() }

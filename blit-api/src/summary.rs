@@ -22,8 +22,15 @@ pub struct TransferSummary {
     pub transport: String,
     /// Entries the source listed.
     pub entries_scanned: u64,
-    /// Entries (files, directories, symlinks) created or updated.
+    /// Entries (files, directories, symlinks) created or updated: the sum
+    /// of the three counts below.
+    pub entries_transferred: u64,
+    /// Regular files created or updated (a hard-linked name counts as one).
     pub files_transferred: u64,
+    /// Directories created or updated.
+    pub dirs_transferred: u64,
+    /// Symlinks created or updated.
+    pub symlinks_transferred: u64,
     /// Payload bytes written.
     pub bytes_transferred: u64,
     /// Bytes of resumed files that were kept from the partial copies an
@@ -31,8 +38,15 @@ pub struct TransferSummary {
     pub bytes_reused: u64,
     /// Bytes the kernel moved without a user-space copy.
     pub zero_copy_bytes: u64,
+    /// Payload bytes that crossed the network (after compression, with
+    /// framing); `None` when nothing went over a network (a local copy).
+    pub wire_bytes: Option<u64>,
     /// Entries deleted by mirror.
     pub deleted: u64,
+    /// Entries mirror would have deleted but left in place.
+    pub deletions_skipped: u64,
+    /// Why deletions were skipped; `None` when none were.
+    pub deletions_skipped_reason: Option<String>,
     /// Entries that failed.
     pub failures: Vec<FileFailure>,
     /// Wall time in seconds.
@@ -60,6 +74,16 @@ pub struct TransferSummary {
 }
 
 impl TransferSummary {
+    /// Counts one entry of `kind` created or updated.
+    pub fn count(&mut self, kind: crate::FileKind) {
+        self.entries_transferred += 1;
+        match kind {
+            crate::FileKind::File => self.files_transferred += 1,
+            crate::FileKind::Dir => self.dirs_transferred += 1,
+            crate::FileKind::Symlink => self.symlinks_transferred += 1,
+        }
+    }
+
     /// Whether some entries failed.
     pub fn has_failures(&self) -> bool {
         !self.failures.is_empty()

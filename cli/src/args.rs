@@ -20,8 +20,12 @@ of their content); only what differs is sent. Every file lands atomically: it
 is written under a temporary name beside its target and renamed into place,
 so DST never holds a torn file. Symlinks are copied as symlinks.
 
-Exit codes: 0 everything transferred; 1 a fatal error stopped the transfer;
-2 finished, but some entries failed (each is listed on stderr); 64 the
+Several sources all go into DST (blit copy a b dir/ dst/), one after the
+other, with one summary; mirror takes one source.
+
+Exit codes: 0 everything was done; 1 a fatal error stopped the transfer;
+2 finished, but not everything was done: some entries failed (each is named
+on stderr) or mirror left deletions undone (the summary says why); 64 the
 command line was wrong, nothing was done.";
 
 /// blit moves file trees fast.
@@ -42,11 +46,11 @@ pub struct Cli {
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// Copy SRC to DST; update what differs, delete nothing (unless --delete).
-    #[command(after_long_help = TRANSFER_HELP)]
+    #[command(after_long_help = TRANSFER_HELP, disable_help_flag = true)]
     Copy(TransferArgs),
     /// Make DST an exact copy of SRC: copy what differs and delete what SRC
     /// does not have (only after the whole source was read without error).
-    #[command(after_long_help = TRANSFER_HELP)]
+    #[command(after_long_help = TRANSFER_HELP, disable_help_flag = true)]
     Mirror(TransferArgs),
     /// List the modules a blitd daemon serves.
     Modules(ModulesArgs),
@@ -103,10 +107,17 @@ pub struct LsArgs {
 /// Options shared by copy and mirror.
 #[derive(Debug, Args)]
 pub struct TransferArgs {
-    /// Source path. A trailing '/' copies the contents of a directory.
-    pub src: OsString,
+    /// Source paths (one or more). A trailing '/' copies the contents of a
+    /// directory; several sources all go into DST, as with rsync.
+    #[arg(required = true, num_args = 1.., value_name = "SRC")]
+    pub src: Vec<OsString>,
     /// Destination path.
+    #[arg(required = true)]
     pub dst: OsString,
+    /// Print help (a bare -h does too; -h among other flags is
+    /// --human-readable, as in rsync).
+    #[arg(long, action = clap::ArgAction::Help)]
+    pub help: Option<bool>,
     /// Show a live progress bar (bytes, files, rate, ETA); with --json, one
     /// JSON event per line on stderr instead.
     #[arg(short, long)]
@@ -123,8 +134,10 @@ pub struct TransferArgs {
     /// Compare files by BLAKE3 of their content instead of size and mtime.
     #[arg(short, long)]
     pub checksum: bool,
-    /// Delete destination entries the source does not have (what mirror does).
-    #[arg(long)]
+    /// Delete destination entries the source does not have (what mirror
+    /// does), after the whole source was read without error; rsync's
+    /// --delete-after, --delete-delay and --delete-during mean the same here.
+    #[arg(long, aliases = ["delete-after", "delete-delay", "delete-during"])]
     pub delete: bool,
     /// How a remote transfer carries file data: auto uses the TCP data plane
     /// and falls back to in-stream gRPC when its port cannot be reached
@@ -152,12 +165,12 @@ pub struct TransferArgs {
     /// Fractions are fine (1.5G); 0 means no limit.
     #[arg(long, value_name = "RATE", value_parser = crate::bwlimit::parse_rate)]
     pub bwlimit: Option<u64>,
-    /// Continue large files an interrupted run left half-written: files of
-    /// 8 MiB or more land in a .blit.<hash>.part file beside their target,
-    /// which a killed or interrupted run leaves behind; with --resume the
-    /// destination compares its 1 MiB blocks with the source by BLAKE3 and
-    /// only the blocks that differ, and the missing rest, are sent. Without
-    /// --resume such leftovers are removed.
+    /// Accepted; always on. Large files an interrupted run left
+    /// half-written are continued: files of 8 MiB or more land in a
+    /// .blit.<hash>.part file beside their target, which a killed or
+    /// interrupted run leaves behind; the next run compares its 1 MiB
+    /// blocks with the source by BLAKE3 and sends only the blocks that
+    /// differ and the missing rest. A partial file is never thrown away.
     #[arg(long)]
     pub resume: bool,
     /// Which entries take part (--exclude, --include, --files-from, ...).
@@ -169,6 +182,9 @@ pub struct TransferArgs {
     /// Hard links, owner, group and extended attributes (-H, -o, -g, -X).
     #[command(flatten)]
     pub preserve: crate::preserve_args::PreserveArgs,
+    /// The rsync flags people type (-a, -z, -P, -u, -i, --stats, ...).
+    #[command(flatten)]
+    pub rsync: crate::rsync_args::RsyncArgs,
 }
 
 /// When to colour output (`--color`).

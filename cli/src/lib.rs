@@ -10,10 +10,14 @@ mod endpoints;
 mod escape;
 mod filter_args;
 mod inspect;
+mod log_file;
+mod names;
 mod preserve_args;
 mod progress_line;
 mod remote;
 mod render;
+mod report;
+mod rsync_args;
 mod transfer;
 mod usage;
 mod wiring;
@@ -24,13 +28,15 @@ pub use connect_args::{ConnectArgs, SECRET_ENV};
 pub use docs::command;
 pub use filter_args::FilterArgs;
 pub use preserve_args::PreserveArgs;
-pub use usage::usage_error;
+pub use rsync_args::RsyncArgs;
+pub use usage::{bare_h_is_help, usage_error};
 
 /// Exit code: everything transferred.
 pub const EXIT_OK: u8 = 0;
 /// Exit code: a fatal error stopped the transfer.
 pub const EXIT_FATAL: u8 = 1;
-/// Exit code: the transfer finished but some entries failed (each is listed).
+/// Exit code: the transfer finished but not everything was done: some
+/// entries failed (each is named) or mirror left deletions undone.
 pub const EXIT_PARTIAL: u8 = 2;
 /// Exit code: the command line was wrong (an unknown flag, a missing
 /// argument); nothing was done. sysexits' `EX_USAGE`, so a script can tell

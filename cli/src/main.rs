@@ -3,7 +3,7 @@
 use clap::FromArgMatches;
 
 fn main() -> std::process::ExitCode {
-    let raw: Vec<std::ffi::OsString> = std::env::args_os().collect();
+    let raw = blit_cli::bare_h_is_help(std::env::args_os().collect());
     let color = blit_cli::color_in_args(&raw);
     let matches = match blit_cli::command().color(blit_cli::clap_color(color)).try_get_matches_from(&raw) {
         Ok(matches) => matches,

@@ -38,13 +38,14 @@ pub(crate) struct Meter {
 }
 
 impl Meter {
-    /// Records `snapshot` at `now` and returns the progress line.
-    pub(crate) fn line(&mut self, snapshot: &Snapshot, now: Instant) -> String {
+    /// Records `snapshot` at `now` and returns the progress line for a
+    /// terminal `width` columns wide, `elapsed` after the start.
+    pub(crate) fn line(&mut self, snapshot: &Snapshot, now: Instant, elapsed: Duration, width: usize) -> String {
         self.samples.push_back((now, snapshot.done_bytes));
         while self.samples.len() > 2 && self.samples.front().is_some_and(|(t, _)| now.duration_since(*t) > WINDOW) {
             self.samples.pop_front();
         }
-        line(snapshot, self.rate())
+        fit(snapshot, self.rate(), elapsed, width)
     }
 
     /// Bytes per second over the window; `None` until two samples at
@@ -56,9 +57,119 @@ impl Meter {
     }
 }
 
-/// `12.0 MiB/40.0 MiB  3/10 files  2.0 MiB/s  ETA 0:14`, then `scanning
-/// (N entries)` while the source is still being read.
-pub(crate) fn line(s: &Snapshot, rate: Option<f64>) -> String {
+/// The last frame: the rate is the average over the whole run, computed as
+/// the summary computes it ([`rate`]).
+pub(crate) fn last_line(snapshot: &Snapshot, elapsed: Duration, width: usize) -> String {
+    let average = rate(snapshot.done_bytes, elapsed.as_secs_f64()).map(|r| r as f64);
+    fit(snapshot, average, elapsed, width)
+}
+
+/// Average bytes per second of `bytes` over `secs`; `None` when no time
+/// passed.
+pub(crate) fn rate(bytes: u64, secs: f64) -> Option<u64> {
+    (secs > 0.0).then(|| (bytes as f64 / secs) as u64)
+}
+
+/// Columns of the terminal on stderr (80 when it is not a terminal).
+pub(crate) fn width() -> usize {
+    // SAFETY: TIOCGWINSZ fills a winsize; fd 2 may be anything, and a
+    // failure leaves the zeroed struct, read as "unknown".
+    let mut size: libc::winsize = unsafe { std::mem::zeroed() };
+    let ok = unsafe { libc::ioctl(2, libc::TIOCGWINSZ, &mut size) } == 0;
+    if ok && size.ws_col > 0 {
+        usize::from(size.ws_col)
+    } else {
+        80
+    }
+}
+
+/// The bar's line in at most `width - 1` columns (the last column is left
+/// free, so a terminal never wraps it): the parts that fit, whole, most
+/// important first (bytes, rate, ETA, files, scanning, elapsed), in a fixed
+/// order, and a bar in the room left over.
+pub(crate) fn fit(s: &Snapshot, rate: Option<f64>, elapsed: Duration, width: usize) -> String {
+    let room = width.saturating_sub(1);
+    let text = line(s, rate);
+    let parts: Vec<(usize, String)> = vec![
+        (5, clock(elapsed)),
+        (0, text.bytes),
+        (3, text.files),
+        (1, text.rate),
+        (2, text.eta),
+        (4, text.scanning.unwrap_or_default()),
+    ];
+    let mut keep: Vec<bool> = parts.iter().map(|(_, p)| !p.is_empty()).collect();
+    let used = |keep: &[bool]| -> usize {
+        let shown: Vec<usize> =
+            parts.iter().zip(keep).filter(|(_, k)| **k).map(|((_, p), _)| p.chars().count()).collect();
+        shown.iter().sum::<usize>() + 2 * shown.len().saturating_sub(1)
+    };
+    // Drop the least important parts until the rest fits.
+    let mut order: Vec<usize> = (0..parts.len()).collect();
+    order.sort_by_key(|i| std::cmp::Reverse(parts[*i].0));
+    for i in order {
+        if used(&keep) <= room {
+            break;
+        }
+        if parts[i].0 > 0 {
+            keep[i] = false;
+        }
+    }
+    let shown: Vec<&str> = parts.iter().zip(&keep).filter(|(_, k)| **k).map(|((_, p), _)| p.as_str()).collect();
+    let mut out = String::new();
+    // The bar goes after the elapsed time when it gets at least 10 columns.
+    let free = room.saturating_sub(used(&keep) + 2);
+    let bar_width = free.min(32);
+    for (n, part) in shown.iter().enumerate() {
+        if n > 0 {
+            out.push_str("  ");
+        }
+        out.push_str(part);
+        if n == 0 && keep[0] && bar_width >= 10 {
+            out.push_str("  ");
+            out.push_str(&bar(s, bar_width));
+        }
+    }
+    out
+}
+
+/// `[=====>    ]`, `width` columns in all.
+fn bar(s: &Snapshot, width: usize) -> String {
+    let inner = width.saturating_sub(2);
+    let filled = if s.total_bytes == 0 {
+        if s.scan_done {
+            inner
+        } else {
+            0
+        }
+    } else {
+        ((s.done_bytes.min(s.total_bytes) as f64 / s.total_bytes as f64) * inner as f64) as usize
+    };
+    let mut out = String::with_capacity(width);
+    out.push('[');
+    for i in 0..inner {
+        out.push(match i.cmp(&filled) {
+            std::cmp::Ordering::Less => '=',
+            std::cmp::Ordering::Equal if filled < inner => '>',
+            _ => ' ',
+        });
+    }
+    out.push(']');
+    out
+}
+
+/// The pieces of the line.
+pub(crate) struct Parts {
+    bytes: String,
+    files: String,
+    rate: String,
+    eta: String,
+    scanning: Option<String>,
+}
+
+/// The parts of `12.0 MiB/40.0 MiB  3/10 files  2.0 MiB/s  ETA 0:14`, and
+/// `scanning (N entries)` while the source is still being read.
+pub(crate) fn line(s: &Snapshot, rate: Option<f64>) -> Parts {
     let remaining = s.total_bytes.saturating_sub(s.done_bytes);
     let rate_text = rate.map_or_else(|| "-".to_owned(), |r| format!("{}/s", human_bytes(r as u64)));
     let eta = match rate {
@@ -66,17 +177,14 @@ pub(crate) fn line(s: &Snapshot, rate: Option<f64>) -> String {
         Some(r) if r >= 1.0 => clock(Duration::from_secs_f64((remaining as f64 / r).min(360_000.0))),
         _ => "--:--".to_owned(),
     };
-    let mut text = format!(
-        "{}/{}  {}/{} files  {rate_text}  ETA {eta}",
-        human_bytes(s.done_bytes),
-        human_bytes(s.total_bytes),
-        s.files_done,
-        s.files_needed
-    );
-    if !s.scan_done {
-        text.push_str(&format!("  scanning ({} entries)", s.scanned));
+    let files = if s.files_needed == 1 { "file" } else { "files" };
+    Parts {
+        bytes: format!("{}/{}", human_bytes(s.done_bytes), human_bytes(s.total_bytes)),
+        files: format!("{}/{} {files}", s.files_done, s.files_needed),
+        rate: rate_text,
+        eta: format!("ETA {eta}"),
+        scanning: (!s.scan_done).then(|| format!("scanning ({} entries)", s.scanned)),
     }
-    text
 }
 
 /// `m:ss`, or `h:mm:ss` from an hour on.
@@ -108,58 +216,4 @@ pub(crate) fn human_bytes(n: u64) -> String {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    const MIB: u64 = 1 << 20;
-
-    fn at(done_bytes: u64, files_done: u64) -> Snapshot {
-        Snapshot { done_bytes, total_bytes: 40 * MIB, files_done, files_needed: 10, scanned: 25, scan_done: true }
-    }
-
-    #[test]
-    fn the_line_shows_bytes_files_rate_and_eta() {
-        let t0 = Instant::now();
-        let mut meter = Meter::default();
-        assert_eq!(meter.line(&at(0, 0), t0), "0 B/40.0 MiB  0/10 files  -  ETA --:--");
-        // 2 MiB/s for 4 s: 8 MiB done, 32 MiB to go, 16 s left.
-        let mut line = String::new();
-        for tick in 1..=40u64 {
-            line = meter.line(&at(tick * MIB / 5, tick / 10), t0 + Duration::from_millis(tick * 100));
-        }
-        assert_eq!(line, "8.0 MiB/40.0 MiB  4/10 files  2.0 MiB/s  ETA 0:16");
-    }
-
-    #[test]
-    fn the_rate_follows_the_last_seconds_only() {
-        let t0 = Instant::now();
-        let mut meter = Meter::default();
-        // 10 s at 4 MiB/s, then 10 s at 1 MiB/s: the line shows 1 MiB/s.
-        let mut done = 0;
-        for tick in 1..=200u64 {
-            done += if tick <= 100 { 4 * MIB / 10 } else { MIB / 10 };
-            meter.line(&at(done, 0), t0 + Duration::from_millis(tick * 100));
-        }
-        let line = meter.line(&at(done, 0), t0 + Duration::from_millis(20_000));
-        assert!(line.contains("  1.0 MiB/s  "), "{line}");
-    }
-
-    #[test]
-    fn scanning_and_finished_transfers_say_so() {
-        let scanning = Snapshot { total_bytes: 3 * MIB, files_needed: 2, scanned: 1234, ..Default::default() };
-        let text = line(&scanning, Some(MIB as f64));
-        assert_eq!(text, "0 B/3.0 MiB  0/2 files  1.0 MiB/s  ETA 0:03  scanning (1234 entries)");
-        let done =
-            Snapshot { done_bytes: MIB, total_bytes: MIB, files_done: 1, files_needed: 1, scanned: 1, scan_done: true };
-        assert!(line(&done, None).ends_with("ETA done"), "{}", line(&done, None));
-        assert_eq!(clock(Duration::from_secs(3 * 3600 + 62)), "3:01:02");
-    }
-
-    #[test]
-    fn bytes_are_human() {
-        assert_eq!(human_bytes(5), "5 B");
-        assert_eq!(human_bytes(3 * MIB), "3.0 MiB");
-        assert_eq!(human_bytes(MIB - 10), "1.0 MiB");
-        assert_eq!(human_bytes(1023), "1023 B");
-    }
-}
+mod tests;

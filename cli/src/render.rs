@@ -1,18 +1,57 @@
-//! Rendering progress events: the live bar (`-p`), one line per entry (`-v`),
-//! and JSON lines (`--json -p`).
+//! Rendering progress events: the live bar (`-p`), one line per entry (`-v`
+//! names, `-i` rsync's change codes), JSON lines (`--json -p`), the log file
+//! (`--log-file`), and at the end the summary (see [`crate::report`]).
+//!
+//! Where output goes: with `--json`, stdout holds only JSON (the summary,
+//! or the fatal error as a `failed` event) and everything else goes to
+//! stderr; without it, entry lines and `--stats` go to stdout and the bar,
+//! warnings, failures and the summary line to stderr.
 
-use blit_api::{FileKind, ProgressEvent, ProgressSink, TransferSummary};
+use crate::log_file::LogFile;
+use crate::progress_line::{self, Meter, Snapshot};
+use crate::{names, report, TransferArgs};
+use blit_api::{Error, FileKind, ProgressEvent, ProgressSink, RelPath, TransferSummary};
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use std::io::Write;
+use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering::Relaxed};
 use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
-use crate::progress_line::{human_bytes, Meter, Snapshot};
+/// What the command line asked to see.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct Output {
+    /// The bar (or JSON events with `json`): `-p`, `-P`, `--info=progress2`.
+    pub(crate) progress: bool,
+    /// A line per entry naming it (`-v`).
+    pub(crate) verbose: bool,
+    /// A line per entry with rsync's change codes (`-i`).
+    pub(crate) itemize: bool,
+    /// The summary as JSON on stdout (`--json`).
+    pub(crate) json: bool,
+    /// Nothing but errors (`-q`); wins over the three above.
+    pub(crate) quiet: bool,
+    /// The full summary block (`--stats`).
+    pub(crate) stats: bool,
+    /// Append changes, failures and the summary here (`--log-file`).
+    pub(crate) log_file: Option<PathBuf>,
+}
 
-/// Version of the JSON event and summary schema.
-pub(crate) const JSON_SCHEMA: u32 = 1;
+impl Output {
+    /// What `args` ask for.
+    pub(crate) fn from_args(args: &TransferArgs) -> Output {
+        Output {
+            progress: args.progress || args.rsync.progress(),
+            verbose: args.verbose,
+            itemize: args.rsync.itemize_changes,
+            json: args.json,
+            quiet: args.quiet,
+            stats: args.rsync.stats,
+            log_file: args.rsync.log_file.clone(),
+        }
+    }
+}
 
 /// Running totals the bar reads. The total only grows: it is the sum of the
 /// need batches sent so far.
@@ -44,14 +83,15 @@ const FAILURES_KEPT: usize = 64;
 
 /// The CLI's progress sink.
 pub(crate) struct Renderer {
-    verbose: bool,
-    quiet: bool,
-    json_events: bool,
+    output: Output,
+    started: Instant,
+    /// Milliseconds from `started` to the last event (for `--timeout`).
+    last_event_ms: AtomicU64,
     counters: Arc<Counters>,
-    meter: Arc<Mutex<Meter>>,
     bar: Option<ProgressBar>,
     stop: Arc<AtomicBool>,
     ticker: Mutex<Option<JoinHandle<()>>>,
+    log: Option<LogFile>,
     /// The messages of the last failures printed (at most
     /// [`FAILURES_KEPT`]), so a fatal error that is one of them is not
     /// printed twice.
@@ -59,45 +99,48 @@ pub(crate) struct Renderer {
 }
 
 impl Renderer {
-    /// `progress` draws the bar (or JSON lines when `json`), `verbose` prints
-    /// a line per entry; `quiet` (`-q`) prints nothing but failures and
-    /// wins over both.
-    pub(crate) fn new(progress: bool, verbose: bool, json: bool, quiet: bool) -> Arc<Self> {
-        let (progress, verbose) = (progress && !quiet, verbose && !quiet);
+    /// A renderer for `output`; fails when the log file cannot be opened.
+    pub(crate) fn new(output: &Output) -> blit_api::Result<Arc<Self>> {
+        let mut output = output.clone();
+        if output.quiet {
+            (output.progress, output.verbose, output.itemize) = (false, false, false);
+        }
+        let log = output.log_file.as_deref().map(LogFile::open).transpose()?;
         let counters = Arc::new(Counters::default());
         let stop = Arc::new(AtomicBool::new(false));
         let meter = Arc::new(Mutex::new(Meter::default()));
-        let (bar, ticker) = if progress && !json {
+        let started = Instant::now();
+        let (bar, ticker) = if output.progress && !output.json {
             let bar = ProgressBar::with_draw_target(Some(0), ProgressDrawTarget::stderr_with_hz(10));
-            bar.set_style(
-                // One line, cut to the terminal's width so it never wraps.
-                ProgressStyle::with_template("{elapsed_precise} [{bar:20}] {wide_msg}")
-                    .expect("the bar template is valid")
-                    .progress_chars("=> "),
-            );
-            let t = spawn_ticker(bar.clone(), counters.clone(), meter.clone(), stop.clone());
+            // The whole line is ours: it is built to fit the terminal.
+            bar.set_style(ProgressStyle::with_template("{msg}").expect("the bar template is valid"));
+            let t = spawn_ticker(bar.clone(), counters.clone(), meter.clone(), stop.clone(), started);
             (Some(bar), Some(t))
         } else {
             (None, None)
         };
-        let json_events = progress && json;
-        let ticker = Mutex::new(ticker);
-        Arc::new(Renderer {
-            verbose,
-            quiet,
-            json_events,
+        Ok(Arc::new(Renderer {
+            output,
+            started,
+            last_event_ms: AtomicU64::new(0),
             counters,
-            meter,
             bar,
             stop,
-            ticker,
+            ticker: Mutex::new(ticker),
+            log,
             printed: Mutex::default(),
-        })
+        }))
+    }
+
+    /// How long since the last event (or the start).
+    pub(crate) fn idle(&self) -> Duration {
+        let last = Duration::from_millis(self.last_event_ms.load(Relaxed));
+        self.started.elapsed().saturating_sub(last)
     }
 
     /// Whether a failure printed lately is the error `fatal` (which may
     /// carry the daemon's address in front).
-    pub(crate) fn printed(&self, fatal: &str) -> bool {
+    fn printed(&self, fatal: &str) -> bool {
         let same = |m: &String| match fatal.strip_suffix(m.as_str()) {
             Some(head) => head.is_empty() || head.ends_with(':') || head.ends_with(": "),
             None => false,
@@ -105,25 +148,94 @@ impl Renderer {
         self.printed.lock().ok().is_some_and(|printed| printed.iter().any(same))
     }
 
-    /// Stops the bar and leaves its last state on screen.
+    /// Stops the bar: its last frame (with the average rate of the whole
+    /// run, as the summary has) stays on screen, and the line is ended.
     pub(crate) fn close(&self) {
         self.stop.store(true, Relaxed);
         if let Some(t) = self.ticker.lock().ok().and_then(|mut t| t.take()) {
             let _ = t.join();
         }
         if let Some(bar) = &self.bar {
-            update_bar(bar, &self.counters, &self.meter);
+            let snapshot = self.counters.snapshot();
+            bar.set_message(progress_line::last_line(&snapshot, self.started.elapsed(), progress_line::width()));
             bar.finish();
         }
     }
 
-    fn line(&self, text: &str) {
-        let text = crate::escape::for_terminal(text);
+    /// Prints the summary where the command line asked for it.
+    pub(crate) fn summary(&self, summary: &TransferSummary) {
+        if let Some(log) = &self.log {
+            log.line(&report::summary_line(summary));
+        }
+        let o = &self.output;
+        if o.json {
+            println!("{}", report::json(summary));
+        }
+        if o.stats {
+            let block = report::stats(summary);
+            if o.json {
+                eprint!("{block}");
+            } else {
+                print!("{block}");
+            }
+        } else if (o.progress || o.verbose) && !o.json {
+            eprintln!("blit: {}", report::summary_line(summary));
+        }
+    }
+
+    /// Prints a fatal error (once: a file failure printed above is named,
+    /// not repeated); with `--json`, also as a `failed` event on stdout.
+    pub(crate) fn fatal(&self, e: &Error) {
+        let text = e.to_string();
+        if let Some(log) = &self.log {
+            log.line(&format!("error: {text}"));
+        }
+        if self.output.json {
+            let ev = ProgressEvent::Failed { kind: e.kind(), message: text.clone() };
+            println!("{}", event_json(&ev));
+        }
+        if self.printed(&text) {
+            eprintln!("blit: error: the failure above stopped the transfer");
+        } else {
+            eprintln!("blit: error: {}", crate::escape::for_terminal(&text));
+        }
+    }
+
+    /// A line on stderr, above the bar when there is one.
+    fn err_line(&self, line: &str) {
         match &self.bar {
-            Some(bar) => bar.println(text),
-            None => {
-                let mut out = std::io::stdout().lock();
-                let _ = writeln!(out, "{text}");
+            Some(bar) => bar.suspend(|| eprintln!("{line}")),
+            None => eprintln!("{line}"),
+        }
+    }
+
+    /// An entry line (`-v`, `-i`): stdout, or stderr with `--json`.
+    fn entry_line(&self, text: &str) {
+        let text = crate::escape::for_terminal(text);
+        if self.output.json {
+            return self.err_line(&text);
+        }
+        let print = || {
+            let _ = writeln!(std::io::stdout().lock(), "{text}");
+        };
+        match &self.bar {
+            Some(bar) => bar.suspend(print),
+            None => print(),
+        }
+    }
+
+    /// `-v` and `-i` lines, and the log, for an entry that changed.
+    fn changed(&self, code: &str, path: &RelPath, kind: FileKind) {
+        let name = shown(path, kind);
+        if let Some(log) = &self.log {
+            log.line(&format!("{code} {name}"));
+        }
+        if self.output.itemize {
+            self.entry_line(&format!("{code} {name}"));
+        } else if self.output.verbose {
+            match code {
+                "*deleting" => self.entry_line(&format!("deleting {name}")),
+                _ => self.entry_line(&name),
             }
         }
     }
@@ -134,41 +246,59 @@ fn spawn_ticker(
     counters: Arc<Counters>,
     meter: Arc<Mutex<Meter>>,
     stop: Arc<AtomicBool>,
+    started: Instant,
 ) -> JoinHandle<()> {
     std::thread::spawn(move || {
         while !stop.load(Relaxed) {
-            update_bar(&bar, &counters, &meter);
+            let snapshot = counters.snapshot();
+            let mut meter = meter.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+            let line = meter.line(&snapshot, Instant::now(), started.elapsed(), progress_line::width());
+            drop(meter);
+            bar.set_message(line);
             std::thread::sleep(Duration::from_millis(100));
         }
     })
 }
 
-fn update_bar(bar: &ProgressBar, c: &Counters, meter: &Mutex<Meter>) {
-    let snapshot = c.snapshot();
-    bar.set_length(snapshot.total_bytes);
-    bar.set_position(snapshot.done_bytes);
-    let line = meter.lock().unwrap_or_else(|poisoned| poisoned.into_inner()).line(&snapshot, Instant::now());
-    bar.set_message(line);
-}
-
-fn shown(path: &blit_api::RelPath, kind: FileKind) -> String {
+/// An entry's name as printed: a directory ends with `/`.
+fn shown(path: &RelPath, kind: FileKind) -> String {
     match kind {
         FileKind::Dir => format!("{path}/"),
         _ => path.to_string(),
     }
 }
 
-/// One event as a JSON object with the schema version.
+/// rsync's itemize code for an entry that landed (or would).
+fn code(kind: FileKind) -> &'static str {
+    match kind {
+        FileKind::File => ">f",
+        FileKind::Dir => "cd",
+        FileKind::Symlink => "cL",
+    }
+}
+
+/// One event as a JSON object with the schema version (and `path_b64`
+/// when its path is not UTF-8).
 pub(crate) fn event_json(event: &ProgressEvent) -> String {
-    let mut v = serde_json::to_value(event).unwrap_or_default();
+    let mut v = match event {
+        ProgressEvent::Finished { summary } => {
+            serde_json::json!({"event": "finished", "summary": report::json(summary)})
+        }
+        _ => serde_json::to_value(event).unwrap_or_default(),
+    };
+    if let Some(path) = event.path() {
+        names::add_b64(&mut v, path);
+    }
     if let Some(obj) = v.as_object_mut() {
-        obj.insert("schema".into(), JSON_SCHEMA.into());
+        obj.insert("schema".into(), report::JSON_SCHEMA.into());
     }
     v.to_string()
 }
 
 impl ProgressSink for Renderer {
     fn emit(&self, event: ProgressEvent) {
+        let now = self.started.elapsed().as_millis() as u64;
+        self.last_event_ms.fetch_max(now, Relaxed);
         let c = &self.counters;
         match &event {
             ProgressEvent::ManifestProgress { entries, .. } => {
@@ -193,14 +323,10 @@ impl ProgressSink for Renderer {
                 if *kind == FileKind::File {
                     c.files_done.fetch_add(1, Relaxed);
                 }
-                if self.verbose {
-                    self.line(&shown(path, *kind));
-                }
+                self.changed(code(*kind), path, *kind);
             }
-            ProgressEvent::Planned { path, kind, .. } if self.verbose => self.line(&shown(path, *kind)),
-            ProgressEvent::Deleted { path, kind } if self.verbose => {
-                self.line(&format!("deleting {}", shown(path, *kind)))
-            }
+            ProgressEvent::Planned { path, kind, .. } => self.changed(code(*kind), path, *kind),
+            ProgressEvent::Deleted { path, kind } => self.changed("*deleting", path, *kind),
             ProgressEvent::FileFailed { path, message, .. } => {
                 if let Ok(mut printed) = self.printed.lock() {
                     if printed.len() == FAILURES_KEPT {
@@ -208,89 +334,40 @@ impl ProgressSink for Renderer {
                     }
                     printed.push_back(message.clone());
                 }
-                let line = format!("blit: failed: {}", crate::escape::for_terminal(&failure_text(path, message)));
-                if let Some(bar) = &self.bar {
-                    bar.suspend(|| eprintln!("{line}"));
-                } else {
-                    eprintln!("{line}");
+                let text = failure_text(path, message);
+                if let Some(log) = &self.log {
+                    log.line(&format!("failed: {text}"));
                 }
+                self.err_line(&format!("blit: failed: {}", crate::escape::for_terminal(&text)));
             }
             // Once per transfer and kind of trouble: printed even without -v.
-            ProgressEvent::Warning { message } if !self.quiet => {
-                let line = format!("blit: warning: {}", crate::escape::for_terminal(message));
-                if let Some(bar) = &self.bar {
-                    bar.suspend(|| eprintln!("{line}"));
-                } else {
-                    eprintln!("{line}");
+            ProgressEvent::Warning { message } => {
+                if let Some(log) = &self.log {
+                    log.line(&format!("warning: {message}"));
                 }
+                if !self.output.quiet {
+                    self.err_line(&format!("blit: warning: {}", crate::escape::for_terminal(message)));
+                }
+            }
+            ProgressEvent::DeletionsSkipped { count, reason } => {
+                let text = format!("{} skipped: {reason}", report::count(*count, "deletion", "deletions"));
+                if let Some(log) = &self.log {
+                    log.line(&format!("warning: {text}"));
+                }
+                self.err_line(&format!("blit: warning: {}", crate::escape::for_terminal(&text)));
             }
             _ => {}
         }
-        if self.json_events {
+        if self.output.progress && self.output.json {
             let mut err = std::io::stderr().lock();
             let _ = writeln!(err, "{}", event_json(&event));
         }
     }
 }
 
-/// A one-line human summary.
-pub(crate) fn summary_line(s: &TransferSummary) -> String {
-    let secs = s.elapsed_secs.max(1e-9);
-    let verb = if s.dry_run { "would transfer" } else { "transferred" };
-    let mut line = format!(
-        "{verb} {} entries, {} in {:.2} s ({}/s); scanned {}",
-        s.files_transferred,
-        human_bytes(s.bytes_transferred),
-        s.elapsed_secs,
-        human_bytes((s.bytes_transferred as f64 / secs) as u64),
-        s.entries_scanned
-    );
-    if s.deleted > 0 {
-        line.push_str(&format!("; {} {}", if s.dry_run { "would delete" } else { "deleted" }, s.deleted));
-    }
-    if !s.failures.is_empty() {
-        line.push_str(&format!("; {} failed", s.failures.len()));
-    }
-    if let Some(how) = transport_text(s) {
-        line.push_str("; ");
-        line.push_str(&how);
-    }
-    line
-}
-
-/// How a remote transfer carried its payload: transport, streams, chunk
-/// size, compression, how they were chosen, zero-copy bytes, the time to
-/// the first payload byte, and why it fell back, if it did. `None` for a
-/// local transfer.
-pub(crate) fn transport_text(s: &TransferSummary) -> Option<String> {
-    if s.streams == 0 {
-        return None;
-    }
-    let mut text = format!("over {}", s.transport);
-    if s.transport == "tcp" {
-        let how = if s.tuning.is_empty() { String::new() } else { format!(", {}", s.tuning) };
-        text.push_str(&format!(
-            " ({} streams, {} chunks, compression {}{how})",
-            s.streams,
-            human_bytes(s.chunk_size),
-            s.compression
-        ));
-    }
-    if s.zero_copy_bytes > 0 {
-        text.push_str(&format!(", {} zero-copy", human_bytes(s.zero_copy_bytes)));
-    }
-    if let Some(first) = s.first_byte_secs {
-        text.push_str(&format!(", first byte after {:.1} ms", first * 1000.0));
-    }
-    if let Some(why) = &s.fallback {
-        text.push_str(&format!(" (fell back: {why})"));
-    }
-    Some(text)
-}
-
 /// `path: message`, or only the message when it already starts with the
 /// path (errors carry the path they concern).
-pub(crate) fn failure_text(path: &blit_api::RelPath, message: &str) -> String {
+pub(crate) fn failure_text(path: &RelPath, message: &str) -> String {
     let shown = path.to_string();
     match message.strip_prefix(shown.as_str()) {
         Some(rest) if rest.starts_with(": ") => message.to_owned(),
@@ -299,42 +376,4 @@ pub(crate) fn failure_text(path: &blit_api::RelPath, message: &str) -> String {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn json_events_carry_schema_and_tag() {
-        let e = ProgressEvent::NeedBatch { files: 3, bytes: 9 };
-        let v: serde_json::Value = serde_json::from_str(&event_json(&e)).unwrap();
-        assert_eq!(v["schema"], 1);
-        assert_eq!(v["event"], "need_batch");
-        assert_eq!(v["files"], 3);
-    }
-
-    #[test]
-    fn failures_name_their_path_once() {
-        let p = blit_api::RelPath::from_bytes(b"d/f".to_vec()).unwrap();
-        assert_eq!(failure_text(&p, "d/f: write failed"), "d/f: write failed");
-        assert_eq!(failure_text(&p, "/abs/d/f: open failed"), "d/f: /abs/d/f: open failed");
-        assert_eq!(failure_text(&p, "d/fx: other"), "d/f: d/fx: other");
-    }
-
-    #[test]
-    fn remote_summaries_say_how_the_payload_travelled() {
-        let mut s = TransferSummary { transport: "tcp".into(), streams: 2, chunk_size: 1 << 20, ..Default::default() };
-        s.compression = "zstd:1".into();
-        s.tuning = "probe".into();
-        s.first_byte_secs = Some(0.0125);
-        let text = transport_text(&s).unwrap();
-        assert_eq!(text, "over tcp (2 streams, 1.0 MiB chunks, compression zstd:1, probe), first byte after 12.5 ms");
-        let grpc = TransferSummary {
-            transport: "grpc".into(),
-            streams: 1,
-            fallback: Some("port closed".into()),
-            ..Default::default()
-        };
-        assert_eq!(transport_text(&grpc).unwrap(), "over grpc (fell back: port closed)");
-        assert!(summary_line(&grpc).ends_with("over grpc (fell back: port closed)"));
-        assert_eq!(transport_text(&TransferSummary::default()), None);
-    }
-}
+mod tests;

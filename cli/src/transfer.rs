@@ -1,50 +1,49 @@
 //! `blit copy` and `blit mirror`: local, push or pull, chosen by which
-//! argument names a remote (`HOST:/module/path`).
+//! argument names a remote (`HOST:/module/path`); several sources run one
+//! after the other into the same destination, with one summary.
 
-use crate::render::{event_json, summary_line, Renderer, JSON_SCHEMA};
-use crate::{remote, wiring, TransferArgs, EXIT_FATAL, EXIT_OK, EXIT_PARTIAL};
-use blit_api::{Error, ErrorKind, Events, ProgressEvent, Result, TransferOptions};
+use crate::render::{Output, Renderer};
+use crate::{remote, report, wiring, TransferArgs, EXIT_FATAL, EXIT_OK, EXIT_PARTIAL, EXIT_USAGE};
+use blit_api::{Error, ErrorKind, Events, Result, TransferOptions, TransferSummary};
+use std::ffi::OsString;
+use std::time::{Duration, Instant};
 
 /// Runs a copy (or a mirror) and returns the exit code.
 pub(crate) fn run(args: TransferArgs, mirror: bool) -> u8 {
-    let renderer = Renderer::new(args.progress, args.verbose, args.json, args.quiet);
-    let result = execute(&args, mirror, renderer.clone());
+    if mirror && args.src.len() > 1 {
+        eprintln!("blit: mirror takes one source; copy several sources with `blit copy SRC... DST`");
+        return EXIT_USAGE;
+    }
+    let output = Output::from_args(&args);
+    let renderer = match Renderer::new(&output) {
+        Ok(renderer) => renderer,
+        Err(e) => {
+            eprintln!("blit: error: {}", crate::escape::for_terminal(&e.to_string()));
+            return EXIT_FATAL;
+        }
+    };
+    let started = Instant::now();
+    let result = execute(&args, mirror, &renderer);
     renderer.close();
     match result {
-        Ok(summary) => {
-            if args.json {
-                let mut v = serde_json::to_value(&summary).unwrap_or_default();
-                if let Some(o) = v.as_object_mut() {
-                    o.insert("schema".into(), JSON_SCHEMA.into());
-                    o.insert("ok".into(), (!summary.has_failures()).into());
-                }
-                println!("{v}");
-            } else if (args.progress || args.verbose) && !args.quiet {
-                eprintln!("blit: {}", summary_line(&summary));
-            }
+        Ok(mut summary) => {
+            summary.elapsed_secs = started.elapsed().as_secs_f64();
+            renderer.summary(&summary);
             if summary.has_failures() {
                 // Each was printed as it happened (`blit: failed: ...`); say it once.
                 match summary.failures.len() {
                     1 => eprintln!("blit: 1 entry failed; it is named above"),
                     n => eprintln!("blit: {n} entries failed; each is named above"),
                 }
+            }
+            if summary.has_failures() || summary.deletions_skipped > 0 {
                 EXIT_PARTIAL
             } else {
                 EXIT_OK
             }
         }
         Err(e) => {
-            if args.json {
-                let ev = ProgressEvent::Failed { kind: e.kind(), message: e.to_string() };
-                println!("{}", event_json(&ev));
-            }
-            let text = e.to_string();
-            if renderer.printed(&text) {
-                // A file failure printed above is what stopped the transfer.
-                eprintln!("blit: error: the failure above stopped the transfer");
-            } else {
-                eprintln!("blit: error: {}", crate::escape::for_terminal(&text));
-            }
+            renderer.fatal(&e);
             EXIT_FATAL
         }
     }
@@ -52,6 +51,8 @@ pub(crate) fn run(args: TransferArgs, mirror: bool) -> u8 {
 
 /// What to say when `--streams` or `--compress` cannot apply: they shape the
 /// TCP data plane, which a local copy and `--transport grpc` do not use.
+/// (`-z` asks for compression only where the transport can, so it is never
+/// reported.)
 fn ignored_link_flags(args: &TransferArgs, local: bool) -> Option<String> {
     let given = match (args.streams.is_some(), args.compress != "none") {
         (false, false) => return None,
@@ -66,19 +67,45 @@ fn ignored_link_flags(args: &TransferArgs, local: bool) -> Option<String> {
         .then(|| format!("{given} ignored: --transport grpc carries the payload inside the control connection"))
 }
 
-fn execute(args: &TransferArgs, mirror: bool, events: Events) -> Result<blit_api::TransferSummary> {
-    let options = args
+/// The options every source of this command runs with.
+fn options(args: &TransferArgs, mirror: bool) -> Result<TransferOptions> {
+    let rsync = &args.rsync;
+    Ok(args
         .preserve
         .apply(TransferOptions::new())
         .checksum(args.checksum)
         .mirror(mirror || args.delete)
         .dry_run(args.dry_run)
         .bwlimit(args.bwlimit.unwrap_or(0))
-        .resume(args.resume)
-        .filter(args.filter.spec(mirror || args.delete)?);
-    let (src, dst) = (remote::parse(&args.src)?, remote::parse(&args.dst)?);
+        // Partial copies are always kept and reused (see `--resume`).
+        .resume(true)
+        .update(rsync.update)
+        .ignore_existing(rsync.ignore_existing)
+        .size_only(rsync.size_only)
+        .max_delete(rsync.max_delete)
+        .one_file_system(rsync.one_file_system)
+        .filter(args.filter.spec(mirror || args.delete)?))
+}
+
+/// The destination as each source sees it: with several sources DST is a
+/// directory they all go into, as if it ended with `/`.
+fn destination(args: &TransferArgs) -> OsString {
+    let mut dst = args.dst.clone();
+    if args.src.len() > 1 && !dst.as_encoded_bytes().ends_with(b"/") {
+        dst.push("/");
+    }
+    dst
+}
+
+fn execute(args: &TransferArgs, mirror: bool, renderer: &std::sync::Arc<Renderer>) -> Result<TransferSummary> {
+    let options = options(args, mirror)?;
     let link = wiring::Link::from_args(args)?;
-    if let Some(message) = ignored_link_flags(args, src.is_none() && dst.is_none()) {
+    let dst = destination(args);
+    let to = remote::parse(&dst)?;
+    let sources = args.src.iter().map(|src| Ok((src, remote::parse(src)?))).collect::<Result<Vec<_>>>()?;
+    let local = to.is_none() && sources.iter().all(|(_, from)| from.is_none());
+    let events: Events = renderer.clone();
+    if let Some(message) = ignored_link_flags(args, local) {
         events.emit(blit_api::ProgressEvent::Warning { message });
     }
     let runtime = tokio::runtime::Builder::new_multi_thread()
@@ -86,13 +113,45 @@ fn execute(args: &TransferArgs, mirror: bool, events: Events) -> Result<blit_api
         .thread_name("blit")
         .build()
         .map_err(|e| Error::io("start runtime", "blit", e))?;
+    let all = async {
+        let mut total: Option<TransferSummary> = None;
+        for (src, from) in sources {
+            let one = match (from, &to) {
+                (None, None) => wiring::local(src, &dst, options.clone(), events.clone()).await,
+                (None, Some(to)) => wiring::push(src, to, options.clone(), &link, events.clone()).await,
+                (Some(from), None) => wiring::pull(&from, &dst, options.clone(), &link, events.clone()).await,
+                (Some(_), Some(_)) => Err(Error::new(ErrorKind::Unsupported, "both endpoints are remote")
+                    .with_hint("pull to a local path first, then push from it")),
+            }?;
+            total = Some(match total {
+                None => one,
+                Some(sum) => report::merge(sum, one),
+            });
+        }
+        Ok(total.unwrap_or_default())
+    };
     runtime.block_on(async {
-        match (src, dst) {
-            (None, None) => wiring::local(&args.src, &args.dst, options, events).await,
-            (None, Some(to)) => wiring::push(&args.src, &to, options, &link, events).await,
-            (Some(from), None) => wiring::pull(&from, &args.dst, options, &link, events).await,
-            (Some(_), Some(_)) => Err(Error::new(ErrorKind::Unsupported, "both endpoints are remote")
-                .with_hint("pull to a local path first, then push from it")),
+        match args.rsync.timeout.filter(|secs| *secs > 0) {
+            None => all.await,
+            Some(secs) => tokio::select! {
+                result = all => result,
+                () = stalled(renderer, Duration::from_secs(secs)) => Err(Error::new(
+                    ErrorKind::Io,
+                    format!("no progress for {secs} s (--timeout {secs}); the transfer was stopped"),
+                )
+                .with_hint("partial copies of large files are kept: run the command again to continue")),
+            },
         }
     })
+}
+
+/// Returns once nothing has happened for `limit`: no event from any side.
+async fn stalled(renderer: &Renderer, limit: Duration) {
+    loop {
+        let quiet = renderer.idle();
+        if quiet >= limit {
+            return;
+        }
+        tokio::time::sleep((limit - quiet).min(Duration::from_millis(250))).await;
+    }
 }

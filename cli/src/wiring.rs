@@ -96,6 +96,11 @@ impl Link {
         let not_built =
             || Error::new(ErrorKind::Unsupported, blit_transports::TCP_NOT_BUILT).with_hint("or use --transport grpc");
         let mut transport = args.transport;
+        // -z: zstd where the data plane can carry it; nothing to do otherwise.
+        let compress = match (args.rsync.z, args.compress.as_str()) {
+            (true, "none") if blit_transports::HAS_TCP_DATA_PLANE && transport != TransportArg::Grpc => "zstd",
+            _ => args.compress.as_str(),
+        };
         if !blit_transports::HAS_TCP_DATA_PLANE {
             match transport {
                 TransportArg::Tcp => return Err(not_built()),
@@ -107,8 +112,8 @@ impl Link {
             }
         }
         #[cfg(feature = "tcp-data-plane")]
-        args.compress.parse::<blit_transports::tcp::Compression>()?;
-        Ok(Link { transport, streams: args.streams, compress: args.compress.clone(), connect: args.connect.clone() })
+        compress.parse::<blit_transports::tcp::Compression>()?;
+        Ok(Link { transport, streams: args.streams, compress: compress.to_owned(), connect: args.connect.clone() })
     }
 
     /// How a route reaches the daemon for this link.

@@ -25,9 +25,9 @@ fn second_run_transfers_nothing() {
     let (src, dst) = (t.path().join("src"), t.path().join("dst"));
     awkward_tree(&src);
     let first = summary(&blit_ok(&[os("copy"), os("--json"), &slash(&src), dst.as_os_str()]));
-    assert!(first["files_transferred"].as_u64().unwrap() > 10, "{first}");
+    assert!(first["entries_transferred"].as_u64().unwrap() > 10, "{first}");
     let second = summary(&blit_ok(&[os("copy"), os("--json"), &slash(&src), dst.as_os_str()]));
-    assert_eq!(second["files_transferred"], 0, "{second}");
+    assert_eq!(second["entries_transferred"], 0, "{second}");
     assert_eq!(second["bytes_transferred"], 0, "{second}");
     assert_eq!(second["entries_scanned"], first["entries_scanned"]);
     assert_same(&snapshot(&src), &snapshot(&dst));
@@ -46,10 +46,10 @@ fn updates_changed_files_by_size_mtime_and_checksum() {
     // Same size and mtime, different content: only --checksum sees it.
     write(&src.join("sneaky"), b"CCCC", 0o644, 1_000, 0);
     let s = summary(&blit_ok(&[os("copy"), os("--json"), &slash(&src), dst.as_os_str()]));
-    assert_eq!(s["files_transferred"], 2, "{s}");
+    assert_eq!(s["entries_transferred"], 2, "{s}");
     assert_eq!(std::fs::read(dst.join("sneaky")).unwrap(), b"cccc");
     let s = summary(&blit_ok(&[os("copy"), os("--json"), os("-c"), &slash(&src), dst.as_os_str()]));
-    assert_eq!(s["files_transferred"], 1, "{s}");
+    assert_eq!(s["entries_transferred"], 1, "{s}");
     assert_same(&snapshot(&src), &snapshot(&dst));
 }
 
@@ -67,7 +67,7 @@ fn dry_run_changes_nothing() {
     let before = snapshot(&dst);
     let s = summary(&blit_ok(&[os("mirror"), os("-n"), os("--json"), &slash(&src), dst.as_os_str()]));
     assert_eq!(s["dry_run"], true);
-    assert_eq!(s["files_transferred"], 1, "{s}");
+    assert_eq!(s["entries_transferred"], 1, "{s}");
     assert_eq!(s["deleted"], 1, "{s}");
     assert_eq!(snapshot(&dst), before, "dry run changed the destination");
 }
@@ -163,7 +163,7 @@ fn json_progress_events_are_ordered_lines() {
         .collect();
     assert_eq!(events.first().unwrap()["event"], "started");
     assert_eq!(events.last().unwrap()["event"], "finished");
-    assert!(events.iter().all(|e| e["schema"] == 1));
+    assert!(events.iter().all(|e| e["schema"] == 2));
     let done = events.iter().filter(|e| e["event"] == "file_done" && e["kind"] == "file").count();
     assert_eq!(done, 50);
     let bytes: u64 = events.iter().filter(|e| e["event"] == "file_bytes").map(|e| e["bytes"].as_u64().unwrap()).sum();

@@ -47,7 +47,7 @@ fn hard_links_flag_keeps_links_locally_and_a_rerun_is_idle() {
     assert_eq!(s["bytes_transferred"], 24, "{s}");
     assert_same(&snapshot(&src), &snapshot(&dst));
     let s = summary(&blit_ok(&[os("copy"), os("--hard-links"), os("--json"), &slash(&src), dst.as_os_str()]));
-    assert_eq!((s["files_transferred"].as_u64(), s["bytes_transferred"].as_u64()), (Some(0), Some(0)), "{s}");
+    assert_eq!((s["entries_transferred"].as_u64(), s["bytes_transferred"].as_u64()), (Some(0), Some(0)), "{s}");
     // Without -H the names land as separate files.
     blit_ok(&[os("copy"), &slash(&src), plain.as_os_str()]);
     assert_eq!(ino(&plain.join("a/one")).1, 1);

@@ -72,6 +72,6 @@ proptest! {
         let (a, b) = (snapshot(&src), snapshot(&dst));
         assert_same(&a, &b);
         let s = summary(&blit_ok(&[OsStr::new("copy"), OsStr::new("--json"), &slash(&src), dst.as_os_str()]));
-        prop_assert_eq!(&s["files_transferred"], 0);
+        prop_assert_eq!(&s["entries_transferred"], 0);
     }
 }

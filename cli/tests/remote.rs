@@ -34,7 +34,7 @@ fn push_and_pull_round_trip_an_awkward_tree() {
     assert_eq!(s["direction"], "push", "{s}");
     assert_same(&snapshot(&src), &snapshot(&module.join("tree")));
     let s = summary(&blit_ok(&[os("copy"), os("--json"), &slash(&src), &d.url("/m/tree/")]));
-    assert_eq!(s["files_transferred"], 0, "a second push transfers nothing: {s}");
+    assert_eq!(s["entries_transferred"], 0, "a second push transfers nothing: {s}");
     let s = summary(&blit_ok(&[os("copy"), os("--json"), &d.url("/m/tree/"), back.as_os_str()]));
     assert_eq!(s["direction"], "pull", "{s}");
     assert_same(&snapshot(&src), &snapshot(&back));

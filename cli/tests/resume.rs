@@ -1,7 +1,7 @@
 //! `--resume` after a real kill: the real `blit` binary copies a 64 MiB file
 //! (slowed by `--bwlimit`) and is killed with SIGKILL about halfway; the
-//! partial copy (`.blit.<hash>.part`) stays beside the target, and a rerun
-//! with `--resume` lands the file equal to the source while moving only
+//! partial copy (`.blit.<hash>.part`) stays beside the target, and a plain
+//! rerun (no flag: resuming is always on) lands the file equal to the source while moving only
 //! what the partial copy lacked (the `--json` summary's `bytes_transferred`
 //! and `bytes_reused`). Local copies and pushes to an in-process blitd (which
 //! outlives the killed client, so it is the daemon's landing that keeps the
@@ -87,7 +87,8 @@ fn rerun_and_check(src: &Path, dst: &OsStr, landed: &Path, part: &Path, killed_a
         .map(|(_, block)| block.len() as u64)
         .sum();
     assert!(reusable > 0, "the killed run left nothing reusable ({} bytes at the kill)", killed_at);
-    let s = summary(&blit_ok(&[os("copy"), os("--resume"), os("--json"), src.as_os_str(), dst]));
+    // No flag needed: partial copies are always kept and reused.
+    let s = summary(&blit_ok(&[os("copy"), os("--json"), src.as_os_str(), dst]));
     let data = std::fs::read(landed).expect("the file landed");
     assert!(data == content(), "the resumed file differs from the source");
     let (moved, reused) = (s["bytes_transferred"].as_u64().unwrap(), s["bytes_reused"].as_u64().unwrap());

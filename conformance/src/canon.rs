@@ -178,7 +178,7 @@ fn finished(s: &TransferSummary) -> String {
     format!(
         "finished entries={} files={} bytes={} reused={} deleted={} dry_run={} failures=[{}]",
         s.entries_scanned,
-        s.files_transferred,
+        s.entries_transferred,
         s.bytes_transferred,
         s.bytes_reused,
         s.deleted,
@@ -216,7 +216,7 @@ mod tests {
         events.push(ProgressEvent::ManifestComplete { entries: 3, bytes: 10, complete: true });
         let summary =
             TransferSummary { transport: transport.into(), elapsed_secs: order.len() as f64, ..Default::default() };
-        events.push(ProgressEvent::Finished { summary });
+        events.push(ProgressEvent::Finished { summary: Box::new(summary) });
         events
     }
 

@@ -105,7 +105,7 @@ fn terminal_matches_result(events: &[ProgressEvent], expected: &Expected<'_>) ->
     let rule = rules::TERMINAL_MATCHES_RESULT;
     match (events.last(), expected.result) {
         (Some(ProgressEvent::Finished { summary }), Ok(returned)) => {
-            let same = TransferSummary { elapsed_secs: returned.elapsed_secs, ..summary.clone() };
+            let same = TransferSummary { elapsed_secs: returned.elapsed_secs, ..(**summary).clone() };
             if &same != returned {
                 return Err(Failure::new(
                     rule,
@@ -319,14 +319,14 @@ fn summary_matches_events(events: &[ProgressEvent]) -> Result<(), Failure> {
             ProgressEvent::FileResumed { path, bytes } => {
                 resumed.insert(path.as_bytes(), *bytes);
             }
-            ProgressEvent::FileDone { bytes, path, .. } => {
+            ProgressEvent::FileDone { bytes, path, kind } => {
                 counted.bytes_reused += resumed.remove(path.as_bytes()).unwrap_or(0);
-                (counted.files_transferred, counted.bytes_transferred) =
-                    (counted.files_transferred + 1, counted.bytes_transferred + bytes)
+                counted.count(*kind);
+                counted.bytes_transferred += bytes;
             }
-            ProgressEvent::Planned { size, .. } => {
-                (counted.files_transferred, counted.bytes_transferred) =
-                    (counted.files_transferred + 1, counted.bytes_transferred + size)
+            ProgressEvent::Planned { size, kind, .. } => {
+                counted.count(*kind);
+                counted.bytes_transferred += size;
             }
             ProgressEvent::Deleted { .. } => counted.deleted += 1,
             ProgressEvent::ManifestComplete { entries, .. } => counted.entries_scanned = *entries,
@@ -337,15 +337,17 @@ fn summary_matches_events(events: &[ProgressEvent]) -> Result<(), Failure> {
     let mut reported: Vec<_> = summary.failures.iter().map(|f| (f.path.as_bytes().to_vec(), f.kind)).collect();
     failures.sort_by(|a, b| a.0.cmp(&b.0).then_with(|| a.1.as_str().cmp(b.1.as_str())));
     reported.sort_by(|a, b| a.0.cmp(&b.0).then_with(|| a.1.as_str().cmp(b.1.as_str())));
-    let fields =
-        |s: &TransferSummary| (s.entries_scanned, s.files_transferred, s.bytes_transferred, s.bytes_reused, s.deleted);
+    let fields = |s: &TransferSummary| {
+        let kinds = (s.files_transferred, s.dirs_transferred, s.symlinks_transferred);
+        (s.entries_scanned, s.entries_transferred, kinds, s.bytes_transferred, s.bytes_reused, s.deleted)
+    };
     if fields(&counted) == fields(summary) && failures == reported {
         return Ok(());
     }
     Err(Failure::new(
         rules::SUMMARY_MATCHES_EVENTS,
         format!(
-            "the summary says (entries, files, bytes, reused, deleted) = {:?} with {} failure(s); \
+            "the summary says (scanned, entries, (files, dirs, symlinks), bytes, reused, deleted) = {:?} with {} failure(s); \
              the events count {:?} with {} failure(s)",
             fields(summary),
             reported.len(),

@@ -229,7 +229,7 @@ async fn a_default_module_clears_set_id_bits_of_pushes_and_keeps_sticky() {
     // into a trusting module) loses it in place, without a transfer.
     chmod(&module.join("t0/tool"), 0o4755);
     let (r, _) = push(&src, &daemon.remote("m", "t0"), &TransferOptions::new()).await;
-    assert_eq!(r.unwrap().files_transferred, 0);
+    assert_eq!(r.unwrap().entries_transferred, 0);
     assert_eq!(mode(&module.join("t0/tool")), 0o755);
     daemon.stop().await;
 }

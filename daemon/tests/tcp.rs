@@ -87,7 +87,7 @@ async fn push_and_pull_over_tcp_land_identical_trees_with_local_events() {
     let auto = GrpcConfig::new().transport(TransportMode::Auto);
     let (summary, _) = push(&src, &daemon.remote("m", "pushed"), &auto).await;
     let summary = summary.unwrap();
-    assert_eq!((summary.files_transferred, summary.transport.as_str()), (0, "tcp"));
+    assert_eq!((summary.entries_transferred, summary.transport.as_str()), (0, "tcp"));
     let (summary, events) = pull(&daemon.remote("m", "pushed"), &t.path().join("auto"), &auto).await;
     let summary = summary.unwrap();
     assert_eq!((summary.transport.as_str(), summary.streams, summary.tuning.as_str()), ("tcp", 4, "default"));

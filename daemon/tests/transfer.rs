@@ -24,7 +24,7 @@ async fn push_and_pull_land_identical_trees_and_reruns_move_nothing() {
     assert_eq!(snapshot(&src), snapshot(&module.join("pushed")));
     let (again, events) = push(&src, &daemon.remote("m", "pushed"), &options).await;
     let again = again.unwrap();
-    assert_eq!((again.files_transferred, again.bytes_transferred), (0, 0), "{events:?}");
+    assert_eq!((again.entries_transferred, again.bytes_transferred), (0, 0), "{events:?}");
 
     let dst = t.path().join("pulled");
     let (summary, _) = pull(&daemon.remote("m", "pushed"), &dst, &options).await;
@@ -34,7 +34,7 @@ async fn push_and_pull_land_identical_trees_and_reruns_move_nothing() {
     assert_eq!(snapshot(&src), snapshot(&dst));
     let (again, _) = pull(&daemon.remote("m", "pushed"), &dst, &options).await;
     let again = again.unwrap();
-    assert_eq!((again.files_transferred, again.bytes_transferred), (0, 0));
+    assert_eq!((again.entries_transferred, again.bytes_transferred), (0, 0));
 
     // One file as the transfer root, both ways.
     let (r, _) = push(&src.join("a/mid"), &daemon.remote("m", "one/mid"), &options).await;
@@ -85,7 +85,7 @@ async fn dry_runs_change_nothing() {
 
     let (summary, events) = push(&src, &daemon.remote("m", "existing"), &dry).await;
     let summary = summary.unwrap();
-    assert!(summary.dry_run && summary.files_transferred > 1000, "{summary:?}");
+    assert!(summary.dry_run && summary.entries_transferred > 1000, "{summary:?}");
     assert_eq!(summary.deleted, 1, "would delete keep");
     assert!(events.iter().any(|e| matches!(e, ProgressEvent::Planned { .. })));
     assert!(!events.iter().any(|e| matches!(e, ProgressEvent::FileBytes { .. })));
@@ -138,9 +138,9 @@ async fn checksum_mode_finds_changes_that_size_and_mtime_miss() {
     let file = std::fs::File::options().write(true).open(src.join("f")).unwrap();
     file.set_modified(mtime).unwrap();
     let (quick, _) = push(&src, &remote, &TransferOptions::new()).await;
-    assert_eq!(quick.unwrap().files_transferred, 0, "same size and mtime look unchanged");
+    assert_eq!(quick.unwrap().entries_transferred, 0, "same size and mtime look unchanged");
     let (thorough, _) = push(&src, &remote, &TransferOptions::new().checksum(true)).await;
-    assert_eq!(thorough.unwrap().files_transferred, 1);
+    assert_eq!(thorough.unwrap().entries_transferred, 1);
     assert_eq!(std::fs::read(module.join("dst/f")).unwrap(), b"after!");
     daemon.stop().await;
 }

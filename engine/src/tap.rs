@@ -37,6 +37,9 @@ pub struct TransportReport {
     pub tuning: String,
     /// Why the session fell back from the transport it asked for.
     pub fallback: Option<String>,
+    /// Bytes of the payload that crossed the network; `None` when the
+    /// transport does not go over one.
+    pub wire_bytes: Option<u64>,
 }
 
 impl TransportReport {
@@ -114,6 +117,7 @@ impl SummaryTap {
         s.compression = report.compression.clone();
         s.tuning = report.tuning.clone();
         s.fallback = report.fallback.clone();
+        s.wire_bytes = report.wire_bytes;
     }
 
     /// Emits `Finished` with the summary and returns it.
@@ -121,7 +125,7 @@ impl SummaryTap {
         self.announce_planned();
         let mut summary = self.lock().clone();
         summary.elapsed_secs = self.started.elapsed().as_secs_f64();
-        self.inner.emit(ProgressEvent::Finished { summary: summary.clone() });
+        self.inner.emit(ProgressEvent::Finished { summary: Box::new(summary.clone()) });
         summary
     }
 
@@ -142,8 +146,8 @@ impl ProgressSink for SummaryTap {
         {
             let mut s = self.lock();
             match &event {
-                ProgressEvent::FileDone { path, bytes, .. } => {
-                    s.files_transferred += 1;
+                ProgressEvent::FileDone { path, bytes, kind } => {
+                    s.count(*kind);
                     s.bytes_transferred += bytes;
                     if let Some(reused) = self.resumed.lock().unwrap_or_else(|p| p.into_inner()).remove(path) {
                         s.bytes_reused += reused;
@@ -153,8 +157,8 @@ impl ProgressSink for SummaryTap {
                     self.resumed.lock().unwrap_or_else(|p| p.into_inner()).insert(path.clone(), *bytes);
                 }
                 // A dry run counts what it would transfer.
-                ProgressEvent::Planned { size, .. } => {
-                    s.files_transferred += 1;
+                ProgressEvent::Planned { size, kind, .. } => {
+                    s.count(*kind);
                     s.bytes_transferred += size;
                 }
                 ProgressEvent::FileBytes { bytes, zero_copy, .. } => {
@@ -170,6 +174,10 @@ impl ProgressSink for SummaryTap {
                     s.failures.push(FileFailure { path: path.clone(), kind: *kind, message: message.clone() })
                 }
                 ProgressEvent::Deleted { .. } => s.deleted += 1,
+                ProgressEvent::DeletionsSkipped { count, reason } => {
+                    s.deletions_skipped += count;
+                    s.deletions_skipped_reason = Some(reason.clone());
+                }
                 ProgressEvent::ManifestComplete { entries, .. } => s.entries_scanned = *entries,
                 _ => {}
             }

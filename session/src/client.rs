@@ -11,6 +11,7 @@ use crate::convert::{header_from_pb, options_to_pb, Mask};
 use crate::error::{error_from_report, protocol};
 use crate::frames::{FrameSender, Incoming};
 use crate::link::{self, Half, Session, Window};
+use crate::meter;
 use crate::plane::{self, ClientPlane};
 use crate::{ModuleInfo, RemoteSpec, SessionConfig, TransportMode, SCHEME};
 use blit_api::{Direction, Error, ErrorKind, Events, FileHeader, Result, TransferOptions, TransferSummary};
@@ -19,6 +20,8 @@ use blit_proto::{pb, PROTOCOL_VERSION};
 use prost::bytes::Bytes;
 use std::future::Future;
 use std::net::SocketAddr;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
 use std::time::Duration;
 use tokio_stream::StreamExt;
 
@@ -145,11 +148,21 @@ async fn transfer(
     let carrier = payload.as_ref().map(|p| p.transport().name().to_owned());
     tap.announce(carrier.as_deref().unwrap_or(SCHEME));
     let report = payload.clone();
+    // In-stream, the payload crosses the network inside the session's frames.
+    let in_stream = Arc::new(AtomicU64::new(0));
+    let (incoming, out) = match payload {
+        Some(_) => (incoming, out),
+        None => (meter::incoming(incoming, in_stream.clone()), meter::outgoing(out, in_stream.clone())),
+    };
     let session = Session { peer, options: options.clone(), peer_window, mask: Mask::none(), cancel: None, payload };
     let result = Box::pin(link::run(incoming, out, half, session)).await;
     tap.set_transport(&match report {
         Some(plane) => plane.report(),
-        None => plane::in_stream_report(fallback),
+        None => {
+            let mut report = plane::in_stream_report(fallback);
+            report.wire_bytes = Some(in_stream.load(Ordering::Relaxed));
+            report
+        }
     });
     result
 }

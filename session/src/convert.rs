@@ -178,6 +178,11 @@ pub(crate) fn options_to_pb(o: &TransferOptions) -> pb::Options {
         dry_run: o.dry_run,
         bwlimit_bytes_per_sec: o.bwlimit_bytes_per_sec,
         resume: o.resume,
+        update: o.update,
+        ignore_existing: o.ignore_existing,
+        size_only: o.size_only,
+        max_delete: o.max_delete,
+        one_file_system: o.one_file_system,
         hard_links: o.hard_links,
         owner: o.owner,
         group: o.group,
@@ -229,6 +234,11 @@ pub(crate) fn options_from_pb(o: Option<pb::Options>) -> TransferOptions {
         .dry_run(o.dry_run)
         .bwlimit(o.bwlimit_bytes_per_sec)
         .resume(o.resume)
+        .update(o.update)
+        .ignore_existing(o.ignore_existing)
+        .size_only(o.size_only)
+        .max_delete(o.max_delete)
+        .one_file_system(o.one_file_system)
         .hard_links(o.hard_links)
         .owner(o.owner)
         .group(o.group)
@@ -264,6 +274,9 @@ pub(crate) fn event_to_pb(e: &ProgressEvent, mask: &Mask) -> Option<pb::Event> {
             message: mask.apply(message),
         }),
         ProgressEvent::Deleted { path, kind } => E::Deleted(entry(path, *kind, 0)),
+        ProgressEvent::DeletionsSkipped { count, reason } => {
+            E::DeletionsSkipped(pb::DeletionsSkipped { count: *count, reason: mask.apply(reason) })
+        }
         ProgressEvent::Warning { message } => E::Warning(mask.apply(message)),
         ProgressEvent::FileResumed { path, bytes } => {
             E::FileResumed(pb::FileBytes { path: path_to_pb(path), bytes: *bytes, zero_copy: false })
@@ -310,6 +323,7 @@ pub(crate) fn event_from_pb(e: pb::Event) -> Result<ProgressEvent> {
         }
         E::FileResumed(b) => ProgressEvent::FileResumed { path: path_from_pb(&b.path)?, bytes: b.bytes },
         E::Warning(message) => ProgressEvent::Warning { message: bounded(message) },
+        E::DeletionsSkipped(d) => ProgressEvent::DeletionsSkipped { count: d.count, reason: bounded(d.reason) },
     })
 }
 

@@ -34,6 +34,7 @@ pub mod frames;
 #[cfg(test)]
 mod fuzz;
 mod link;
+mod meter;
 mod plane;
 mod receive;
 mod records;

@@ -106,7 +106,7 @@ pub async fn rerun_is_noop(ctx: &mut Ctx) -> Result<(), Failure> {
     let transfer = || Transfer::new().options(options()).same_files(groups());
     ctx.transfer(transfer()).await?;
     let second = ctx.transfer(transfer()).await?;
-    ensure(second.started().is_empty() && second.summary.files_transferred == 0, rules::SECOND_RUN_IDLE, || {
+    ensure(second.started().is_empty() && second.summary.entries_transferred == 0, rules::SECOND_RUN_IDLE, || {
         format!("the second run started {:?}", second.started())
     })?;
     // Break one link at the destination: a copy with the same bytes and times.
@@ -120,10 +120,14 @@ pub async fn rerun_is_noop(ctx: &mut Ctx) -> Result<(), Failure> {
         .map_err(|e| Failure::fixture("set mtime", e))?;
     let third = ctx.transfer(transfer()).await?;
     check_linked(&dst)?;
-    ensure(third.summary.files_transferred == 1 && third.summary.bytes_transferred == 0, rules::HARD_LINKS_KEPT, || {
-        format!(
-            "relinking one name reported {} entries and {} bytes (expected 1 entry, 0 bytes)",
-            third.summary.files_transferred, third.summary.bytes_transferred
-        )
-    })
+    ensure(
+        third.summary.entries_transferred == 1 && third.summary.bytes_transferred == 0,
+        rules::HARD_LINKS_KEPT,
+        || {
+            format!(
+                "relinking one name reported {} entries and {} bytes (expected 1 entry, 0 bytes)",
+                third.summary.entries_transferred, third.summary.bytes_transferred
+            )
+        },
+    )
 }

@@ -208,19 +208,19 @@ pub async fn second_run_idle(ctx: &mut Ctx) -> Result<(), Failure> {
     }
     ctx.build(&spec)?;
     let first: Outcome = ctx.transfer(Transfer::new()).await?;
-    ensure(first.summary.files_transferred > 0, rules::EVERY_ENTRY_REPORTED, || {
+    ensure(first.summary.entries_transferred > 0, rules::EVERY_ENTRY_REPORTED, || {
         "the first run transferred nothing".into()
     })?;
     let second = ctx.transfer(Transfer::new()).await?;
     let s = &second.summary;
     ensure(
-        second.started().is_empty() && s.files_transferred == 0 && s.bytes_transferred == 0,
+        second.started().is_empty() && s.entries_transferred == 0 && s.bytes_transferred == 0,
         rules::SECOND_RUN_IDLE,
         || {
             format!(
                 "the second run started {} entries and reported {} files / {} bytes",
                 second.started().len(),
-                s.files_transferred,
+                s.entries_transferred,
                 s.bytes_transferred
             )
         },

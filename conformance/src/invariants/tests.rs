@@ -11,7 +11,9 @@ fn healthy() -> (Vec<ProgressEvent>, TransferSummary) {
         direction: Some(Direction::Local),
         transport: "t".into(),
         entries_scanned: 2,
-        files_transferred: 2,
+        entries_transferred: 2,
+        files_transferred: 1,
+        dirs_transferred: 1,
         bytes_transferred: 10,
         ..TransferSummary::default()
     };
@@ -26,7 +28,7 @@ fn healthy() -> (Vec<ProgressEvent>, TransferSummary) {
         ProgressEvent::FileBytes { path: p("f"), bytes: 6, zero_copy: false },
         ProgressEvent::FileDone { path: p("f"), kind: FileKind::File, bytes: 10 },
         ProgressEvent::ManifestComplete { entries: 2, bytes: 10, complete: true },
-        ProgressEvent::Finished { summary: summary.clone() },
+        ProgressEvent::Finished { summary: Box::new(summary.clone()) },
     ];
     (events, summary)
 }
@@ -45,7 +47,7 @@ fn broken_by(edit: impl FnOnce(&mut Vec<ProgressEvent>, &mut TransferSummary)) -
 
 fn set_summary(events: &mut [ProgressEvent], summary: &TransferSummary) {
     if let Some(ProgressEvent::Finished { summary: s }) = events.last_mut() {
-        *s = summary.clone();
+        **s = summary.clone();
     }
 }
 

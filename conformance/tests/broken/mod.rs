@@ -220,7 +220,7 @@ impl Pair for SkewedPair {
                 if let (Some(ProgressEvent::Finished { summary }), Ok(returned)) = (events.last_mut(), result.as_mut())
                 {
                     summary.failures.push(blit_api::FileFailure::new(&phantom, &error));
-                    *returned = summary.clone();
+                    *returned = (**summary).clone();
                 }
             }
         }

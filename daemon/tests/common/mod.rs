@@ -253,7 +253,7 @@ pub fn canonical(events: &[ProgressEvent]) -> Vec<String> {
                 tail.push(format!(
                     "finished entries={} files={} bytes={} deleted={} failures={} dry_run={}",
                     s.entries_scanned,
-                    s.files_transferred,
+                    s.entries_transferred,
                     s.bytes_transferred,
                     s.deleted,
                     s.failures.len(),

@@ -7,7 +7,7 @@ use super::options::{check_options, pb_options};
 use super::records::pb_record;
 use super::{assert_header, assert_valid, mutate, name_bytes, path_bytes, sample};
 use crate::convert::{event_from_pb, failure_from_pb, header_from_pb, item_from_pb};
-use blit_api::{ManifestItem, ProgressEvent, RelPath};
+use blit_api::{ManifestItem, ProgressEvent};
 use blit_proto::pb;
 use blit_proto::pb::payload_record::Record;
 use proptest::prelude::*;
@@ -177,20 +177,6 @@ pub(super) fn pb_frame() -> impl Strategy<Value = pb::Frame> {
     .prop_map(|body| pb::Frame { body: Some(body) })
 }
 
-/// The path an event names, if any.
-fn event_path(event: &ProgressEvent) -> Option<&RelPath> {
-    match event {
-        ProgressEvent::FileStarted { path, .. }
-        | ProgressEvent::FileDone { path, .. }
-        | ProgressEvent::FileBytes { path, .. }
-        | ProgressEvent::FileFailed { path, .. }
-        | ProgressEvent::FileResumed { path, .. }
-        | ProgressEvent::Planned { path, .. }
-        | ProgressEvent::Deleted { path, .. } => Some(path),
-        _ => None,
-    }
-}
-
 /// Decodes a header and checks the result against what was sent.
 fn check_header(h: pb::Header) {
     let map_ok = h.resume.as_ref().is_none_or(map_is_consistent);
@@ -221,7 +207,7 @@ pub(super) fn convert_frame(frame: pb::Frame) {
         Some(Body::Need(n)) => n.files.into_iter().for_each(check_header),
         Some(Body::Events(e)) => {
             for event in e.events.into_iter().filter_map(|e| event_from_pb(e).ok()) {
-                if let Some(p) = event_path(&event) {
+                if let Some(p) = event.path() {
                     assert_valid(p);
                 }
             }

@@ -41,7 +41,7 @@ fn glob_text() -> impl Strategy<Value = String> {
 /// Wire options with any rules, files-from paths and size bounds.
 pub(super) fn pb_options() -> impl Strategy<Value = pb::Options> {
     let rule = (any::<bool>(), glob_text()).prop_map(|(include, pattern)| pb::FilterRule { include, pattern });
-    let flags = proptest::collection::vec(any::<bool>(), 9);
+    let flags = proptest::collection::vec(any::<bool>(), 13);
     let size = || proptest::option::of(prop_oneof![0u64..100, any::<u64>()]);
     (
         proptest::collection::vec(rule, 0..6),
@@ -62,6 +62,11 @@ pub(super) fn pb_options() -> impl Strategy<Value = pb::Options> {
             group: f[6],
             xattrs: f[7],
             delete_excluded: f[8],
+            update: f[9],
+            ignore_existing: f[10],
+            size_only: f[11],
+            one_file_system: f[12],
+            max_delete: f[9].then_some(bwlimit % 1000),
             bwlimit_bytes_per_sec: bwlimit,
             filter_rules,
             has_files_from,

@@ -50,6 +50,7 @@ impl DataPlane for TcpPlane {
             report.compression = t.compression;
             report.tuning = t.how;
         }
+        report.wire_bytes = Some(self.0.closer().wire_bytes());
         report
     }
 }

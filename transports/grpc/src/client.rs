@@ -44,7 +44,7 @@ const START_HINT: &str = "is blitd running? start it with `blitd --module name=/
 /// let events = Arc::new(blit_api::NullSink);
 /// let options = blit_api::TransferOptions::new();
 /// let summary = blit_transport_grpc::push(&remote, source, &options, &GrpcConfig::default(), events).await?;
-/// println!("{} files", summary.files_transferred);
+/// println!("{} files", summary.entries_transferred);
 /// # Ok(())
 /// # }
 /// ```

@@ -70,6 +70,9 @@ pub(crate) struct Judge {
     pub(crate) dirs: Vec<DirMeta>,
     /// Mirror: extraneous destination entries, deleted by `finish`.
     pub(crate) deletions: Vec<(RelPath, FileKind)>,
+    /// Extraneous entries found after a source failure turned deletions
+    /// off: counted (to say how many were skipped), never deleted.
+    pub(crate) deletions_skipped: u64,
     /// The manifest carried a failure: mirror deletions are off.
     pub(crate) failed: bool,
     buf: Vec<u8>,
@@ -106,6 +109,7 @@ impl Judge {
             children: HashMap::new(),
             dirs: Vec::new(),
             deletions: Vec::new(),
+            deletions_skipped: 0,
             failed: false,
             buf: Vec::new(),
             sweeper,
@@ -177,7 +181,7 @@ impl Judge {
                 self.fail(&h.path, h.kind, h.size, Error::new(kind, why).with_path(abs.display().to_string()));
                 return None;
             }
-            if self.options.mirror && !self.failed && !fresh_parent {
+            if self.options.mirror && !fresh_parent {
                 let added = match self.children.get_mut(parent) {
                     Some(names) => names.insert(name.to_vec()).then_some(name.len()),
                     None => {
@@ -380,6 +384,9 @@ impl Judge {
             self.fail(&h.path, FileKind::File, h.size, dir_in_the_way(&abs));
             return None;
         }
+        if self.options.ignore_existing || (self.options.update && m.is_file() && m.mtime_ns > h.mtime_ns) {
+            return None;
+        }
         if !m.is_file() || m.size != h.size {
             return self.needed(h);
         }
@@ -411,7 +418,7 @@ impl Judge {
                     }
                 }
             }
-            None if !same_mtime => return self.needed(h),
+            None if !same_mtime && !self.options.size_only => return self.needed(h),
             None => {}
         }
         let chowned = !self.options.dry_run && self.keep_meta(&at, &h, Some(&m));

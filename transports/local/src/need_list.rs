@@ -62,6 +62,8 @@ pub struct LocalDestination {
 struct FinishPlan {
     dirs: Vec<DirMeta>,
     deletions: Vec<(RelPath, FileKind)>,
+    /// Extraneous entries counted after a source failure.
+    deletions_skipped: u64,
     complete: bool,
     /// A volume error stopped the judge: the transfer fails with it.
     fatal: Option<Error>,
@@ -285,7 +287,14 @@ fn run(
     // The source may already be gone; `finish` still applies what was judged.
     let _ = needs.blocking_send(NeedBatch::default());
     let fatal = judge.take_fatal();
-    FinishPlan { dirs: judge.dirs, deletions: judge.deletions, complete, fatal, links: judge.links }
+    FinishPlan {
+        dirs: judge.dirs,
+        deletions: judge.deletions,
+        deletions_skipped: judge.deletions_skipped,
+        complete,
+        fatal,
+        links: judge.links,
+    }
 }
 
 /// Mirror deletions, then directory metadata deepest first. Runs on a
@@ -296,8 +305,20 @@ fn finish(tree: &Tree, plan: FinishPlan, options: &TransferOptions, events: &Eve
         events.emit(ProgressEvent::failed(path, &err));
     };
     let mut deleted = 0;
+    let skipped = plan.deletions_skipped + plan.deletions.len() as u64;
+    if options.mirror && !plan.complete && skipped > 0 {
+        let reason = "the source was not read completely (see the failures above); nothing was deleted";
+        events.emit(ProgressEvent::DeletionsSkipped { count: skipped, reason: reason.to_owned() });
+    }
     if options.mirror && plan.complete {
-        for (path, kind) in plan.deletions {
+        let mut deletions = plan.deletions.into_iter();
+        for (path, kind) in deletions.by_ref() {
+            if options.max_delete.is_some_and(|most| deleted >= most) {
+                let count = 1 + deletions.len() as u64;
+                let reason = format!("--max-delete {} reached", deleted);
+                events.emit(ProgressEvent::DeletionsSkipped { count, reason });
+                break;
+            }
             if !options.dry_run {
                 // Relative to its directory's descriptor, never following a
                 // symlink: a directory swapped for a link since the judge

@@ -83,7 +83,8 @@ impl ManifestSource for LocalSource {
         let checksum = options.checksum;
         let filter = Filter::new(&options.filter)?;
         let preserve = Preserve::new(options);
-        tokio::task::spawn_blocking(move || walk(&tree, threads, checksum, &filter, preserve, &out))
+        let one_fs = options.one_file_system;
+        tokio::task::spawn_blocking(move || walk(&tree, threads, checksum, one_fs, &filter, preserve, &out))
             .await
             .map_err(|e| Error::new(ErrorKind::Unexpected, format!("the walker thread failed: {e}")))?
     }
@@ -94,6 +95,7 @@ fn walk(
     tree: &Tree,
     threads: usize,
     checksum: bool,
+    one_file_system: bool,
     filter: &Filter,
     preserve: Preserve,
     out: &ManifestSender,
@@ -118,6 +120,7 @@ fn walk(
         tree,
         out,
         checksum,
+        root_dev: one_file_system.then_some(meta.dev),
         filter,
         preserve,
         links: LinkTable::default(),
@@ -182,6 +185,9 @@ struct Walker<'a> {
     tree: &'a Tree,
     out: &'a ManifestSender,
     checksum: bool,
+    /// With `-x` (one file system): the root's device. A directory on
+    /// another device is sent (it is made at the destination) but not read.
+    root_dev: Option<u64>,
     /// Entries it excludes are never sent; directories it excludes are never read.
     filter: &'a Filter,
     /// Owner, group, extended attributes and hard links, as asked.
@@ -307,6 +313,7 @@ impl Walker<'_> {
                 continue;
             }
             let inode = meta.as_ref().ok().and_then(|m| self.preserve.inode(m));
+            let foreign = self.root_dev.is_some_and(|dev| meta.as_ref().is_ok_and(|m| m.dev != dev));
             let item = self.item(path, &Entry::At(at), meta, buf);
             match item {
                 ManifestItem::Entry(h) if inode.is_some() => {
@@ -320,7 +327,11 @@ impl Walker<'_> {
                     if !self.send(ManifestItem::Entry(h)) {
                         return;
                     }
-                    self.push(sub);
+                    // A mount point (with -x) is made but not entered, and
+                    // gets no `DirDone`: mirror deletes nothing inside it.
+                    if !foreign {
+                        self.push(sub);
+                    }
                 }
                 other => {
                     if !self.send(other) {

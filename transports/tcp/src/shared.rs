@@ -34,6 +34,44 @@ impl Closer {
         held.extend(streams.iter().filter_map(|s| s.tcp().try_clone().ok()));
     }
 
+    /// Bytes the kernel sent (and saw acknowledged) and received on every
+    /// connection so far: the payload as it crossed the network, with
+    /// framing, compression and TLS as they were (the TCP payload, without
+    /// TCP/IP headers). A socket the kernel cannot report on counts 0.
+    pub fn wire_bytes(&self) -> u64 {
+        use std::os::fd::AsRawFd;
+        let held = self.0.lock().unwrap_or_else(PoisonError::into_inner);
+        // A connection may be held twice (added when the transport was
+        // built and again when a half took it): count each socket once.
+        let mut seen = std::collections::HashSet::new();
+        held.iter()
+            .filter(|s| match (s.local_addr(), s.peer_addr()) {
+                (Ok(local), Ok(peer)) => seen.insert((local, peer)),
+                _ => true,
+            })
+            .map(|s| {
+                // SAFETY: `info` is a plain C struct the kernel fills up to
+                // `len` bytes; `s` is an open socket.
+                let mut info: libc::tcp_info = unsafe { std::mem::zeroed() };
+                let mut len = std::mem::size_of::<libc::tcp_info>() as libc::socklen_t;
+                let ok = unsafe {
+                    libc::getsockopt(
+                        s.as_raw_fd(),
+                        libc::IPPROTO_TCP,
+                        libc::TCP_INFO,
+                        (&mut info as *mut libc::tcp_info).cast(),
+                        &mut len,
+                    )
+                } == 0;
+                if ok {
+                    info.tcpi_bytes_acked.saturating_add(info.tcpi_bytes_received)
+                } else {
+                    0
+                }
+            })
+            .sum()
+    }
+
     /// Shuts down every connection (both directions).
     pub fn close(&self) {
         for s in self.0.lock().unwrap_or_else(PoisonError::into_inner).iter() {

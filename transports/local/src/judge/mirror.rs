@@ -3,7 +3,9 @@
 //! The judge collects the names the source sent for each directory in
 //! flight (see the parent module); when a directory is done, whatever else
 //! it holds is queued for deletion, which `finish` applies once the whole
-//! manifest arrived without error. A source failure turns deletions off.
+//! manifest arrived without error. A source failure turns deletions off:
+//! from then on extraneous entries are only counted, so the summary can say
+//! how many deletions were skipped.
 //!
 //! An extraneous entry the transfer's filter excludes is kept (the source
 //! never sent it, so its absence means nothing), unless the filter deletes
@@ -18,16 +20,11 @@ use rustix::fs::{Dir, FileType};
 use std::sync::Arc;
 
 impl Judge {
-    /// A source entry that could not be read: report it, give up on mirror.
+    /// A source entry that could not be read: report it, give up on mirror
+    /// deletions (the names keep being collected, to count what is skipped).
     pub(crate) fn source_failed(&mut self, f: FileFailure) {
         self.failed = true;
-        for (dir, names) in std::mem::take(&mut self.children) {
-            self.budget.give(dir.len());
-            for name in &names {
-                self.budget.give(name.len());
-            }
-        }
-        self.deletions = Vec::new();
+        self.deletions_skipped += std::mem::take(&mut self.deletions).len() as u64;
         self.emit(ProgressEvent::FileStarted { path: f.path.clone(), kind: FileKind::File, size: 0 });
         self.emit(ProgressEvent::FileFailed { path: f.path, kind: f.kind, message: f.message });
     }
@@ -46,7 +43,7 @@ impl Judge {
                 self.budget.give(name.len());
             }
         }
-        if state != Some(DirState::Existing) || !self.options.mirror || self.failed {
+        if state != Some(DirState::Existing) || !self.options.mirror {
             return;
         }
         let abs = self.tree.shown(&dir);
@@ -97,7 +94,11 @@ impl Judge {
             if self.keeps(&path, kind, &at, stat) {
                 continue;
             }
-            self.deletions.push((path, kind));
+            if self.failed {
+                self.deletions_skipped += 1;
+            } else {
+                self.deletions.push((path, kind));
+            }
         }
     }
 

@@ -193,8 +193,16 @@ fn walk_unprivileged(root: &Path, spec: &blit_api::FilterSpec) -> Vec<ManifestIt
     let (root, filter) = (root.to_path_buf(), Filter::new(spec).unwrap());
     let walker = std::thread::spawn(move || {
         assert!(crate::testutil::drop_dac_override_on_this_thread(), "cannot drop CAP_DAC_OVERRIDE for this test");
-        super::walk(&Tree::new(Anchor::path(root)), 2, false, &filter, Preserve::new(&TransferOptions::new()), &tx)
-            .unwrap();
+        super::walk(
+            &Tree::new(Anchor::path(root)),
+            2,
+            false,
+            false,
+            &filter,
+            Preserve::new(&TransferOptions::new()),
+            &tx,
+        )
+        .unwrap();
     });
     let mut items = Vec::new();
     while let Some(item) = rx.blocking_recv() {
