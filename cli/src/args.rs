@@ -28,9 +28,16 @@ Exit codes: 0 everything was done; 1 a fatal error stopped the transfer;
 on stderr) or mirror left deletions undone (the summary says why); 64 the
 command line was wrong, nothing was done.";
 
+/// Exit codes, for `blit --help` and `blit.1`.
+const EXIT_HELP: &str = "\
+Exit codes: 0 everything was done; 1 a fatal error stopped the command;
+2 a transfer finished, but not everything was done: some entries failed
+(each is named on stderr) or mirror left deletions undone (the summary says
+why); 64 the command line was wrong, nothing was done.";
+
 /// blit moves file trees fast.
 #[derive(Debug, Parser)]
-#[command(name = "blit", version, about, propagate_version = true)]
+#[command(name = "blit", version, about, propagate_version = true, after_help = EXIT_HELP)]
 pub struct Cli {
     /// What to do.
     #[command(subcommand)]

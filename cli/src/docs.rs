@@ -99,6 +99,10 @@ mod tests {
         }
         let copy = String::from_utf8(pages.iter().find(|(n, _)| n == "blit-copy.1").unwrap().1.clone()).unwrap();
         assert!(copy.contains(".TH") && copy.contains("trailing") && copy.contains("dry"), "{copy}");
+        for (name, page) in &pages[..3] {
+            let text = String::from_utf8_lossy(page).split_whitespace().collect::<Vec<_>>().join(" ");
+            assert!(text.contains("64 the command line was wrong"), "{name} lacks the exit codes");
+        }
     }
 
     #[test]

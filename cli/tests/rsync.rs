@@ -271,3 +271,58 @@ fn z_compresses_and_the_summary_counts_wire_bytes() {
     assert_eq!(local["wire_bytes"], serde_json::Value::Null, "{local}");
     assert_eq!(local["files_transferred"], 4);
 }
+
+#[test]
+fn one_file_system_makes_a_mount_point_but_does_not_enter_it() {
+    let t = tempfile::tempdir().unwrap();
+    let src = t.path().join("src");
+    write(&src.join("d/f"), b"F", 0o644, 1_000_000, 0);
+    std::fs::create_dir(src.join("mnt")).unwrap();
+    // A tmpfs mounted inside the source, in a mount namespace of our own
+    // (a user namespace too, so this needs no privilege).
+    let script = format!(
+        "mount -t tmpfs none {src}/mnt && echo inner > {src}/mnt/inner && {blit} copy -x {src}/ {t}/x/ && {blit} copy {src}/ {t}/all/",
+        src = src.display(),
+        t = t.path().display(),
+        blit = env!("CARGO_BIN_EXE_blit"),
+    );
+    let out = std::process::Command::new("unshare")
+        .args(["--user", "--map-root-user", "--mount", "--propagation", "private", "sh", "-c", &script])
+        .output()
+        .expect("unshare (util-linux) runs");
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert_eq!(std::fs::read(t.path().join("x/d/f")).unwrap(), b"F");
+    assert!(t.path().join("x/mnt").is_dir(), "the mount point itself is made");
+    assert!(!t.path().join("x/mnt/inner").exists(), "-x does not enter another file system");
+    assert!(t.path().join("all/mnt/inner").exists(), "without -x it does");
+}
+
+#[test]
+fn the_flags_hold_for_push_and_pull_too() {
+    let t = tempfile::tempdir().unwrap();
+    let (src, _) = pair(t.path());
+    let module = t.path().join("module");
+    write(&module.join("a"), b"newer", 0o644, 2_000_000, 0);
+    write(&module.join("x"), b"extra", 0o644, 2_000_000, 0);
+    write(&module.join("y"), b"extra", 0o644, 2_000_000, 0);
+    let mut config = blit_daemon::DaemonConfig::new();
+    config.add_module_spec(&format!("m={}", module.display())).unwrap();
+    let d = common::daemon::Daemon::serve(config);
+    // Push: the daemon's judge honours -u.
+    blit_ok(&[os("copy"), os("-u"), &slash(&src), &d.url("/m/")]);
+    assert_eq!(std::fs::read(module.join("a")).unwrap(), b"newer");
+    assert_eq!(std::fs::read(module.join("b")).unwrap(), b"BB");
+    // Pull with --max-delete: the local judge stops after one deletion.
+    let back = t.path().join("back");
+    write(&back.join("z1"), b"z", 0o644, 1, 0);
+    write(&back.join("z2"), b"z", 0o644, 1, 0);
+    let out = blit(&[os("mirror"), os("--max-delete"), os("1"), os("--json"), &d.url("/m/"), &slash(&back)]);
+    assert_eq!(out.status.code(), Some(2), "{out:?}");
+    assert_eq!(summary(&out)["deletions_skipped"], 1);
+    // Push mirror with --max-delete 0: the daemon deletes nothing and says so.
+    let out = blit(&[os("mirror"), os("--max-delete"), os("0"), os("--json"), &slash(&src), &d.url("/m/")]);
+    assert_eq!(out.status.code(), Some(2), "{out:?}");
+    let s = summary(&out);
+    assert_eq!((s["deleted"].as_u64(), s["deletions_skipped"].as_u64()), (Some(0), Some(2)), "{s}");
+    assert!(module.join("x").exists() && module.join("y").exists());
+}

@@ -8,7 +8,7 @@ use std::path::PathBuf;
 
 /// Serve directories to blit clients.
 #[derive(Debug, Parser)]
-#[command(version, about, after_help = CONFIG_HELP)]
+#[command(name = "blitd", version, about, after_help = CONFIG_HELP)]
 struct Args {
     /// Read modules (and the listen address) from this TOML file.
     #[arg(long, value_name = "FILE")]
@@ -33,6 +33,13 @@ struct Args {
     /// where (file, line, column) and exit 1. Serves nothing.
     #[arg(long)]
     check_config: bool,
+    /// Print a shell completion script for blitd and exit (e.g.
+    /// `blitd --completions bash > /etc/bash_completion.d/blitd`).
+    #[arg(long, value_name = "SHELL")]
+    completions: Option<clap_complete::Shell>,
+    /// Print blitd's man page (roff) and exit (e.g. `blitd --man > blitd.8`).
+    #[arg(long)]
+    man: bool,
 }
 
 const CONFIG_HELP: &str = "\
@@ -51,7 +58,36 @@ Configuration file:
 Check a configuration without serving: blitd --check-config --config FILE.
 Every option, explained: contrib/blitd.toml in the source tree.
 
-Logging: RUST_LOG=info (default), debug or trace; NO_COLOR=1 for plain text.";
+Logging: RUST_LOG=info (default), debug or trace; NO_COLOR=1 for plain text.
+
+Exit codes: 0 stopped cleanly (SIGINT or SIGTERM) or the check passed; 1 an
+error (the message says what and where); 64 the command line was wrong.";
+
+/// Exit code of a command line that does not parse (sysexits' EX_USAGE, as
+/// for blit).
+const EXIT_USAGE: u8 = 64;
+
+/// Prints the completion script or the man page asked for; `None` when
+/// neither was.
+fn docs(args: &Args) -> Option<std::process::ExitCode> {
+    use clap::CommandFactory;
+    if let Some(shell) = args.completions {
+        clap_complete::generate(shell, &mut Args::command(), "blitd", &mut std::io::stdout());
+        return Some(std::process::ExitCode::SUCCESS);
+    }
+    if args.man {
+        let page = clap_mangen::Man::new(Args::command()).section("8");
+        let mut out = Vec::new();
+        if let Err(e) = page.render(&mut out) {
+            eprintln!("blitd: error: cannot render the man page: {e}");
+            return Some(std::process::ExitCode::FAILURE);
+        }
+        use std::io::Write;
+        let _ = std::io::stdout().write_all(&out);
+        return Some(std::process::ExitCode::SUCCESS);
+    }
+    None
+}
 
 async fn shutdown_signal() {
     let ctrl_c = async {
@@ -133,7 +169,21 @@ async fn serve(config: DaemonConfig) -> anyhow::Result<()> {
 }
 
 fn main() -> std::process::ExitCode {
-    let args = Args::parse();
+    let args = match Args::try_parse() {
+        Ok(args) => args,
+        Err(e) => {
+            let _ = e.print();
+            return match e.kind() {
+                clap::error::ErrorKind::DisplayHelp | clap::error::ErrorKind::DisplayVersion => {
+                    std::process::ExitCode::SUCCESS
+                }
+                _ => std::process::ExitCode::from(EXIT_USAGE),
+            };
+        }
+    };
+    if let Some(code) = docs(&args) {
+        return code;
+    }
     let filter = tracing_subscriber::EnvFilter::try_from_default_env()
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
     // Colour only a terminal (not journald), and never under NO_COLOR.

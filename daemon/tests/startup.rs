@@ -88,3 +88,18 @@ fn the_open_file_soft_limit_is_raised_to_the_hard_limit() {
     assert!(soft == hard || hard == u64::MAX, "soft {soft}, hard {hard}");
     assert!(seen.contains(&format!("open-file limit: {soft}")), "{seen}");
 }
+
+#[test]
+fn blitd_prints_its_completions_and_man_page_and_usage_errors_exit_64() {
+    let out = blitd().args(["--completions", "bash"]).output().unwrap();
+    assert_eq!(out.status.code(), Some(0));
+    let script = String::from_utf8_lossy(&out.stdout);
+    assert!(script.contains("_blitd()") && script.contains("--check-config"), "{script}");
+    let out = blitd().arg("--man").output().unwrap();
+    assert_eq!(out.status.code(), Some(0));
+    let page = String::from_utf8_lossy(&out.stdout);
+    assert!(page.contains(".TH blitd 8") && page.contains("\\-\\-max\\-sessions"), "{page}");
+    assert!(page.contains("Exit codes: 0 stopped cleanly"), "the man page documents the exit codes");
+    let out = blitd().arg("--bogus").output().unwrap();
+    assert_eq!(out.status.code(), Some(64), "{}", String::from_utf8_lossy(&out.stderr));
+}
