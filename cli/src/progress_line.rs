@@ -72,15 +72,16 @@ pub(crate) fn rate(bytes: u64, secs: f64) -> Option<u64> {
 
 /// Columns of the terminal on stderr (80 when it is not a terminal).
 pub(crate) fn width() -> usize {
+    terminal_width().unwrap_or(80)
+}
+
+/// Columns of the terminal on stderr; `None` when stderr is not one.
+pub(crate) fn terminal_width() -> Option<usize> {
     // SAFETY: TIOCGWINSZ fills a winsize; fd 2 may be anything, and a
     // failure leaves the zeroed struct, read as "unknown".
     let mut size: libc::winsize = unsafe { std::mem::zeroed() };
     let ok = unsafe { libc::ioctl(2, libc::TIOCGWINSZ, &mut size) } == 0;
-    if ok && size.ws_col > 0 {
-        usize::from(size.ws_col)
-    } else {
-        80
-    }
+    (ok && size.ws_col > 0).then_some(usize::from(size.ws_col))
 }
 
 /// The bar's line in at most `width - 1` columns (the last column is left

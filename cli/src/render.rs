@@ -159,6 +159,11 @@ impl Renderer {
             let snapshot = self.counters.snapshot();
             bar.set_message(progress_line::last_line(&snapshot, self.started.elapsed(), progress_line::width()));
             bar.finish();
+            // The bar leaves the cursor at the end of its line: end it, so
+            // what follows starts on a line of its own.
+            if !bar.is_hidden() {
+                eprintln!();
+            }
         }
     }
 
@@ -179,7 +184,12 @@ impl Renderer {
                 print!("{block}");
             }
         } else if (o.progress || o.verbose) && !o.json {
-            eprintln!("blit: {}", report::summary_line(summary));
+            let line = report::summary_line(summary);
+            let line = match progress_line::terminal_width() {
+                Some(width) => report::wrap(&line, width),
+                None => line,
+            };
+            eprintln!("blit: {line}");
         }
     }
 

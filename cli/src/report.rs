@@ -102,6 +102,31 @@ pub(crate) fn summary_line(s: &TransferSummary) -> String {
     line
 }
 
+/// `line` (printed after `blit: `) broken between words so that no
+/// printed line is `width` columns or wider; continuation lines are
+/// indented to line up after `blit: `. A word wider than a line is left
+/// whole.
+pub(crate) fn wrap(line: &str, width: usize) -> String {
+    const INDENT: &str = "      ";
+    let room = width.saturating_sub(1);
+    let mut out = String::new();
+    let mut used = INDENT.len();
+    for (n, word) in line.split(' ').enumerate() {
+        let len = word.chars().count();
+        if n > 0 && used + 1 + len > room {
+            out.push('\n');
+            out.push_str(INDENT);
+            used = INDENT.len();
+        } else if n > 0 {
+            out.push(' ');
+            used += 1;
+        }
+        out.push_str(word);
+        used += len;
+    }
+    out
+}
+
 fn skipped(s: &TransferSummary) -> String {
     let why = s.deletions_skipped_reason.as_deref().unwrap_or("no reason given");
     format!("{} skipped: {why}", count(s.deletions_skipped, "deletion", "deletions"))

@@ -95,3 +95,17 @@ fn several_sources_add_up() {
     assert_eq!((sum.bytes_transferred, sum.wire_bytes, sum.failures.len()), (8 << 20, Some(2 << 20), 1));
     assert_eq!(sum.transport, "grpc");
 }
+
+#[test]
+fn a_long_line_wraps_at_its_separators() {
+    let line = summary_line(&sample());
+    for width in [40, 60, 80, 120] {
+        let wrapped = wrap(&line, width);
+        let text = format!("blit: {wrapped}");
+        for l in text.lines() {
+            assert!(l.chars().count() < width, "{width}: {l:?}");
+        }
+        assert_eq!(wrapped.replace("\n      ", " "), line, "nothing is lost or reordered");
+    }
+    assert_eq!(wrap("short; line", 80), "short; line");
+}
