@@ -148,6 +148,12 @@ impl std::fmt::Debug for Incoming {
 }
 
 impl Incoming {
+    /// How messages name the file: the destination's name for it
+    /// ([`LandingFile::shown`]), else its transfer path.
+    pub fn shown(&self) -> String {
+        self.file.as_ref().and_then(|f| f.shown()).unwrap_or_else(|| self.path.to_string())
+    }
+
     /// The temporary file to write into.
     pub fn file(&mut self) -> &mut std::fs::File {
         self.file.as_mut().expect("Incoming holds its file until commit or fail").file()

@@ -110,6 +110,11 @@ pub trait LandingFile: Send + std::fmt::Debug {
     /// Gives the file up for good (it failed): removes the temporary file,
     /// partial copy or not. The default drops it.
     fn discard(self: Box<Self>) {}
+    /// How messages name this file (a local destination: the target's
+    /// full path); `None` names it by its transfer path.
+    fn shown(&self) -> Option<String> {
+        None
+    }
 }
 
 /// The destination endpoint's writer. Blocking: call it from a blocking

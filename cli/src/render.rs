@@ -378,6 +378,11 @@ impl ProgressSink for Renderer {
 /// `path: message`, or only the message when it already starts with the
 /// path (errors carry the path they concern).
 pub(crate) fn failure_text(path: &RelPath, message: &str) -> String {
+    if path.is_root() && !message.is_empty() {
+        // The root (a single file) is named by the message itself, by its
+        // full path, never as `.`.
+        return message.to_owned();
+    }
     let shown = path.to_string();
     match message.strip_prefix(shown.as_str()) {
         Some(rest) if rest.starts_with(": ") => message.to_owned(),

@@ -56,6 +56,10 @@ fn main() -> ExitCode {
         read_only_directories_only();
         Ok(())
     }));
+    trials.push(libtest_mimic::Trial::test("volume::no_space::single_file", || {
+        no_space_single_file();
+        Ok(())
+    }));
     trials.push(libtest_mimic::Trial::test("per_file::vanished_source::pull", || {
         vanished_source_pull();
         Ok(())
@@ -302,6 +306,25 @@ fn no_space(way: Way) {
     assert_stopped(&out, "No space left on device");
     assert!(String::from_utf8_lossy(&out.stderr).contains("free space"), "says what to do: {}", text(&out));
     assert!(landed < files.len(), "{landed} files fit on a 1 MiB volume?");
+}
+
+/// A single file that does not fit is named by its full destination path,
+/// never as `.` (the transfer root).
+fn no_space_single_file() {
+    let t = scratch();
+    let (src, mnt) = (t.path().join("big.bin"), t.path().join("mnt"));
+    std::fs::create_dir_all(&mnt).unwrap();
+    std::fs::write(&src, vec![5u8; 3 << 20]).unwrap();
+    let volume = Tmpfs::mount(&mnt, "size=1m", "");
+    for dst in [volume.path().join("renamed.bin"), volume.path().to_path_buf()] {
+        let out = blit(&[os("copy"), src.as_os_str(), dst.as_os_str()]);
+        assert_stopped(&out, "No space left on device");
+        let err = String::from_utf8_lossy(&out.stderr);
+        let target = if dst == volume.path() { dst.join("big.bin") } else { dst.clone() };
+        assert!(err.contains(&format!("blit: failed: {}: write failed", target.display())), "{err}");
+        assert!(!err.contains(" .:") && !err.contains("failed: .:"), "named as the root: {err}");
+        assert!(!target.exists(), "no torn file under the final name");
+    }
 }
 
 fn read_only(way: Way) {

@@ -127,7 +127,7 @@ impl<'l> Lander<'l> {
         put: impl FnOnce(&mut File, u64) -> io::Result<()>,
     ) -> Result<bool> {
         self.fill(len, |incoming, at| {
-            put(incoming.file(), at).map_err(|e| Error::io("write", incoming.path().display(), e))?;
+            put(incoming.file(), at).map_err(|e| Error::io("write", incoming.shown(), e))?;
             if zero_copy {
                 incoming.record_zero_copy(len);
             } else {

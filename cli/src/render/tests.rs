@@ -27,6 +27,7 @@ fn failures_name_their_path_once() {
     assert_eq!(failure_text(&p, "d/f: write failed"), "d/f: write failed");
     assert_eq!(failure_text(&p, "/abs/d/f: open failed"), "d/f: /abs/d/f: open failed");
     assert_eq!(failure_text(&p, "d/fx: other"), "d/f: d/fx: other");
+    assert_eq!(failure_text(&RelPath::root(), "/dst/file: write failed"), "/dst/file: write failed");
 }
 
 #[test]

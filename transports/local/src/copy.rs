@@ -46,7 +46,7 @@ pub(crate) fn copy_at(
 }
 
 fn io_error(op: &str, incoming: &Incoming, e: io::Error) -> Error {
-    Error::io(op, incoming.path(), e)
+    Error::io(op, incoming.shown(), e)
 }
 
 fn shrank(incoming: &Incoming) -> Error {
@@ -54,7 +54,7 @@ fn shrank(incoming: &Incoming) -> Error {
         ErrorKind::Io,
         format!("the source file ended after {} of {} bytes", incoming.written(), incoming.size()),
     )
-    .with_path(incoming.path().display())
+    .with_path(incoming.shown())
     .with_hint("the file shrank while it was copied; rerun to copy its final state")
 }
 

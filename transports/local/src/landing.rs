@@ -337,6 +337,10 @@ impl LandingFile for LocalLandingFile {
     fn discard(mut self: Box<Self>) {
         self.part = false;
     }
+
+    fn shown(&self) -> Option<String> {
+        Some(self.target.display().to_string())
+    }
 }
 
 impl Drop for LocalLandingFile {
