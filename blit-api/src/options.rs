@@ -48,6 +48,12 @@ pub struct TransferOptions {
     /// `-x`/`--one-file-system`): a directory on another device than the
     /// source root is copied as an empty directory.
     pub one_file_system: bool,
+    /// rsync's `--link-dest`: a needed file that a previous copy in this
+    /// directory holds unchanged (same size, mtime, mode; same content
+    /// with checksums) is hard-linked from there instead of being sent.
+    /// The destination interprets it: a local path (absolute, or relative
+    /// to the destination root), or for a daemon a path inside the module.
+    pub link_dest: Option<Vec<u8>>,
 }
 
 impl TransferOptions {
@@ -143,6 +149,12 @@ impl TransferOptions {
     /// Keeps the walk on the source root's file system (see [`TransferOptions::one_file_system`]).
     pub fn one_file_system(mut self, on: bool) -> Self {
         self.one_file_system = on;
+        self
+    }
+
+    /// Sets the directory unchanged files are hard-linked from (see [`TransferOptions::link_dest`]).
+    pub fn link_dest(mut self, dir: Option<Vec<u8>>) -> Self {
+        self.link_dest = dir;
         self
     }
 }

@@ -80,6 +80,12 @@ pub struct RsyncArgs {
     /// entry (with -i's codes) and the summary, each with the time.
     #[arg(long, value_name = "FILE", help_heading = RSYNC_HELP)]
     pub log_file: Option<PathBuf>,
+    /// Hard-link files that DIR (a previous copy) holds unchanged instead of
+    /// copying them: the basis of snapshot backups. A relative DIR is
+    /// relative to the destination, as with rsync; for a daemon, DIR is a
+    /// path inside the destination's module (e.g. snapshots/2026-12-03).
+    #[arg(long, value_name = "DIR", help_heading = RSYNC_HELP)]
+    pub link_dest: Option<std::ffi::OsString>,
     /// rsync's --info: progress2 (or progress) shows the progress bar; other
     /// words are refused with what blit prints instead.
     #[arg(long, value_name = "FLAGS", value_parser = parse_info, help_heading = RSYNC_HELP)]

@@ -84,6 +84,7 @@ fn options(args: &TransferArgs, mirror: bool) -> Result<TransferOptions> {
         .size_only(rsync.size_only)
         .max_delete(rsync.max_delete)
         .one_file_system(rsync.one_file_system)
+        .link_dest(rsync.link_dest.as_ref().map(|d| d.as_encoded_bytes().to_vec()))
         .filter(args.filter.spec(mirror || args.delete)?))
 }
 

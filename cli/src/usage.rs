@@ -122,8 +122,8 @@ mod tests {
         let inplace = unknown_flag_message("--inplace", Some("--include"));
         assert!(inplace.starts_with("blit: rsync's --inplace: blit never writes"), "{inplace}");
         assert!(!inplace.contains("--include") && !inplace.contains("'--"), "{inplace}");
-        let link = unknown_flag_message("--link-dest=/snap", None);
-        assert!(link.starts_with("blit: rsync's --link-dest is not supported yet"), "{link}");
+        let link = unknown_flag_message("--compare-dest=/snap", None);
+        assert!(link.starts_with("blit: rsync's --compare-dest is not supported yet"), "{link}");
         let other = unknown_flag_message("--strems", Some("--streams"));
         assert_eq!(
             other,

@@ -161,7 +161,7 @@ fn rsync_flags_blit_lacks_are_answered_specifically() {
     for (flag, said) in [
         ("--inplace", "renamed into place"),
         ("-e", "blitd"),
-        ("--link-dest=/snap", "--link-dest is not supported yet"),
+        ("--compare-dest=/snap", "--compare-dest is not supported yet"),
         ("--backup", "no backup"),
         ("-avL", "never follows them"),
         ("--delete-before", "only after the whole source was read"),
@@ -325,4 +325,74 @@ fn the_flags_hold_for_push_and_pull_too() {
     let s = summary(&out);
     assert_eq!((s["deleted"].as_u64(), s["deletions_skipped"].as_u64()), (Some(0), Some(2)), "{s}");
     assert!(module.join("x").exists() && module.join("y").exists());
+}
+
+fn inode(p: &Path) -> u64 {
+    use std::os::unix::fs::MetadataExt;
+    std::fs::metadata(p).unwrap().ino()
+}
+
+#[test]
+fn link_dest_makes_snapshots_that_share_unchanged_files() {
+    let t = tempfile::tempdir().unwrap();
+    let (src, _) = pair(t.path());
+    write(&src.join("d/deep"), b"deep", 0o600, 1_000_000, 0);
+    let snaps = t.path().join("snaps");
+    blit_ok(&[os("copy"), &slash(&src), snaps.join("one").as_os_str()]);
+    write(&src.join("b"), b"changed", 0o644, 1_500_000, 0);
+    // A relative --link-dest is relative to the destination, as in rsync.
+    let out = blit_ok(&[
+        os("copy"),
+        os("--json"),
+        os("--link-dest"),
+        os("../one"),
+        &slash(&src),
+        snaps.join("two").as_os_str(),
+    ]);
+    let s = summary(&out);
+    assert_eq!(s["bytes_transferred"], 7, "only the changed file is sent: {s}");
+    assert_eq!(s["files_transferred"], 3, "linked files count as files landed: {s}");
+    assert_eq!(inode(&snaps.join("one/a")), inode(&snaps.join("two/a")), "unchanged: one inode");
+    assert_eq!(inode(&snaps.join("one/d/deep")), inode(&snaps.join("two/d/deep")));
+    assert_ne!(inode(&snaps.join("one/b")), inode(&snaps.join("two/b")), "changed: a file of its own");
+    assert_eq!(std::fs::read(snaps.join("two/b")).unwrap(), b"changed");
+    assert_eq!(std::fs::read(snaps.join("one/b")).unwrap(), b"BB", "the previous snapshot is untouched");
+    // A file whose mode differs is not linked (the link would change it).
+    std::fs::set_permissions(src.join("a"), std::os::unix::fs::PermissionsExt::from_mode(0o600)).unwrap();
+    blit_ok(&[
+        os("copy"),
+        os("--link-dest"),
+        snaps.join("one").as_os_str(),
+        &slash(&src),
+        snaps.join("three").as_os_str(),
+    ]);
+    assert_ne!(inode(&snaps.join("one/a")), inode(&snaps.join("three/a")));
+    assert_eq!(inode(&snaps.join("one/d/deep")), inode(&snaps.join("three/d/deep")), "an absolute DIR works too");
+}
+
+#[test]
+fn link_dest_on_a_daemon_stays_inside_the_module() {
+    let t = tempfile::tempdir().unwrap();
+    let (src, _) = pair(t.path());
+    let module = t.path().join("module");
+    std::fs::create_dir(&module).unwrap();
+    let outside = t.path().join("outside");
+    blit_ok(&[os("copy"), &slash(&src), outside.as_os_str()]);
+    let mut config = blit_daemon::DaemonConfig::new();
+    config.add_module_spec(&format!("m={}", module.display())).unwrap();
+    let d = common::daemon::Daemon::serve(config);
+    blit_ok(&[os("copy"), &slash(&src), &d.url("/m/one/")]);
+    blit_ok(&[os("copy"), os("--link-dest"), os("one"), &slash(&src), &d.url("/m/two/")]);
+    assert_eq!(inode(&module.join("one/a")), inode(&module.join("two/a")), "linked inside the module");
+    for escape in ["../outside", "/etc", "one/../../outside"] {
+        let (code, _, err) = run(&[os("copy"), os("--link-dest"), os(escape), &slash(&src), &d.url("/m/three/")]);
+        assert_eq!(code, Some(1), "{escape}: {err}");
+        assert!(err.contains("bad --link-dest") && err.contains("inside the module"), "{escape}: {err}");
+    }
+    assert!(!module.join("three").exists(), "nothing landed");
+    // A symlink in the module pointing out is never followed.
+    std::os::unix::fs::symlink(&outside, module.join("sneaky")).unwrap();
+    blit_ok(&[os("copy"), os("--link-dest"), os("sneaky"), &slash(&src), &d.url("/m/four/")]);
+    assert_ne!(inode(&outside.join("a")), inode(&module.join("four/a")), "the link-dest symlink was followed");
+    assert_eq!(std::fs::read(module.join("four/a")).unwrap(), b"A");
 }

@@ -183,6 +183,7 @@ pub(crate) fn options_to_pb(o: &TransferOptions) -> pb::Options {
         size_only: o.size_only,
         max_delete: o.max_delete,
         one_file_system: o.one_file_system,
+        link_dest: o.link_dest.as_deref().map(Bytes::copy_from_slice),
         hard_links: o.hard_links,
         owner: o.owner,
         group: o.group,
@@ -239,6 +240,7 @@ pub(crate) fn options_from_pb(o: Option<pb::Options>) -> TransferOptions {
         .size_only(o.size_only)
         .max_delete(o.max_delete)
         .one_file_system(o.one_file_system)
+        .link_dest(o.link_dest.as_ref().map(|d| d.to_vec()))
         .hard_links(o.hard_links)
         .owner(o.owner)
         .group(o.group)

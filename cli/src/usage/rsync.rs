@@ -15,9 +15,9 @@ pub(crate) fn answer(flag: &str) -> Option<&'static str> {
             "copying over ssh without a daemon is not supported yet; run blitd on the far side and name \
              HOST:/module/path"
         }
-        "--link-dest" | "--compare-dest" | "--copy-dest" => {
-            "is not supported yet: blit compares only with DST itself; for snapshots, copy into a fresh \
-             directory (unchanged files are then copied, not linked)"
+        "--compare-dest" | "--copy-dest" => {
+            "is not supported yet: blit compares only with DST itself; --link-dest DIR links unchanged files \
+             from a previous copy"
         }
         "-b" | "--backup" | "--backup-dir" | "--suffix" => {
             "is not supported yet: blit keeps no backup of a file it replaces (the replacement is atomic)"
@@ -77,7 +77,7 @@ mod tests {
     fn rsync_flags_get_their_own_answer_and_others_none() {
         assert!(answer("--inplace").unwrap().contains("renamed into place"));
         assert!(answer("-e").unwrap().contains("blitd"));
-        assert!(answer("--link-dest").unwrap().contains("not supported yet"));
+        assert!(answer("--copy-dest").unwrap().contains("--link-dest DIR"));
         assert_eq!(answer("--bogus"), None);
         assert_eq!(answer("-Q"), None);
     }

@@ -66,6 +66,7 @@ pub(super) fn pb_options() -> impl Strategy<Value = pb::Options> {
             ignore_existing: f[10],
             size_only: f[11],
             one_file_system: f[12],
+            link_dest: None,
             max_delete: f[9].then_some(bwlimit % 1000),
             bwlimit_bytes_per_sec: bwlimit,
             filter_rules,

@@ -21,6 +21,7 @@
 //! `mirror`.
 
 mod budget;
+mod link_dest;
 mod mirror;
 mod symlink;
 
@@ -84,6 +85,8 @@ pub(crate) struct Judge {
     filter: Filter,
     /// `--resume`: where needed files' partial copies are offered.
     partials: Option<Arc<Partials>>,
+    /// `--link-dest`: the previous copy unchanged files are linked from.
+    link_dest: Option<Tree>,
     /// Owners and extended attributes that could not be set.
     warnings: Arc<MetaWarnings>,
     /// Link entries (`--hard-links`), made by `finish` after the payload.
@@ -116,6 +119,7 @@ impl Judge {
             fatal: Cell::new(None),
             filter: Filter::default(),
             partials: None,
+            link_dest: None,
             warnings: Arc::default(),
             links: Vec::new(),
             policy: DestinationPolicy::default(),
@@ -149,6 +153,12 @@ impl Judge {
     /// `partials` (see `partial`).
     pub(crate) fn with_partials(mut self, partials: Arc<Partials>) -> Self {
         self.partials = self.options.resume.then_some(partials);
+        self
+    }
+
+    /// With `--link-dest`: links unchanged files from `base` (see `link_dest`).
+    pub(crate) fn with_link_dest(mut self, base: Option<Tree>) -> Self {
+        self.link_dest = base;
         self
     }
 
@@ -430,7 +440,10 @@ impl Judge {
         None
     }
 
-    fn needed(&self, mut h: FileHeader) -> Option<FileHeader> {
+    fn needed(&mut self, mut h: FileHeader) -> Option<FileHeader> {
+        if self.linked_from_base(&h) {
+            return None;
+        }
         if self.options.dry_run {
             self.planned(&h);
             return None;

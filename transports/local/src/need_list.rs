@@ -130,7 +130,11 @@ impl NeedListSink for LocalDestination {
             .with_filter(filter)
             .with_partials(self.partials.clone())
             .with_warnings(self.warnings.clone())
-            .with_policy(self.policy.clone());
+            .with_policy(self.policy.clone())
+            .with_link_dest(match &options.link_dest {
+                Some(spec) => Some(Tree::new(self.tree.anchor().link_dest(spec)?)),
+                None => None,
+            });
         let handle = Handle::current();
         let mut plan = tokio::task::spawn_blocking(move || run(judge, manifest, &needs, &events, &handle))
             .await

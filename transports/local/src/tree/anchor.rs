@@ -56,6 +56,26 @@ impl Anchor {
         Ok(Arc::new(fd))
     }
 
+    /// The tree `--link-dest` names, for a destination rooted here. A
+    /// path the user named takes `spec` as rsync does: an absolute path,
+    /// or one relative to this root. A held tree (a module) takes only a
+    /// path below the same held directory, with no `..`, so a client can
+    /// never point a daemon outside its module.
+    pub fn link_dest(&self, spec: &[u8]) -> blit_api::Result<Anchor> {
+        match &self.base {
+            Base::Path(root) => Ok(Anchor::path(root.join(std::ffi::OsStr::from_bytes(spec)))),
+            Base::Held { dir, rel } => {
+                let below = RelPath::from_bytes(spec.to_vec()).map_err(|e| {
+                    blit_api::Error::new(blit_api::ErrorKind::InvalidInput, format!("bad --link-dest: {}", e.message()))
+                        .with_hint("a daemon takes a --link-dest path inside the module, such as snapshots/previous")
+                })?;
+                let depth = RelPath::from_bytes(rel.clone()).map_or(0, |r| r.depth());
+                let dir_shown = self.shown.ancestors().nth(depth).unwrap_or(Path::new("/"));
+                Ok(Anchor::beneath(dir.clone(), dir_shown, &below))
+            }
+        }
+    }
+
     /// The root as a path, for messages only.
     pub fn shown(&self) -> &Path {
         &self.shown
