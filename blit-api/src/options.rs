@@ -54,6 +54,18 @@ pub struct TransferOptions {
     /// The destination interprets it: a local path (absolute, or relative
     /// to the destination root), or for a daemon a path inside the module.
     pub link_dest: Option<Vec<u8>>,
+    /// rsync's `--backup`: a file the transfer replaces or deletes is kept
+    /// under a backup name (see [`TransferOptions::backup_suffix`] and
+    /// [`TransferOptions::backup_dir`]) instead of being lost.
+    pub backup: bool,
+    /// rsync's `--backup-dir`: backups go to this directory (a local path
+    /// absolute or relative to the destination root; for a daemon a path
+    /// inside the module), at the file's own relative path. Implies
+    /// [`TransferOptions::backup`].
+    pub backup_dir: Option<Vec<u8>>,
+    /// rsync's `--suffix`: appended to a backup's name; `~` by default
+    /// without a backup directory, nothing with one.
+    pub backup_suffix: Option<Vec<u8>>,
 }
 
 impl TransferOptions {
@@ -155,6 +167,14 @@ impl TransferOptions {
     /// Sets the directory unchanged files are hard-linked from (see [`TransferOptions::link_dest`]).
     pub fn link_dest(mut self, dir: Option<Vec<u8>>) -> Self {
         self.link_dest = dir;
+        self
+    }
+
+    /// Keeps backups of replaced and deleted files (see [`TransferOptions::backup`]).
+    pub fn backup(mut self, on: bool, dir: Option<Vec<u8>>, suffix: Option<Vec<u8>>) -> Self {
+        self.backup = on || dir.is_some();
+        self.backup_dir = dir;
+        self.backup_suffix = suffix;
         self
     }
 }

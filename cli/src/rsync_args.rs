@@ -86,6 +86,18 @@ pub struct RsyncArgs {
     /// path inside the destination's module (e.g. snapshots/2026-12-03).
     #[arg(long, value_name = "DIR", help_heading = RSYNC_HELP)]
     pub link_dest: Option<std::ffi::OsString>,
+    /// Keep each file the transfer replaces or deletes under a backup name
+    /// (NAME~ beside it, see --suffix) instead of losing it.
+    #[arg(short = 'b', long, help_heading = RSYNC_HELP)]
+    pub backup: bool,
+    /// Keep backups in DIR, at each file's own relative path (implies -b;
+    /// no suffix unless --suffix). A relative DIR is relative to the
+    /// destination; for a daemon, DIR is a path inside the module.
+    #[arg(long, value_name = "DIR", help_heading = RSYNC_HELP)]
+    pub backup_dir: Option<std::ffi::OsString>,
+    /// The suffix of backup names (default ~, or none with --backup-dir).
+    #[arg(long, value_name = "SUFFIX", help_heading = RSYNC_HELP)]
+    pub suffix: Option<std::ffi::OsString>,
     /// rsync's --info: progress2 (or progress) shows the progress bar; other
     /// words are refused with what blit prints instead.
     #[arg(long, value_name = "FLAGS", value_parser = parse_info, help_heading = RSYNC_HELP)]

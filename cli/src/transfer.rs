@@ -85,6 +85,11 @@ fn options(args: &TransferArgs, mirror: bool) -> Result<TransferOptions> {
         .max_delete(rsync.max_delete)
         .one_file_system(rsync.one_file_system)
         .link_dest(rsync.link_dest.as_ref().map(|d| d.as_encoded_bytes().to_vec()))
+        .backup(
+            rsync.backup,
+            rsync.backup_dir.as_ref().map(|d| d.as_encoded_bytes().to_vec()),
+            rsync.suffix.as_ref().map(|s| s.as_encoded_bytes().to_vec()),
+        )
         .filter(args.filter.spec(mirror || args.delete)?))
 }
 

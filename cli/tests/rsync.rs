@@ -162,7 +162,7 @@ fn rsync_flags_blit_lacks_are_answered_specifically() {
         ("--inplace", "renamed into place"),
         ("-e", "blitd"),
         ("--compare-dest=/snap", "--compare-dest is not supported yet"),
-        ("--backup", "no backup"),
+        ("--chmod=u+x", "keeps each entry's permissions"),
         ("-avL", "never follows them"),
         ("--delete-before", "only after the whole source was read"),
     ] {
@@ -395,4 +395,57 @@ fn link_dest_on_a_daemon_stays_inside_the_module() {
     blit_ok(&[os("copy"), os("--link-dest"), os("sneaky"), &slash(&src), &d.url("/m/four/")]);
     assert_ne!(inode(&outside.join("a")), inode(&module.join("four/a")), "the link-dest symlink was followed");
     assert_eq!(std::fs::read(module.join("four/a")).unwrap(), b"A");
+}
+
+#[test]
+fn backups_keep_what_is_replaced_or_deleted() {
+    let t = tempfile::tempdir().unwrap();
+    let (src, dst) = pair(t.path());
+    blit_ok(&[os("copy"), &slash(&src), dst.as_os_str()]);
+    write(&src.join("b"), b"new b", 0o644, 1_500_000, 0);
+    std::os::unix::fs::symlink("a", src.join("l")).unwrap();
+    std::os::unix::fs::symlink("old target", dst.join("l")).unwrap();
+    blit_ok(&[os("copy"), os("-b"), &slash(&src), dst.as_os_str()]);
+    assert_eq!(std::fs::read(dst.join("b")).unwrap(), b"new b");
+    assert_eq!(std::fs::read(dst.join("b~")).unwrap(), b"BB", "the replaced file is kept as b~");
+    assert_eq!(std::fs::read_link(dst.join("l~")).unwrap(), Path::new("old target"), "a replaced symlink too");
+    assert!(!dst.join("a~").exists(), "an unchanged file needs no backup");
+    // Mirror into a backup directory: replaced and deleted files go there.
+    write(&src.join("a"), b"new a", 0o644, 1_600_000, 0);
+    std::fs::write(dst.join("extra"), b"extra").unwrap();
+    write(&dst.join("gone/deep"), b"deep", 0o644, 1, 0);
+    let out = blit_ok(&[os("mirror"), os("--json"), os("--backup-dir"), os("../bak"), &slash(&src), dst.as_os_str()]);
+    let bak = t.path().join("bak");
+    assert_eq!(std::fs::read(bak.join("a")).unwrap(), b"A");
+    assert_eq!(std::fs::read(bak.join("extra")).unwrap(), b"extra", "a deleted file is moved to the backup");
+    assert_eq!(std::fs::read(bak.join("gone/deep")).unwrap(), b"deep", "a deleted directory too");
+    assert!(!dst.join("extra").exists() && !dst.join("gone").exists());
+    assert!(summary(&out)["deleted"].as_u64().unwrap() >= 2);
+    // --suffix names the backups.
+    write(&src.join("a"), b"newer a", 0o644, 1_700_000, 0);
+    blit_ok(&[os("copy"), os("--suffix"), os(".old"), os("-b"), &slash(&src), dst.as_os_str()]);
+    assert_eq!(std::fs::read(dst.join("a.old")).unwrap(), b"new a");
+    let (code, _, err) = run(&[os("copy"), os("--suffix"), os("x/y"), os("-b"), &slash(&src), dst.as_os_str()]);
+    assert_eq!(code, Some(1), "{err}");
+    assert!(err.contains("bad --suffix"), "{err}");
+}
+
+#[test]
+fn backups_on_a_daemon_stay_inside_the_module() {
+    let t = tempfile::tempdir().unwrap();
+    let (src, _) = pair(t.path());
+    let module = t.path().join("module");
+    std::fs::create_dir(&module).unwrap();
+    let mut config = blit_daemon::DaemonConfig::new();
+    config.add_module_spec(&format!("m={}", module.display())).unwrap();
+    let d = common::daemon::Daemon::serve(config);
+    blit_ok(&[os("copy"), &slash(&src), &d.url("/m/tree/")]);
+    write(&src.join("a"), b"changed", 0o644, 1_800_000, 0);
+    blit_ok(&[os("copy"), os("--backup-dir"), os("bak"), &slash(&src), &d.url("/m/tree/")]);
+    assert_eq!(std::fs::read(module.join("bak/a")).unwrap(), b"A", "kept inside the module");
+    assert_eq!(std::fs::read(module.join("tree/a")).unwrap(), b"changed");
+    let (code, _, err) = run(&[os("copy"), os("--backup-dir"), os("../out"), &slash(&src), &d.url("/m/tree/")]);
+    assert_eq!(code, Some(1), "{err}");
+    assert!(err.contains("bad --backup-dir"), "{err}");
+    assert!(!t.path().join("out").exists());
 }

@@ -184,6 +184,9 @@ pub(crate) fn options_to_pb(o: &TransferOptions) -> pb::Options {
         max_delete: o.max_delete,
         one_file_system: o.one_file_system,
         link_dest: o.link_dest.as_deref().map(Bytes::copy_from_slice),
+        backup: o.backup,
+        backup_dir: o.backup_dir.as_deref().map(Bytes::copy_from_slice),
+        backup_suffix: o.backup_suffix.as_deref().map(Bytes::copy_from_slice),
         hard_links: o.hard_links,
         owner: o.owner,
         group: o.group,
@@ -241,6 +244,7 @@ pub(crate) fn options_from_pb(o: Option<pb::Options>) -> TransferOptions {
         .max_delete(o.max_delete)
         .one_file_system(o.one_file_system)
         .link_dest(o.link_dest.as_ref().map(|d| d.to_vec()))
+        .backup(o.backup, o.backup_dir.as_ref().map(|d| d.to_vec()), o.backup_suffix.as_ref().map(|s| s.to_vec()))
         .hard_links(o.hard_links)
         .owner(o.owner)
         .group(o.group)

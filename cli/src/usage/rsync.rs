@@ -19,9 +19,6 @@ pub(crate) fn answer(flag: &str) -> Option<&'static str> {
             "is not supported yet: blit compares only with DST itself; --link-dest DIR links unchanged files \
              from a previous copy"
         }
-        "-b" | "--backup" | "--backup-dir" | "--suffix" => {
-            "is not supported yet: blit keeps no backup of a file it replaces (the replacement is atomic)"
-        }
         "-D" | "--devices" | "--specials" => {
             "blit does not copy device files, sockets or FIFOs: each is reported as a failure and skipped"
         }

@@ -25,6 +25,7 @@ mod link_dest;
 mod mirror;
 mod symlink;
 
+use crate::backup::Backup;
 use crate::landing::dir_in_the_way;
 use crate::link_land::{self, PendingLink};
 use crate::meta;
@@ -87,6 +88,8 @@ pub(crate) struct Judge {
     partials: Option<Arc<Partials>>,
     /// `--link-dest`: the previous copy unchanged files are linked from.
     link_dest: Option<Tree>,
+    /// `--backup`: where a symlink or file the judge replaces is kept.
+    backup: Option<Arc<Backup>>,
     /// Owners and extended attributes that could not be set.
     warnings: Arc<MetaWarnings>,
     /// Link entries (`--hard-links`), made by `finish` after the payload.
@@ -120,6 +123,7 @@ impl Judge {
             filter: Filter::default(),
             partials: None,
             link_dest: None,
+            backup: None,
             warnings: Arc::default(),
             links: Vec::new(),
             policy: DestinationPolicy::default(),
@@ -153,6 +157,12 @@ impl Judge {
     /// `partials` (see `partial`).
     pub(crate) fn with_partials(mut self, partials: Arc<Partials>) -> Self {
         self.partials = self.options.resume.then_some(partials);
+        self
+    }
+
+    /// With `--backup`: keeps what the judge replaces (see `backup`).
+    pub(crate) fn with_backup(mut self, backup: Option<Arc<Backup>>) -> Self {
+        self.backup = backup;
         self
     }
 

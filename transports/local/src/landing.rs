@@ -16,37 +16,23 @@
 //! a write. A small cache keeps the descriptors of the directories being
 //! filled, so a file costs no extra system call for its directory.
 
+use crate::backup::Backup;
 use crate::beneath::{self, c_bytes};
 use crate::meta;
 use crate::ownership::{self, MetaWarnings};
 use crate::partial::{part_name, resumable};
 use crate::sweep;
+use crate::temp::temp_name;
 use crate::tree::Got;
 use crate::LocalDestination;
-use blit_api::{Error, ErrorKind, FileHeader, FileKind, LandingFile, PayloadWriter, Result};
+use blit_api::{Error, ErrorKind, FileHeader, FileKind, LandingFile, PayloadWriter, RelPath, Result};
 use std::ffi::{CStr, CString};
 use std::fs::File;
-use std::io::{self, Write};
+use std::io;
 use std::os::fd::{AsFd, OwnedFd};
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, OnceLock};
-
-static COUNTER: AtomicU64 = AtomicU64::new(0);
-
-/// The prefix of every temporary name this process creates.
-pub(crate) fn temp_prefix() -> &'static [u8] {
-    static PREFIX: OnceLock<String> = OnceLock::new();
-    PREFIX.get_or_init(|| format!(".blit.{}.", std::process::id())).as_bytes()
-}
-
-/// A fresh temporary name.
-pub(crate) fn temp_name() -> Vec<u8> {
-    let mut name = Vec::with_capacity(40);
-    name.extend_from_slice(temp_prefix());
-    let _ = write!(name, "{}.tmp", COUNTER.fetch_add(1, Ordering::Relaxed));
-    name
-}
+use std::sync::atomic::Ordering;
+use std::sync::{Arc, PoisonError};
 
 const CREATE_FLAGS: rustix::fs::OFlags = rustix::fs::OFlags::WRONLY
     .union(rustix::fs::OFlags::CREATE)
@@ -169,6 +155,15 @@ impl LocalDestination {
     }
 }
 
+impl LocalDestination {
+    /// With `--backup`: what landing `header` needs to keep the file it
+    /// replaces.
+    fn backup_for(&self, header: &FileHeader) -> Option<(Arc<Backup>, RelPath)> {
+        let backup = self.backup.lock().unwrap_or_else(PoisonError::into_inner).clone()?;
+        Some((backup, header.path.clone()))
+    }
+}
+
 impl PayloadWriter for LocalDestination {
     /// Creates `.blit.<pid>.<n>.tmp` (or, for a large file, its
     /// `.blit.<hash>.part`) in the file's directory, which is opened below
@@ -201,6 +196,7 @@ impl PayloadWriter for LocalDestination {
                     part: false,
                     chmod: false,
                     owned: Owned::of(header, &self.warnings),
+                    backup: None,
                 }));
             }
         }
@@ -224,6 +220,7 @@ impl PayloadWriter for LocalDestination {
             part: is_part,
             chmod: false,
             owned: Owned::of(header, &self.warnings),
+            backup: self.backup_for(header),
         }))
     }
 
@@ -260,6 +257,7 @@ impl PayloadWriter for LocalDestination {
             part: true,
             chmod: true,
             owned: Owned::of(header, &self.warnings),
+            backup: self.backup_for(header),
         }))
     }
 }
@@ -285,6 +283,8 @@ struct LocalLandingFile {
     chmod: bool,
     /// Ownership and extended attributes to set before the rename.
     owned: Option<Owned>,
+    /// `--backup`: where the file it replaces is kept, and its path.
+    backup: Option<(Arc<Backup>, RelPath)>,
 }
 
 /// What a header asks beyond mode and mtime (only when it asks anything, so
@@ -325,6 +325,11 @@ impl LandingFile for LocalLandingFile {
         }
         meta::set_fd_mtime(&self.file, self.mtime_ns).map_err(|e| Error::io("set mtime", self.target.display(), e))?;
         if let Some(temp) = &self.temp {
+            if let Some((backup, path)) = &self.backup {
+                backup
+                    .keep_linked(&self.dir, &self.name, path)
+                    .map_err(|e| Error::io("keep a backup of", self.target.display(), e))?;
+            }
             renameat(&self.dir, temp, &self.name).map_err(|e| match e.raw_os_error() {
                 Some(libc::EISDIR | libc::ENOTEMPTY | libc::EEXIST) => dir_in_the_way(&self.target).with_source(e),
                 _ => Error::io("rename into place", self.target.display(), e),

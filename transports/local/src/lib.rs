@@ -1,6 +1,7 @@
 #![doc = include_str!("../README.md")]
 #![deny(missing_docs)]
 
+mod backup;
 mod beneath;
 mod copy;
 mod judge;
@@ -16,6 +17,7 @@ mod policy;
 mod pool;
 mod preserve;
 mod sweep;
+mod temp;
 #[cfg(test)]
 mod testutil;
 mod transport;

@@ -134,7 +134,7 @@ fn make(tree: &Tree, link: &PendingLink) -> Result<(), Error> {
     }
     let mut last = None;
     for _ in 0..4 {
-        let temp = At::new(dest.dir.clone(), &crate::landing::temp_name()).map_err(|e| io("name", e))?;
+        let temp = At::new(dest.dir.clone(), &crate::temp::temp_name()).map_err(|e| io("name", e))?;
         match temp.link_to(&target) {
             Err(e) if e.kind() == io::ErrorKind::AlreadyExists => {
                 last = Some(e);

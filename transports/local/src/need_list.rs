@@ -12,6 +12,7 @@
 //! mtime, kept for `finish`) plus the directories in flight, never to the
 //! number of files; see the `judge` module.
 
+use crate::backup::Backup;
 use crate::judge::{DirMeta, Judge};
 use crate::link_land::{self, PendingLink};
 use crate::ownership::MetaWarnings;
@@ -55,6 +56,9 @@ pub struct LocalDestination {
     pub(crate) warnings: Arc<MetaWarnings>,
     /// What it accepts from the source's headers.
     pub(crate) policy: DestinationPolicy,
+    /// `--backup`: where replaced and deleted files are kept (set when the
+    /// need list starts).
+    pub(crate) backup: Mutex<Option<Arc<Backup>>>,
 }
 
 /// What `need_list` leaves for `finish`.
@@ -89,6 +93,7 @@ impl LocalDestination {
             partials: Arc::default(),
             warnings: Arc::default(),
             policy: DestinationPolicy::default(),
+            backup: Mutex::new(None),
         }
     }
 
@@ -126,13 +131,16 @@ impl NeedListSink for LocalDestination {
     ) -> Result<()> {
         let filter = Filter::new(&options.filter)?;
         self.sweeper.keep_parts(options.resume);
+        let backup = Backup::new(options, &self.tree)?;
+        self.backup.lock().unwrap_or_else(PoisonError::into_inner).clone_from(&backup);
         let judge = Judge::new(self.tree.clone(), options.clone(), events.clone(), self.sweeper.clone())
             .with_filter(filter)
             .with_partials(self.partials.clone())
             .with_warnings(self.warnings.clone())
             .with_policy(self.policy.clone())
+            .with_backup(backup)
             .with_link_dest(match &options.link_dest {
-                Some(spec) => Some(Tree::new(self.tree.anchor().link_dest(spec)?)),
+                Some(spec) => Some(Tree::new(self.tree.anchor().other("--link-dest", spec)?)),
                 None => None,
             });
         let handle = Handle::current();
@@ -153,8 +161,9 @@ impl NeedListSink for LocalDestination {
         let tree = self.tree.clone();
         let options = options.clone();
         let warnings = self.warnings.clone();
+        let backup = self.backup.lock().unwrap_or_else(PoisonError::into_inner).clone();
         tokio::task::spawn_blocking(move || {
-            let deleted = finish(&tree, plan, &options, &events);
+            let deleted = finish(&tree, plan, &options, backup.as_deref(), &events);
             warnings.emit(&events);
             deleted
         })
@@ -303,7 +312,7 @@ fn run(
 
 /// Mirror deletions, then directory metadata deepest first. Runs on a
 /// blocking thread; returns the number of deleted entries.
-fn finish(tree: &Tree, plan: FinishPlan, options: &TransferOptions, events: &Events) -> u64 {
+fn finish(tree: &Tree, plan: FinishPlan, options: &TransferOptions, backup: Option<&Backup>, events: &Events) -> u64 {
     let failed = |path: &RelPath, kind: FileKind, err: Error| {
         events.emit(ProgressEvent::FileStarted { path: path.clone(), kind, size: 0 });
         events.emit(ProgressEvent::failed(path, &err));
@@ -327,11 +336,17 @@ fn finish(tree: &Tree, plan: FinishPlan, options: &TransferOptions, events: &Eve
                 // Relative to its directory's descriptor, never following a
                 // symlink: a directory swapped for a link since the judge
                 // saw it is removed as the link, never what it points to.
-                match tree.at(&path).and_then(|at| at.remove_all()) {
+                // With --backup the entry is moved to its backup name instead.
+                let removed = tree.at(&path).and_then(|at| match backup {
+                    Some(backup) => backup.keep_moved(&at, &path),
+                    None => at.remove_all(),
+                });
+                match removed {
                     Ok(()) => {}
                     Err(e) if e.kind() == std::io::ErrorKind::NotFound => continue,
                     Err(e) => {
-                        failed(&path, kind, Error::io("delete", tree.shown(&path).display(), e));
+                        let op = if backup.is_some() { "move to its backup" } else { "delete" };
+                        failed(&path, kind, Error::io(op, tree.shown(&path).display(), e));
                         continue;
                     }
                 }

@@ -115,6 +115,12 @@ impl At {
         rustix::fs::renameat(self.fd(), from, self.fd(), self.name.as_c_str()).map_err(errno)
     }
 
+    /// Renames this entry to `to` (any directory of the same file system),
+    /// replacing what stands there unless it is a non-empty directory.
+    pub(crate) fn rename_to(&self, to: &At) -> io::Result<()> {
+        rustix::fs::renameat(self.fd(), self.name.as_c_str(), to.fd(), to.name.as_c_str()).map_err(errno)
+    }
+
     /// Sets the modification time of the entry itself (a symlink is not followed).
     pub(crate) fn set_mtime(&self, mtime_ns: i64) -> io::Result<()> {
         let times = Timestamps {

@@ -16,8 +16,8 @@
 //! `Anchor::link_dest`).
 
 use super::Judge;
-use crate::landing::temp_name;
 use crate::meta;
+use crate::temp::temp_name;
 use crate::tree::{At, Tree};
 use blit_api::{FileHeader, FileKind, ProgressEvent};
 
@@ -39,6 +39,12 @@ impl Judge {
         let Ok(Some(target)) = self.place(&h.path) else { return false };
         let Ok(temp) = At::new(target.dir.clone(), &temp_name()) else { return false };
         if temp.link_to(&old).is_err() {
+            return false;
+        }
+        let kept = self.backup.as_ref().map_or(Ok(()), |b| b.keep_linked(&target.dir, &target.name, &h.path));
+        if kept.is_err() {
+            // No backup, no replacing: the file is sent, and its landing says why.
+            let _ = temp.unlink();
             return false;
         }
         if target.rename_from(&temp.name).is_err() {

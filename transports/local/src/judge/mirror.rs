@@ -12,8 +12,8 @@
 //! excluded entries too.
 
 use super::{DirState, Judge};
-use crate::landing::temp_prefix;
 use crate::partial::is_part_name;
+use crate::temp::temp_prefix;
 use crate::tree::{At, Stat};
 use blit_api::{Error, FileFailure, FileKind, ProgressEvent, RelPath};
 use rustix::fs::{Dir, FileType};

@@ -3,7 +3,8 @@
 //! that differs, or a file in the way, is replaced atomically.
 
 use super::Judge;
-use crate::landing::{dir_in_the_way, temp_name};
+use crate::landing::dir_in_the_way;
+use crate::temp::temp_name;
 use crate::tree::At;
 use blit_api::{Error, ErrorKind, FileHeader, FileKind};
 use std::io;
@@ -57,7 +58,11 @@ impl Judge {
             // of the ones a crashed run left (as landing a file does).
             let key = if h.path.is_root() { &b"/"[..] } else { crate::tree::split(h.path.as_bytes()).0 };
             self.sweeper.once(key, std::os::fd::AsFd::as_fd(&*at.dir));
-            replace_symlink(target, &at, h.mtime_ns)
+            match &self.backup {
+                Some(backup) => backup.keep_linked(&at.dir, &at.name, &h.path),
+                None => Ok(()),
+            }
+            .and_then(|()| replace_symlink(target, &at, h.mtime_ns))
         };
         if result.is_ok() {
             self.keep_meta(&at, h, None);

@@ -56,18 +56,21 @@ impl Anchor {
         Ok(Arc::new(fd))
     }
 
-    /// The tree `--link-dest` names, for a destination rooted here. A
-    /// path the user named takes `spec` as rsync does: an absolute path,
-    /// or one relative to this root. A held tree (a module) takes only a
-    /// path below the same held directory, with no `..`, so a client can
-    /// never point a daemon outside its module.
-    pub fn link_dest(&self, spec: &[u8]) -> blit_api::Result<Anchor> {
+    /// Another tree a flag names for a destination rooted here
+    /// (`--link-dest`, `--backup-dir`). A path the user named takes `spec`
+    /// as rsync does: an absolute path, or one relative to this root. A
+    /// held tree (a module) takes only a path below the same held
+    /// directory, with no `..`, so a client can never point a daemon
+    /// outside its module.
+    pub fn other(&self, flag: &str, spec: &[u8]) -> blit_api::Result<Anchor> {
         match &self.base {
             Base::Path(root) => Ok(Anchor::path(root.join(std::ffi::OsStr::from_bytes(spec)))),
             Base::Held { dir, rel } => {
                 let below = RelPath::from_bytes(spec.to_vec()).map_err(|e| {
-                    blit_api::Error::new(blit_api::ErrorKind::InvalidInput, format!("bad --link-dest: {}", e.message()))
-                        .with_hint("a daemon takes a --link-dest path inside the module, such as snapshots/previous")
+                    blit_api::Error::new(blit_api::ErrorKind::InvalidInput, format!("bad {flag}: {}", e.message()))
+                        .with_hint(format!(
+                            "a daemon takes a {flag} path inside the module, such as snapshots/previous"
+                        ))
                 })?;
                 let depth = RelPath::from_bytes(rel.clone()).map_or(0, |r| r.depth());
                 let dir_shown = self.shown.ancestors().nth(depth).unwrap_or(Path::new("/"));
