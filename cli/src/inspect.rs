@@ -27,8 +27,7 @@ pub(crate) fn modules(args: ModulesArgs) -> u8 {
         let modules = runtime()?.block_on(imp::modules(&host, port, &args.connect))?;
         for m in modules {
             if args.json {
-                let v =
-                    serde_json::json!({"schema": 1, "name": m.name, "comment": m.comment, "read_only": m.read_only});
+                let v = serde_json::json!({"schema": crate::report::JSON_SCHEMA, "name": m.name, "comment": m.comment, "read_only": m.read_only});
                 println!("{v}");
             } else {
                 let ro = if m.read_only { "ro" } else { "rw" };
@@ -54,11 +53,15 @@ pub(crate) fn ls(args: LsArgs) -> u8 {
 
 fn print_entry(h: &FileHeader, json: bool) {
     if json {
-        let v = serde_json::json!({
-            "schema": 1, "path": h.path.display(), "kind": h.kind, "size": h.size,
+        let mut v = serde_json::json!({
+            "schema": crate::report::JSON_SCHEMA, "path": h.path, "kind": h.kind, "size": h.size,
             "mtime_ns": h.mtime_ns, "mode": h.mode,
-            "link_target": h.link_target.as_ref().map(|t| String::from_utf8_lossy(t).into_owned()),
+            "link_target": h.link_target.as_deref().map(crate::names::exact_or_escaped),
         });
+        crate::names::add_b64(&mut v, &h.path);
+        if let Some(target) = h.link_target.as_deref().filter(|t| std::str::from_utf8(t).is_err()) {
+            v["link_target_b64"] = crate::names::base64(target).into();
+        }
         println!("{v}");
         return;
     }
@@ -75,23 +78,15 @@ fn print_entry(h: &FileHeader, json: bool) {
         perms.push(if bits & 1 != 0 { 'x' } else { '-' });
     }
     let name = if h.path.is_root() { ".".to_owned() } else { h.path.display() };
-    let link = h.link_target.as_ref().map(|t| format!(" -> {}", String::from_utf8_lossy(t))).unwrap_or_default();
+    let link = h.link_target.as_ref().map(|t| format!(" -> {}", blit_api::text::escape(t))).unwrap_or_default();
     let shown = crate::escape::for_terminal(&format!("{name}{link}")).into_owned();
     println!("{kind}{perms} {:>12} {} {shown}", h.size, utc(h.mtime_ns.div_euclid(1_000_000_000)));
 }
 
-/// `YYYY-MM-DD HH:MM` in UTC from Unix seconds (civil-from-days).
+/// `YYYY-MM-DD HH:MM` in UTC from Unix seconds.
 fn utc(secs: i64) -> String {
     let (days, rem) = (secs.div_euclid(86_400), secs.rem_euclid(86_400));
-    let z = days + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z - era * 146_097;
-    let yoe = (doe - doe / 1_460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let day = doy - (153 * mp + 2) / 5 + 1;
-    let month = if mp < 10 { mp + 3 } else { mp - 9 };
-    let year = yoe + era * 400 + i64::from(month <= 2);
+    let (year, month, day) = crate::log_file::civil(days);
     format!("{year:04}-{month:02}-{day:02} {:02}:{:02}", rem / 3600, rem % 3600 / 60)
 }
 

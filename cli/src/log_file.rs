@@ -50,7 +50,7 @@ fn stamp(at: SystemTime) -> String {
 }
 
 /// The calendar date `days` after 1970-01-01 (proleptic Gregorian).
-fn civil(days: i64) -> (i64, u32, u32) {
+pub(crate) fn civil(days: i64) -> (i64, u32, u32) {
     // Shifted so the year starts in March: leap days fall at its end.
     let z = days + 719_468;
     let era = z.div_euclid(146_097);

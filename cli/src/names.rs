@@ -15,6 +15,15 @@ pub(crate) fn add_b64(object: &mut serde_json::Value, path: &RelPath) {
     }
 }
 
+/// Bytes as a JSON string: exact when UTF-8, otherwise escaped (see
+/// [`blit_api::text`]); a `_b64` field beside it then carries them exactly.
+pub(crate) fn exact_or_escaped(bytes: &[u8]) -> String {
+    match std::str::from_utf8(bytes) {
+        Ok(text) => text.to_owned(),
+        Err(_) => blit_api::text::escape(bytes).into_owned(),
+    }
+}
+
 /// Standard base64 with padding (RFC 4648, section 4).
 pub(crate) fn base64(bytes: &[u8]) -> String {
     const ALPHABET: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";

@@ -449,3 +449,27 @@ fn backups_on_a_daemon_stay_inside_the_module() {
     assert!(err.contains("bad --backup-dir"), "{err}");
     assert!(!t.path().join("out").exists());
 }
+
+#[test]
+fn ls_names_are_lossless_too() {
+    use std::os::unix::ffi::OsStrExt;
+    let t = tempfile::tempdir().unwrap();
+    let module = t.path().join("module");
+    std::fs::create_dir(&module).unwrap();
+    std::fs::write(module.join(OsStr::from_bytes(b"bad\xffname")), b"x").unwrap();
+    std::os::unix::fs::symlink(OsStr::from_bytes(b"to\xfe"), module.join("link")).unwrap();
+    let mut config = blit_daemon::DaemonConfig::new();
+    config.add_module_spec(&format!("m={}", module.display())).unwrap();
+    let d = common::daemon::Daemon::serve(config);
+    let out = blit_ok(&[os("ls"), &d.url("/m/")]);
+    let text = String::from_utf8(out.stdout).expect("ls prints UTF-8");
+    assert!(text.lines().any(|l| l.ends_with(" bad\\xffname")), "{text}");
+    assert!(text.lines().any(|l| l.ends_with(" link -> to\\xfe")), "{text}");
+    let out = blit_ok(&[os("ls"), os("--json"), &d.url("/m/")]);
+    let entries: Vec<serde_json::Value> =
+        String::from_utf8_lossy(&out.stdout).lines().map(|l| serde_json::from_str(l).unwrap()).collect();
+    let odd = entries.iter().find(|e| e["path"] == "bad\\xffname").expect("the odd name");
+    assert_eq!(odd["path_b64"], "YmFk/25hbWU=");
+    let link = entries.iter().find(|e| e["path"] == "link").unwrap();
+    assert_eq!((link["link_target"].as_str(), link["link_target_b64"].as_str()), (Some("to\\xfe"), Some("dG/+")));
+}
