@@ -136,7 +136,7 @@ fn execute(args: &TransferArgs, mirror: bool, renderer: &std::sync::Arc<Renderer
         }
         Ok(total.unwrap_or_default())
     };
-    runtime.block_on(async {
+    let result = runtime.block_on(async {
         match args.rsync.timeout.filter(|secs| *secs > 0) {
             None => all.await,
             Some(secs) => tokio::select! {
@@ -148,7 +148,11 @@ fn execute(args: &TransferArgs, mirror: bool, renderer: &std::sync::Arc<Renderer
                 .with_hint("partial copies of large files are kept: run the command again to continue")),
             },
         }
-    })
+    });
+    // A transfer stopped by --timeout may leave a thread blocked on a
+    // silent peer: do not wait for it (the process is about to exit).
+    runtime.shutdown_timeout(Duration::from_secs(2));
+    result
 }
 
 /// Returns once nothing has happened for `limit`: no event from any side.
