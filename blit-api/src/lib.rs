@@ -26,7 +26,10 @@ pub use filter::{FilterRule, FilterSpec, RuleKind, FILES_FROM_MAX_BYTES};
 pub use half::{half_taken, on_blocking_thread, HalfPart};
 pub use header::{FileHeader, FileKind, RelPath};
 pub use landing::{Incoming, Landing};
-pub use manifest::{manifest_channel, ManifestItem, ManifestReceiver, ManifestSender, ManifestSource};
+pub use manifest::{
+    manifest_channel, manifest_channel_holding, ManifestClosed, ManifestItem, ManifestReceiver, ManifestSender,
+    ManifestSource, ManifestTryRecvError, MANIFEST_BATCH,
+};
 pub use need::{
     need_channel, NeedBatch, NeedListSink, NeedReceiver, NeedSender, NEED_BATCH_MAX_BYTES, NEED_BATCH_MAX_ENTRIES,
 };

@@ -50,7 +50,9 @@ use crate::error::report_from_error;
 use crate::frames::{FrameSender, Incoming};
 use crate::plane::{DataPlane, InStream};
 use crate::transport::{GrpcTransport, RECORD_QUEUE};
-use blit_api::{manifest_channel, need_channel, Error, ErrorKind, Events, Result, TransferOptions};
+use blit_api::{
+    manifest_channel, manifest_channel_holding, need_channel, Error, ErrorKind, Events, Result, TransferOptions,
+};
 use blit_engine::{run_destination, run_source, DestinationRoles, SourceRoles};
 use blit_proto::pb;
 use bytes::Held;
@@ -202,7 +204,7 @@ async fn run_half(
     // The destination's engine queue is short: what it holds is not counted
     // in the manifest's byte credit ([`bytes`]), so its item count bounds it.
     let (manifest_tx, manifest_rx) = match &half {
-        Half::Destination { .. } => mpsc::channel(DESTINATION_MANIFEST_QUEUE),
+        Half::Destination { .. } => manifest_channel_holding(DESTINATION_MANIFEST_QUEUE),
         Half::Source { .. } => manifest_channel(),
     };
     let (need_tx, need_rx) = need_channel();

@@ -178,21 +178,30 @@ impl Grant {
 /// (when given) as the engine takes it. Stops when the stash closes (the
 /// peer closed that stream), the engine stopped reading, or the session
 /// aborts.
-pub(super) async fn feed<T>(
+pub(super) async fn feed<T, Q: Queue<T>>(
     mut stash: mpsc::Receiver<(T, usize)>,
-    engine: mpsc::Sender<T>,
+    engine: Q,
     (grant, every, held): (Grant, u32, Option<Arc<Held>>),
     out: FrameSender,
     abort: Abort,
 ) {
     let mut owed = 0u32;
     loop {
-        let (item, size) = match until(&abort, stash.recv()).await {
+        let first = match until(&abort, stash.recv()).await {
             Some(Some(item)) => item,
             _ => return,
         };
-        match until(&abort, engine.send(item)).await {
-            Some(Ok(())) => owed += 1,
+        // What else is there already goes along, so the engine wakes once.
+        let mut size = first.1;
+        let mut batch = vec![first.0];
+        while batch.len() < blit_api::MANIFEST_BATCH {
+            let Ok((item, n)) = stash.try_recv() else { break };
+            size += n;
+            batch.push(item);
+        }
+        let count = batch.len() as u32;
+        match until(&abort, engine.put_all(batch)).await {
+            Some(true) => owed += count,
             _ => return,
         }
         if let Some(held) = &held {
@@ -204,6 +213,29 @@ pub(super) async fn feed<T>(
             }
             owed = 0;
         }
+    }
+}
+
+/// An engine channel a feeder fills.
+pub(super) trait Queue<T>: Send {
+    /// Puts `items` in, in order; false once the engine is gone.
+    fn put_all(&self, items: Vec<T>) -> impl Future<Output = bool> + Send;
+}
+
+impl<T: Send> Queue<T> for mpsc::Sender<T> {
+    async fn put_all(&self, items: Vec<T>) -> bool {
+        for item in items {
+            if self.send(item).await.is_err() {
+                return false;
+            }
+        }
+        true
+    }
+}
+
+impl Queue<blit_api::ManifestItem> for blit_api::ManifestSender {
+    async fn put_all(&self, items: Vec<blit_api::ManifestItem>) -> bool {
+        self.send_all(items).await.is_ok()
     }
 }
 

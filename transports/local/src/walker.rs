@@ -30,6 +30,7 @@ use crate::meta;
 use crate::pool;
 use crate::preserve::Preserve;
 use crate::tree::{Anchor, At, Stat, Tree};
+use batch::Batch;
 use blit_api::{
     Error, ErrorKind, FileFailure, FileHeader, FileKind, ManifestItem, ManifestSender, ManifestSource, PayloadReader,
     RelPath, Result, SourceFile, TransferOptions,
@@ -210,11 +211,16 @@ impl Walker<'_> {
         if self.out.blocking_send(item).is_ok() {
             return true;
         }
+        self.close();
+        false
+    }
+
+    /// The receiver is gone: every worker stops.
+    fn close(&self) {
         self.closed.store(true, Ordering::Release);
         // Taking the lock orders the store before any waiter's next check.
         drop(self.lock());
         self.ready.notify_all();
-        false
     }
 
     fn push(&self, dir: RelPath) {
@@ -273,13 +279,22 @@ impl Walker<'_> {
             Ok(entries) => entries,
             Err(e) => return failed(std::io::Error::from_raw_os_error(e.raw_os_error())),
         };
+        // Items go out in batches (one wake-up of the destination each);
+        // a subdirectory is queued for listing only once the batch holding
+        // its header was sent, so its header stays ahead of its children.
+        let mut out = Batch::default();
         while let Some(entry) = entries.read() {
             if self.closed.load(Ordering::Relaxed) {
                 return;
             }
             let entry = match entry {
                 Ok(entry) => entry,
-                Err(e) => return failed(std::io::Error::from_raw_os_error(e.raw_os_error())),
+                Err(e) => {
+                    if self.flush(&mut out) {
+                        failed(std::io::Error::from_raw_os_error(e.raw_os_error()));
+                    }
+                    return;
+                }
             };
             let name = entry.file_name().to_bytes();
             if name == b"." || name == b".." {
@@ -292,7 +307,7 @@ impl Walker<'_> {
                     Error::new(ErrorKind::Unsupported, "its path is longer than 4096 bytes, which blit does not carry")
                         .with_path(self.tree.shown(&path).display().to_string())
                         .with_hint("this entry is skipped; copy from a directory deeper in the tree");
-                if !self.send(ManifestItem::Failed(FileFailure::new(&dir, &err))) {
+                if !self.add(&mut out, ManifestItem::Failed(FileFailure::new(&dir, &err))) {
                     return;
                 }
                 continue;
@@ -301,7 +316,7 @@ impl Walker<'_> {
                 Ok(at) => at,
                 Err(e) => {
                     let err = Error::io("read metadata", self.tree.shown(&path).display(), e);
-                    if !self.send(ManifestItem::Failed(FileFailure::new(&path, &err))) {
+                    if !self.add(&mut out, ManifestItem::Failed(FileFailure::new(&path, &err))) {
                         return;
                     }
                     continue;
@@ -318,29 +333,31 @@ impl Walker<'_> {
             match item {
                 ManifestItem::Entry(h) if inode.is_some() => {
                     let (key, nlink) = inode.expect("matched on is_some");
-                    if !self.links.send(h, key, nlink, |item| self.send(item)) {
+                    // The link table orders names across threads: what is
+                    // batched goes first, then this entry on its own.
+                    if !self.flush(&mut out) || !self.links.send(h, key, nlink, |item| self.send(item)) {
                         return;
                     }
                 }
                 ManifestItem::Entry(h) if h.kind == FileKind::Dir => {
-                    let sub = h.path.clone();
-                    if !self.send(ManifestItem::Entry(h)) {
-                        return;
-                    }
                     // A mount point (with -x) is made but not entered, and
                     // gets no `DirDone`: mirror deletes nothing inside it.
                     if !foreign {
-                        self.push(sub);
+                        out.subdirs.push(h.path.clone());
+                    }
+                    if !self.add(&mut out, ManifestItem::Entry(h)) {
+                        return;
                     }
                 }
                 other => {
-                    if !self.send(other) {
+                    if !self.add(&mut out, other) {
                         return;
                     }
                 }
             }
         }
-        self.send(ManifestItem::DirDone(dir));
+        out.items.push(ManifestItem::DirDone(dir));
+        self.flush(&mut out);
     }
 
     /// Whether the filter lets an entry through. An entry of no copied kind
@@ -442,5 +459,6 @@ impl PayloadReader for LocalSource {
     }
 }
 
+mod batch;
 #[cfg(test)]
 mod tests;

@@ -142,7 +142,7 @@ async fn stops_when_the_receiver_goes_away() {
     }
     // A one-item channel: every worker soon blocks on a send and must notice
     // the receiver is gone (and wake the idle ones) instead of hanging.
-    let (tx, mut rx) = tokio::sync::mpsc::channel(1);
+    let (tx, mut rx) = blit_api::manifest_channel_holding(1);
     let source = LocalSource::new(dir.path().to_path_buf());
     let opts = TransferOptions::new();
     let walk = source.manifest(&opts, tx);
