@@ -141,13 +141,18 @@ def main():
             log(f"generating {title}")
             make_tree(src, count, size)
             first, again = {}, {}
-            for direction in ["local", "push", "pull"]:
-                for tool in ["blit", "rsync"]:
+            # One tool at a time, each copy removed once its re-run is timed
+            # (the pull reads what the push left): at most three copies of
+            # the tree exist at once.
+            for tool in ["blit", "rsync"]:
+                for direction in ["local", "push", "pull"]:
                     cmd = sides.commands(tool, direction, src, name)
                     first[(tool, direction)] = timed(cmd)
                     again[(tool, direction)] = timed(cmd)
                     log(f"{title} {direction} {tool}: {first[(tool, direction)]:.2f} s, "
                         f"no-op {again[(tool, direction)]:.2f} s")
+                    shutil.rmtree(os.path.join(work, "dst"), ignore_errors=True)
+                shutil.rmtree(os.path.join(blit_mod if tool == "blit" else rsync_mod, name), ignore_errors=True)
             rows.append((title, first))
             rows.append((f"same, no-change re-run", again))
             shutil.rmtree(os.path.join(work, "dst"), ignore_errors=True)
