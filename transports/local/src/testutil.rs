@@ -44,9 +44,12 @@ pub(crate) async fn judge(dest: &LocalDestination, options: &TransferOptions, it
     let (mtx, mrx) = manifest_channel();
     let (ntx, mut nrx) = need_channel();
     let events = RecordingSink::new();
+    // In batches, as a walker sends them.
     let feed = tokio::spawn(async move {
-        for item in items {
-            if mtx.send(item).await.is_err() {
+        let mut items = items.into_iter().peekable();
+        while items.peek().is_some() {
+            let batch: Vec<ManifestItem> = items.by_ref().take(blit_api::MANIFEST_BATCH).collect();
+            if mtx.send_all(batch).await.is_err() {
                 break;
             }
         }
