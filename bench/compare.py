@@ -17,33 +17,17 @@ Prints a markdown table (time and blit/rsync per cell) and appends it to
 import argparse
 import os
 import shutil
-import socket
 import statistics
 import subprocess
 import sys
 import tempfile
 import time
 
+from remote import free_port, wait_port  # bench/remote.py, beside this file
+
 
 def log(msg):
     print(msg, file=sys.stderr, flush=True)
-
-
-def free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def wait_port(port, timeout=10.0):
-    deadline = time.time() + timeout
-    while time.time() < deadline:
-        try:
-            with socket.create_connection(("127.0.0.1", port), timeout=0.2):
-                return
-        except OSError:
-            time.sleep(0.05)
-    raise SystemExit(f"nothing listens on 127.0.0.1:{port} after {timeout} s")
 
 
 def make_tree(root, files, size, per_dir=1000):
@@ -129,8 +113,8 @@ def main():
                          stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL),
     ]
     try:
-        wait_port(blit_port)
-        wait_port(rsync_port)
+        wait_port(blit_port, daemons[0], "blitd")
+        wait_port(rsync_port, daemons[1], "the rsync daemon")
         sides = Sides(args.blit, work, blit_port, rsync_port)
         rows = []
         workloads = [("100k x 4 KiB" if args.small == 100_000 else f"{args.small} x 4 KiB", "small", args.small, 4096)]

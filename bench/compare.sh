@@ -19,17 +19,6 @@ root="$(cd "$here/.." && pwd)"
 
 need_pkg rsync rsync
 
-if [[ -z "${BLIT_BIN:-}" || -z "${BLITD_BIN:-}" ]]; then
-    target="${CARGO_TARGET_DIR:-$root/target/bench-compare}"
-    echo "building blit and blitd (release) in $target" >&2
-    (cd "$root" && CARGO_TARGET_DIR="$target" cargo build --release -q -p blit-cli -p blit-daemon)
-    BLIT_BIN="$target/release/blit"
-    BLITD_BIN="$target/release/blitd"
-fi
-
-args=("$@")
-if [[ " ${args[*]-} " != *" --results "* ]]; then
-    mkdir -p "$here/results"
-    args+=(--results "$here/results/compare-latest.md")
-fi
+build_blit_pair "${CARGO_TARGET_DIR:-$root/target/bench-compare}"
+mapfile -t args < <(with_results "$here/results/compare-latest.md" "$@")
 exec python3 "$here/compare.py" --blit "$BLIT_BIN" --blitd "$BLITD_BIN" "${args[@]}"

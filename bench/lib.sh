@@ -49,3 +49,26 @@ help_passthrough() {
         esac
     done
 }
+
+# build_blit_pair DIR [CARGO ARGS...]: unless BLIT_BIN and BLITD_BIN are set,
+# builds blit and blitd in release mode in target directory DIR (its own, so
+# other builds do not replace the binaries mid-run) and sets both variables.
+build_blit_pair() {
+    [[ -n "${BLIT_BIN:-}" && -n "${BLITD_BIN:-}" ]] && return 0
+    local target="$1"; shift
+    echo "building blit and blitd (release) in $target" >&2
+    (cd "$root" && CARGO_TARGET_DIR="$target" cargo build --release -q -p blit-cli -p blit-daemon "$@")
+    BLIT_BIN="$target/release/blit"
+    BLITD_BIN="$target/release/blitd"
+}
+
+# with_results FILE ARGS...: prints ARGS one per line, plus `--results FILE`
+# when ARGS name no --results (read it with mapfile).
+with_results() {
+    local file="$1"; shift
+    [ "$#" -eq 0 ] || printf '%s\n' "$@"
+    if [[ " $* " != *" --results "* ]]; then
+        mkdir -p "$(dirname "$file")"
+        printf '%s\n' --results "$file"
+    fi
+}

@@ -24,18 +24,7 @@ root="$(cd "$here/.." && pwd)"
 need_pkg iperf3 iperf3
 need_pkg rsync rsync
 
-if [[ -z "${BLIT_BIN:-}" || -z "${BLITD_BIN:-}" ]]; then
-    target="${CARGO_TARGET_DIR:-$root/target/bench-remote}"
-    echo "building blit and blitd (release, _bench-null-sink) in $target" >&2
-    (cd "$root" && CARGO_TARGET_DIR="$target" cargo build --release -q -p blit-cli -p blit-daemon \
-        --features blit-cli/_bench-null-sink,blit-daemon/_bench-null-sink)
-    BLIT_BIN="$target/release/blit"
-    BLITD_BIN="$target/release/blitd"
-fi
-
-args=("$@")
-if [[ " ${args[*]-} " != *" --results "* ]]; then
-    mkdir -p "$here/results"
-    args+=(--results "$here/results/remote-latest.md")
-fi
+build_blit_pair "${CARGO_TARGET_DIR:-$root/target/bench-remote}" \
+    --features blit-cli/_bench-null-sink,blit-daemon/_bench-null-sink
+mapfile -t args < <(with_results "$here/results/remote-latest.md" "$@")
 exec python3 "$here/remote.py" --blit "$BLIT_BIN" --blitd "$BLITD_BIN" "${args[@]}"

@@ -64,6 +64,9 @@ impl Anchor {
     /// outside its module.
     pub fn other(&self, flag: &str, spec: &[u8]) -> blit_api::Result<Anchor> {
         match &self.base {
+            // A path-named root is the user's own destination (a local copy,
+            // the client of a pull), and `spec` the user's own flag: no
+            // peer supplies either. A peer's spec reaches the arm below.
             Base::Path(root) => Ok(Anchor::path(root.join(std::ffi::OsStr::from_bytes(spec)))),
             Base::Held { dir, rel } => {
                 let below = RelPath::from_bytes(spec.to_vec()).map_err(|e| {
