@@ -1,14 +1,16 @@
-//! Landing files atomically: a temporary file beside the target, renamed over
-//! it on commit.
+//! Landing files atomically: the content is written where no reader sees it
+//! and appears under its final name whole, on commit.
 //!
+//! A new file is written unnamed and linked in on commit; one that replaces
+//! something is renamed over it from a temporary name (see `create`).
 //! Temporary names are short and never hold the target's name
 //! (`.blit.<pid>.<counter>.tmp`), so a file whose name is already 255 bytes
 //! still lands. Large files land under a stable `.blit.<hash>.part` name
-//! instead, which an interrupted run leaves for `--resume` (see `partial`). The process id in the prefix lets a mirroring destination
-//! tell this run's temporary files from the leftovers of a crashed run, which
-//! it deletes like any other extraneous entry. Files are not fsynced: an
-//! interrupted run leaves at worst a stale temporary file and a rerun
-//! finishes the job.
+//! instead, which an interrupted run leaves for `--resume` (see `partial`).
+//! The process id in the prefix lets a mirroring destination tell this run's
+//! temporary files from the leftovers of a crashed run, which it deletes like
+//! any other extraneous entry. Files are not fsynced: an interrupted run
+//! leaves at worst a stale temporary file and a rerun finishes the job.
 //!
 //! The file's directory is opened below the root without following symlinks
 //! (see `beneath`), and the temporary file is created and renamed relative to
@@ -21,77 +23,18 @@ use crate::beneath::{self, c_bytes};
 use crate::meta;
 use crate::ownership::{self, MetaWarnings};
 use crate::partial::{part_name, resumable};
-use crate::sweep;
-use crate::temp::temp_name;
 use crate::tree::Got;
 use crate::LocalDestination;
 use blit_api::{Error, ErrorKind, FileHeader, FileKind, LandingFile, PayloadWriter, RelPath, Result};
+use create::{create_direct, create_locked, create_temp, create_unnamed, Staged};
 use std::ffi::{CStr, CString};
 use std::fs::File;
 use std::io;
 use std::os::fd::{AsFd, OwnedFd};
 use std::path::{Path, PathBuf};
-use std::sync::atomic::Ordering;
+
+mod create;
 use std::sync::{Arc, PoisonError};
-
-const CREATE_FLAGS: rustix::fs::OFlags = rustix::fs::OFlags::WRONLY
-    .union(rustix::fs::OFlags::CREATE)
-    .union(rustix::fs::OFlags::EXCL)
-    .union(rustix::fs::OFlags::NOFOLLOW);
-
-/// Creates the new, empty file `name` in `dir`, already locked when its
-/// name appears (see `sweep`: the lock alone tells a live writer's file
-/// from a crashed run's). The file is made unnamed (`O_TMPFILE`), locked,
-/// then linked in under `name`; where the filesystem cannot make unnamed
-/// files, it is created under `name` and locked at once. The final mode
-/// (less the umask) is set from the start: the open descriptor can write
-/// whatever the mode, and commit then needs no `fchmod` unless the umask
-/// took bits away. `AlreadyExists` when something has that name.
-fn create_locked(dir: &OwnedFd, name: &CStr, mode: u32) -> io::Result<File> {
-    use rustix::fs::{Mode, OFlags};
-    let mode = Mode::from_raw_mode(mode & meta::MODE_MASK);
-    static UNNAMED: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(true);
-    if UNNAMED.load(Ordering::Relaxed) {
-        match rustix::fs::openat(dir, c".", OFlags::TMPFILE | OFlags::WRONLY | OFlags::CLOEXEC, mode) {
-            Ok(fd) => {
-                let file = File::from(fd);
-                sweep::lock_temp(&file);
-                let proc = format!("/proc/self/fd/{}", std::os::fd::AsRawFd::as_raw_fd(&file));
-                match rustix::fs::linkat(rustix::fs::CWD, proc.as_str(), dir, name, rustix::fs::AtFlags::SYMLINK_FOLLOW)
-                {
-                    Ok(()) => return Ok(file),
-                    Err(rustix::io::Errno::EXIST) => return Err(io::ErrorKind::AlreadyExists.into()),
-                    // No /proc, or a filesystem that will not link it.
-                    Err(_) => UNNAMED.store(false, Ordering::Relaxed),
-                }
-            }
-            Err(rustix::io::Errno::OPNOTSUPP | rustix::io::Errno::ISDIR | rustix::io::Errno::INVAL) => {
-                UNNAMED.store(false, Ordering::Relaxed)
-            }
-            Err(e) => return Err(crate::tree::errno(e)),
-        }
-    }
-    let file = File::from(beneath::openat(dir.as_fd(), name, CREATE_FLAGS, mode.as_raw_mode())?);
-    sweep::lock_temp(&file);
-    Ok(file)
-}
-
-/// Creates a new, empty temporary file in `dir`, locked (see
-/// [`create_locked`]).
-fn create_temp(dir: &OwnedFd, mode: u32) -> io::Result<(File, CString)> {
-    let mut last = None;
-    // A name can only clash with a leftover of an earlier process that had
-    // the same pid; a few fresh counters get past it.
-    for _ in 0..4 {
-        let name = c_bytes(&temp_name())?;
-        match create_locked(dir, &name, mode) {
-            Ok(file) => return Ok((file, name)),
-            Err(e) if e.kind() == io::ErrorKind::AlreadyExists => last = Some(e),
-            Err(e) => return Err(e),
-        }
-    }
-    Err(last.unwrap_or_else(|| io::Error::from(io::ErrorKind::AlreadyExists)))
-}
 
 /// Creates the `.part` of the file named `name` in `dir` (see `partial`),
 /// locked; `None` when one is there already (a live writer's, or one the
@@ -183,11 +126,11 @@ impl PayloadWriter for LocalDestination {
         // at its name, create it there directly (O_EXCL never replaces
         // anything) and skip the rename.
         if header.size == 0 {
-            if let Ok(fd) = beneath::openat(dir.as_fd(), &name, CREATE_FLAGS, header.mode & meta::MODE_MASK) {
+            if let Ok(file) = create_direct(&dir, &name, header.mode) {
                 return Ok(Box::new(LocalLandingFile {
-                    file: File::from(fd),
+                    file,
                     dir,
-                    temp: None,
+                    staged: Staged::Direct,
                     name,
                     target,
                     mode: header.mode,
@@ -204,14 +147,20 @@ impl PayloadWriter for LocalDestination {
         let part =
             if resumable(header.size) { create_part(&dir, &name, header.mode).map_err(create_error)? } else { None };
         let is_part = part.is_some();
-        let (file, temp) = match part {
-            Some(part) => part,
-            None => create_temp(&dir, header.mode).map_err(create_error)?,
+        let (file, staged) = match part {
+            Some((file, part)) => (file, Staged::Temp(part)),
+            None => match create_unnamed(&dir, header.mode).map_err(create_error)? {
+                Some(file) => (file, Staged::Unnamed),
+                None => {
+                    let (file, temp) = create_temp(&dir, header.mode).map_err(create_error)?;
+                    (file, Staged::Temp(temp))
+                }
+            },
         };
         Ok(Box::new(LocalLandingFile {
             file,
             dir,
-            temp: Some(temp),
+            staged,
             name,
             target,
             mode: header.mode,
@@ -248,7 +197,7 @@ impl PayloadWriter for LocalDestination {
         Ok(Box::new(LocalLandingFile {
             file,
             dir,
-            temp: Some(part),
+            staged: Staged::Temp(part),
             name,
             target,
             mode: header.mode,
@@ -267,9 +216,8 @@ impl PayloadWriter for LocalDestination {
 struct LocalLandingFile {
     file: File,
     dir: Arc<OwnedFd>,
-    /// The temporary name, or `None` when the file was created at its final
-    /// name (empty files with nothing in the way).
-    temp: Option<CString>,
+    /// Where the bytes are until commit (see `create`).
+    staged: Staged,
     name: CString,
     target: PathBuf,
     mode: u32,
@@ -324,7 +272,22 @@ impl LandingFile for LocalLandingFile {
             self.file.set_permissions(perms).map_err(|e| Error::io("set mode", self.target.display(), e))?;
         }
         meta::set_fd_mtime(&self.file, self.mtime_ns).map_err(|e| Error::io("set mtime", self.target.display(), e))?;
-        if let Some(temp) = &self.temp {
+        if let Staged::Unnamed = self.staged {
+            match create::link_in(&self.file, &self.dir, &self.name) {
+                // Nothing had the name: nothing to back up or replace.
+                Ok(()) => {
+                    self.committed = true;
+                    return Ok(());
+                }
+                Err(e) if e.kind() == io::ErrorKind::AlreadyExists => {
+                    let temp = create::name_unnamed(&self.file, &self.dir)
+                        .map_err(|e| Error::io("name a temporary file beside", self.target.display(), e))?;
+                    self.staged = Staged::Temp(temp);
+                }
+                Err(e) => return Err(Error::io("link into place", self.target.display(), e)),
+            }
+        }
+        if let Staged::Temp(temp) = &self.staged {
             if let Some((backup, path)) = &self.backup {
                 backup
                     .keep_linked(&self.dir, &self.name, path)
@@ -354,8 +317,13 @@ impl Drop for LocalLandingFile {
             return;
         }
         // Either the temporary file, or the empty file this run created at
-        // its final name (O_EXCL: nothing was there before).
-        let name = self.temp.as_ref().unwrap_or(&self.name);
+        // its final name (O_EXCL: nothing was there before); an unnamed file
+        // goes with its descriptor.
+        let name = match &self.staged {
+            Staged::Unnamed => return,
+            Staged::Temp(temp) => temp,
+            Staged::Direct => &self.name,
+        };
         if let Err(e) = rustix::fs::unlinkat(&*self.dir, name.as_c_str(), rustix::fs::AtFlags::empty()) {
             tracing::warn!("could not remove a temporary file beside {}: {e}", self.target.display());
         }

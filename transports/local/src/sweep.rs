@@ -12,7 +12,7 @@
 //! the same directory right now. For regular files the writer's lock alone
 //! decides: every writer holds an exclusive `flock` on its file from before
 //! its name appears (the file is made unnamed, locked, then linked in; see
-//! `landing::create_locked`) until it is renamed or removed, and the kernel
+//! `landing::create`) until it is renamed or removed, and the kernel
 //! drops the lock when the writer dies. A leftover whose lock can be taken
 //! is abandoned. Process ids are not consulted: a recycled pid, or a writer
 //! in another pid namespace (a containerised blitd), would fool them.

@@ -22,7 +22,7 @@ fn landing_is_atomic_and_sets_metadata_on_commit() {
     let mut landing = dest.begin(&header("f", FileKind::File, 3, 1_700_000_000_123_456_789, 0o444)).unwrap();
     landing.file().write_all(b"new").unwrap();
     assert_eq!(std::fs::read(&target).unwrap(), b"old", "the final name keeps the old content until commit");
-    assert_eq!(temps(dir.path()).len(), 1);
+    assert!(temps(dir.path()).len() <= 1, "one temporary name at most");
     landing.commit().unwrap();
     assert_eq!(std::fs::read(&target).unwrap(), b"new");
     assert_eq!((mode(&target), mtime(&target)), (0o444, 1_700_000_000_123_456_789));
@@ -167,7 +167,8 @@ fn landing_removes_the_temporary_files_of_a_crashed_run() {
     }
     let dest = LocalDestination::new(dir.path().to_path_buf());
     let mut landing = dest.begin(&header("d/f", FileKind::File, 2, 5, 0o644)).unwrap();
-    assert!(temps(&dir.path().join("d")).len() == 1, "only this run's own temporary file is left");
+    let dead_name = format!(".blit.{dead}.");
+    assert!(!temps(&dir.path().join("d")).iter().any(|n| n.starts_with(&dead_name)), "the crashed run's file went");
     landing.file().write_all(b"ok").unwrap();
     landing.commit().unwrap();
     assert!(temps(&dir.path().join("d")).is_empty());
@@ -186,4 +187,42 @@ fn temporary_files_are_locked_before_their_name_appears() {
     assert_eq!(crate::sweep::sweep(fd.as_fd(), false), 2, "abandoned once their writer lets go");
     assert!(!dir.path().join(std::ffi::OsStr::from_bytes(part.to_bytes())).exists());
     assert!(create_part(&fd, c"big", 0o644).unwrap().is_some(), "the name is free again");
+}
+
+#[test]
+fn a_new_file_has_no_name_until_commit_and_a_replacement_is_renamed_over() {
+    let dir = tempfile::tempdir().unwrap();
+    let dest = LocalDestination::new(dir.path().to_path_buf());
+    // The first landing of a process proves that unnamed files link in.
+    for (i, name) in ["a", "b"].into_iter().enumerate() {
+        let mut landing = dest.begin(&header(name, FileKind::File, 2, 5, 0o640)).unwrap();
+        landing.file().write_all(b"ok").unwrap();
+        if i == 1 {
+            let expect = if create::links_unnamed() { 0 } else { 1 };
+            assert_eq!(temps(dir.path()).len(), expect, "unnamed where the filesystem allows");
+            assert!(!dir.path().join(name).exists(), "no name before commit");
+        }
+        landing.commit().unwrap();
+        assert_eq!(std::fs::read(dir.path().join(name)).unwrap(), b"ok");
+        assert_eq!((mode(&dir.path().join(name)), mtime(&dir.path().join(name))), (0o640, 5));
+    }
+    // Something has the name: the new content replaces it on commit only.
+    let mut landing = dest.begin(&header("a", FileKind::File, 3, 7, 0o644)).unwrap();
+    landing.file().write_all(b"new").unwrap();
+    assert_eq!(std::fs::read(dir.path().join("a")).unwrap(), b"ok");
+    landing.commit().unwrap();
+    assert_eq!(std::fs::read(dir.path().join("a")).unwrap(), b"new");
+    // A directory in the way fails on commit and leaves no temporary file.
+    std::fs::create_dir(dir.path().join("c")).unwrap();
+    let mut landing = dest.begin(&header("c", FileKind::File, 1, 7, 0o644)).unwrap();
+    landing.file().write_all(b"x").unwrap();
+    let err = landing.commit().unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::AlreadyExists, "{err}");
+    // Dropped without commit: nothing is left.
+    let mut landing = dest.begin(&header("d", FileKind::File, 1, 7, 0o644)).unwrap();
+    landing.file().write_all(b"x").unwrap();
+    drop(landing);
+    let mut names: Vec<_> = std::fs::read_dir(dir.path()).unwrap().map(|e| e.unwrap().file_name()).collect();
+    names.sort();
+    assert_eq!(names, ["a", "b", "c"], "no temporary file and no `d`");
 }
