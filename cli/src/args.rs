@@ -152,8 +152,8 @@ pub struct TransferArgs {
     /// goes in-stream.
     #[arg(long, value_enum, default_value_t = TransportArg::Auto)]
     pub transport: TransportArg,
-    /// Use exactly N data connections (1 to 16) instead of the warm-up
-    /// probe's choice.
+    /// Use exactly N data connections (1 to 16) instead of ramping up from
+    /// one while more streams make a large transfer faster.
     #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..=16))]
     pub streams: Option<u32>,
     /// Compress data-plane records: none, zstd, zstd:LEVEL (1 to 22), or

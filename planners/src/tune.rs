@@ -1,7 +1,8 @@
 //! Auto-tuning from warm-up probe results: which stream count and chunk
 //! size to use, and whether compression pays.
 //!
-//! Pure: the TCP data plane measures, this module decides. A cheaper
+//! Pure: the TCP data plane measures, this module decides (a [`Ramp`] of
+//! the stream count on the transfer itself, [`pick`] among probe rounds). A cheaper
 //! candidate (fewer streams, the default chunk) wins unless another is at
 //! least [`MARGIN`] faster, because measurements of a few milliseconds are
 //! noisy and every extra stream costs a connection and a thread on both
@@ -51,6 +52,61 @@ pub fn compression_pays(link: f64, compressor: f64, ratio: f64) -> bool {
     compressed > link * (1.0 + MARGIN)
 }
 
+/// Chooses the stream count on the transfer itself: starts with one stream,
+/// doubles while the last step made the transfer at least [`MARGIN`] faster,
+/// and settles on the best count seen. Each step is measured over a window
+/// of real payload (the caller's), so the choice reflects whatever limits
+/// the transfer: the network, the receiver's disk or its CPU.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Ramp {
+    max: u32,
+    current: u32,
+    best: Option<Measurement>,
+    settled: bool,
+}
+
+impl Ramp {
+    /// A ramp over 1, 2, 4, ... streams, never above `max` (at least 1).
+    pub fn new(max: u32) -> Self {
+        let max = max.max(1);
+        Ramp { max, current: 1, best: None, settled: max == 1 }
+    }
+
+    /// The stream count to use now.
+    pub fn current(&self) -> u32 {
+        self.current
+    }
+
+    /// Whether the ramp made its choice (it then ignores measurements).
+    pub fn settled(&self) -> bool {
+        self.settled
+    }
+
+    /// Records what the current count achieved over one window and returns
+    /// the count to use next.
+    pub fn record(&mut self, bytes_per_sec: f64) -> u32 {
+        if self.settled {
+            return self.current;
+        }
+        let m = Measurement { streams: self.current, chunk: 0, bytes_per_sec };
+        let better = match self.best {
+            None => bytes_per_sec.is_finite(),
+            Some(b) => bytes_per_sec.is_finite() && bytes_per_sec > b.bytes_per_sec * (1.0 + MARGIN),
+        };
+        if better {
+            self.best = Some(m);
+        }
+        let next = self.current.saturating_mul(2).min(self.max);
+        if better && next > self.current {
+            self.current = next;
+        } else {
+            self.settled = true;
+            self.current = self.best.map_or(1, |b| b.streams);
+        }
+        self.current
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -66,6 +122,36 @@ mod tests {
         assert_eq!(pick(&[m(1, 100.0), m(2, 150.0), m(4, 160.0)]).unwrap().streams, 2);
         assert_eq!(pick(&[m(1, 100.0), m(2, 150.0), m(4, 200.0)]).unwrap().streams, 4);
         assert_eq!(pick(&[m(1, f64::NAN), m(2, 1.0)]).unwrap().streams, 2);
+    }
+
+    #[test]
+    fn the_ramp_stops_where_more_streams_stop_paying() {
+        // A receiver's disk is the limit: a second stream is no faster.
+        let mut r = Ramp::new(4);
+        assert_eq!((r.current(), r.settled()), (1, false));
+        assert_eq!(r.record(1000.0), 2);
+        assert_eq!(r.record(1050.0), 1);
+        assert!(r.settled());
+        assert_eq!(r.record(9999.0), 1, "settled: later windows change nothing");
+        // A long fat network: every doubling pays until the last.
+        let mut r = Ramp::new(4);
+        assert_eq!(r.record(100.0), 2);
+        assert_eq!(r.record(190.0), 4);
+        assert_eq!(r.record(200.0), 2, "4 streams were not 10% better than 2");
+        assert!(r.settled());
+        // Each doubling pays, up to the connections open.
+        let mut r = Ramp::new(3);
+        assert_eq!(r.record(100.0), 2);
+        assert_eq!(r.record(300.0), 3);
+        assert_eq!(r.record(900.0), 3);
+        assert!(r.settled());
+        // One connection: nothing to choose.
+        assert!(Ramp::new(1).settled());
+        assert!(Ramp::new(0).settled());
+        // A window that measured nothing usable keeps one stream.
+        let mut r = Ramp::new(4);
+        assert_eq!(r.record(f64::NAN), 1);
+        assert!(r.settled());
     }
 
     #[test]

@@ -77,7 +77,7 @@ pub struct SessionConfig {
     /// Which transport carries the payload (default [`TransportMode::Grpc`]).
     pub transport: TransportMode,
     /// Data connections to open and use; `None` opens 4 and lets the
-    /// source's warm-up probe choose how many to use.
+    /// source ramp up to as many as make a large transfer faster.
     pub streams: Option<u32>,
     /// Per-record compression on the data plane: `none`, `zstd`,
     /// `zstd:LEVEL` or `auto` (default `none`). The source applies it.

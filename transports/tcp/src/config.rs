@@ -9,9 +9,9 @@ use std::time::Duration;
 /// Most connections one transfer may use.
 pub const MAX_STREAMS: u32 = 16;
 /// Connections a client opens when the stream count is not pinned: the
-/// largest count the warm-up probe tries.
+/// largest count the ramp reaches.
 pub const AUTO_STREAMS: u32 = 4;
-/// Bytes of file data per record when neither the user nor the probe chose
+/// Bytes of file data per record when the user did not choose
 /// (1 MiB).
 pub const DEFAULT_CHUNK: u32 = 1024 * 1024;
 /// The zstd level `--compress zstd` and `--compress auto` use.
@@ -69,10 +69,10 @@ impl fmt::Display for Compression {
 #[derive(Debug, Clone, PartialEq, Eq)]
 #[non_exhaustive]
 pub struct TcpConfig {
-    /// Use exactly this many of the connections; `None` lets the warm-up
-    /// probe choose among 1, 2 and 4.
+    /// Use exactly this many of the connections; `None` ramps 1, 2, 4 on a
+    /// large transfer (see `ramp`) and uses every connection otherwise.
     pub streams: Option<u32>,
-    /// Bytes of file data per record; `None` lets the probe choose.
+    /// Bytes of file data per record; `None` is [`DEFAULT_CHUNK`].
     pub chunk_size: Option<u32>,
     /// Bytes per range of a file the planner cut into ranges (and of a
     /// resumed file's runs); `None` keeps the planner's size
@@ -80,8 +80,9 @@ pub struct TcpConfig {
     pub range_size: Option<u64>,
     /// Per-record compression.
     pub compression: Compression,
-    /// The first file must be at least this large for the probe to run
-    /// (default 256 MiB): below it the probe would cost more than it saves.
+    /// The first file must be at least this large for the stream count to
+    /// ramp (and for `auto` compression's probe to run; default 256 MiB):
+    /// smaller transfers use every connection.
     pub probe_min_bytes: u64,
     /// A receiver that hears nothing for this long gives up (default 30 s);
     /// an idle sender sends a keep-alive every third of it.

@@ -9,6 +9,7 @@ mod inbound;
 mod link;
 mod out;
 mod probe;
+mod ramp;
 mod receive;
 mod send;
 mod shard;

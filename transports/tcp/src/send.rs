@@ -19,8 +19,9 @@ use crate::frame::{Enc, Tag};
 use crate::link::Link;
 use crate::out::Out;
 use crate::probe::{self, Choice};
+use crate::ramp::{Gate, Wait};
 use crate::shard::send_shard;
-use crate::shared::{gone, no_connections, Sending};
+use crate::shared::{gone, no_connections, Sending, Tuning};
 use crate::whole::{finish, Records};
 use blit_api::{
     send_file, send_source, Error, ErrorKind, FileHeader, PayloadPlan, PlanReceiver, RecordWriter, Result, SourceFile,
@@ -65,14 +66,16 @@ pub(crate) fn send_all(streams: Vec<Link>, mut plans: PlanReceiver, ctx: &Sendin
         outs.push(Out::new(s));
     }
     let first = first_plan(&mut plans, &mut outs, ctx).map_err(io)?;
-    let Choice { streams: k, chunk, zstd, tuning } = probe::choose(&mut outs, first.as_ref(), ctx)?;
+    let Choice { streams: k, adaptive, chunk, zstd, tuning } = probe::choose(&mut outs, first.as_ref(), ctx)?;
     for out in outs.iter_mut() {
         out.configure(chunk as usize, zstd).map_err(io)?;
     }
-    let mut enc = Enc::default();
-    enc.u32(k as u32).u32(chunk).bytes(tuning.compression.as_bytes()).bytes(tuning.how.as_bytes());
-    outs[0].record(Tag::Tuned, &enc.0).map_err(io)?;
+    outs[0].record(Tag::Tuned, &tuned(&tuning).0).map_err(io)?;
     *ctx.tuning.lock().unwrap_or_else(PoisonError::into_inner) = Some(tuning);
+    let gate = adaptive.then(|| Gate::ramp(k));
+    if let Some(gate) = &gate {
+        gate.start(ctx.closer);
+    }
     for out in outs.iter_mut().skip(k) {
         out.record(Tag::Done, &[]).and_then(|()| out.flush()).map_err(io)?;
     }
@@ -88,10 +91,10 @@ pub(crate) fn send_all(streams: Vec<Link>, mut plans: PlanReceiver, ctx: &Sendin
     };
     std::thread::scope(|scope| {
         for (i, out) in outs.into_iter().enumerate() {
-            let (rx, fail) = (rx.clone(), &fail);
+            let (rx, fail, gate) = (rx.clone(), &fail, gate.as_ref());
             let spawned =
                 std::thread::Builder::new().name(format!("blit-tcp-send-{i}")).spawn_scoped(scope, move || {
-                    if let Err(e) = worker(out, &rx, ctx) {
+                    if let Err(e) = worker(Conn { out, i, gate }, &rx, ctx) {
                         fail(e);
                     }
                 });
@@ -104,6 +107,9 @@ pub(crate) fn send_all(streams: Vec<Link>, mut plans: PlanReceiver, ctx: &Sendin
             fail(e);
         }
         drop(tx);
+        if let Some(gate) = &gate {
+            gate.finish();
+        }
     });
     match failure.into_inner().unwrap_or_else(PoisonError::into_inner) {
         Some(e) => Err(e),
@@ -229,13 +235,52 @@ fn send_resumed(
     plan.ranges.into_iter().try_for_each(|r| cut(&file, r, range, reused, send))
 }
 
+/// The `Tuned` record announcing `tuning`.
+fn tuned(tuning: &Tuning) -> Enc {
+    let mut enc = Enc::default();
+    enc.u32(tuning.streams).u32(tuning.chunk_size).bytes(tuning.compression.as_bytes()).bytes(tuning.how.as_bytes());
+    enc
+}
+
+/// One connection of the sender: its records, its index, and the gate
+/// that admits it when the stream count ramps (see `ramp`).
+struct Conn<'a> {
+    out: Out,
+    i: usize,
+    gate: Option<&'a Gate>,
+}
+
 /// One connection's loop: take work, send it, keep the connection alive
-/// while there is none, and end with `Done`.
-fn worker(mut out: Out, rx: &Receiver<Work>, ctx: &Sending<'_>) -> Result<()> {
+/// while there is none (or while the gate shuts it out), and end with
+/// `Done`. Connection 0 ends a ramped transfer by announcing the stream
+/// count the ramp settled on (a second `Tuned`).
+fn worker(conn: Conn<'_>, rx: &Receiver<Work>, ctx: &Sending<'_>) -> Result<()> {
+    let Conn { mut out, i, gate } = conn;
     let io = |e: std::io::Error| gone(ctx.peer, &e);
     let keepalive = (ctx.config.idle_timeout / 3).max(Duration::from_millis(100));
     let mut header = Enc::default();
     loop {
+        if let Some(gate) = gate {
+            if let Some(streams) = gate.tick(ctx.closer) {
+                let mut tuning = ctx.tuning.lock().unwrap_or_else(PoisonError::into_inner);
+                if let Some(t) = tuning.as_mut() {
+                    t.streams = streams;
+                }
+            }
+            if i >= gate.active() {
+                if out.has_pending() {
+                    out.flush().map_err(io)?;
+                }
+                match gate.wait(i, keepalive) {
+                    Wait::Admitted => {}
+                    Wait::TimedOut => {
+                        out.record(Tag::KeepAlive, &[]).and_then(|()| out.flush()).map_err(io)?;
+                        continue;
+                    }
+                    Wait::Finished => break,
+                }
+            }
+        }
         let work = match rx.try_recv() {
             Ok(work) => work,
             Err(_) => {
@@ -279,6 +324,16 @@ fn worker(mut out: Out, rx: &Receiver<Work>, ctx: &Sending<'_>) -> Result<()> {
                 let (_, end) = out.body(&file.source.file, offset, len).map_err(io)?;
                 finish(&mut out, end, &file.source.header, &mut header).map_err(io)?;
             }
+        }
+    }
+    if let (Some(gate), 0) = (gate, i) {
+        let mut tuning = ctx.tuning.lock().unwrap_or_else(PoisonError::into_inner);
+        if let Some(t) = tuning.as_mut() {
+            if !gate.settled() {
+                // The plans ended mid-step: the streams admitted carried it.
+                t.streams = gate.active() as u32;
+            }
+            out.record(Tag::Tuned, &tuned(t).0).map_err(io)?;
         }
     }
     out.record(Tag::Done, &[]).and_then(|()| out.flush()).map_err(io)

@@ -19,7 +19,8 @@ pub struct Tuning {
     pub chunk_size: u32,
     /// `none` or `zstd:LEVEL`.
     pub compression: String,
-    /// How it was chosen: `probe`, `pinned` or `default`.
+    /// How it was chosen: `ramp` (on the transfer, see `ramp`), `pinned` or
+    /// `default`.
     pub how: String,
 }
 
