@@ -8,7 +8,12 @@ run again with nothing changed (the no-op re-run):
 - small: N files of 4 KiB in N/1000 directories (default 100,000)
 - empty: M empty files in M/1000 directories (default 1,000,000; --empty 0 skips)
 - large: one file of --large-mib MiB, copied --large-runs times per direction
-  (each run into a fresh destination), for the spread of blit's times
+  (each run into a fresh destination), for the spread of blit's times, beside
+  `dd bs=1M` of the same file into the same tmpfs as often (this machine's own
+  spread, and the speed a copy into tmpfs can reach)
+
+Also `cp -a` of the small tree, and the peak RSS of blit's first run of each
+workload (the client by wait4, blitd by VmHWM reset before each run).
 
 Prints a markdown table (time and blit/rsync per cell) and appends it to
 --results. Standard library only; started by bench/compare.sh.
@@ -49,12 +54,29 @@ def make_large(root, mib):
             fh.write(i.to_bytes(8, "little") + chunk[8:])
 
 
-def timed(cmd):
+PEAKS = {}  # (tool, direction, workload) -> (client KiB, daemon KiB or None)
+
+
+def timed(cmd, peak_key=None, daemon=None):
+    """Runs cmd; returns its wall time. With peak_key, records the client's
+    peak RSS (wait4) and the daemon's (VmHWM, reset before the run)."""
+    if daemon is not None:
+        with open(f"/proc/{daemon.pid}/clear_refs", "w") as fh:
+            fh.write("5")
     start = time.perf_counter()
-    done = subprocess.run(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    err = proc.stderr.read()
+    _, status, usage = os.wait4(proc.pid, 0)
     took = time.perf_counter() - start
-    if done.returncode != 0:
-        raise SystemExit(f"{' '.join(cmd)} failed ({done.returncode}): {done.stderr.decode(errors='replace')}")
+    proc.returncode = os.waitstatus_to_exitcode(status)
+    if proc.returncode != 0:
+        raise SystemExit(f"{' '.join(cmd)} failed ({proc.returncode}): {err.decode(errors='replace')}")
+    if peak_key is not None:
+        hwm = None
+        if daemon is not None:
+            with open(f"/proc/{daemon.pid}/status") as fh:
+                hwm = next(int(line.split()[1]) for line in fh if line.startswith("VmHWM:"))
+        PEAKS[peak_key] = (usage.ru_maxrss, hwm)
     return took
 
 
@@ -117,6 +139,7 @@ def main():
         wait_port(rsync_port, daemons[1], "the rsync daemon")
         sides = Sides(args.blit, work, blit_port, rsync_port)
         rows = []
+        cp_times = {}
         workloads = [("100k x 4 KiB" if args.small == 100_000 else f"{args.small} x 4 KiB", "small", args.small, 4096)]
         if args.empty:
             workloads.append((f"{args.empty} empty files", "empty", args.empty, 0))
@@ -131,12 +154,18 @@ def main():
             for tool in ["blit", "rsync"]:
                 for direction in ["local", "push", "pull"]:
                     cmd = sides.commands(tool, direction, src, name)
-                    first[(tool, direction)] = timed(cmd)
+                    watched = daemons[0] if tool == "blit" and direction != "local" else None
+                    first[(tool, direction)] = timed(cmd, (tool, direction, title), watched)
                     again[(tool, direction)] = timed(cmd)
                     log(f"{title} {direction} {tool}: {first[(tool, direction)]:.2f} s, "
                         f"no-op {again[(tool, direction)]:.2f} s")
                     shutil.rmtree(os.path.join(work, "dst"), ignore_errors=True)
                 shutil.rmtree(os.path.join(blit_mod if tool == "blit" else rsync_mod, name), ignore_errors=True)
+            if size:
+                os.makedirs(os.path.join(work, "dst"), exist_ok=True)
+                cp_times[title] = timed(["cp", "-a", src, os.path.join(work, "dst", "cp")])
+                log(f"{title} local cp -a: {cp_times[title]:.2f} s")
+                shutil.rmtree(os.path.join(work, "dst"), ignore_errors=True)
             rows.append((title, first))
             rows.append((f"same, no-change re-run", again))
             shutil.rmtree(os.path.join(work, "dst"), ignore_errors=True)
@@ -162,6 +191,15 @@ def main():
                                           ignore_errors=True)
                         runs.append(timed(sides.commands(tool, direction, src, "large")))
                     large[(tool, direction)] = statistics.median(runs)
+                    if tool == "blit" and direction == "local":
+                        dd = []
+                        for _ in range(n):
+                            shutil.rmtree(os.path.join(work, "dst"), ignore_errors=True)
+                            os.makedirs(os.path.join(work, "dst"))
+                            dd.append(timed(["dd", f"if={os.path.join(src, 'big')}",
+                                             f"of={os.path.join(work, 'dst', 'big')}", "bs=1M"]))
+                        spread[("dd", direction)] = dd
+                        log(f"large dd: {', '.join(f'{r:.2f}' for r in dd)} s")
                     spread[(tool, direction)] = runs
                     log(f"large {direction} {tool}: {', '.join(f'{r:.2f}' for r in runs)} s")
             rows.append((f"one {args.large_mib} MiB file (blit: median of {args.large_runs})", large))
@@ -187,6 +225,20 @@ def main():
             f"{d} {', '.join(f'{r:.2f}' for r in spread[('blit', d)])} "
             f"(slowest/fastest {max(spread[('blit', d)]) / min(spread[('blit', d)]):.2f})"
             for d in ["local", "push", "pull"])]
+        dd = spread[("dd", "local")]
+        out += ["", f"`dd bs=1M` of the same file into the same tmpfs (s): {', '.join(f'{r:.2f}' for r in dd)} "
+                f"(slowest/fastest {max(dd) / min(dd):.2f}; median {statistics.median(dd):.2f}); "
+                "blit's median speed as a share of dd's: " + ", ".join(
+                    f"{d} {statistics.median(dd) / large[('blit', d)]:.0%}" for d in ["local", "push", "pull"])]
+    for title, t in cp_times.items():
+        b = [c for n, c in rows if n == title][0][("blit", "local")]
+        out += ["", f"{title}, `cp -a` locally: {t:.2f} s; blit {b:.2f} s = **{b / t:.2f}x** cp -a"]
+    if PEAKS:
+        out += ["", "Peak RSS of blit's first run (MiB; push and pull: client / blitd):", ""]
+        for (tool, direction, title), (client, daemon) in PEAKS.items():
+            if tool == "blit":
+                side = f"{client / 1024:.1f}" + (f" / {daemon / 1024:.1f}" if daemon else "")
+                out.append(f"- {title} {direction}: {side}")
     text = "\n".join(out) + "\n"
     print(text)
     if args.results:
