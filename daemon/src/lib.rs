@@ -29,6 +29,13 @@ use tokio::net::TcpListener;
 use tokio::sync::watch;
 use tokio_stream::wrappers::ReceiverStream;
 
+/// Largest HTTP/2 frame the daemon accepts: a pushed 1 MiB chunk crosses in
+/// 4 frames instead of 64 of the default 16 KiB (in-stream push of 4 GiB on
+/// loopback, null sink: 2.6 s -> 2.2 s; 1 MiB frames measured no better).
+/// What a client may have in flight stays bounded by the flow-control
+/// windows below, not by the frame size.
+const MAX_FRAME: u32 = 256 * 1024;
+
 /// Serves `config`'s modules on `listener` until `shutdown` resolves.
 ///
 /// Checks every module first (it must be an existing directory) and fails
@@ -104,6 +111,7 @@ pub async fn run(
     let server = tonic::transport::Server::builder()
         .initial_stream_window_size(Some(2 * CHUNK_SIZE as u32))
         .initial_connection_window_size(Some(4 * CHUNK_SIZE as u32))
+        .max_frame_size(Some(MAX_FRAME))
         .http2_keepalive_interval(Some(Duration::from_secs(30)))
         .http2_keepalive_timeout(Some(Duration::from_secs(20)))
         .add_service(service)
