@@ -93,9 +93,14 @@ impl ProgressSink for EventQueue {
         if state.closed {
             return;
         }
+        // The pump drains the queue before it waits again: only the first
+        // event into an empty queue needs to wake it.
+        let wake = state.events.is_empty();
         state.events.push_back(event);
         drop(state);
-        self.ready.notify_one();
+        if wake {
+            self.ready.notify_one();
+        }
     }
 }
 

@@ -1,7 +1,8 @@
 //! The tasks that move items between the engine's channels and the stream.
 //!
 //! Outgoing pumps batch whatever is ready into one frame without waiting
-//! for more, so batching adds no latency. Manifest items and need batches
+//! for more, so batching adds no latency (events alone linger 2 ms for
+//! more: progress is not on any path the transfer waits for). Manifest items and need batches
 //! leave only within the peer's credit ([`Semaphore`] permits, refilled by
 //! its `Credit` frames). Feeders move what the peer sent from the bounded
 //! stash the reader filled into the engine's channel, and grant the room
@@ -29,6 +30,11 @@ const BATCH_BYTES: usize = 1024 * 1024;
 const PAYLOAD_BATCH_RECORDS: usize = 64;
 /// Most events in one frame.
 const EVENTS_BATCH: usize = 1024;
+/// How long the event pump lets a short batch grow before the next frame:
+/// progress a person watches loses nothing in 2 ms, and a push of many small
+/// files then sends a few hundred event frames a second instead of one (and
+/// a thread wake-up on each side) per file.
+const EVENTS_LINGER: std::time::Duration = std::time::Duration::from_millis(2);
 
 /// `fut`'s output, or `None` when the session aborts first.
 pub(super) async fn until<T>(abort: &Abort, fut: impl Future<Output = T>) -> Option<T> {
@@ -271,6 +277,48 @@ pub(super) async fn forward_events(queue: Arc<EventQueue>, out: FrameSender, mas
         if !events.is_empty() && !send(&out, Body::Events(pb::Events { events }), &abort).await {
             break;
         }
+        if batch.len() < EVENTS_BATCH && until(&abort, tokio::time::sleep(EVENTS_LINGER)).await.is_none() {
+            break;
+        }
     }
     queue.close();
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use blit_api::ProgressSink;
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn events_emitted_one_at_a_time_leave_in_few_frames() {
+        let queue = Arc::new(EventQueue::default());
+        let (tx, mut rx) = mpsc::channel(1024);
+        let pump = tokio::spawn(forward_events(queue.clone(), tx, Mask::none(), Abort::new()));
+        let q = queue.clone();
+        let emitter = tokio::task::spawn_blocking(move || {
+            for i in 0..20_000u64 {
+                q.emit(ProgressEvent::NeedBatch { files: i, bytes: 0 });
+                if i % 100 == 0 {
+                    std::thread::sleep(std::time::Duration::from_micros(50));
+                }
+            }
+            q.close();
+        });
+        let (mut frames, mut events) = (0, Vec::new());
+        while let Some(frame) = rx.recv().await {
+            if let Some(Body::Events(e)) = frame.body {
+                frames += 1;
+                events.extend(e.events);
+            }
+        }
+        emitter.await.unwrap();
+        pump.await.unwrap();
+        assert_eq!(events.len(), 20_000, "every event arrives");
+        let first =
+            events.iter().position(|e| matches!(&e.event, Some(pb::event::Event::NeedBatch(c)) if c.count == 0));
+        let last =
+            events.iter().position(|e| matches!(&e.event, Some(pb::event::Event::NeedBatch(c)) if c.count == 19_999));
+        assert_eq!((first, last), (Some(0), Some(19_999)), "in order");
+        assert!(frames < 200, "{frames} frames for 20,000 events emitted over 200 pauses");
+    }
 }
