@@ -22,6 +22,7 @@
 
 mod budget;
 mod link_dest;
+mod made;
 mod mirror;
 mod symlink;
 
@@ -41,6 +42,8 @@ use std::collections::{HashMap, HashSet};
 use std::io;
 use std::path::Path;
 use std::sync::Arc;
+
+pub(crate) use made::MadeDirs;
 
 /// Mode and mtime of one directory, applied after the payload.
 #[derive(Debug)]
@@ -67,6 +70,8 @@ pub(crate) struct Judge {
     options: TransferOptions,
     events: Events,
     open: HashMap<Vec<u8>, DirState>,
+    /// The `Fresh` directories of `open`, for the stat-ahead threads.
+    made: Arc<MadeDirs>,
     children: HashMap<Vec<u8>, HashSet<Vec<u8>>>,
     /// Every directory of the manifest, parents before children.
     pub(crate) dirs: Vec<DirMeta>,
@@ -112,6 +117,7 @@ impl Judge {
             options,
             events,
             open: HashMap::new(),
+            made: Arc::default(),
             children: HashMap::new(),
             dirs: Vec::new(),
             deletions: Vec::new(),
@@ -139,6 +145,11 @@ impl Judge {
                 self.fatal.set(Some(e));
             }
         }
+    }
+
+    /// The directories this run made and has not finished (see [`MadeDirs`]).
+    pub(crate) fn made(&self) -> Arc<MadeDirs> {
+        self.made.clone()
     }
 
     /// Judges every header as `policy` admits it (see `policy`).
@@ -179,7 +190,9 @@ impl Judge {
     }
 
     /// Judges one header; returns it when the file's content is needed.
-    pub(crate) fn entry(&mut self, mut h: FileHeader) -> Option<FileHeader> {
+    /// `looked` is the `lstat` of a file's path if it was made already (see
+    /// `need_list::ahead`; `None`: the judge makes it when it needs it).
+    pub(crate) fn entry(&mut self, mut h: FileHeader, looked: Option<Option<Stat>>) -> Option<FileHeader> {
         // Before anything is made or fixed in place from it.
         self.policy.apply(&mut h);
         let mut fresh_parent = false;
@@ -235,7 +248,7 @@ impl Judge {
                 self.symlink(&h, fresh_parent);
                 None
             }
-            FileKind::File => self.file(h, fresh_parent),
+            FileKind::File => self.file(h, fresh_parent, looked),
         }
     }
 
@@ -320,6 +333,9 @@ impl Judge {
     fn dir(&mut self, h: FileHeader, fresh_parent: bool) {
         let abs = self.tree.shown(&h.path);
         let state = self.make_dir(&h, &abs, fresh_parent);
+        if state == DirState::Fresh {
+            self.made.add(h.path.as_bytes());
+        }
         if self.open.insert(h.path.as_bytes().to_vec(), state).is_none() {
             self.hold(h.path.as_bytes().len());
         }
@@ -387,12 +403,12 @@ impl Judge {
         ownership::apply_at(at, h, existing, self.options.xattrs, &self.warnings)
     }
 
-    fn file(&mut self, h: FileHeader, fresh_parent: bool) -> Option<FileHeader> {
+    fn file(&mut self, h: FileHeader, fresh_parent: bool, looked: Option<Option<Stat>>) -> Option<FileHeader> {
         if fresh_parent {
             return self.needed(h);
         }
         let abs = self.tree.shown(&h.path);
-        let m = match self.lstat(&h.path) {
+        let m = match looked.map_or_else(|| self.lstat(&h.path), Ok) {
             Ok(Some(m)) => m,
             Ok(None) => return self.needed(h),
             Err(e) => {

@@ -2,7 +2,8 @@
 //! and applies mirror deletions and directory metadata at the end.
 //!
 //! The judgement runs on one blocking thread (it is a sequence of `lstat`s,
-//! `mkdir`s and `symlink`s that must see directories before their children)
+//! `mkdir`s and `symlink`s that must see directories before their children;
+//! the `lstat`s of files run ahead of it on a few threads, see `ahead`)
 //! and hands needed files to a [`NeedBatcher`]. A batch goes out as soon as it
 //! is full, or [`FLUSH_AFTER`] after its first header, so the source's payload
 //! never waits long for a batch that fills slowly (a cold walk, a manifest
@@ -18,19 +19,23 @@ use crate::link_land::{self, PendingLink};
 use crate::ownership::MetaWarnings;
 use crate::partial::Partials;
 use crate::policy::DestinationPolicy;
+use crate::pool;
 use crate::sweep::Sweeper;
 use crate::tree::{Anchor, Tree};
+use ahead::{Looked, Next, Source};
 use blit_api::{
     Error, ErrorKind, Events, FileKind, ManifestItem, ManifestReceiver, NeedBatch, NeedListSink, NeedSender,
     ProgressEvent, RelPath, Result, TransferOptions,
 };
 use blit_planner::filter::Filter;
 use blit_planner::need_list::NeedBatcher;
+use std::collections::VecDeque;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, Instant};
 use tokio::runtime::Handle;
-use tokio::sync::mpsc::error::TryRecvError;
+
+mod ahead;
 
 /// How long a need batch may wait to fill: a partial batch goes out this
 /// long after its first header, so a slow walk still feeds the payload.
@@ -144,9 +149,16 @@ impl NeedListSink for LocalDestination {
                 None => None,
             });
         let handle = Handle::current();
-        let mut plan = tokio::task::spawn_blocking(move || run(judge, manifest, &needs, &events, &handle))
-            .await
-            .map_err(|e| join_error("need-list", e))?;
+        let tree = self.tree.clone();
+        let made = judge.made();
+        let mut plan = tokio::task::spawn_blocking(move || {
+            ahead::with_ahead(&tree, &made, pool::default_threads(), |ahead| {
+                let source = Source { manifest, handle: &handle, ahead, pending: VecDeque::new(), closed: false };
+                run(judge, source, &needs, &events)
+            })
+        })
+        .await
+        .map_err(|e| join_error("need-list", e))?;
         let fatal = plan.fatal.take();
         // Kept even on failure: directories this run made or opened up get
         // their final metadata (see `Drop`).
@@ -169,33 +181,6 @@ impl NeedListSink for LocalDestination {
         })
         .await
         .map_err(|e| join_error("finish", e))
-    }
-}
-
-enum Next {
-    Item(ManifestItem),
-    /// The waiting batch is due.
-    Due,
-    Closed,
-}
-
-/// The next manifest item, or `Due` once `deadline` (set while a partial
-/// batch waits) has passed.
-fn next(manifest: &mut ManifestReceiver, handle: &Handle, deadline: Option<Instant>) -> Next {
-    if deadline.is_some_and(|d| Instant::now() >= d) {
-        return Next::Due;
-    }
-    match manifest.try_recv() {
-        Ok(item) => Next::Item(item),
-        Err(TryRecvError::Disconnected) => Next::Closed,
-        Err(TryRecvError::Empty) => match deadline {
-            Some(d) => match handle.block_on(tokio::time::timeout_at(d.into(), manifest.recv())) {
-                Ok(Some(item)) => Next::Item(item),
-                Ok(None) => Next::Closed,
-                Err(_) => Next::Due,
-            },
-            None => manifest.blocking_recv().map_or(Next::Closed, Next::Item),
-        },
     }
 }
 
@@ -226,13 +211,7 @@ impl Out<'_> {
 }
 
 /// The judge loop. Runs on a blocking thread.
-fn run(
-    mut judge: Judge,
-    mut manifest: ManifestReceiver,
-    needs: &NeedSender,
-    events: &Events,
-    handle: &Handle,
-) -> FinishPlan {
+fn run(mut judge: Judge, mut source: Source<'_>, needs: &NeedSender, events: &Events) -> FinishPlan {
     let mut batcher = NeedBatcher::default();
     let mut out = Out { needs, events, entries: 0, bytes: 0, reported: 0 };
     let mut ended = false;
@@ -240,8 +219,8 @@ fn run(
     let mut deadline = None;
     let gone = |judge: Judge| FinishPlan { dirs: judge.dirs, ..FinishPlan::default() };
     loop {
-        let item = match next(&mut manifest, handle, deadline) {
-            Next::Item(item) => item,
+        let Looked { item, stat } = match source.next(deadline) {
+            Next::Ready => source.take(),
             Next::Due => {
                 deadline = None;
                 if let Some(batch) = batcher.take() {
@@ -259,7 +238,7 @@ fn run(
                 if h.kind == FileKind::File {
                     out.bytes = out.bytes.saturating_add(h.size);
                 }
-                if let Some(h) = judge.entry(h) {
+                if let Some(h) = judge.entry(h, stat) {
                     if batcher.is_empty() {
                         deadline = Some(Instant::now() + FLUSH_AFTER);
                     }

@@ -33,6 +33,7 @@ impl Judge {
     /// did not name.
     pub(crate) fn dir_done(&mut self, dir: RelPath) {
         let state = self.open.remove(dir.as_bytes());
+        self.made.remove(dir.as_bytes());
         if state.is_some() {
             self.budget.give(dir.as_bytes().len());
         }
