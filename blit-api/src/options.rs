@@ -66,6 +66,11 @@ pub struct TransferOptions {
     /// rsync's `--suffix`: appended to a backup's name; `~` by default
     /// without a backup directory, nothing with one.
     pub backup_suffix: Option<Vec<u8>>,
+    /// rsync's `--fsync`: the destination flushes each file to stable
+    /// storage before it takes its final name, and each directory once its
+    /// entries stopped changing, so a power loss after the transfer loses
+    /// nothing it reported done.
+    pub fsync: bool,
 }
 
 impl TransferOptions {
@@ -131,6 +136,13 @@ impl TransferOptions {
     /// Sets resume mode (continue partial copies, see [`TransferOptions::resume`]).
     pub fn resume(mut self, on: bool) -> Self {
         self.resume = on;
+        self
+    }
+
+    /// Flushes landed files and their directories to stable storage (see
+    /// [`TransferOptions::fsync`]).
+    pub fn fsync(mut self, on: bool) -> Self {
+        self.fsync = on;
         self
     }
 

@@ -98,6 +98,11 @@ pub struct RsyncArgs {
     /// The suffix of backup names (default ~, or none with --backup-dir).
     #[arg(long, value_name = "SUFFIX", help_heading = RSYNC_HELP)]
     pub suffix: Option<std::ffi::OsString>,
+    /// Flush each file to stable storage before it takes its name, and each
+    /// directory once its entries stopped changing: what the transfer
+    /// reports done survives a power loss (slower; see docs/bench.md).
+    #[arg(long, help_heading = RSYNC_HELP)]
+    pub fsync: bool,
     /// rsync's --info: progress2 (or progress) shows the progress bar; other
     /// words are refused with what blit prints instead.
     #[arg(long, value_name = "FLAGS", value_parser = parse_info, help_heading = RSYNC_HELP)]

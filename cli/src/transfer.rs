@@ -90,6 +90,7 @@ fn options(args: &TransferArgs, mirror: bool) -> Result<TransferOptions> {
             rsync.backup_dir.as_ref().map(|d| d.as_encoded_bytes().to_vec()),
             rsync.suffix.as_ref().map(|s| s.as_encoded_bytes().to_vec()),
         )
+        .fsync(rsync.fsync)
         .filter(args.filter.spec(mirror || args.delete)?))
 }
 

@@ -473,3 +473,28 @@ fn ls_names_are_lossless_too() {
     let link = entries.iter().find(|e| e["path"] == "link").unwrap();
     assert_eq!((link["link_target"].as_str(), link["link_target_b64"].as_str()), (Some("to\\xfe"), Some("dG/+")));
 }
+
+#[test]
+fn fsync_lands_the_same_tree_locally_into_a_daemon_and_from_a_flushing_module() {
+    let t = tempfile::tempdir().unwrap();
+    let (src, module) = (t.path().join("src"), t.path().join("module"));
+    write(&src.join("a/one"), b"1", 0o644, 1_000_000, 0);
+    write(&src.join("a/empty"), b"", 0o600, 1_000_000, 0);
+    write(&src.join("big"), &vec![7u8; 300_000], 0o644, 1_000_000, 0);
+    std::fs::create_dir(&module).unwrap();
+    let local = t.path().join("local");
+    let s = summary(&blit_ok(&[os("copy"), os("--fsync"), os("--json"), &slash(&src), &slash(&local)]));
+    assert_eq!(s["files_transferred"], 3, "{s}");
+    assert_eq!(snapshot(&local), snapshot(&src));
+    let mut config = blit_daemon::DaemonConfig::new();
+    config.add_module_spec(&format!("m={}:rw,fsync", module.display())).unwrap();
+    assert!(config.modules[0].fsync, "the module flag parses");
+    let d = common::daemon::Daemon::serve(config);
+    blit_ok(&[os("copy"), os("--fsync"), &slash(&src), &d.url("/m/asked/")]);
+    blit_ok(&[os("copy"), &slash(&src), &d.url("/m/module/")]);
+    assert_eq!(snapshot(&module.join("asked")), snapshot(&src));
+    assert_eq!(snapshot(&module.join("module")), snapshot(&src));
+    let pulled = t.path().join("pulled");
+    blit_ok(&[os("copy"), os("--fsync"), &d.url("/m/asked/"), &slash(&pulled)]);
+    assert_eq!(snapshot(&pulled), snapshot(&src));
+}

@@ -17,12 +17,13 @@
 //! auth_secret_file = "/etc/blit/photos.secret"  # optional; overrides the daemon's
 //! allow_owner = false        # optional; accept pushes with --owner/--group
 //! allow_setid = false        # optional; keep set-user-ID/set-group-ID bits
+//! fsync = false              # optional; flush what pushes land (--fsync)
 //! allow_xattrs = ["security.selinux"]  # optional; attributes beyond user.* pushes may set
 //! ```
 //!
 //! On the command line, `--module name=/path` adds a writable module and
 //! `--module name=/path:ro` a read-only one; after the last `:` a
-//! comma-separated list of `ro`, `rw`, `allow_owner` and `allow_setid` sets
+//! comma-separated list of `ro`, `rw`, `allow_owner`, `allow_setid` and `fsync` sets
 //! those keys (`--module name=/path:rw,allow_owner`). A suffix with any other
 //! word is part of the path.
 
@@ -71,6 +72,10 @@ pub struct ModuleConfig {
     /// `system.*` (POSIX ACLs) attributes a client sends are dropped.
     #[serde(default)]
     pub allow_xattrs: Vec<String>,
+    /// Flush every file a push lands, and its directories, to stable
+    /// storage, as if each client passed `--fsync` (off by default).
+    #[serde(default)]
+    pub fsync: bool,
 }
 
 impl ModuleConfig {
@@ -84,6 +89,7 @@ impl ModuleConfig {
             auth_secret_file: None,
             allow_owner: false,
             allow_setid: false,
+            fsync: false,
             allow_xattrs: Vec::new(),
         }
     }
@@ -299,14 +305,14 @@ impl DaemonConfig {
     }
 
     /// Adds a module given as `name=/path`, optionally followed by `:` and
-    /// a comma-separated list of `ro`, `rw`, `allow_owner` and `allow_setid`
-    /// (`name=/path:ro`, `name=/path:rw,allow_owner`).
+    /// a comma-separated list of `ro`, `rw`, `allow_owner`, `allow_setid` and
+    /// `fsync` (`name=/path:ro`, `name=/path:rw,allow_owner`).
     pub fn add_module_spec(&mut self, spec: &str) -> Result<()> {
         let hint = "write --module NAME=PATH, or NAME=PATH:ro for a read-only module";
         let (name, path) = spec.split_once('=').ok_or_else(|| invalid(format!("`{spec}` is not NAME=PATH"), hint))?;
         let mut module = ModuleConfig::new(name, path);
         if let Some((path, flags)) = path.rsplit_once(':') {
-            let known = ["ro", "rw", "allow_owner", "allow_setid"];
+            let known = ["ro", "rw", "allow_owner", "allow_setid", "fsync"];
             if flags.split(',').all(|flag| known.contains(&flag)) {
                 module.path = path.into();
                 for flag in flags.split(',') {
@@ -314,6 +320,7 @@ impl DaemonConfig {
                         "ro" => module.read_only = true,
                         "rw" => module.read_only = false,
                         "allow_owner" => module.allow_owner = true,
+                        "fsync" => module.fsync = true,
                         _ => module.allow_setid = true,
                     }
                 }

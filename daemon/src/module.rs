@@ -39,6 +39,8 @@ pub(crate) struct Module {
     pub(crate) allow_owner: bool,
     /// Pushes keep set-user-ID and set-group-ID bits (`allow_setid`).
     pub(crate) allow_setid: bool,
+    /// Pushes flush what they land (`fsync`).
+    pub(crate) fsync: bool,
     /// Extended attributes beyond `user.*` pushes may set (`allow_xattrs`).
     allow_xattrs: Vec<String>,
 }
@@ -80,6 +82,7 @@ impl Modules {
                 comment: c.comment.clone(),
                 allow_owner: c.allow_owner,
                 allow_setid: c.allow_setid,
+                fsync: c.fsync,
                 allow_xattrs: c.allow_xattrs.clone(),
             });
         }
@@ -110,7 +113,11 @@ impl Module {
     /// ownership nor set-ID bits come from clients, and extended attributes
     /// only in `user.*` and what `allow_xattrs` lists (see `docs/security.md`).
     pub(crate) fn push_policy(&self) -> DestinationPolicy {
-        DestinationPolicy::default().owner(self.allow_owner).setid(self.allow_setid).xattrs_allowed(&self.allow_xattrs)
+        DestinationPolicy::default()
+            .owner(self.allow_owner)
+            .setid(self.allow_setid)
+            .xattrs_allowed(&self.allow_xattrs)
+            .always_fsync(self.fsync)
     }
 
     /// The tree at `path` inside the module, anchored beneath the module's

@@ -187,6 +187,7 @@ pub(crate) fn options_to_pb(o: &TransferOptions) -> pb::Options {
         backup: o.backup,
         backup_dir: o.backup_dir.as_deref().map(Bytes::copy_from_slice),
         backup_suffix: o.backup_suffix.as_deref().map(Bytes::copy_from_slice),
+        fsync: o.fsync,
         hard_links: o.hard_links,
         owner: o.owner,
         group: o.group,
@@ -249,6 +250,7 @@ pub(crate) fn options_from_pb(o: Option<pb::Options>) -> TransferOptions {
         .owner(o.owner)
         .group(o.group)
         .xattrs(o.xattrs)
+        .fsync(o.fsync)
         .filter(filter)
 }
 

@@ -88,6 +88,9 @@ fn events_round_trip() {
 fn options_round_trip() {
     let o = TransferOptions::new().checksum(true).mirror(true).dry_run(true);
     assert_eq!(options_from_pb(Some(options_to_pb(&o))), o);
+    let synced = TransferOptions::new().fsync(true);
+    assert!(options_to_pb(&synced).fsync);
+    assert_eq!(options_from_pb(Some(options_to_pb(&synced))), synced);
     let limited = TransferOptions::new().bwlimit(2 << 20);
     assert_eq!(options_to_pb(&limited).bwlimit_bytes_per_sec, 2 << 20);
     assert_eq!(options_from_pb(Some(options_to_pb(&limited))), limited);

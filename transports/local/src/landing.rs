@@ -20,6 +20,7 @@
 
 use crate::backup::Backup;
 use crate::beneath::{self, c_bytes};
+use crate::flush::Flush;
 use crate::meta;
 use crate::ownership::{self, MetaWarnings};
 use crate::partial::{part_name, resumable};
@@ -140,6 +141,7 @@ impl PayloadWriter for LocalDestination {
                     chmod: false,
                     owned: Owned::of(header, &self.warnings),
                     backup: None,
+                    flush: self.flush.clone(),
                 }));
             }
         }
@@ -170,6 +172,7 @@ impl PayloadWriter for LocalDestination {
             chmod: false,
             owned: Owned::of(header, &self.warnings),
             backup: self.backup_for(header),
+            flush: self.flush.clone(),
         }))
     }
 
@@ -207,6 +210,7 @@ impl PayloadWriter for LocalDestination {
             chmod: true,
             owned: Owned::of(header, &self.warnings),
             backup: self.backup_for(header),
+            flush: self.flush.clone(),
         }))
     }
 }
@@ -233,6 +237,8 @@ struct LocalLandingFile {
     owned: Option<Owned>,
     /// `--backup`: where the file it replaces is kept, and its path.
     backup: Option<(Arc<Backup>, RelPath)>,
+    /// `--fsync`: flushed before it takes its name.
+    flush: Arc<Flush>,
 }
 
 /// What a header asks beyond mode and mtime (only when it asks anything, so
@@ -272,6 +278,7 @@ impl LandingFile for LocalLandingFile {
             self.file.set_permissions(perms).map_err(|e| Error::io("set mode", self.target.display(), e))?;
         }
         meta::set_fd_mtime(&self.file, self.mtime_ns).map_err(|e| Error::io("set mtime", self.target.display(), e))?;
+        self.flush.file(&self.file).map_err(|e| Error::io("flush to disk", self.target.display(), e))?;
         if let Staged::Unnamed = self.staged {
             match create::link_in(&self.file, &self.dir, &self.name) {
                 // Nothing had the name: nothing to back up or replace.

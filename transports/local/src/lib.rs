@@ -4,6 +4,7 @@
 mod backup;
 mod beneath;
 mod copy;
+mod flush;
 mod judge;
 mod landing;
 mod link_land;

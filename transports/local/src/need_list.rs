@@ -14,6 +14,7 @@
 //! number of files; see the `judge` module.
 
 use crate::backup::Backup;
+use crate::flush::Flush;
 use crate::judge::{DirMeta, Judge};
 use crate::link_land::{self, PendingLink};
 use crate::ownership::MetaWarnings;
@@ -64,6 +65,9 @@ pub struct LocalDestination {
     /// `--backup`: where replaced and deleted files are kept (set when the
     /// need list starts).
     pub(crate) backup: Mutex<Option<Arc<Backup>>>,
+    /// `--fsync`: whether what lands is flushed (set when the need list
+    /// starts).
+    pub(crate) flush: Arc<Flush>,
 }
 
 /// What `need_list` leaves for `finish`.
@@ -99,6 +103,7 @@ impl LocalDestination {
             warnings: Arc::default(),
             policy: DestinationPolicy::default(),
             backup: Mutex::new(None),
+            flush: Arc::default(),
         }
     }
 
@@ -138,6 +143,7 @@ impl NeedListSink for LocalDestination {
         self.sweeper.keep_parts(options.resume);
         let backup = Backup::new(options, &self.tree)?;
         self.backup.lock().unwrap_or_else(PoisonError::into_inner).clone_from(&backup);
+        self.flush.set((options.fsync || self.policy.fsyncs()) && !options.dry_run);
         let judge = Judge::new(self.tree.clone(), options.clone(), events.clone(), self.sweeper.clone())
             .with_filter(filter)
             .with_partials(self.partials.clone())
@@ -174,8 +180,9 @@ impl NeedListSink for LocalDestination {
         let options = options.clone();
         let warnings = self.warnings.clone();
         let backup = self.backup.lock().unwrap_or_else(PoisonError::into_inner).clone();
+        let flush = self.flush.clone();
         tokio::task::spawn_blocking(move || {
-            let deleted = finish(&tree, plan, &options, backup.as_deref(), &events);
+            let deleted = finish(&tree, plan, &options, backup.as_deref(), &flush, &events);
             warnings.emit(&events);
             deleted
         })
@@ -291,7 +298,14 @@ fn run(mut judge: Judge, mut source: Source<'_>, needs: &NeedSender, events: &Ev
 
 /// Mirror deletions, then directory metadata deepest first. Runs on a
 /// blocking thread; returns the number of deleted entries.
-fn finish(tree: &Tree, plan: FinishPlan, options: &TransferOptions, backup: Option<&Backup>, events: &Events) -> u64 {
+fn finish(
+    tree: &Tree,
+    plan: FinishPlan,
+    options: &TransferOptions,
+    backup: Option<&Backup>,
+    flush: &Flush,
+    events: &Events,
+) -> u64 {
     let failed = |path: &RelPath, kind: FileKind, err: Error| {
         events.emit(ProgressEvent::FileStarted { path: path.clone(), kind, size: 0 });
         events.emit(ProgressEvent::failed(path, &err));
@@ -339,6 +353,7 @@ fn finish(tree: &Tree, plan: FinishPlan, options: &TransferOptions, backup: Opti
         // Links go in before directories get their final modes and mtimes.
         link_land::land_links(tree, plan.links, events);
         dir_meta(tree, &plan.dirs, |path, err| failed(path, FileKind::Dir, err));
+        flush.dirs(tree, &plan.dirs, |path, err| failed(path, FileKind::Dir, err));
     }
     deleted
 }

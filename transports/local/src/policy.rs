@@ -54,13 +54,16 @@ pub struct DestinationPolicy {
     /// `None`: every attribute; else `user.*` and these names (an entry
     /// ending in `.*` admits every name with that prefix).
     xattrs: Option<Arc<[String]>>,
+    /// Flush every landed file and its directories whatever the source asks
+    /// (a daemon module's `fsync = true`; see `TransferOptions::fsync`).
+    fsync: bool,
 }
 
 impl Default for DestinationPolicy {
     /// Accepts owner, group, set-user-ID and set-group-ID bits and every
     /// extended attribute.
     fn default() -> Self {
-        DestinationPolicy { owner: true, setid: true, xattrs: None }
+        DestinationPolicy { owner: true, setid: true, xattrs: None, fsync: false }
     }
 }
 
@@ -106,6 +109,18 @@ impl DestinationPolicy {
     /// Whether set-ID bits are kept (see [`DestinationPolicy::setid`]).
     pub fn allows_setid(&self) -> bool {
         self.setid
+    }
+
+    /// Whether every transfer into this destination flushes what it lands
+    /// to stable storage, as `--fsync` asks (default: only when asked).
+    pub fn always_fsync(mut self, on: bool) -> Self {
+        self.fsync = on;
+        self
+    }
+
+    /// Whether [`DestinationPolicy::always_fsync`] is on.
+    pub fn fsyncs(&self) -> bool {
+        self.fsync
     }
 
     /// Whether `h` carries anything this policy takes away.

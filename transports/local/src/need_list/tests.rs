@@ -274,3 +274,37 @@ async fn mirror_keeps_what_the_filter_excludes_unless_told_to_delete_it() {
         assert!(!dst.join("skip.log").exists());
     }
 }
+
+#[tokio::test]
+async fn fsync_flushes_every_landed_file_and_directory_and_only_when_asked() {
+    use blit_api::PayloadWriter;
+    let dir = tempfile::tempdir().unwrap();
+    let src = dir.path().join("src");
+    write(&src.join("a/one"), b"1", 0o644, 5);
+    write(&src.join("a/two"), b"22", 0o644, 5);
+    write(&src.join("top"), b"", 0o644, 5);
+    for (fsync, name) in [(true, "synced"), (false, "plain")] {
+        let dest = LocalDestination::new(dir.path().join(name));
+        let options = TransferOptions::new().fsync(fsync);
+        let judged = walk_and_judge(&src, &dest, &options).await;
+        for h in judged.batches.iter().flat_map(|b| b.files.iter()) {
+            let mut landing = dest.begin(h).unwrap();
+            let content = std::fs::read(h.path.to_path(&src)).unwrap();
+            std::io::Write::write_all(landing.file(), &content).unwrap();
+            landing.commit().unwrap();
+        }
+        dest.finish(&options, RecordingSink::new() as Events).await.unwrap();
+        assert_eq!(snapshot(&dir.path().join(name)), snapshot(&src));
+        // Three files, two directories (the root and `a`), and the
+        // directory holding the root.
+        let want = if fsync { 6 } else { 0 };
+        assert_eq!(dest.flush.count(), want, "fsync {fsync}");
+    }
+    // A module's policy flushes even when the client does not ask.
+    let dest = LocalDestination::new(dir.path().join("module"))
+        .with_policy(crate::DestinationPolicy::default().always_fsync(true));
+    let options = TransferOptions::new();
+    walk_and_judge(&src, &dest, &options).await;
+    dest.finish(&options, RecordingSink::new() as Events).await.unwrap();
+    assert_eq!(dest.flush.count(), 3, "two directories and the root's parent; no file was landed");
+}
