@@ -10,7 +10,9 @@ run again with nothing changed (the no-op re-run):
 - large: one file of --large-mib MiB, copied --large-runs times per direction
   (each run into a fresh destination), for the spread of blit's times, beside
   `dd bs=1M` of the same file into the same tmpfs as often (this machine's own
-  spread, and the speed a copy into tmpfs can reach)
+  spread, and the speed a copy into tmpfs can reach); --large-warmup untimed
+  copies go first (on this VM the first large write after a big delete is
+  several times slower, for dd as for blit)
 
 Also `cp -a` of the small tree, and the peak RSS of blit's first run of each
 workload (the client by wait4, blitd by VmHWM reset before each run).
@@ -115,6 +117,8 @@ def main():
     ap.add_argument("--empty", type=int, default=1_000_000)
     ap.add_argument("--large-mib", type=int, default=2048)
     ap.add_argument("--large-runs", type=int, default=5)
+    ap.add_argument("--large-warmup", type=int, default=1,
+                    help="untimed copies of the large file before the timed ones, per tool and direction")
     ap.add_argument("--workdir", default="/dev/shm")
     ap.add_argument("--results", default=None)
     args = ap.parse_args()
@@ -140,7 +144,10 @@ def main():
         sides = Sides(args.blit, work, blit_port, rsync_port)
         rows = []
         cp_times = {}
-        workloads = [("100k x 4 KiB" if args.small == 100_000 else f"{args.small} x 4 KiB", "small", args.small, 4096)]
+        workloads = []
+        if args.small:
+            workloads.append(("100k x 4 KiB" if args.small == 100_000 else f"{args.small} x 4 KiB", "small",
+                              args.small, 4096))
         if args.empty:
             workloads.append((f"{args.empty} empty files", "empty", args.empty, 0))
         for title, name, count, size in workloads:
@@ -184,21 +191,23 @@ def main():
                     n = args.large_runs if tool == "blit" else 1
                     if direction == "pull":
                         timed(sides.commands(tool, "push", src, "large"))
-                    for _ in range(n):
+                    for i in range(args.large_warmup + n):
                         shutil.rmtree(os.path.join(work, "dst"), ignore_errors=True)
                         if direction == "push":
                             shutil.rmtree(os.path.join(blit_mod if tool == "blit" else rsync_mod, "large"),
                                           ignore_errors=True)
-                        runs.append(timed(sides.commands(tool, direction, src, "large")))
+                        took = timed(sides.commands(tool, direction, src, "large"))
+                        if i >= args.large_warmup:
+                            runs.append(took)
                     large[(tool, direction)] = statistics.median(runs)
                     if tool == "blit" and direction == "local":
                         dd = []
-                        for _ in range(n):
+                        for i in range(args.large_warmup + n):
                             shutil.rmtree(os.path.join(work, "dst"), ignore_errors=True)
                             os.makedirs(os.path.join(work, "dst"))
                             dd.append(timed(["dd", f"if={os.path.join(src, 'big')}",
                                              f"of={os.path.join(work, 'dst', 'big')}", "bs=1M"]))
-                        spread[("dd", direction)] = dd
+                        spread[("dd", direction)] = dd = dd[args.large_warmup:]
                         log(f"large dd: {', '.join(f'{r:.2f}' for r in dd)} s")
                     spread[(tool, direction)] = runs
                     log(f"large {direction} {tool}: {', '.join(f'{r:.2f}' for r in runs)} s")
@@ -211,7 +220,8 @@ def main():
 
     out = [f"### blit beside rsync, {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}", "",
            f"`bench/compare.sh` (blit: {args.blit}; small {args.small}, empty {args.empty}, "
-           f"large {args.large_mib} MiB x {args.large_runs}; workdir {args.workdir}); "
+           f"large {args.large_mib} MiB x {args.large_runs} after {args.large_warmup} untimed; "
+           f"workdir {args.workdir}); "
            "cells: blit s / rsync s = ratio (below 1: blit faster)", "",
            "| workload | local | push | pull |", "|---|---|---|---|"]
     for title, cells in rows:
