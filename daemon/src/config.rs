@@ -128,6 +128,7 @@ struct FileConfig {
     tls_cert: Option<PathBuf>,
     tls_key: Option<PathBuf>,
     landlock: Option<bool>,
+    data_ports: Option<String>,
     #[serde(default, rename = "module")]
     modules: Vec<ModuleConfig>,
 }
@@ -171,6 +172,11 @@ pub struct DaemonConfig {
     /// The library's [`crate::run`] never does: the binary calls
     /// [`crate::sandbox::confine_daemon`] before starting its runtime.
     pub landlock: bool,
+    /// The ports the TCP data plane may listen on (`data_ports = "40000-40099"`),
+    /// so a firewall can let them through; `None`: any free port. With every
+    /// port of the range in use, clients fall back to in-stream gRPC (or fail
+    /// with `--transport tcp`).
+    pub data_ports: Option<blit_transport_grpc::PortRange>,
     /// The count of running sessions (see [`crate::Running`]); keep a clone
     /// to watch the daemon this configuration starts.
     pub running: crate::Running,
@@ -196,6 +202,7 @@ impl Default for DaemonConfig {
             tls_key: None,
             handshake_timeout: Duration::from_secs(10),
             landlock: true,
+            data_ports: None,
             running: crate::Running::default(),
         }
     }
@@ -282,6 +289,12 @@ impl DaemonConfig {
         config.tls_cert = file.tls_cert.map(rel);
         config.tls_key = file.tls_key.map(rel);
         config.landlock = file.landlock.unwrap_or(true);
+        config.data_ports = file
+            .data_ports
+            .as_deref()
+            .map(str::parse)
+            .transpose()
+            .map_err(|e| spans.locate(e, &[Key("data_ports")]))?;
         let tls_key = if config.tls_cert.is_some() { "tls_cert" } else { "tls_key" };
         config.check_tls_pair().map_err(|e| spans.locate(e, &[Key(tls_key)]))?;
         for (i, mut module) in file.modules.into_iter().enumerate() {

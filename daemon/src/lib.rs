@@ -95,7 +95,8 @@ pub async fn run(
         server::BlitService::new(modules, cancel_rx, config.source_wrap.clone())
             .limits(limits)
             .security(security.clone())
-            .gate(gate.clone()),
+            .gate(gate.clone())
+            .data_ports(config.data_ports),
     )
     .max_decoding_message_size(MAX_MESSAGE_SIZE)
     .max_encoding_message_size(MAX_MESSAGE_SIZE);

@@ -39,6 +39,8 @@ pub(crate) struct BlitService {
     security: Arc<Security>,
     /// Connections that have not authenticated, and failed secrets.
     gate: Arc<Gate>,
+    /// The ports data-plane listeners may take (`data_ports`).
+    data_ports: Option<blit_transport_grpc::PortRange>,
 }
 
 /// What one peer may hold ([`crate::limits`]).
@@ -57,7 +59,7 @@ impl BlitService {
             idle: crate::DEFAULT_IDLE_TIMEOUT,
         };
         let gate = Gate::new(std::time::Duration::from_secs(10));
-        BlitService { modules, cancel, source_wrap, limits, security: Arc::default(), gate }
+        BlitService { modules, cancel, source_wrap, limits, security: Arc::default(), gate, data_ports: None }
     }
 
     /// Sets the registry of connections that have not authenticated.
@@ -85,6 +87,12 @@ impl BlitService {
     /// Sets the session limit and idle timeout.
     pub(crate) fn limits(mut self, limits: Limits) -> Self {
         self.limits = limits;
+        self
+    }
+
+    /// Sets the ports data-plane listeners may take.
+    pub(crate) fn data_ports(mut self, ports: Option<blit_transport_grpc::PortRange>) -> Self {
+        self.data_ports = ports;
         self
     }
 
@@ -158,6 +166,7 @@ impl pb::blit_server::Blit for BlitService {
             .map_err(|_| limits::no_open(open_within))??;
         request.local = local;
         request.tls = self.security.tls.clone();
+        request.data_ports = self.data_ports;
         self.checked(self.authorize(&request.module, &metadata, &peer), addr).await?;
         // Only a peer that proved the secret takes a session slot.
         let slot = self.limits.sessions.take()?;

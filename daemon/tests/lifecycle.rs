@@ -4,7 +4,6 @@ mod common;
 
 use blit_proto::pb::{self, blit_client::BlitClient, frame::Body};
 use common::Daemon;
-use prost::bytes::Bytes;
 use std::time::Duration;
 use tokio::sync::mpsc;
 use tokio_stream::wrappers::ReceiverStream;
@@ -14,17 +13,8 @@ use tokio_stream::wrappers::ReceiverStream;
 async fn open_pull(daemon: &Daemon, window: u32) -> (mpsc::Sender<pb::Frame>, tonic::Streaming<pb::Frame>) {
     let channel =
         tonic::transport::Endpoint::from_shared(format!("http://{}", daemon.addr)).unwrap().connect().await.unwrap();
-    let open = pb::Open {
-        protocol_version: blit_proto::PROTOCOL_VERSION,
-        module: "m".into(),
-        path: Bytes::new(),
-        role: pb::Role::Pull as i32,
-        options: None,
-        transport: "grpc".into(),
-        window: Some(pb::Window { manifest_items: window, need_batches: 2 }),
-    };
     let (tx, rx) = mpsc::channel(4);
-    tx.send(pb::Frame { body: Some(Body::Open(open)) }).await.unwrap();
+    tx.send(common::open_frame(pb::Role::Pull, "grpc", window)).await.unwrap();
     let mut stream = BlitClient::new(channel).transfer(ReceiverStream::new(rx)).await.unwrap().into_inner();
     let opened = stream.message().await.unwrap().unwrap();
     assert!(matches!(opened.body, Some(Body::Opened(_))));

@@ -15,7 +15,6 @@ use blit_proto::pb::frame::Body;
 use blit_transport_grpc::{GrpcConfig, RemoteSpec, TransportMode};
 use blit_transport_local::{LocalDestination, LocalSource};
 use common::{assert_same_events, build_tree, copy_local, snapshot, Daemon};
-use prost::bytes::Bytes;
 use std::io::{Read, Write};
 use std::path::Path;
 use std::sync::Arc;
@@ -155,16 +154,7 @@ fn open(transport: &str) -> pb::Frame {
 }
 
 fn open_as(role: pb::Role, transport: &str) -> pb::Frame {
-    let open = pb::Open {
-        protocol_version: blit_proto::PROTOCOL_VERSION,
-        module: "m".into(),
-        path: Bytes::new(),
-        role: role as i32,
-        options: None,
-        transport: transport.into(),
-        window: Some(pb::Window { manifest_items: 64, need_batches: 2 }),
-    };
-    pb::Frame { body: Some(Body::Open(open)) }
+    common::open_frame(role, transport, 64)
 }
 
 /// Presents `token` (index 0 of `count`) on a raw connection; returns the

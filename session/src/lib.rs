@@ -36,6 +36,7 @@ mod fuzz;
 mod link;
 mod meter;
 mod plane;
+mod ports;
 mod receive;
 mod records;
 mod send;
@@ -47,6 +48,7 @@ pub use config::{
     address, ModuleInfo, RemoteSpec, SessionConfig, TransportMode, CHUNK_SIZE, DEFAULT_PORT, MAX_MESSAGE_SIZE,
 };
 pub use plane::{DataPlane, InStream};
+pub use ports::PortRange;
 pub use transport::GrpcTransport;
 
 /// The scheme the in-stream transport registers under.

@@ -54,6 +54,9 @@ pub struct TransferRequest {
     /// The daemon's TLS configuration when it serves TLS; the data plane
     /// then requires it too. Set it from the daemon's configuration.
     pub tls: Option<blit_tls::ServerTls>,
+    /// The ports the data plane may listen on (blitd.toml's `data_ports`);
+    /// `None`: any free port.
+    pub data_ports: Option<crate::PortRange>,
     window: Window,
 }
 
@@ -147,7 +150,17 @@ pub async fn accept(incoming: &mut Incoming, peer: &str) -> Result<TransferReque
     let window = Window::from_pb(open.window).map_err(|e| refuse(e.kind(), e.message(), peer))?;
     let path = check_path(&open.path, peer)?;
     let options = options_from_pb(open.options);
-    Ok(TransferRequest { module: open.module, path, role, options, transport, local: None, tls: None, window })
+    Ok(TransferRequest {
+        module: open.module,
+        path,
+        role,
+        options,
+        transport,
+        local: None,
+        tls: None,
+        data_ports: None,
+        window,
+    })
 }
 
 /// Refuses a push into a read-only module, and a push that asks for file
@@ -192,10 +205,11 @@ pub fn serve(
         }
     };
     let (out, rx) = mpsc::channel(FRAME_QUEUE);
-    let (offer, pending) = match plane::offer(request.transport, request.local, request.tls.as_ref())? {
-        Some((offer, pending)) => (Some(offer), Some(pending)),
-        None => (None, None),
-    };
+    let (offer, pending) =
+        match plane::offer(request.transport, request.local, request.data_ports, request.tls.as_ref())? {
+            Some((offer, pending)) => (Some(offer), Some(pending)),
+            None => (None, None),
+        };
     let opened =
         pb::Opened { protocol_version: PROTOCOL_VERSION, window: Some(Window::OURS.to_pb()), data_plane: offer };
     // A fresh channel always has room for the first frame.

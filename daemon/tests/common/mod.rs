@@ -297,3 +297,19 @@ pub fn assert_same_events(what: &str, got: &[ProgressEvent], want: &[ProgressEve
         panic!("{what}: event logs differ\n--- got\n{}\n--- want (local)\n{}", got.join("\n"), want.join("\n"));
     }
 }
+
+/// The `Open` frame of a session on the root of module `m`: `role`, the
+/// `transport` asked for, and room for `manifest_items` (2 need batches).
+pub fn open_frame(role: blit_proto::pb::Role, transport: &str, manifest_items: u32) -> blit_proto::pb::Frame {
+    use blit_proto::pb;
+    let open = pb::Open {
+        protocol_version: blit_proto::PROTOCOL_VERSION,
+        module: "m".into(),
+        path: prost::bytes::Bytes::new(),
+        role: role as i32,
+        options: None,
+        transport: transport.into(),
+        window: Some(pb::Window { manifest_items, need_batches: 2 }),
+    };
+    pb::Frame { body: Some(pb::frame::Body::Open(open)) }
+}

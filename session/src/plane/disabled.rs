@@ -32,6 +32,7 @@ pub(crate) async fn client(
 pub(crate) fn offer(
     mode: TransportMode,
     _local: Option<SocketAddr>,
+    _ports: Option<crate::PortRange>,
     _tls: Option<&blit_tls::ServerTls>,
 ) -> Result<Option<(pb::DataPlaneOffer, PendingPlane)>> {
     match mode {

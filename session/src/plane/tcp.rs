@@ -127,12 +127,15 @@ pub(crate) async fn client(
 }
 
 /// Daemon: binds a data-plane listener on the address the control
-/// connection arrived on (`local`) when the client asked for the data
-/// plane, and returns the offer for `Opened`. Without a known local address
-/// there is nothing safe to bind: `auto` goes in-stream, `tcp` is refused.
+/// connection arrived on (`local`), at a port of `ports` when given, when
+/// the client asked for the data plane, and returns the offer for
+/// `Opened`. Without a known local address there is nothing safe to bind,
+/// and with every port of `ports` taken there is nowhere to: `auto` goes
+/// in-stream, `tcp` is refused.
 pub(crate) fn offer(
     mode: TransportMode,
     local: Option<SocketAddr>,
+    ports: Option<crate::PortRange>,
     tls: Option<&blit_tls::ServerTls>,
 ) -> Result<Option<(pb::DataPlaneOffer, PendingPlane)>> {
     if mode == TransportMode::Grpc {
@@ -141,8 +144,15 @@ pub(crate) fn offer(
     let bound = local
         .ok_or_else(|| Error::new(ErrorKind::Unsupported, "blitd cannot tell which address the client reached"))
         .and_then(|local| {
-            let listener = std::net::TcpListener::bind(SocketAddr::new(local.ip(), 0))
-                .map_err(|e| Error::io("bind the data-plane listener", local.ip(), e))?;
+            let listener = match ports {
+                // Start at a clock-chosen port, so sessions spread.
+                Some(range) => range.bind(local.ip(), spread()).map_err(|e| {
+                    Error::io("bind the data-plane listener", local.ip(), e)
+                        .with_hint(format!("widen data_ports ({range}) in blitd.toml, or free a port of it"))
+                })?,
+                None => std::net::TcpListener::bind(SocketAddr::new(local.ip(), 0))
+                    .map_err(|e| Error::io("bind the data-plane listener", local.ip(), e))?,
+            };
             let port = listener.local_addr().map_err(|e| Error::io("bind", local.ip(), e))?.port();
             Ok((Acceptor::from_std(listener, Token::random()?, TOKEN_TTL)?.tls(tls.cloned()), port))
         });
@@ -160,6 +170,11 @@ pub(crate) fn offer(
             Ok(None)
         }
     }
+}
+
+/// Where a search of the data-port range starts: the clock's nanoseconds.
+fn spread() -> usize {
+    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.subsec_nanos() as usize)
 }
 
 /// Daemon: reads the client's answer to the offer (its first frame after

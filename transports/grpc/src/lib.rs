@@ -15,8 +15,8 @@ pub mod server;
 pub use auth::{check as check_secret, Required};
 pub use auth::{Secret, AUTH_KEY};
 pub use blit_session::{
-    GrpcTransport, ModuleInfo, RemoteSpec, TransportMode, CHUNK_SIZE, DEFAULT_PORT, MAX_MESSAGE_SIZE, PROTOCOL_VERSION,
-    SCHEME,
+    GrpcTransport, ModuleInfo, PortRange, RemoteSpec, TransportMode, CHUNK_SIZE, DEFAULT_PORT, MAX_MESSAGE_SIZE,
+    PROTOCOL_VERSION, SCHEME,
 };
 /// TLS configurations, shared with the data plane ([`blit_tls`]).
 pub use blit_tls::{ClientTls, ServerTls};
