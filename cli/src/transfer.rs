@@ -22,6 +22,12 @@ pub(crate) fn run(args: TransferArgs, mirror: bool) -> u8 {
             return EXIT_FATAL;
         }
     };
+    // A mistyped address is a command-line error: nothing was done.
+    if let Err(e) = endpoints(&args) {
+        renderer.fatal(&e);
+        renderer.close();
+        return EXIT_USAGE;
+    }
     let started = Instant::now();
     let result = execute(&args, mirror, &renderer);
     renderer.close();
@@ -102,6 +108,12 @@ fn destination(args: &TransferArgs) -> OsString {
         dst.push("/");
     }
     dst
+}
+
+/// Checks that every endpoint parses (see `remote`).
+fn endpoints(args: &TransferArgs) -> Result<()> {
+    remote::parse(&destination(args))?;
+    args.src.iter().try_for_each(|src| remote::parse(src).map(drop))
 }
 
 fn execute(args: &TransferArgs, mirror: bool, renderer: &std::sync::Arc<Renderer>) -> Result<TransferSummary> {

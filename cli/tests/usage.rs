@@ -50,3 +50,31 @@ fn help_and_version_exit_0() {
     let help = String::from_utf8_lossy(&out.stdout);
     assert!(help.split_whitespace().collect::<Vec<_>>().join(" ").contains("64 the command line was wrong"), "{help}");
 }
+
+#[test]
+fn an_ssh_style_destination_is_refused_and_creates_nothing() {
+    let t = tempfile::tempdir().unwrap();
+    std::fs::create_dir(t.path().join("src")).unwrap();
+    std::fs::write(t.path().join("src/f"), b"x").unwrap();
+    for dst in ["server:backup/", "user@host:path", "user@host:/srv/x", "ssh://host/x"] {
+        let out = std::process::Command::new(env!("CARGO_BIN_EXE_blit"))
+            .current_dir(t.path())
+            .args(["copy", "src/", dst])
+            .output()
+            .unwrap();
+        assert_eq!(out.status.code(), Some(64), "a command-line error: {dst}");
+        let err = stderr(&out);
+        assert!(err.contains("over ssh") && err.contains("::MODULE/path"), "{dst}: {err}");
+        let mut left: Vec<_> = std::fs::read_dir(t.path()).unwrap().map(|e| e.unwrap().file_name()).collect();
+        left.sort();
+        assert_eq!(left, ["src"], "{dst}: nothing created locally");
+    }
+    // `./` keeps a colon name local.
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_blit"))
+        .current_dir(t.path())
+        .args(["copy", "src/", "./server:backup/"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    assert_eq!(std::fs::read(t.path().join("server:backup/f")).unwrap(), b"x");
+}

@@ -5,7 +5,7 @@
 //! until the gate opens to them or the plans end. The count follows a
 //! [`Ramp`]: one stream first, then doubling while each step made the
 //! transfer at least 10% faster. A step is judged by the bytes the kernel
-//! saw acknowledged on every connection ([`Closer::wire_bytes`]) over a
+//! saw acknowledged on every connection ([`Closer::acked_bytes`]) over a
 //! [`WINDOW`] of the real transfer, so socket buffers do not flatter it and
 //! a receiver whose disk (not the link) is the limit gets no more streams
 //! than help it. On a fast link and a slow disk that is one stream, which
@@ -107,7 +107,7 @@ impl Gate {
         if elapsed < WINDOW {
             return None;
         }
-        let bytes = closer.wire_bytes();
+        let bytes = closer.acked_bytes();
         let rate = bytes.saturating_sub(step.bytes) as f64 / elapsed.as_secs_f64();
         let next = step.ramp.record(rate);
         tracing::debug!("ramp: {} stream(s) moved {:.0} MB/s; next {next}", self.active(), rate / 1e6);
@@ -124,7 +124,7 @@ impl Gate {
     pub(crate) fn start(&self, closer: &Closer) {
         let mut step = self.step.lock().unwrap_or_else(PoisonError::into_inner);
         step.started = Instant::now();
-        step.bytes = closer.wire_bytes();
+        step.bytes = closer.acked_bytes();
     }
 
     /// The plans ended: waiting connections stop waiting.

@@ -35,11 +35,28 @@ impl Closer {
         held.extend(streams.iter().filter_map(|s| s.tcp().try_clone().ok()));
     }
 
-    /// Bytes the kernel sent (and saw acknowledged) and received on every
-    /// connection so far: the payload as it crossed the network, with
-    /// framing, compression and TLS as they were (the TCP payload, without
-    /// TCP/IP headers). A socket the kernel cannot report on counts 0.
+    /// Bytes the kernel sent (each once, retransmissions aside) and
+    /// received on every connection so far: the payload as it crossed the
+    /// network, with framing, compression and TLS as they were (the TCP
+    /// payload, without TCP/IP headers). Counted as sent, not as
+    /// acknowledged, so a delayed ACK still in flight when a transfer ends
+    /// does not shrink it. A socket the kernel cannot report on counts 0.
     pub fn wire_bytes(&self) -> u64 {
+        self.sum(|info| {
+            let sent = info.tcpi_bytes_sent.saturating_sub(info.tcpi_bytes_retrans);
+            sent.max(info.tcpi_bytes_acked).saturating_add(info.tcpi_bytes_received)
+        })
+    }
+
+    /// Bytes the receivers acknowledged, and bytes received, on every
+    /// connection so far: what the other side has taken, which socket
+    /// buffers cannot flatter (the stream ramp measures with it).
+    pub fn acked_bytes(&self) -> u64 {
+        self.sum(|info| info.tcpi_bytes_acked.saturating_add(info.tcpi_bytes_received))
+    }
+
+    /// `count` of each connection's `TCP_INFO`, summed.
+    fn sum(&self, count: impl Fn(&libc::tcp_info) -> u64) -> u64 {
         use std::os::fd::AsRawFd;
         let held = self.0.lock().unwrap_or_else(PoisonError::into_inner);
         // A connection may be held twice (added when the transport was
@@ -52,7 +69,8 @@ impl Closer {
             })
             .map(|s| {
                 // SAFETY: `info` is a plain C struct the kernel fills up to
-                // `len` bytes; `s` is an open socket.
+                // `len` bytes (fields it does not know stay 0); `s` is an
+                // open socket.
                 let mut info: libc::tcp_info = unsafe { std::mem::zeroed() };
                 let mut len = std::mem::size_of::<libc::tcp_info>() as libc::socklen_t;
                 let ok = unsafe {
@@ -65,7 +83,7 @@ impl Closer {
                     )
                 } == 0;
                 if ok {
-                    info.tcpi_bytes_acked.saturating_add(info.tcpi_bytes_received)
+                    count(&info)
                 } else {
                     0
                 }
