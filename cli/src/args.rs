@@ -101,8 +101,17 @@ pub struct ModulesArgs {
 /// Arguments of `blit ls`.
 #[derive(Debug, Args)]
 pub struct LsArgs {
-    /// What to list: HOST:/module/path (or HOST:PORT:/module/path).
+    /// What to list: HOST::module/path, HOST:/module/path (or
+    /// HOST:PORT:/module/path).
     pub target: OsString,
+    /// Also list every directory below, each entry by its path below the
+    /// listed directory (as rsync -r lists a daemon's module).
+    #[arg(short = 'R', long)]
+    pub recursive: bool,
+    /// Long form: type, mode, size, mtime (UTC) and name. Always on, as in
+    /// an rsync daemon's listing; accepted for the `ls -l` habit.
+    #[arg(short = 'l', long = "long")]
+    pub long: bool,
     /// Print one JSON object per entry instead of a table.
     #[arg(long)]
     pub json: bool,

@@ -11,6 +11,7 @@ mod escape;
 mod filter_args;
 mod inspect;
 mod log_file;
+mod ls;
 mod names;
 mod preserve_args;
 mod progress_line;
@@ -49,7 +50,7 @@ pub fn run(cli: Cli) -> std::process::ExitCode {
         Command::Copy(args) => transfer::run(args, false),
         Command::Mirror(args) => transfer::run(args, true),
         Command::Modules(args) => inspect::modules(args),
-        Command::Ls(args) => inspect::ls(args),
+        Command::Ls(args) => ls::ls(args),
         Command::Completions(args) => docs::completions(args),
         Command::Man(args) => docs::man(args),
     };

@@ -91,3 +91,31 @@ fn remote_errors_are_clear_and_fatal() {
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(err.contains(&format!("127.0.0.1:{port}")) && err.contains("blitd"), "{err}");
 }
+
+#[test]
+fn ls_sorts_recurses_and_names_a_single_file() {
+    let t = tempfile::tempdir().unwrap();
+    let module = t.path().join("module");
+    for (path, body) in [("b", "2"), ("a", "1"), ("d/z", "3"), ("d/e/f", "4"), ("c/x", "5")] {
+        write(&module.join("t").join(path), body.as_bytes(), 0o644, 1_000, 0);
+    }
+    let d = start(&[("m", &module, false)]);
+    let names = |args: &[&OsStr]| -> Vec<String> {
+        let out = blit_ok(args);
+        String::from_utf8_lossy(&out.stdout).lines().map(|l| l.rsplit(' ').next().unwrap().to_owned()).collect()
+    };
+    assert_eq!(names(&[os("ls"), &d.url("/m/t")]), ["a", "b", "c", "d"], "sorted by name");
+    assert_eq!(names(&[os("ls"), os("-l"), &d.url("/m/t/")]), ["a", "b", "c", "d"], "-l is the long form");
+    assert_eq!(
+        names(&[os("ls"), os("-R"), &d.url("/m/t")]),
+        ["a", "b", "c", "c/x", "d", "d/e", "d/e/f", "d/z"],
+        "depth first, each entry by its path below the listed directory"
+    );
+    assert_eq!(names(&[os("ls"), &d.url("/m/t/d/e/f")]), ["f"], "a file by its own name");
+    let out = blit_ok(&[os("ls"), os("-R"), os("--json"), &d.url("/m/t/d")]);
+    let paths: Vec<String> = String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .map(|l| serde_json::from_str::<serde_json::Value>(l).unwrap()["path"].as_str().unwrap().to_owned())
+        .collect();
+    assert_eq!(paths, ["e", "e/f", "z"]);
+}
