@@ -87,6 +87,10 @@ pub(crate) fn send_all(streams: Vec<Link>, mut plans: PlanReceiver, ctx: &Sendin
         if slot.is_none() {
             *slot = Some(e);
             ctx.closer.close();
+            // Connections the ramp shut out stop waiting too.
+            if let Some(gate) = &gate {
+                gate.finish();
+            }
         }
     };
     std::thread::scope(|scope| {
