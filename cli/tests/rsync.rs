@@ -498,3 +498,21 @@ fn fsync_lands_the_same_tree_locally_into_a_daemon_and_from_a_flushing_module() 
     blit_ok(&[os("copy"), os("--fsync"), &d.url("/m/asked/"), &slash(&pulled)]);
     assert_eq!(snapshot(&pulled), snapshot(&src));
 }
+
+#[test]
+fn a_backup_dir_inside_a_mirrored_destination_is_kept_run_after_run() {
+    let t = tempfile::tempdir().unwrap();
+    let (src, dst) = pair(t.path());
+    let mirror = || blit(&[os("mirror"), os("--backup-dir"), os("bak"), &slash(&src), &slash(&dst)]);
+    assert_eq!(mirror().status.code(), Some(0));
+    std::fs::remove_file(src.join("a")).unwrap();
+    let out = mirror();
+    assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
+    assert_eq!(std::fs::read(dst.join("bak/a")).unwrap(), b"A", "the deleted file went to the backup directory");
+    assert!(!dst.join("a").exists());
+    // The next run neither deletes the backup directory nor moves it into itself.
+    let out = mirror();
+    assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
+    assert_eq!(std::fs::read(dst.join("bak/a")).unwrap(), b"A");
+    assert!(!dst.join("bak/bak").exists());
+}

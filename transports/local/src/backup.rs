@@ -58,6 +58,16 @@ impl Backup {
         Ok(Some(Arc::new(Backup { suffix, dir })))
     }
 
+    /// Whether `st` is the backup directory itself (so a mirror whose
+    /// backup directory lies inside its destination never deletes it).
+    pub(crate) fn is_backup_dir(&self, st: &crate::tree::Stat) -> bool {
+        let Some(tree) = &self.dir else { return false };
+        match tree.root_dir().and_then(|at| at.stat()) {
+            Ok(Some(own)) => own.dev == st.dev && own.ino == st.ino,
+            _ => false,
+        }
+    }
+
     /// The backup name of `name` (in `dir`), whose transfer path is `path`.
     fn place(&self, dir: &Arc<OwnedFd>, name: &CStr, path: &RelPath) -> io::Result<At> {
         let backup_name = [name.to_bytes(), &self.suffix].concat();

@@ -92,7 +92,7 @@ impl Judge {
                 _ => FileKind::File,
             };
             let path = dir.join(name);
-            if self.keeps(&path, kind, &at, stat) {
+            if self.keeps(&path, kind, &at, stat) || self.is_backup_dir(kind, &at, stat) {
                 continue;
             }
             if self.failed {
@@ -100,6 +100,17 @@ impl Judge {
             } else {
                 self.deletions.push((path, kind));
             }
+        }
+    }
+
+    /// Whether the extraneous directory at `at` is `--backup-dir` itself,
+    /// inside the destination: it holds what earlier runs kept and is never
+    /// deleted (or moved into itself).
+    fn is_backup_dir(&self, kind: FileKind, at: &At, stat: Option<Stat>) -> bool {
+        let Some(backup) = self.backup.as_ref().filter(|_| kind == FileKind::Dir) else { return false };
+        match stat.map_or_else(|| at.stat(), |st| Ok(Some(st))) {
+            Ok(Some(st)) => backup.is_backup_dir(&st),
+            _ => false,
         }
     }
 
