@@ -291,7 +291,16 @@ impl LandingFile for LocalLandingFile {
                         .map_err(|e| Error::io("name a temporary file beside", self.target.display(), e))?;
                     self.staged = Staged::Temp(temp);
                 }
-                Err(e) => return Err(Error::io("link into place", self.target.display(), e)),
+                Err(e) => {
+                    tracing::debug!("cannot link an unnamed file in beside {}: {e}", self.target.display());
+                    create::give_up_unnamed();
+                    let (file, temp) = create::rescue(&self.file, &self.dir, self.mode)
+                        .map_err(|e| Error::io("create temporary file", self.target.display(), e))?;
+                    self.file = file;
+                    self.staged = Staged::Temp(temp);
+                    // Its metadata again, on the copy.
+                    return self.commit();
+                }
             }
         }
         if let Staged::Temp(temp) = &self.staged {

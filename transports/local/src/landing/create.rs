@@ -54,7 +54,8 @@ pub(super) fn create_unnamed(dir: &OwnedFd, mode: u32) -> io::Result<Option<File
         return Ok(None);
     }
     let mode = Mode::from_raw_mode(mode & meta::MODE_MASK);
-    match rustix::fs::openat(dir, c".", OFlags::TMPFILE | OFlags::WRONLY | OFlags::CLOEXEC, mode) {
+    // Readable too: `rescue` may have to copy it out.
+    match rustix::fs::openat(dir, c".", OFlags::TMPFILE | OFlags::RDWR | OFlags::CLOEXEC, mode) {
         Ok(fd) => Ok(Some(File::from(fd))),
         Err(rustix::io::Errno::OPNOTSUPP | rustix::io::Errno::ISDIR | rustix::io::Errno::INVAL) => Ok(None),
         Err(e) => Err(crate::tree::errno(e)),
@@ -66,6 +67,28 @@ pub(super) fn create_unnamed(dir: &OwnedFd, mode: u32) -> io::Result<Option<File
 pub(super) fn link_in(file: &File, dir: &OwnedFd, name: &CStr) -> io::Result<()> {
     let proc = format!("/proc/self/fd/{}", file.as_raw_fd());
     rustix::fs::linkat(rustix::fs::CWD, proc.as_str(), dir, name, AtFlags::SYMLINK_FOLLOW).map_err(crate::tree::errno)
+}
+
+/// This process stops making unnamed files (one could not be linked in).
+pub(super) fn give_up_unnamed() {
+    UNNAMED.store(BROKEN, Ordering::Relaxed);
+}
+
+/// When an unnamed file cannot be linked in after all (a filesystem that
+/// makes unnamed files but refuses to link them): copies `file` into a new
+/// locked temporary file in `dir` and returns it with its name.
+pub(super) fn rescue(file: &File, dir: &OwnedFd, mode: u32) -> io::Result<(File, CString)> {
+    let (mut named, name) = create_temp(dir, mode)?;
+    let copied = (|| {
+        let mut from = file.try_clone()?;
+        std::io::Seek::seek(&mut from, std::io::SeekFrom::Start(0))?;
+        std::io::copy(&mut from, &mut named).map(drop)
+    })();
+    if let Err(e) = copied {
+        let _ = rustix::fs::unlinkat(dir, name.as_c_str(), AtFlags::empty());
+        return Err(e);
+    }
+    Ok((named, name))
 }
 
 /// Gives the unnamed `file` a fresh temporary name in `dir`, locked before

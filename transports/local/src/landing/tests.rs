@@ -226,3 +226,23 @@ fn a_new_file_has_no_name_until_commit_and_a_replacement_is_renamed_over() {
     names.sort();
     assert_eq!(names, ["a", "b", "c"], "no temporary file and no `d`");
 }
+
+#[test]
+fn an_unnamed_file_that_cannot_be_linked_in_is_copied_to_a_named_temporary() {
+    let dir = tempfile::tempdir().unwrap();
+    let fd: OwnedFd = std::fs::File::open(dir.path()).unwrap().into();
+    // Unnamed, as `create_unnamed` makes it (readable and writable).
+    let raw = rustix::fs::openat(
+        &fd,
+        c".",
+        rustix::fs::OFlags::TMPFILE | rustix::fs::OFlags::RDWR,
+        rustix::fs::Mode::from_raw_mode(0o600),
+    );
+    let Ok(raw) = raw else { return assert!(temps(dir.path()).is_empty()) };
+    let mut unnamed = std::fs::File::from(raw);
+    unnamed.write_all(b"content written unnamed").unwrap();
+    let (_named, name) = create::rescue(&unnamed, &fd, 0o600).unwrap();
+    let path = dir.path().join(std::ffi::OsStr::from_bytes(name.to_bytes()));
+    assert_eq!(std::fs::read(&path).unwrap(), b"content written unnamed");
+    assert_eq!(temps(dir.path()), [name.to_str().unwrap()], "one locked temporary name, nothing else");
+}
