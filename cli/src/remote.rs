@@ -37,7 +37,14 @@ pub(crate) fn parse(arg: &OsStr) -> Result<Option<Remote>> {
     if let Some(url) = s.strip_prefix(b"blit://") {
         return parse_url(arg, url).map(Some);
     }
-    if s.starts_with(b"ssh://") || s.starts_with(b"rsync://") {
+    if let Some(rest) = s.strip_prefix(b"rsync://") {
+        // An rsync daemon's URL: the same module path, on a blitd.
+        let rest = String::from_utf8_lossy(rest);
+        return Err(Error::new(ErrorKind::Unsupported, "rsync:// names an rsync daemon; blit talks to blitd")
+            .with_path(arg.to_string_lossy().into_owned())
+            .with_hint(format!("for a blitd serving the same modules write blit://{rest}")));
+    }
+    if s.starts_with(b"ssh://") {
         return Err(not_a_daemon(arg));
     }
     let (host, rest) = if let Some(inner) = s.strip_prefix(b"[") {
@@ -208,9 +215,10 @@ mod tests {
             assert!(p(s).is_none(), "{s} parsed as remote");
         }
         assert!(parse(OsStr::new("h:99999:/m")).is_err());
-        for s in
-            ["user@host:path", "user@host:/srv/x", "server:backup/", "file:name", "ssh://host/x", "rsync://h/m", "h:"]
-        {
+        let e = parse(OsStr::new("rsync://h:873/m/x")).unwrap_err();
+        assert_eq!(e.kind(), ErrorKind::Unsupported);
+        assert!(e.hint().unwrap_or_default().contains("blit://h:873/m/x"), "{e}");
+        for s in ["user@host:path", "user@host:/srv/x", "server:backup/", "file:name", "ssh://host/x", "h:"] {
             let e = parse(OsStr::new(s)).unwrap_err();
             assert_eq!(e.kind(), ErrorKind::Unsupported, "{s}: {e}");
             let hint = e.hint().unwrap_or_default().to_owned();
