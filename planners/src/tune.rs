@@ -1,43 +1,13 @@
-//! Auto-tuning from warm-up probe results: which stream count and chunk
-//! size to use, and whether compression pays.
+//! Auto-tuning: how many streams to use ([`Ramp`], measured on the
+//! transfer itself) and whether compression pays.
 //!
-//! Pure: the TCP data plane measures, this module decides (a [`Ramp`] of
-//! the stream count on the transfer itself, [`pick`] among probe rounds). A cheaper
-//! candidate (fewer streams, the default chunk) wins unless another is at
-//! least [`MARGIN`] faster, because measurements of a few milliseconds are
-//! noisy and every extra stream costs a connection and a thread on both
-//! sides.
+//! Pure: the TCP data plane measures, this module decides. A costlier
+//! choice (more streams, compression) wins only when it is at least
+//! [`MARGIN`] faster, because measurements are noisy and every extra stream
+//! costs a connection and a thread on both sides.
 
 /// How much faster (as a fraction) a costlier candidate must be to win.
 pub const MARGIN: f64 = 0.10;
-
-/// What one probe round achieved.
-#[derive(Debug, Clone, Copy, PartialEq)]
-pub struct Measurement {
-    /// Connections used.
-    pub streams: u32,
-    /// Bytes per record.
-    pub chunk: u32,
-    /// Bytes per second, end to end (acknowledged by the receiver).
-    pub bytes_per_sec: f64,
-}
-
-/// The best of `candidates`, given cheapest first: a later candidate
-/// replaces the current choice only when it is more than [`MARGIN`] faster.
-/// `None` when there are no candidates.
-pub fn pick(candidates: &[Measurement]) -> Option<Measurement> {
-    let mut best: Option<Measurement> = None;
-    for m in candidates {
-        if !m.bytes_per_sec.is_finite() {
-            continue;
-        }
-        match best {
-            Some(b) if m.bytes_per_sec <= b.bytes_per_sec * (1.0 + MARGIN) => {}
-            _ => best = Some(*m),
-        }
-    }
-    best
-}
 
 /// Whether compressing pays on a link of `link` bytes/s, with a compressor
 /// that takes `compressor` raw bytes/s and shrinks data to `ratio` of its
@@ -61,7 +31,8 @@ pub fn compression_pays(link: f64, compressor: f64, ratio: f64) -> bool {
 pub struct Ramp {
     max: u32,
     current: u32,
-    best: Option<Measurement>,
+    /// The fastest count so far and its bytes per second.
+    best: Option<(u32, f64)>,
     settled: bool,
 }
 
@@ -88,20 +59,19 @@ impl Ramp {
         if self.settled {
             return self.current;
         }
-        let m = Measurement { streams: self.current, chunk: 0, bytes_per_sec };
         let better = match self.best {
             None => bytes_per_sec.is_finite(),
-            Some(b) => bytes_per_sec.is_finite() && bytes_per_sec > b.bytes_per_sec * (1.0 + MARGIN),
+            Some((_, rate)) => bytes_per_sec.is_finite() && bytes_per_sec > rate * (1.0 + MARGIN),
         };
         if better {
-            self.best = Some(m);
+            self.best = Some((self.current, bytes_per_sec));
         }
         let next = self.current.saturating_mul(2).min(self.max);
         if better && next > self.current {
             self.current = next;
         } else {
             self.settled = true;
-            self.current = self.best.map_or(1, |b| b.streams);
+            self.current = self.best.map_or(1, |(streams, _)| streams);
         }
         self.current
     }
@@ -110,19 +80,6 @@ impl Ramp {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    fn m(streams: u32, rate: f64) -> Measurement {
-        Measurement { streams, chunk: 1 << 20, bytes_per_sec: rate }
-    }
-
-    #[test]
-    fn cheaper_candidates_win_unless_clearly_slower() {
-        assert_eq!(pick(&[]), None);
-        assert_eq!(pick(&[m(1, 100.0), m(2, 105.0), m(4, 109.0)]).unwrap().streams, 1);
-        assert_eq!(pick(&[m(1, 100.0), m(2, 150.0), m(4, 160.0)]).unwrap().streams, 2);
-        assert_eq!(pick(&[m(1, 100.0), m(2, 150.0), m(4, 200.0)]).unwrap().streams, 4);
-        assert_eq!(pick(&[m(1, f64::NAN), m(2, 1.0)]).unwrap().streams, 2);
-    }
 
     #[test]
     fn the_ramp_stops_where_more_streams_stop_paying() {

@@ -30,7 +30,6 @@ use blit_api::{
 };
 use blit_planner::filter::Filter;
 use blit_planner::need_list::NeedBatcher;
-use std::collections::VecDeque;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, Instant};
@@ -159,7 +158,7 @@ impl NeedListSink for LocalDestination {
         let made = judge.made();
         let mut plan = tokio::task::spawn_blocking(move || {
             ahead::with_ahead(&tree, &made, pool::default_threads(), |ahead| {
-                let source = Source { manifest, handle: &handle, ahead, pending: VecDeque::new(), closed: false };
+                let source = Source::new(manifest, &handle, ahead);
                 run(judge, source, &needs, &events)
             })
         })

@@ -71,20 +71,13 @@ pub(crate) fn choose(outs: &mut [Out], first: Option<&PayloadPlan>, ctx: &Sendin
         None if first_file.is_some() && n > 1 => (n, true, "ramp"),
         None => (n, false, "default"),
     };
-    let mut choice = choice(if adaptive { 1 } else { streams }, chunk, zstd, how);
-    choice.streams = streams;
-    choice.adaptive = adaptive;
+    let compression = zstd.map_or(Compression::None, Compression::Zstd).to_string();
+    // A ramp announces the one stream it starts with (and its end, the count it settled on).
+    let announced = if adaptive { 1 } else { streams as u32 };
+    let tuning = Tuning { streams: announced, chunk_size: chunk, compression, how: how.to_owned() };
+    let choice = Choice { streams, adaptive, chunk, zstd, tuning };
     tracing::debug!("tuning: {choice:?}");
     Ok(choice)
-}
-
-fn choice(streams: usize, chunk: u32, zstd: Option<i32>, how: &str) -> Choice {
-    let compression = match zstd {
-        Some(level) => Compression::Zstd(level).to_string(),
-        None => Compression::None.to_string(),
-    };
-    let tuning = Tuning { streams: streams as u32, chunk_size: chunk, compression, how: how.to_owned() };
-    Choice { streams, adaptive: false, chunk, zstd, tuning }
 }
 
 /// zstd when the compressor, measured on the first file's first MiB, is

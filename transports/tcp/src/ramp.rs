@@ -50,15 +50,16 @@ pub(crate) enum Wait {
 }
 
 impl Gate {
-    /// A gate that ramps over up to `max` connections, starting with one.
-    pub(crate) fn ramp(max: usize) -> Self {
+    /// A gate that ramps over up to `max` connections, starting with one;
+    /// its first step is measured from now (`closer`'s acknowledged bytes).
+    pub(crate) fn ramp(max: usize, closer: &Closer) -> Self {
         let ramp = Ramp::new(max as u32);
         let settled = ramp.settled();
         Gate {
             active: AtomicUsize::new(ramp.current() as usize),
             finished: AtomicBool::new(false),
             settled: AtomicBool::new(settled),
-            step: Mutex::new(Step { ramp, started: Instant::now(), bytes: 0 }),
+            step: Mutex::new(Step { ramp, started: Instant::now(), bytes: closer.acked_bytes() }),
             wake: Condvar::new(),
         }
     }
@@ -120,13 +121,6 @@ impl Gate {
         settled.then_some(next)
     }
 
-    /// Starts the first step's window (when the first payload goes out).
-    pub(crate) fn start(&self, closer: &Closer) {
-        let mut step = self.step.lock().unwrap_or_else(PoisonError::into_inner);
-        step.started = Instant::now();
-        step.bytes = closer.acked_bytes();
-    }
-
     /// The plans ended: waiting connections stop waiting.
     pub(crate) fn finish(&self) {
         let _guard = self.step.lock().unwrap_or_else(PoisonError::into_inner);
@@ -141,13 +135,12 @@ mod tests {
 
     #[test]
     fn only_admitted_connections_take_work_until_the_plans_end() {
-        let gate = Gate::ramp(4);
+        let closer = Closer::default();
+        let gate = Gate::ramp(4, &closer);
         assert_eq!(gate.active(), 1);
         assert_eq!(gate.wait(0, Duration::ZERO), Wait::Admitted);
         assert_eq!(gate.wait(1, Duration::from_millis(1)), Wait::TimedOut);
         // A step ends only after its window.
-        let closer = Closer::default();
-        gate.start(&closer);
         assert_eq!(gate.tick(&closer), None);
         assert_eq!(gate.active(), 1);
         std::thread::sleep(WINDOW);
@@ -166,6 +159,6 @@ mod tests {
             gate.finish();
             assert_eq!(waiter.join().unwrap(), Wait::Finished, "woken by the end, not the timeout");
         });
-        assert!(Gate::ramp(1).tick(&closer).is_none(), "one connection: nothing to ramp");
+        assert!(Gate::ramp(1, &closer).tick(&closer).is_none(), "one connection: nothing to ramp");
     }
 }

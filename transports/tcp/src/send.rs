@@ -72,10 +72,7 @@ pub(crate) fn send_all(streams: Vec<Link>, mut plans: PlanReceiver, ctx: &Sendin
     }
     outs[0].record(Tag::Tuned, &tuned(&tuning).0).map_err(io)?;
     *ctx.tuning.lock().unwrap_or_else(PoisonError::into_inner) = Some(tuning);
-    let gate = adaptive.then(|| Gate::ramp(k));
-    if let Some(gate) = &gate {
-        gate.start(ctx.closer);
-    }
+    let gate = adaptive.then(|| Gate::ramp(k, ctx.closer));
     for out in outs.iter_mut().skip(k) {
         out.record(Tag::Done, &[]).and_then(|()| out.flush()).map_err(io)?;
     }

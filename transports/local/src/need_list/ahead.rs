@@ -124,13 +124,20 @@ pub(super) enum Next {
 /// Where the judge's items come from: the manifest, through the stat-ahead
 /// pool (see `ahead`), in manifest order.
 pub(super) struct Source<'a> {
-    pub(super) manifest: ManifestReceiver,
-    pub(super) handle: &'a Handle,
-    pub(super) ahead: &'a mut Ahead,
+    manifest: ManifestReceiver,
+    handle: &'a Handle,
+    ahead: &'a mut Ahead,
     /// Items of a run taken back, not judged yet.
-    pub(super) pending: VecDeque<Looked>,
+    pending: VecDeque<Looked>,
     /// The manifest ended (everything it sent has been handed out).
-    pub(super) closed: bool,
+    closed: bool,
+}
+
+impl<'a> Source<'a> {
+    /// Items of `manifest` through `ahead`; `handle` waits for the manifest.
+    pub(super) fn new(manifest: ManifestReceiver, handle: &'a Handle, ahead: &'a mut Ahead) -> Self {
+        Source { manifest, handle, ahead, pending: VecDeque::new(), closed: false }
+    }
 }
 
 impl Source<'_> {
