@@ -4,10 +4,12 @@ use clap::{Args, Parser, Subcommand, ValueEnum};
 use std::ffi::OsString;
 
 const TRANSFER_HELP: &str = "\
-SRC or DST may name a blitd daemon: HOST:/module/path, HOST:PORT:/module/path,
-[IPv6]:/module/path or [IPv6]:PORT:/module/path (default port 9031). A local
-source and a remote destination push; a remote source and a local destination
-pull. Write ./name:x for a local path that contains a colon.
+SRC or DST may name another machine, as with rsync: [user@]HOST:path or
+ssh://[user@]HOST[:PORT]/path goes over ssh, which starts blit on the far side
+(-e/--rsh, --blit-path); HOST::module/path, blit://HOST[:PORT]/module/path or
+HOST:PORT:/module/path names a blitd daemon (default port 9031; IPv6 hosts in
+brackets). A local source and a remote destination push; a remote source and a
+local destination pull. Write ./name:x for a local path that contains a colon.
 
 Paths follow rsync's trailing-slash rule:
   blit copy photos  backup/   creates backup/photos/...   (the directory itself)
@@ -67,6 +69,10 @@ pub enum Command {
     Completions(CompletionsArgs),
     /// Write man pages (blit.1 and one per command) into a directory, or print blit.1.
     Man(ManArgs),
+    /// Serve one connection on standard input and output: what ssh starts
+    /// on the far side of a transfer to or from HOST:path.
+    #[command(hide = true)]
+    Server(crate::ssh::ServerArgs),
 }
 
 /// Arguments of `blit completions`.
@@ -101,8 +107,8 @@ pub struct ModulesArgs {
 /// Arguments of `blit ls`.
 #[derive(Debug, Args)]
 pub struct LsArgs {
-    /// What to list: HOST::module/path, HOST:/module/path (or
-    /// HOST:PORT:/module/path).
+    /// What to list: HOST::module/path (or blit://HOST:PORT/module/path) on
+    /// a daemon, or [user@]HOST:path over ssh.
     pub target: OsString,
     /// Also list every directory below, each entry by its path below the
     /// listed directory (as rsync -r lists a daemon's module).

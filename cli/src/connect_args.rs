@@ -7,6 +7,9 @@
 //! `--tls-ca FILE` connects with TLS and trusts that CA bundle; `--tls`
 //! connects with TLS and trusts the system's certificate store. Both apply
 //! to the control connection and to the TCP data plane.
+//!
+//! Over ssh (`HOST:path`) none of these apply: `-e/--rsh` and
+//! `--blit-path` say how to start blit on the far side (see `crate::ssh`).
 
 use blit_transports::remote::{Reach, SecretSource};
 use clap::Args;
@@ -30,6 +33,16 @@ pub struct ConnectArgs {
     /// (implies --tls).
     #[arg(long, value_name = "FILE")]
     pub tls_ca: Option<PathBuf>,
+    /// Over ssh (HOST:path): the ssh command to run, split as a shell splits
+    /// it, e.g. -e 'ssh -p 2222 -i ~/.ssh/backup_key'. Default: the
+    /// BLIT_RSH environment variable, else `ssh`.
+    #[arg(short = 'e', long = "rsh", value_name = "COMMAND")]
+    pub rsh: Option<String>,
+    /// Over ssh: the blit program on the far side (default `blit`, found on
+    /// its PATH); the far side's shell reads it as written, so
+    /// 'sudo /opt/blit/bin/blit' works.
+    #[arg(long, value_name = "PROGRAM")]
+    pub blit_path: Option<String>,
 }
 
 impl ConnectArgs {

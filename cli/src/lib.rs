@@ -19,6 +19,7 @@ mod remote;
 mod render;
 mod report;
 mod rsync_args;
+mod ssh;
 mod transfer;
 mod usage;
 mod wiring;
@@ -30,6 +31,7 @@ pub use docs::command;
 pub use filter_args::FilterArgs;
 pub use preserve_args::PreserveArgs;
 pub use rsync_args::RsyncArgs;
+pub use ssh::{ServerArgs, RSH_ENV};
 pub use usage::{bare_h_is_help, usage_error};
 
 /// Exit code: everything transferred.
@@ -53,6 +55,7 @@ pub fn run(cli: Cli) -> std::process::ExitCode {
         Command::Ls(args) => ls::ls(args),
         Command::Completions(args) => docs::completions(args),
         Command::Man(args) => docs::man(args),
+        Command::Server(args) => ssh::server(args),
     };
     std::process::ExitCode::from(code)
 }

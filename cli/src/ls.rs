@@ -1,4 +1,4 @@
-//! `blit ls HOST:/module/path`: a daemon's directory in long form (as an
+//! `blit ls HOST::module/path` (or `HOST:path` over ssh): a remote directory in long form (as an
 //! rsync daemon's listing is), sorted by name; `-R` goes down every
 //! subdirectory and shows each entry by its path below the listed one (as
 //! `rsync -r host::module/` does); a file is shown by its own name.
@@ -15,9 +15,9 @@ use blit_api::{Error, ErrorKind, FileHeader, FileKind, Result};
 pub(crate) fn ls(args: LsArgs) -> u8 {
     finish((|| {
         let Some(target) = remote::parse(&args.target)? else {
-            return Err(Error::new(ErrorKind::InvalidInput, "`blit ls` lists a daemon's files")
+            return Err(Error::new(ErrorKind::InvalidInput, "`blit ls` lists another machine's files")
                 .with_path(args.target.to_string_lossy().into_owned())
-                .with_hint("write HOST::module/path or HOST:/module/path; use `ls` for local paths"));
+                .with_hint("write HOST::module/path for a daemon or HOST:path over ssh; use `ls` for local paths"));
         };
         runtime()?.block_on(walk(&target, &args))
     })())
@@ -89,9 +89,9 @@ async fn list(
     connect: &crate::ConnectArgs,
     each: &mut (dyn FnMut(FileHeader) + Send),
 ) -> Result<()> {
-    use blit_transports::remote::Reach;
+    let route = crate::ssh::route(target, connect, blit_transports::remote::Reach::default())?;
     let target = crate::wiring::target(target, crate::wiring::remote_path(target)?);
-    blit_transports::route(&connect.reach(Reach::default()))?.list(&target, each).await
+    route.list(&target, each).await
 }
 
 fn print_entry(h: &FileHeader, json: bool) {

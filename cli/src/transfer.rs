@@ -1,5 +1,5 @@
 //! `blit copy` and `blit mirror`: local, push or pull, chosen by which
-//! argument names a remote (`HOST:/module/path`); several sources run one
+//! argument names a remote (`HOST::module/path`, `HOST:path` over ssh); several sources run one
 //! after the other into the same destination, with one summary.
 
 use crate::render::{Output, Renderer};

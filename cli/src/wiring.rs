@@ -9,7 +9,6 @@ use blit_api::{Error, ErrorKind, Events, FileHeader, RelPath, Result, TransferOp
 use blit_engine::{run_local, DestinationRoles, LocalTransfer, SourceRoles};
 use blit_transports::local::{LocalDestination, LocalSource};
 use blit_transports::remote::{Reach, Route, Target};
-use blit_transports::route;
 use std::ffi::OsStr;
 use std::os::unix::ffi::OsStrExt;
 use std::path::{Path, PathBuf};
@@ -116,20 +115,24 @@ impl Link {
         Ok(Link { transport, streams: args.streams, compress: compress.to_owned(), connect: args.connect.clone() })
     }
 
-    /// How a route reaches the daemon for this link.
+    /// The route to `remote` for this link (over ssh, or to its daemon).
+    fn route(&self, remote: &Remote) -> Result<Arc<dyn Route>> {
+        crate::ssh::route(remote, &self.connect, self.reach())
+    }
+
+    /// The transport settings of this link.
     fn reach(&self) -> Reach {
         let transport = match self.transport {
             TransportArg::Auto => "auto",
             TransportArg::Tcp => "tcp",
             TransportArg::Grpc => "grpc",
         };
-        let reach = Reach {
+        Reach {
             transport: transport.to_owned(),
             streams: self.streams,
             compress: self.compress.clone(),
             ..Reach::default()
-        };
-        self.connect.reach(reach)
+        }
     }
 }
 
@@ -154,7 +157,7 @@ pub(crate) async fn push(
     link: &Link,
     events: Events,
 ) -> Result<TransferSummary> {
-    let route = route(&link.reach())?;
+    let route = link.route(remote)?;
     let source = endpoints::inspect_source(src)?;
     let root = push_root(&source, remote)?;
     route.push(&target(remote, root), source_roles(&source.path), &options, events).await
@@ -168,7 +171,7 @@ pub(crate) async fn pull(
     link: &Link,
     events: Events,
 ) -> Result<TransferSummary> {
-    let route = route(&link.reach())?;
+    let route = link.route(remote)?;
     let path = remote_path(remote)?;
     let needs_kind = !remote.trailing_slash && !path.is_root() && !endpoints::local_dir_target(dst);
     let target = target(remote, path);
@@ -202,25 +205,25 @@ mod tests {
         std::fs::create_dir(&dir).unwrap();
         std::fs::write(dir.join("a.jpg"), b"x").unwrap();
         let src = endpoints::inspect_source(dir.as_os_str()).unwrap();
-        assert_eq!(push_root(&src, &remote("h:/m/backup")).unwrap().as_bytes(), b"backup/photos");
+        assert_eq!(push_root(&src, &remote("h::m/backup")).unwrap().as_bytes(), b"backup/photos");
         let mut with_slash = dir.as_os_str().to_owned();
         with_slash.push("/");
         let src = endpoints::inspect_source(&with_slash).unwrap();
-        assert_eq!(push_root(&src, &remote("h:/m/backup")).unwrap().as_bytes(), b"backup");
+        assert_eq!(push_root(&src, &remote("h::m/backup")).unwrap().as_bytes(), b"backup");
         let file = endpoints::inspect_source(dir.join("a.jpg").as_os_str()).unwrap();
-        assert_eq!(push_root(&file, &remote("h:/m/in/")).unwrap().as_bytes(), b"in/a.jpg");
-        assert_eq!(push_root(&file, &remote("h:/m/renamed.jpg")).unwrap().as_bytes(), b"renamed.jpg");
-        assert!(push_root(&file, &remote("h:/m/../etc")).is_err());
+        assert_eq!(push_root(&file, &remote("h::m/in/")).unwrap().as_bytes(), b"in/a.jpg");
+        assert_eq!(push_root(&file, &remote("h::m/renamed.jpg")).unwrap().as_bytes(), b"renamed.jpg");
+        assert!(push_root(&file, &remote("h::m/../etc")).is_err());
     }
 
     #[test]
     fn pull_root_follows_the_trailing_slash_rule() {
         let t = tempfile::tempdir().unwrap();
         let dst = t.path().join("new");
-        assert_eq!(pull_root(&remote("h:/m/photos"), dst.as_os_str(), true), dst.join("photos"));
-        assert_eq!(pull_root(&remote("h:/m/photos/"), dst.as_os_str(), true), dst);
-        assert_eq!(pull_root(&remote("h:/m/a.jpg"), dst.as_os_str(), false), dst);
-        assert_eq!(pull_root(&remote("h:/m/a.jpg"), t.path().as_os_str(), false), t.path().join("a.jpg"));
-        assert_eq!(pull_root(&remote("h:/m"), dst.as_os_str(), true), dst);
+        assert_eq!(pull_root(&remote("h::m/photos"), dst.as_os_str(), true), dst.join("photos"));
+        assert_eq!(pull_root(&remote("h::m/photos/"), dst.as_os_str(), true), dst);
+        assert_eq!(pull_root(&remote("h::m/a.jpg"), dst.as_os_str(), false), dst);
+        assert_eq!(pull_root(&remote("h::m/a.jpg"), t.path().as_os_str(), false), t.path().join("a.jpg"));
+        assert_eq!(pull_root(&remote("h::m"), dst.as_os_str(), true), dst);
     }
 }

@@ -16,7 +16,7 @@
 //!
 //! Sandboxing rewrites only addresses and absolute paths: `/srv/` and
 //! `/etc/blit/` become directories of the sandbox, the daemon listens on
-//! `127.0.0.1:0`, and `localhost:/` (or a final `localhost`) becomes
+//! `127.0.0.1:0`, and `localhost::` (or a final `localhost`) becomes
 //! `127.0.0.1:PORT:/` (`127.0.0.1:PORT`).
 
 use std::io::{BufRead, BufReader};
@@ -67,7 +67,7 @@ impl Sandbox {
         let mut text =
             text.replace("/srv/", &format!("{root}/srv/")).replace("/etc/blit/", &format!("{root}/etc/blit/"));
         if let Some(port) = self.port {
-            text = text.replace("localhost:/", &format!("127.0.0.1:{port}:/"));
+            text = text.replace("localhost::", &format!("127.0.0.1:{port}:/"));
             if text.ends_with(" localhost") {
                 text = format!("{}127.0.0.1:{port}", text.trim_end_matches("localhost"));
             }

@@ -160,7 +160,7 @@ fn rsync_flags_blit_lacks_are_answered_specifically() {
     let (src, dst) = pair(t.path());
     for (flag, said) in [
         ("--inplace", "renamed into place"),
-        ("-e", "blitd"),
+        ("--rsync-path=/usr/bin/rsync", "--blit-path"),
         ("--compare-dest=/snap", "--compare-dest is not supported yet"),
         ("--chmod=u+x", "keeps each entry's permissions"),
         ("-avL", "never follows them"),

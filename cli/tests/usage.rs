@@ -52,22 +52,34 @@ fn help_and_version_exit_0() {
 }
 
 #[test]
-fn an_ssh_style_destination_is_refused_and_creates_nothing() {
+fn an_ssh_style_destination_goes_over_ssh_and_never_becomes_a_local_directory() {
     let t = tempfile::tempdir().unwrap();
     std::fs::create_dir(t.path().join("src")).unwrap();
     std::fs::write(t.path().join("src/f"), b"x").unwrap();
-    for dst in ["server:backup/", "user@host:path", "user@host:/srv/x", "ssh://host/x"] {
+    // A stand-in for ssh that notes what it was asked to run and fails as
+    // ssh does when it cannot connect.
+    let log = t.path().join("rsh.log");
+    let rsh = format!("sh -c 'echo \"$@\" >> {}; echo no route to host >&2; exit 255' rsh", log.display());
+    for (dst, login, far) in [
+        ("server:backup/", "server", "--root ."),
+        ("user@host:path", "user@host", "--root ."),
+        ("user@host:/srv/x", "user@host", "--root /srv"),
+        ("ssh://host:2222/x", "-p 2222 host", "--root /"),
+    ] {
+        std::fs::remove_file(&log).ok();
         let out = std::process::Command::new(env!("CARGO_BIN_EXE_blit"))
             .current_dir(t.path())
-            .args(["copy", "src/", dst])
+            .args(["copy", "src/", dst, "-e", &rsh])
             .output()
             .unwrap();
-        assert_eq!(out.status.code(), Some(64), "a command-line error: {dst}");
         let err = stderr(&out);
-        assert!(err.contains("over ssh") && err.contains("::MODULE/path"), "{dst}: {err}");
+        assert_eq!(out.status.code(), Some(1), "{dst}: {err}");
+        assert!(err.contains("no route to host") && err.contains("::MODULE/path"), "{dst}: {err}");
+        let ran = std::fs::read_to_string(&log).unwrap();
+        assert_eq!(ran.trim(), format!("{login} blit server {far}"), "{dst}");
         let mut left: Vec<_> = std::fs::read_dir(t.path()).unwrap().map(|e| e.unwrap().file_name()).collect();
         left.sort();
-        assert_eq!(left, ["src"], "{dst}: nothing created locally");
+        assert_eq!(left, ["rsh.log", "src"], "{dst}: nothing created locally");
     }
     // `./` keeps a colon name local.
     let out = std::process::Command::new(env!("CARGO_BIN_EXE_blit"))

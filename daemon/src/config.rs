@@ -76,6 +76,10 @@ pub struct ModuleConfig {
     /// storage, as if each client passed `--fsync` (off by default).
     #[serde(default)]
     pub fsync: bool,
+    /// How messages to clients show the module's root (default `/NAME`).
+    /// `blit server` shows the directory its user named; files cannot set it.
+    #[serde(skip)]
+    pub shown_as: Option<PathBuf>,
 }
 
 impl ModuleConfig {
@@ -91,6 +95,7 @@ impl ModuleConfig {
             allow_setid: false,
             fsync: false,
             allow_xattrs: Vec::new(),
+            shown_as: None,
         }
     }
 

@@ -11,6 +11,7 @@ mod module;
 pub mod sandbox;
 mod security;
 mod server;
+mod stdio;
 mod tls;
 
 pub use check::check_config;
@@ -18,6 +19,7 @@ pub use config::{
     parse_listen, DaemonConfig, ModuleConfig, SourceWrap, DEFAULT_IDLE_TIMEOUT, DEFAULT_LISTEN, DEFAULT_MAX_SESSIONS,
 };
 pub use limits::{raise_open_files, Running};
+pub use stdio::serve_stdio;
 
 use blit_api::{Error, ErrorKind, Result};
 use blit_proto::pb::blit_server::BlitServer;
@@ -86,20 +88,8 @@ pub async fn run(
         tokio::time::sleep(grace.max(Duration::from_secs(1))).await;
         hard_tx.send_replace(true);
     });
-    let limits = server::Limits {
-        sessions: limits::Sessions::new(config.max_sessions, config.running.clone()),
-        idle: config.idle_timeout,
-    };
     let gate = gate::Gate::new(config.handshake_timeout.min(config.idle_timeout));
-    let service = BlitServer::new(
-        server::BlitService::new(modules, cancel_rx, config.source_wrap.clone())
-            .limits(limits)
-            .security(security.clone())
-            .gate(gate.clone())
-            .data_ports(config.data_ports),
-    )
-    .max_decoding_message_size(MAX_MESSAGE_SIZE)
-    .max_encoding_message_size(MAX_MESSAGE_SIZE);
+    let service = service(&config, modules, security.clone(), cancel_rx, gate.clone());
     // Connections that stay silent are closed before the HTTP/2 server sees them.
     let first_bytes = config.idle_timeout.min(limits::FIRST_BYTES);
     let incoming = ReceiverStream::new(limits::accept_speaking(
@@ -109,16 +99,9 @@ pub async fn run(
         security.tls.clone(),
         gate,
     ));
-    let server = tonic::transport::Server::builder()
-        .initial_stream_window_size(Some(2 * CHUNK_SIZE as u32))
-        .initial_connection_window_size(Some(4 * CHUNK_SIZE as u32))
-        .max_frame_size(Some(MAX_FRAME))
-        .http2_keepalive_interval(Some(Duration::from_secs(30)))
-        .http2_keepalive_timeout(Some(Duration::from_secs(20)))
-        .add_service(service)
-        .serve_with_incoming_shutdown(incoming, async move {
-            let _ = quit_rx.wait_for(|quit| *quit).await;
-        });
+    let server = http2().add_service(service).serve_with_incoming_shutdown(incoming, async move {
+        let _ = quit_rx.wait_for(|quit| *quit).await;
+    });
     tokio::select! {
         served = server => {
             served.map_err(|e| Error::new(ErrorKind::Io, format!("the gRPC server stopped: {e}")).with_source(e))
@@ -128,4 +111,37 @@ pub async fn run(
             Ok(())
         }
     }
+}
+
+/// The blitd service for `config`'s modules, with its session limits.
+fn service(
+    config: &DaemonConfig,
+    modules: Arc<module::Modules>,
+    security: Arc<security::Security>,
+    cancel: watch::Receiver<bool>,
+    gate: Arc<gate::Gate>,
+) -> BlitServer<server::BlitService> {
+    let limits = server::Limits {
+        sessions: limits::Sessions::new(config.max_sessions, config.running.clone()),
+        idle: config.idle_timeout,
+    };
+    BlitServer::new(
+        server::BlitService::new(modules, cancel, config.source_wrap.clone())
+            .limits(limits)
+            .security(security)
+            .gate(gate)
+            .data_ports(config.data_ports),
+    )
+    .max_decoding_message_size(MAX_MESSAGE_SIZE)
+    .max_encoding_message_size(MAX_MESSAGE_SIZE)
+}
+
+/// The HTTP/2 server settings every connection gets.
+fn http2() -> tonic::transport::Server {
+    tonic::transport::Server::builder()
+        .initial_stream_window_size(Some(2 * CHUNK_SIZE as u32))
+        .initial_connection_window_size(Some(4 * CHUNK_SIZE as u32))
+        .max_frame_size(Some(MAX_FRAME))
+        .http2_keepalive_interval(Some(Duration::from_secs(30)))
+        .http2_keepalive_timeout(Some(Duration::from_secs(20)))
 }

@@ -1,6 +1,6 @@
 //! `blit ls`: the entries of one directory of a module, streamed in batches.
 
-use blit_api::{Error, Result};
+use blit_api::{Error, ErrorKind, Result};
 use blit_proto::pb;
 use blit_transport_grpc::{server::list_reply, status_from_error};
 use blit_transports::local::Anchor;
@@ -41,7 +41,12 @@ fn list(target: &Anchor, tx: &mpsc::Sender<Result<pb::ListReply, Status>>) -> Re
         }
         open
     })
-    .map_err(|e| Error::io("list", target.shown().display(), e))?;
+    .map_err(|e| match e.kind() {
+        std::io::ErrorKind::NotFound => Error::new(ErrorKind::NotFound, "no such file or directory")
+            .with_path(target.shown().display().to_string())
+            .with_hint("check the path; `blit ls` on the directory above shows what is there"),
+        _ => Error::io("list", target.shown().display(), e),
+    })?;
     if open && !batch.is_empty() {
         let _ = tx.blocking_send(Ok(list_reply(&batch)));
     }

@@ -43,6 +43,8 @@ pub(crate) struct Module {
     pub(crate) fsync: bool,
     /// Extended attributes beyond `user.*` pushes may set (`allow_xattrs`).
     allow_xattrs: Vec<String>,
+    /// How clients see the root (`/name` unless configured).
+    shown: PathBuf,
 }
 
 /// The modules a daemon serves.
@@ -84,6 +86,7 @@ impl Modules {
                 allow_setid: c.allow_setid,
                 fsync: c.fsync,
                 allow_xattrs: c.allow_xattrs.clone(),
+                shown: c.shown_as.clone().unwrap_or_else(|| Path::new("/").join(&c.name)),
             });
         }
         Ok(Modules { modules })
@@ -141,9 +144,9 @@ impl Module {
         }
     }
 
-    /// How clients see the module's root: `/name`.
+    /// How clients see the module's root: `/name`, unless configured.
     fn shown_root(&self) -> PathBuf {
-        Path::new("/").join(&self.name)
+        self.shown.clone()
     }
 }
 

@@ -148,9 +148,12 @@ pub struct ModuleInfo {
     pub read_only: bool,
 }
 
-/// `host:port`, with brackets around an IPv6 address.
+/// `host:port`, with brackets around an IPv6 address; `host` alone for
+/// port 0, a peer reached another way than TCP (ssh).
 pub fn address(host: &str, port: u16) -> String {
-    if host.contains(':') {
+    if port == 0 {
+        host.to_owned()
+    } else if host.contains(':') {
         format!("[{host}]:{port}")
     } else {
         format!("{host}:{port}")

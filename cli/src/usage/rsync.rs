@@ -11,10 +11,7 @@ pub(crate) fn answer(flag: &str) -> Option<&'static str> {
              run left half-written is continued from its partial copy on the next run (always on), which is \
              what --inplace and --append are usually for"
         }
-        "-e" | "--rsh" | "--rsync-path" => {
-            "copying over ssh without a daemon is not supported yet; run blitd on the far side and name \
-             HOST:/module/path"
-        }
+        "--rsync-path" => "use --blit-path PROGRAM: the blit program on the far side of an ssh transfer",
         "--compare-dest" | "--copy-dest" => {
             "is not supported yet: blit compares only with DST itself; --link-dest DIR links unchanged files \
              from a previous copy"
@@ -47,17 +44,17 @@ pub(crate) fn answer(flag: &str) -> Option<&'static str> {
             "choose the codec and level with --compress zstd:LEVEL"
         }
         "--checksum-choice" | "--cc" => "blit compares content by BLAKE3 (-c)",
-        "--port" => "name the port in the address: HOST:PORT:/module/path",
+        "--port" => "name the port in the address: blit://HOST:PORT/module/path, or ssh://HOST:PORT/path over ssh",
         "--password-file" => "use --secret-file FILE (or the BLIT_SECRET environment variable)",
         "--partial-dir" | "-T" | "--temp-dir" => {
             "is not supported: partial and temporary files are kept beside their target, so the final \
              rename is atomic"
         }
         "--out-format" | "--log-file-format" => "is not supported: -i prints rsync's change codes",
-        "--list-only" => "use `blit ls HOST:/module/path`",
+        "--list-only" => "use `blit ls HOST::module/path` (or `blit ls HOST:path` over ssh)",
         "--daemon" => "run blitd",
         "--contimeout" => "use --timeout SECONDS",
-        "-4" | "--ipv4" | "-6" | "--ipv6" => "name an IPv4 address, or an IPv6 one in brackets: [ADDR]:/module/path",
+        "-4" | "--ipv4" | "-6" | "--ipv6" => "name an IPv4 address, or an IPv6 one in brackets: [ADDR]::module/path",
         "-F" | "--filter" | "-C" | "--cvs-exclude" => {
             "is not supported: use --exclude, --include, --exclude-from, --include-from or --files-from"
         }
@@ -73,7 +70,8 @@ mod tests {
     #[test]
     fn rsync_flags_get_their_own_answer_and_others_none() {
         assert!(answer("--inplace").unwrap().contains("renamed into place"));
-        assert!(answer("-e").unwrap().contains("blitd"));
+        assert!(answer("--rsync-path").unwrap().contains("--blit-path"));
+        assert_eq!(answer("-e"), None, "-e is blit's own flag now");
         assert!(answer("--copy-dest").unwrap().contains("--link-dest DIR"));
         assert_eq!(answer("--bogus"), None);
         assert_eq!(answer("-Q"), None);

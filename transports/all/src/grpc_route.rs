@@ -1,9 +1,10 @@
-//! The gRPC route: blitd's own protocol over TCP or TLS.
+//! The gRPC route: blit's own protocol to blitd over TCP or TLS, or to a
+//! `blit server` through ssh's standard input and output.
 
 use crate::remote::{Module, Reach, Route, SecretSource, Target};
 use blit_api::{Events, FileHeader, Result, TransferOptions, TransferSummary};
 use blit_engine::{DestinationRoles, SourceRoles};
-use blit_transport_grpc::{ClientTls, GrpcConfig, RemoteSpec, Secret, TransportMode};
+use blit_transport_grpc::{ClientTls, GrpcConfig, Pipe, RemoteSpec, Secret, TransportMode};
 
 /// Sessions and listings over gRPC, with one configuration.
 pub(crate) struct GrpcRoute(GrpcConfig);
@@ -27,7 +28,8 @@ impl GrpcRoute {
             .streams(reach.streams)
             .compress(compress)
             .secret(secret)
-            .tls(tls);
+            .tls(tls)
+            .pipe(reach.via.as_ref().map(|via| Pipe::new(via.argv.clone(), via.label.clone())));
         Ok(GrpcRoute(config))
     }
 }

@@ -1,13 +1,15 @@
 //! Routes to daemons: how this build pushes to, pulls from, lists and asks
 //! blitd, and the one place that says so when it cannot.
 //!
-//! [`crate::route`] gives the route a remote transfer takes (gRPC today;
-//! the ssh route will be chosen there too). A build without the `grpc`
+//! [`crate::route`] gives the route a remote transfer takes: blit's gRPC
+//! protocol to a daemon's port, or the same protocol through ssh
+//! ([`Reach::via`]) to a `blit server` that ssh starts. A build without the `grpc`
 //! feature has none, and every remote call fails with
 //! [`blit_api::GRPC_NOT_BUILT`].
 
 use blit_api::{Events, FileHeader, RelPath, Result, TransferOptions, TransferSummary};
 use blit_engine::{DestinationRoles, SourceRoles};
+use std::ffi::OsString;
 use std::path::PathBuf;
 
 /// A daemon, one of its modules, and a path inside it.
@@ -68,6 +70,19 @@ pub struct Reach {
     /// Connect with TLS: `Some(None)` trusts the system's roots,
     /// `Some(Some(file))` the CA certificates in that PEM file.
     pub tls: Option<Option<PathBuf>>,
+    /// Reach the server through a program's standard input and output
+    /// (ssh running `blit server`) instead of a daemon's TCP port.
+    pub via: Option<Via>,
+}
+
+/// A program whose standard input and output carry the connection: the
+/// ssh route runs `ssh HOST blit server --root DIR`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Via {
+    /// The program and its arguments.
+    pub argv: Vec<OsString>,
+    /// How errors name the peer (`user@host`).
+    pub label: String,
 }
 
 /// A module as clients see it.

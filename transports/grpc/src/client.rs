@@ -56,7 +56,8 @@ pub async fn push(
     events: Events,
 ) -> Result<TransferSummary> {
     let dialer = GrpcDialer { remote, config };
-    blit_session::client::push(remote, source, options, &config.session(), &dialer, events).await
+    let result = blit_session::client::push(remote, source, options, &config.session(), &dialer, events).await;
+    explained(result, config).await
 }
 
 /// Fetches the files below `remote` into `destination`; the daemon runs the
@@ -70,7 +71,17 @@ pub async fn pull(
     events: Events,
 ) -> Result<TransferSummary> {
     let dialer = GrpcDialer { remote, config };
-    blit_session::client::pull(remote, destination, options, &config.session(), &dialer, events).await
+    let result = blit_session::client::pull(remote, destination, options, &config.session(), &dialer, events).await;
+    explained(result, config).await
+}
+
+/// `result`, with a failure told in the words of the piped program when
+/// it has already ended (ssh lost its connection, the far side died).
+async fn explained<T>(result: Result<T>, config: &GrpcConfig) -> Result<T> {
+    match (result, &config.pipe) {
+        (Err(e), Some(pipe)) => Err(pipe.explain(e, false).await),
+        (result, _) => result,
+    }
 }
 
 /// The modules `host:port` serves.
@@ -79,10 +90,10 @@ pub async fn modules(host: &str, port: u16, config: &GrpcConfig) -> Result<Vec<M
     let mut client = connect(host, port, config).await?;
     let mut request = tonic::Request::new(pb::ModulesRequest { protocol_version: PROTOCOL_VERSION });
     attach(&mut request, config.secret.as_ref());
-    let reply = within(config.handshake_timeout, &peer, client.modules(request))
-        .await?
-        .map_err(|s| refused(&s, &peer, config))?
-        .into_inner();
+    let reply = match within(config.handshake_timeout, &peer, client.modules(request)).await? {
+        Ok(reply) => reply.into_inner(),
+        Err(status) => return Err(refused(&status, &peer, config).await),
+    };
     modules_from_pb(reply, &peer)
 }
 
@@ -99,10 +110,10 @@ pub async fn list(remote: &RemoteSpec, config: &GrpcConfig, mut each: impl FnMut
         path: Bytes::copy_from_slice(remote.path.as_bytes()),
     });
     attach(&mut request, config.secret.as_ref());
-    let mut stream = within(config.handshake_timeout, &peer, client.list(request))
-        .await?
-        .map_err(|s| refused(&s, &peer, config))?
-        .into_inner();
+    let mut stream = match within(config.handshake_timeout, &peer, client.list(request)).await? {
+        Ok(reply) => reply.into_inner(),
+        Err(status) => return Err(refused(&status, &peer, config).await),
+    };
     while let Some(reply) = stream.message().await.map_err(|s| error_from_status(&s, &peer))? {
         entries_from_pb(reply, &peer)?.into_iter().for_each(&mut each);
     }
@@ -133,14 +144,14 @@ impl Dialer for GrpcDialer<'_> {
             match within(config.handshake_timeout, &peer, client.transfer(request)).await? {
                 Ok(response) => {
                     let incoming = frames(response.into_inner(), peer);
-                    return Ok(Dialed { incoming, out, control: Some(control) });
+                    return Ok(Dialed { incoming, out, control });
                 }
                 Err(status) if dropped(&status) && attempt < FIRST_EXCHANGE_ATTEMPTS => {
                     tracing::debug!("{peer}: the connection closed before blitd answered; trying again");
                     tokio::time::sleep(RETRY_PAUSE * attempt).await;
                     attempt += 1;
                 }
-                Err(status) => return Err(refused(&status, &peer, config)),
+                Err(status) => return Err(refused(&status, &peer, config).await),
             }
         }
     }
@@ -167,9 +178,13 @@ fn dropped(status: &tonic::Status) -> bool {
 
 /// The error for a status that ended a request's first exchange. A plain
 /// client that reaches a TLS daemon sees the connection drop before any
-/// answer; say what may be wrong.
-fn refused(status: &tonic::Status, peer: &str, config: &GrpcConfig) -> Error {
+/// answer; say what may be wrong. Through a pipe, the program that ended
+/// says it (ssh's refusal, a missing `blit` on the far side).
+async fn refused(status: &tonic::Status, peer: &str, config: &GrpcConfig) -> Error {
     let e = error_from_status(status, peer);
+    if let Some(pipe) = config.pipe.as_ref().filter(|_| dropped(status)) {
+        return pipe.explain(e, true).await;
+    }
     if config.tls.is_none() && dropped(status) {
         return e.with_hint(
             "the connection closed before blitd answered; if blitd serves TLS, connect with --tls or --tls-ca FILE",
@@ -202,8 +217,11 @@ async fn connect(host: &str, port: u16, config: &GrpcConfig) -> Result<BlitClien
 }
 
 /// [`connect`], also returning the address that answered (the data plane
-/// is offered on the same address).
-async fn connect_to(host: &str, port: u16, config: &GrpcConfig) -> Result<(BlitClient<Channel>, SocketAddr)> {
+/// is offered on the same address); none through a pipe.
+async fn connect_to(host: &str, port: u16, config: &GrpcConfig) -> Result<(BlitClient<Channel>, Option<SocketAddr>)> {
+    if let Some(pipe) = &config.pipe {
+        return Ok((client(pipe.channel().await?, config), None));
+    }
     let peer = address(host, port);
     let attempt = async {
         let addrs: Vec<_> = tokio::net::lookup_host((host, port))
@@ -248,8 +266,12 @@ async fn connect_to(host: &str, port: u16, config: &GrpcConfig) -> Result<(BlitC
             .with_hint(START_HINT))
     };
     let (channel, addr) = within(config.connect_timeout, &peer, attempt).await??;
-    let client = BlitClient::new(channel)
+    Ok((client(channel, config), Some(addr)))
+}
+
+/// A client on `channel` with the configured message limits.
+fn client(channel: Channel, config: &GrpcConfig) -> BlitClient<Channel> {
+    BlitClient::new(channel)
         .max_decoding_message_size(config.max_message_size)
-        .max_encoding_message_size(config.max_message_size);
-    Ok((client, addr))
+        .max_encoding_message_size(config.max_message_size)
 }

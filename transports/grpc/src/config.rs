@@ -37,6 +37,10 @@ pub struct GrpcConfig {
     /// The data plane then runs inside TLS too, checked against the same
     /// roots and host.
     pub tls: Option<ClientTls>,
+    /// Reach the server through this program's standard input and output
+    /// (ssh) instead of TCP; the payload then travels in-stream.
+    #[cfg(feature = "client")]
+    pub pipe: Option<crate::Pipe>,
 }
 
 impl Default for GrpcConfig {
@@ -52,6 +56,8 @@ impl Default for GrpcConfig {
             data_plane_addr: None,
             secret: None,
             tls: None,
+            #[cfg(feature = "client")]
+            pipe: None,
         }
     }
 }
@@ -62,6 +68,11 @@ impl GrpcConfig {
         let mut plane = SessionConfig::default();
         plane.handshake_timeout = self.handshake_timeout;
         plane.transport = self.transport;
+        // A pipe carries everything; there is no address for a data plane.
+        #[cfg(feature = "client")]
+        if self.pipe.is_some() {
+            plane.transport = TransportMode::Grpc;
+        }
         plane.streams = self.streams;
         plane.compress = self.compress.clone();
         plane.data_plane_timeout = self.data_plane_timeout;
@@ -120,6 +131,13 @@ impl GrpcConfig {
     /// Connects with TLS, trusting `tls`'s roots (`None`: plain TCP).
     pub fn tls(mut self, tls: Option<ClientTls>) -> Self {
         self.tls = tls;
+        self
+    }
+
+    /// Reaches the server through `pipe` instead of TCP.
+    #[cfg(feature = "client")]
+    pub fn pipe(mut self, pipe: Option<crate::Pipe>) -> Self {
+        self.pipe = pipe;
         self
     }
 

@@ -8,6 +8,8 @@ mod config;
 #[cfg(feature = "client")]
 mod connector;
 mod error;
+#[cfg(feature = "client")]
+mod pipe;
 #[cfg(feature = "server")]
 pub mod server;
 
@@ -24,6 +26,8 @@ pub use blit_tls::{ClientTls, ServerTls};
 pub use client::{list, modules, pull, push};
 pub use config::GrpcConfig;
 pub use error::{error_from_status, status_from_error};
+#[cfg(feature = "client")]
+pub use pipe::Pipe;
 
 /// Registers the gRPC payload transport under [`SCHEME`]. The registered
 /// factory builds a loopback transport ([`GrpcTransport::loopback`]); remote
