@@ -58,6 +58,10 @@ pub enum ProgressEvent {
         kind: FileKind,
         /// Size in bytes.
         size: u64,
+        /// The destination holds nothing at this path (false: it holds
+        /// something that differs, or a hard link would be made).
+        #[serde(default)]
+        new: bool,
     },
     /// An entry started landing.
     FileStarted {

@@ -30,12 +30,28 @@ Exit codes: 0 everything was done; 1 a fatal error stopped the transfer;
 on stderr) or mirror left deletions undone (the summary says why); 64 the
 command line was wrong, nothing was done.";
 
+const CHECK_HELP: &str = "\
+SRC and DST are addresses as for copy (local, HOST:path over ssh, a daemon);
+they are compared as named: `blit check photos backup/photos` compares the
+two directories. Only content counts (files by BLAKE3, symlinks by target,
+and whether each entry exists); modes, times and owners do not. Filters
+(--exclude, ...) choose what is compared. Each difference is one line on
+stdout: `differs PATH`, `missing PATH` (not in DST), `extra PATH` (only in
+DST); --json prints one object per difference and a final one with the counts.
+
+A daemon module that is read-only can be compared as SRC, not as DST.
+
+Exit codes: 0 the same content; 3 they differ; 2 some entries could not be
+compared (each is named on stderr); 1 a fatal error; 64 the command line was
+wrong.";
+
 /// Exit codes, for `blit --help` and `blit.1`.
 const EXIT_HELP: &str = "\
 Exit codes: 0 everything was done; 1 a fatal error stopped the command;
 2 a transfer finished, but not everything was done: some entries failed
 (each is named on stderr) or mirror left deletions undone (the summary says
-why); 64 the command line was wrong, nothing was done.";
+why); 3 `blit check` found differences; 64 the command line was wrong,
+nothing was done.";
 
 /// blit moves file trees fast.
 #[derive(Debug, Parser)]
@@ -61,6 +77,11 @@ pub enum Command {
     /// does not have (only after the whole source was read without error).
     #[command(after_long_help = TRANSFER_HELP, disable_help_flag = true)]
     Mirror(TransferArgs),
+    /// Compare SRC and DST by content (BLAKE3) without copying; print each
+    /// difference (differs, missing from DST, extra in DST). Exit 0 when
+    /// they hold the same content, 3 when they differ.
+    #[command(after_long_help = CHECK_HELP, disable_help_flag = true)]
+    Check(TransferArgs),
     /// List the modules a blitd daemon serves.
     Modules(ModulesArgs),
     /// List a directory (or one entry) on a blitd daemon.

@@ -3,6 +3,7 @@
 
 mod args;
 mod bwlimit;
+mod check;
 mod color;
 mod connect_args;
 mod docs;
@@ -25,6 +26,7 @@ mod usage;
 mod wiring;
 
 pub use args::{Cli, ColorArg, Command, CompletionsArgs, LsArgs, ManArgs, ModulesArgs, TransferArgs, TransportArg};
+pub use check::EXIT_DIFFER;
 pub use color::{clap_color, color_in_args, init_logging, use_color};
 pub use connect_args::{ConnectArgs, SECRET_ENV};
 pub use docs::command;
@@ -51,6 +53,7 @@ pub fn run(cli: Cli) -> std::process::ExitCode {
     let code = match cli.command {
         Command::Copy(args) => transfer::run(args, false),
         Command::Mirror(args) => transfer::run(args, true),
+        Command::Check(args) => check::run(args),
         Command::Modules(args) => inspect::modules(args),
         Command::Ls(args) => ls::ls(args),
         Command::Completions(args) => docs::completions(args),

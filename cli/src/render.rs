@@ -219,6 +219,11 @@ impl Renderer {
         }
     }
 
+    /// A line of the command's listing on stdout, around the bar.
+    pub(crate) fn line(&self, text: &str) {
+        self.entry_line(text);
+    }
+
     /// An entry line (`-v`, `-i`): stdout, or stderr with `--json`.
     fn entry_line(&self, text: &str) {
         let text = crate::escape::for_terminal(text);

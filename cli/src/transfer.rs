@@ -29,7 +29,7 @@ pub(crate) fn run(args: TransferArgs, mirror: bool) -> u8 {
         return EXIT_USAGE;
     }
     let started = Instant::now();
-    let result = execute(&args, mirror, &renderer);
+    let result = options(&args, mirror).and_then(|options| execute(&args, options, renderer.clone(), &renderer));
     renderer.close();
     match result {
         Ok(mut summary) => {
@@ -74,7 +74,7 @@ fn ignored_link_flags(args: &TransferArgs, local: bool) -> Option<String> {
 }
 
 /// The options every source of this command runs with.
-fn options(args: &TransferArgs, mirror: bool) -> Result<TransferOptions> {
+pub(crate) fn options(args: &TransferArgs, mirror: bool) -> Result<TransferOptions> {
     let rsync = &args.rsync;
     Ok(args
         .preserve
@@ -111,19 +111,24 @@ fn destination(args: &TransferArgs) -> OsString {
 }
 
 /// Checks that every endpoint parses (see `remote`).
-fn endpoints(args: &TransferArgs) -> Result<()> {
+pub(crate) fn endpoints(args: &TransferArgs) -> Result<()> {
     remote::parse(&destination(args))?;
     args.src.iter().try_for_each(|src| remote::parse(src).map(drop))
 }
 
-fn execute(args: &TransferArgs, mirror: bool, renderer: &std::sync::Arc<Renderer>) -> Result<TransferSummary> {
-    let options = options(args, mirror)?;
+/// Runs every source of `args` into its destination with `options`,
+/// telling `events`; `renderer` says how long nothing happened (`--timeout`).
+pub(crate) fn execute(
+    args: &TransferArgs,
+    options: TransferOptions,
+    events: Events,
+    renderer: &Renderer,
+) -> Result<TransferSummary> {
     let link = wiring::Link::from_args(args)?;
     let dst = destination(args);
     let to = remote::parse(&dst)?;
     let sources = args.src.iter().map(|src| Ok((src, remote::parse(src)?))).collect::<Result<Vec<_>>>()?;
     let local = to.is_none() && sources.iter().all(|(_, from)| from.is_none());
-    let events: Events = renderer.clone();
     if let Some(message) = ignored_link_flags(args, local) {
         events.emit(blit_api::ProgressEvent::Warning { message });
     }

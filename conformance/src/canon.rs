@@ -70,8 +70,8 @@ impl CanonicalLog {
                     *bytes_open.entry(path.as_bytes().to_vec()).or_default() += bytes;
                     continue;
                 }
-                ProgressEvent::Planned { path, kind, size } => {
-                    (path, format!("planned {} size={size}", kind_str(*kind)))
+                ProgressEvent::Planned { path, kind, size, new } => {
+                    (path, format!("planned {} size={size} new={new}", kind_str(*kind)))
                 }
                 ProgressEvent::FileStarted { path, kind, size } => {
                     (path, format!("started {} size={size}", kind_str(*kind)))

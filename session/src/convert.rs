@@ -255,7 +255,7 @@ pub(crate) fn options_from_pb(o: Option<pb::Options>) -> TransferOptions {
 }
 
 fn entry(path: &RelPath, kind: FileKind, size: u64) -> pb::EntryEvent {
-    pb::EntryEvent { path: path_to_pb(path), kind: kind_to_pb_kind(kind) as i32, size }
+    pb::EntryEvent { path: path_to_pb(path), kind: kind_to_pb_kind(kind) as i32, size, new: false }
 }
 
 /// The wire form of a destination event. `Started` and the terminal events
@@ -270,7 +270,9 @@ pub(crate) fn event_to_pb(e: &ProgressEvent, mask: &Mask) -> Option<pb::Event> {
         ProgressEvent::ManifestComplete { entries, bytes, complete } => {
             E::ManifestComplete(pb::ManifestComplete { entries: *entries, bytes: *bytes, complete: *complete })
         }
-        ProgressEvent::Planned { path, kind, size } => E::Planned(entry(path, *kind, *size)),
+        ProgressEvent::Planned { path, kind, size, new } => {
+            E::Planned(pb::EntryEvent { new: *new, ..entry(path, *kind, *size) })
+        }
         ProgressEvent::FileStarted { path, kind, size } => E::FileStarted(entry(path, *kind, *size)),
         ProgressEvent::FileBytes { path, bytes, zero_copy } => {
             E::FileBytes(pb::FileBytes { path: path_to_pb(path), bytes: *bytes, zero_copy: *zero_copy })
@@ -307,8 +309,9 @@ pub(crate) fn event_from_pb(e: pb::Event) -> Result<ProgressEvent> {
             ProgressEvent::ManifestComplete { entries: m.entries, bytes: m.bytes, complete: m.complete }
         }
         E::Planned(e) => {
+            let new = e.new;
             let (path, kind, size) = entry(e)?;
-            ProgressEvent::Planned { path, kind, size }
+            ProgressEvent::Planned { path, kind, size, new }
         }
         E::FileStarted(e) => {
             let (path, kind, size) = entry(e)?;

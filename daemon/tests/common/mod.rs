@@ -273,7 +273,7 @@ pub fn canonical(events: &[ProgressEvent]) -> Vec<String> {
                 }
                 continue;
             }
-            ProgressEvent::Planned { path, kind, size } => (path, format!("planned {kind:?} {size}")),
+            ProgressEvent::Planned { path, kind, size, new } => (path, format!("planned {kind:?} {size} new={new}")),
             ProgressEvent::FileStarted { path, kind, size } => (path, format!("started {kind:?} {size}")),
             ProgressEvent::FileDone { path, kind, bytes } => (path, format!("done {kind:?} {bytes}")),
             ProgressEvent::FileFailed { path, kind, .. } => (path, format!("failed {kind}")),

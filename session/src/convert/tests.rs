@@ -67,7 +67,8 @@ fn events_round_trip() {
         ProgressEvent::ManifestProgress { entries: 1, bytes: 2 },
         ProgressEvent::NeedBatch { files: 3, bytes: 4 },
         ProgressEvent::ManifestComplete { entries: 5, bytes: 6, complete: true },
-        ProgressEvent::Planned { path: p.clone(), kind: FileKind::File, size: 7 },
+        ProgressEvent::Planned { path: p.clone(), kind: FileKind::File, size: 7, new: true },
+        ProgressEvent::Planned { path: p.clone(), kind: FileKind::Dir, size: 0, new: false },
         ProgressEvent::FileStarted { path: p.clone(), kind: FileKind::Symlink, size: 8 },
         ProgressEvent::FileBytes { path: p.clone(), bytes: 9, zero_copy: true },
         ProgressEvent::FileDone { path: p.clone(), kind: FileKind::Dir, bytes: 10 },
@@ -135,6 +136,7 @@ fn refuses_unsafe_and_malformed_input() {
                 path: Bytes::copy_from_slice(bad_path),
                 kind: pb::Kind::File as i32,
                 size: 0,
+                new: false,
             })),
         };
         assert_eq!(event_from_pb(ev).unwrap_err().kind(), ErrorKind::Protocol);

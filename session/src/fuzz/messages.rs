@@ -126,10 +126,11 @@ fn pb_item() -> impl Strategy<Value = pb::ManifestItem> {
 fn pb_event() -> impl Strategy<Value = pb::Event> {
     use pb::event::Event as E;
     let entry = || {
-        (path_bytes(), -1i32..5, any::<u64>()).prop_map(|(path, kind, size)| pb::EntryEvent {
+        (path_bytes(), -1i32..5, any::<u64>(), any::<bool>()).prop_map(|(path, kind, size, new)| pb::EntryEvent {
             path: path.into(),
             kind,
             size,
+            new,
         })
     };
     let bytes = || {

@@ -276,8 +276,10 @@ impl Judge {
         self.fatal.take()
     }
 
-    fn planned(&self, h: &FileHeader) {
-        self.emit(ProgressEvent::Planned { path: h.path.clone(), kind: h.kind, size: h.size });
+    /// A dry run's report that `h` would be transferred; `new` when the
+    /// destination holds nothing at its path.
+    fn planned(&self, h: &FileHeader, new: bool) {
+        self.emit(ProgressEvent::Planned { path: h.path.clone(), kind: h.kind, size: h.size, new });
     }
 
     fn applied(&self, h: &FileHeader, result: io::Result<()>, op: &str, abs: &Path) {
@@ -372,7 +374,7 @@ impl Judge {
             }
             Ok(existing) => {
                 if self.options.dry_run {
-                    self.planned(h);
+                    self.planned(h, existing.is_none());
                     return DirState::Fresh;
                 }
                 let made = (|| {
@@ -405,12 +407,12 @@ impl Judge {
 
     fn file(&mut self, h: FileHeader, fresh_parent: bool, looked: Option<Option<Stat>>) -> Option<FileHeader> {
         if fresh_parent {
-            return self.needed(h);
+            return self.needed(h, true);
         }
         let abs = self.tree.shown(&h.path);
         let m = match looked.map_or_else(|| self.lstat(&h.path), Ok) {
             Ok(Some(m)) => m,
-            Ok(None) => return self.needed(h),
+            Ok(None) => return self.needed(h, true),
             Err(e) => {
                 self.fail(&h.path, FileKind::File, h.size, Error::io("read metadata", abs.display(), e));
                 return None;
@@ -424,7 +426,7 @@ impl Judge {
             return None;
         }
         if !m.is_file() || m.size != h.size {
-            return self.needed(h);
+            return self.needed(h, false);
         }
         // The root file is reached through its parent.
         let at = match self.place(&h.path) {
@@ -445,7 +447,7 @@ impl Judge {
                 // Checksum mode: the content decides; an unreadable file is rewritten.
                 let digest = at.open_file().and_then(|f| meta::blake3_reader(f, &mut self.buf));
                 if digest.ok() != Some(sum) {
-                    return self.needed(h);
+                    return self.needed(h, false);
                 }
                 if !same_mtime && !self.options.dry_run {
                     if let Err(e) = at.set_mtime(h.mtime_ns) {
@@ -454,7 +456,7 @@ impl Judge {
                     }
                 }
             }
-            None if !same_mtime && !self.options.size_only => return self.needed(h),
+            None if !same_mtime && !self.options.size_only => return self.needed(h, false),
             None => {}
         }
         let chowned = !self.options.dry_run && self.keep_meta(&at, &h, Some(&m));
@@ -466,12 +468,13 @@ impl Judge {
         None
     }
 
-    fn needed(&mut self, mut h: FileHeader) -> Option<FileHeader> {
-        if self.linked_from_base(&h) {
+    /// `h`'s content is needed (`new`: nothing stands at its path).
+    fn needed(&mut self, mut h: FileHeader, new: bool) -> Option<FileHeader> {
+        if self.linked_from_base(&h, new) {
             return None;
         }
         if self.options.dry_run {
-            self.planned(&h);
+            self.planned(&h, new);
             return None;
         }
         if let Some(partials) = &self.partials {

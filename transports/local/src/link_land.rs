@@ -70,7 +70,7 @@ pub(crate) fn judge(
     let link = PendingLink { path: h.path, target };
     if dry_run {
         if needs_link(tree, &link) {
-            events.emit(ProgressEvent::Planned { path: link.path, kind: FileKind::File, size: 0 });
+            events.emit(ProgressEvent::Planned { path: link.path, kind: FileKind::File, size: 0, new: false });
         }
         return Ok(None);
     }

@@ -25,7 +25,8 @@ impl Judge {
     /// Links `h` from the previous copy when it holds it unchanged (a dry
     /// run reports it as planned, with no bytes); false when `h` must be
     /// sent.
-    pub(super) fn linked_from_base(&mut self, h: &FileHeader) -> bool {
+    /// `new`: the destination holds nothing at `h`'s path.
+    pub(super) fn linked_from_base(&mut self, h: &FileHeader, new: bool) -> bool {
         let Some(base) = &self.link_dest else { return false };
         // Extended attributes live on the inode: a link would carry the old ones.
         if h.kind != FileKind::File || h.hard_link.is_some() || h.path.is_root() || !h.xattrs.is_empty() {
@@ -33,7 +34,7 @@ impl Judge {
         }
         let Some(old) = unchanged(base, h, self.options.checksum, &mut self.buf) else { return false };
         if self.options.dry_run {
-            self.emit(ProgressEvent::Planned { path: h.path.clone(), kind: FileKind::File, size: 0 });
+            self.emit(ProgressEvent::Planned { path: h.path.clone(), kind: FileKind::File, size: 0, new });
             return true;
         }
         let Ok(Some(target)) = self.place(&h.path) else { return false };

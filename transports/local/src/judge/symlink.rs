@@ -25,7 +25,7 @@ impl Judge {
         };
         let at = match at {
             Ok(at) => at,
-            Err(e) if self.options.dry_run && e.kind() == io::ErrorKind::NotFound => return self.planned(h),
+            Err(e) if self.options.dry_run && e.kind() == io::ErrorKind::NotFound => return self.planned(h, true),
             Err(e) => {
                 return self.fail(&h.path, FileKind::Symlink, h.size, Error::io("open directory", abs.display(), e))
             }
@@ -41,15 +41,24 @@ impl Judge {
                 let e = dir_in_the_way(&abs).with_hint("a directory is where a symlink goes; remove it, then rerun");
                 return self.fail(&h.path, FileKind::Symlink, h.size, e);
             }
-            if m.is_symlink() && m.mtime_ns == h.mtime_ns && at.read_link().is_ok_and(|t| t == target) {
+            // With --checksum the target decides, as content does for files:
+            // a link that only has another mtime gets it in place.
+            let same_mtime = m.mtime_ns == h.mtime_ns;
+            if m.is_symlink() && (same_mtime || self.options.checksum) && at.read_link().is_ok_and(|t| t == target) {
                 if !self.options.dry_run {
+                    if !same_mtime {
+                        if let Err(e) = at.set_mtime(h.mtime_ns) {
+                            let e = Error::io("set mtime", abs.display(), e);
+                            return self.fail(&h.path, FileKind::Symlink, h.size, e);
+                        }
+                    }
                     self.keep_meta(&at, h, Some(m));
                 }
                 return;
             }
         }
         if self.options.dry_run {
-            return self.planned(h);
+            return self.planned(h, existing.is_none());
         }
         let result = if existing.is_none() {
             at.symlink(target).and_then(|()| at.set_mtime(h.mtime_ns))

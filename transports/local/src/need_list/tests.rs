@@ -159,7 +159,7 @@ async fn dry_run_changes_nothing_and_reports_what_it_would_do() {
         .events()
         .into_iter()
         .filter_map(|e| match e {
-            ProgressEvent::Planned { path, kind, size } => Some((path.display(), kind, size)),
+            ProgressEvent::Planned { path, kind, size, .. } => Some((path.display(), kind, size)),
             _ => None,
         })
         .collect();
