@@ -168,7 +168,7 @@ fn dropped(status: &tonic::Status) -> bool {
 /// The error for a status that ended a request's first exchange. A plain
 /// client that reaches a TLS daemon sees the connection drop before any
 /// answer; say what may be wrong.
-fn refused(status: &tonic::Status, peer: &str, config: &GrpcConfig) -> Error {
+pub(crate) fn refused(status: &tonic::Status, peer: &str, config: &GrpcConfig) -> Error {
     let e = error_from_status(status, peer);
     if config.tls.is_none() && dropped(status) {
         return e.with_hint(
@@ -197,7 +197,7 @@ fn causes(e: &dyn std::error::Error) -> String {
 }
 
 /// Resolves `host` and connects to the first address that answers.
-async fn connect(host: &str, port: u16, config: &GrpcConfig) -> Result<BlitClient<Channel>> {
+pub(crate) async fn connect(host: &str, port: u16, config: &GrpcConfig) -> Result<BlitClient<Channel>> {
     connect_to(host, port, config).await.map(|(client, _)| client)
 }
 

@@ -1,0 +1,59 @@
+//! The client side of `Space` and `Remove` (`blit df`, `blit rm`): one
+//! unary request each, authenticated and timed like `List`.
+
+use crate::auth::attach;
+use crate::client::{connect, refused};
+use crate::GrpcConfig;
+use blit_api::{ErrorKind, FileKind, Result, Space};
+use blit_proto::{pb, PROTOCOL_VERSION};
+use blit_session::admin::{removed_from_pb, space_from_pb};
+use blit_session::client::within;
+use blit_session::RemoteSpec;
+use prost::bytes::Bytes;
+
+/// The size and free space of the file system that holds `remote` (the
+/// module's root, or the path inside it).
+pub async fn space(remote: &RemoteSpec, config: &GrpcConfig) -> Result<Space> {
+    let peer = remote.address();
+    let mut client = connect(&remote.host, remote.port, config).await?;
+    let mut request = tonic::Request::new(pb::SpaceRequest {
+        protocol_version: PROTOCOL_VERSION,
+        module: remote.module.clone(),
+        path: Bytes::copy_from_slice(remote.path.as_bytes()),
+    });
+    attach(&mut request, config.secret.as_ref());
+    let reply = within(config.handshake_timeout, &peer, client.space(request))
+        .await?
+        .map_err(|s| answer(&s, &peer, config, "df"))?
+        .into_inner();
+    space_from_pb(reply, &peer)
+}
+
+/// Removes the entry `remote` names, with everything below it; returns
+/// what it was. The daemon refuses the module's root and read-only
+/// modules. Removing a large tree takes as long as it takes: the answer
+/// is awaited without the handshake timeout.
+pub async fn remove(remote: &RemoteSpec, config: &GrpcConfig) -> Result<FileKind> {
+    let peer = remote.address();
+    let mut client = connect(&remote.host, remote.port, config).await?;
+    let mut request = tonic::Request::new(pb::RemoveRequest {
+        protocol_version: PROTOCOL_VERSION,
+        module: remote.module.clone(),
+        path: Bytes::copy_from_slice(remote.path.as_bytes()),
+    });
+    attach(&mut request, config.secret.as_ref());
+    let reply = client.remove(request).await.map_err(|s| answer(&s, &peer, config, "rm"))?.into_inner();
+    removed_from_pb(reply, &peer)
+}
+
+/// The error for a refused request; a daemon from before these requests
+/// answers `UNIMPLEMENTED` with no kind of its own, which says so.
+fn answer(status: &tonic::Status, peer: &str, config: &GrpcConfig, verb: &str) -> blit_api::Error {
+    let e = refused(status, peer, config);
+    if status.code() == tonic::Code::Unimplemented && status.metadata().get("blit-error-kind").is_none() {
+        return blit_api::Error::new(ErrorKind::Unsupported, format!("this blitd does not answer `blit {verb}`"))
+            .with_path(peer.to_owned())
+            .with_hint("upgrade blitd to this blit's release");
+    }
+    e
+}
