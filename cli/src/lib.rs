@@ -1,14 +1,18 @@
 #![doc = include_str!("../README.md")]
 #![deny(missing_docs)]
 
+mod admin_args;
 mod args;
 mod bwlimit;
 mod color;
 mod connect_args;
+mod df;
 mod docs;
+mod du;
 mod endpoints;
 mod escape;
 mod filter_args;
+mod find;
 mod inspect;
 mod log_file;
 mod ls;
@@ -16,13 +20,16 @@ mod names;
 mod preserve_args;
 mod progress_line;
 mod remote;
+mod remote_walk;
 mod render;
 mod report;
+mod rm;
 mod rsync_args;
 mod transfer;
 mod usage;
 mod wiring;
 
+pub use admin_args::{DfArgs, DuArgs, FindArgs, RmArgs};
 pub use args::{Cli, ColorArg, Command, CompletionsArgs, LsArgs, ManArgs, ModulesArgs, TransferArgs, TransportArg};
 pub use color::{clap_color, color_in_args, init_logging, use_color};
 pub use connect_args::{ConnectArgs, SECRET_ENV};
@@ -51,6 +58,10 @@ pub fn run(cli: Cli) -> std::process::ExitCode {
         Command::Mirror(args) => transfer::run(args, true),
         Command::Modules(args) => inspect::modules(args),
         Command::Ls(args) => ls::ls(args),
+        Command::Du(args) => du::du(args),
+        Command::Df(args) => df::df(args),
+        Command::Find(args) => find::find(args),
+        Command::Rm(args) => rm::rm(args),
         Command::Completions(args) => docs::completions(args),
         Command::Man(args) => docs::man(args),
     };

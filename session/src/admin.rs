@@ -61,7 +61,7 @@ pub fn check_removal(module: &str, read_only: bool, path: &RelPath) -> Result<()
     if path.is_root() {
         return Err(Error::new(ErrorKind::PermissionDenied, "refused: blit rm never removes a module's root")
             .with_path(shown)
-            .with_hint(format!("name an entry inside it, such as /{module}/old (`blit ls` lists them)")));
+            .with_hint(format!("name an entry inside it, such as /{module}/old; `blit ls` lists them")));
     }
     Ok(())
 }
