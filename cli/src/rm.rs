@@ -35,10 +35,7 @@ pub(crate) fn rm(args: RmArgs) -> u8 {
             if path.is_root() {
                 return Err(Error::new(ErrorKind::PermissionDenied, "refused: blit rm never removes a module's root")
                     .with_path(shown)
-                    .with_hint(format!(
-                        "name an entry inside it, such as /{}/old; `blit ls` lists them",
-                        top.module
-                    )));
+                    .with_hint(format!("name an entry inside it, such as /{}/old; `blit ls` lists them", top.module)));
             }
             targets.push((shown, crate::wiring::target(&top, path)));
         }
