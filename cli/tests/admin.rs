@@ -279,3 +279,29 @@ fn every_verb_needs_the_module_secret() {
     blit_ok(&[os("rm"), os("--secret-file"), secret, os("-y"), &note]);
     assert!(!module.join("photos/notes.txt").exists());
 }
+
+#[test]
+fn rm_asks_on_a_terminal_and_only_yes_removes() {
+    let t = tempfile::tempdir().unwrap();
+    let module = t.path().join("m");
+    write(&module.join("keep"), b"k", 0o644, 1_000, 0);
+    write(&module.join("old/gone"), b"g", 0o644, 1_000, 0);
+    let d = start(&[("m", &module, false)]);
+    let tmux = common::tmux::Tmux::new(t.path());
+    let command = format!(
+        "{} rm {} {}; echo EXIT=$?; sleep 60",
+        env!("CARGO_BIN_EXE_blit"),
+        d.url("/m/keep").to_string_lossy(),
+        d.url("/m/old").to_string_lossy()
+    );
+    tmux.run(&["new-session", "-d", "-s", "blit", "-x", "120", "-y", "20", &command]);
+    tmux.wait_for("remove /m/keep? [y/N]");
+    tmux.run(&["send-keys", "-t", "blit", "n", "Enter"]);
+    tmux.wait_for("remove /m/old? [y/N]");
+    assert!(module.join("keep").exists() && module.join("old/gone").exists(), "nothing removed before yes");
+    tmux.run(&["send-keys", "-t", "blit", "yes", "Enter"]);
+    let screen = tmux.wait_for("EXIT=");
+    assert!(screen.contains("blit: kept /m/keep") && screen.contains("EXIT=0"), "{screen}");
+    assert!(module.join("keep").exists(), "n keeps it");
+    assert!(!module.join("old").exists(), "yes removes the tree");
+}

@@ -5,6 +5,7 @@
 
 pub mod daemon;
 pub mod process;
+pub mod tmux;
 
 use std::collections::BTreeMap;
 use std::ffi::OsStr;
