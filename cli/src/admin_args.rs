@@ -18,18 +18,39 @@ pub struct DuArgs {
     /// Print only the total (the same as --max-depth 0).
     #[arg(short = 's', long)]
     pub summarize: bool,
+    /// -h, --json and --help.
+    #[command(flatten)]
+    pub output: SizeOutput,
+    /// Secret and TLS (--secret-file, --tls, --tls-ca).
+    #[command(flatten)]
+    pub connect: crate::connect_args::ConnectArgs,
+}
+
+/// How `du` and `df` print sizes. `-h` is `--human-readable` there, as in
+/// du and df, so help is `--help` (or a bare `-h`).
+#[derive(Debug, Args)]
+pub struct SizeOutput {
     /// Sizes in binary units (KiB, MiB, ...) instead of bytes.
     #[arg(short = 'h', long)]
     pub human_readable: bool,
-    /// Print one JSON object per directory instead of text.
+    /// Print JSON, one object per line (a directory, a module), instead of
+    /// text.
     #[arg(long)]
     pub json: bool,
     /// Print help.
     #[arg(long, action = clap::ArgAction::Help)]
     pub help: Option<bool>,
-    /// Secret and TLS (--secret-file, --tls, --tls-ca).
-    #[command(flatten)]
-    pub connect: crate::connect_args::ConnectArgs,
+}
+
+impl SizeOutput {
+    /// `n` bytes as asked: exact, or in binary units with `-h`.
+    pub(crate) fn bytes(&self, n: u64) -> String {
+        if self.human_readable {
+            crate::progress_line::human_bytes(n)
+        } else {
+            n.to_string()
+        }
+    }
 }
 
 /// Arguments of `blit df`.
@@ -39,18 +60,12 @@ pub struct DfArgs {
     /// HOST::module/path or HOST:/module/path for the file system holding
     /// that path; HOST or HOST:PORT alone for every module the daemon serves.
     pub target: OsString,
-    /// Sizes in binary units (KiB, MiB, ...) instead of bytes.
-    #[arg(short = 'h', long)]
-    pub human_readable: bool,
     /// Also show inodes (file slots) in all and free.
     #[arg(short = 'i', long)]
     pub inodes: bool,
-    /// Print one JSON object per module instead of a table.
-    #[arg(long)]
-    pub json: bool,
-    /// Print help.
-    #[arg(long, action = clap::ArgAction::Help)]
-    pub help: Option<bool>,
+    /// -h, --json and --help.
+    #[command(flatten)]
+    pub output: SizeOutput,
     /// Secret and TLS (--secret-file, --tls, --tls-ca).
     #[command(flatten)]
     pub connect: crate::connect_args::ConnectArgs,

@@ -28,7 +28,7 @@ pub(crate) fn df(args: DfArgs) -> u8 {
                 modules.into_iter().map(|m| module(m.name)).collect()
             }
         };
-        if !args.json {
+        if !args.output.json {
             print_head(&args);
         }
         for top in &targets {
@@ -56,7 +56,7 @@ fn print_head(args: &DfArgs) {
 }
 
 fn print(shown: &str, space: &Space, args: &DfArgs) {
-    if args.json {
+    if args.output.json {
         let mut v = serde_json::to_value(space).unwrap_or_default();
         if let Some(o) = v.as_object_mut() {
             o.insert("schema".into(), crate::report::JSON_SCHEMA.into());
@@ -66,7 +66,7 @@ fn print(shown: &str, space: &Space, args: &DfArgs) {
         println!("{v}");
         return;
     }
-    let size = |n: u64| if args.human_readable { crate::progress_line::human_bytes(n) } else { n.to_string() };
+    let size = |n: u64| args.output.bytes(n);
     let percent = use_percent(space).map_or("-".to_owned(), |p| format!("{p}%"));
     let mut line = format!(
         "{:<20} {:>15} {:>15} {:>15} {percent:>5}",

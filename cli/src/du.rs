@@ -87,7 +87,7 @@ fn of(h: &FileHeader) -> Total {
 }
 
 fn print(path: &RelPath, total: Total, args: &DuArgs) {
-    if args.json {
+    if args.output.json {
         let mut v = serde_json::json!({
             "schema": crate::report::JSON_SCHEMA, "path": path, "bytes": total.bytes, "files": total.files,
         });
@@ -95,8 +95,7 @@ fn print(path: &RelPath, total: Total, args: &DuArgs) {
         println!("{v}");
         return;
     }
-    let size =
-        if args.human_readable { crate::progress_line::human_bytes(total.bytes) } else { total.bytes.to_string() };
+    let size = args.output.bytes(total.bytes);
     let name = if path.is_root() { ".".to_owned() } else { path.display() };
     println!("{size:<12} {}", crate::escape::for_terminal(&name));
 }

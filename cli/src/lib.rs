@@ -29,7 +29,7 @@ mod transfer;
 mod usage;
 mod wiring;
 
-pub use admin_args::{DfArgs, DuArgs, FindArgs, RmArgs};
+pub use admin_args::{DfArgs, DuArgs, FindArgs, RmArgs, SizeOutput};
 pub use args::{Cli, ColorArg, Command, CompletionsArgs, LsArgs, ManArgs, ModulesArgs, TransferArgs, TransportArg};
 pub use color::{clap_color, color_in_args, init_logging, use_color};
 pub use connect_args::{ConnectArgs, SECRET_ENV};

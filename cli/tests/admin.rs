@@ -10,16 +10,6 @@ use std::os::unix::fs::symlink;
 use std::path::{Path, PathBuf};
 use std::process::{Output, Stdio};
 
-/// Serves `(name, dir, read_only)` modules.
-fn start(modules: &[(&str, &Path, bool)]) -> Daemon {
-    let mut config = blit_daemon::DaemonConfig::new();
-    for (name, path, ro) in modules {
-        let spec = format!("{name}={}{}", path.display(), if *ro { ":ro" } else { "" });
-        config.add_module_spec(&spec).unwrap();
-    }
-    Daemon::serve(config)
-}
-
 fn os(s: &str) -> &OsStr {
     OsStr::new(s)
 }
@@ -30,6 +20,12 @@ fn stdout(out: &Output) -> String {
 
 fn stderr(out: &Output) -> String {
     String::from_utf8_lossy(&out.stderr).into_owned()
+}
+
+/// Asserts that `out` exited with `code` and said `says` on stderr.
+fn fails(out: &Output, code: i32, says: &str) {
+    assert_eq!(out.status.code(), Some(code), "{}", stderr(out));
+    assert!(stderr(out).contains(says), "wanted {says:?} in: {}", stderr(out));
 }
 
 fn json_lines(out: &Output) -> Vec<serde_json::Value> {
@@ -55,7 +51,7 @@ fn du_sums_apparent_bytes_per_directory_up_to_max_depth() {
     let t = tempfile::tempdir().unwrap();
     let module = t.path().join("m");
     photos(&module);
-    let d = start(&[("m", &module, false)]);
+    let d = Daemon::modules(&[("m", &module, false)]);
     let lines = |args: &[&OsStr]| -> Vec<(String, String)> {
         let out = blit_ok(args);
         stdout(&out)
@@ -83,9 +79,7 @@ fn du_sums_apparent_bytes_per_directory_up_to_max_depth() {
     assert_eq!(json, [serde_json::json!({"schema": 2, "path": "", "bytes": 24, "files": 5})]);
     let out = blit_ok(&[os("du"), os("-h"), os("-s"), &d.url("/m")]);
     assert!(stdout(&out).starts_with("24 B "), "{}", stdout(&out));
-    let out = blit(&[os("du"), &d.url("/m/nope")]);
-    assert_eq!(out.status.code(), Some(1));
-    assert!(stderr(&out).contains("/m/nope"), "{}", stderr(&out));
+    fails(&blit(&[os("du"), &d.url("/m/nope")]), 1, "/m/nope");
 }
 
 #[test]
@@ -94,7 +88,7 @@ fn df_reports_the_statvfs_of_the_module_directory() {
     let (a, b) = (t.path().join("a"), t.path().join("b"));
     photos(&a);
     std::fs::create_dir(&b).unwrap();
-    let d = start(&[("a", &a, false), ("b", &b, true)]);
+    let d = Daemon::modules(&[("a", &a, false), ("b", &b, true)]);
     let fs = rustix::fs::statvfs(&a).unwrap();
     let json = json_lines(&blit_ok(&[os("df"), os("--json"), &d.url("/a/photos")]));
     assert_eq!(json.len(), 1);
@@ -113,9 +107,7 @@ fn df_reports_the_statvfs_of_the_module_directory() {
     assert_eq!(rows, ["PATH", "/a", "/b"], "{text}");
     let total = (fs.f_blocks * fs.f_frsize).to_string();
     assert!(text.lines().nth(1).unwrap().split_whitespace().nth(1) == Some(total.as_str()), "{text}");
-    let out = blit(&[os("df"), &d.url("/nope")]);
-    assert_eq!(out.status.code(), Some(1));
-    assert!(stderr(&out).contains("no module `nope`"), "{}", stderr(&out));
+    fails(&blit(&[os("df"), &d.url("/nope")]), 1, "no module `nope`");
 }
 
 #[test]
@@ -123,7 +115,7 @@ fn find_matches_globs_below_the_target_and_filters_kinds() {
     let t = tempfile::tempdir().unwrap();
     let module = t.path().join("m");
     photos(&module);
-    let d = start(&[("m", &module, false)]);
+    let d = Daemon::modules(&[("m", &module, false)]);
     let found = |extra: &[&str]| -> Vec<String> {
         let mut args = vec![os("find")];
         args.extend(extra.iter().map(|a| os(a)));
@@ -164,8 +156,8 @@ fn find_matches_globs_below_the_target_and_filters_kinds() {
     assert_eq!(json.len(), 1, "{json:?}");
     assert_eq!((&json[0]["path"], &json[0]["kind"]), (&"2024/link.jpg".into(), &"symlink".into()));
     assert_eq!(json[0]["link_target"], "beach.jpg");
-    let out = blit(&[os("find"), os("--pattern"), os("a[b"), &d.url("/m/photos")]);
-    assert_eq!(out.status.code(), Some(64), "a bad glob is a usage error: {}", stderr(&out));
+    // A bad glob is a usage error.
+    fails(&blit(&[os("find"), os("--pattern"), os("a[b"), &d.url("/m/photos")]), 64, "--pattern");
 }
 
 /// Runs `blit rm ARGS` with stdin closed (no terminal).
@@ -188,7 +180,7 @@ fn rm_removes_files_trees_and_links_never_what_they_point_to() {
     write(&outside.join("precious"), b"keep me", 0o644, 1_000, 0);
     symlink(&outside, module.join("out-dir")).unwrap();
     symlink(outside.join("precious"), module.join("photos/2025/out-file")).unwrap();
-    let d = start(&[("m", &module, false)]);
+    let d = Daemon::modules(&[("m", &module, false)]);
     let before = snapshot(&outside);
 
     let out = rm(&[os("-y"), os("-v"), &d.url("/m/photos/top.jpg")]);
@@ -213,13 +205,11 @@ fn rm_removes_files_trees_and_links_never_what_they_point_to() {
     // Through a symlink on the way: refused, nothing removed.
     symlink(&outside, module.join("out-again")).unwrap();
     let out = rm(&[os("-y"), &d.url("/m/out-again/precious")]);
-    assert_eq!(out.status.code(), Some(1));
-    assert!(stderr(&out).contains("/m/out-again/precious") && stderr(&out).contains("symlink"), "{}", stderr(&out));
+    fails(&out, 1, "/m/out-again/precious");
+    fails(&out, 1, "symlink");
     assert_eq!(snapshot(&outside), before);
     // What is not there.
-    let out = rm(&[os("-y"), &d.url("/m/photos/2024")]);
-    assert_eq!(out.status.code(), Some(1));
-    assert!(stderr(&out).contains("/m/photos/2024: no such file or directory"), "{}", stderr(&out));
+    fails(&rm(&[os("-y"), &d.url("/m/photos/2024")]), 1, "/m/photos/2024: no such file or directory");
 }
 
 #[test]
@@ -228,7 +218,7 @@ fn rm_refuses_the_root_read_only_modules_dot_dot_and_no_terminal() {
     let (module, ro) = (t.path().join("m"), t.path().join("ro"));
     photos(&module);
     photos(&ro);
-    let d = start(&[("m", &module, false), ("ro", &ro, true)]);
+    let d = Daemon::modules(&[("m", &module, false), ("ro", &ro, true)]);
     let (m_before, ro_before) = (snapshot(&module), snapshot(&ro));
     let cases: [(&[&str], &str, i32, &str); 6] = [
         (&["-y"], "/m", 1, "/m: refused: blit rm never removes a module's root"),
@@ -242,9 +232,7 @@ fn rm_refuses_the_root_read_only_modules_dot_dot_and_no_terminal() {
         let url = d.url(path);
         let mut args: Vec<&OsStr> = flags.iter().map(|f| os(f)).collect();
         args.push(&url);
-        let out = rm(&args);
-        assert_eq!(out.status.code(), Some(code), "{args:?}: {}", stderr(&out));
-        assert!(stderr(&out).contains(says), "{args:?}: {}", stderr(&out));
+        fails(&rm(&args), code, says);
     }
     assert_eq!(snapshot(&module), m_before, "nothing was removed");
     assert_eq!(snapshot(&ro), ro_before, "nothing was removed");
@@ -265,12 +253,8 @@ fn every_verb_needs_the_module_secret() {
     let url = d.url("/m/photos");
     let note = d.url("/m/photos/notes.txt");
     for args in [vec![os("du"), &url], vec![os("df"), &url], vec![os("find"), &url], vec![os("rm"), os("-y"), &note]] {
-        let out = blit(&args);
-        assert_eq!(out.status.code(), Some(1), "{args:?}");
-        assert!(stderr(&out).contains("requires a secret"), "{args:?}: {}", stderr(&out));
-        let out = blit_with_env(&args, &[("BLIT_SECRET", "guess")]);
-        assert_eq!(out.status.code(), Some(1), "{args:?}");
-        assert!(stderr(&out).contains("wrong secret"), "{args:?}: {}", stderr(&out));
+        fails(&blit(&args), 1, "requires a secret");
+        fails(&blit_with_env(&args, &[("BLIT_SECRET", "guess")]), 1, "wrong secret");
     }
     assert_eq!(snapshot(&module), before, "nothing was removed");
     let secret = secret.as_os_str();
@@ -286,7 +270,7 @@ fn rm_asks_on_a_terminal_and_only_yes_removes() {
     let module = t.path().join("m");
     write(&module.join("keep"), b"k", 0o644, 1_000, 0);
     write(&module.join("old/gone"), b"g", 0o644, 1_000, 0);
-    let d = start(&[("m", &module, false)]);
+    let d = Daemon::modules(&[("m", &module, false)]);
     let tmux = common::tmux::Tmux::new(t.path());
     let command = format!(
         "{} rm {} {}; echo EXIT=$?; sleep 60",

@@ -5,23 +5,22 @@ use crate::auth::attach;
 use crate::client::{connect, refused};
 use crate::GrpcConfig;
 use blit_api::{ErrorKind, FileKind, Result, Space};
+use blit_proto::pb::blit_client::BlitClient;
 use blit_proto::{pb, PROTOCOL_VERSION};
 use blit_session::admin::{removed_from_pb, space_from_pb};
 use blit_session::client::within;
 use blit_session::RemoteSpec;
 use prost::bytes::Bytes;
+use tonic::transport::Channel;
+use tonic::Request;
 
 /// The size and free space of the file system that holds `remote` (the
 /// module's root, or the path inside it).
 pub async fn space(remote: &RemoteSpec, config: &GrpcConfig) -> Result<Space> {
     let peer = remote.address();
-    let mut client = connect(&remote.host, remote.port, config).await?;
-    let mut request = tonic::Request::new(pb::SpaceRequest {
-        protocol_version: PROTOCOL_VERSION,
-        module: remote.module.clone(),
-        path: Bytes::copy_from_slice(remote.path.as_bytes()),
-    });
-    attach(&mut request, config.secret.as_ref());
+    let (module, path) = module_and_path(remote);
+    let message = pb::SpaceRequest { protocol_version: PROTOCOL_VERSION, module, path };
+    let (mut client, request) = ready(remote, config, message).await?;
     let reply = within(config.handshake_timeout, &peer, client.space(request))
         .await?
         .map_err(|s| answer(&s, &peer, config, "df"))?
@@ -35,15 +34,25 @@ pub async fn space(remote: &RemoteSpec, config: &GrpcConfig) -> Result<Space> {
 /// is awaited without the handshake timeout.
 pub async fn remove(remote: &RemoteSpec, config: &GrpcConfig) -> Result<FileKind> {
     let peer = remote.address();
-    let mut client = connect(&remote.host, remote.port, config).await?;
-    let mut request = tonic::Request::new(pb::RemoveRequest {
-        protocol_version: PROTOCOL_VERSION,
-        module: remote.module.clone(),
-        path: Bytes::copy_from_slice(remote.path.as_bytes()),
-    });
-    attach(&mut request, config.secret.as_ref());
+    let (module, path) = module_and_path(remote);
+    let message = pb::RemoveRequest { protocol_version: PROTOCOL_VERSION, module, path };
+    let (mut client, request) = ready(remote, config, message).await?;
     let reply = client.remove(request).await.map_err(|s| answer(&s, &peer, config, "rm"))?.into_inner();
     removed_from_pb(reply, &peer)
+}
+
+/// The module and path fields of a request about `remote`.
+fn module_and_path(remote: &RemoteSpec) -> (String, Bytes) {
+    (remote.module.clone(), Bytes::copy_from_slice(remote.path.as_bytes()))
+}
+
+/// A client connected to `remote`'s daemon and `message` as a request
+/// carrying the secret.
+async fn ready<T>(remote: &RemoteSpec, config: &GrpcConfig, message: T) -> Result<(BlitClient<Channel>, Request<T>)> {
+    let client = connect(&remote.host, remote.port, config).await?;
+    let mut request = Request::new(message);
+    attach(&mut request, config.secret.as_ref());
+    Ok((client, request))
 }
 
 /// The error for a refused request; a daemon from before these requests
@@ -56,4 +65,21 @@ fn answer(status: &tonic::Status, peer: &str, config: &GrpcConfig, verb: &str) -
             .with_hint("upgrade blitd to this blit's release");
     }
     e
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_older_blitd_that_lacks_the_request_says_to_upgrade() {
+        let config = GrpcConfig::default();
+        let e = answer(&tonic::Status::unimplemented("unknown method"), "h:1", &config, "df");
+        assert_eq!(e.kind(), ErrorKind::Unsupported);
+        assert_eq!(e.to_string(), "h:1: this blitd does not answer `blit df` (upgrade blitd to this blit's release)");
+        // blitd's own refusals keep their kind and text.
+        let refusal = blit_api::Error::new(ErrorKind::Unsupported, "not here");
+        let e = answer(&crate::status_from_error(&refusal), "h:1", &config, "rm");
+        assert_eq!(e.to_string(), "h:1: not here");
+    }
 }
