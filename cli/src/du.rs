@@ -23,8 +23,8 @@ pub(crate) fn du(args: DuArgs) -> u8 {
         let max_depth = if args.summarize { Some(0) } else { args.max_depth };
         let mut sizes = Sizes::default();
         runtime()?.block_on(remote_walk::walk(&top, &*route, true, |step| {
-            if let Some((path, total)) = sizes.step(step) {
-                if max_depth.is_none_or(|max| path.depth() <= max) {
+            if let Some((path, total, depth)) = sizes.step(step) {
+                if max_depth.is_none_or(|max| depth <= max) {
                     print(&path, total, &args);
                 }
             }
@@ -50,8 +50,9 @@ struct Sizes {
 
 impl Sizes {
     /// Takes one step of the walk; returns a directory whose total is
-    /// final (or the target itself when it is not a directory).
-    fn step(&mut self, step: Step) -> Option<(RelPath, Total)> {
+    /// final, with its depth below the target (or the target itself, at
+    /// depth 0, when it is not a directory).
+    fn step(&mut self, step: Step) -> Option<(RelPath, Total, usize)> {
         if self.open.is_empty() {
             // The walked directory itself.
             self.open.push(Total::default());
@@ -59,14 +60,17 @@ impl Sizes {
         match step {
             Step::Entry(h) if h.kind == FileKind::Dir => self.open.push(Total::default()),
             Step::Entry(h) => self.add(&h),
-            Step::Itself(h) => return Some((h.path.clone(), of(&h))),
+            Step::Itself(h) => return Some((h.path.clone(), of(&h), 0)),
             Step::Left(path) => {
                 let done = self.open.pop()?;
                 if let Some(parent) = self.open.last_mut() {
                     parent.bytes = parent.bytes.saturating_add(done.bytes);
                     parent.files += done.files;
                 }
-                return RelPath::from_bytes(path).ok().map(|p| (p, done));
+                return RelPath::from_bytes(path).ok().map(|p| {
+                    let depth = p.depth();
+                    (p, done, depth)
+                });
             }
         }
         None
@@ -121,8 +125,14 @@ mod tests {
         ];
         let done: Vec<_> = steps.into_iter().filter_map(|s| sizes.step(s)).collect();
         assert_eq!(done.len(), 2);
-        assert_eq!((done[0].0.display(), done[0].1), ("a".to_owned(), Total { bytes: 8, files: 1 }));
+        assert_eq!((done[0].0.display(), done[0].1, done[0].2), ("a".to_owned(), Total { bytes: 8, files: 1 }, 1));
         assert!(done[1].0.is_root());
-        assert_eq!(done[1].1, Total { bytes: 15, files: 2 });
+        assert_eq!((done[1].1, done[1].2), (Total { bytes: 15, files: 2 }, 0));
+        // A target that is not a directory: its own size, at depth 0.
+        let file = Sizes::default().step(Step::Itself(header("f.txt", FileKind::File, 3)));
+        assert_eq!(
+            file.map(|(p, t, d)| (p.display(), t, d)),
+            Some(("f.txt".to_owned(), Total { bytes: 3, files: 1 }, 0))
+        );
     }
 }

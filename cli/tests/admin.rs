@@ -75,6 +75,7 @@ fn du_sums_apparent_bytes_per_directory_up_to_max_depth() {
     );
     assert_eq!(lines(&[os("du"), os("-s"), &d.url("/m/photos")]), pairs(&[("24", ".")]));
     assert_eq!(lines(&[os("du"), &d.url("/m/photos/2024/beach.jpg")]), pairs(&[("5", "beach.jpg")]));
+    assert_eq!(lines(&[os("du"), os("-s"), &d.url("/m/photos/2024/beach.jpg")]), pairs(&[("5", "beach.jpg")]));
     let json = json_lines(&blit_ok(&[os("du"), os("--json"), os("-d"), os("0"), &d.url("/m/photos")]));
     assert_eq!(json, [serde_json::json!({"schema": 2, "path": "", "bytes": 24, "files": 5})]);
     let out = blit_ok(&[os("du"), os("-h"), os("-s"), &d.url("/m")]);
