@@ -86,6 +86,16 @@ pub enum Command {
     Modules(ModulesArgs),
     /// List a directory (or one entry) on a blitd daemon.
     Ls(LsArgs),
+    /// Show the size of a tree on a blitd daemon, per directory (apparent
+    /// bytes: the sum of file sizes).
+    Du(crate::DuArgs),
+    /// Show the size and free space of the file system holding a module.
+    Df(crate::DfArgs),
+    /// List the paths below a directory on a blitd daemon that match a glob.
+    Find(crate::FindArgs),
+    /// Remove a file, symlink or directory tree on a blitd daemon (asks
+    /// first unless -y).
+    Rm(crate::RmArgs),
     /// Print a shell completion script (e.g. `blit completions bash > /etc/bash_completion.d/blit`).
     Completions(CompletionsArgs),
     /// Write man pages (blit.1 and one per command) into a directory, or print blit.1.

@@ -84,7 +84,21 @@ mod tests {
             let mut out = Vec::new();
             clap_complete::generate(shell, &mut command(), "blit", &mut out);
             let text = String::from_utf8(out).unwrap();
-            for word in ["copy", "mirror", "modules", "ls", "dry-run", "checksum", "completions"] {
+            for word in [
+                "copy",
+                "mirror",
+                "modules",
+                "ls",
+                "du",
+                "df",
+                "find",
+                "rm",
+                "max-depth",
+                "pattern",
+                "dry-run",
+                "checksum",
+                "completions",
+            ] {
                 assert!(text.contains(word), "{shell:?} completion lacks {word}");
             }
         }
@@ -94,7 +108,17 @@ mod tests {
     fn man_pages_for_blit_and_each_command() {
         let pages = pages().unwrap();
         let names: Vec<_> = pages.iter().map(|(n, _)| n.as_str()).collect();
-        for want in ["blit.1", "blit-copy.1", "blit-mirror.1", "blit-modules.1", "blit-ls.1"] {
+        for want in [
+            "blit.1",
+            "blit-copy.1",
+            "blit-mirror.1",
+            "blit-modules.1",
+            "blit-ls.1",
+            "blit-du.1",
+            "blit-df.1",
+            "blit-find.1",
+            "blit-rm.1",
+        ] {
             assert!(names.contains(&want), "{names:?}");
         }
         let copy = String::from_utf8(pages.iter().find(|(n, _)| n == "blit-copy.1").unwrap().1.clone()).unwrap();

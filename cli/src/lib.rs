@@ -1,15 +1,19 @@
 #![doc = include_str!("../README.md")]
 #![deny(missing_docs)]
 
+mod admin_args;
 mod args;
 mod bwlimit;
 mod check;
 mod color;
 mod connect_args;
+mod df;
 mod docs;
+mod du;
 mod endpoints;
 mod escape;
 mod filter_args;
+mod find;
 mod inspect;
 mod log_file;
 mod ls;
@@ -17,14 +21,17 @@ mod names;
 mod preserve_args;
 mod progress_line;
 mod remote;
+mod remote_walk;
 mod render;
 mod report;
+mod rm;
 mod rsync_args;
 mod ssh;
 mod transfer;
 mod usage;
 mod wiring;
 
+pub use admin_args::{DfArgs, DuArgs, FindArgs, RmArgs, SizeOutput};
 pub use args::{Cli, ColorArg, Command, CompletionsArgs, LsArgs, ManArgs, ModulesArgs, TransferArgs, TransportArg};
 pub use check::EXIT_DIFFER;
 pub use color::{clap_color, color_in_args, init_logging, use_color};
@@ -56,6 +63,10 @@ pub fn run(cli: Cli) -> std::process::ExitCode {
         Command::Check(args) => check::run(args),
         Command::Modules(args) => inspect::modules(args),
         Command::Ls(args) => ls::ls(args),
+        Command::Du(args) => du::du(args),
+        Command::Df(args) => df::df(args),
+        Command::Find(args) => find::find(args),
+        Command::Rm(args) => rm::rm(args),
         Command::Completions(args) => docs::completions(args),
         Command::Man(args) => docs::man(args),
         Command::Server(args) => ssh::server(args),

@@ -33,10 +33,11 @@ pub fn usage_error(error: clap::Error, args: &[OsString]) -> ExitCode {
     ExitCode::from(EXIT_USAGE)
 }
 
-/// `blit copy -h` alone asks for help (as `-h` does everywhere else);
-/// among other flags `-h` is rsync's `--human-readable`.
+/// `blit copy -h` (or `du -h`, `df -h`) alone asks for help (as `-h` does
+/// everywhere else); among other flags `-h` is `--human-readable`, as in
+/// rsync, du and df.
 pub fn bare_h_is_help(mut args: Vec<OsString>) -> Vec<OsString> {
-    if args.len() == 3 && args[2] == "-h" && matches!(args[1].to_str(), Some("copy" | "mirror")) {
+    if args.len() == 3 && args[2] == "-h" && matches!(args[1].to_str(), Some("copy" | "mirror" | "du" | "df")) {
         args[2] = OsString::from("--help");
     }
     args

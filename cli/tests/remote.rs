@@ -6,18 +6,7 @@ mod common;
 use common::daemon::Daemon;
 use common::*;
 use std::ffi::OsStr;
-use std::path::Path;
 use std::time::Duration;
-
-/// Serves `(name, dir, read_only)` modules.
-fn start(modules: &[(&str, &Path, bool)]) -> Daemon {
-    let mut config = blit_daemon::DaemonConfig::new();
-    for (name, path, ro) in modules {
-        let spec = format!("{name}={}{}", path.display(), if *ro { ":ro" } else { "" });
-        config.add_module_spec(&spec).unwrap();
-    }
-    Daemon::serve(config)
-}
 
 fn os(s: &str) -> &OsStr {
     OsStr::new(s)
@@ -29,7 +18,7 @@ fn push_and_pull_round_trip_an_awkward_tree() {
     let (src, module, back) = (t.path().join("src"), t.path().join("module"), t.path().join("back"));
     awkward_tree(&src);
     std::fs::create_dir(&module).unwrap();
-    let d = start(&[("m", &module, false)]);
+    let d = Daemon::modules(&[("m", &module, false)]);
     let s = summary(&blit_ok(&[os("copy"), os("--json"), &slash(&src), &d.url("/m/tree/")]));
     assert_eq!(s["direction"], "push", "{s}");
     assert_same(&snapshot(&src), &snapshot(&module.join("tree")));
@@ -53,7 +42,7 @@ fn mirror_both_ways_and_listing() {
     write(&src.join("keep"), b"keep", 0o644, 1_000, 0);
     write(&module.join("t/stale"), b"old", 0o644, 1_000, 0);
     write(&back.join("stale-local"), b"old", 0o644, 1_000, 0);
-    let d = start(&[("m", &module, false)]);
+    let d = Daemon::modules(&[("m", &module, false)]);
     blit_ok(&[os("mirror"), &slash(&src), &d.url("/m/t/")]);
     assert!(!module.join("t/stale").exists(), "push mirror deletes on the daemon");
     blit_ok(&[os("mirror"), &d.url("/m/t/"), &slash(&back)]);
@@ -72,7 +61,7 @@ fn remote_errors_are_clear_and_fatal() {
     let (src, module) = (t.path().join("src"), t.path().join("module"));
     write(&src.join("f"), b"f", 0o644, 1_000, 0);
     std::fs::create_dir(&module).unwrap();
-    let d = start(&[("ro", &module, true)]);
+    let d = Daemon::modules(&[("ro", &module, true)]);
     let out = blit(&[os("copy"), &slash(&src), &d.url("/ro/x/")]);
     assert_eq!(out.status.code(), Some(1));
     assert!(String::from_utf8_lossy(&out.stderr).contains("read-only"), "{out:?}");
@@ -99,7 +88,7 @@ fn ls_sorts_recurses_and_names_a_single_file() {
     for (path, body) in [("b", "2"), ("a", "1"), ("d/z", "3"), ("d/e/f", "4"), ("c/x", "5")] {
         write(&module.join("t").join(path), body.as_bytes(), 0o644, 1_000, 0);
     }
-    let d = start(&[("m", &module, false)]);
+    let d = Daemon::modules(&[("m", &module, false)]);
     let names = |args: &[&OsStr]| -> Vec<String> {
         let out = blit_ok(args);
         String::from_utf8_lossy(&out.stdout).lines().map(|l| l.rsplit(' ').next().unwrap().to_owned()).collect()

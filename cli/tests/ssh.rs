@@ -90,6 +90,15 @@ fn listing_and_filters_over_ssh() {
     let text = String::from_utf8_lossy(&out.stdout);
     let names: Vec<&str> = text.lines().filter_map(|l| l.split_whitespace().last()).collect();
     assert_eq!(names, ["keep.txt", "sub", "sub/deep.txt"], "{text}");
+    // The admin verbs go the same way.
+    let out = ok(&sshd, &[os("du"), os("--json"), os("-s"), &at(&far)]);
+    let du: serde_json::Value = serde_json::from_str(String::from_utf8_lossy(&out.stdout).trim()).unwrap();
+    assert_eq!(du["bytes"], 8, "keep.txt and sub/deep.txt: {du}");
+    let out = ok(&sshd, &[os("df"), os("--json"), &at(&far)]);
+    let df: serde_json::Value = serde_json::from_str(String::from_utf8_lossy(&out.stdout).trim()).unwrap();
+    assert!(df["total_bytes"].as_u64().unwrap() > 0, "{df}");
+    ok(&sshd, &[os("rm"), os("-y"), &at(&far.join("sub"))]);
+    assert!(!far.join("sub").exists() && far.join("keep.txt").exists(), "rm over ssh removes only what it names");
 }
 
 #[test]

@@ -6,44 +6,7 @@
 
 mod common;
 
-use std::path::Path;
-use std::process::Command;
-use std::time::{Duration, Instant};
-
-/// A tmux server on its own socket, killed on drop.
-struct Tmux {
-    socket: std::path::PathBuf,
-}
-
-impl Tmux {
-    fn new(dir: &Path) -> Tmux {
-        Tmux { socket: dir.join("tmux.sock") }
-    }
-
-    fn run(&self, args: &[&str]) -> String {
-        let out = Command::new("tmux")
-            .arg("-S")
-            .arg(&self.socket)
-            .args(["-f", "/dev/null"])
-            .args(args)
-            .output()
-            .expect("tmux runs (.ci/run installs it)");
-        assert!(out.status.success(), "tmux {args:?}: {}", String::from_utf8_lossy(&out.stderr));
-        String::from_utf8_lossy(&out.stdout).into_owned()
-    }
-
-    /// What the pane shows, wrapped lines joined back (`-J`), so a line
-    /// tmux had to wrap shows as one line wider than the pane.
-    fn screen(&self) -> String {
-        self.run(&["capture-pane", "-p", "-J", "-t", "blit"])
-    }
-}
-
-impl Drop for Tmux {
-    fn drop(&mut self) {
-        let _ = Command::new("tmux").arg("-S").arg(&self.socket).arg("kill-server").output();
-    }
-}
+use common::tmux::Tmux;
 
 /// Runs `blit copy -p` (slowed so the bar draws) in a pane `width`
 /// columns wide and returns the screen once it exited.
@@ -64,15 +27,7 @@ fn copy_in_pane(width: u16) -> String {
     );
     let size = (width.to_string(), "20".to_owned());
     tmux.run(&["new-session", "-d", "-s", "blit", "-x", &size.0, "-y", &size.1, &command]);
-    let deadline = Instant::now() + Duration::from_secs(30);
-    loop {
-        let screen = tmux.screen();
-        if screen.contains("EXIT=") {
-            return screen;
-        }
-        assert!(Instant::now() < deadline, "blit did not finish within 30 s:\n{screen}");
-        std::thread::sleep(Duration::from_millis(100));
-    }
+    tmux.wait_for("EXIT=")
 }
 
 fn check(width: u16) {

@@ -1,4 +1,4 @@
-//! The tonic service: `Modules`, `List` and `Transfer`.
+//! The tonic service: `Modules`, `List`, `Transfer`, `Space` and `Remove`.
 //!
 //! Every request is checked in the same order: protocol version, module,
 //! access (a push into a read-only module, or one that asks for file
@@ -7,8 +7,11 @@
 //! push lands through a destination that takes from the client only what
 //! the module allows (`Module::push_policy`). A transfer then runs in its
 //! own task ([`blit_transport_grpc::server::serve`]), so a client that fails
-//! or misbehaves ends only its own session.
+//! or misbehaves ends only its own session. `Space` and `Remove` run
+//! their part in [`crate::admin`] after the same checks (a removal also
+//! refuses read-only modules and the module's root first).
 
+use crate::admin;
 use crate::config::SourceWrap;
 use crate::gate::Gate;
 use crate::limits::{self, Running, Sessions};
@@ -102,6 +105,22 @@ impl BlitService {
         self
     }
 
+    /// The checks of a request that names a module and a path, in order:
+    /// protocol version, secret (through the gate), module, path
+    /// containment; the module and the checked path.
+    async fn module_and_path(
+        &self,
+        from: &Caller,
+        version: u32,
+        module: &str,
+        path: &[u8],
+    ) -> Result<(&crate::module::Module, blit_api::RelPath), Status> {
+        server::check_version(version, &from.peer)?;
+        self.checked(self.authorize(module, &from.metadata, &from.peer), from.addr).await?;
+        let module = self.modules.get(module).map_err(|e| status_from_error(&e))?;
+        Ok((module, server::check_path(path, &from.peer)?))
+    }
+
     /// Refuses a request for `module` without its secret. A module that
     /// does not exist needs the daemon's secret (if any) before the
     /// "no module" answer, which names the modules served.
@@ -109,6 +128,22 @@ impl BlitService {
     fn authorize(&self, module: &str, metadata: &tonic::metadata::MetadataMap, peer: &str) -> Result<(), Status> {
         let name = self.modules.get(module).ok().map(|m| m.name.as_str());
         blit_transport_grpc::check_secret(self.security.required(name), metadata, peer)
+    }
+}
+
+/// Who sent a unary request: what every check of it needs.
+struct Caller {
+    /// How messages name the client.
+    peer: String,
+    addr: Option<std::net::SocketAddr>,
+    metadata: tonic::metadata::MetadataMap,
+}
+
+impl Caller {
+    fn of<T>(request: Request<T>) -> (Caller, T) {
+        let from =
+            Caller { peer: peer_of(&request), addr: request.remote_addr(), metadata: request.metadata().clone() };
+        (from, request.into_inner())
     }
 }
 
@@ -133,16 +168,29 @@ impl pb::blit_server::Blit for BlitService {
     type ListStream = ListStream;
 
     async fn list(&self, request: Request<pb::ListRequest>) -> Result<Response<ListStream>, Status> {
-        let peer = peer_of(&request);
-        let addr = request.remote_addr();
-        let metadata = request.metadata().clone();
-        let request = request.into_inner();
-        server::check_version(request.protocol_version, &peer)?;
-        self.checked(self.authorize(&request.module, &metadata, &peer), addr).await?;
-        let module = self.modules.get(&request.module).map_err(|e| status_from_error(&e))?;
-        let path = server::check_path(&request.path, &peer)?;
+        let (from, request) = Caller::of(request);
+        let (module, path) =
+            self.module_and_path(&from, request.protocol_version, &request.module, &request.path).await?;
         let target = module.resolve(&path, false).map_err(|e| status_from_error(&e))?;
         Ok(Response::new(list::stream(target)))
+    }
+
+    async fn space(&self, request: Request<pb::SpaceRequest>) -> Result<Response<pb::SpaceReply>, Status> {
+        let (from, request) = Caller::of(request);
+        let (module, path) =
+            self.module_and_path(&from, request.protocol_version, &request.module, &request.path).await?;
+        Ok(Response::new(admin::space(module, &path).await?))
+    }
+
+    async fn remove(&self, request: Request<pb::RemoveRequest>) -> Result<Response<pb::RemoveReply>, Status> {
+        let (from, request) = Caller::of(request);
+        let (module, path) =
+            self.module_and_path(&from, request.protocol_version, &request.module, &request.path).await?;
+        server::check_removal(&module.name, module.read_only, &path).inspect_err(|refused| {
+            tracing::warn!("{}: refused rm /{}: {}", from.peer, module.name, refused.message());
+        })?;
+        let slot = self.limits.sessions.take()?;
+        Ok(Response::new(admin::remove(module, &path, &from.peer, slot).await?))
     }
 
     type TransferStream = TransferStream;

@@ -34,14 +34,25 @@ mod tests {
         let file = set.file.iter().find(|f| f.package() == "blit.v1").expect("package blit.v1");
         let service = file.service.iter().find(|s| s.name() == "Blit").expect("service Blit");
         let methods: Vec<_> = service.method.iter().map(|m| m.name()).collect();
-        assert_eq!(methods, ["Modules", "List", "Transfer"]);
+        assert_eq!(methods, ["Modules", "List", "Transfer", "Space", "Remove"]);
     }
 
     #[test]
     fn version_field_is_field_one_everywhere() {
         let set = prost_types::FileDescriptorSet::decode(FILE_DESCRIPTOR_SET).unwrap();
         let file = set.file.iter().find(|f| f.package() == "blit.v1").unwrap();
-        for name in ["ModulesRequest", "ModulesReply", "ListRequest", "ListReply", "Open", "Opened"] {
+        for name in [
+            "ModulesRequest",
+            "ModulesReply",
+            "ListRequest",
+            "ListReply",
+            "SpaceRequest",
+            "SpaceReply",
+            "RemoveRequest",
+            "RemoveReply",
+            "Open",
+            "Opened",
+        ] {
             let msg = file.message_type.iter().find(|m| m.name() == name).unwrap();
             let field = msg.field.iter().find(|f| f.number() == 1).unwrap();
             assert_eq!(field.name(), "protocol_version", "{name}");

@@ -31,7 +31,7 @@ fn path_to_pb(path: &RelPath) -> Bytes {
     Bytes::copy_from_slice(path.as_bytes())
 }
 
-fn kind_to_pb_kind(kind: FileKind) -> pb::Kind {
+pub(crate) fn kind_to_pb_kind(kind: FileKind) -> pb::Kind {
     match kind {
         FileKind::File => pb::Kind::File,
         FileKind::Dir => pb::Kind::Dir,
@@ -39,7 +39,7 @@ fn kind_to_pb_kind(kind: FileKind) -> pb::Kind {
     }
 }
 
-fn kind_from_pb_kind(value: i32) -> Result<FileKind> {
+pub(crate) fn kind_from_pb_kind(value: i32) -> Result<FileKind> {
     match pb::Kind::try_from(value) {
         Ok(pb::Kind::File) => Ok(FileKind::File),
         Ok(pb::Kind::Dir) => Ok(FileKind::Dir),

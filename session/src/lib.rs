@@ -25,6 +25,7 @@
 
 #![deny(missing_docs)]
 
+pub mod admin;
 mod budget;
 pub mod client;
 mod config;

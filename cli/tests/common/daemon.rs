@@ -33,6 +33,16 @@ impl Daemon {
         Daemon { port, stop: Some(stop), thread: Some(thread) }
     }
 
+    /// Serves `(name, dir, read_only)` modules until dropped.
+    pub fn modules(modules: &[(&str, &std::path::Path, bool)]) -> Daemon {
+        let mut config = blit_daemon::DaemonConfig::new();
+        for (name, path, ro) in modules {
+            let spec = format!("{name}={}{}", path.display(), if *ro { ":ro" } else { "" });
+            config.add_module_spec(&spec).unwrap();
+        }
+        Daemon::serve(config)
+    }
+
     /// `127.0.0.1:PORT:REST`.
     pub fn url(&self, rest: &str) -> OsString {
         OsString::from(format!("127.0.0.1:{}:{rest}", self.port))

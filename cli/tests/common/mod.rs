@@ -6,6 +6,7 @@
 pub mod daemon;
 pub mod process;
 pub mod sshd;
+pub mod tmux;
 
 use std::collections::BTreeMap;
 use std::ffi::OsStr;

@@ -2,7 +2,7 @@
 //! `blit server` through ssh's standard input and output.
 
 use crate::remote::{Module, Reach, Route, SecretSource, Target};
-use blit_api::{Events, FileHeader, Result, TransferOptions, TransferSummary};
+use blit_api::{Events, FileHeader, FileKind, Result, Space, TransferOptions, TransferSummary};
 use blit_engine::{DestinationRoles, SourceRoles};
 use blit_transport_grpc::{ClientTls, GrpcConfig, Pipe, RemoteSpec, Secret, TransportMode};
 
@@ -67,5 +67,13 @@ impl Route for GrpcRoute {
     async fn modules(&self, host: &str, port: u16) -> Result<Vec<Module>> {
         let modules = blit_transport_grpc::modules(host, port, &self.0).await?;
         Ok(modules.into_iter().map(|m| Module { name: m.name, comment: m.comment, read_only: m.read_only }).collect())
+    }
+
+    async fn space(&self, target: &Target) -> Result<Space> {
+        blit_transport_grpc::space(&spec(target), &self.0).await
+    }
+
+    async fn remove(&self, target: &Target) -> Result<FileKind> {
+        blit_transport_grpc::remove(&spec(target), &self.0).await
     }
 }

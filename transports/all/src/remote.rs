@@ -1,5 +1,5 @@
-//! Routes to daemons: how this build pushes to, pulls from, lists and asks
-//! blitd, and the one place that says so when it cannot.
+//! Routes to daemons: how this build pushes to, pulls from, lists, asks and
+//! administers (`df`, `rm`) blitd, and the one place that says so when it cannot.
 //!
 //! [`crate::route`] gives the route a remote transfer takes: blit's gRPC
 //! protocol to a daemon's port, or the same protocol through ssh
@@ -7,7 +7,7 @@
 //! feature has none, and every remote call fails with
 //! [`blit_api::GRPC_NOT_BUILT`].
 
-use blit_api::{Events, FileHeader, RelPath, Result, TransferOptions, TransferSummary};
+use blit_api::{Events, FileHeader, FileKind, RelPath, Result, Space, TransferOptions, TransferSummary};
 use blit_engine::{DestinationRoles, SourceRoles};
 use std::ffi::OsString;
 use std::path::PathBuf;
@@ -120,6 +120,12 @@ pub trait Route: Send + Sync {
     async fn list(&self, target: &Target, each: &mut (dyn FnMut(FileHeader) + Send)) -> Result<()>;
     /// The modules a daemon serves.
     async fn modules(&self, host: &str, port: u16) -> Result<Vec<Module>>;
+    /// The size and free space of the file system that holds `target`.
+    async fn space(&self, target: &Target) -> Result<Space>;
+    /// Removes the entry `target` names (a directory with everything below
+    /// it; a symlink as the link, never its target) and says what it was.
+    /// The daemon refuses a module's root and read-only modules.
+    async fn remove(&self, target: &Target) -> Result<FileKind>;
 }
 
 /// The session protocol this build speaks, for `--version`.

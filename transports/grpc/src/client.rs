@@ -180,7 +180,7 @@ fn dropped(status: &tonic::Status) -> bool {
 /// client that reaches a TLS daemon sees the connection drop before any
 /// answer; say what may be wrong. Through a pipe, the program that ended
 /// says it (ssh's refusal, a missing `blit` on the far side).
-async fn refused(status: &tonic::Status, peer: &str, config: &GrpcConfig) -> Error {
+pub(crate) async fn refused(status: &tonic::Status, peer: &str, config: &GrpcConfig) -> Error {
     let e = error_from_status(status, peer);
     if let Some(pipe) = config.pipe.as_ref().filter(|_| dropped(status)) {
         return pipe.explain(e, true).await;
@@ -212,7 +212,7 @@ fn causes(e: &dyn std::error::Error) -> String {
 }
 
 /// Resolves `host` and connects to the first address that answers.
-async fn connect(host: &str, port: u16, config: &GrpcConfig) -> Result<BlitClient<Channel>> {
+pub(crate) async fn connect(host: &str, port: u16, config: &GrpcConfig) -> Result<BlitClient<Channel>> {
     connect_to(host, port, config).await.map(|(client, _)| client)
 }
 

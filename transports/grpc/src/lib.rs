@@ -1,6 +1,8 @@
 #![doc = include_str!("../README.md")]
 #![deny(missing_docs)]
 
+#[cfg(feature = "client")]
+mod admin;
 mod auth;
 #[cfg(feature = "client")]
 mod client;
@@ -13,6 +15,8 @@ mod pipe;
 #[cfg(feature = "server")]
 pub mod server;
 
+#[cfg(feature = "client")]
+pub use admin::{remove, space};
 #[cfg(feature = "server")]
 pub use auth::{check as check_secret, Required};
 pub use auth::{Secret, AUTH_KEY};

@@ -10,6 +10,7 @@
 use crate::error::{frames, status_from_error};
 use blit_api::RelPath;
 use blit_proto::pb;
+pub use blit_session::admin::{remove_reply, space_reply};
 use blit_session::frames::Incoming;
 pub use blit_session::server::{list_reply, modules_reply, Role, ServedHalf, ServedModule, TransferRequest};
 use std::pin::Pin;
@@ -34,6 +35,12 @@ pub fn check_version(theirs: u32, peer: &str) -> Result<(), Status> {
 /// Checks a module-relative path a client sent.
 pub fn check_path(bytes: &[u8], peer: &str) -> Result<RelPath, Status> {
     blit_session::server::check_path(bytes, peer).map_err(|e| status_from_error(&e))
+}
+
+/// Refuses a removal in a read-only module and of a module's root
+/// ([`blit_session::admin::check_removal`]).
+pub fn check_removal(module: &str, read_only: bool, path: &RelPath) -> Result<(), Status> {
+    blit_session::admin::check_removal(module, read_only, path).map_err(|e| status_from_error(&e))
 }
 
 /// Reads the session's first frame, which must be a valid `Open` of this

@@ -28,6 +28,7 @@ use std::os::unix::ffi::OsStrExt;
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex, OnceLock, PoisonError};
 
+mod admin;
 mod anchor;
 mod remove;
 mod stat;

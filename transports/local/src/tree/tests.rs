@@ -93,3 +93,47 @@ fn a_held_root_is_protected_and_outlives_a_rename() {
     assert_eq!(state(&outside), before);
     assert_eq!(tree.shown(&rel("x/f")), Path::new("/m/in/new/x/f"));
 }
+
+#[test]
+fn anchor_remove_takes_entries_below_a_held_root_never_the_root_nor_a_link_target() {
+    let t = tempfile::tempdir().unwrap();
+    let (outside, before) = canary(t.path());
+    let root = t.path().join("m");
+    std::fs::create_dir_all(root.join("tree/a/b")).unwrap();
+    std::fs::write(root.join("tree/a/b/f"), b"x").unwrap();
+    std::fs::write(root.join("file"), b"x").unwrap();
+    symlink(&outside, root.join("tree/a/escape")).unwrap();
+    symlink(&outside, root.join("link")).unwrap();
+    let base = held(&root);
+    let at = |p: &str| Anchor::beneath(base.clone(), Path::new("/m"), &rel(p));
+    assert_eq!(at("file").remove().unwrap(), blit_api::FileKind::File);
+    assert_eq!(at("link").remove().unwrap(), blit_api::FileKind::Symlink);
+    assert_eq!(at("tree").remove().unwrap(), blit_api::FileKind::Dir);
+    for gone in ["file", "link", "tree"] {
+        assert!(std::fs::symlink_metadata(root.join(gone)).is_err(), "{gone} is gone");
+    }
+    assert_eq!(at("tree").remove().unwrap_err().kind(), io::ErrorKind::NotFound);
+    let e = Anchor::beneath(base.clone(), Path::new("/m"), &RelPath::root()).remove().unwrap_err();
+    assert_eq!(e.kind(), io::ErrorKind::PermissionDenied);
+    assert!(root.is_dir(), "the held root stays");
+    assert_eq!(state(&outside), before, "nothing outside changed");
+}
+
+#[test]
+fn anchor_space_is_the_statvfs_of_the_held_directory() {
+    let t = tempfile::tempdir().unwrap();
+    let root = t.path().join("m");
+    std::fs::create_dir_all(root.join("d")).unwrap();
+    std::fs::write(root.join("d/f"), b"x").unwrap();
+    let base = held(&root);
+    let expected = rustix::fs::statvfs(&root).unwrap();
+    for p in ["", "d", "d/f"] {
+        let path = RelPath::from_bytes(p.as_bytes().to_vec()).unwrap();
+        let space = Anchor::beneath(base.clone(), Path::new("/m"), &path).space().unwrap();
+        assert_eq!(space.total_bytes, expected.f_blocks * expected.f_frsize, "{p}");
+        assert!(space.total_bytes > 0 && space.free_bytes <= space.total_bytes, "{p}: {space:?}");
+        assert!(space.available_bytes <= space.total_bytes, "{p}: {space:?}");
+    }
+    let e = Anchor::beneath(base, Path::new("/m"), &rel("missing")).space().unwrap_err();
+    assert_eq!(e.kind(), io::ErrorKind::NotFound);
+}

@@ -1,0 +1,88 @@
+//! The client side of `Space` and `Remove` (`blit df`, `blit rm`): one
+//! unary request each, authenticated and timed like `List`.
+
+use crate::auth::attach;
+use crate::client::{connect, refused};
+use crate::GrpcConfig;
+use blit_api::{ErrorKind, FileKind, Result, Space};
+use blit_proto::pb::blit_client::BlitClient;
+use blit_proto::{pb, PROTOCOL_VERSION};
+use blit_session::admin::{removed_from_pb, space_from_pb};
+use blit_session::client::within;
+use blit_session::RemoteSpec;
+use prost::bytes::Bytes;
+use tonic::transport::Channel;
+use tonic::Request;
+
+/// The size and free space of the file system that holds `remote` (the
+/// module's root, or the path inside it).
+pub async fn space(remote: &RemoteSpec, config: &GrpcConfig) -> Result<Space> {
+    let peer = remote.address();
+    let (module, path) = module_and_path(remote);
+    let message = pb::SpaceRequest { protocol_version: PROTOCOL_VERSION, module, path };
+    let (mut client, request) = ready(remote, config, message).await?;
+    let reply = match within(config.handshake_timeout, &peer, client.space(request)).await? {
+        Ok(reply) => reply.into_inner(),
+        Err(status) => return Err(answer(&status, &peer, config, "df").await),
+    };
+    space_from_pb(reply, &peer)
+}
+
+/// Removes the entry `remote` names, with everything below it; returns
+/// what it was. The daemon refuses the module's root and read-only
+/// modules. Removing a large tree takes as long as it takes: the answer
+/// is awaited without the handshake timeout.
+pub async fn remove(remote: &RemoteSpec, config: &GrpcConfig) -> Result<FileKind> {
+    let peer = remote.address();
+    let (module, path) = module_and_path(remote);
+    let message = pb::RemoveRequest { protocol_version: PROTOCOL_VERSION, module, path };
+    let (mut client, request) = ready(remote, config, message).await?;
+    let reply = match client.remove(request).await {
+        Ok(reply) => reply.into_inner(),
+        Err(status) => return Err(answer(&status, &peer, config, "rm").await),
+    };
+    removed_from_pb(reply, &peer)
+}
+
+/// The module and path fields of a request about `remote`.
+fn module_and_path(remote: &RemoteSpec) -> (String, Bytes) {
+    (remote.module.clone(), Bytes::copy_from_slice(remote.path.as_bytes()))
+}
+
+/// A client connected to `remote`'s daemon and `message` as a request
+/// carrying the secret.
+async fn ready<T>(remote: &RemoteSpec, config: &GrpcConfig, message: T) -> Result<(BlitClient<Channel>, Request<T>)> {
+    let client = connect(&remote.host, remote.port, config).await?;
+    let mut request = Request::new(message);
+    attach(&mut request, config.secret.as_ref());
+    Ok((client, request))
+}
+
+/// The error for a refused request; a daemon from before these requests
+/// answers `UNIMPLEMENTED` with no kind of its own, which says so.
+async fn answer(status: &tonic::Status, peer: &str, config: &GrpcConfig, verb: &str) -> blit_api::Error {
+    let e = refused(status, peer, config).await;
+    if status.code() == tonic::Code::Unimplemented && status.metadata().get("blit-error-kind").is_none() {
+        return blit_api::Error::new(ErrorKind::Unsupported, format!("this blitd does not answer `blit {verb}`"))
+            .with_path(peer.to_owned())
+            .with_hint("upgrade blitd to this blit's release");
+    }
+    e
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn an_older_blitd_that_lacks_the_request_says_to_upgrade() {
+        let config = GrpcConfig::default();
+        let e = answer(&tonic::Status::unimplemented("unknown method"), "h:1", &config, "df").await;
+        assert_eq!(e.kind(), ErrorKind::Unsupported);
+        assert_eq!(e.to_string(), "h:1: this blitd does not answer `blit df` (upgrade blitd to this blit's release)");
+        // blitd's own refusals keep their kind and text.
+        let refusal = blit_api::Error::new(ErrorKind::Unsupported, "not here");
+        let e = answer(&crate::status_from_error(&refusal), "h:1", &config, "rm").await;
+        assert_eq!(e.to_string(), "h:1: not here");
+    }
+}
