@@ -13,6 +13,8 @@ pub struct Landing {
     writer: Arc<dyn PayloadWriter>,
     events: Events,
     limit: Option<Arc<RateLimit>>,
+    /// Report `InPlace` after each commit (`blit move`).
+    in_place: bool,
 }
 
 impl std::fmt::Debug for Landing {
@@ -24,7 +26,14 @@ impl std::fmt::Debug for Landing {
 impl Landing {
     /// A landing that writes through `writer` and reports to `events`.
     pub fn new(writer: Arc<dyn PayloadWriter>, events: Events) -> Self {
-        Landing { writer, events, limit: None }
+        Landing { writer, events, limit: None, in_place: false }
+    }
+
+    /// Reports [`ProgressEvent::InPlace`] after each committed file (see
+    /// [`crate::TransferOptions::remove_source`]).
+    pub fn report_in_place(mut self, on: bool) -> Self {
+        self.in_place = on;
+        self
     }
 
     /// Caps the bytes landed through this landing (and its clones) at
@@ -55,6 +64,7 @@ impl Landing {
                 reused: 0,
                 events: self.events.clone(),
                 limit: self.limit.clone(),
+                in_place: self.in_place.then_some(header.mtime_ns),
             }),
             Err(e) => {
                 self.events.emit(ProgressEvent::failed(&header.path, &e));
@@ -99,6 +109,7 @@ impl Landing {
                     reused,
                     events: self.events.clone(),
                     limit: self.limit.clone(),
+                    in_place: self.in_place.then_some(header.mtime_ns),
                 })
             }
             Err(e) => {
@@ -139,6 +150,8 @@ pub struct Incoming {
     reused: u64,
     events: Events,
     limit: Option<Arc<RateLimit>>,
+    /// The header's mtime, when `InPlace` is reported on commit.
+    in_place: Option<i64>,
 }
 
 impl std::fmt::Debug for Incoming {
@@ -228,6 +241,10 @@ impl Incoming {
                     kind: self.kind,
                     bytes: self.written,
                 });
+                if let Some(mtime_ns) = self.in_place {
+                    let (path, kind, size) = (self.path.clone(), self.kind, self.size);
+                    self.events.emit(ProgressEvent::InPlace { path, kind, size, mtime_ns });
+                }
                 Ok(())
             }
             Err(e) => {

@@ -71,6 +71,10 @@ pub struct TransferOptions {
     /// entries stopped changing, so a power loss after the transfer loses
     /// nothing it reported done.
     pub fsync: bool,
+    /// `blit move`: the destination reports each entry that is in place and
+    /// equal to its header (`ProgressEvent::InPlace`), so the source can be
+    /// removed entry by entry; it changes nothing at the destination.
+    pub remove_source: bool,
 }
 
 impl TransferOptions {
@@ -143,6 +147,13 @@ impl TransferOptions {
     /// [`TransferOptions::fsync`]).
     pub fn fsync(mut self, on: bool) -> Self {
         self.fsync = on;
+        self
+    }
+
+    /// Reports what is in place for `blit move` (see
+    /// [`TransferOptions::remove_source`]).
+    pub fn remove_source(mut self, on: bool) -> Self {
+        self.remove_source = on;
         self
     }
 

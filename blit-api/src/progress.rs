@@ -99,6 +99,19 @@ pub enum ProgressEvent {
         /// Bytes written.
         bytes: u64,
     },
+    /// With `remove_source` (`blit move`): a file or symlink is in place at
+    /// the destination, landed now or already equal, as its header said:
+    /// the source may remove it if it still has this kind, size and mtime.
+    InPlace {
+        /// Entry path.
+        path: RelPath,
+        /// Entry kind.
+        kind: FileKind,
+        /// Size the header announced.
+        size: u64,
+        /// Modification time the header announced (ns since the epoch).
+        mtime_ns: i64,
+    },
     /// An entry failed; the transfer goes on.
     FileFailed {
         /// Entry path.
@@ -155,6 +168,7 @@ impl ProgressEvent {
             | ProgressEvent::FileBytes { path, .. }
             | ProgressEvent::FileResumed { path, .. }
             | ProgressEvent::FileDone { path, .. }
+            | ProgressEvent::InPlace { path, .. }
             | ProgressEvent::FileFailed { path, .. }
             | ProgressEvent::Deleted { path, .. } => Some(path),
             _ => None,

@@ -39,3 +39,21 @@ mod tests {
         assert_eq!(Space { free_bytes: 101, ..s }.used_bytes(), 0);
     }
 }
+
+/// What a source entry must still be for `blit move` to remove it: what
+/// the destination reported in place ([`crate::ProgressEvent::InPlace`]),
+/// or an empty directory.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Expect {
+    /// A file or symlink of this kind, size and mtime.
+    Entry {
+        /// Its kind.
+        kind: crate::FileKind,
+        /// Its size (a symlink's: its target's length).
+        size: u64,
+        /// Its mtime in ns since the epoch.
+        mtime_ns: i64,
+    },
+    /// A directory with nothing left in it.
+    EmptyDir,
+}

@@ -77,6 +77,11 @@ pub enum Command {
     /// does not have (only after the whole source was read without error).
     #[command(after_long_help = TRANSFER_HELP, disable_help_flag = true)]
     Mirror(TransferArgs),
+    /// Move SRC to DST: copy, then remove each source file once it is in
+    /// place at DST (never one that failed or changed meanwhile), and the
+    /// source directories this emptied.
+    #[command(after_long_help = TRANSFER_HELP, disable_help_flag = true)]
+    Move(TransferArgs),
     /// Compare SRC and DST by content (BLAKE3) without copying; print each
     /// difference (differs, missing from DST, extra in DST). Exit 0 when
     /// they hold the same content, 3 when they differ.

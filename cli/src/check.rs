@@ -56,7 +56,7 @@ pub(crate) fn run(mut args: TransferArgs) -> u8 {
     let result = transfer::options(&args, true).and_then(|options| {
         // Nothing is written: no backups, links or deletion limits apply.
         let options = options.dry_run(true).checksum(true).max_delete(None).backup(false, None, None).link_dest(None);
-        transfer::execute(&args, options, found.clone(), &renderer)
+        transfer::execute(&args, options, found.clone(), &renderer).map(|(summary, _)| summary)
     });
     renderer.close();
     match result {

@@ -17,6 +17,7 @@ mod find;
 mod inspect;
 mod log_file;
 mod ls;
+mod mover;
 mod names;
 mod preserve_args;
 mod progress_line;
@@ -58,8 +59,9 @@ pub const EXIT_USAGE: u8 = 64;
 /// Runs a parsed command line and returns the process exit code.
 pub fn run(cli: Cli) -> std::process::ExitCode {
     let code = match cli.command {
-        Command::Copy(args) => transfer::run(args, false),
-        Command::Mirror(args) => transfer::run(args, true),
+        Command::Copy(args) => transfer::run(args, false, false),
+        Command::Mirror(args) => transfer::run(args, true, false),
+        Command::Move(args) => transfer::run(args, false, true),
         Command::Check(args) => check::run(args),
         Command::Modules(args) => inspect::modules(args),
         Command::Ls(args) => ls::ls(args),

@@ -8,8 +8,8 @@ use blit_api::{Error, ErrorKind, Events, Result, TransferOptions, TransferSummar
 use std::ffi::OsString;
 use std::time::{Duration, Instant};
 
-/// Runs a copy (or a mirror) and returns the exit code.
-pub(crate) fn run(args: TransferArgs, mirror: bool) -> u8 {
+/// Runs a copy (or a mirror, or with `moving` a move) and returns the exit code.
+pub(crate) fn run(args: TransferArgs, mirror: bool, moving: bool) -> u8 {
     if mirror && args.src.len() > 1 {
         eprintln!("blit: mirror takes one source; copy several sources with `blit copy SRC... DST`");
         return EXIT_USAGE;
@@ -29,12 +29,23 @@ pub(crate) fn run(args: TransferArgs, mirror: bool) -> u8 {
         return EXIT_USAGE;
     }
     let started = Instant::now();
-    let result = options(&args, mirror).and_then(|options| execute(&args, options, renderer.clone(), &renderer));
+    let result = options(&args, mirror)
+        .and_then(|options| execute(&args, options.remove_source(moving), renderer.clone(), &renderer));
     renderer.close();
     match result {
-        Ok(mut summary) => {
+        Ok((mut summary, moved)) => {
             summary.elapsed_secs = started.elapsed().as_secs_f64();
             renderer.summary(&summary);
+            if moving && !args.quiet && !args.json {
+                let removed = report::count(moved.removed, "source entry", "source entries");
+                match moved.kept {
+                    0 => eprintln!("blit: move: removed {removed}"),
+                    kept => eprintln!(
+                        "blit: move: removed {removed}; kept {} in the source (see the warnings above)",
+                        report::count(kept, "entry", "entries")
+                    ),
+                }
+            }
             if summary.has_failures() {
                 // Each was printed as it happened (`blit: failed: ...`); say it once.
                 match summary.failures.len() {
@@ -42,7 +53,7 @@ pub(crate) fn run(args: TransferArgs, mirror: bool) -> u8 {
                     n => eprintln!("blit: {n} entries failed; each is named above"),
                 }
             }
-            if summary.has_failures() || summary.deletions_skipped > 0 {
+            if summary.has_failures() || summary.deletions_skipped > 0 || moved.kept > 0 {
                 EXIT_PARTIAL
             } else {
                 EXIT_OK
@@ -118,17 +129,19 @@ pub(crate) fn endpoints(args: &TransferArgs) -> Result<()> {
 
 /// Runs every source of `args` into its destination with `options`,
 /// telling `events`; `renderer` says how long nothing happened (`--timeout`).
+/// Returns the summary and, for `blit move`, what happened to the sources.
 pub(crate) fn execute(
     args: &TransferArgs,
     options: TransferOptions,
     events: Events,
     renderer: &Renderer,
-) -> Result<TransferSummary> {
+) -> Result<(TransferSummary, crate::mover::Moved)> {
     let link = wiring::Link::from_args(args)?;
     let dst = destination(args);
     let to = remote::parse(&dst)?;
     let sources = args.src.iter().map(|src| Ok((src, remote::parse(src)?))).collect::<Result<Vec<_>>>()?;
     let local = to.is_none() && sources.iter().all(|(_, from)| from.is_none());
+    let moved = std::sync::Mutex::new(crate::mover::Moved::default());
     if let Some(message) = ignored_link_flags(args, local) {
         events.emit(blit_api::ProgressEvent::Warning { message });
     }
@@ -140,13 +153,26 @@ pub(crate) fn execute(
     let all = async {
         let mut total: Option<TransferSummary> = None;
         for (src, from) in sources {
+            // `blit move`: each source's entries go once they are in place.
+            let mover = match options.remove_source {
+                true => Some(crate::mover::Mover::start(src, from.as_ref(), &link, events.clone())?),
+                false => None,
+            };
+            let events = mover.clone().map_or_else(|| events.clone(), |m| m as Events);
             let one = match (from, &to) {
-                (None, None) => wiring::local(src, &dst, options.clone(), events.clone()).await,
-                (None, Some(to)) => wiring::push(src, to, options.clone(), &link, events.clone()).await,
-                (Some(from), None) => wiring::pull(&from, &dst, options.clone(), &link, events.clone()).await,
+                (None, None) => wiring::local(src, &dst, options.clone(), events).await,
+                (None, Some(to)) => wiring::push(src, to, options.clone(), &link, events).await,
+                (Some(from), None) => wiring::pull(&from, &dst, options.clone(), &link, events).await,
                 (Some(_), Some(_)) => Err(Error::new(ErrorKind::Unsupported, "both endpoints are remote")
                     .with_hint("pull to a local path first, then push from it")),
-            }?;
+            };
+            if let Some(mover) = mover {
+                let clean = one.as_ref().is_ok_and(|s| !s.has_failures());
+                let this = mover.finish(clean).await;
+                let mut all = moved.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+                *all = all.add(this);
+            }
+            let one = one?;
             total = Some(match total {
                 None => one,
                 Some(sum) => report::merge(sum, one),
@@ -170,7 +196,7 @@ pub(crate) fn execute(
     // A transfer stopped by --timeout may leave a thread blocked on a
     // silent peer: do not wait for it (the process is about to exit).
     runtime.shutdown_timeout(Duration::from_secs(2));
-    result
+    result.map(|summary| (summary, moved.into_inner().unwrap_or_else(std::sync::PoisonError::into_inner)))
 }
 
 /// Returns once nothing has happened for `limit`: no event from any side.

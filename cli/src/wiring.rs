@@ -116,7 +116,7 @@ impl Link {
     }
 
     /// The route to `remote` for this link (over ssh, or to its daemon).
-    fn route(&self, remote: &Remote) -> Result<Arc<dyn Route>> {
+    pub(crate) fn route(&self, remote: &Remote) -> Result<Arc<dyn Route>> {
         crate::ssh::route(remote, &self.connect, self.reach())
     }
 

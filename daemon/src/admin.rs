@@ -12,9 +12,9 @@
 
 use crate::limits::Slot;
 use crate::module::Module;
-use blit_api::{Error, ErrorKind, RelPath, Result};
+use blit_api::{Error, ErrorKind, Expect, RelPath, Result};
 use blit_proto::pb;
-use blit_transport_grpc::server::{remove_reply, space_reply};
+use blit_transport_grpc::server::{remove_reply, removed_if_reply, space_reply};
 use blit_transport_grpc::status_from_error;
 use blit_transports::local::Anchor;
 use tonic::Status;
@@ -22,7 +22,7 @@ use tonic::Status;
 /// The file system space at `path` in `module`.
 pub(crate) async fn space(module: &Module, path: &RelPath) -> Result<pb::SpaceReply, Status> {
     let target = module.resolve(path, false).map_err(|e| status_from_error(&e))?;
-    let space = blocking(target, "df", Anchor::space, None).await?;
+    let space = blocking(target, "df", |t: &Anchor| t.space(), None).await?;
     Ok(space_reply(&space))
 }
 
@@ -31,12 +31,25 @@ pub(crate) async fn space(module: &Module, path: &RelPath) -> Result<pb::SpaceRe
 pub(crate) async fn remove(module: &Module, path: &RelPath, peer: &str, slot: Slot) -> Result<pb::RemoveReply, Status> {
     let target = module.resolve(path, false).map_err(|e| status_from_error(&e))?;
     let shown = target.shown().display().to_string();
-    let kind = blocking(target, "remove", Anchor::remove, Some(slot)).await;
+    let kind = blocking(target, "remove", |t: &Anchor| t.remove(), Some(slot)).await;
     match &kind {
         Ok(kind) => tracing::info!("{peer}: removed {shown} ({kind:?})"),
         Err(refused) => tracing::warn!("{peer}: remove {shown}: {}", refused.message()),
     }
     Ok(remove_reply(kind?))
+}
+
+/// Removes `path` in `module` only if it is still what `expect` says
+/// (`blit move`; already checked: not the root, not a read-only module).
+pub(crate) async fn remove_if(
+    module: &Module,
+    path: &RelPath,
+    expect: Expect,
+    slot: Slot,
+) -> Result<pb::RemoveReply, Status> {
+    let target = module.resolve(path, false).map_err(|e| status_from_error(&e))?;
+    let removed = blocking(target, "remove", move |t: &Anchor| t.remove_if(expect), Some(slot)).await?;
+    Ok(removed_if_reply(removed))
 }
 
 /// Runs `op` on `target` on a blocking thread, holding `slot` there until
@@ -45,7 +58,7 @@ pub(crate) async fn remove(module: &Module, path: &RelPath, peer: &str, slot: Sl
 async fn blocking<T: Send + 'static>(
     target: Anchor,
     op: &'static str,
-    call: fn(&Anchor) -> std::io::Result<T>,
+    call: impl FnOnce(&Anchor) -> std::io::Result<T> + Send + 'static,
     slot: Option<Slot>,
 ) -> Result<T, Status> {
     let answer = tokio::task::spawn_blocking(move || {

@@ -190,6 +190,10 @@ impl pb::blit_server::Blit for BlitService {
             tracing::warn!("{}: refused rm /{}: {}", from.peer, module.name, refused.message());
         })?;
         let slot = self.limits.sessions.take()?;
+        if let Some(expect) = &request.expect {
+            let expect = server::expect_from_pb(expect, &from.peer).map_err(|e| status_from_error(&e))?;
+            return Ok(Response::new(admin::remove_if(module, &path, expect, slot).await?));
+        }
         Ok(Response::new(admin::remove(module, &path, &from.peer, slot).await?))
     }
 

@@ -18,7 +18,12 @@ async fn raw(daemon: &Daemon) -> BlitClient<tonic::transport::Channel> {
 }
 
 fn remove_request(path: &[u8], version: u32) -> pb::RemoveRequest {
-    pb::RemoveRequest { protocol_version: version, module: "m".into(), path: Bytes::copy_from_slice(path) }
+    pb::RemoveRequest {
+        protocol_version: version,
+        module: "m".into(),
+        path: Bytes::copy_from_slice(path),
+        expect: None,
+    }
 }
 
 /// A module `m` with a tree, a file, and a symlink to a directory outside.

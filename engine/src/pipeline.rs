@@ -81,7 +81,9 @@ pub async fn run_destination(
         events.emit(blit_api::ProgressEvent::Warning { message });
     }
     let options = &honoured;
-    let landing = Landing::new(roles.writer.clone(), events.clone()).rate_limit(options.bwlimit_bytes_per_sec);
+    let landing = Landing::new(roles.writer.clone(), events.clone())
+        .rate_limit(options.bwlimit_bytes_per_sec)
+        .report_in_place(options.remove_source);
     let mut judge = roles.sink.need_list(options, manifest, needs, events.clone());
     let mut receive = transport.receive(landing);
     // A judge that fails (a volume error, a hostile manifest) ends the

@@ -8,7 +8,7 @@
 
 use crate::convert::{kind_from_pb_kind, kind_to_pb_kind};
 use crate::error::protocol;
-use blit_api::{Error, ErrorKind, FileKind, RelPath, Result, Space};
+use blit_api::{Error, ErrorKind, Expect, FileKind, RelPath, Result, Space};
 use blit_proto::{pb, PROTOCOL_VERSION};
 
 /// The reply to `Space`.
@@ -39,7 +39,37 @@ pub fn space_from_pb(reply: pb::SpaceReply, peer: &str) -> Result<Space> {
 
 /// The reply to `Remove`: what the removed entry was.
 pub fn remove_reply(kind: FileKind) -> pb::RemoveReply {
-    pb::RemoveReply { protocol_version: PROTOCOL_VERSION, kind: kind_to_pb_kind(kind) as i32 }
+    pb::RemoveReply { protocol_version: PROTOCOL_VERSION, kind: kind_to_pb_kind(kind) as i32, kept: false }
+}
+
+/// The answer to a conditional removal (`blit move`): removed, or kept.
+pub fn removed_if_reply(removed: bool) -> pb::RemoveReply {
+    pb::RemoveReply { protocol_version: PROTOCOL_VERSION, kind: 0, kept: !removed }
+}
+
+/// The wire form of `expect`.
+pub fn expect_to_pb(expect: Expect) -> pb::Expect {
+    match expect {
+        Expect::Entry { kind, size, mtime_ns } => {
+            pb::Expect { kind: kind_to_pb_kind(kind) as i32, size, mtime_ns, empty_dir: false }
+        }
+        Expect::EmptyDir => pb::Expect { kind: 0, size: 0, mtime_ns: 0, empty_dir: true },
+    }
+}
+
+/// What a conditional removal from `peer` expects.
+pub fn expect_from_pb(expect: &pb::Expect, peer: &str) -> Result<Expect> {
+    if expect.empty_dir {
+        return Ok(Expect::EmptyDir);
+    }
+    let kind = kind_from_pb_kind(expect.kind).map_err(|e| protocol(peer, e.message().to_owned()))?;
+    Ok(Expect::Entry { kind, size: expect.size, mtime_ns: expect.mtime_ns })
+}
+
+/// Whether a conditional `Remove` from `peer` removed its entry.
+pub fn removed_if_from_pb(reply: pb::RemoveReply, peer: &str) -> Result<bool> {
+    crate::client::check_version(reply.protocol_version, peer)?;
+    Ok(!reply.kept)
 }
 
 /// What a `Remove` reply from `peer` says was removed.
@@ -87,7 +117,7 @@ mod tests {
         for kind in [FileKind::File, FileKind::Dir, FileKind::Symlink] {
             assert_eq!(removed_from_pb(remove_reply(kind), "h:1").unwrap(), kind);
         }
-        let odd = pb::RemoveReply { protocol_version: PROTOCOL_VERSION, kind: 42 };
+        let odd = pb::RemoveReply { protocol_version: PROTOCOL_VERSION, kind: 42, kept: false };
         assert_eq!(removed_from_pb(odd, "h:1").unwrap_err().kind(), ErrorKind::Protocol);
     }
 

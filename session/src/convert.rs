@@ -188,6 +188,7 @@ pub(crate) fn options_to_pb(o: &TransferOptions) -> pb::Options {
         backup_dir: o.backup_dir.as_deref().map(Bytes::copy_from_slice),
         backup_suffix: o.backup_suffix.as_deref().map(Bytes::copy_from_slice),
         fsync: o.fsync,
+        remove_source: o.remove_source,
         hard_links: o.hard_links,
         owner: o.owner,
         group: o.group,
@@ -251,6 +252,7 @@ pub(crate) fn options_from_pb(o: Option<pb::Options>) -> TransferOptions {
         .group(o.group)
         .xattrs(o.xattrs)
         .fsync(o.fsync)
+        .remove_source(o.remove_source)
         .filter(filter)
 }
 
@@ -291,6 +293,12 @@ pub(crate) fn event_to_pb(e: &ProgressEvent, mask: &Mask) -> Option<pb::Event> {
         ProgressEvent::FileResumed { path, bytes } => {
             E::FileResumed(pb::FileBytes { path: path_to_pb(path), bytes: *bytes, zero_copy: false })
         }
+        ProgressEvent::InPlace { path, kind, size, mtime_ns } => E::InPlace(pb::InPlace {
+            path: path_to_pb(path),
+            kind: kind_to_pb_kind(*kind) as i32,
+            size: *size,
+            mtime_ns: *mtime_ns,
+        }),
         _ => return None,
     };
     Some(pb::Event { event: Some(event) })
@@ -333,6 +341,12 @@ pub(crate) fn event_from_pb(e: pb::Event) -> Result<ProgressEvent> {
             ProgressEvent::Deleted { path, kind }
         }
         E::FileResumed(b) => ProgressEvent::FileResumed { path: path_from_pb(&b.path)?, bytes: b.bytes },
+        E::InPlace(p) => ProgressEvent::InPlace {
+            path: path_from_pb(&p.path)?,
+            kind: kind_from_pb_kind(p.kind)?,
+            size: p.size,
+            mtime_ns: p.mtime_ns,
+        },
         E::Warning(message) => ProgressEvent::Warning { message: bounded(message) },
         E::DeletionsSkipped(d) => ProgressEvent::DeletionsSkipped { count: d.count, reason: bounded(d.reason) },
     })

@@ -2,7 +2,7 @@
 //! `blit server` through ssh's standard input and output.
 
 use crate::remote::{Module, Reach, Route, SecretSource, Target};
-use blit_api::{Events, FileHeader, FileKind, Result, Space, TransferOptions, TransferSummary};
+use blit_api::{Events, Expect, FileHeader, FileKind, Result, Space, TransferOptions, TransferSummary};
 use blit_engine::{DestinationRoles, SourceRoles};
 use blit_transport_grpc::{ClientTls, GrpcConfig, Pipe, RemoteSpec, Secret, TransportMode};
 
@@ -75,5 +75,9 @@ impl Route for GrpcRoute {
 
     async fn remove(&self, target: &Target) -> Result<FileKind> {
         blit_transport_grpc::remove(&spec(target), &self.0).await
+    }
+
+    async fn remove_if(&self, target: &Target, expect: Expect) -> Result<bool> {
+        blit_transport_grpc::remove_if(&spec(target), expect, &self.0).await
     }
 }

@@ -7,7 +7,7 @@
 //! feature has none, and every remote call fails with
 //! [`blit_api::GRPC_NOT_BUILT`].
 
-use blit_api::{Events, FileHeader, FileKind, RelPath, Result, Space, TransferOptions, TransferSummary};
+use blit_api::{Events, Expect, FileHeader, FileKind, RelPath, Result, Space, TransferOptions, TransferSummary};
 use blit_engine::{DestinationRoles, SourceRoles};
 use std::ffi::OsString;
 use std::path::PathBuf;
@@ -126,6 +126,9 @@ pub trait Route: Send + Sync {
     /// it; a symlink as the link, never its target) and says what it was.
     /// The daemon refuses a module's root and read-only modules.
     async fn remove(&self, target: &Target) -> Result<FileKind>;
+    /// Removes the entry `target` names only if it is still what `expect`
+    /// says (`blit move`); false when it was kept because it differs.
+    async fn remove_if(&self, target: &Target, expect: Expect) -> Result<bool>;
 }
 
 /// The session protocol this build speaks, for `--version`.

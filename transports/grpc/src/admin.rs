@@ -4,10 +4,10 @@
 use crate::auth::attach;
 use crate::client::{connect, refused};
 use crate::GrpcConfig;
-use blit_api::{ErrorKind, FileKind, Result, Space};
+use blit_api::{ErrorKind, Expect, FileKind, Result, Space};
 use blit_proto::pb::blit_client::BlitClient;
 use blit_proto::{pb, PROTOCOL_VERSION};
-use blit_session::admin::{removed_from_pb, space_from_pb};
+use blit_session::admin::{expect_to_pb, removed_from_pb, removed_if_from_pb, space_from_pb};
 use blit_session::client::within;
 use blit_session::RemoteSpec;
 use prost::bytes::Bytes;
@@ -35,13 +35,28 @@ pub async fn space(remote: &RemoteSpec, config: &GrpcConfig) -> Result<Space> {
 pub async fn remove(remote: &RemoteSpec, config: &GrpcConfig) -> Result<FileKind> {
     let peer = remote.address();
     let (module, path) = module_and_path(remote);
-    let message = pb::RemoveRequest { protocol_version: PROTOCOL_VERSION, module, path };
+    let message = pb::RemoveRequest { protocol_version: PROTOCOL_VERSION, module, path, expect: None };
     let (mut client, request) = ready(remote, config, message).await?;
     let reply = match client.remove(request).await {
         Ok(reply) => reply.into_inner(),
         Err(status) => return Err(answer(&status, &peer, config, "rm").await),
     };
     removed_from_pb(reply, &peer)
+}
+
+/// Removes the entry `remote` names only if it is still what `expect` says
+/// (`blit move`); false when the daemon kept it because it differs.
+pub async fn remove_if(remote: &RemoteSpec, expect: Expect, config: &GrpcConfig) -> Result<bool> {
+    let peer = remote.address();
+    let (module, path) = module_and_path(remote);
+    let expect = Some(expect_to_pb(expect));
+    let message = pb::RemoveRequest { protocol_version: PROTOCOL_VERSION, module, path, expect };
+    let (mut client, request) = ready(remote, config, message).await?;
+    let reply = match within(config.handshake_timeout, &peer, client.remove(request)).await? {
+        Ok(reply) => reply.into_inner(),
+        Err(status) => return Err(answer(&status, &peer, config, "move").await),
+    };
+    removed_if_from_pb(reply, &peer)
 }
 
 /// The module and path fields of a request about `remote`.

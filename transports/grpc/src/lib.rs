@@ -16,7 +16,7 @@ mod pipe;
 pub mod server;
 
 #[cfg(feature = "client")]
-pub use admin::{remove, space};
+pub use admin::{remove, remove_if, space};
 #[cfg(feature = "server")]
 pub use auth::{check as check_secret, Required};
 pub use auth::{Secret, AUTH_KEY};

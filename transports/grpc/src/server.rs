@@ -10,7 +10,7 @@
 use crate::error::{frames, status_from_error};
 use blit_api::RelPath;
 use blit_proto::pb;
-pub use blit_session::admin::{remove_reply, space_reply};
+pub use blit_session::admin::{expect_from_pb, remove_reply, removed_if_reply, space_reply};
 use blit_session::frames::Incoming;
 pub use blit_session::server::{list_reply, modules_reply, Role, ServedHalf, ServedModule, TransferRequest};
 use std::pin::Pin;

@@ -282,10 +282,22 @@ impl Judge {
         self.emit(ProgressEvent::Planned { path: h.path.clone(), kind: h.kind, size: h.size, new });
     }
 
+    /// With `remove_source` (`blit move`): `h` is in place as its header
+    /// says, so the source may remove its entry.
+    pub(super) fn in_place(&self, h: &FileHeader) {
+        if self.options.remove_source && !self.options.dry_run && h.kind != FileKind::Dir {
+            let (path, kind, size, mtime_ns) = (h.path.clone(), h.kind, h.size, h.mtime_ns);
+            self.emit(ProgressEvent::InPlace { path, kind, size, mtime_ns });
+        }
+    }
+
     fn applied(&self, h: &FileHeader, result: io::Result<()>, op: &str, abs: &Path) {
         self.emit(ProgressEvent::FileStarted { path: h.path.clone(), kind: h.kind, size: h.size });
         match result {
-            Ok(()) => self.emit(ProgressEvent::FileDone { path: h.path.clone(), kind: h.kind, bytes: 0 }),
+            Ok(()) => {
+                self.emit(ProgressEvent::FileDone { path: h.path.clone(), kind: h.kind, bytes: 0 });
+                self.in_place(h);
+            }
             Err(e) => {
                 let err = Error::io(op, abs.display(), e);
                 self.emit(ProgressEvent::failed(&h.path, &err));
@@ -463,8 +475,10 @@ impl Judge {
         if (chowned || m.mode() != h.mode & meta::MODE_MASK) && !self.options.dry_run {
             if let Err(e) = at.set_mode(h.mode) {
                 self.fail(&h.path, FileKind::File, h.size, Error::io("set mode", abs.display(), e));
+                return None;
             }
         }
+        self.in_place(&h);
         None
     }
 

@@ -86,6 +86,11 @@ impl At {
         rustix::fs::unlinkat(self.fd(), self.name.as_c_str(), AtFlags::empty()).map_err(errno)
     }
 
+    /// Removes an empty directory.
+    pub(crate) fn rmdir(&self) -> io::Result<()> {
+        rustix::fs::unlinkat(self.fd(), self.name.as_c_str(), AtFlags::REMOVEDIR).map_err(errno)
+    }
+
     /// Removes the entry, and everything below it when it is a directory,
     /// never following a symlink and never leaving its directory.
     pub(crate) fn remove_all(&self) -> io::Result<()> {

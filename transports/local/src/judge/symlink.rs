@@ -53,6 +53,7 @@ impl Judge {
                         }
                     }
                     self.keep_meta(&at, h, Some(m));
+                    self.in_place(h);
                 }
                 return;
             }

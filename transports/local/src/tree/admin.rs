@@ -2,7 +2,7 @@
 //! descriptors as every transfer.
 
 use super::Anchor;
-use blit_api::{FileKind, Space};
+use blit_api::{Expect, FileKind, Space};
 use std::io;
 use std::os::fd::AsFd;
 
@@ -22,6 +22,38 @@ impl Anchor {
         let kind = at.stat()?.ok_or(io::ErrorKind::NotFound)?.kind().unwrap_or(FileKind::File);
         at.remove_all()?;
         Ok(kind)
+    }
+
+    /// Removes the entry at the root only if it is still what `expect`
+    /// says (`blit move`): a file or symlink of that kind, size and mtime
+    /// (unlinked, never followed), or an empty directory (`rmdir`). Returns
+    /// false, changing nothing, when it differs, is missing or (a
+    /// directory) is not empty; a held root is never removed.
+    pub fn remove_if(&self, expect: Expect) -> io::Result<bool> {
+        if self.is_protected() {
+            return Ok(false);
+        }
+        let at = self.parent(false)?;
+        let Some(now) = at.stat()? else { return Ok(false) };
+        let removed = match expect {
+            Expect::Entry { kind, size, mtime_ns } => {
+                let same = now.kind() == Some(kind) && kind != FileKind::Dir && now.mtime_ns == mtime_ns;
+                // A symlink's size is its target's length wherever it was read.
+                if !same || (kind == FileKind::File && now.size != size) {
+                    return Ok(false);
+                }
+                at.unlink()
+            }
+            Expect::EmptyDir if now.is_dir() => at.rmdir(),
+            Expect::EmptyDir => return Ok(false),
+        };
+        match removed {
+            Ok(()) => Ok(true),
+            Err(e) if matches!(e.raw_os_error(), Some(libc::ENOTEMPTY) | Some(libc::EEXIST) | Some(libc::ENOENT)) => {
+                Ok(false)
+            }
+            Err(e) => Err(e),
+        }
     }
 
     /// The size and free space of the file system that holds the root

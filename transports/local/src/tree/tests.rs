@@ -137,3 +137,33 @@ fn anchor_space_is_the_statvfs_of_the_held_directory() {
     let e = Anchor::beneath(base, Path::new("/m"), &rel("missing")).space().unwrap_err();
     assert_eq!(e.kind(), io::ErrorKind::NotFound);
 }
+
+#[test]
+fn remove_if_removes_only_what_is_still_as_expected() {
+    use blit_api::{Expect, FileKind};
+    let t = tempfile::tempdir().unwrap();
+    let root = held(t.path());
+    std::fs::write(t.path().join("f"), b"12345").unwrap();
+    std::fs::create_dir_all(t.path().join("full/inner")).unwrap();
+    std::fs::create_dir(t.path().join("empty")).unwrap();
+    symlink("f", t.path().join("link")).unwrap();
+    let m = std::fs::symlink_metadata(t.path().join("f")).unwrap();
+    let mtime_ns = m.mtime() * 1_000_000_000 + m.mtime_nsec();
+    let at = |p: &str| Anchor::beneath(root.clone(), Path::new("/t"), &rel(p));
+    let file = |size, mtime_ns| Expect::Entry { kind: FileKind::File, size, mtime_ns };
+    // Another size or mtime, or another kind: kept.
+    assert!(!at("f").remove_if(file(4, mtime_ns)).unwrap());
+    assert!(!at("f").remove_if(file(5, mtime_ns + 1)).unwrap());
+    assert!(!at("link").remove_if(file(5, mtime_ns)).unwrap(), "a symlink is not the file it names");
+    assert!(!at("full").remove_if(Expect::EmptyDir).unwrap(), "a directory with something in it stays");
+    assert!(!at("missing").remove_if(file(5, mtime_ns)).unwrap());
+    assert!(!Anchor::beneath(root.clone(), Path::new("/t"), &RelPath::root()).remove_if(Expect::EmptyDir).unwrap());
+    assert!(t.path().join("f").exists() && t.path().join("full/inner").exists());
+    // As expected: removed, a symlink as the link.
+    assert!(at("f").remove_if(file(5, mtime_ns)).unwrap());
+    let l = std::fs::symlink_metadata(t.path().join("link")).unwrap();
+    let link = Expect::Entry { kind: FileKind::Symlink, size: 1, mtime_ns: l.mtime() * 1_000_000_000 + l.mtime_nsec() };
+    assert!(at("link").remove_if(link).unwrap());
+    assert!(at("empty").remove_if(Expect::EmptyDir).unwrap());
+    assert!(!t.path().join("f").exists() && !t.path().join("link").exists() && !t.path().join("empty").exists());
+}
