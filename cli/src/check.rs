@@ -78,7 +78,9 @@ fn itself(src: &std::ffi::OsStr) -> std::ffi::OsString {
     let mut src = src.to_os_string();
     let remote = matches!(crate::remote::parse(&src), Ok(Some(_)));
     let is_dir = std::fs::metadata(&src).is_ok_and(|m| m.is_dir());
-    if (remote || is_dir) && !crate::endpoints::ends_with_slash(&src) {
+    // `HOST:` (the home over ssh) already names a directory's contents.
+    let bare_host = src.as_encoded_bytes().ends_with(b":");
+    if (remote || is_dir) && !bare_host && !crate::endpoints::ends_with_slash(&src) {
         src.push("/");
     }
     src

@@ -164,10 +164,25 @@ impl Mover {
         let root_too = !crate::endpoints::ends_with_slash(src);
         let source = match from {
             None => {
-                let real = std::fs::canonicalize(src).map_err(|e| Error::io("open", src.to_string_lossy(), e))?;
-                let (dir, name) = match (real.parent(), real.file_name()) {
-                    (Some(dir), Some(name)) => (dir.to_path_buf(), name.as_bytes().to_vec()),
-                    _ => (real.clone(), Vec::new()),
+                // The directory above the root, resolved as the copy
+                // resolved it: without a trailing `/` a symlink root is the
+                // link itself (the copy sent the link), so only its parent
+                // is resolved; with one, the directory it leads to.
+                let path = std::path::Path::new(src);
+                let open =
+                    |p: &std::path::Path| std::fs::canonicalize(p).map_err(|e| Error::io("open", p.display(), e));
+                let (dir, name) = match path.file_name().filter(|_| root_too) {
+                    Some(name) => {
+                        let parent = path.parent().filter(|p| !p.as_os_str().is_empty());
+                        (open(parent.unwrap_or(std::path::Path::new(".")))?, name.as_bytes().to_vec())
+                    }
+                    None => {
+                        let real = open(path)?;
+                        match (real.parent(), real.file_name()) {
+                            (Some(dir), Some(name)) => (dir.to_path_buf(), name.as_bytes().to_vec()),
+                            _ => (real.clone(), Vec::new()),
+                        }
+                    }
                 };
                 let parent = Anchor::open_base(&dir).map_err(|e| Error::io("open", dir.display(), e))?;
                 Source::Local { parent, shown: dir, name }

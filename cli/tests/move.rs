@@ -45,6 +45,14 @@ fn a_local_move_removes_the_source_once_everything_is_in_place() {
     blit_ok(&[os("move"), &slash(&src2), &slash(&t.path().join("dst2"))]);
     assert!(src2.is_dir() && std::fs::read_dir(&src2).unwrap().next().is_none(), "contents moved, directory kept");
     assert_same(&before, &snapshot(&t.path().join("dst2")));
+    // A symlink named without `/` moves as the link; what it points to stays.
+    let real = t.path().join("real");
+    let kept = tree(&real);
+    std::os::unix::fs::symlink(&real, t.path().join("alias")).unwrap();
+    blit_ok(&[os("move"), t.path().join("alias").as_os_str(), &slash(&t.path().join("dst3"))]);
+    assert!(std::fs::symlink_metadata(t.path().join("dst3/alias")).unwrap().file_type().is_symlink());
+    assert!(std::fs::symlink_metadata(t.path().join("alias")).is_err(), "the link left the source");
+    assert_eq!(snapshot(&real), kept, "the directory it points to is untouched");
 }
 
 #[test]
