@@ -157,3 +157,28 @@ fn the_ssh_command_comes_from_blit_rsh_and_paths_may_be_home_relative() {
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
     assert_eq!(std::fs::read(far.join("inbox/a")).unwrap(), b"a");
 }
+
+#[test]
+fn a_far_side_blit_without_server_mode_is_told_apart() {
+    let t = tempfile::tempdir().unwrap();
+    // An older blit: a usage error, whose last line is only advice.
+    let old = t.path().join("old-blit");
+    std::fs::write(
+        &old,
+        "#!/bin/sh\necho \"error: unrecognized subcommand 'server'\" >&2\necho >&2\necho \"For more information, try '--help'.\" >&2\nexit 64\n",
+    )
+    .unwrap();
+    std::fs::set_permissions(&old, std::os::unix::fs::PermissionsExt::from_mode(0o755)).unwrap();
+    // A stand-in for ssh that runs the far side's command here.
+    let rsh = "sh -c 'shift; exec sh -c \"$1\"' rsh";
+    let out = blit(&[os("ls"), &at(t.path()), os("-e"), os(rsh), os("--blit-path"), old.as_os_str()]);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{err}");
+    assert!(err.contains("unrecognized subcommand 'server'") && err.contains("install this release"), "{err}");
+    // The same stand-in with this blit works: any command that runs the
+    // far side's line will do.
+    let blit_path = env!("CARGO_BIN_EXE_blit");
+    std::fs::write(t.path().join("here"), b"x").unwrap();
+    let out = blit(&[os("ls"), &at(t.path()), os("-e"), os(rsh), os("--blit-path"), os(blit_path)]);
+    assert!(String::from_utf8_lossy(&out.stdout).contains("here"), "{}", String::from_utf8_lossy(&out.stderr));
+}

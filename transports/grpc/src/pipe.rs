@@ -169,7 +169,14 @@ impl Launch {
         let mut said_all = self.said_all.subscribe();
         let _ = tokio::time::timeout(EXIT_WAIT, said_all.wait_for(|done| *done)).await;
         let tail = self.tail.lock().unwrap_or_else(PoisonError::into_inner).clone();
-        let said = tail.iter().rev().find(|l| !l.is_empty()).cloned();
+        // The line that says what went wrong: the last one naming an error
+        // (a usage error ends with a line of advice), else the last one.
+        let said = tail
+            .iter()
+            .rev()
+            .find(|l| l.to_ascii_lowercase().contains("error"))
+            .or_else(|| tail.iter().rev().find(|l| !l.is_empty()))
+            .cloned();
         let message = match (&said, status.code()) {
             (Some(said), _) => said.clone(),
             (None, Some(code)) => format!("the connection ended (exit status {code})"),
@@ -177,6 +184,7 @@ impl Launch {
         };
         let hint = match status.code() {
             Some(127) => Some("the far side has no such program: install blit there, or name it with --blit-path PROGRAM"),
+            Some(64) => Some("the far side's blit does not know `blit server`: install this release of blit there"),
             Some(255) => Some(
                 "ssh could not connect or log in: try `ssh HOST true` by hand; for a blitd daemon write HOST::MODULE/path",
             ),
