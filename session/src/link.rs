@@ -143,8 +143,8 @@ pub(crate) struct Session {
     pub(crate) peer_window: Window,
     /// Hides module directories in outgoing messages (daemon only).
     pub(crate) mask: Mask,
-    /// Turns true when the daemon shuts down.
-    pub(crate) cancel: Option<watch::Receiver<bool>>,
+    /// Says stop when the daemon shuts down or cancels the session.
+    pub(crate) cancel: Option<crate::server::Cancel>,
     /// The negotiated data plane, which carries the payload instead of
     /// `Payload` frames; `None` for in-stream payloads.
     pub(crate) payload: Option<Arc<dyn DataPlane>>,
@@ -188,7 +188,7 @@ async fn keepalive(out: FrameSender, abort: Abort) {
 /// How often a session whose payload is on the data plane sends a keep-alive.
 const KEEPALIVE: Duration = Duration::from_secs(20);
 
-type SessionParts = (String, TransferOptions, Window, Mask, Option<watch::Receiver<bool>>);
+type SessionParts = (String, TransferOptions, Window, Mask, Option<crate::server::Cancel>);
 
 async fn run_half(
     incoming: Incoming,
@@ -312,7 +312,7 @@ async fn drive(
     peer: &str,
     mask: &Mask,
     abort: &Abort,
-    cancel: Option<watch::Receiver<bool>>,
+    cancel: Option<crate::server::Cancel>,
 ) -> Result<()> {
     let finished = Abort::new();
     let finish_out = out.clone();

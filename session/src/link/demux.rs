@@ -17,6 +17,7 @@ use crate::budget::Budget;
 use crate::convert::{event_from_pb, header_from_pb, item_from_pb};
 use crate::error::{error_from_report, peer_gone, protocol};
 use crate::frames::Incoming;
+use crate::server::{stopped, Cancel};
 use blit_api::{Error, ErrorKind, Events, ManifestItem, NeedBatch, Result};
 use blit_proto::pb;
 use blit_proto::pb::frame::Body;
@@ -24,7 +25,7 @@ use prost::Message;
 use std::sync::Arc;
 use std::time::Duration;
 use tokio::sync::mpsc::error::TrySendError;
-use tokio::sync::{mpsc, watch, Semaphore};
+use tokio::sync::{mpsc, Semaphore};
 use tokio_stream::StreamExt;
 
 /// A feeder's stash: items from the peer with their wire sizes.
@@ -76,20 +77,6 @@ pub(super) enum End {
     Aborted,
 }
 
-fn shutting_down() -> Error {
-    Error::new(ErrorKind::Cancelled, "blitd is shutting down").with_hint("rerun the transfer when blitd is back")
-}
-
-/// Resolves when `cancel` turns true; never when there is none.
-async fn cancelled(cancel: &mut Option<watch::Receiver<bool>>) {
-    if let Some(rx) = cancel {
-        if rx.wait_for(|stop| *stop).await.is_ok() {
-            return;
-        }
-    }
-    std::future::pending().await
-}
-
 /// Reads the stream until the peer is done, fails, or breaks the protocol.
 /// Drops every route when it returns.
 pub(super) async fn demux(
@@ -97,13 +84,13 @@ pub(super) async fn demux(
     mut routes: Routes,
     peer: &str,
     abort: &Abort,
-    mut cancel: Option<watch::Receiver<bool>>,
+    mut cancel: Option<Cancel>,
 ) -> End {
     let end = loop {
         let next = tokio::select! {
             biased;
             _ = abort.wait() => break End::Aborted,
-            _ = cancelled(&mut cancel) => break End::Broken(shutting_down()),
+            stop = stopped(&mut cancel) => break End::Broken(stop.error()),
             next = incoming.next() => next,
         };
         let frame = match next {
