@@ -329,17 +329,26 @@ async fn drive(
         finished.trigger();
         result
     };
+    // Held until the reader ends, so the daemon's watcher sees the session
+    // (its slot, its job) until then, and may stop it while it still lands.
+    let mut cancel = cancel;
     let reader = async {
-        let end = demux(&mut incoming, routes, peer, abort, cancel).await;
+        let mut end = demux(&mut incoming, routes, peer, abort, &mut cancel).await;
         match &end {
             End::PeerDone | End::PeerFailed(_) => {
+                // A weak handle: the stream closes once `side` lets go of its sender.
+                let weak = out.downgrade();
                 drop(out);
-                tail(&mut incoming, abort, &finished).await;
+                if let Some(stop) = tail(&mut incoming, abort, &finished, &mut cancel).await {
+                    end = End::Broken(stop.error());
+                    if let Some(out) = weak.upgrade() {
+                        tell(&out, mask, &stop.error()).await;
+                    }
+                    abort.trigger();
+                }
             }
             End::Broken(e) => {
-                let body = pb::frame::Body::Error(report_from_error(&mask.error(e)));
-                // Best effort: a peer that stopped reading is not waited for long.
-                let _ = tokio::time::timeout(Duration::from_secs(1), out.send(pb::Frame { body: Some(body) })).await;
+                tell(&out, mask, e).await;
                 abort.trigger();
             }
             End::Lost(_) | End::Aborted => abort.trigger(),
@@ -348,6 +357,13 @@ async fn drive(
     };
     let (result, end) = tokio::join!(side, reader);
     outcome(result, end)
+}
+
+/// Sends the peer this side's fatal error `e`; best effort: a peer that
+/// stopped reading is not waited for long.
+async fn tell(out: &FrameSender, mask: &Mask, e: &Error) {
+    let body = pb::frame::Body::Error(report_from_error(&mask.error(e)));
+    let _ = tokio::time::timeout(Duration::from_secs(1), out.send(pb::Frame { body: Some(body) })).await;
 }
 
 /// The session's result: a real local error wins over the peer's, the

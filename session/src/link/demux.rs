@@ -17,7 +17,7 @@ use crate::budget::Budget;
 use crate::convert::{event_from_pb, header_from_pb, item_from_pb};
 use crate::error::{error_from_report, peer_gone, protocol};
 use crate::frames::Incoming;
-use crate::server::{stopped, Cancel};
+use crate::server::{stopped, Cancel, Stop};
 use blit_api::{Error, ErrorKind, Events, ManifestItem, NeedBatch, Result};
 use blit_proto::pb;
 use blit_proto::pb::frame::Body;
@@ -84,13 +84,13 @@ pub(super) async fn demux(
     mut routes: Routes,
     peer: &str,
     abort: &Abort,
-    mut cancel: Option<Cancel>,
+    cancel: &mut Option<Cancel>,
 ) -> End {
     let end = loop {
         let next = tokio::select! {
             biased;
             _ = abort.wait() => break End::Aborted,
-            stop = stopped(&mut cancel) => break End::Broken(stop.error()),
+            stop = stopped(cancel) => break End::Broken(stop.error()),
             next = incoming.next() => next,
         };
         let frame = match next {
@@ -117,7 +117,16 @@ const CLOSE_WAIT: Duration = Duration::from_secs(5);
 /// If it closes (or breaks) before this side finished, the peer is gone and
 /// the session aborts; once this side finished (`finished`), the peer gets
 /// [`CLOSE_WAIT`] to close before the session ends anyway.
-pub(super) async fn tail(incoming: &mut Incoming, abort: &Abort, finished: &Abort) {
+///
+/// This side may still be at work (a destination landing what the peer
+/// sent): a stop on `cancel` before it finished is returned, for the
+/// caller to tell the peer and abort; one after it finished ends the wait.
+pub(super) async fn tail(
+    incoming: &mut Incoming,
+    abort: &Abort,
+    finished: &Abort,
+    cancel: &mut Option<Cancel>,
+) -> Option<Stop> {
     let linger = async {
         finished.wait().await;
         tokio::time::sleep(CLOSE_WAIT).await;
@@ -126,8 +135,9 @@ pub(super) async fn tail(incoming: &mut Incoming, abort: &Abort, finished: &Abor
     loop {
         tokio::select! {
             biased;
-            _ = abort.wait() => return,
-            _ = &mut linger => return,
+            _ = abort.wait() => return None,
+            _ = &mut linger => return None,
+            stop = stopped(cancel) => return (!finished.is_set()).then_some(stop),
             next = incoming.next() => match next {
                 // Nothing may follow `Done` or `Error`; ignore it.
                 Some(Ok(_)) => {}
@@ -135,7 +145,7 @@ pub(super) async fn tail(incoming: &mut Incoming, abort: &Abort, finished: &Abor
                     if !finished.is_set() {
                         abort.trigger();
                     }
-                    return;
+                    return None;
                 }
             },
         }
