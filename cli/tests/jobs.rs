@@ -37,7 +37,7 @@ fn trees(t: &Path) -> (OsString, std::path::PathBuf) {
 }
 
 /// Starts `blit copy --bwlimit 256K SRC DST` (with `env`) in the background.
-fn slow_push(src: &OsStr, dst: &OsStr, transport: &str, env: &[(&str, &str)]) -> Child {
+fn slow_copy(src: &OsStr, dst: &OsStr, transport: &str, env: &[(&str, &str)]) -> Child {
     let mut command = Command::new(env!("CARGO_BIN_EXE_blit"));
     command.args([os("copy"), os("--bwlimit"), os("256K"), os("--transport"), os(transport), src, dst]);
     command.env_remove("BLIT_SECRET").stdout(Stdio::null()).stderr(Stdio::piped());
@@ -84,10 +84,29 @@ fn listed_until(
     }
 }
 
-/// The destination's `big.bin` is whole: its old or its new content.
-fn not_torn(module: &Path) {
+/// Polls the listing (at most 20 s) until it shows the transfer `copy`
+/// runs; fails with its output if it ends first.
+fn running(host: &OsStr, env: &[(&str, &str)], copy: &mut Child) -> Vec<serde_json::Value> {
+    let deadline = Instant::now() + Duration::from_secs(20);
+    loop {
+        let jobs = listed(host, env);
+        if !jobs.is_empty() {
+            return jobs;
+        }
+        if copy.try_wait().expect("poll the copy").is_some() {
+            let mut err = String::new();
+            std::io::Read::read_to_string(copy.stderr.as_mut().expect("stderr is piped"), &mut err).unwrap();
+            panic!("the copy ended before it was listed ({:?}): {err}", copy.try_wait());
+        }
+        assert!(Instant::now() < deadline, "the copy was never listed");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+/// `big.bin` in `dir` is whole: its old or its new content.
+fn not_torn(dir: &Path) {
     let (old, new) = contents();
-    let landed = std::fs::read(module.join("dst/big.bin")).unwrap();
+    let landed = std::fs::read(dir.join("big.bin")).unwrap();
     assert!(landed == old || landed == new, "a torn file of {} bytes", landed.len());
 }
 
@@ -99,8 +118,11 @@ fn a_running_push_is_listed_and_cancel_ends_it_with_whole_files() {
     let host = OsString::from(format!("127.0.0.1:{}", d.port));
     assert!(listed(&host, &[]).is_empty(), "nothing runs yet");
     for transport in ["tcp", "grpc"] {
-        let push = slow_push(&src, &d.url("/m/dst/"), transport, &[]);
-        let jobs = listed_until(&host, &[], |jobs| !jobs.is_empty());
+        // Each run starts from the old version (a cancelled push may still
+        // land what it had received: whole files).
+        write(&module.join("dst/big.bin"), &contents().0, 0o644, 1_000, 0);
+        let mut push = slow_copy(&src, &d.url("/m/dst/"), transport, &[]);
+        let jobs = running(&host, &[], &mut push);
         assert_eq!(jobs.len(), 1, "{jobs:?}");
         let job = &jobs[0];
         assert_eq!(
@@ -125,7 +147,7 @@ fn a_running_push_is_listed_and_cancel_ends_it_with_whole_files() {
         let out = finished(push);
         assert_eq!(out.status.code(), Some(1), "over {transport}: {}", text(&out.stderr));
         assert!(text(&out.stderr).contains("cancelled on blitd by `blit jobs --cancel`"), "{}", text(&out.stderr));
-        not_torn(&module);
+        not_torn(&module.join("dst"));
         listed_until(&host, &[], |jobs| jobs.is_empty());
         let again = blit(&[os("jobs"), &host, os("--cancel"), os(&id)]);
         assert_eq!(again.status.code(), Some(1));
@@ -135,6 +157,39 @@ fn a_running_push_is_listed_and_cancel_ends_it_with_whole_files() {
             text(&again.stderr)
         );
     }
+}
+
+#[test]
+fn a_running_pull_is_listed_as_pull_and_cancel_keeps_local_files_whole() {
+    let t = tempfile::tempdir().unwrap();
+    // More than a pull's buffers hold (25 files of 2 MiB, each below the
+    // size that lands as a partial file), so blitd is still sending when
+    // it is cancelled.
+    let (old, new) = contents();
+    let (module, back) = (t.path().join("module"), t.path().join("back"));
+    write(&module.join("dst/big.bin"), &new, 0o644, 2_000, 0);
+    for i in 0..24 {
+        write(&module.join(format!("dst/more/{i}.bin")), &new, 0o644, 2_000, 0);
+    }
+    write(&back.join("big.bin"), &old, 0o644, 1_000, 0);
+    let d = Daemon::modules(&[("m", &module, false)]);
+    let host = OsString::from(format!("127.0.0.1:{}", d.port));
+    let mut pull = slow_copy(&d.url("/m/dst/"), back.as_os_str(), "tcp", &[]);
+    let jobs = running(&host, &[], &mut pull);
+    assert_eq!((jobs[0]["role"].as_str(), jobs[0]["path"].as_str()), (Some("pull"), Some("dst")), "{jobs:?}");
+    let id = jobs[0]["id"].as_str().unwrap();
+    let out = blit_ok(&[os("jobs"), os("--json"), &host, os("--cancel"), os(id)]);
+    let cancelled: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!((cancelled["id"].as_str(), cancelled["role"].as_str()), (Some(id), Some("pull")));
+    let out = finished(pull);
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out.stderr));
+    assert!(text(&out.stderr).contains("cancelled on blitd by `blit jobs --cancel`"), "{}", text(&out.stderr));
+    not_torn(&back);
+    for i in 0..24 {
+        let landed = std::fs::read(back.join(format!("more/{i}.bin"))).unwrap_or_else(|_| new.clone());
+        assert!(landed == new, "more/{i}.bin is torn: {} bytes", landed.len());
+    }
+    listed_until(&host, &[], |jobs| jobs.is_empty());
 }
 
 #[test]
@@ -153,8 +208,8 @@ fn a_guarded_module_shows_and_cancels_its_jobs_only_with_its_secret() {
     let d = Daemon::serve(config);
     let host = OsString::from(format!("127.0.0.1:{}", d.port));
     let with = [("BLIT_SECRET", secret)];
-    let push = slow_push(&src, &d.url("/m/dst/"), "auto", &with);
-    let jobs = listed_until(&host, &with, |jobs| !jobs.is_empty());
+    let mut push = slow_copy(&src, &d.url("/m/dst/"), "auto", &with);
+    let jobs = running(&host, &with, &mut push);
     let id = jobs[0]["id"].as_str().unwrap().to_owned();
     // Without the secret the guarded module's job is not shown; a wrong
     // secret is refused outright.
@@ -172,7 +227,7 @@ fn a_guarded_module_shows_and_cancels_its_jobs_only_with_its_secret() {
     let out = finished(push);
     assert_eq!(out.status.code(), Some(1), "{}", text(&out.stderr));
     assert!(text(&out.stderr).contains("cancelled on blitd"), "{}", text(&out.stderr));
-    not_torn(&module);
+    not_torn(&module.join("dst"));
 }
 
 #[test]

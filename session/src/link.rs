@@ -333,7 +333,7 @@ async fn drive(
     // (its slot, its job) until then, and may stop it while it still lands.
     let mut cancel = cancel;
     let reader = async {
-        let mut end = demux(&mut incoming, routes, peer, abort, &mut cancel).await;
+        let mut end = demux(&mut incoming, routes, peer, abort, &mut cancel, &finished).await;
         match &end {
             End::PeerDone | End::PeerFailed(_) => {
                 // A weak handle: the stream closes once `side` lets go of its sender.
@@ -367,11 +367,15 @@ async fn tell(out: &FrameSender, mask: &Mask, e: &Error) {
 }
 
 /// The session's result: a real local error wins over the peer's, the
-/// peer's over a local cancellation it caused.
+/// peer's over a local cancellation it caused. A peer that stopped the
+/// session on purpose (blitd shutting down, a transfer cancelled with
+/// `blit jobs --cancel`) is the cause of whatever broke here since (its
+/// closed data connections), so its word wins.
 fn outcome(local: Result<()>, end: End) -> Result<()> {
     match end {
         End::PeerDone => local,
         End::Broken(e) => Err(e),
+        End::PeerFailed(e) if e.kind() == ErrorKind::Cancelled => Err(e),
         End::PeerFailed(e) | End::Lost(e) => match local {
             Err(l) if l.kind() != ErrorKind::Cancelled => Err(l),
             _ => Err(e),

@@ -77,20 +77,31 @@ pub(super) enum End {
     Aborted,
 }
 
-/// Reads the stream until the peer is done, fails, or breaks the protocol.
-/// Drops every route when it returns.
+/// Reads the stream until the peer is done, fails, or breaks the protocol,
+/// or `cancel` says stop before this side `finished`. Drops every route
+/// when it returns.
 pub(super) async fn demux(
     incoming: &mut Incoming,
     mut routes: Routes,
     peer: &str,
     abort: &Abort,
     cancel: &mut Option<Cancel>,
+    finished: &Abort,
 ) -> End {
+    let mut watching = true;
     let end = loop {
         let next = tokio::select! {
             biased;
             _ = abort.wait() => break End::Aborted,
-            stop = stopped(cancel) => break End::Broken(stop.error()),
+            stop = stopped(cancel), if watching => {
+                if finished.is_set() {
+                    // This side sent its `Done`: what it sent may still be
+                    // on its way, and stopping now would only cut it off.
+                    watching = false;
+                    continue;
+                }
+                break End::Broken(stop.error())
+            }
             next = incoming.next() => next,
         };
         let frame = match next {
