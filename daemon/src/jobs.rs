@@ -11,11 +11,26 @@
 //! secret of the job's module (`crate::server`).
 
 use blit_api::{Direction, Error, ErrorKind, Job, RelPath, Result};
+use blit_proto::pb;
+use blit_transport_grpc::server::{jobs_reply, JOBS_BATCH};
 use std::collections::HashMap;
 use std::net::SocketAddr;
+use std::pin::Pin;
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Instant, SystemTime};
 use tokio::sync::watch;
+use tokio_stream::Stream;
+use tonic::Status;
+
+/// The response stream of `Jobs`.
+pub(crate) type JobsStream = Pin<Box<dyn Stream<Item = Result<pb::JobsReply, Status>> + Send + 'static>>;
+
+/// `jobs` as the `Jobs` answer: batches of at most [`JOBS_BATCH`], none
+/// when nothing runs.
+pub(crate) fn stream(jobs: &[Job]) -> JobsStream {
+    let batches: Vec<pb::JobsReply> = jobs.chunks(JOBS_BATCH).map(jobs_reply).collect();
+    Box::pin(tokio_stream::iter(batches.into_iter().map(Ok)))
+}
 
 /// The running sessions.
 #[derive(Debug, Default)]
@@ -178,6 +193,17 @@ mod tests {
         assert!(e.to_string().contains(&gone), "{e}");
         let e = jobs.cancel("../../etc\n").unwrap_err();
         assert!(!e.to_string().contains("etc"), "an odd id is not echoed: {e}");
+    }
+
+    #[tokio::test]
+    async fn the_answer_comes_in_bounded_batches() {
+        use tokio_stream::StreamExt;
+        let jobs = Arc::new(Jobs::default());
+        let held: Vec<Registration> = (0..JOBS_BATCH + 44).map(|_| register(&jobs, "a")).collect();
+        let sizes: Vec<usize> = stream(&jobs.list(|_| true)).map(|b| b.unwrap().jobs.len()).collect().await;
+        assert_eq!(sizes, [JOBS_BATCH, 44]);
+        drop(held);
+        assert_eq!(stream(&jobs.list(|_| true)).collect::<Vec<_>>().await.len(), 0, "nothing runs: no batch");
     }
 
     #[tokio::test]

@@ -19,7 +19,7 @@
 use crate::admin;
 use crate::config::SourceWrap;
 use crate::gate::Gate;
-use crate::jobs::Jobs;
+use crate::jobs::{self, Jobs, JobsStream};
 use crate::limits::{self, Running, Sessions};
 use crate::list::{self, ListStream};
 use crate::module::Modules;
@@ -30,10 +30,8 @@ use blit_proto::pb;
 use blit_transport_grpc::server::{self, Role, ServedHalf, ServedModule, TransferStream};
 use blit_transport_grpc::status_from_error;
 use blit_transports::local::{LocalDestination, LocalSource};
-use std::pin::Pin;
 use std::sync::Arc;
 use tokio::sync::watch;
-use tokio_stream::Stream;
 use tonic::{Request, Response, Status, Streaming};
 
 /// The blitd service.
@@ -55,9 +53,6 @@ pub(crate) struct BlitService {
     /// The running transfers.
     jobs: Arc<Jobs>,
 }
-
-/// The response stream of `Jobs`.
-pub(crate) type JobsStream = Pin<Box<dyn Stream<Item = Result<pb::JobsReply, Status>> + Send + 'static>>;
 
 /// What one peer may hold ([`crate::limits`]).
 #[derive(Debug)]
@@ -223,8 +218,7 @@ impl pb::blit_server::Blit for BlitService {
         self.checked(self.security.check_any(&from.metadata, &from.peer), from.addr).await?;
         let presented = blit_transport_grpc::presented_secret(&from.metadata);
         let jobs = self.jobs.list(|module| self.security.proves(module, presented));
-        let batches: Vec<_> = jobs.chunks(server::JOBS_BATCH).map(|batch| Ok(server::jobs_reply(batch))).collect();
-        Ok(Response::new(Box::pin(tokio_stream::iter(batches))))
+        Ok(Response::new(jobs::stream(&jobs)))
     }
 
     async fn cancel(&self, request: Request<pb::CancelRequest>) -> Result<Response<pb::CancelReply>, Status> {
