@@ -137,19 +137,29 @@ mod tests {
     use super::*;
     use crate::config::ModuleConfig;
 
+    /// A configuration with a daemon-wide secret (or none) and module `a`
+    /// without a secret of its own, `b` with `module-secret-0123`; each
+    /// secret in a file in `dir`.
+    fn config(dir: &std::path::Path, daemon: Option<&str>) -> DaemonConfig {
+        let secret = |name: &str, text: &str| {
+            let file = dir.join(name);
+            std::fs::write(&file, format!("{text}\n")).unwrap();
+            file
+        };
+        let mut config = DaemonConfig::new();
+        config.auth_secret_file = daemon.map(|text| secret("daemon.secret", text));
+        for (name, own) in [("a", None), ("b", Some(secret("b.secret", "module-secret-0123")))] {
+            let mut module = ModuleConfig::new(name, dir);
+            module.auth_secret_file = own;
+            config.add_module(module).unwrap();
+        }
+        config
+    }
+
     #[test]
     fn a_module_secret_overrides_the_daemon_secret() {
         let dir = tempfile::tempdir().unwrap();
-        let (d, m) = (dir.path().join("d"), dir.path().join("m"));
-        std::fs::write(&d, "daemon-secret-0123\n").unwrap();
-        std::fs::write(&m, "module-secret-0123\n").unwrap();
-        let mut config = DaemonConfig::new();
-        config.auth_secret_file = Some(d);
-        for (name, secret) in [("a", None), ("b", Some(m))] {
-            let mut module = ModuleConfig::new(name, dir.path());
-            module.auth_secret_file = secret;
-            config.add_module(module).unwrap();
-        }
+        let mut config = config(dir.path(), Some("daemon-secret-0123"));
         let s = Security::load(&config).unwrap();
         assert!(s.required(Some("a")).secret.unwrap().matches("daemon-secret-0123"));
         assert!(s.required(Some("b")).secret.unwrap().matches("module-secret-0123"));
@@ -163,15 +173,6 @@ mod tests {
     #[test]
     fn jobs_are_seen_with_the_secret_of_their_module_or_none() {
         let dir = tempfile::tempdir().unwrap();
-        let m = dir.path().join("m");
-        std::fs::write(&m, "module-secret-0123\n").unwrap();
-        let mut config = DaemonConfig::new();
-        for (name, secret) in [("open", None), ("guarded", Some(m))] {
-            let mut module = ModuleConfig::new(name, dir.path());
-            module.auth_secret_file = secret;
-            config.add_module(module).unwrap();
-        }
-        let s = Security::load(&config).unwrap();
         let with = |secret: Option<&str>| {
             let mut md = tonic::metadata::MetadataMap::new();
             if let Some(secret) = secret {
@@ -180,22 +181,23 @@ mod tests {
             md
         };
         // No daemon-wide secret: anyone sees the open module's jobs only.
+        let s = Security::load(&config(dir.path(), None)).unwrap();
         assert!(s.check_any(&with(None), "p").is_ok());
-        assert!(s.proves("open", None) && !s.proves("guarded", None));
+        assert!(s.proves("a", None) && !s.proves("b", None));
         assert!(s.check_any(&with(Some("module-secret-0123")), "p").is_ok());
-        assert!(s.proves("guarded", Some("module-secret-0123")));
+        assert!(s.proves("b", Some("module-secret-0123")));
         // A secret this daemon does not hold is refused outright.
         let status = s.check_any(&with(Some("a guess")), "p").unwrap_err();
         assert_eq!(status.code(), tonic::Code::Unauthenticated);
-        assert!(!s.proves("guarded", Some("a guess")));
+        assert!(!s.proves("b", Some("a guess")));
         // With a daemon-wide secret, a request without one is refused.
-        let d = dir.path().join("d");
-        std::fs::write(&d, "daemon-secret-0123\n").unwrap();
-        config.auth_secret_file = Some(d);
-        let s = Security::load(&config).unwrap();
+        let s = Security::load(&config(dir.path(), Some("daemon-secret-0123"))).unwrap();
         assert!(s.check_any(&with(None), "p").is_err());
         assert!(s.check_any(&with(Some("daemon-secret-0123")), "p").is_ok());
-        assert!(s.proves("open", Some("daemon-secret-0123")) && !s.proves("guarded", Some("daemon-secret-0123")));
+        assert!(s.proves("a", Some("daemon-secret-0123")) && !s.proves("b", Some("daemon-secret-0123")));
+        // No secret anywhere: whatever is presented, everything is seen.
+        let open = DaemonConfig::new();
+        assert!(Security::load(&open).unwrap().check_any(&with(Some("anything")), "p").is_ok());
     }
 
     #[test]
