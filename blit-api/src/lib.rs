@@ -6,6 +6,7 @@ mod error;
 mod filter;
 mod half;
 mod header;
+mod job;
 mod landing;
 mod manifest;
 mod need;
@@ -26,6 +27,7 @@ pub use error::{Error, ErrorKind, Result};
 pub use filter::{FilterRule, FilterSpec, RuleKind, FILES_FROM_MAX_BYTES};
 pub use half::{half_taken, on_blocking_thread, HalfPart};
 pub use header::{FileHeader, FileKind, RelPath};
+pub use job::Job;
 pub use landing::{Incoming, Landing};
 pub use manifest::{
     manifest_channel, manifest_channel_holding, ManifestClosed, ManifestItem, ManifestReceiver, ManifestSender,

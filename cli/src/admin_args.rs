@@ -1,5 +1,5 @@
-//! Arguments of the commands that look after a daemon's files: `du`, `df`,
-//! `find` and `rm`.
+//! Arguments of the commands that look after a daemon: `du`, `df`, `find`
+//! and `rm` (its files), `jobs` (its transfers).
 
 use clap::Args;
 use std::ffi::OsString;
@@ -111,6 +111,24 @@ pub struct RmArgs {
     /// Print each removed path.
     #[arg(short, long)]
     pub verbose: bool,
+    /// Secret and TLS (--secret-file, --tls, --tls-ca).
+    #[command(flatten)]
+    pub connect: crate::connect_args::ConnectArgs,
+}
+
+/// Arguments of `blit jobs`.
+#[derive(Debug, Args)]
+pub struct JobsArgs {
+    /// The daemon: HOST, HOST:PORT, [IPv6] or [IPv6]:PORT (default port 9031).
+    pub host: String,
+    /// Cancel the running transfer with this id (as the listing shows it)
+    /// instead of listing; needs the secret of its module. Its client
+    /// stops with an error; files that landed stay complete.
+    #[arg(long, value_name = "ID", value_parser = crate::jobs::parse_id)]
+    pub cancel: Option<String>,
+    /// Print one JSON object per transfer instead of a table.
+    #[arg(long)]
+    pub json: bool,
     /// Secret and TLS (--secret-file, --tls, --tls-ca).
     #[command(flatten)]
     pub connect: crate::connect_args::ConnectArgs,

@@ -101,6 +101,9 @@ pub enum Command {
     /// Remove a file, symlink or directory tree on a blitd daemon (asks
     /// first unless -y).
     Rm(crate::RmArgs),
+    /// List the transfers running on a blitd daemon, or cancel one
+    /// (--cancel ID).
+    Jobs(crate::JobsArgs),
     /// Print a shell completion script (e.g. `blit completions bash > /etc/bash_completion.d/blit`).
     Completions(CompletionsArgs),
     /// Write man pages (blit.1 and one per command) into a directory, or print blit.1.

@@ -93,6 +93,7 @@ mod tests {
                 "df",
                 "find",
                 "rm",
+                "jobs",
                 "max-depth",
                 "pattern",
                 "dry-run",

@@ -15,6 +15,7 @@ mod escape;
 mod filter_args;
 mod find;
 mod inspect;
+mod jobs;
 mod log_file;
 mod ls;
 mod mover;
@@ -32,7 +33,7 @@ mod transfer;
 mod usage;
 mod wiring;
 
-pub use admin_args::{DfArgs, DuArgs, FindArgs, RmArgs, SizeOutput};
+pub use admin_args::{DfArgs, DuArgs, FindArgs, JobsArgs, RmArgs, SizeOutput};
 pub use args::{Cli, ColorArg, Command, CompletionsArgs, LsArgs, ManArgs, ModulesArgs, TransferArgs, TransportArg};
 pub use check::EXIT_DIFFER;
 pub use color::{clap_color, color_in_args, init_logging, use_color};
@@ -69,6 +70,7 @@ pub fn run(cli: Cli) -> std::process::ExitCode {
         Command::Df(args) => df::df(args),
         Command::Find(args) => find::find(args),
         Command::Rm(args) => rm::rm(args),
+        Command::Jobs(args) => jobs::jobs(args),
         Command::Completions(args) => docs::completions(args),
         Command::Man(args) => docs::man(args),
         Command::Server(args) => ssh::server(args),

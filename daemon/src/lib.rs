@@ -5,6 +5,7 @@ mod admin;
 mod check;
 mod config;
 mod gate;
+mod jobs;
 mod limits;
 mod list;
 mod locate;

@@ -27,10 +27,11 @@
 #![allow(clippy::result_large_err)]
 
 use crate::gate::Gate;
+use crate::jobs::Registration;
 use crate::tls::{Conn, Guarded};
 use blit_api::{Error, ErrorKind};
 use blit_proto::pb;
-use blit_transport_grpc::server::TransferStream;
+use blit_transport_grpc::server::{Cancel, Stop, TransferStream};
 use blit_transport_grpc::status_from_error;
 use std::pin::Pin;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
@@ -161,45 +162,52 @@ impl Activity {
     }
 }
 
-/// Watches one session: ends it after `idle` without an outgoing frame, or
-/// when the daemon shuts down, and holds its slot until its reader stops.
+/// Watches one session: ends it after `idle` without an outgoing frame,
+/// when the daemon shuts down, or when `Cancel` names its `job`; holds its
+/// slot and its registration until its reader stops.
 ///
 /// Returns the `cancel` receiver to hand to the session and the wrapper for
 /// its response stream.
 pub(crate) fn watch_session(
     slot: Slot,
+    mut job: Registration,
     idle: Duration,
     mut shutdown: watch::Receiver<bool>,
-) -> (watch::Receiver<bool>, impl FnOnce(TransferStream) -> TransferStream) {
-    let (cancel_tx, cancel_rx) = watch::channel(false);
+) -> (Cancel, impl FnOnce(TransferStream) -> TransferStream) {
+    let (cancel_tx, cancel_rx) = watch::channel(None);
     let activity = Arc::new(Activity { base: Instant::now(), last_ms: AtomicU64::new(0), idle_fired: false.into() });
     let watched = activity.clone();
     tokio::spawn(async move {
         let _slot = slot;
-        loop {
+        let stop = loop {
             let deadline = watched.last() + idle;
             tokio::select! {
                 // Every receiver is gone: the session's reader stopped.
                 _ = cancel_tx.closed() => return,
                 stopped = async { shutdown.wait_for(|stop| *stop).await.is_ok() } => {
                     if stopped {
-                        cancel_tx.send_replace(true);
+                        break Stop::Shutdown;
                     }
-                    // Shut down (or the daemon is gone): wait for the end.
+                    // The daemon is gone: wait for the end.
                     cancel_tx.closed().await;
                     return;
+                }
+                _ = job.cancelled() => {
+                    tracing::info!("cancelling job {} (blit jobs --cancel)", job.id());
+                    break Stop::Cancelled;
                 }
                 _ = tokio::time::sleep_until(deadline) => {
                     if watched.last() + idle <= Instant::now() {
                         tracing::warn!("ending a session idle for {} s", idle.as_secs_f64());
                         watched.idle_fired.store(true, Ordering::Release);
-                        cancel_tx.send_replace(true);
-                        cancel_tx.closed().await;
-                        return;
+                        // The response stream tells the client it was idle.
+                        break Stop::Shutdown;
                     }
                 }
             }
-        }
+        };
+        cancel_tx.send_replace(Some(stop));
+        cancel_tx.closed().await;
     });
     let wrap =
         move |inner: TransferStream| -> TransferStream { Box::pin(Watched { inner: Some(inner), activity, idle }) };

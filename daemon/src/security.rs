@@ -10,7 +10,7 @@
 
 use crate::config::DaemonConfig;
 use blit_api::{Error, ErrorKind, Result};
-use blit_transport_grpc::{Required, Secret, ServerTls};
+use blit_transport_grpc::{check_secret, Required, Secret, ServerTls};
 use std::collections::HashMap;
 use std::net::SocketAddr;
 
@@ -70,6 +70,38 @@ impl Security {
         }
     }
 
+    /// Refuses a request about every module at once (`Jobs`) that lacks the
+    /// daemon's secret where there is one, or that presents a secret this
+    /// daemon does not hold at all: a guess learns nothing but a refusal,
+    /// never which jobs it would have shown. A request without a secret on
+    /// a daemon without a daemon-wide one passes (it sees the jobs of
+    /// modules that need no secret).
+    #[allow(clippy::result_large_err)] // tonic handlers return `Status`
+    pub(crate) fn check_any(&self, metadata: &tonic::metadata::MetadataMap, peer: &str) -> Result<(), tonic::Status> {
+        let Some(presented) = blit_transport_grpc::presented_secret(metadata) else {
+            return check_secret(self.required(None), metadata, peer);
+        };
+        let held = || self.daemon.iter().chain(self.modules.values());
+        // Every secret is compared, so the time taken does not say which matched.
+        if held().fold(false, |known, secret| secret.matches(presented) | known) {
+            return Ok(());
+        }
+        match held().next() {
+            // It presents none of them: refused in the words of `check_secret`.
+            Some(secret) => check_secret(Required { secret: Some(secret), module: None }, metadata, peer),
+            None => Ok(()),
+        }
+    }
+
+    /// Whether a request that presents `presented` may see and cancel the
+    /// transfers of `module`: the module needs no secret, or it is this one.
+    pub(crate) fn proves(&self, module: &str, presented: Option<&str>) -> bool {
+        match self.required(Some(module)).secret {
+            None => true,
+            Some(secret) => presented.is_some_and(|p| secret.matches(p)),
+        }
+    }
+
     /// Whether any module has a secret of its own (then a request's module
     /// must be known before its secret can be checked).
     pub(crate) fn has_module_secrets(&self) -> bool {
@@ -105,19 +137,29 @@ mod tests {
     use super::*;
     use crate::config::ModuleConfig;
 
+    /// A configuration with a daemon-wide secret (or none) and module `a`
+    /// without a secret of its own, `b` with `module-secret-0123`; each
+    /// secret in a file in `dir`.
+    fn config(dir: &std::path::Path, daemon: Option<&str>) -> DaemonConfig {
+        let secret = |name: &str, text: &str| {
+            let file = dir.join(name);
+            std::fs::write(&file, format!("{text}\n")).unwrap();
+            file
+        };
+        let mut config = DaemonConfig::new();
+        config.auth_secret_file = daemon.map(|text| secret("daemon.secret", text));
+        for (name, own) in [("a", None), ("b", Some(secret("b.secret", "module-secret-0123")))] {
+            let mut module = ModuleConfig::new(name, dir);
+            module.auth_secret_file = own;
+            config.add_module(module).unwrap();
+        }
+        config
+    }
+
     #[test]
     fn a_module_secret_overrides_the_daemon_secret() {
         let dir = tempfile::tempdir().unwrap();
-        let (d, m) = (dir.path().join("d"), dir.path().join("m"));
-        std::fs::write(&d, "daemon-secret-0123\n").unwrap();
-        std::fs::write(&m, "module-secret-0123\n").unwrap();
-        let mut config = DaemonConfig::new();
-        config.auth_secret_file = Some(d);
-        for (name, secret) in [("a", None), ("b", Some(m))] {
-            let mut module = ModuleConfig::new(name, dir.path());
-            module.auth_secret_file = secret;
-            config.add_module(module).unwrap();
-        }
+        let mut config = config(dir.path(), Some("daemon-secret-0123"));
         let s = Security::load(&config).unwrap();
         assert!(s.required(Some("a")).secret.unwrap().matches("daemon-secret-0123"));
         assert!(s.required(Some("b")).secret.unwrap().matches("module-secret-0123"));
@@ -126,6 +168,36 @@ mod tests {
         config.auth_secret_file = Some(dir.path().join("missing"));
         let e = Security::load(&config).unwrap_err();
         assert!(e.to_string().contains("auth_secret_file") && e.to_string().contains("missing"), "{e}");
+    }
+
+    #[test]
+    fn jobs_are_seen_with_the_secret_of_their_module_or_none() {
+        let dir = tempfile::tempdir().unwrap();
+        let with = |secret: Option<&str>| {
+            let mut md = tonic::metadata::MetadataMap::new();
+            if let Some(secret) = secret {
+                md.insert(blit_transport_grpc::AUTH_KEY, format!("Bearer {secret}").parse().unwrap());
+            }
+            md
+        };
+        // No daemon-wide secret: anyone sees the open module's jobs only.
+        let s = Security::load(&config(dir.path(), None)).unwrap();
+        assert!(s.check_any(&with(None), "p").is_ok());
+        assert!(s.proves("a", None) && !s.proves("b", None));
+        assert!(s.check_any(&with(Some("module-secret-0123")), "p").is_ok());
+        assert!(s.proves("b", Some("module-secret-0123")));
+        // A secret this daemon does not hold is refused outright.
+        let status = s.check_any(&with(Some("a guess")), "p").unwrap_err();
+        assert_eq!(status.code(), tonic::Code::Unauthenticated);
+        assert!(!s.proves("b", Some("a guess")));
+        // With a daemon-wide secret, a request without one is refused.
+        let s = Security::load(&config(dir.path(), Some("daemon-secret-0123"))).unwrap();
+        assert!(s.check_any(&with(None), "p").is_err());
+        assert!(s.check_any(&with(Some("daemon-secret-0123")), "p").is_ok());
+        assert!(s.proves("a", Some("daemon-secret-0123")) && !s.proves("b", Some("daemon-secret-0123")));
+        // No secret anywhere: whatever is presented, everything is seen.
+        let open = DaemonConfig::new();
+        assert!(Security::load(&open).unwrap().check_any(&with(Some("anything")), "p").is_ok());
     }
 
     #[test]

@@ -1,4 +1,5 @@
-//! The tonic service: `Modules`, `List`, `Transfer`, `Space` and `Remove`.
+//! The tonic service: `Modules`, `List`, `Transfer`, `Space`, `Remove`,
+//! `Jobs` and `Cancel`.
 //!
 //! Every request is checked in the same order: protocol version, module,
 //! access (a push into a read-only module, or one that asks for file
@@ -9,11 +10,16 @@
 //! own task ([`blit_transport_grpc::server::serve`]), so a client that fails
 //! or misbehaves ends only its own session. `Space` and `Remove` run
 //! their part in [`crate::admin`] after the same checks (a removal also
-//! refuses read-only modules and the module's root first).
+//! refuses read-only modules and the module's root first). Every accepted
+//! transfer is registered in [`crate::jobs`] while it runs: `Jobs` lists
+//! those of the modules whose secret the request proves (and of modules
+//! without one), `Cancel` stops one for a request that proves the secret
+//! of its module.
 
 use crate::admin;
 use crate::config::SourceWrap;
 use crate::gate::Gate;
+use crate::jobs::{self, Jobs, JobsStream};
 use crate::limits::{self, Running, Sessions};
 use crate::list::{self, ListStream};
 use crate::module::Modules;
@@ -44,6 +50,8 @@ pub(crate) struct BlitService {
     gate: Arc<Gate>,
     /// The ports data-plane listeners may take (`data_ports`).
     data_ports: Option<blit_transport_grpc::PortRange>,
+    /// The running transfers.
+    jobs: Arc<Jobs>,
 }
 
 /// What one peer may hold ([`crate::limits`]).
@@ -62,7 +70,16 @@ impl BlitService {
             idle: crate::DEFAULT_IDLE_TIMEOUT,
         };
         let gate = Gate::new(std::time::Duration::from_secs(10));
-        BlitService { modules, cancel, source_wrap, limits, security: Arc::default(), gate, data_ports: None }
+        BlitService {
+            modules,
+            cancel,
+            source_wrap,
+            limits,
+            security: Arc::default(),
+            gate,
+            data_ports: None,
+            jobs: Arc::default(),
+        }
     }
 
     /// Sets the registry of connections that have not authenticated.
@@ -197,6 +214,37 @@ impl pb::blit_server::Blit for BlitService {
         Ok(Response::new(admin::remove(module, &path, &from.peer, slot).await?))
     }
 
+    type JobsStream = JobsStream;
+
+    async fn jobs(&self, request: Request<pb::JobsRequest>) -> Result<Response<JobsStream>, Status> {
+        let (from, request) = Caller::of(request);
+        server::check_version(request.protocol_version, &from.peer)?;
+        self.checked(self.security.check_any(&from.metadata, &from.peer), from.addr).await?;
+        let presented = blit_transport_grpc::presented_secret(&from.metadata);
+        let jobs = self.jobs.list(|module| self.security.proves(module, presented));
+        Ok(Response::new(jobs::stream(&jobs)))
+    }
+
+    async fn cancel(&self, request: Request<pb::CancelRequest>) -> Result<Response<pb::CancelReply>, Status> {
+        let (from, request) = Caller::of(request);
+        server::check_version(request.protocol_version, &from.peer)?;
+        // An id no job has needs the daemon's secret (if any), as an
+        // unknown module does, before the "no such job" answer.
+        let module = self.jobs.module_of(&request.id);
+        let required = self.security.required(module.as_deref());
+        self.checked(blit_transport_grpc::check_secret(required, &from.metadata, &from.peer), from.addr).await?;
+        let job = self.jobs.cancel(&request.id).map_err(|e| status_from_error(&e))?;
+        tracing::info!(
+            "{}: cancelled job {}: {:?} {} from {}",
+            from.peer,
+            job.id,
+            job.direction,
+            job.shown(),
+            job.client
+        );
+        Ok(Response::new(server::cancel_reply(&job)))
+    }
+
     type TransferStream = TransferStream;
 
     async fn transfer(&self, request: Request<Streaming<pb::Frame>>) -> Result<Response<TransferStream>, Status> {
@@ -251,7 +299,13 @@ impl pb::blit_server::Blit for BlitService {
                 ServedHalf::Source(SourceRoles { source, reader: local })
             }
         };
-        let (cancel, watch) = limits::watch_session(slot, self.limits.idle, self.cancel.clone());
+        let direction = match request.role {
+            Role::Push => blit_api::Direction::Push,
+            Role::Pull => blit_api::Direction::Pull,
+        };
+        let job =
+            self.jobs.register(&module.name, &request.path, direction, addr).map_err(|e| status_from_error(&e))?;
+        let (cancel, watch) = limits::watch_session(slot, job, self.limits.idle, self.cancel.clone());
         let stream = server::serve(request, incoming, half, &served, cancel, peer)?;
         Ok(Response::new(watch(stream)))
     }

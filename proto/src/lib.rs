@@ -34,7 +34,7 @@ mod tests {
         let file = set.file.iter().find(|f| f.package() == "blit.v1").expect("package blit.v1");
         let service = file.service.iter().find(|s| s.name() == "Blit").expect("service Blit");
         let methods: Vec<_> = service.method.iter().map(|m| m.name()).collect();
-        assert_eq!(methods, ["Modules", "List", "Transfer", "Space", "Remove"]);
+        assert_eq!(methods, ["Modules", "List", "Transfer", "Space", "Remove", "Jobs", "Cancel"]);
     }
 
     #[test]
@@ -50,6 +50,10 @@ mod tests {
             "SpaceReply",
             "RemoveRequest",
             "RemoveReply",
+            "JobsRequest",
+            "JobsReply",
+            "CancelRequest",
+            "CancelReply",
             "Open",
             "Opened",
         ] {

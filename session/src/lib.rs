@@ -34,6 +34,7 @@ pub mod error;
 pub mod frames;
 #[cfg(test)]
 mod fuzz;
+pub mod jobs;
 mod link;
 mod meter;
 mod plane;

@@ -143,8 +143,8 @@ pub(crate) struct Session {
     pub(crate) peer_window: Window,
     /// Hides module directories in outgoing messages (daemon only).
     pub(crate) mask: Mask,
-    /// Turns true when the daemon shuts down.
-    pub(crate) cancel: Option<watch::Receiver<bool>>,
+    /// Says stop when the daemon shuts down or cancels the session.
+    pub(crate) cancel: Option<crate::server::Cancel>,
     /// The negotiated data plane, which carries the payload instead of
     /// `Payload` frames; `None` for in-stream payloads.
     pub(crate) payload: Option<Arc<dyn DataPlane>>,
@@ -188,7 +188,7 @@ async fn keepalive(out: FrameSender, abort: Abort) {
 /// How often a session whose payload is on the data plane sends a keep-alive.
 const KEEPALIVE: Duration = Duration::from_secs(20);
 
-type SessionParts = (String, TransferOptions, Window, Mask, Option<watch::Receiver<bool>>);
+type SessionParts = (String, TransferOptions, Window, Mask, Option<crate::server::Cancel>);
 
 async fn run_half(
     incoming: Incoming,
@@ -312,7 +312,7 @@ async fn drive(
     peer: &str,
     mask: &Mask,
     abort: &Abort,
-    cancel: Option<watch::Receiver<bool>>,
+    cancel: Option<crate::server::Cancel>,
 ) -> Result<()> {
     let finished = Abort::new();
     let finish_out = out.clone();
@@ -329,17 +329,26 @@ async fn drive(
         finished.trigger();
         result
     };
+    // Held until the reader ends, so the daemon's watcher sees the session
+    // (its slot, its job) until then, and may stop it while it still lands.
+    let mut cancel = cancel;
     let reader = async {
-        let end = demux(&mut incoming, routes, peer, abort, cancel).await;
+        let mut end = demux(&mut incoming, routes, peer, abort, &mut cancel, &finished).await;
         match &end {
             End::PeerDone | End::PeerFailed(_) => {
+                // A weak handle: the stream closes once `side` lets go of its sender.
+                let weak = out.downgrade();
                 drop(out);
-                tail(&mut incoming, abort, &finished).await;
+                if let Some(stop) = tail(&mut incoming, abort, &finished, &mut cancel).await {
+                    end = End::Broken(stop.error());
+                    if let Some(out) = weak.upgrade() {
+                        tell(&out, mask, &stop.error()).await;
+                    }
+                    abort.trigger();
+                }
             }
             End::Broken(e) => {
-                let body = pb::frame::Body::Error(report_from_error(&mask.error(e)));
-                // Best effort: a peer that stopped reading is not waited for long.
-                let _ = tokio::time::timeout(Duration::from_secs(1), out.send(pb::Frame { body: Some(body) })).await;
+                tell(&out, mask, e).await;
                 abort.trigger();
             }
             End::Lost(_) | End::Aborted => abort.trigger(),
@@ -350,12 +359,23 @@ async fn drive(
     outcome(result, end)
 }
 
+/// Sends the peer this side's fatal error `e`; best effort: a peer that
+/// stopped reading is not waited for long.
+async fn tell(out: &FrameSender, mask: &Mask, e: &Error) {
+    let body = pb::frame::Body::Error(report_from_error(&mask.error(e)));
+    let _ = tokio::time::timeout(Duration::from_secs(1), out.send(pb::Frame { body: Some(body) })).await;
+}
+
 /// The session's result: a real local error wins over the peer's, the
-/// peer's over a local cancellation it caused.
+/// peer's over a local cancellation it caused. A peer that stopped the
+/// session on purpose (blitd shutting down, a transfer cancelled with
+/// `blit jobs --cancel`) is the cause of whatever broke here since (its
+/// closed data connections), so its word wins.
 fn outcome(local: Result<()>, end: End) -> Result<()> {
     match end {
         End::PeerDone => local,
         End::Broken(e) => Err(e),
+        End::PeerFailed(e) if e.kind() == ErrorKind::Cancelled => Err(e),
         End::PeerFailed(e) | End::Lost(e) => match local {
             Err(l) if l.kind() != ErrorKind::Cancelled => Err(l),
             _ => Err(e),

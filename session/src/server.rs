@@ -34,6 +34,50 @@ pub enum Role {
     Pull,
 }
 
+/// Why blitd ends a running session before it finished: what a session's
+/// cancel channel ([`Cancel`]) carries once it must stop (`None` until
+/// then). The session ends as for a fatal error of this side; the client
+/// is told [`Stop::error`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Stop {
+    /// blitd shuts down (or ended the session as idle: its watcher then
+    /// tells the client so itself).
+    Shutdown,
+    /// Someone holding the module's secret cancelled it (`blit jobs
+    /// --cancel`).
+    Cancelled,
+}
+
+impl Stop {
+    /// The error the client is told: kind `cancelled`, and what to do.
+    pub fn error(self) -> Error {
+        match self {
+            Stop::Shutdown => Error::new(ErrorKind::Cancelled, "blitd is shutting down")
+                .with_hint("rerun the transfer when blitd is back"),
+            Stop::Cancelled => {
+                Error::new(ErrorKind::Cancelled, "the transfer was cancelled on blitd by `blit jobs --cancel`")
+                    .with_hint("files that landed are complete; rerun the transfer to finish it")
+            }
+        }
+    }
+}
+
+/// A session's cancel channel: `Some` once the session must stop, and why.
+pub type Cancel = watch::Receiver<Option<Stop>>;
+
+/// Resolves with the reason once `cancel` says stop; never when there is
+/// no channel, or when its sender is gone without a word.
+pub(crate) async fn stopped(cancel: &mut Option<Cancel>) -> Stop {
+    if let Some(rx) = cancel {
+        if let Ok(stop) = rx.wait_for(Option::is_some).await {
+            if let Some(stop) = *stop {
+                return stop;
+            }
+        }
+    }
+    std::future::pending().await
+}
+
 /// A checked `Open`: what the client asks for.
 #[derive(Debug, Clone)]
 pub struct TransferRequest {
@@ -187,13 +231,14 @@ pub fn check_access(request: &TransferRequest, module: &ServedModule<'_>) -> Res
 
 /// Answers `Opened` and runs the session in its own task. Returns the
 /// frames to send the client, in order; the session ends when both sides
-/// are done, a side fails, or `cancel` turns true (the daemon shuts down).
+/// are done, a side fails, or `cancel` says stop (the daemon shuts down, or
+/// the transfer was cancelled).
 pub fn serve(
     request: TransferRequest,
     incoming: Incoming,
     half: ServedHalf,
     module: &ServedModule<'_>,
-    cancel: watch::Receiver<bool>,
+    cancel: Cancel,
     peer: String,
 ) -> Result<mpsc::Receiver<pb::Frame>> {
     check_access(&request, module)?;
@@ -230,18 +275,7 @@ pub fn serve(
             let mut stop = session.cancel.clone();
             let answered = tokio::select! {
                 answered = plane::establish(pending, &mut incoming, &session.peer) => answered,
-                _ = async {
-                    let stopped = match stop.as_mut() {
-                        Some(stop) => stop.wait_for(|s| *s).await.is_ok(),
-                        None => false,
-                    };
-                    if !stopped {
-                        std::future::pending::<()>().await;
-                    }
-                } => {
-                    Err(Error::new(ErrorKind::Cancelled, "blitd is shutting down")
-                        .with_hint("rerun the transfer when blitd is back"))
-                }
+                stop = stopped(&mut stop) => Err(stop.error()),
             };
             match answered {
                 Ok(payload) => session.payload = payload,

@@ -17,6 +17,7 @@ use crate::budget::Budget;
 use crate::convert::{event_from_pb, header_from_pb, item_from_pb};
 use crate::error::{error_from_report, peer_gone, protocol};
 use crate::frames::Incoming;
+use crate::server::{stopped, Cancel, Stop};
 use blit_api::{Error, ErrorKind, Events, ManifestItem, NeedBatch, Result};
 use blit_proto::pb;
 use blit_proto::pb::frame::Body;
@@ -24,7 +25,7 @@ use prost::Message;
 use std::sync::Arc;
 use std::time::Duration;
 use tokio::sync::mpsc::error::TrySendError;
-use tokio::sync::{mpsc, watch, Semaphore};
+use tokio::sync::{mpsc, Semaphore};
 use tokio_stream::StreamExt;
 
 /// A feeder's stash: items from the peer with their wire sizes.
@@ -76,34 +77,31 @@ pub(super) enum End {
     Aborted,
 }
 
-fn shutting_down() -> Error {
-    Error::new(ErrorKind::Cancelled, "blitd is shutting down").with_hint("rerun the transfer when blitd is back")
-}
-
-/// Resolves when `cancel` turns true; never when there is none.
-async fn cancelled(cancel: &mut Option<watch::Receiver<bool>>) {
-    if let Some(rx) = cancel {
-        if rx.wait_for(|stop| *stop).await.is_ok() {
-            return;
-        }
-    }
-    std::future::pending().await
-}
-
-/// Reads the stream until the peer is done, fails, or breaks the protocol.
-/// Drops every route when it returns.
+/// Reads the stream until the peer is done, fails, or breaks the protocol,
+/// or `cancel` says stop before this side `finished`. Drops every route
+/// when it returns.
 pub(super) async fn demux(
     incoming: &mut Incoming,
     mut routes: Routes,
     peer: &str,
     abort: &Abort,
-    mut cancel: Option<watch::Receiver<bool>>,
+    cancel: &mut Option<Cancel>,
+    finished: &Abort,
 ) -> End {
+    let mut watching = true;
     let end = loop {
         let next = tokio::select! {
             biased;
             _ = abort.wait() => break End::Aborted,
-            _ = cancelled(&mut cancel) => break End::Broken(shutting_down()),
+            stop = stopped(cancel), if watching => {
+                if finished.is_set() {
+                    // This side sent its `Done`: what it sent may still be
+                    // on its way, and stopping now would only cut it off.
+                    watching = false;
+                    continue;
+                }
+                break End::Broken(stop.error())
+            }
             next = incoming.next() => next,
         };
         let frame = match next {
@@ -130,7 +128,16 @@ const CLOSE_WAIT: Duration = Duration::from_secs(5);
 /// If it closes (or breaks) before this side finished, the peer is gone and
 /// the session aborts; once this side finished (`finished`), the peer gets
 /// [`CLOSE_WAIT`] to close before the session ends anyway.
-pub(super) async fn tail(incoming: &mut Incoming, abort: &Abort, finished: &Abort) {
+///
+/// This side may still be at work (a destination landing what the peer
+/// sent): a stop on `cancel` before it finished is returned, for the
+/// caller to tell the peer and abort; one after it finished ends the wait.
+pub(super) async fn tail(
+    incoming: &mut Incoming,
+    abort: &Abort,
+    finished: &Abort,
+    cancel: &mut Option<Cancel>,
+) -> Option<Stop> {
     let linger = async {
         finished.wait().await;
         tokio::time::sleep(CLOSE_WAIT).await;
@@ -139,8 +146,9 @@ pub(super) async fn tail(incoming: &mut Incoming, abort: &Abort, finished: &Abor
     loop {
         tokio::select! {
             biased;
-            _ = abort.wait() => return,
-            _ = &mut linger => return,
+            _ = abort.wait() => return None,
+            _ = &mut linger => return None,
+            stop = stopped(cancel) => return (!finished.is_set()).then_some(stop),
             next = incoming.next() => match next {
                 // Nothing may follow `Done` or `Error`; ignore it.
                 Some(Ok(_)) => {}
@@ -148,7 +156,7 @@ pub(super) async fn tail(incoming: &mut Incoming, abort: &Abort, finished: &Abor
                     if !finished.is_set() {
                         abort.trigger();
                     }
-                    return;
+                    return None;
                 }
             },
         }

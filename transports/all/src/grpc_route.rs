@@ -2,7 +2,7 @@
 //! `blit server` through ssh's standard input and output.
 
 use crate::remote::{Module, Reach, Route, SecretSource, Target};
-use blit_api::{Events, Expect, FileHeader, FileKind, Result, Space, TransferOptions, TransferSummary};
+use blit_api::{Events, Expect, FileHeader, FileKind, Job, Result, Space, TransferOptions, TransferSummary};
 use blit_engine::{DestinationRoles, SourceRoles};
 use blit_transport_grpc::{ClientTls, GrpcConfig, Pipe, RemoteSpec, Secret, TransportMode};
 
@@ -79,5 +79,13 @@ impl Route for GrpcRoute {
 
     async fn remove_if(&self, target: &Target, expect: Expect) -> Result<bool> {
         blit_transport_grpc::remove_if(&spec(target), expect, &self.0).await
+    }
+
+    async fn jobs(&self, host: &str, port: u16, each: &mut (dyn FnMut(Job) + Send)) -> Result<()> {
+        blit_transport_grpc::jobs(host, port, &self.0, each).await
+    }
+
+    async fn cancel(&self, host: &str, port: u16, id: &str) -> Result<Job> {
+        blit_transport_grpc::cancel(host, port, id, &self.0).await
     }
 }

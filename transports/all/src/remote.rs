@@ -1,5 +1,6 @@
 //! Routes to daemons: how this build pushes to, pulls from, lists, asks and
-//! administers (`df`, `rm`) blitd, and the one place that says so when it cannot.
+//! administers (`df`, `rm`, `jobs`) blitd, and the one place that says so
+//! when it cannot.
 //!
 //! [`crate::route`] gives the route a remote transfer takes: blit's gRPC
 //! protocol to a daemon's port, or the same protocol through ssh
@@ -7,7 +8,7 @@
 //! feature has none, and every remote call fails with
 //! [`blit_api::GRPC_NOT_BUILT`].
 
-use blit_api::{Events, Expect, FileHeader, FileKind, RelPath, Result, Space, TransferOptions, TransferSummary};
+use blit_api::{Events, Expect, FileHeader, FileKind, Job, RelPath, Result, Space, TransferOptions, TransferSummary};
 use blit_engine::{DestinationRoles, SourceRoles};
 use std::ffi::OsString;
 use std::path::PathBuf;
@@ -129,6 +130,13 @@ pub trait Route: Send + Sync {
     /// Removes the entry `target` names only if it is still what `expect`
     /// says (`blit move`); false when it was kept because it differs.
     async fn remove_if(&self, target: &Target, expect: Expect) -> Result<bool>;
+    /// The transfers running on a daemon that this route's secret may see
+    /// (those of modules without a secret and of the modules whose secret
+    /// it is), oldest first, each as it arrives.
+    async fn jobs(&self, host: &str, port: u16, each: &mut (dyn FnMut(Job) + Send)) -> Result<()>;
+    /// Tells the running transfer `id` to stop (the daemon requires the
+    /// secret of its module) and returns it as it was.
+    async fn cancel(&self, host: &str, port: u16, id: &str) -> Result<Job>;
 }
 
 /// The session protocol this build speaks, for `--version`.

@@ -1,15 +1,18 @@
-//! The client side of `Space` and `Remove` (`blit df`, `blit rm`): one
-//! unary request each, authenticated and timed like `List`.
+//! The client side of `Space` and `Remove` (`blit df`, `blit rm`), `Jobs`
+//! and `Cancel` (`blit jobs`): one request each, authenticated and timed
+//! like `List`.
 
 use crate::auth::attach;
 use crate::client::{connect, refused};
+use crate::error::error_from_status;
 use crate::GrpcConfig;
-use blit_api::{ErrorKind, Expect, FileKind, Result, Space};
+use blit_api::{ErrorKind, Expect, FileKind, Job, Result, Space};
 use blit_proto::pb::blit_client::BlitClient;
 use blit_proto::{pb, PROTOCOL_VERSION};
 use blit_session::admin::{expect_to_pb, removed_from_pb, removed_if_from_pb, space_from_pb};
 use blit_session::client::within;
-use blit_session::RemoteSpec;
+use blit_session::jobs::{cancelled_from_pb, jobs_from_pb};
+use blit_session::{address, RemoteSpec};
 use prost::bytes::Bytes;
 use tonic::transport::Channel;
 use tonic::Request;
@@ -20,7 +23,7 @@ pub async fn space(remote: &RemoteSpec, config: &GrpcConfig) -> Result<Space> {
     let peer = remote.address();
     let (module, path) = module_and_path(remote);
     let message = pb::SpaceRequest { protocol_version: PROTOCOL_VERSION, module, path };
-    let (mut client, request) = ready(remote, config, message).await?;
+    let (mut client, request) = ready(&remote.host, remote.port, config, message).await?;
     let reply = match within(config.handshake_timeout, &peer, client.space(request)).await? {
         Ok(reply) => reply.into_inner(),
         Err(status) => return Err(answer(&status, &peer, config, "df").await),
@@ -36,7 +39,7 @@ pub async fn remove(remote: &RemoteSpec, config: &GrpcConfig) -> Result<FileKind
     let peer = remote.address();
     let (module, path) = module_and_path(remote);
     let message = pb::RemoveRequest { protocol_version: PROTOCOL_VERSION, module, path, expect: None };
-    let (mut client, request) = ready(remote, config, message).await?;
+    let (mut client, request) = ready(&remote.host, remote.port, config, message).await?;
     let reply = match client.remove(request).await {
         Ok(reply) => reply.into_inner(),
         Err(status) => return Err(answer(&status, &peer, config, "rm").await),
@@ -51,7 +54,7 @@ pub async fn remove_if(remote: &RemoteSpec, expect: Expect, config: &GrpcConfig)
     let (module, path) = module_and_path(remote);
     let expect = Some(expect_to_pb(expect));
     let message = pb::RemoveRequest { protocol_version: PROTOCOL_VERSION, module, path, expect };
-    let (mut client, request) = ready(remote, config, message).await?;
+    let (mut client, request) = ready(&remote.host, remote.port, config, message).await?;
     let reply = match within(config.handshake_timeout, &peer, client.remove(request)).await? {
         Ok(reply) => reply.into_inner(),
         Err(status) => return Err(answer(&status, &peer, config, "move").await),
@@ -59,15 +62,48 @@ pub async fn remove_if(remote: &RemoteSpec, expect: Expect, config: &GrpcConfig)
     removed_if_from_pb(reply, &peer)
 }
 
+/// The transfers running on the daemon at `host`:`port` that `config`'s
+/// secret may see (those of modules without a secret, and of the modules
+/// whose secret it is); `each` sees every one as it arrives. Each batch of
+/// the answer must come within the handshake timeout.
+pub async fn jobs(host: &str, port: u16, config: &GrpcConfig, each: &mut (dyn FnMut(Job) + Send)) -> Result<()> {
+    let peer = address(host, port);
+    let message = pb::JobsRequest { protocol_version: PROTOCOL_VERSION };
+    let (mut client, request) = ready(host, port, config, message).await?;
+    let mut stream = match within(config.handshake_timeout, &peer, client.jobs(request)).await? {
+        Ok(reply) => reply.into_inner(),
+        Err(status) => return Err(answer(&status, &peer, config, "jobs").await),
+    };
+    while let Some(reply) =
+        within(config.handshake_timeout, &peer, stream.message()).await?.map_err(|s| error_from_status(&s, &peer))?
+    {
+        jobs_from_pb(reply, &peer)?.into_iter().for_each(&mut *each);
+    }
+    Ok(())
+}
+
+/// Cancels the running transfer `id` on the daemon at `host`:`port` (which
+/// needs the secret of its module); returns the job that was told to stop.
+pub async fn cancel(host: &str, port: u16, id: &str, config: &GrpcConfig) -> Result<Job> {
+    let peer = address(host, port);
+    let message = pb::CancelRequest { protocol_version: PROTOCOL_VERSION, id: id.to_owned() };
+    let (mut client, request) = ready(host, port, config, message).await?;
+    let reply = match within(config.handshake_timeout, &peer, client.cancel(request)).await? {
+        Ok(reply) => reply.into_inner(),
+        Err(status) => return Err(answer(&status, &peer, config, "jobs").await),
+    };
+    cancelled_from_pb(reply, &peer)
+}
+
 /// The module and path fields of a request about `remote`.
 fn module_and_path(remote: &RemoteSpec) -> (String, Bytes) {
     (remote.module.clone(), Bytes::copy_from_slice(remote.path.as_bytes()))
 }
 
-/// A client connected to `remote`'s daemon and `message` as a request
-/// carrying the secret.
-async fn ready<T>(remote: &RemoteSpec, config: &GrpcConfig, message: T) -> Result<(BlitClient<Channel>, Request<T>)> {
-    let client = connect(&remote.host, remote.port, config).await?;
+/// A client connected to the daemon at `host`:`port` and `message` as a
+/// request carrying the secret.
+async fn ready<T>(host: &str, port: u16, config: &GrpcConfig, message: T) -> Result<(BlitClient<Channel>, Request<T>)> {
+    let client = connect(host, port, config).await?;
     let mut request = Request::new(message);
     attach(&mut request, config.secret.as_ref());
     Ok((client, request))

@@ -115,6 +115,12 @@ pub struct Required<'a> {
     pub module: Option<&'a str>,
 }
 
+/// The secret a request's metadata presents, if any.
+#[cfg(feature = "server")]
+pub fn presented(metadata: &tonic::metadata::MetadataMap) -> Option<&str> {
+    metadata.get(AUTH_KEY).and_then(|v| v.to_str().ok()).and_then(|v| v.strip_prefix("Bearer "))
+}
+
 /// Refuses a request whose metadata lacks the required secret or carries
 /// another one, with `UNAUTHENTICATED` and a message that says what to do.
 /// Call it before touching anything the request names.
@@ -126,8 +132,7 @@ pub fn check(required: Required<'_>, metadata: &tonic::metadata::MetadataMap, pe
         Some(name) => format!("module '{name}'"),
         None => "this blitd".to_owned(),
     };
-    let presented = metadata.get(AUTH_KEY).and_then(|v| v.to_str().ok()).and_then(|v| v.strip_prefix("Bearer "));
-    let refusal = match presented {
+    let refusal = match presented(metadata) {
         Some(presented) if secret.matches(presented) => return Ok(()),
         Some(_) => {
             // Logged by the daemon, summed up per interval (one line per

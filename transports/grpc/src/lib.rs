@@ -16,9 +16,9 @@ mod pipe;
 pub mod server;
 
 #[cfg(feature = "client")]
-pub use admin::{remove, remove_if, space};
+pub use admin::{cancel, jobs, remove, remove_if, space};
 #[cfg(feature = "server")]
-pub use auth::{check as check_secret, Required};
+pub use auth::{check as check_secret, presented as presented_secret, Required};
 pub use auth::{Secret, AUTH_KEY};
 pub use blit_session::{
     GrpcTransport, ModuleInfo, PortRange, RemoteSpec, TransportMode, CHUNK_SIZE, DEFAULT_PORT, MAX_MESSAGE_SIZE,

@@ -12,9 +12,11 @@ use blit_api::RelPath;
 use blit_proto::pb;
 pub use blit_session::admin::{expect_from_pb, remove_reply, removed_if_reply, space_reply};
 use blit_session::frames::Incoming;
-pub use blit_session::server::{list_reply, modules_reply, Role, ServedHalf, ServedModule, TransferRequest};
+pub use blit_session::jobs::{cancel_reply, jobs_reply, JOBS_BATCH};
+pub use blit_session::server::{
+    list_reply, modules_reply, Cancel, Role, ServedHalf, ServedModule, Stop, TransferRequest,
+};
 use std::pin::Pin;
-use tokio::sync::watch;
 use tokio_stream::wrappers::ReceiverStream;
 use tokio_stream::{Stream, StreamExt};
 use tonic::{Status, Streaming};
@@ -63,7 +65,7 @@ pub fn serve(
     incoming: Incoming,
     half: ServedHalf,
     module: &ServedModule<'_>,
-    cancel: watch::Receiver<bool>,
+    cancel: Cancel,
     peer: String,
 ) -> Result<TransferStream, Status> {
     let rx = blit_session::server::serve(request, incoming, half, module, cancel, peer)
