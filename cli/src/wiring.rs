@@ -76,7 +76,7 @@ pub(crate) fn pull_root(remote: &Remote, dst: &OsStr, remote_is_dir: bool) -> Pa
 
 /// How a remote transfer carries its payload (`--transport`, `--streams`,
 /// `--compress`), checked against what this build carries.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone)]
 pub(crate) struct Link {
     /// Which transport.
     pub(crate) transport: TransportArg,
@@ -86,6 +86,19 @@ pub(crate) struct Link {
     pub(crate) compress: String,
     /// Secret and TLS.
     pub(crate) connect: crate::ConnectArgs,
+    /// Routes over ssh made so far: every use of the same login and
+    /// directory (a pull and a move's removals) shares one ssh connection.
+    ssh_routes: SshRoutes,
+}
+
+/// The routes over ssh a [`Link`] made, by login, port and directory.
+#[derive(Clone, Default)]
+struct SshRoutes(Arc<std::sync::Mutex<Vec<(crate::remote::Ssh, Arc<dyn Route>)>>>);
+
+impl std::fmt::Debug for SshRoutes {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SshRoutes").finish_non_exhaustive()
+    }
 }
 
 impl Link {
@@ -112,12 +125,27 @@ impl Link {
         }
         #[cfg(feature = "tcp-data-plane")]
         compress.parse::<blit_transports::tcp::Compression>()?;
-        Ok(Link { transport, streams: args.streams, compress: compress.to_owned(), connect: args.connect.clone() })
+        Ok(Link {
+            transport,
+            streams: args.streams,
+            compress: compress.to_owned(),
+            connect: args.connect.clone(),
+            ssh_routes: SshRoutes::default(),
+        })
     }
 
     /// The route to `remote` for this link (over ssh, or to its daemon).
     pub(crate) fn route(&self, remote: &Remote) -> Result<Arc<dyn Route>> {
-        crate::ssh::route(remote, &self.connect, self.reach())
+        let Some(ssh) = &remote.ssh else {
+            return crate::ssh::route(remote, &self.connect, self.reach());
+        };
+        let mut made = self.ssh_routes.0.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        if let Some((_, route)) = made.iter().find(|(key, _)| key == ssh) {
+            return Ok(route.clone());
+        }
+        let route = crate::ssh::route(remote, &self.connect, self.reach())?;
+        made.push((ssh.clone(), route.clone()));
+        Ok(route)
     }
 
     /// The transport settings of this link.

@@ -99,10 +99,23 @@ fn push_pull_and_ssh_moves_remove_on_the_side_that_holds_the_source() {
     let before = tree(&far);
     let mut from = OsString::from("127.0.0.1:");
     from.push(&far);
-    let mut args: Vec<OsString> = vec!["move".into(), from, slash(&t.path().join("by-ssh"))];
-    args.extend(sshd.args());
+    // Counts the ssh connections: the listing, the transfer and the
+    // removals share one.
+    let count = t.path().join("ssh-count");
+    let rsh = format!("sh -c 'echo >> {}; exec \"$@\"' rsh {}", count.display(), sshd.rsh());
+    let blit_path = env!("CARGO_BIN_EXE_blit");
+    let args: Vec<OsString> = vec![
+        "move".into(),
+        from,
+        slash(&t.path().join("by-ssh")),
+        "-e".into(),
+        rsh.into(),
+        "--blit-path".into(),
+        blit_path.into(),
+    ];
     let refs: Vec<&OsStr> = args.iter().map(OsString::as_os_str).collect();
     blit_ok(&refs);
     assert_same(&before, &snapshot(&t.path().join("by-ssh/far")));
     assert!(!far.exists(), "the far side's source is gone");
+    assert_eq!(std::fs::read_to_string(&count).unwrap().lines().count(), 1, "one ssh connection");
 }
