@@ -93,7 +93,10 @@ pub(crate) struct Link {
 
 /// The routes over ssh a [`Link`] made, by login, port and directory.
 #[derive(Clone, Default)]
-struct SshRoutes(Arc<std::sync::Mutex<Vec<(crate::remote::Ssh, Arc<dyn Route>)>>>);
+struct SshRoutes(Arc<std::sync::Mutex<Vec<SshRoute>>>);
+
+/// A route over ssh and the login, port and directory it serves.
+type SshRoute = (crate::remote::Ssh, Arc<dyn Route>);
 
 impl std::fmt::Debug for SshRoutes {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
