@@ -182,3 +182,17 @@ fn a_far_side_blit_without_server_mode_is_told_apart() {
     let out = blit(&[os("ls"), &at(t.path()), os("-e"), os(rsh), os("--blit-path"), os(blit_path)]);
     assert!(String::from_utf8_lossy(&out.stdout).contains("here"), "{}", String::from_utf8_lossy(&out.stderr));
 }
+
+#[test]
+fn what_the_far_side_says_is_bounded() {
+    let t = tempfile::tempdir().unwrap();
+    // A far side that writes 8 MiB on one line, then fails.
+    let loud = t.path().join("loud");
+    std::fs::write(&loud, "#!/bin/sh\nhead -c 8388608 /dev/zero | tr '\\0' x >&2\nexit 1\n").unwrap();
+    std::fs::set_permissions(&loud, std::os::unix::fs::PermissionsExt::from_mode(0o755)).unwrap();
+    let rsh = "sh -c 'shift; exec sh -c \"$1\"' rsh";
+    let out = blit(&[os("ls"), &at(t.path()), os("-e"), os(rsh), os("--blit-path"), loud.as_os_str()]);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{}", &err[..err.len().min(300)]);
+    assert!(err.contains("xxxx") && err.len() < 2048, "kept to a bounded line: {} bytes", err.len());
+}

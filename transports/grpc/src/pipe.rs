@@ -132,17 +132,40 @@ impl Launch {
         };
         let (tail, said_all) = (self.tail.clone(), self.said_all.clone());
         tokio::spawn(async move {
-            let mut lines = tokio::io::BufReader::new(errors);
-            let mut line = Vec::new();
-            while matches!(lines.read_until(b'\n', &mut line).await, Ok(n) if n > 0) {
-                let text = String::from_utf8_lossy(&line[..line.len().min(LINE_BYTES)]).trim_end().to_owned();
-                line.clear();
-                tracing::debug!("remote: {text}");
+            let mut errors = tokio::io::BufReader::new(errors);
+            // Each line is kept to LINE_BYTES, however long the far side makes it.
+            let mut line = Vec::with_capacity(LINE_BYTES);
+            loop {
+                let chunk = match errors.fill_buf().await {
+                    Ok(chunk) if !chunk.is_empty() => chunk,
+                    _ => break,
+                };
+                let (part, ended) = match chunk.iter().position(|b| *b == b'\n') {
+                    Some(i) => (&chunk[..i], true),
+                    None => (chunk, false),
+                };
+                let room = LINE_BYTES.saturating_sub(line.len());
+                line.extend_from_slice(&part[..part.len().min(room)]);
+                let used = part.len() + usize::from(ended);
+                errors.consume(used);
+                if ended {
+                    let text = String::from_utf8_lossy(&line).trim_end().to_owned();
+                    line.clear();
+                    tracing::debug!("remote: {text}");
+                    let mut tail = tail.lock().unwrap_or_else(PoisonError::into_inner);
+                    if tail.len() == TAIL_LINES {
+                        tail.remove(0);
+                    }
+                    tail.push(text);
+                }
+            }
+            // A last line without its newline.
+            if !line.is_empty() {
                 let mut tail = tail.lock().unwrap_or_else(PoisonError::into_inner);
                 if tail.len() == TAIL_LINES {
                     tail.remove(0);
                 }
-                tail.push(text);
+                tail.push(String::from_utf8_lossy(&line).trim_end().to_owned());
             }
             said_all.send_replace(true);
         });
