@@ -82,6 +82,9 @@ impl CanonicalLog {
                 }
                 ProgressEvent::FileFailed { path, kind, .. } => (path, format!("failed kind={kind}")),
                 ProgressEvent::Deleted { path, kind } => (path, format!("deleted {}", kind_str(*kind))),
+                ProgressEvent::InPlace { path, kind, size, mtime_ns } => {
+                    (path, format!("in_place {} size={size} mtime={mtime_ns}", kind_str(*kind)))
+                }
                 other => {
                     head.push(format!("other {other:?}"));
                     continue;

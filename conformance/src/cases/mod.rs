@@ -196,6 +196,12 @@ static CATALOGUE: &[Case] = &[
     case!("second_run_idle", "a second run transfers nothing", [MtimeNs], need_list::second_run_idle),
     case!("events_every_entry", "every entry is reported once with its size", [Symlink], progress::every_entry),
     case!(
+        "events_in_place_for_move",
+        "with remove_source every file and symlink is reported in place once, as the source has it",
+        [Symlink, MtimeNs],
+        progress::in_place_for_every_file
+    ),
+    case!(
         "source_removed_during_walk",
         "a file removed during the walk fails alone",
         [PerFileErrors],

@@ -68,3 +68,52 @@ pub async fn every_entry(ctx: &mut Ctx) -> Result<(), Failure> {
         None => Ok(()),
     }
 }
+
+/// With `remove_source` (`blit move`), each file and symlink is reported in
+/// place exactly once with its source size and mtime, whether it landed now
+/// or was already equal (a second run), and no directory is: the source
+/// removes exactly what is known to be at the destination.
+pub async fn in_place_for_every_file(ctx: &mut Ctx) -> Result<(), Failure> {
+    let mut spec = root(ctx.rng());
+    let mtime = ctx.rng().mtime_ns();
+    spec.dir("dir", 0o755, mtime).symlink("dir/link", "../top", mtime + 2);
+    for (path, len) in [("top", 5000u64), ("dir/empty-file", 0), ("dir/mid", 300_000), ("dir/small", 10)] {
+        let (content, mtime) = (ctx.rng().content(len), ctx.rng().mtime_ns());
+        spec.file(path, content, 0o644, mtime);
+    }
+    ctx.build(&spec)?;
+    let source = ctx.snapshot(&ctx.src())?;
+    let mut want: BTreeMap<Vec<u8>, (FileKind, Option<u64>, i64)> = BTreeMap::new();
+    for (path, node) in source.iter() {
+        match node {
+            Node::File { size, mtime_ns, .. } => want.insert(path.to_vec(), (FileKind::File, Some(*size), *mtime_ns)),
+            Node::Symlink { mtime_ns, .. } => want.insert(path.to_vec(), (FileKind::Symlink, None, *mtime_ns)),
+            Node::Dir { .. } => None,
+        };
+    }
+    let moving = blit_api::TransferOptions::new().remove_source(true);
+    for run in ["first", "second"] {
+        let out = ctx.transfer(Transfer::new().options(moving.clone())).await?;
+        let mut got = BTreeMap::new();
+        for e in &out.events {
+            if let ProgressEvent::InPlace { path, kind, size, mtime_ns } = e {
+                let size = (*kind == FileKind::File).then_some(*size);
+                if got.insert(path.as_bytes().to_vec(), (*kind, size, *mtime_ns)).is_some() {
+                    let shown = show_path(path.as_bytes());
+                    return Err(Failure::new(
+                        rules::EVERY_ENTRY_REPORTED,
+                        format!("{run} run: {shown} in place twice"),
+                    ));
+                }
+            }
+        }
+        if got != want {
+            let shown = |m: &BTreeMap<Vec<u8>, _>| m.keys().map(|k| show_path(k)).collect::<Vec<_>>().join(", ");
+            return Err(Failure::new(
+                rules::EVERY_ENTRY_REPORTED,
+                format!("{run} run: in place [{}], want [{}] (or another size or mtime)", shown(&got), shown(&want)),
+            ));
+        }
+    }
+    Ok(())
+}
