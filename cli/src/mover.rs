@@ -18,6 +18,7 @@
 //! source's own directory too unless it was named with a trailing `/`.
 
 use crate::remote::Remote;
+use crate::remote_walk::join;
 use blit_api::{Error, Events, Expect, FileKind, ProgressEvent, ProgressSink, RelPath, Result};
 use blit_transports::local::Anchor;
 use blit_transports::remote::Route;
@@ -25,7 +26,6 @@ use std::ffi::OsStr;
 use std::os::fd::OwnedFd;
 use std::os::unix::ffi::OsStrExt;
 use std::path::PathBuf;
-use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
 use std::sync::mpsc::{sync_channel, Receiver, SyncSender};
 use std::sync::{Arc, Mutex};
 
@@ -131,15 +131,6 @@ impl Source {
     }
 }
 
-/// `a/b`, or whichever is not empty.
-fn join(a: &[u8], b: &[u8]) -> Vec<u8> {
-    match (a.is_empty(), b.is_empty()) {
-        (true, _) => b.to_vec(),
-        (_, true) => a.to_vec(),
-        _ => [a, b"/", b].concat(),
-    }
-}
-
 /// The events sink of one source of a move: passes every event on, and
 /// queues the removal of what the destination reports in place.
 pub(crate) struct Mover {
@@ -149,7 +140,6 @@ pub(crate) struct Mover {
     source: Source,
     /// Whether the source's own directory goes too (no trailing `/`).
     root_too: bool,
-    removed_dirs: AtomicU64,
 }
 
 impl Mover {
@@ -199,16 +189,9 @@ impl Mover {
         let warn = inner.clone();
         let worker = std::thread::Builder::new()
             .name("blit-move".into())
-            .spawn(move || remove_all(&worker_source, rx, &warn))
+            .spawn(move || drain(&worker_source, rx, &warn))
             .map_err(|e| Error::io("start the remover", "blit", e))?;
-        Ok(Arc::new(Mover {
-            inner,
-            queue: Mutex::new(Some(tx)),
-            worker: Mutex::new(Some(worker)),
-            source,
-            root_too,
-            removed_dirs: AtomicU64::new(0),
-        }))
+        Ok(Arc::new(Mover { inner, queue: Mutex::new(Some(tx)), worker: Mutex::new(Some(worker)), source, root_too }))
     }
 
     /// Waits for the queued removals; then, when `clean` (the transfer
@@ -231,17 +214,16 @@ impl Mover {
                 let source = self.source.clone();
                 let gone = tokio::task::spawn_blocking(move || source.remove_if(&dir, Expect::EmptyDir)).await;
                 if matches!(gone, Ok(Ok(true))) {
-                    self.removed_dirs.fetch_add(1, Relaxed);
+                    moved.removed += 1;
                 }
             }
-            moved.removed += self.removed_dirs.load(Relaxed);
         }
         moved
     }
 }
 
 /// The remover's loop: one removal per reported entry, in order.
-fn remove_all(source: &Source, queue: Receiver<Removal>, events: &Events) -> Moved {
+fn drain(source: &Source, queue: Receiver<Removal>, events: &Events) -> Moved {
     let mut moved = Moved::default();
     let mut warned = false;
     for (path, expect) in queue {

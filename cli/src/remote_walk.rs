@@ -100,14 +100,13 @@ async fn listing(route: &dyn Route, top: &Remote, below: &[u8]) -> Result<std::v
     Ok(entries.into_iter())
 }
 
-/// `a/b`, or `b` when `a` is empty.
+/// `a/b`, or whichever is not empty.
 pub(crate) fn join(a: &[u8], b: &[u8]) -> Vec<u8> {
-    let mut joined = a.to_vec();
-    if !joined.is_empty() {
-        joined.push(b'/');
+    match (a.is_empty(), b.is_empty()) {
+        (true, _) => b.to_vec(),
+        (_, true) => a.to_vec(),
+        _ => [a, b"/", b].concat(),
     }
-    joined.extend_from_slice(b);
-    joined
 }
 
 /// The last component of `path` as a path of its own (the root for none).

@@ -34,7 +34,7 @@ pub async fn serve_stdio(config: DaemonConfig) -> Result<()> {
     // One connection; the stream ends when hyper lets go of it, since
     // the connection itself holds the stream's only sender.
     let (open, incoming) = mpsc::channel(1);
-    let pipe = Stdio { input: Pipe::take(0)?, output: Pipe::take(1)?, _open: open.clone() };
+    let pipe = Stdio { io: tokio::io::join(Pipe::take(0)?, Pipe::take(1)?), _open: open.clone() };
     let _ = open.try_send(Ok::<_, std::io::Error>(pipe));
     drop(open);
     http2()
@@ -128,8 +128,8 @@ impl AsyncWrite for Pipe {
 
 /// Standard input and output as one duplex connection.
 struct Stdio {
-    input: Pipe,
-    output: Pipe,
+    /// Standard input (read) and output (write).
+    io: tokio::io::Join<Pipe, Pipe>,
     /// Keeps the stream of connections open while this one lives.
     _open: mpsc::Sender<std::io::Result<Stdio>>,
 }
@@ -142,20 +142,20 @@ impl Connected for Stdio {
 
 impl AsyncRead for Stdio {
     fn poll_read(mut self: Pin<&mut Self>, cx: &mut Context<'_>, buf: &mut ReadBuf<'_>) -> Poll<std::io::Result<()>> {
-        Pin::new(&mut self.input).poll_read(cx, buf)
+        Pin::new(&mut self.io).poll_read(cx, buf)
     }
 }
 
 impl AsyncWrite for Stdio {
     fn poll_write(mut self: Pin<&mut Self>, cx: &mut Context<'_>, buf: &[u8]) -> Poll<std::io::Result<usize>> {
-        Pin::new(&mut self.output).poll_write(cx, buf)
+        Pin::new(&mut self.io).poll_write(cx, buf)
     }
 
     fn poll_flush(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<std::io::Result<()>> {
-        Pin::new(&mut self.output).poll_flush(cx)
+        Pin::new(&mut self.io).poll_flush(cx)
     }
 
     fn poll_shutdown(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<std::io::Result<()>> {
-        Pin::new(&mut self.output).poll_shutdown(cx)
+        Pin::new(&mut self.io).poll_shutdown(cx)
     }
 }

@@ -17,7 +17,7 @@ use std::process::Stdio;
 use std::sync::{Arc, Mutex, PoisonError};
 use std::task::{Context, Poll};
 use std::time::Duration;
-use tokio::io::{AsyncBufReadExt, AsyncRead, AsyncWrite, ReadBuf};
+use tokio::io::AsyncBufReadExt;
 use tokio::process::{Child, ChildStdin, ChildStdout, Command};
 use tonic::transport::{Channel, Endpoint, Uri};
 
@@ -29,6 +29,9 @@ const LINE_BYTES: usize = 512;
 const EXIT_WAIT: Duration = Duration::from_secs(2);
 
 type BoxError = Box<dyn std::error::Error + Send + Sync>;
+
+/// The program's standard output (read) and input (write) as one stream.
+type Duplex = tokio::io::Join<ChildStdout, ChildStdin>;
 
 /// A program whose standard input and output carry the connection to a
 /// blit server (`blit server`), such as `ssh host blit server --root DIR`.
@@ -170,7 +173,7 @@ impl Launch {
             said_all.send_replace(true);
         });
         *child = Some(started);
-        Ok(Duplex { input, output })
+        Ok(tokio::io::join(input, output))
     }
 
     /// `e`, told in the words of the program when it has ended (waiting at
@@ -239,31 +242,5 @@ impl tower_service::Service<Uri> for Connector {
     fn call(&mut self, _: Uri) -> Self::Future {
         let launch = self.0.clone();
         Box::pin(async move { launch.spawn().await.map(TokioIo::new) })
-    }
-}
-
-/// The program's standard output (read) and input (write) as one stream.
-struct Duplex {
-    input: ChildStdout,
-    output: ChildStdin,
-}
-
-impl AsyncRead for Duplex {
-    fn poll_read(mut self: Pin<&mut Self>, cx: &mut Context<'_>, buf: &mut ReadBuf<'_>) -> Poll<std::io::Result<()>> {
-        Pin::new(&mut self.input).poll_read(cx, buf)
-    }
-}
-
-impl AsyncWrite for Duplex {
-    fn poll_write(mut self: Pin<&mut Self>, cx: &mut Context<'_>, buf: &[u8]) -> Poll<std::io::Result<usize>> {
-        Pin::new(&mut self.output).poll_write(cx, buf)
-    }
-
-    fn poll_flush(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<std::io::Result<()>> {
-        Pin::new(&mut self.output).poll_flush(cx)
-    }
-
-    fn poll_shutdown(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<std::io::Result<()>> {
-        Pin::new(&mut self.output).poll_shutdown(cx)
     }
 }
