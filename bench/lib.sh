@@ -72,3 +72,31 @@ with_results() {
         printf '%s\n' --results "$file"
     fi
 }
+
+# start_sshd DIR: starts an sshd of its own on a free port of 127.0.0.1
+# (host key, client key, authorized key and config in DIR; stop it with
+# `kill "$sshd_pid"`) and sets `port`, `sshd_pid` and `rsh`, the ssh command
+# both tools use (no compression; `-p $port` in it names the port).
+start_sshd() {
+    local dir="$1"
+    ssh-keygen -q -t ed25519 -N "" -f "$dir/host_key"
+    ssh-keygen -q -t ed25519 -N "" -f "$dir/client_key"
+    cp "$dir/client_key.pub" "$dir/authorized_keys"
+    [ "$(id -u)" -ne 0 ] || mkdir -p /run/sshd
+    port="$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')"
+    cat > "$dir/sshd_config" <<CONFIG
+Port $port
+ListenAddress 127.0.0.1
+HostKey $dir/host_key
+AuthorizedKeysFile $dir/authorized_keys
+PidFile $dir/sshd.pid
+StrictModes no
+UsePAM no
+PasswordAuthentication no
+LogLevel ERROR
+CONFIG
+    /usr/sbin/sshd -D -f "$dir/sshd_config" & sshd_pid=$!
+    local _
+    for _ in $(seq 100); do (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null && break; sleep 0.05; done
+    rsh="ssh -F none -i $dir/client_key -p $port -o UserKnownHostsFile=$dir/known -o StrictHostKeyChecking=no -o BatchMode=yes -o LogLevel=ERROR -o Compression=no"
+}

@@ -33,25 +33,7 @@ sshd_pid=""
 cleanup() { [ -n "$sshd_pid" ] && kill "$sshd_pid" 2>/dev/null; rm -rf "$work"; }
 trap cleanup EXIT
 
-ssh-keygen -q -t ed25519 -N "" -f "$work/host_key"
-ssh-keygen -q -t ed25519 -N "" -f "$work/client_key"
-cp "$work/client_key.pub" "$work/authorized_keys"
-[ "$(id -u)" -ne 0 ] || mkdir -p /run/sshd
-port="$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')"
-cat > "$work/sshd_config" <<EOF
-Port $port
-ListenAddress 127.0.0.1
-HostKey $work/host_key
-AuthorizedKeysFile $work/authorized_keys
-PidFile $work/sshd.pid
-StrictModes no
-UsePAM no
-PasswordAuthentication no
-LogLevel ERROR
-EOF
-/usr/sbin/sshd -D -f "$work/sshd_config" & sshd_pid=$!
-for _ in $(seq 100); do (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null && break; sleep 0.05; done
-rsh="ssh -F none -i $work/client_key -p $port -o UserKnownHostsFile=$work/known -o StrictHostKeyChecking=no -o BatchMode=yes -o LogLevel=ERROR -o Compression=no"
+start_sshd "$work"
 
 mkdir -p "$work/large" "$work/small"
 head -c "$((large_mib << 20))" /dev/urandom > "$work/large/big.bin"

@@ -75,6 +75,13 @@ pub struct TransferOptions {
     /// equal to its header (`ProgressEvent::InPlace`), so the source can be
     /// removed entry by entry; it changes nothing at the destination.
     pub remove_source: bool,
+    /// Delta transfer (rsync's default between machines; off with
+    /// `--whole-file`): for a needed file of at least [`crate::DELTA_MIN`]
+    /// bytes whose destination holds an older version, the destination
+    /// hashes that version's blocks ([`crate::BlockMap`]) and the source
+    /// sends only the blocks that differ; the destination builds the new
+    /// file from the old one and those blocks.
+    pub delta: bool,
 }
 
 impl TransferOptions {
@@ -147,6 +154,13 @@ impl TransferOptions {
     /// [`TransferOptions::fsync`]).
     pub fn fsync(mut self, on: bool) -> Self {
         self.fsync = on;
+        self
+    }
+
+    /// Sends only the changed blocks of large files the destination holds
+    /// an older version of (see [`TransferOptions::delta`]).
+    pub fn delta(mut self, on: bool) -> Self {
+        self.delta = on;
         self
     }
 

@@ -21,6 +21,19 @@
 //! [`RESUME_BLOCK_MIN`] (1 MiB) and grow with the file so a map never holds
 //! more than [`RESUME_MAX_BLOCKS`] hashes (512 KiB): a 4 GiB file has 4096
 //! blocks, 128 KiB of hashes.
+//!
+//! # Delta transfer
+//!
+//! The same comparison sends only the changed blocks of a file the
+//! destination holds an older version of ([`crate::TransferOptions::delta`]):
+//! the judge hashes the old version instead of a partial copy, with smaller
+//! blocks ([`BlockMap::delta_block_size`]: about the square root of 32 times
+//! the size, so the map's hashes and the bytes a change costs balance), and
+//! the destination's [`crate::Landing::resume`] starts the new file as a copy
+//! of the old one. Blocks are compared where they stand: a change that keeps
+//! the other bytes in place (a database page, a disk image, an appended log)
+//! costs the blocks it touches; bytes inserted or removed shift everything
+//! after them, which is then sent.
 
 use crate::{Error, ErrorKind, Result};
 use std::fmt;
@@ -33,6 +46,12 @@ use std::os::unix::fs::FileExt;
 /// an interrupted run leaves behind for `--resume`; smaller files are cheap
 /// to send again.
 pub const RESUME_MIN: u64 = 8 * 1024 * 1024;
+/// Files at least this large (8 MiB) travel as a delta against the older
+/// version the destination holds ([`crate::TransferOptions::delta`]);
+/// smaller files cost less to send whole than to hash on both sides.
+pub const DELTA_MIN: u64 = RESUME_MIN;
+/// The smallest block a delta map compares (16 KiB).
+const DELTA_BLOCK_MIN: u32 = 16 * 1024;
 /// The smallest block a [`BlockMap`] compares (1 MiB).
 pub const RESUME_BLOCK_MIN: u32 = 1024 * 1024;
 /// Most blocks a map made by [`BlockMap::block_size_for`] holds.
@@ -90,11 +109,29 @@ impl BlockMap {
         per.clamp(RESUME_BLOCK_MIN as u64, 1 << 30) as u32
     }
 
+    /// The block size a delta map of an old version of `len` bytes uses:
+    /// the power of two nearest above the square root of `32 * len` (one
+    /// 32-byte hash per block: the map and the bytes one changed block
+    /// costs stay in balance; 256 KiB for 1 GiB), at least 16 KiB and never
+    /// so small that the map holds more than [`RESUME_MAX_BLOCKS`] hashes.
+    pub fn delta_block_size(len: u64) -> u32 {
+        let balanced = ((len as f64 * 32.0).sqrt() as u64).next_power_of_two();
+        let bounded = len.div_ceil(RESUME_MAX_BLOCKS).next_power_of_two();
+        balanced.max(bounded).clamp(DELTA_BLOCK_MIN as u64, 1 << 30) as u32
+    }
+
     /// Hashes the first `partial_len` bytes of `file` (a partial copy of a
     /// file of `size` bytes) with [`BlockMap::block_size_for`]`(size)`.
     /// Reads at offsets; the file position does not move.
     pub fn hash_file(file: &File, size: u64, partial_len: u64) -> io::Result<Self> {
-        let block_size = Self::block_size_for(size);
+        Self::hash_blocks(file, Self::block_size_for(size), partial_len)
+    }
+
+    /// Hashes the first `partial_len` bytes of `file` in blocks of `block_size` (a
+    /// power of two of at least 4 KiB, as from [`BlockMap::block_size_for`]
+    /// or [`BlockMap::delta_block_size`]). Reads at offsets; the file
+    /// position does not move.
+    pub fn hash_blocks(file: &File, block_size: u32, partial_len: u64) -> io::Result<Self> {
         let blocks = partial_len.div_ceil(block_size as u64);
         let mut map = BlockMap { block_size, partial_len, hashes: Vec::with_capacity(blocks as usize) };
         let mut buf = Vec::new();

@@ -103,6 +103,12 @@ pub struct RsyncArgs {
     /// reports done survives a power loss (slower; see docs/bench.md).
     #[arg(long, help_heading = RSYNC_HELP)]
     pub fsync: bool,
+    /// Send changed files whole. Without it, a changed file of 8 MiB or
+    /// more that the far side holds an older version of travels as a delta:
+    /// only its changed blocks are sent (remote transfers only; a local
+    /// copy always copies whole).
+    #[arg(short = 'W', long, help_heading = RSYNC_HELP)]
+    pub whole_file: bool,
     /// rsync's --info: progress2 (or progress) shows the progress bar; other
     /// words are refused with what blit prints instead.
     #[arg(long, value_name = "FLAGS", value_parser = parse_info, help_heading = RSYNC_HELP)]

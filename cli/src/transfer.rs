@@ -108,6 +108,8 @@ pub(crate) fn options(args: &TransferArgs, mirror: bool) -> Result<TransferOptio
             rsync.suffix.as_ref().map(|s| s.as_encoded_bytes().to_vec()),
         )
         .fsync(rsync.fsync)
+        // Dropped again for a local copy (see `wiring::local`).
+        .delta(!rsync.whole_file)
         .filter(args.filter.spec(mirror || args.delete)?))
 }
 

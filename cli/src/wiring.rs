@@ -38,7 +38,9 @@ pub(crate) async fn local(
         source: source_roles(&roots.source),
         destination: destination_roles(&roots.destination),
         transport,
-        options,
+        // Both files are here: reading the old one to spare copying parts
+        // of the new one saves nothing.
+        options: options.delta(false),
     };
     run_local(transfer, events).await
 }

@@ -13,6 +13,9 @@ pub mod rules {
     /// A `--resume` run sends only what its partial copy lacks and lands
     /// the file whole.
     pub const RESUMES_PARTIAL: &str = "resumes-partial";
+    /// A delta run sends only the blocks that differ from the older version
+    /// at the destination and lands the new version whole.
+    pub const DELTA_CHANGED_BLOCKS: &str = "delta-changed-blocks";
     /// The first event is `Started`, and there is no other `Started`.
     pub const ONE_START_FIRST: &str = "one-start-first";
     /// Exactly one terminal event (`Finished` or `Failed`), and it is the last.

@@ -12,7 +12,8 @@ fn refused(transport: &str, what: &str, hint: &str) -> Error {
 
 /// Errors for what `transport` cannot do of `options` (and of `direction`,
 /// when given); otherwise the warnings to show. Also returns the options
-/// the transport can honour (`--resume` dropped where it cannot).
+/// the transport can honour (`--resume` and delta transfer dropped where
+/// it cannot).
 pub fn check_capabilities(
     transport: &dyn PayloadTransport,
     direction: Option<Direction>,
@@ -43,6 +44,11 @@ pub fn check_capabilities(
         warnings
             .push(format!("the {name} transport cannot resume partial files; --resume is ignored and they start over"));
         honoured = honoured.resume(false);
+    }
+    // A delta is sent the way a resume is: without the capability, files
+    // go whole, which changes nothing but the bytes moved.
+    if !caps.resume {
+        honoured = honoured.delta(false);
     }
     Ok((honoured, warnings))
 }
@@ -89,8 +95,10 @@ mod tests {
         assert!(!kept.resume, "--resume dropped");
         assert_eq!(warnings.len(), 1);
         assert!(warnings[0].contains("--resume is ignored"), "{warnings:?}");
+        let (kept, warnings) = check_capabilities(&none, None, &plain.clone().delta(true)).unwrap();
+        assert!(!kept.delta && warnings.is_empty(), "delta dropped quietly: files go whole");
         let all = Caps(Capabilities { checksum: true, mirror: true, resume: true, ..none.0 });
-        let asked = plain.checksum(true).mirror(true).resume(true);
+        let asked = plain.checksum(true).mirror(true).resume(true).delta(true);
         let (kept, warnings) = check_capabilities(&all, None, &asked).unwrap();
         assert_eq!((kept, warnings.len()), (asked, 0));
     }

@@ -189,6 +189,7 @@ pub(crate) fn options_to_pb(o: &TransferOptions) -> pb::Options {
         backup_suffix: o.backup_suffix.as_deref().map(Bytes::copy_from_slice),
         fsync: o.fsync,
         remove_source: o.remove_source,
+        delta: o.delta,
         hard_links: o.hard_links,
         owner: o.owner,
         group: o.group,
@@ -253,6 +254,7 @@ pub(crate) fn options_from_pb(o: Option<pb::Options>) -> TransferOptions {
         .xattrs(o.xattrs)
         .fsync(o.fsync)
         .remove_source(o.remove_source)
+        .delta(o.delta)
         .filter(filter)
 }
 

@@ -114,11 +114,33 @@ proptest! {
             hashes.push(hash_range(&f, start..end, &mut buf).unwrap());
         }
         let map = BlockMap::new(block, partial_len as u64, hashes).unwrap();
+        prop_assert_eq!(&map, &BlockMap::hash_blocks(&f, block, partial_len as u64).unwrap());
         let plan = ranges_to_send(&file_with(&source), source_len as u64, &map).unwrap();
         prop_assert_eq!(plan.reused + plan.bytes(), source_len as u64);
         for w in plan.ranges.windows(2) {
             prop_assert!(w[0].end < w[1].start, "sorted, disjoint, merged: {:?}", plan.ranges);
         }
         prop_assert_eq!(reassemble(&partial, &source, &plan), source);
+    }
+}
+
+#[test]
+fn delta_blocks_balance_the_map_against_a_changed_block() {
+    // 1 GiB: sqrt(32 GiB) is 181 KiB, so 256 KiB blocks, 4096 hashes.
+    assert_eq!(BlockMap::delta_block_size(1 << 30), 256 * 1024);
+    // Small old versions still get blocks of at least 16 KiB.
+    assert_eq!(BlockMap::delta_block_size(1 << 20), 16 * 1024);
+    // Huge files: the map never holds more than RESUME_MAX_BLOCKS hashes.
+    let huge = 1u64 << 40;
+    let block = BlockMap::delta_block_size(huge) as u64;
+    assert!(huge.div_ceil(block) <= RESUME_MAX_BLOCKS, "{block}-byte blocks for 1 TiB");
+    for len in [1u64, 4095, 8 << 20, 3 << 30, 1 << 40] {
+        let b = BlockMap::delta_block_size(len);
+        assert!(b.is_power_of_two() && b >= 16 * 1024, "{b} for {len}");
+        // A map of these blocks passes the wire's checks.
+        let blocks = len.div_ceil(b as u64) as usize;
+        if blocks <= 4096 {
+            assert!(BlockMap::new(b, len, vec![[0; 32]; blocks]).is_ok(), "{b} for {len}");
+        }
     }
 }

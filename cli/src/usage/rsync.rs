@@ -33,7 +33,7 @@ pub(crate) fn answer(flag: &str) -> Option<&'static str> {
         "--delete-before" => {
             "blit deletes only after the whole source was read without error; use --delete (or blit mirror)"
         }
-        "-W" | "--whole-file" | "--no-whole-file" => "is not needed: blit sends what changed as whole files",
+        "--no-whole-file" => "is not needed: remote transfers send only the changed blocks of large files by default",
         "-R" | "--relative" | "--no-implied-dirs" => {
             "is not supported: name the directory to copy, with a trailing slash to copy its contents"
         }

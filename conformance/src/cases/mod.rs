@@ -265,6 +265,12 @@ static CATALOGUE: &[Case] = &[
         [Resume],
         resume::resumes_partial_file
     ),
+    case!(
+        "delta_sends_changed_blocks",
+        "delta transfer builds on the older version at the destination and sends only its changed blocks",
+        [Resume],
+        resume::delta_sends_changed_blocks
+    ),
 ];
 
 /// Every case, in a stable order.

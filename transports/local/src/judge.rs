@@ -91,6 +91,8 @@ pub(crate) struct Judge {
     filter: Filter,
     /// `--resume`: where needed files' partial copies are offered.
     partials: Option<Arc<Partials>>,
+    /// Delta transfer: where the older versions of needed files are offered.
+    bases: Option<Arc<Partials>>,
     /// `--link-dest`: the previous copy unchanged files are linked from.
     link_dest: Option<Tree>,
     /// `--backup`: where a symlink or file the judge replaces is kept.
@@ -128,6 +130,7 @@ impl Judge {
             fatal: Cell::new(None),
             filter: Filter::default(),
             partials: None,
+            bases: None,
             link_dest: None,
             backup: None,
             warnings: Arc::default(),
@@ -165,8 +168,10 @@ impl Judge {
     }
 
     /// With `--resume`: offers the partial copies of needed files through
-    /// `partials` (see `partial`).
+    /// `partials` (see `partial`); with delta transfer, the older versions
+    /// they replace (see `basis`).
     pub(crate) fn with_partials(mut self, partials: Arc<Partials>) -> Self {
+        self.bases = self.options.delta.then(|| partials.clone());
         self.partials = self.options.resume.then_some(partials);
         self
     }
@@ -493,6 +498,9 @@ impl Judge {
         }
         if let Some(partials) = &self.partials {
             partials.offer(&self.tree, &mut h);
+        }
+        if let (Some(bases), false) = (&self.bases, new) {
+            bases.offer_basis(&self.tree, &mut h);
         }
         Some(h)
     }

@@ -9,8 +9,9 @@
 //! instead, which an interrupted run leaves for `--resume` (see `partial`).
 //! The process id in the prefix lets a mirroring destination tell this run's
 //! temporary files from the leftovers of a crashed run, which it deletes like
-//! any other extraneous entry. Files are not fsynced: an interrupted run
-//! leaves at worst a stale temporary file and a rerun finishes the job.
+//! any other extraneous entry. Files are not fsynced by default: an interrupted run
+//! leaves at worst a stale temporary file and a rerun finishes the job
+//! (`--fsync` flushes each file before its rename: see `flush`).
 //!
 //! The file's directory is opened below the root without following symlinks
 //! (see `beneath`), and the temporary file is created and renamed relative to
@@ -23,7 +24,7 @@ use crate::beneath::{self, c_bytes};
 use crate::flush::Flush;
 use crate::meta;
 use crate::ownership::{self, MetaWarnings};
-use crate::partial::{part_name, resumable};
+use crate::partial::{part_name, resumable, Offered};
 use crate::tree::Got;
 use crate::LocalDestination;
 use blit_api::{Error, ErrorKind, FileHeader, FileKind, LandingFile, PayloadWriter, RelPath, Result};
@@ -34,6 +35,7 @@ use std::io;
 use std::os::fd::{AsFd, OwnedFd};
 use std::path::{Path, PathBuf};
 
+mod build;
 mod create;
 use std::sync::{Arc, PoisonError};
 
@@ -47,6 +49,18 @@ fn create_part(dir: &OwnedFd, name: &CStr, mode: u32) -> io::Result<Option<(File
         Err(e) if e.kind() == io::ErrorKind::AlreadyExists => Ok(None),
         Err(e) => Err(e),
     }
+}
+
+/// The error for a temporary file that cannot be created beside `target`.
+fn create_error(target: &Path, e: io::Error) -> Error {
+    Error::io("create temporary file", target.parent().unwrap_or(target).display(), e)
+}
+
+/// The error for a resumed or delta file the destination cannot build.
+fn refused(target: &Path, why: String) -> Error {
+    Error::new(ErrorKind::Protocol, why)
+        .with_path(target.display().to_string())
+        .with_hint("rerun; the file is then sent whole if its partial copy is gone")
 }
 
 /// The error for a directory standing where a file must land.
@@ -100,6 +114,35 @@ impl LocalDestination {
 }
 
 impl LocalDestination {
+    /// A landing of `header` staged in `file` as `staged`, to be named
+    /// `name` in `dir`: not a `.part`, its mode set only where the umask
+    /// would strip it, the file it replaces kept with `--backup`.
+    fn landing_file(
+        &self,
+        header: &FileHeader,
+        file: File,
+        dir: Arc<OwnedFd>,
+        staged: Staged,
+        name: CString,
+        target: PathBuf,
+    ) -> LocalLandingFile {
+        LocalLandingFile {
+            file,
+            dir,
+            staged,
+            name,
+            target,
+            mode: header.mode,
+            mtime_ns: header.mtime_ns,
+            committed: false,
+            part: false,
+            chmod: false,
+            owned: Owned::of(header, &self.warnings),
+            backup: self.backup_for(header),
+            flush: self.flush.clone(),
+        }
+    }
+
     /// With `--backup`: what landing `header` needs to keep the file it
     /// replaces.
     fn backup_for(&self, header: &FileHeader) -> Option<(Arc<Backup>, RelPath)> {
@@ -128,24 +171,13 @@ impl PayloadWriter for LocalDestination {
         // anything) and skip the rename.
         if header.size == 0 {
             if let Ok(file) = create_direct(&dir, &name, header.mode) {
-                return Ok(Box::new(LocalLandingFile {
-                    file,
-                    dir,
-                    staged: Staged::Direct,
-                    name,
-                    target,
-                    mode: header.mode,
-                    mtime_ns: header.mtime_ns,
-                    committed: false,
-                    part: false,
-                    chmod: false,
-                    owned: Owned::of(header, &self.warnings),
-                    backup: None,
-                    flush: self.flush.clone(),
-                }));
+                let mut landing = self.landing_file(header, file, dir, Staged::Direct, name, target);
+                // Created where nothing stood: nothing to back up.
+                landing.backup = None;
+                return Ok(Box::new(landing));
             }
         }
-        let create_error = |e| Error::io("create temporary file", target.parent().unwrap_or(&target).display(), e);
+        let create_error = |e| create_error(&target, e);
         let part =
             if resumable(header.size) { create_part(&dir, &name, header.mode).map_err(create_error)? } else { None };
         let is_part = part.is_some();
@@ -159,21 +191,9 @@ impl PayloadWriter for LocalDestination {
                 }
             },
         };
-        Ok(Box::new(LocalLandingFile {
-            file,
-            dir,
-            staged,
-            name,
-            target,
-            mode: header.mode,
-            mtime_ns: header.mtime_ns,
-            committed: false,
-            part: is_part,
-            chmod: false,
-            owned: Owned::of(header, &self.warnings),
-            backup: self.backup_for(header),
-            flush: self.flush.clone(),
-        }))
+        let mut landing = self.landing_file(header, file, dir, staged, name, target);
+        landing.part = is_part;
+        Ok(Box::new(landing))
     }
 
     /// Reopens the `.part` the judge offered for `header` (still locked
@@ -182,13 +202,13 @@ impl PayloadWriter for LocalDestination {
     fn resume(&self, header: &FileHeader, reused: u64) -> Result<Box<dyn LandingFile>> {
         let header = &*self.policy.admit(header);
         let target = self.tree.shown(&header.path);
-        let refused = |why: String| {
-            Error::new(ErrorKind::Protocol, why)
-                .with_path(target.display().to_string())
-                .with_hint("rerun; the file is then sent whole if its partial copy is gone")
-        };
-        let Some(file) = self.partials.take(&header.path) else {
-            return Err(refused("the source resumed a file this destination offered no partial copy of".into()));
+        let refused = |why: String| refused(&target, why);
+        let file = match self.partials.take(&header.path) {
+            Some(Offered::Part(file)) => file,
+            Some(Offered::Basis(basis)) => return self.build_on(basis, header, reused, target),
+            None => {
+                return Err(refused("the source resumed a file this destination offered no partial copy of".into()))
+            }
         };
         let held = file.metadata().map_err(|e| Error::io("read metadata", target.display(), e))?.len();
         if reused > held.min(header.size) {
@@ -197,21 +217,9 @@ impl PayloadWriter for LocalDestination {
         let (dir, name) = self.parent_of(header, &target)?;
         let part = c_bytes(&part_name(name.to_bytes())).map_err(|e| Error::io("name", target.display(), e))?;
         file.set_len(header.size).map_err(|e| Error::io("resize the partial copy", target.display(), e))?;
-        Ok(Box::new(LocalLandingFile {
-            file,
-            dir,
-            staged: Staged::Temp(part),
-            name,
-            target,
-            mode: header.mode,
-            mtime_ns: header.mtime_ns,
-            committed: false,
-            part: true,
-            chmod: true,
-            owned: Owned::of(header, &self.warnings),
-            backup: self.backup_for(header),
-            flush: self.flush.clone(),
-        }))
+        let mut landing = self.landing_file(header, file, dir, Staged::Temp(part), name, target);
+        (landing.part, landing.chmod) = (true, true);
+        Ok(Box::new(landing))
     }
 }
 

@@ -2,6 +2,7 @@
 #![deny(missing_docs)]
 
 mod backup;
+mod basis;
 mod beneath;
 mod copy;
 mod flush;

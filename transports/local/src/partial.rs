@@ -18,8 +18,11 @@
 //!
 //! Memory: one open descriptor per `.part` the judge offered and the
 //! payload has not landed yet; only interrupted runs leave `.part` files,
-//! one per file they were writing, so these are few.
+//! one per file they were writing, so these are few. The older versions a
+//! delta transfer is built from are offered here too ([`Partials::offer_basis`],
+//! see `basis`), each as a few numbers, with no descriptor.
 
+use crate::basis::{self, Basis};
 use crate::tree::{At, Tree};
 use blit_api::{BlockMap, FileHeader, RelPath, RESUME_MIN};
 use std::collections::HashMap;
@@ -66,10 +69,19 @@ pub(crate) fn try_lock(file: &File) -> bool {
     unsafe { libc::flock(file.as_raw_fd(), libc::LOCK_EX | libc::LOCK_NB) == 0 }
 }
 
-/// The partial copies the judge offered, open and locked until landed.
+/// What the judge offered the source to build a needed file from.
+#[derive(Debug)]
+pub(crate) enum Offered {
+    /// A `.part` an interrupted run left (`--resume`), open and locked.
+    Part(File),
+    /// The older version at the file's name (delta transfer).
+    Basis(Basis),
+}
+
+/// The partial copies and older versions the judge offered, until landed.
 #[derive(Debug, Default)]
 pub(crate) struct Partials {
-    files: Mutex<HashMap<Vec<u8>, File>>,
+    files: Mutex<HashMap<Vec<u8>, Offered>>,
 }
 
 impl Partials {
@@ -81,26 +93,53 @@ impl Partials {
         if !resumable(h.size) {
             return;
         }
-        // A file at the root (a single-file copy) sits in the root's parent.
-        let at = if h.path.is_root() { tree.anchor().parent(false) } else { tree.at(&h.path) };
-        let part = at.and_then(|at| At::new(at.dir, &part_name(at.name.to_bytes())));
+        let part = at_name(tree, &h.path).and_then(|at| At::new(at.dir, &part_name(at.name.to_bytes())));
         match part.and_then(|part| hash_part(&part, h.size)) {
             Ok(Some((file, map))) => {
                 h.resume = Some(Arc::new(map));
-                self.lock().insert(h.path.as_bytes().to_vec(), file);
+                self.lock().insert(h.path.as_bytes().to_vec(), Offered::Part(file));
             }
             Ok(None) => {}
             Err(e) => tracing::debug!("not resuming {}: {e}", tree.shown(&h.path).display()),
         }
     }
 
-    /// The landing side: the partial copy offered for `path`, still locked.
-    pub(crate) fn take(&self, path: &RelPath) -> Option<File> {
+    /// Delta transfer: for a needed file `h` (not offered a `.part`) whose
+    /// name holds an older version large enough to help, hashes that
+    /// version's blocks into `h`'s map and remembers which file it hashed
+    /// (see `basis`). Anything unusable leaves `h` to be sent whole.
+    pub(crate) fn offer_basis(&self, tree: &Tree, h: &mut FileHeader) {
+        if h.resume.is_some() || h.size < blit_api::DELTA_MIN {
+            return;
+        }
+        match at_name(tree, &h.path).and_then(|at| basis::hash(&at, h)) {
+            Ok(Some((basis, map))) => {
+                h.resume = Some(Arc::new(map));
+                self.lock().insert(h.path.as_bytes().to_vec(), Offered::Basis(basis));
+            }
+            Ok(None) => {}
+            Err(e) => tracing::debug!("sending {} whole: {e}", tree.shown(&h.path).display()),
+        }
+    }
+
+    /// The landing side: what was offered for `path` (a partial copy still
+    /// locked, or the older version's identity).
+    pub(crate) fn take(&self, path: &RelPath) -> Option<Offered> {
         self.lock().remove(path.as_bytes())
     }
 
-    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<Vec<u8>, File>> {
+    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<Vec<u8>, Offered>> {
         self.files.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+}
+
+/// Where the file `path` names stands: a file at the root (a single-file
+/// copy) sits in the root's parent.
+fn at_name(tree: &Tree, path: &RelPath) -> io::Result<At> {
+    if path.is_root() {
+        tree.anchor().parent(false)
+    } else {
+        tree.at(path)
     }
 }
 

@@ -3,6 +3,7 @@ use crate::testutil::{drop_dac_override_on_this_thread, header, mode, mtime, wri
 use blit_api::{Landing, ProgressEvent, RecordingSink};
 use std::io::Write;
 use std::os::unix::ffi::OsStrExt;
+use std::os::unix::fs::FileExt;
 use std::sync::Arc;
 
 fn temps(dir: &Path) -> Vec<String> {
@@ -245,4 +246,79 @@ fn an_unnamed_file_that_cannot_be_linked_in_is_copied_to_a_named_temporary() {
     let path = dir.path().join(std::ffi::OsStr::from_bytes(name.to_bytes()));
     assert_eq!(std::fs::read(&path).unwrap(), b"content written unnamed");
     assert_eq!(temps(dir.path()), [name.to_str().unwrap()], "one locked temporary name, nothing else");
+}
+
+/// An old version of `DELTA_MIN + 3` bytes at `f`, offered as a basis for a
+/// new version of `size` bytes; returns the header with its block map.
+fn offer_basis(dest: &LocalDestination, dir: &Path, size: u64) -> (FileHeader, Vec<u8>) {
+    let old: Vec<u8> = (0..blit_api::DELTA_MIN + 3).map(|i| (i % 253) as u8).collect();
+    write(&dir.join("f"), &old, 0o644, 1);
+    let mut h = header("f", FileKind::File, size, 2, 0o600);
+    dest.partials.offer_basis(&dest.tree, &mut h);
+    (h, old)
+}
+
+#[test]
+fn a_delta_starts_from_the_old_version_which_stays_whole_until_commit() {
+    let dir = tempfile::tempdir().unwrap();
+    let dest = LocalDestination::new(dir.path().to_path_buf());
+    let size = blit_api::DELTA_MIN + 10;
+    let (h, old) = offer_basis(&dest, dir.path(), size);
+    let map = h.resume.clone().expect("the old version is offered");
+    assert_eq!(map.partial_len(), old.len() as u64);
+    let mut landing = dest.resume(&h, old.len() as u64 - 7).unwrap();
+    // The source sends what changed: one byte in place, and the new tail.
+    landing.file().write_all_at(b"X", 5).unwrap();
+    landing.file().write_all_at(&[9; 10], old.len() as u64).unwrap();
+    assert!(std::fs::read(dir.path().join("f")).unwrap() == old, "the old version is whole until commit");
+    landing.commit().unwrap();
+    let mut want = old.clone();
+    want[5] = b'X';
+    want.extend_from_slice(&[9; 10]);
+    assert!(std::fs::read(dir.path().join("f")).unwrap() == want, "the new version is the old one and the changes");
+    assert_eq!(mode(&dir.path().join("f")), 0o600);
+    assert!(temps(dir.path()).is_empty());
+}
+
+#[test]
+fn a_delta_refuses_an_old_version_that_changed_or_a_peer_that_reuses_too_much() {
+    let dir = tempfile::tempdir().unwrap();
+    let dest = LocalDestination::new(dir.path().to_path_buf());
+    let size = blit_api::DELTA_MIN * 2;
+    // Changed in place after it was hashed (same size, new content).
+    let (h, old) = offer_basis(&dest, dir.path(), size);
+    assert!(h.resume.is_some());
+    std::fs::OpenOptions::new().write(true).open(dir.path().join("f")).unwrap().write_all_at(b"zz", 9).unwrap();
+    let e = dest.resume(&h, 0).unwrap_err();
+    assert!(e.message().contains("changed at the destination"), "{e}");
+    // Replaced by a symlink after it was hashed.
+    let (h, _) = offer_basis(&dest, dir.path(), size);
+    std::fs::remove_file(dir.path().join("f")).unwrap();
+    std::os::unix::fs::symlink(dir.path().join("elsewhere"), dir.path().join("f")).unwrap();
+    assert!(dest.resume(&h, 0).is_err(), "a symlink at the name is never built on");
+    std::fs::remove_file(dir.path().join("f")).unwrap();
+    // A source that claims to reuse more than the old version holds.
+    let (h, _) = offer_basis(&dest, dir.path(), size);
+    let e = dest.resume(&h, old.len() as u64 + 1).unwrap_err();
+    assert!(e.message().contains("reuses"), "{e}");
+    // Nothing offered: nothing to build on.
+    let e = dest.resume(&h, 0).unwrap_err();
+    assert!(e.message().contains("offered no partial copy"), "{e}");
+    assert!(temps(dir.path()).is_empty(), "no temporary file is left: {:?}", temps(dir.path()));
+}
+
+#[test]
+fn no_basis_is_offered_for_small_files_symlinks_or_empty_files() {
+    let dir = tempfile::tempdir().unwrap();
+    let dest = LocalDestination::new(dir.path().to_path_buf());
+    let (small, _) = offer_basis(&dest, dir.path(), blit_api::DELTA_MIN - 1);
+    assert!(small.resume.is_none(), "a small new version is sent whole");
+    std::os::unix::fs::symlink("f", dir.path().join("link")).unwrap();
+    let mut h = header("link", FileKind::File, blit_api::DELTA_MIN, 2, 0o644);
+    dest.partials.offer_basis(&dest.tree, &mut h);
+    assert!(h.resume.is_none(), "a symlink is not followed to an old version");
+    write(&dir.path().join("empty"), b"", 0o644, 1);
+    let mut h = header("empty", FileKind::File, blit_api::DELTA_MIN, 2, 0o644);
+    dest.partials.offer_basis(&dest.tree, &mut h);
+    assert!(h.resume.is_none(), "an empty old version gives nothing to build on");
 }

@@ -1,0 +1,108 @@
+#!/usr/bin/env bash
+# Delta transfer beside rsync: a large file of which 1 MiB changed, sent over
+# ssh (no daemon) to a destination that holds the old version, pushed and
+# pulled. Measures the time and the bytes on the wire (both directions,
+# counted by a proxy in front of the sshd, so both tools pay the same ssh
+# framing and encryption).
+#
+#   bench/delta.sh [--mib N] [--runs N]
+#
+# The old version is N MiB of random bytes (1024 by default); the new one
+# has 1 MiB of new random bytes at an offset that is not block-aligned
+# (N/2 MiB + 12345) and a newer mtime. Each run starts from a fresh copy of
+# the old version at the destination (page cache warm: both versions were
+# just written). Starts its own sshd on loopback; builds blit in release
+# mode; prints one line per run and a table of medians.
+set -euo pipefail
+BENCH_NAME=delta
+here="$(cd "$(dirname "$0")" && pwd)"
+root="$(cd "$here/.." && pwd)"
+. "$here/lib.sh"
+
+mib=1024 runs=3
+while [ $# -gt 0 ]; do
+    case "$1" in
+        --mib) mib="$2"; shift 2 ;;
+        --runs) runs="$2"; shift 2 ;;
+        *) echo "delta: unknown argument $1" >&2; exit 64 ;;
+    esac
+done
+need_pkg rsync rsync
+[ -x /usr/sbin/sshd ] || need_pkg /usr/sbin/sshd openssh-server
+
+(cd "$root" && cargo build --release -q -p blit-cli)
+blit="$root/target/release/blit"
+work="$(mktemp -d /tmp/blit-delta-bench.XXXXXX)"
+sshd_pid="" proxy_pid=""
+cleanup() {
+    [ -n "$sshd_pid" ] && kill "$sshd_pid" 2>/dev/null
+    [ -n "$proxy_pid" ] && kill "$proxy_pid" 2>/dev/null
+    rm -rf "$work"
+}
+trap cleanup EXIT
+
+start_sshd "$work"
+coproc PROXY { exec python3 "$here/count_proxy.py" "$port" "$work/count"; }
+proxy_pid=$PROXY_PID
+read -r proxy_port <&"${PROXY[0]}"
+rsh="${rsh/-p $port /-p $proxy_port }"
+
+mkdir -p "$work/old" "$work/new"
+head -c "$((mib << 20))" /dev/urandom > "$work/old/big.bin"
+cp "$work/old/big.bin" "$work/new/big.bin"
+head -c $((1 << 20)) /dev/urandom |
+    dd of="$work/new/big.bin" bs=1 seek=$(((mib << 19) + 12345)) conv=notrunc status=none 2>/dev/null ||
+    python3 - "$work/new/big.bin" $(((mib << 19) + 12345)) <<'PY'
+import os, sys
+with open(sys.argv[1], "r+b") as f:
+    f.seek(int(sys.argv[2]))
+    f.write(os.urandom(1 << 20))
+PY
+touch -d '2026-01-01 00:00:00' "$work/old/big.bin"
+touch -d '2026-02-01 00:00:00' "$work/new/big.bin"
+
+counted() { cat "$work/count" 2>/dev/null || echo 0; }
+
+declare -A secs bytes
+for run in $(seq "$runs"); do
+    for tool in blit rsync; do
+        for dir in push pull; do
+            rm -rf "$work/dst"; mkdir -p "$work/dst"
+            if [ "$dir" = push ]; then
+                cp -p "$work/old/big.bin" "$work/dst/big.bin"
+                src="$work/new/" dst="127.0.0.1:$work/dst/"
+            else
+                # The far side holds the new version; the local side the old.
+                mkdir -p "$work/far"; cp -p "$work/new/big.bin" "$work/far/big.bin"
+                cp -p "$work/old/big.bin" "$work/dst/big.bin"
+                src="127.0.0.1:$work/far/" dst="$work/dst/"
+            fi
+            sync
+            before=$(counted)
+            start=$(date +%s.%N)
+            if [ "$tool" = blit ]; then
+                "$blit" copy -e "$rsh" --blit-path "$blit" "$src" "$dst" >/dev/null
+            else
+                rsync -a -e "$rsh" "$src" "$dst"
+            fi
+            end=$(date +%s.%N)
+            cmp -s "$work/new/big.bin" "$work/dst/big.bin" || { echo "delta: $tool $dir landed a wrong file" >&2; exit 1; }
+            # The proxy writes its count once the connection closed.
+            for _ in $(seq 50); do [ "$(counted)" != "$before" ] && break; sleep 0.1; done
+            t=$(python3 -c "print(f'{$end - $start:.2f}')")
+            b=$(( $(counted) - before ))
+            echo "$dir $tool run $run: ${t} s, $b bytes on the wire"
+            secs["$dir $tool"]+="$t "
+            bytes["$dir $tool"]+="$b "
+        done
+    done
+done
+med() { python3 -c "import statistics,sys; print(statistics.median(map(float, sys.argv[1:])))" $1; }
+echo
+echo "| direction | blit (s) | rsync (s) | blit / rsync time | blit (bytes) | rsync (bytes) | blit / rsync bytes |"
+echo "|---|---|---|---|---|---|---|"
+for dir in push pull; do
+    bt=$(med "${secs["$dir blit"]}") rt=$(med "${secs["$dir rsync"]}")
+    bb=$(med "${bytes["$dir blit"]}") rb=$(med "${bytes["$dir rsync"]}")
+    echo "| $dir | $bt | $rt | $(python3 -c "print(f'{$bt / $rt:.2f}')") | ${bb%.0} | ${rb%.0} | $(python3 -c "print(f'{$bb / $rb:.2f}')") |"
+done

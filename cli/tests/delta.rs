@@ -1,0 +1,124 @@
+//! Delta transfer through the real `blit` binary and an in-process blitd:
+//! a large file changed in a few places travels as its changed blocks
+//! (the `--json` summary's `bytes_transferred` and `bytes_reused`), in both
+//! directions and over both payload paths, and lands equal to the source;
+//! `--whole-file` sends it whole; a local copy never builds on the old file.
+
+mod common;
+
+use common::daemon::Daemon;
+use common::*;
+use std::ffi::OsStr;
+use std::path::Path;
+
+const SIZE: usize = 24 * 1024 * 1024;
+/// Bytes changed in the middle of the file.
+const CHANGED: usize = 100 * 1024;
+
+fn os(s: &str) -> &OsStr {
+    OsStr::new(s)
+}
+
+/// `SIZE` bytes that differ in every block (xorshift), seeded.
+fn content(seed: u64) -> Vec<u8> {
+    let mut out = Vec::with_capacity(SIZE);
+    let mut x = seed | 1;
+    while out.len() < SIZE {
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        out.extend_from_slice(&x.to_le_bytes());
+    }
+    out
+}
+
+/// The old version with `CHANGED` bytes rewritten at an odd offset in the
+/// middle, and 5000 bytes appended: what changed is a few blocks and a
+/// tail.
+fn changed(old: &[u8]) -> Vec<u8> {
+    let mut new = old.to_vec();
+    let at = SIZE / 2 + 12_345;
+    for (i, b) in new[at..at + CHANGED].iter_mut().enumerate() {
+        *b ^= (i % 251) as u8 + 1;
+    }
+    new.extend(std::iter::repeat_n(7u8, 5000));
+    new
+}
+
+/// Copies `src` to `dst` with `extra` flags; returns (moved, reused).
+fn copy(extra: &[&str], src: &OsStr, dst: &OsStr) -> (u64, u64) {
+    let mut args = vec![os("copy"), os("--json")];
+    args.extend(extra.iter().map(|a| os(a)));
+    args.extend([src, dst]);
+    let s = summary(&blit_ok(&args));
+    (s["bytes_transferred"].as_u64().unwrap(), s["bytes_reused"].as_u64().unwrap())
+}
+
+/// Lands version 1, changes the source to version 2 (newer mtime) and
+/// copies again: only a little moves, the rest is reused, and the file
+/// equals version 2.
+fn second_copy_moves_a_little(extra: &[&str], src: &Path, src_arg: &OsStr, dst_arg: &OsStr, landed: &Path) {
+    let old = content(0x5eed);
+    write(src, &old, 0o644, 1_600_000_000, 0);
+    copy(extra, src_arg, dst_arg);
+    assert!(std::fs::read(landed).unwrap() == old, "version 1 landed");
+    let new = changed(&old);
+    write(src, &new, 0o644, 1_700_000_000, 0);
+    let (moved, reused) = copy(extra, src_arg, dst_arg);
+    assert!(std::fs::read(landed).unwrap() == new, "the delta landed a file equal to the source");
+    assert_eq!(moved + reused, new.len() as u64, "every byte is either moved or reused");
+    // The changed bytes cross at most two more blocks than they fill, and
+    // the tail is new: a 24 MiB file has 32 KiB blocks.
+    let most = CHANGED as u64 + 2 * 32 * 1024 + 5000 + 32 * 1024;
+    assert!(moved <= most, "{moved} bytes moved for {CHANGED} changed bytes and a 5000-byte tail (at most {most})");
+    assert!(moved >= CHANGED as u64, "only {moved} bytes moved, but {CHANGED} changed");
+    let meta = std::fs::metadata(landed).unwrap();
+    assert_eq!(mtime_ns(&meta), 1_700_000_000 * 1_000_000_000);
+}
+
+#[test]
+fn push_sends_only_changed_blocks() {
+    let t = tempfile::tempdir().unwrap();
+    let module = t.path().join("module");
+    std::fs::create_dir(&module).unwrap();
+    let d = Daemon::modules(&[("m", &module, false)]);
+    let src = t.path().join("big.bin");
+    second_copy_moves_a_little(&[], &src, src.as_os_str(), &d.url("/m/"), &module.join("big.bin"));
+}
+
+#[test]
+fn pull_in_stream_sends_only_changed_blocks() {
+    let t = tempfile::tempdir().unwrap();
+    let (module, dst) = (t.path().join("module"), t.path().join("out"));
+    std::fs::create_dir_all(&module).unwrap();
+    std::fs::create_dir_all(&dst).unwrap();
+    let d = Daemon::modules(&[("m", &module, false)]);
+    let src = module.join("big.bin");
+    second_copy_moves_a_little(
+        &["--transport", "grpc"],
+        &src,
+        &d.url("/m/big.bin"),
+        &slash(&dst),
+        &dst.join("big.bin"),
+    );
+}
+
+#[test]
+fn whole_file_and_local_copies_send_everything() {
+    let t = tempfile::tempdir().unwrap();
+    let (module, local) = (t.path().join("module"), t.path().join("local"));
+    std::fs::create_dir_all(&module).unwrap();
+    std::fs::create_dir_all(&local).unwrap();
+    let d = Daemon::modules(&[("m", &module, false)]);
+    let src = t.path().join("big.bin");
+    let old = content(7);
+    write(&src, &old, 0o644, 1_600_000_000, 0);
+    copy(&[], src.as_os_str(), &d.url("/m/"));
+    copy(&[], src.as_os_str(), &slash(&local));
+    let new = changed(&old);
+    write(&src, &new, 0o644, 1_700_000_000, 0);
+    assert_eq!(copy(&["-W"], src.as_os_str(), &d.url("/m/")), (new.len() as u64, 0), "--whole-file sends all");
+    assert_eq!(copy(&[], src.as_os_str(), &slash(&local)), (new.len() as u64, 0), "a local copy sends all");
+    assert!(std::fs::read(module.join("big.bin")).unwrap() == new);
+    assert!(std::fs::read(local.join("big.bin")).unwrap() == new);
+}
