@@ -82,6 +82,11 @@ pub struct TransferOptions {
     /// sends only the blocks that differ; the destination builds the new
     /// file from the old one and those blocks.
     pub delta: bool,
+    /// `--verify`: the source hashes each regular file (BLAKE3) as it walks,
+    /// and the destination re-reads each file it landed before giving it
+    /// its name; a file whose content differs from the source's hash fails
+    /// (as a per-file failure) and keeps its old version.
+    pub verify: bool,
 }
 
 impl TransferOptions {
@@ -161,6 +166,13 @@ impl TransferOptions {
     /// an older version of (see [`TransferOptions::delta`]).
     pub fn delta(mut self, on: bool) -> Self {
         self.delta = on;
+        self
+    }
+
+    /// Checks each landed file against the source's hash (see
+    /// [`TransferOptions::verify`]).
+    pub fn verify(mut self, on: bool) -> Self {
+        self.verify = on;
         self
     }
 

@@ -195,6 +195,12 @@ pub struct TransferArgs {
     /// Compare files by BLAKE3 of their content instead of size and mtime.
     #[arg(short, long)]
     pub checksum: bool,
+    /// After landing, read each copied file back and compare its BLAKE3
+    /// with the hash the source computed as it walked; a mismatch fails
+    /// that file and keeps its old version (costs a read of every source
+    /// file and of every landed file).
+    #[arg(long)]
+    pub verify: bool,
     /// Delete destination entries the source does not have (what mirror
     /// does), after the whole source was read without error; rsync's
     /// --delete-after, --delete-delay and --delete-during mean the same here.

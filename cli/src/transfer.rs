@@ -91,6 +91,7 @@ pub(crate) fn options(args: &TransferArgs, mirror: bool) -> Result<TransferOptio
         .preserve
         .apply(TransferOptions::new())
         .checksum(args.checksum)
+        .verify(args.verify)
         .mirror(mirror || args.delete)
         .dry_run(args.dry_run)
         .bwlimit(args.bwlimit.unwrap_or(0))

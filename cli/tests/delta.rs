@@ -122,3 +122,28 @@ fn whole_file_and_local_copies_send_everything() {
     assert!(std::fs::read(module.join("big.bin")).unwrap() == new);
     assert!(std::fs::read(local.join("big.bin")).unwrap() == new);
 }
+
+#[test]
+fn verify_checks_every_landed_file_including_deltas() {
+    let t = tempfile::tempdir().unwrap();
+    let (module, out) = (t.path().join("module"), t.path().join("out"));
+    std::fs::create_dir_all(&module).unwrap();
+    std::fs::create_dir_all(&out).unwrap();
+    let d = Daemon::modules(&[("m", &module, false)]);
+    let src = t.path().join("src");
+    let old = content(11);
+    write(&src.join("big.bin"), &old, 0o644, 1_600_000_000, 0);
+    write(&src.join("small.txt"), b"hello", 0o644, 1_600_000_000, 0);
+    copy(&["--verify"], &slash(&src), &d.url("/m/tree/"));
+    copy(&["--verify"], &d.url("/m/tree/"), &slash(&out));
+    assert_same(&snapshot(&src), &snapshot(&module.join("tree")));
+    assert_same(&snapshot(&src), &snapshot(&out));
+    // A delta is verified as well, both ways.
+    write(&src.join("big.bin"), &changed(&old), 0o644, 1_700_000_000, 0);
+    let (moved, _) = copy(&["--verify"], &slash(&src), &d.url("/m/tree/"));
+    assert!(moved < SIZE as u64 / 8, "the push was a delta ({moved} bytes moved)");
+    let (moved, _) = copy(&["--verify", "--transport", "grpc"], &d.url("/m/tree/"), &slash(&out));
+    assert!(moved < SIZE as u64 / 8, "the pull was a delta ({moved} bytes moved)");
+    assert_same(&snapshot(&src), &snapshot(&module.join("tree")));
+    assert_same(&snapshot(&src), &snapshot(&out));
+}

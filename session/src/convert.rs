@@ -190,6 +190,7 @@ pub(crate) fn options_to_pb(o: &TransferOptions) -> pb::Options {
         fsync: o.fsync,
         remove_source: o.remove_source,
         delta: o.delta,
+        verify: o.verify,
         hard_links: o.hard_links,
         owner: o.owner,
         group: o.group,
@@ -255,6 +256,7 @@ pub(crate) fn options_from_pb(o: Option<pb::Options>) -> TransferOptions {
         .fsync(o.fsync)
         .remove_source(o.remove_source)
         .delta(o.delta)
+        .verify(o.verify)
         .filter(filter)
 }
 

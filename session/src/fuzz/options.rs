@@ -73,6 +73,7 @@ pub(super) fn pb_options() -> impl Strategy<Value = pb::Options> {
             fsync: f[2],
             remove_source: f[3],
             delta: f[4],
+            verify: f[5],
             max_delete: f[9].then_some(bwlimit % 1000),
             bwlimit_bytes_per_sec: bwlimit,
             filter_rules,

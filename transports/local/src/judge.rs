@@ -35,6 +35,7 @@ use crate::partial::Partials;
 use crate::policy::DestinationPolicy;
 use crate::sweep::Sweeper;
 use crate::tree::{At, Stat, Tree};
+use crate::verify::Expected;
 use blit_api::{Error, ErrorKind, Events, FileHeader, FileKind, ProgressEvent, RelPath, TransferOptions};
 use blit_planner::filter::Filter;
 use std::cell::Cell;
@@ -93,6 +94,8 @@ pub(crate) struct Judge {
     partials: Option<Arc<Partials>>,
     /// Delta transfer: where the older versions of needed files are offered.
     bases: Option<Arc<Partials>>,
+    /// `--verify`: where the source's hashes of needed files are kept.
+    expected: Option<Arc<Expected>>,
     /// `--link-dest`: the previous copy unchanged files are linked from.
     link_dest: Option<Tree>,
     /// `--backup`: where a symlink or file the judge replaces is kept.
@@ -131,6 +134,7 @@ impl Judge {
             filter: Filter::default(),
             partials: None,
             bases: None,
+            expected: None,
             link_dest: None,
             backup: None,
             warnings: Arc::default(),
@@ -173,6 +177,13 @@ impl Judge {
     pub(crate) fn with_partials(mut self, partials: Arc<Partials>) -> Self {
         self.bases = self.options.delta.then(|| partials.clone());
         self.partials = self.options.resume.then_some(partials);
+        self
+    }
+
+    /// With `--verify`: keeps the source's hash of each needed file for its
+    /// landing (see `verify`).
+    pub(crate) fn with_expected(mut self, expected: Arc<Expected>) -> Self {
+        self.expected = self.options.verify.then_some(expected);
         self
     }
 
@@ -501,6 +512,9 @@ impl Judge {
         }
         if let (Some(bases), false) = (&self.bases, new) {
             bases.offer_basis(&self.tree, &mut h);
+        }
+        if let (Some(expected), Some(sum)) = (&self.expected, h.checksum) {
+            expected.expect(&h.path, sum);
         }
         Some(h)
     }

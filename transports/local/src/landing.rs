@@ -26,6 +26,7 @@ use crate::meta;
 use crate::ownership::{self, MetaWarnings};
 use crate::partial::{part_name, resumable, Offered};
 use crate::tree::Got;
+use crate::verify;
 use crate::LocalDestination;
 use blit_api::{Error, ErrorKind, FileHeader, FileKind, LandingFile, PayloadWriter, RelPath, Result};
 use create::{create_direct, create_locked, create_temp, create_unnamed, Staged};
@@ -140,6 +141,7 @@ impl LocalDestination {
             owned: Owned::of(header, &self.warnings),
             backup: self.backup_for(header),
             flush: self.flush.clone(),
+            verify: self.expected.take(&header.path),
         }
     }
 
@@ -247,6 +249,8 @@ struct LocalLandingFile {
     backup: Option<(Arc<Backup>, RelPath)>,
     /// `--fsync`: flushed before it takes its name.
     flush: Arc<Flush>,
+    /// `--verify`: the hash its content must have before it is named.
+    verify: Option<[u8; 32]>,
 }
 
 /// What a header asks beyond mode and mtime (only when it asks anything, so
@@ -276,6 +280,19 @@ impl LandingFile for LocalLandingFile {
     }
 
     fn commit(mut self: Box<Self>) -> Result<()> {
+        if let Some(want) = self.verify.take() {
+            let same = verify::matches(&self.file, &want)
+                .map_err(|e| Error::io("read back (--verify)", self.target.display(), e))?;
+            if !same {
+                // Not a partial copy worth resuming either.
+                self.part = false;
+                return Err(Error::new(ErrorKind::Io, "the landed content differs from the source's hash (--verify)")
+                    .with_path(self.target.display().to_string())
+                    .with_hint(
+                        "the old version is kept; the file may have changed at the source while it was sent: rerun",
+                    ));
+            }
+        }
         // Before the mode: a change of owner clears set-user-ID bits.
         let chowned = self.owned.as_ref().is_some_and(|o| o.header.uid.is_some() || o.header.gid.is_some());
         if let Some(owned) = &self.owned {

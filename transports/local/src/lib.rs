@@ -24,6 +24,7 @@ mod temp;
 mod testutil;
 mod transport;
 mod tree;
+mod verify;
 mod walker;
 pub mod xattr;
 

@@ -23,6 +23,7 @@ use crate::policy::DestinationPolicy;
 use crate::pool;
 use crate::sweep::Sweeper;
 use crate::tree::{Anchor, Tree};
+use crate::verify::Expected;
 use ahead::{Looked, Next, Source};
 use blit_api::{
     Error, ErrorKind, Events, FileKind, ManifestItem, ManifestReceiver, NeedBatch, NeedListSink, NeedSender,
@@ -57,6 +58,8 @@ pub struct LocalDestination {
     pub(crate) sweeper: Arc<Sweeper>,
     /// `--resume`: the partial copies the judge offered, until landed.
     pub(crate) partials: Arc<Partials>,
+    /// `--verify`: the source's hashes of needed files, until they land.
+    pub(crate) expected: Arc<Expected>,
     /// Owners and extended attributes the destination could not set.
     pub(crate) warnings: Arc<MetaWarnings>,
     /// What it accepts from the source's headers.
@@ -99,6 +102,7 @@ impl LocalDestination {
             plan: Mutex::new(None),
             sweeper: Arc::default(),
             partials: Arc::default(),
+            expected: Arc::default(),
             warnings: Arc::default(),
             policy: DestinationPolicy::default(),
             backup: Mutex::new(None),
@@ -146,6 +150,7 @@ impl NeedListSink for LocalDestination {
         let judge = Judge::new(self.tree.clone(), options.clone(), events.clone(), self.sweeper.clone())
             .with_filter(filter)
             .with_partials(self.partials.clone())
+            .with_expected(self.expected.clone())
             .with_warnings(self.warnings.clone())
             .with_policy(self.policy.clone())
             .with_backup(backup)

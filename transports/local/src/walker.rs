@@ -81,7 +81,8 @@ impl ManifestSource for LocalSource {
     async fn manifest(&self, options: &TransferOptions, out: ManifestSender) -> Result<()> {
         let tree = self.tree.clone();
         let threads = self.threads;
-        let checksum = options.checksum;
+        // `--verify` checks each landed file against this hash.
+        let checksum = options.checksum || options.verify;
         let filter = Filter::new(&options.filter)?;
         let preserve = Preserve::new(options);
         let one_fs = options.one_file_system;

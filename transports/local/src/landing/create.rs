@@ -21,7 +21,8 @@ use std::io;
 use std::os::fd::{AsFd, AsRawFd, OwnedFd};
 use std::sync::atomic::{AtomicU8, Ordering};
 
-const CREATE_FLAGS: OFlags = OFlags::WRONLY.union(OFlags::CREATE).union(OFlags::EXCL).union(OFlags::NOFOLLOW);
+// Read and write: `--verify` reads what was written before it is named.
+const CREATE_FLAGS: OFlags = OFlags::RDWR.union(OFlags::CREATE).union(OFlags::EXCL).union(OFlags::NOFOLLOW);
 
 /// Whether this process can link unnamed files in: not tried yet.
 const UNTRIED: u8 = 0;
@@ -109,7 +110,7 @@ pub(super) fn name_unnamed(file: &File, dir: &OwnedFd) -> io::Result<CString> {
 pub(super) fn create_locked(dir: &OwnedFd, name: &CStr, mode: u32) -> io::Result<File> {
     if UNNAMED.load(Ordering::Relaxed) != BROKEN {
         let raw = Mode::from_raw_mode(mode & meta::MODE_MASK);
-        match rustix::fs::openat(dir, c".", OFlags::TMPFILE | OFlags::WRONLY | OFlags::CLOEXEC, raw) {
+        match rustix::fs::openat(dir, c".", OFlags::TMPFILE | OFlags::RDWR | OFlags::CLOEXEC, raw) {
             Ok(fd) => {
                 let file = File::from(fd);
                 sweep::lock_temp(&file);

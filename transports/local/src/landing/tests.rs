@@ -322,3 +322,30 @@ fn no_basis_is_offered_for_small_files_symlinks_or_empty_files() {
     dest.partials.offer_basis(&dest.tree, &mut h);
     assert!(h.resume.is_none(), "an empty old version gives nothing to build on");
 }
+
+#[test]
+fn verify_names_a_file_only_when_its_content_has_the_sources_hash() {
+    let dir = tempfile::tempdir().unwrap();
+    let target = dir.path().join("f");
+    write(&target, b"old", 0o644, 1);
+    let dest = LocalDestination::new(dir.path().to_path_buf());
+    let h = header("f", FileKind::File, 3, 2, 0o644);
+    // The source hashed "new"; the bytes that arrived are "nex".
+    dest.expected.expect(&h.path, *blake3::hash(b"new").as_bytes());
+    let mut landing = dest.begin(&h).unwrap();
+    landing.file().write_all(b"nex").unwrap();
+    let e = landing.commit().unwrap_err();
+    assert!(e.to_string().contains("differs from the source's hash"), "{e}");
+    assert_eq!(std::fs::read(&target).unwrap(), b"old", "the old version is kept");
+    assert!(temps(dir.path()).is_empty(), "no temporary file is left");
+    // The right bytes land; a file with no expectation lands unchecked.
+    dest.expected.expect(&h.path, *blake3::hash(b"new").as_bytes());
+    let mut landing = dest.begin(&h).unwrap();
+    landing.file().write_all(b"new").unwrap();
+    landing.commit().unwrap();
+    assert_eq!(std::fs::read(&target).unwrap(), b"new");
+    let mut landing = dest.begin(&h).unwrap();
+    landing.file().write_all(b"any").unwrap();
+    landing.commit().unwrap();
+    assert_eq!(std::fs::read(&target).unwrap(), b"any");
+}
