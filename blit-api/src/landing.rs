@@ -62,6 +62,7 @@ impl Landing {
                 size: header.size,
                 written: 0,
                 reused: 0,
+                holes: false,
                 events: self.events.clone(),
                 limit: self.limit.clone(),
                 in_place: self.in_place.then_some(header.mtime_ns),
@@ -73,15 +74,16 @@ impl Landing {
         }
     }
 
-    /// Starts landing `header` over the partial copy the destination kept
-    /// for it (blocking): the source sends only the ranges
-    /// [`crate::ranges_to_send`] chose and `reused` bytes stay as they are.
-    /// Emits `FileStarted`, then `FileResumed` with `reused`; write each
-    /// range at its offset and [`Incoming::record`] its bytes, then
-    /// [`Incoming::commit`], which checks that the recorded bytes and
-    /// `reused` add up to the header's size. Failures behave as in
-    /// [`Landing::begin`]; a destination with no partial copy of this file
-    /// fails it with [`crate::ErrorKind::Protocol`].
+    /// Starts landing `header` of which the source sends only some ranges
+    /// (blocking; see [`crate::SourceFile::resume_plan`]): over the partial
+    /// copy or older version the destination offered for it, whose other
+    /// `reused` bytes stay as they are, or, when it offered nothing, as a
+    /// new sparse file whose other bytes are holes. Emits `FileStarted`,
+    /// then `FileResumed` with `reused` (for holes, `FileBytes` with their
+    /// count instead); write each range at its offset and
+    /// [`Incoming::record`] its bytes, then [`Incoming::commit`], which
+    /// checks that the recorded bytes and `reused` add up to the header's
+    /// size. Failures behave as in [`Landing::begin`].
     pub fn resume(&self, header: &FileHeader, reused: u64) -> Result<Incoming> {
         self.events.emit(ProgressEvent::FileStarted {
             path: header.path.clone(),
@@ -99,18 +101,28 @@ impl Landing {
         };
         match opened {
             Ok(file) => {
-                self.events.emit(ProgressEvent::FileResumed { path: header.path.clone(), bytes: reused });
-                Ok(Incoming {
+                let holes = file.holes();
+                if !holes {
+                    self.events.emit(ProgressEvent::FileResumed { path: header.path.clone(), bytes: reused });
+                }
+                let mut incoming = Incoming {
                     file: Some(file),
                     path: header.path.clone(),
                     kind: header.kind,
                     size: header.size,
                     written: 0,
                     reused,
+                    holes,
                     events: self.events.clone(),
                     limit: self.limit.clone(),
                     in_place: self.in_place.then_some(header.mtime_ns),
-                })
+                };
+                if holes && reused > 0 {
+                    // Holes land as they are: bytes of the file, never sent.
+                    let path = incoming.path.clone();
+                    incoming.events.emit(ProgressEvent::FileBytes { path, bytes: reused, zero_copy: false });
+                }
+                Ok(incoming)
             }
             Err(e) => {
                 self.events.emit(ProgressEvent::failed(&header.path, &e));
@@ -146,8 +158,11 @@ pub struct Incoming {
     kind: crate::FileKind,
     size: u64,
     written: u64,
-    /// Bytes kept from a partial copy ([`Landing::resume`]); 0 otherwise.
+    /// Bytes the source does not send ([`Landing::resume`]): kept from a
+    /// partial copy or an older version, or holes; 0 otherwise.
     reused: u64,
+    /// The `reused` bytes are holes: they count as landed bytes.
+    holes: bool,
     events: Events,
     limit: Option<Arc<RateLimit>>,
     /// The header's mtime, when `InPlace` is reported on commit.
@@ -182,8 +197,9 @@ impl Incoming {
         self.written
     }
 
-    /// Bytes kept from the destination's partial copy (0 unless the file
-    /// was begun with [`Landing::resume`]).
+    /// Bytes the source does not send: kept from the destination's partial
+    /// copy or older version, or holes (0 unless the file was begun with
+    /// [`Landing::resume`]).
     pub fn reused(&self) -> u64 {
         self.reused
     }
@@ -239,7 +255,7 @@ impl Incoming {
                 self.events.emit(ProgressEvent::FileDone {
                     path: self.path.clone(),
                     kind: self.kind,
-                    bytes: self.written,
+                    bytes: self.written + if self.holes { self.reused } else { 0 },
                 });
                 if let Some(mtime_ns) = self.in_place {
                     let (path, kind, size) = (self.path.clone(), self.kind, self.size);

@@ -18,6 +18,7 @@ mod records;
 mod registry;
 mod resume;
 mod space;
+mod sparse;
 mod summary;
 pub mod text;
 pub mod wire;
@@ -38,8 +39,8 @@ pub use need::{
 };
 pub use options::TransferOptions;
 pub use payload::{
-    plan_channel, LandingFile, PayloadPlan, PayloadReader, PayloadReaderExt, PayloadTransport, PayloadWriter,
-    PlanReceiver, PlanSender, SourceFile,
+    land_with_holes, plan_channel, LandingFile, PayloadPlan, PayloadReader, PayloadReaderExt, PayloadTransport,
+    PayloadWriter, PlanReceiver, PlanSender, SourceFile,
 };
 pub use progress::{Events, NullSink, ProgressEvent, ProgressSink, RecordingSink};
 pub use rate::RateLimit;
@@ -48,4 +49,5 @@ pub use records::{keep_going, send_file, send_source, short_read, Lander, Record
 pub use registry::{Registry, TransportFactory, GRPC_NOT_BUILT, TCP_NOT_BUILT};
 pub use resume::{ranges_to_send, BlockMap, ResumePlan, DELTA_MIN, RESUME_BLOCK_MIN, RESUME_MAX_BLOCKS, RESUME_MIN};
 pub use space::{Expect, Space};
+pub use sparse::{data_ranges, SPARSE_MIN};
 pub use summary::{FileFailure, TransferSummary};

@@ -58,11 +58,18 @@ pub struct SourceFile {
 }
 
 impl SourceFile {
-    /// For a need entry with a block map ([`FileHeader::resume`]): the
-    /// ranges to send ([`crate::ranges_to_send`]); `None` for a file sent
-    /// whole. A read error names the file; report it like a failed open.
+    /// The ranges to send and the count of bytes not sent: for a need
+    /// entry with a block map ([`FileHeader::resume`]), the blocks that
+    /// differ ([`crate::ranges_to_send`]); for a file with holes, its data
+    /// ([`crate::data_ranges`]); `None` for a file sent whole. Either way
+    /// the transport sends the ranges and the count alike, and the
+    /// destination knows which it asked for. A read error names the file;
+    /// report it like a failed open.
     pub fn resume_plan(&self) -> Result<Option<crate::ResumePlan>> {
-        let Some(map) = &self.header.resume else { return Ok(None) };
+        let Some(map) = &self.header.resume else {
+            return crate::data_ranges(&self.file, self.header.size)
+                .map_err(|e| crate::Error::io("find the holes of", self.header.path.display(), e));
+        };
         crate::ranges_to_send(&self.file, self.header.size, map)
             .map(Some)
             .map_err(|e| crate::Error::io("compare blocks of", self.header.path.display(), e))
@@ -115,6 +122,48 @@ pub trait LandingFile: Send + std::fmt::Debug {
     fn shown(&self) -> Option<String> {
         None
     }
+
+    /// Whether the bytes the source does not send are holes of a new file
+    /// ([`land_with_holes`]) rather than kept from a partial copy or an
+    /// older version: [`crate::Landing::resume`] then counts them as landed
+    /// bytes, not as reused ones.
+    fn holes(&self) -> bool {
+        false
+    }
+}
+
+/// A new file whose unsent bytes are holes (see [`LandingFile::holes`]).
+#[derive(Debug)]
+struct WithHoles(Box<dyn LandingFile>);
+
+impl LandingFile for WithHoles {
+    fn file(&mut self) -> &mut std::fs::File {
+        self.0.file()
+    }
+    fn commit(self: Box<Self>) -> Result<()> {
+        self.0.commit()
+    }
+    fn discard(self: Box<Self>) {
+        self.0.discard()
+    }
+    fn shown(&self) -> Option<String> {
+        self.0.shown()
+    }
+    fn holes(&self) -> bool {
+        true
+    }
+}
+
+/// Starts landing `header` as a new file of its full size that the source
+/// sends only the data ranges of ([`crate::data_ranges`]): `writer`'s
+/// [`PayloadWriter::begin`], then the file is extended to its size, so
+/// what is never written stays a hole. What a [`PayloadWriter::resume`]
+/// does when it offered nothing for the file.
+pub fn land_with_holes(writer: &(impl PayloadWriter + ?Sized), header: &FileHeader) -> Result<Box<dyn LandingFile>> {
+    let mut file = writer.begin(header)?;
+    let shown = file.shown().unwrap_or_else(|| header.path.display().to_string());
+    file.file().set_len(header.size).map_err(|e| crate::Error::io("size", shown, e))?;
+    Ok(Box::new(WithHoles(file)))
 }
 
 /// The destination endpoint's writer. Blocking: call it from a blocking
@@ -128,11 +177,12 @@ pub trait PayloadWriter: Send + Sync {
     /// judge offered in the need entry ([`FileHeader::resume`]): reopens it,
     /// keeping its content, cut to `header.size`. `reused` is what the
     /// source will not send; a writer refuses more than its partial copy
-    /// holds. The default refuses: this writer keeps no partial copies.
+    /// holds. For a file it offered nothing for, the unsent bytes are the
+    /// holes of a sparse file: it lands it with [`land_with_holes`], which
+    /// is all the default does (this writer keeps no partial copies).
     fn resume(&self, header: &FileHeader, reused: u64) -> Result<Box<dyn LandingFile>> {
         let _ = reused;
-        Err(crate::Error::new(crate::ErrorKind::Unsupported, "this destination keeps no partial copies to resume")
-            .with_path(header.path.display()))
+        land_with_holes(self, header)
     }
 }
 

@@ -109,6 +109,11 @@ pub struct RsyncArgs {
     /// copy always copies whole).
     #[arg(short = 'W', long, help_heading = RSYNC_HELP)]
     pub whole_file: bool,
+    /// Accepted for rsync habit: blit always keeps the holes of sparse
+    /// files (found with SEEK_HOLE at the source, never sent, left as
+    /// holes at the destination).
+    #[arg(short = 'S', long, help_heading = RSYNC_HELP)]
+    pub sparse: bool,
     /// rsync's --info: progress2 (or progress) shows the progress bar; other
     /// words are refused with what blit prints instead.
     #[arg(long, value_name = "FLAGS", value_parser = parse_info, help_heading = RSYNC_HELP)]

@@ -147,3 +147,41 @@ fn verify_checks_every_landed_file_including_deltas() {
     assert_same(&snapshot(&src), &snapshot(&module.join("tree")));
     assert_same(&snapshot(&src), &snapshot(&out));
 }
+
+/// A 64 MiB file with 8 KiB of data: pushed and pulled, it lands equal,
+/// its holes are not sent (the summary's `wire_bytes`) and stay holes.
+#[test]
+fn sparse_files_keep_their_holes_both_ways() {
+    use std::os::unix::fs::{FileExt, MetadataExt};
+    let t = tempfile::tempdir().unwrap();
+    let (module, out) = (t.path().join("module"), t.path().join("out"));
+    std::fs::create_dir_all(&module).unwrap();
+    std::fs::create_dir_all(&out).unwrap();
+    let d = Daemon::modules(&[("m", &module, false)]);
+    let src = t.path().join("src");
+    std::fs::create_dir_all(&src).unwrap();
+    let img = src.join("disk.img");
+    let f = std::fs::File::create(&img).unwrap();
+    f.set_len(64 << 20).unwrap();
+    f.write_all_at(&[7; 4096], 20 << 20).unwrap();
+    f.write_all_at(&[9; 4096], (50 << 20) + 100).unwrap();
+    drop(f);
+    let sparse_here = std::fs::metadata(&img).unwrap().blocks() * 512 < 1 << 20;
+    for (args, landed) in [
+        (vec![os("copy"), os("--json"), img.as_os_str(), &d.url("/m/")], module.join("disk.img")),
+        (
+            vec![os("copy"), os("--json"), os("--transport"), os("grpc"), &d.url("/m/disk.img"), &slash(&out)],
+            out.join("disk.img"),
+        ),
+    ] {
+        let s = summary(&blit_ok(&args));
+        assert_eq!(s["bytes_transferred"].as_u64(), Some(64 << 20), "holes count as landed bytes: {s}");
+        assert!(std::fs::read(&landed).unwrap() == std::fs::read(&img).unwrap(), "{} differs", landed.display());
+        if sparse_here {
+            let wire = s["wire_bytes"].as_u64().unwrap();
+            assert!(wire < 1 << 20, "{wire} bytes crossed the wire for 8 KiB of data: {s}");
+            let allocated = std::fs::metadata(&landed).unwrap().blocks() * 512;
+            assert!(allocated < 1 << 20, "{} allocates {allocated} bytes", landed.display());
+        }
+    }
+}

@@ -16,6 +16,8 @@ pub mod rules {
     /// A delta run sends only the blocks that differ from the older version
     /// at the destination and lands the new version whole.
     pub const DELTA_CHANGED_BLOCKS: &str = "delta-changed-blocks";
+    /// A sparse file lands equal to the source, its holes still holes.
+    pub const SPARSE_HOLES: &str = "sparse-holes";
     /// The first event is `Started`, and there is no other `Started`.
     pub const ONE_START_FIRST: &str = "one-start-first";
     /// Exactly one terminal event (`Finished` or `Failed`), and it is the last.

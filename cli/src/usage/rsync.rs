@@ -22,7 +22,7 @@ pub(crate) fn answer(flag: &str) -> Option<&'static str> {
         "-L" | "--copy-links" | "-k" | "--copy-dirlinks" | "--copy-unsafe-links" | "--safe-links" | "--munge-links" => {
             "blit copies symlinks as symlinks and never follows them"
         }
-        "-S" | "--sparse" | "--preallocate" => "is not supported: files are written in full",
+        "--preallocate" => "is not supported: files are written as they arrive, holes kept",
         "--remove-source-files" => "is not supported yet: copy, check the result, then remove the source",
         "--existing" | "--ignore-non-existing" => "is not supported: blit creates what DST lacks",
         "--chmod" | "--chown" | "--usermap" | "--groupmap" => {

@@ -19,6 +19,7 @@ pub mod payload;
 pub mod progress;
 pub mod property;
 pub mod resume;
+pub mod sparse;
 
 use crate::ctx::Ctx;
 use crate::failure::Failure;
@@ -270,6 +271,12 @@ static CATALOGUE: &[Case] = &[
         "delta transfer builds on the older version at the destination and sends only its changed blocks",
         [Resume],
         resume::delta_sends_changed_blocks
+    ),
+    case!(
+        "sparse_file_keeps_its_holes",
+        "a sparse file lands equal to the source and its holes stay holes",
+        [Resume],
+        sparse::sparse_file_keeps_its_holes
     ),
 ];
 

@@ -199,8 +199,10 @@ impl PayloadWriter for LocalDestination {
     }
 
     /// Reopens the `.part` the judge offered for `header` (still locked
-    /// since), cut to the header's size; refuses a file the judge offered
-    /// nothing for, or `reused` beyond what the `.part` holds.
+    /// since), cut to the header's size, or builds on the older version it
+    /// offered (see `build`); refuses `reused` beyond what either holds.
+    /// For a file it offered nothing for, the bytes not sent are holes: a
+    /// new file of the full size ([`blit_api::land_with_holes`]).
     fn resume(&self, header: &FileHeader, reused: u64) -> Result<Box<dyn LandingFile>> {
         let header = &*self.policy.admit(header);
         let target = self.tree.shown(&header.path);
@@ -208,9 +210,8 @@ impl PayloadWriter for LocalDestination {
         let file = match self.partials.take(&header.path) {
             Some(Offered::Part(file)) => file,
             Some(Offered::Basis(basis)) => return self.build_on(basis, header, reused, target),
-            None => {
-                return Err(refused("the source resumed a file this destination offered no partial copy of".into()))
-            }
+            // Offered nothing: the bytes not sent are holes.
+            None => return blit_api::land_with_holes(self, header),
         };
         let held = file.metadata().map_err(|e| Error::io("read metadata", target.display(), e))?.len();
         if reused > held.min(header.size) {

@@ -25,6 +25,7 @@ use crate::shared::{gone, no_connections, Sending, Tuning};
 use crate::whole::{finish, Records};
 use blit_api::{
     send_file, send_source, Error, ErrorKind, FileHeader, PayloadPlan, PlanReceiver, RecordWriter, Result, SourceFile,
+    SPARSE_MIN,
 };
 use blit_planner::ranges::range_size;
 use crossbeam_channel::{Receiver, RecvTimeoutError, Sender};
@@ -151,18 +152,20 @@ fn dispatch(
     while let Some(p) = plan {
         match p {
             PayloadPlan::Shard(headers) => send(Work::Shard(headers))?,
-            PayloadPlan::File(header) if header.resume.is_some() => {
-                next_id += 1;
-                send_resumed(header, next_id, streams, ctx, &send)?;
-            }
             PayloadPlan::Ranges { header, range } if streams > 1 => {
                 next_id += 1;
-                send_ranges(header, ctx.config.range_size.unwrap_or(range), next_id, ctx, &send)?;
+                send_ranges(header, ctx.config.range_size.unwrap_or(range), next_id, streams, ctx, &send)?;
             }
-            PayloadPlan::File(header) => send(Work::File(header))?,
             other => {
                 for header in other.files() {
-                    send(Work::File(header.clone()))?;
+                    // Resumed, a delta, or large enough to have holes worth
+                    // keeping: opened here to learn which ranges go.
+                    if header.resume.is_some() || header.size >= SPARSE_MIN {
+                        next_id += 1;
+                        send_resumed(header.clone(), next_id, streams, ctx, &send)?;
+                    } else {
+                        send(Work::File(header.clone()))?;
+                    }
                 }
             }
         }
@@ -172,16 +175,19 @@ fn dispatch(
 }
 
 /// Sends a file in ranges of `range` bytes, cut from its size at open (it
-/// may have changed since the walk): whole when that is one range.
+/// may have changed since the walk): whole when that is one range, only
+/// its data when it has holes.
 fn send_ranges(
     header: FileHeader,
     range: u64,
     id: u64,
+    streams: usize,
     ctx: &Sending<'_>,
     send: &dyn Fn(Work) -> Result<()>,
 ) -> Result<()> {
-    let source = match ctx.reader.open(&header) {
-        Ok(source) => source,
+    let source = match ctx.reader.open(&header).and_then(|source| Ok((source.resume_plan()?, source))) {
+        Ok((Some(plan), source)) => return send_planned(source, plan, id, streams, ctx, send),
+        Ok((None, source)) => source,
         Err(e) => return send(Work::Failed(header, e)),
     };
     let size = source.header.size;
@@ -208,10 +214,9 @@ fn cut(
     Ok(())
 }
 
-/// Sends a file the destination resumes: only the ranges
-/// [`SourceFile::resume_plan`] chose, cut to the usual range size, as
-/// `ResumeRange` records; a file with nothing to send still gets one empty
-/// range, which commits it.
+/// Sends a file the destination resumes or builds on an older version, or
+/// one with holes: only the ranges [`SourceFile::resume_plan`] chose (see
+/// `send_planned`); a file it sends whole goes as it is.
 fn send_resumed(
     header: FileHeader,
     id: u64,
@@ -219,12 +224,24 @@ fn send_resumed(
     ctx: &Sending<'_>,
     send: &dyn Fn(Work) -> Result<()>,
 ) -> Result<()> {
-    let opened = ctx.reader.open(&header).and_then(|source| Ok((source.resume_plan()?, source)));
-    let (plan, source) = match opened {
-        Ok((Some(plan), source)) => (plan, source),
-        Ok((None, source)) => return send(Work::Opened(source)),
-        Err(e) => return send(Work::Failed(header, e)),
-    };
+    match ctx.reader.open(&header).and_then(|source| Ok((source.resume_plan()?, source))) {
+        Ok((Some(plan), source)) => send_planned(source, plan, id, streams, ctx, send),
+        Ok((None, source)) => send(Work::Opened(source)),
+        Err(e) => send(Work::Failed(header, e)),
+    }
+}
+
+/// Sends the ranges of `plan`, cut to the usual range size, as
+/// `ResumeRange` records with the bytes not sent; a file with nothing to
+/// send still gets one empty range, which commits it.
+fn send_planned(
+    source: SourceFile,
+    plan: blit_api::ResumePlan,
+    id: u64,
+    streams: usize,
+    ctx: &Sending<'_>,
+    send: &dyn Fn(Work) -> Result<()>,
+) -> Result<()> {
     let size = source.header.size;
     let planned = ctx.config.range_size.or_else(|| range_size(size, streams.max(2) as u32));
     let range = planned.filter(|r| size > *r).unwrap_or(size.max(1));
