@@ -41,6 +41,7 @@ const MAX_STREAMS: u32 = 16;
 
 /// Issues a grant for a push into `path` of `module` with the request's
 /// options (the secret was checked); a read-only module gets none.
+#[allow(clippy::result_large_err)] // tonic handlers return `Status`
 pub(crate) fn grant(
     grants: &Grants,
     module: &Module,
@@ -88,6 +89,7 @@ pub(crate) struct Held {
 
 /// Starts pushing `root` (`path` in `module`) where `request` says and
 /// returns the answer stream.
+#[allow(clippy::result_large_err)] // tonic handlers return `Status`
 pub(crate) fn start(
     module: &Module,
     root: Anchor,
