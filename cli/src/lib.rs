@@ -22,6 +22,7 @@ mod mover;
 mod names;
 mod preserve_args;
 mod progress_line;
+mod relay;
 mod remote;
 mod remote_walk;
 mod render;

@@ -1,5 +1,6 @@
 //! `blit copy` and `blit mirror`: local, push or pull, chosen by which
-//! argument names a remote (`HOST::module/path`, `HOST:path` over ssh); several sources run one
+//! argument names a remote (`HOST::module/path`, `HOST:path` over ssh), or
+//! daemon to daemon when both do ([`crate::relay`]); several sources run one
 //! after the other into the same destination, with one summary.
 
 use crate::render::{Output, Renderer};
@@ -166,8 +167,9 @@ pub(crate) fn execute(
                 (None, None) => wiring::local(src, &dst, options.clone(), events).await,
                 (None, Some(to)) => wiring::push(src, to, options.clone(), &link, events).await,
                 (Some(from), None) => wiring::pull(&from, &dst, options.clone(), &link, events).await,
-                (Some(_), Some(_)) => Err(Error::new(ErrorKind::Unsupported, "both endpoints are remote")
-                    .with_hint("pull to a local path first, then push from it")),
+                (Some(from), Some(to)) => {
+                    crate::relay::copy((src, &from), (&dst, to), options.clone(), &link, events).await
+                }
             };
             if let Some(mover) = mover {
                 let clean = one.as_ref().is_ok_and(|s| !s.has_failures());

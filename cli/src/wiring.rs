@@ -216,7 +216,7 @@ pub(crate) async fn pull(
 
 /// Whether the remote path names a directory: listing a non-directory
 /// yields exactly that entry, under the root's (empty) path.
-async fn is_dir(route: &dyn Route, target: &Target) -> Result<bool> {
+pub(crate) async fn is_dir(route: &dyn Route, target: &Target) -> Result<bool> {
     let mut itself = false;
     route.list(target, &mut |h: FileHeader| itself |= h.path.is_root()).await?;
     Ok(!itself)

@@ -6,7 +6,8 @@
 //! located at its key: every module's directory exists and is a directory
 //! (`path`), every secret file reads and holds at least 16 characters
 //! (`auth_secret_file`, daemon-wide and per module), the TLS certificate
-//! and key load (`tls_cert`). They run through the same loaders the daemon
+//! and key load (`tls_cert`), and a module with `allow_relay` requires a
+//! secret (`allow_relay`). They run through the same loaders the daemon
 //! uses, then the checks of the module set as a whole and of the TLS pair,
 //! so every check `blitd` runs at startup runs here too.
 
@@ -46,6 +47,9 @@ pub fn check_config(config: &DaemonConfig, file: Option<&Path>) -> Result<usize>
             crate::security::read_secret(secret, &what)
                 .map_err(|e| at(&[Key("module"), Index(i), Key("auth_secret_file")], e))?;
         }
+        module
+            .check_allow_relay(config.auth_secret_file.is_some())
+            .map_err(|e| at(&[Key("module"), Index(i), Key("allow_relay")], e))?;
     }
     // The module set as a whole and the TLS pair (the secret and certificate
     // loads ran above, located): loading them twice would read every file

@@ -19,11 +19,12 @@
 //! allow_setid = false        # optional; keep set-user-ID/set-group-ID bits
 //! fsync = false              # optional; flush what pushes land (--fsync)
 //! allow_xattrs = ["security.selinux"]  # optional; attributes beyond user.* pushes may set
+//! allow_relay = false        # optional; may push to another blitd (copy between daemons)
 //! ```
 //!
 //! On the command line, `--module name=/path` adds a writable module and
 //! `--module name=/path:ro` a read-only one; after the last `:` a
-//! comma-separated list of `ro`, `rw`, `allow_owner`, `allow_setid` and `fsync` sets
+//! comma-separated list of `ro`, `rw`, `allow_owner`, `allow_setid`, `allow_relay` and `fsync` sets
 //! those keys (`--module name=/path:rw,allow_owner`). A suffix with any other
 //! word is part of the path.
 
@@ -76,6 +77,13 @@ pub struct ModuleConfig {
     /// storage, as if each client passed `--fsync` (off by default).
     #[serde(default)]
     pub fsync: bool,
+    /// Let clients that prove this module's secret have the daemon push
+    /// from it to another blitd (`blit copy HOST1::m/p HOST2::m/p`,
+    /// presenting a one-time grant from that daemon). Off by default:
+    /// such a request is refused. Requires a secret (the module's or the
+    /// daemon's), since it lets clients make this daemon connect out.
+    #[serde(default)]
+    pub allow_relay: bool,
     /// How messages to clients show the module's root (default `/NAME`).
     /// `blit server` shows the directory its user named; files cannot set it.
     #[serde(skip)]
@@ -94,6 +102,7 @@ impl ModuleConfig {
             allow_owner: false,
             allow_setid: false,
             fsync: false,
+            allow_relay: false,
             allow_xattrs: Vec::new(),
             shown_as: None,
         }
@@ -117,6 +126,21 @@ impl ModuleConfig {
                     "write NAMESPACE.NAME (security.selinux) or NAMESPACE.* (trusted.*); user.* is always allowed",
                 ));
             }
+        }
+        Ok(())
+    }
+}
+
+impl ModuleConfig {
+    /// Checks `allow_relay`: a module that may push to other daemons needs
+    /// a secret, its own or the daemon's (`daemon_secret`), or anyone who
+    /// reaches this daemon could make it connect anywhere.
+    pub fn check_allow_relay(&self, daemon_secret: bool) -> Result<()> {
+        if self.allow_relay && self.auth_secret_file.is_none() && !daemon_secret {
+            return Err(invalid(
+                format!("module `{}` sets allow_relay but requires no secret", self.name),
+                "set auth_secret_file (the module's or the daemon's), or turn allow_relay off",
+            ));
         }
         Ok(())
     }
@@ -182,6 +206,10 @@ pub struct DaemonConfig {
     /// port of the range in use, clients fall back to in-stream gRPC (or fail
     /// with `--transport tcp`).
     pub data_ports: Option<blit_transport_grpc::PortRange>,
+    /// How long a grant for a copy between two daemons waits for its push
+    /// (default 60 s; see the crate's `grant` module). Tests shorten it;
+    /// files and flags cannot set it.
+    pub grant_lifetime: Duration,
     /// The count of running sessions (see [`crate::Running`]); keep a clone
     /// to watch the daemon this configuration starts.
     pub running: crate::Running,
@@ -208,6 +236,7 @@ impl Default for DaemonConfig {
             handshake_timeout: Duration::from_secs(10),
             landlock: true,
             data_ports: None,
+            grant_lifetime: crate::grant::GRANT_LIFETIME,
             running: crate::Running::default(),
         }
     }
@@ -323,14 +352,14 @@ impl DaemonConfig {
     }
 
     /// Adds a module given as `name=/path`, optionally followed by `:` and
-    /// a comma-separated list of `ro`, `rw`, `allow_owner`, `allow_setid` and
-    /// `fsync` (`name=/path:ro`, `name=/path:rw,allow_owner`).
+    /// a comma-separated list of `ro`, `rw`, `allow_owner`, `allow_setid`,
+    /// `allow_relay` and `fsync` (`name=/path:ro`, `name=/path:rw,allow_owner`).
     pub fn add_module_spec(&mut self, spec: &str) -> Result<()> {
         let hint = "write --module NAME=PATH, or NAME=PATH:ro for a read-only module";
         let (name, path) = spec.split_once('=').ok_or_else(|| invalid(format!("`{spec}` is not NAME=PATH"), hint))?;
         let mut module = ModuleConfig::new(name, path);
         if let Some((path, flags)) = path.rsplit_once(':') {
-            let known = ["ro", "rw", "allow_owner", "allow_setid", "fsync"];
+            let known = ["ro", "rw", "allow_owner", "allow_setid", "allow_relay", "fsync"];
             if flags.split(',').all(|flag| known.contains(&flag)) {
                 module.path = path.into();
                 for flag in flags.split(',') {
@@ -339,6 +368,7 @@ impl DaemonConfig {
                         "rw" => module.read_only = false,
                         "allow_owner" => module.allow_owner = true,
                         "fsync" => module.fsync = true,
+                        "allow_relay" => module.allow_relay = true,
                         _ => module.allow_setid = true,
                     }
                 }

@@ -5,11 +5,13 @@ mod admin;
 mod check;
 mod config;
 mod gate;
+mod grant;
 mod jobs;
 mod limits;
 mod list;
 mod locate;
 mod module;
+mod relay;
 pub mod sandbox;
 mod security;
 mod server;
@@ -132,7 +134,8 @@ fn service(
             .limits(limits)
             .security(security)
             .gate(gate)
-            .data_ports(config.data_ports),
+            .data_ports(config.data_ports)
+            .grant_lifetime(config.grant_lifetime),
     )
     .max_decoding_message_size(MAX_MESSAGE_SIZE)
     .max_encoding_message_size(MAX_MESSAGE_SIZE)

@@ -18,8 +18,9 @@ struct Args {
     listen: Option<String>,
     /// Serve a directory: NAME=PATH, or NAME=PATH:ro for a read-only module.
     /// After the `:`, a comma-separated list may also name allow_owner
-    /// (accept --owner/--group pushes), allow_setid (keep set-ID bits) and
-    /// fsync (flush what pushes land): NAME=PATH:rw,allow_owner.
+    /// (accept --owner/--group pushes), allow_setid (keep set-ID bits),
+    /// allow_relay (may push to another blitd for a copy between daemons;
+    /// needs a secret) and fsync (flush what pushes land): NAME=PATH:rw,allow_owner.
     #[arg(long = "module", value_name = "NAME=PATH[:ro]")]
     modules: Vec<String>,
     /// Most transfers at once (default 64); beyond it clients are told to retry later.
@@ -55,6 +56,7 @@ Configuration file:
   allow_owner = false    # accept pushes with --owner/--group
   allow_setid = false    # keep set-user-ID/set-group-ID bits of pushes
   fsync = false          # flush what pushes land, as with --fsync
+  allow_relay = false    # may push to another blitd (copy between daemons)
 
 Check a configuration without serving: blitd --check-config --config FILE.
 Every option, explained: contrib/blitd.toml in the source tree.
@@ -159,6 +161,9 @@ async fn serve(config: DaemonConfig) -> anyhow::Result<()> {
         }
         if m.fsync {
             notes.push("pushes are flushed to stable storage");
+        }
+        if m.allow_relay {
+            notes.push("clients may have it pushed to another blitd");
         }
         let notes = if notes.is_empty() { String::new() } else { format!(" ({})", notes.join(", ")) };
         tracing::info!("module `{}`: {}{notes}", m.name, m.path.display());

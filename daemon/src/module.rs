@@ -41,6 +41,8 @@ pub(crate) struct Module {
     pub(crate) allow_setid: bool,
     /// Pushes flush what they land (`fsync`).
     pub(crate) fsync: bool,
+    /// Clients may have it pushed to another daemon (`allow_relay`).
+    pub(crate) allow_relay: bool,
     /// Extended attributes beyond `user.*` pushes may set (`allow_xattrs`).
     allow_xattrs: Vec<String>,
     /// How clients see the root (`/name` unless configured).
@@ -85,6 +87,7 @@ impl Modules {
                 allow_owner: c.allow_owner,
                 allow_setid: c.allow_setid,
                 fsync: c.fsync,
+                allow_relay: c.allow_relay,
                 allow_xattrs: c.allow_xattrs.clone(),
                 shown: c.shown_as.clone().unwrap_or_else(|| Path::new("/").join(&c.name)),
             });

@@ -49,6 +49,7 @@ impl Security {
         let daemon = config.auth_secret_file.as_deref().map(|p| read_secret(p, "auth_secret_file")).transpose()?;
         let mut modules = HashMap::new();
         for m in &config.modules {
+            m.check_allow_relay(daemon.is_some())?;
             if let Some(path) = &m.auth_secret_file {
                 let what = format!("auth_secret_file of module `{}`", m.name);
                 modules.insert(m.name.clone(), read_secret(path, &what)?);

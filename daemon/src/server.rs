@@ -14,15 +14,20 @@
 //! transfer is registered in [`crate::jobs`] while it runs: `Jobs` lists
 //! those of the modules whose secret the request proves (and of modules
 //! without one), `Cancel` stops one for a request that proves the secret
-//! of its module.
+//! of its module. `Grant` and `Relay` (a copy between two daemons) run in
+//! [`crate::relay`] after the same checks; a `Transfer` that presents a
+//! grant instead of a secret is admitted only as the one push it was
+//! issued for ([`crate::grant`]).
 
 use crate::admin;
 use crate::config::SourceWrap;
 use crate::gate::Gate;
+use crate::grant::{Grants, Scope};
 use crate::jobs::{self, Jobs, JobsStream};
 use crate::limits::{self, Running, Sessions};
 use crate::list::{self, ListStream};
 use crate::module::Modules;
+use crate::relay::{self, RelayStream};
 use crate::security::Security;
 use blit_api::ManifestSource;
 use blit_engine::{DestinationRoles, SourceRoles};
@@ -52,6 +57,8 @@ pub(crate) struct BlitService {
     data_ports: Option<blit_transport_grpc::PortRange>,
     /// The running transfers.
     jobs: Arc<Jobs>,
+    /// Grants waiting for their push.
+    grants: Arc<Grants>,
 }
 
 /// What one peer may hold ([`crate::limits`]).
@@ -79,7 +86,14 @@ impl BlitService {
             gate,
             data_ports: None,
             jobs: Arc::default(),
+            grants: Arc::new(Grants::new(crate::grant::GRANT_LIFETIME)),
         }
+    }
+
+    /// Sets how long grants wait for their push.
+    pub(crate) fn grant_lifetime(mut self, lifetime: std::time::Duration) -> Self {
+        self.grants = Arc::new(Grants::new(lifetime));
+        self
     }
 
     /// Sets the registry of connections that have not authenticated.
@@ -145,6 +159,31 @@ impl BlitService {
     fn authorize(&self, module: &str, metadata: &tonic::metadata::MetadataMap, peer: &str) -> Result<(), Status> {
         let name = self.modules.get(module).ok().map(|m| m.name.as_str());
         blit_transport_grpc::check_secret(self.security.required(name), metadata, peer)
+    }
+}
+
+impl BlitService {
+    /// Uses up the grant `token` for the session `request` opens: admitted
+    /// only as the push it was issued for.
+    #[allow(clippy::result_large_err)] // tonic handlers return `Status`
+    fn admit_grant(&self, token: &str, request: &server::TransferRequest, peer: &str) -> Result<(), Status> {
+        let asked =
+            Scope { module: request.module.clone(), path: request.path.clone(), options: request.options.clone() };
+        let taken = match (self.grants.take(token, &asked), request.role) {
+            (Ok(()), Role::Pull) => {
+                Err(blit_api::Error::new(blit_api::ErrorKind::PermissionDenied, "the grant is for a push, not a pull"))
+            }
+            (taken, _) => taken,
+        };
+        taken.map_err(|e| {
+            tracing::warn!(
+                "{peer}: refused a grant for {:?} /{}/{}: {e}",
+                request.role,
+                request.module,
+                request.path.display()
+            );
+            blit_transport_grpc::unauthenticated(&e)
+        })
     }
 }
 
@@ -245,6 +284,30 @@ impl pb::blit_server::Blit for BlitService {
         Ok(Response::new(server::cancel_reply(&job)))
     }
 
+    async fn grant(&self, request: Request<pb::GrantRequest>) -> Result<Response<pb::GrantReply>, Status> {
+        let (from, request) = Caller::of(request);
+        let (module, path) =
+            self.module_and_path(&from, request.protocol_version, &request.module, &request.path).await?;
+        Ok(Response::new(relay::grant(&self.grants, module, path, request.options, &from.peer)?))
+    }
+
+    type RelayStream = RelayStream;
+
+    async fn relay(&self, request: Request<pb::RelayRequest>) -> Result<Response<RelayStream>, Status> {
+        let (from, request) = Caller::of(request);
+        let (module, path) =
+            self.module_and_path(&from, request.protocol_version, &request.module, &request.path).await?;
+        relay::check_allowed(module, &from.peer)?;
+        let root = module.resolve(&path, false).map_err(|e| status_from_error(&e))?;
+        let slot = self.limits.sessions.take()?;
+        let job = self
+            .jobs
+            .register(&module.name, &path, blit_api::Direction::Pull, from.addr)
+            .map_err(|e| status_from_error(&e))?;
+        let held = relay::Held { slot, job, shutdown: self.cancel.clone() };
+        Ok(Response::new(relay::start(module, root, request, held, &from.peer)?))
+    }
+
     type TransferStream = TransferStream;
 
     async fn transfer(&self, request: Request<Streaming<pb::Frame>>) -> Result<Response<TransferStream>, Status> {
@@ -253,9 +316,14 @@ impl pb::blit_server::Blit for BlitService {
         let local = request.local_addr();
         let addr = request.remote_addr();
         let metadata = request.metadata().clone();
+        // A grant that waits for its push stands in for the secret; it is
+        // used up once `Open` says what the session asks.
+        let grant = blit_transport_grpc::presented_secret(&metadata)
+            .filter(|presented| self.grants.waiting(presented))
+            .map(str::to_owned);
         // A daemon-wide secret is checked before anything is read: a
-        // stranger without it costs no more than this answer.
-        if !self.security.has_module_secrets() {
+        // stranger without it (or a grant) costs no more than this answer.
+        if grant.is_none() && !self.security.has_module_secrets() {
             let answer = blit_transport_grpc::check_secret(self.security.required(None), &metadata, &peer);
             self.checked(answer, addr).await?;
         }
@@ -267,8 +335,12 @@ impl pb::blit_server::Blit for BlitService {
         request.local = local;
         request.tls = self.security.tls.clone();
         request.data_ports = self.data_ports;
-        self.checked(self.authorize(&request.module, &metadata, &peer), addr).await?;
-        // Only a peer that proved the secret takes a session slot.
+        let answer = match &grant {
+            Some(token) => self.admit_grant(token, &request, &peer),
+            None => self.authorize(&request.module, &metadata, &peer),
+        };
+        self.checked(answer, addr).await?;
+        // Only a peer that proved the secret (or a grant) takes a session slot.
         let slot = self.limits.sessions.take()?;
         let module = self.modules.get(&request.module).map_err(|e| status_from_error(&e))?;
         let served = ServedModule {

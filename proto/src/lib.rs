@@ -34,7 +34,7 @@ mod tests {
         let file = set.file.iter().find(|f| f.package() == "blit.v1").expect("package blit.v1");
         let service = file.service.iter().find(|s| s.name() == "Blit").expect("service Blit");
         let methods: Vec<_> = service.method.iter().map(|m| m.name()).collect();
-        assert_eq!(methods, ["Modules", "List", "Transfer", "Space", "Remove", "Jobs", "Cancel"]);
+        assert_eq!(methods, ["Modules", "List", "Transfer", "Space", "Remove", "Jobs", "Cancel", "Grant", "Relay"]);
     }
 
     #[test]
@@ -54,6 +54,9 @@ mod tests {
             "JobsReply",
             "CancelRequest",
             "CancelReply",
+            "GrantRequest",
+            "GrantReply",
+            "RelayRequest",
             "Open",
             "Opened",
         ] {

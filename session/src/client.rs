@@ -87,7 +87,7 @@ pub async fn pull(
 
 /// The transport `Started` names: the one the session sets out to use (the
 /// summary names the one it used, and why, if it fell back).
-fn planned_transport(config: &SessionConfig) -> &'static str {
+pub(crate) fn planned_transport(config: &SessionConfig) -> &'static str {
     match config.transport {
         TransportMode::Grpc => SCHEME,
         _ if cfg!(feature = "tcp-data-plane") => "tcp",
@@ -95,7 +95,7 @@ fn planned_transport(config: &SessionConfig) -> &'static str {
     }
 }
 
-fn conclude(tap: &SummaryTap, result: Result<()>) -> Result<TransferSummary> {
+pub(crate) fn conclude(tap: &SummaryTap, result: Result<()>) -> Result<TransferSummary> {
     match result {
         Ok(()) => Ok(tap.finish()),
         Err(e) => {

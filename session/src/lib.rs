@@ -41,6 +41,7 @@ mod plane;
 mod ports;
 mod receive;
 mod records;
+pub mod relay;
 mod send;
 pub mod server;
 mod shard;

@@ -57,7 +57,7 @@ use blit_engine::{run_destination, run_source, DestinationRoles, SourceRoles};
 use blit_proto::pb;
 use bytes::Held;
 use demux::{demux, tail, End, Routes};
-use events::EventQueue;
+pub(crate) use events::EventQueue;
 use pumps::{feed, forward_events, forward_manifest, forward_needs, forward_payload, Grant};
 use std::future::Future;
 use std::sync::Arc;
@@ -121,6 +121,16 @@ impl Abort {
         // The sender lives as long as `self`, so this only returns on abort.
         let _ = rx.wait_for(|set| *set).await;
     }
+}
+
+/// A bounded queue for events and the pump that sends them to `out` in
+/// batched, masked `Events` frames, as the daemon of a push sends its
+/// destination's events. The pump ends once the queue is closed and
+/// drained, or `out` is gone (then it closes the queue, so emitters never
+/// wait for it).
+pub(crate) fn event_pump(out: FrameSender, mask: Mask) -> (Arc<EventQueue>, impl Future<Output = ()>) {
+    let queue = Arc::new(EventQueue::default());
+    (queue.clone(), forward_events(queue, out, mask, Abort::new()))
 }
 
 /// Which half this side runs.

@@ -27,7 +27,7 @@ struct State {
 
 /// A bounded queue of events on their way to the peer.
 #[derive(Default)]
-pub(super) struct EventQueue {
+pub(crate) struct EventQueue {
     state: Mutex<State>,
     space: Condvar,
     ready: Notify,
@@ -46,7 +46,7 @@ impl EventQueue {
 
     /// No more events will be queued; waiting emitters return. What is queued
     /// can still be taken.
-    pub(super) fn close(&self) {
+    pub(crate) fn close(&self) {
         self.lock().closed = true;
         self.space.notify_all();
         self.ready.notify_one();

@@ -1,10 +1,12 @@
 //! The gRPC route: blit's own protocol to blitd over TCP or TLS, or to a
 //! `blit server` through ssh's standard input and output.
 
-use crate::remote::{Module, Reach, Route, SecretSource, Target};
+use crate::remote::{Grant, Module, Reach, RelayTarget, Route, SecretSource, Target};
 use blit_api::{Events, Expect, FileHeader, FileKind, Job, Result, Space, TransferOptions, TransferSummary};
 use blit_engine::{DestinationRoles, SourceRoles};
-use blit_transport_grpc::{ClientTls, GrpcConfig, Pipe, RemoteSpec, Secret, TransportMode};
+use blit_transport_grpc::{ClientTls, GrpcConfig, Pipe, RelayTo, RemoteSpec, Secret, TransportMode, MAX_RELAY_CA};
+use std::io::Read;
+use std::path::Path;
 
 /// Sessions and listings over gRPC, with one configuration.
 pub(crate) struct GrpcRoute(GrpcConfig);
@@ -88,4 +90,33 @@ impl Route for GrpcRoute {
     async fn cancel(&self, host: &str, port: u16, id: &str) -> Result<Job> {
         blit_transport_grpc::cancel(host, port, id, &self.0).await
     }
+
+    async fn grant(&self, target: &Target, options: &TransferOptions) -> Result<Grant> {
+        Ok(Grant { grpc: blit_transport_grpc::grant(&spec(target), options, &self.0).await? })
+    }
+
+    async fn relay(
+        &self,
+        from: &Target,
+        to: &RelayTarget,
+        options: &TransferOptions,
+        events: Events,
+    ) -> Result<TransferSummary> {
+        let tls = match &to.tls {
+            None => None,
+            Some(None) => Some(Vec::new()),
+            Some(Some(ca)) => Some(read_ca(ca)?),
+        };
+        let to = RelayTo { remote: spec(&to.target), grant: to.grant.grpc.clone(), tls };
+        blit_transport_grpc::relay(&spec(from), &to, options, &self.0, events).await
+    }
+}
+
+/// The CA certificates in `path`, for the relaying daemon; reading stops
+/// one byte past [`MAX_RELAY_CA`], which the relay then refuses.
+fn read_ca(path: &Path) -> Result<Vec<u8>> {
+    let read = |e| blit_api::Error::io("read --tls-ca", path.display(), e);
+    let mut pem = Vec::new();
+    std::fs::File::open(path).map_err(read)?.take(MAX_RELAY_CA as u64 + 1).read_to_end(&mut pem).map_err(read)?;
+    Ok(pem)
 }

@@ -97,6 +97,29 @@ pub struct Module {
     pub read_only: bool,
 }
 
+/// A one-time grant a destination daemon issued for one push
+/// ([`Route::grant`]); the relaying daemon presents it in place of the
+/// module's secret. `Debug` never shows it.
+#[derive(Debug, Clone)]
+pub struct Grant {
+    #[cfg(feature = "grpc")]
+    pub(crate) grpc: blit_transport_grpc::Grant,
+}
+
+/// Where a relayed push goes ([`Route::relay`]).
+#[derive(Debug, Clone)]
+pub struct RelayTarget {
+    /// The destination daemon, module and path.
+    pub target: Target,
+    /// What its daemon issued for this push.
+    pub grant: Grant,
+    /// How the relaying daemon reaches it, as [`Reach::tls`]: `None` plain
+    /// TCP, `Some(None)` TLS trusting the relaying daemon's system roots,
+    /// `Some(Some(file))` TLS trusting the CA certificates in this local
+    /// PEM file (their text travels with the request).
+    pub tls: Option<Option<PathBuf>>,
+}
+
 /// One way of reaching daemons.
 #[async_trait::async_trait]
 pub trait Route: Send + Sync {
@@ -137,6 +160,22 @@ pub trait Route: Send + Sync {
     /// Tells the running transfer `id` to stop (the daemon requires the
     /// secret of its module) and returns it as it was.
     async fn cancel(&self, host: &str, port: u16, id: &str) -> Result<Job>;
+    /// Asks the daemon of `target` for a one-time grant to push into it
+    /// with exactly `options` (a copy between two daemons); the route's
+    /// secret must open its module, which must be writable.
+    async fn grant(&self, target: &Target, options: &TransferOptions) -> Result<Grant>;
+    /// Asks the daemon of `from` to push it to `to` with `options` (a copy
+    /// between two daemons, with the route's payload settings): file bytes
+    /// go from daemon to daemon, and `events` sees what a push shows its
+    /// client. The route's secret must open `from`'s module, which must
+    /// allow relays (`allow_relay`).
+    async fn relay(
+        &self,
+        from: &Target,
+        to: &RelayTarget,
+        options: &TransferOptions,
+        events: Events,
+    ) -> Result<TransferSummary>;
 }
 
 /// The session protocol this build speaks, for `--version`.

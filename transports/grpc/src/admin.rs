@@ -26,7 +26,7 @@ pub async fn space(remote: &RemoteSpec, config: &GrpcConfig) -> Result<Space> {
     let (mut client, request) = ready(&remote.host, remote.port, config, message).await?;
     let reply = match within(config.handshake_timeout, &peer, client.space(request)).await? {
         Ok(reply) => reply.into_inner(),
-        Err(status) => return Err(answer(&status, &peer, config, "df").await),
+        Err(status) => return Err(answer(&status, &peer, config, "`blit df`").await),
     };
     space_from_pb(reply, &peer)
 }
@@ -42,7 +42,7 @@ pub async fn remove(remote: &RemoteSpec, config: &GrpcConfig) -> Result<FileKind
     let (mut client, request) = ready(&remote.host, remote.port, config, message).await?;
     let reply = match client.remove(request).await {
         Ok(reply) => reply.into_inner(),
-        Err(status) => return Err(answer(&status, &peer, config, "rm").await),
+        Err(status) => return Err(answer(&status, &peer, config, "`blit rm`").await),
     };
     removed_from_pb(reply, &peer)
 }
@@ -57,7 +57,7 @@ pub async fn remove_if(remote: &RemoteSpec, expect: Expect, config: &GrpcConfig)
     let (mut client, request) = ready(&remote.host, remote.port, config, message).await?;
     let reply = match within(config.handshake_timeout, &peer, client.remove(request)).await? {
         Ok(reply) => reply.into_inner(),
-        Err(status) => return Err(answer(&status, &peer, config, "move").await),
+        Err(status) => return Err(answer(&status, &peer, config, "`blit move`").await),
     };
     removed_if_from_pb(reply, &peer)
 }
@@ -72,7 +72,7 @@ pub async fn jobs(host: &str, port: u16, config: &GrpcConfig, each: &mut (dyn Fn
     let (mut client, request) = ready(host, port, config, message).await?;
     let mut stream = match within(config.handshake_timeout, &peer, client.jobs(request)).await? {
         Ok(reply) => reply.into_inner(),
-        Err(status) => return Err(answer(&status, &peer, config, "jobs").await),
+        Err(status) => return Err(answer(&status, &peer, config, "`blit jobs`").await),
     };
     while let Some(reply) =
         within(config.handshake_timeout, &peer, stream.message()).await?.map_err(|s| error_from_status(&s, &peer))?
@@ -90,7 +90,7 @@ pub async fn cancel(host: &str, port: u16, id: &str, config: &GrpcConfig) -> Res
     let (mut client, request) = ready(host, port, config, message).await?;
     let reply = match within(config.handshake_timeout, &peer, client.cancel(request)).await? {
         Ok(reply) => reply.into_inner(),
-        Err(status) => return Err(answer(&status, &peer, config, "jobs").await),
+        Err(status) => return Err(answer(&status, &peer, config, "`blit jobs`").await),
     };
     cancelled_from_pb(reply, &peer)
 }
@@ -102,19 +102,24 @@ fn module_and_path(remote: &RemoteSpec) -> (String, Bytes) {
 
 /// A client connected to the daemon at `host`:`port` and `message` as a
 /// request carrying the secret.
-async fn ready<T>(host: &str, port: u16, config: &GrpcConfig, message: T) -> Result<(BlitClient<Channel>, Request<T>)> {
+pub(crate) async fn ready<T>(
+    host: &str,
+    port: u16,
+    config: &GrpcConfig,
+    message: T,
+) -> Result<(BlitClient<Channel>, Request<T>)> {
     let client = connect(host, port, config).await?;
     let mut request = Request::new(message);
     attach(&mut request, config.secret.as_ref());
     Ok((client, request))
 }
 
-/// The error for a refused request; a daemon from before these requests
+/// The error for a refused `request` (how the user made it: "`blit df`"); a daemon from before these requests
 /// answers `UNIMPLEMENTED` with no kind of its own, which says so.
-async fn answer(status: &tonic::Status, peer: &str, config: &GrpcConfig, verb: &str) -> blit_api::Error {
+pub(crate) async fn answer(status: &tonic::Status, peer: &str, config: &GrpcConfig, request: &str) -> blit_api::Error {
     let e = refused(status, peer, config).await;
     if status.code() == tonic::Code::Unimplemented && status.metadata().get("blit-error-kind").is_none() {
-        return blit_api::Error::new(ErrorKind::Unsupported, format!("this blitd does not answer `blit {verb}`"))
+        return blit_api::Error::new(ErrorKind::Unsupported, format!("this blitd does not answer {request}"))
             .with_path(peer.to_owned())
             .with_hint("upgrade blitd to this blit's release");
     }
@@ -128,12 +133,12 @@ mod tests {
     #[tokio::test]
     async fn an_older_blitd_that_lacks_the_request_says_to_upgrade() {
         let config = GrpcConfig::default();
-        let e = answer(&tonic::Status::unimplemented("unknown method"), "h:1", &config, "df").await;
+        let e = answer(&tonic::Status::unimplemented("unknown method"), "h:1", &config, "`blit df`").await;
         assert_eq!(e.kind(), ErrorKind::Unsupported);
         assert_eq!(e.to_string(), "h:1: this blitd does not answer `blit df` (upgrade blitd to this blit's release)");
         // blitd's own refusals keep their kind and text.
         let refusal = blit_api::Error::new(ErrorKind::Unsupported, "not here");
-        let e = answer(&crate::status_from_error(&refusal), "h:1", &config, "rm").await;
+        let e = answer(&crate::status_from_error(&refusal), "h:1", &config, "`blit rm`").await;
         assert_eq!(e.to_string(), "h:1: not here");
     }
 }

@@ -69,6 +69,12 @@ impl Secret {
         blake3::hash(self.0.as_bytes()) == blake3::hash(presented.as_bytes())
     }
 
+    /// The secret itself (a relay request carries a grant this way).
+    #[cfg_attr(not(feature = "client"), allow(dead_code))]
+    pub(crate) fn text(&self) -> &str {
+        &self.0
+    }
+
     /// The metadata value the client sends.
     #[cfg_attr(not(feature = "client"), allow(dead_code))]
     pub(crate) fn header(&self) -> String {

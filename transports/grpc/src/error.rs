@@ -30,7 +30,7 @@ pub fn status_from_error(error: &Error) -> Status {
 /// The `UNAUTHENTICATED` status for a refused secret (kind `error`'s, in
 /// metadata, as [`status_from_error`] does).
 #[cfg_attr(not(feature = "server"), allow(dead_code))]
-pub(crate) fn unauthenticated(error: &Error) -> Status {
+pub fn unauthenticated(error: &Error) -> Status {
     let mut status = Status::new(Code::Unauthenticated, error.to_string());
     if let Ok(value) = error.kind().as_str().parse() {
         status.metadata_mut().insert(KIND_KEY, value);

@@ -12,6 +12,8 @@ mod connector;
 mod error;
 #[cfg(feature = "client")]
 mod pipe;
+#[cfg(feature = "client")]
+mod relay;
 #[cfg(feature = "server")]
 pub mod server;
 
@@ -29,9 +31,11 @@ pub use blit_tls::{ClientTls, ServerTls};
 #[cfg(feature = "client")]
 pub use client::{list, modules, pull, push};
 pub use config::GrpcConfig;
-pub use error::{error_from_status, status_from_error};
+pub use error::{error_from_status, status_from_error, unauthenticated};
 #[cfg(feature = "client")]
 pub use pipe::Pipe;
+#[cfg(feature = "client")]
+pub use relay::{grant, relay, Grant, RelayTo, MAX_RELAY_CA};
 
 /// Registers the gRPC payload transport under [`SCHEME`]. The registered
 /// factory builds a loopback transport ([`GrpcTransport::loopback`]); remote
