@@ -105,7 +105,7 @@ impl Landing {
                 if !holes {
                     self.events.emit(ProgressEvent::FileResumed { path: header.path.clone(), bytes: reused });
                 }
-                let mut incoming = Incoming {
+                let incoming = Incoming {
                     file: Some(file),
                     path: header.path.clone(),
                     kind: header.kind,

@@ -16,16 +16,27 @@
 //!
 //! The copy is made by the kernel (`copy_file_range`, which shares extents
 //! on file systems that can), into a new temporary file: the old version
-//! stays whole under its name until the new one is renamed over it.
+//! stays whole under its name until the new one is renamed over it. It is
+//! started as soon as the judge has hashed the old version ([`Prepared`]),
+//! so it runs while the source compares its file and sends the changed
+//! blocks, not after; at most [`PREPARED_MAX`] such copies wait at once
+//! (each holds a file as large as the one it copies), and the landing makes
+//! the copy itself for files offered beyond that.
 
 use crate::tree::{At, Stat};
 use blit_api::{BlockMap, FileHeader, DELTA_MIN};
 use rustix::fs::OFlags;
+use std::ffi::CString;
 use std::fs::File;
 use std::io;
 use std::os::fd::{AsRawFd, OwnedFd};
 use std::os::unix::fs::{FileExt, MetadataExt};
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
+use std::thread::JoinHandle;
+
+/// Most copies of older versions made ahead of their landing at once.
+pub(crate) const PREPARED_MAX: usize = 2;
 
 /// The older version a delta is built from, as it was when hashed.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -70,9 +81,9 @@ fn open_regular(at: &At) -> io::Result<Option<File>> {
 }
 
 /// For a needed file `h` of at least [`DELTA_MIN`] bytes whose name `at`
-/// holds a non-empty regular file: the file's identity and the block map of
-/// its content. `None` when a delta cannot help.
-pub(crate) fn hash(at: &At, h: &FileHeader) -> io::Result<Option<(Basis, BlockMap)>> {
+/// holds a non-empty regular file: the file's identity, the block map of
+/// its content, and the file, open. `None` when a delta cannot help.
+pub(crate) fn hash(at: &At, h: &FileHeader) -> io::Result<Option<(Basis, BlockMap, File)>> {
     if h.size < DELTA_MIN {
         return Ok(None);
     }
@@ -86,7 +97,67 @@ pub(crate) fn hash(at: &At, h: &FileHeader) -> io::Result<Option<(Basis, BlockMa
     if Basis::of(&file)? != basis {
         return Ok(None);
     }
-    Ok(Some((basis, map)))
+    Ok(Some((basis, map, file)))
+}
+
+/// A copy of an older version being made ahead of its landing, in the
+/// stable `.part` of the new file (see `partial`); dropped untaken, it
+/// waits for the copy and removes the `.part`.
+#[derive(Debug)]
+pub(crate) struct Prepared {
+    copy: Option<JoinHandle<io::Result<File>>>,
+    dir: Arc<OwnedFd>,
+    part: CString,
+    /// Counts the copies waiting (see [`PREPARED_MAX`]).
+    waiting: Arc<AtomicUsize>,
+}
+
+impl Prepared {
+    /// Starts copying the first `len` bytes of `old` into `part` (just
+    /// created in `dir`) and cutting it to `size`, unless [`PREPARED_MAX`]
+    /// copies wait already (then the `.part` is removed and `None`).
+    pub(crate) fn start(
+        old: File,
+        (part_file, part): (File, CString),
+        dir: Arc<OwnedFd>,
+        len: u64,
+        size: u64,
+        waiting: &Arc<AtomicUsize>,
+    ) -> Option<Prepared> {
+        let mut prepared = Prepared { copy: None, dir, part, waiting: waiting.clone() };
+        if waiting.fetch_add(1, Ordering::SeqCst) >= PREPARED_MAX {
+            return None;
+        }
+        let spawned = std::thread::Builder::new().name("blit-delta-copy".into()).spawn(move || {
+            copy_prefix(&old, &part_file, len)?;
+            part_file.set_len(size)?;
+            Ok(part_file)
+        });
+        prepared.copy = Some(spawned.ok()?);
+        Some(prepared)
+    }
+
+    /// Waits for the copy: the `.part` holding the older version cut to the
+    /// new size, and its name.
+    pub(crate) fn take(mut self) -> io::Result<(File, CString)> {
+        let copy = self.copy.take().ok_or_else(|| io::Error::other("no copy was started"))?;
+        let file = copy.join().unwrap_or_else(|_| Err(io::Error::other("the copy stopped")))?;
+        // Taken: the landing owns the `.part` now (on an error, drop
+        // removes it).
+        Ok((file, std::mem::take(&mut self.part)))
+    }
+}
+
+impl Drop for Prepared {
+    fn drop(&mut self) {
+        self.waiting.fetch_sub(1, Ordering::SeqCst);
+        if let Some(copy) = self.copy.take() {
+            let _ = copy.join();
+        }
+        if !self.part.is_empty() {
+            let _ = rustix::fs::unlinkat(&*self.dir, self.part.as_c_str(), rustix::fs::AtFlags::empty());
+        }
+    }
 }
 
 /// Copies the first `len` bytes of `src` to the same offsets of `dst`: with

@@ -43,7 +43,7 @@ use std::sync::{Arc, PoisonError};
 /// Creates the `.part` of the file named `name` in `dir` (see `partial`),
 /// locked; `None` when one is there already (a live writer's, or one the
 /// judge offered for resuming): the file then lands under a fresh name.
-fn create_part(dir: &OwnedFd, name: &CStr, mode: u32) -> io::Result<Option<(File, CString)>> {
+pub(crate) fn create_part(dir: &OwnedFd, name: &CStr, mode: u32) -> io::Result<Option<(File, CString)>> {
     let part = c_bytes(&part_name(name.to_bytes()))?;
     match create_locked(dir, &part, mode) {
         Ok(file) => Ok(Some((file, part))),
@@ -209,7 +209,7 @@ impl PayloadWriter for LocalDestination {
         let refused = |why: String| refused(&target, why);
         let file = match self.partials.take(&header.path) {
             Some(Offered::Part(file)) => file,
-            Some(Offered::Basis(basis)) => return self.build_on(basis, header, reused, target),
+            Some(Offered::Basis(basis, prepared)) => return self.build_on(basis, prepared, header, reused, target),
             // Offered nothing: the bytes not sent are holes.
             None => return blit_api::land_with_holes(self, header),
         };

@@ -22,13 +22,15 @@
 //! delta transfer is built from are offered here too ([`Partials::offer_basis`],
 //! see `basis`), each as a few numbers, with no descriptor.
 
-use crate::basis::{self, Basis};
+use crate::basis::{self, Basis, Prepared};
+use crate::landing::create_part;
 use crate::tree::{At, Tree};
 use blit_api::{BlockMap, FileHeader, RelPath, RESUME_MIN};
 use std::collections::HashMap;
 use std::fs::File;
 use std::io::{self, Write};
 use std::os::fd::AsRawFd;
+use std::sync::atomic::AtomicUsize;
 use std::sync::{Arc, Mutex, PoisonError};
 
 const PREFIX: &[u8] = b".blit.";
@@ -74,14 +76,17 @@ pub(crate) fn try_lock(file: &File) -> bool {
 pub(crate) enum Offered {
     /// A `.part` an interrupted run left (`--resume`), open and locked.
     Part(File),
-    /// The older version at the file's name (delta transfer).
-    Basis(Basis),
+    /// The older version at the file's name (delta transfer), and the copy
+    /// of it being made ahead of the landing, if one was started.
+    Basis(Basis, Option<Prepared>),
 }
 
 /// The partial copies and older versions the judge offered, until landed.
 #[derive(Debug, Default)]
 pub(crate) struct Partials {
     files: Mutex<HashMap<Vec<u8>, Offered>>,
+    /// Copies of older versions waiting for their landing.
+    prepared: Arc<AtomicUsize>,
 }
 
 impl Partials {
@@ -112,10 +117,17 @@ impl Partials {
         if h.resume.is_some() || h.size < blit_api::DELTA_MIN {
             return;
         }
-        match at_name(tree, &h.path).and_then(|at| basis::hash(&at, h)) {
-            Ok(Some((basis, map))) => {
+        let hashed = at_name(tree, &h.path).and_then(|at| Ok(basis::hash(&at, h)?.map(|hashed| (at, hashed))));
+        match hashed {
+            Ok(Some((at, (basis, map, old)))) => {
                 h.resume = Some(Arc::new(map));
-                self.lock().insert(h.path.as_bytes().to_vec(), Offered::Basis(basis));
+                // Start the copy the new file is built on now (see `basis`).
+                let len = basis.len().min(h.size);
+                let prepared = match create_part(&at.dir, &at.name, h.mode) {
+                    Ok(Some(part)) => Prepared::start(old, part, at.dir, len, h.size, &self.prepared),
+                    _ => None,
+                };
+                self.lock().insert(h.path.as_bytes().to_vec(), Offered::Basis(basis, prepared));
             }
             Ok(None) => {}
             Err(e) => tracing::debug!("sending {} whole: {e}", tree.shown(&h.path).display()),

@@ -266,6 +266,7 @@ fn a_delta_starts_from_the_old_version_which_stays_whole_until_commit() {
     let (h, old) = offer_basis(&dest, dir.path(), size);
     let map = h.resume.clone().expect("the old version is offered");
     assert_eq!(map.partial_len(), old.len() as u64);
+    assert_eq!(temps(dir.path()).len(), 1, "the copy the new version is built on starts at once");
     let mut landing = dest.resume(&h, old.len() as u64 - 7).unwrap();
     // The source sends what changed: one byte in place, and the new tail.
     landing.file().write_all_at(b"X", 5).unwrap();
@@ -306,6 +307,18 @@ fn a_delta_refuses_an_old_version_that_changed_or_a_peer_that_reuses_too_much() 
     assert!(landing.holes());
     landing.discard();
     assert!(temps(dir.path()).is_empty(), "no temporary file is left: {:?}", temps(dir.path()));
+}
+
+#[test]
+fn a_copy_made_ahead_for_a_file_that_never_lands_is_removed() {
+    let dir = tempfile::tempdir().unwrap();
+    let dest = LocalDestination::new(dir.path().to_path_buf());
+    let (h, old) = offer_basis(&dest, dir.path(), blit_api::DELTA_MIN * 2);
+    assert!(h.resume.is_some());
+    assert_eq!(temps(dir.path()).len(), 1, "a copy is being made");
+    drop(dest);
+    assert!(temps(dir.path()).is_empty(), "the copy went with the destination: {:?}", temps(dir.path()));
+    assert!(std::fs::read(dir.path().join("f")).unwrap() == old, "the old version is untouched");
 }
 
 #[test]
