@@ -132,13 +132,9 @@ impl BlockMap {
     /// or [`BlockMap::delta_block_size`]). Reads at offsets; the file
     /// position does not move.
     pub fn hash_blocks(file: &File, block_size: u32, partial_len: u64) -> io::Result<Self> {
-        let blocks = partial_len.div_ceil(block_size as u64);
-        let mut map = BlockMap { block_size, partial_len, hashes: Vec::with_capacity(blocks as usize) };
-        let mut buf = Vec::new();
-        for i in 0..blocks {
-            let block = map.block(i as usize);
-            map.hashes.push(hash_range(file, block, &mut buf)?);
-        }
+        let blocks = partial_len.div_ceil(block_size as u64) as usize;
+        let mut map = BlockMap { block_size, partial_len, hashes: Vec::new() };
+        map.hashes = hash_each(file, blocks, |i| map.block(i))?;
         Ok(map)
     }
 
@@ -167,6 +163,40 @@ impl BlockMap {
     pub fn encoded_len(&self) -> usize {
         16 + self.hashes.len() * 32
     }
+}
+
+/// Files below this (8 MiB) are hashed on one thread.
+const PARALLEL_MIN: u64 = 8 * 1024 * 1024;
+/// Most threads that hash the blocks of one file.
+const PARALLEL_MAX: usize = 4;
+
+/// BLAKE3 of blocks `0..count` of `file`, where `block(i)` is block `i`'s
+/// range: on up to [`PARALLEL_MAX`] threads (one per core), each hashing a
+/// contiguous run of blocks, for files of [`PARALLEL_MIN`] or more.
+fn hash_each(file: &File, count: usize, block: impl Fn(usize) -> Range<u64> + Sync) -> io::Result<Vec<[u8; 32]>> {
+    let bytes = if count == 0 { 0 } else { block(count - 1).end };
+    let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+    let threads = if bytes < PARALLEL_MIN { 1 } else { cores.clamp(1, PARALLEL_MAX).min(count) };
+    let run = |blocks: Range<usize>| -> io::Result<Vec<[u8; 32]>> {
+        let mut buf = Vec::new();
+        blocks.map(|i| hash_range(file, block(i), &mut buf)).collect()
+    };
+    if threads <= 1 {
+        return run(0..count);
+    }
+    let per = count.div_ceil(threads);
+    let parts: Vec<io::Result<Vec<[u8; 32]>>> = std::thread::scope(|s| {
+        let handles: Vec<_> = (0..threads).map(|t| s.spawn(move || run(t * per..((t + 1) * per).min(count)))).collect();
+        handles
+            .into_iter()
+            .map(|h| h.join().unwrap_or_else(|_| Err(io::Error::other("a hashing thread stopped"))))
+            .collect()
+    });
+    let mut hashes = Vec::with_capacity(count);
+    for part in parts {
+        hashes.extend(part?);
+    }
+    Ok(hashes)
 }
 
 /// BLAKE3 of `range` of `file`, read at offsets through `buf`.
@@ -207,19 +237,17 @@ pub fn ranges_to_send(file: &File, size: u64, map: &BlockMap) -> io::Result<Resu
         Some(last) if last.end == r.start => last.end = r.end,
         _ => ranges.push(r),
     };
-    let mut buf = Vec::new();
-    for (i, want) in map.hashes.iter().enumerate() {
-        let block = map.block(i);
-        if block.start >= size {
-            break;
+    // The blocks the source holds whole are compared by hash; one its end
+    // cuts short is sent.
+    let whole = map.hashes.iter().enumerate().take_while(|(i, _)| map.block(*i).end <= size).count();
+    let ours = hash_each(file, whole, |i| map.block(i))?;
+    for (i, (want, have)) in map.hashes.iter().zip(&ours).enumerate() {
+        if want != have {
+            push(map.block(i));
         }
-        if block.end > size {
-            push(block.start..size);
-            continue;
-        }
-        if hash_range(file, block.clone(), &mut buf)? != *want {
-            push(block);
-        }
+    }
+    if let Some(cut) = Some(map.block(whole)).filter(|b| whole < map.hashes.len() && b.start < size) {
+        push(cut.start..size);
     }
     let covered = map.partial_len.min(size);
     if covered < size {
