@@ -81,23 +81,23 @@ fn open_regular(at: &At) -> io::Result<Option<File>> {
 }
 
 /// For a needed file `h` of at least [`DELTA_MIN`] bytes whose name `at`
-/// holds a non-empty regular file: the file's identity, the block map of
-/// its content, and the file, open. `None` when a delta cannot help.
-pub(crate) fn hash(at: &At, h: &FileHeader) -> io::Result<Option<(Basis, BlockMap, File)>> {
+/// holds a non-empty regular file: the file, open, and its identity.
+/// `None` when a delta cannot help.
+pub(crate) fn open(at: &At, h: &FileHeader) -> io::Result<Option<(File, Basis)>> {
     if h.size < DELTA_MIN {
         return Ok(None);
     }
     let Some(file) = open_regular(at)? else { return Ok(None) };
     let basis = Basis::of(&file)?;
-    if basis.len() == 0 {
-        return Ok(None);
-    }
-    let map = BlockMap::hash_blocks(&file, BlockMap::delta_block_size(basis.len()), basis.len())?;
-    // Written to while it was read: not a version anything can be built on.
-    if Basis::of(&file)? != basis {
-        return Ok(None);
-    }
-    Ok(Some((basis, map, file)))
+    Ok((basis.len() > 0).then_some((file, basis)))
+}
+
+/// The block map of the older version `file` ([`open`]ed as `basis`);
+/// `None` when it was written to while it was read (not a version anything
+/// can be built on).
+pub(crate) fn map(file: &File, basis: &Basis) -> io::Result<Option<BlockMap>> {
+    let map = BlockMap::hash_blocks(file, BlockMap::delta_block_size(basis.len()), basis.len())?;
+    Ok((Basis::of(file)? == *basis).then_some(map))
 }
 
 /// A copy of an older version being made ahead of its landing, in the

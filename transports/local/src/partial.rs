@@ -117,16 +117,24 @@ impl Partials {
         if h.resume.is_some() || h.size < blit_api::DELTA_MIN {
             return;
         }
-        let hashed = at_name(tree, &h.path).and_then(|at| Ok(basis::hash(&at, h)?.map(|hashed| (at, hashed))));
-        match hashed {
-            Ok(Some((at, (basis, map, old)))) => {
+        let offered = (|| -> io::Result<_> {
+            let at = at_name(tree, &h.path)?;
+            let Some((old, basis)) = basis::open(&at, h)? else { return Ok(None) };
+            // The copy the new file is built on starts first and runs while
+            // the old version is hashed, then while the source compares and
+            // sends (see `basis`).
+            let prepared = match create_part(&at.dir, &at.name, h.mode) {
+                Ok(Some(part)) => {
+                    let len = basis.len().min(h.size);
+                    Prepared::start(old.try_clone()?, part, at.dir.clone(), len, h.size, &self.prepared)
+                }
+                _ => None,
+            };
+            Ok(basis::map(&old, &basis)?.map(|map| (basis, map, prepared)))
+        })();
+        match offered {
+            Ok(Some((basis, map, prepared))) => {
                 h.resume = Some(Arc::new(map));
-                // Start the copy the new file is built on now (see `basis`).
-                let len = basis.len().min(h.size);
-                let prepared = match create_part(&at.dir, &at.name, h.mode) {
-                    Ok(Some(part)) => Prepared::start(old, part, at.dir, len, h.size, &self.prepared),
-                    _ => None,
-                };
                 self.lock().insert(h.path.as_bytes().to_vec(), Offered::Basis(basis, prepared));
             }
             Ok(None) => {}
