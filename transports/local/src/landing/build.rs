@@ -65,6 +65,7 @@ impl LocalDestination {
                 .map_err(|e| Error::io("copy the older version of", landing.target.display(), e))?;
         }
         landing.part = part;
+        landing.older = Some(old);
         Ok(Box::new(landing))
     }
 }
