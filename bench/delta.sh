@@ -5,25 +5,29 @@
 # counted by a proxy in front of the sshd, so both tools pay the same ssh
 # framing and encryption).
 #
-#   bench/delta.sh [--mib N] [--runs N]
+#   bench/delta.sh [--mib N] [--runs N] [--dir DIR]
 #
 # The old version is N MiB of random bytes (1024 by default); the new one
 # has 1 MiB of new random bytes at an offset that is not block-aligned
 # (N/2 MiB + 12345) and a newer mtime. Each run starts from a fresh copy of
 # the old version at the destination (page cache warm: both versions were
-# just written). Starts its own sshd on loopback; builds blit in release
-# mode; prints one line per run and a table of medians.
+# just written). Files live under DIR (default /tmp; /dev/shm takes the
+# disk out of the measure, which on a VM with a shared disk varies from run
+# to run more than the tools differ). Starts its own sshd on loopback;
+# builds blit in release mode; prints one line per run and a table of
+# medians.
 set -euo pipefail
 BENCH_NAME=delta
 here="$(cd "$(dirname "$0")" && pwd)"
 root="$(cd "$here/.." && pwd)"
 . "$here/lib.sh"
 
-mib=1024 runs=3
+mib=1024 runs=3 dir=/tmp
 while [ $# -gt 0 ]; do
     case "$1" in
         --mib) mib="$2"; shift 2 ;;
         --runs) runs="$2"; shift 2 ;;
+        --dir) dir="$2"; shift 2 ;;
         *) echo "delta: unknown argument $1" >&2; exit 64 ;;
     esac
 done
@@ -32,7 +36,7 @@ need_pkg rsync rsync
 
 (cd "$root" && cargo build --release -q -p blit-cli)
 blit="$root/target/release/blit"
-work="$(mktemp -d /tmp/blit-delta-bench.XXXXXX)"
+work="$(mktemp -d "$dir/blit-delta-bench.XXXXXX")"
 sshd_pid="" proxy_pid=""
 cleanup() {
     [ -n "$sshd_pid" ] && kill "$sshd_pid" 2>/dev/null

@@ -86,7 +86,8 @@ pub(crate) fn summary_line(s: &TransferSummary) -> String {
     }
     line.push_str(&format!("; scanned {}", count(s.entries_scanned, "entry", "entries")));
     if s.bytes_reused > 0 {
-        line.push_str(&format!("; reused {} of partial copies", human_bytes(s.bytes_reused)));
+        // Kept from partial copies (--resume) and older versions (delta).
+        line.push_str(&format!("; reused {} already at the destination", human_bytes(s.bytes_reused)));
     }
     if s.deleted > 0 {
         line.push_str(&format!("; {} {}", if s.dry_run { "would delete" } else { "deleted" }, s.deleted));
