@@ -246,6 +246,11 @@ pub struct TransferArgs {
     /// Secret and TLS for a remote side (--secret-file, --tls, --tls-ca).
     #[command(flatten)]
     pub connect: crate::connect_args::ConnectArgs,
+    /// For a copy between two daemons: read the destination daemon's
+    /// secret from this file, when it is not the source's (--secret-file or
+    /// BLIT_SECRET then serve the source alone).
+    #[arg(long, value_name = "FILE")]
+    pub dst_secret_file: Option<std::path::PathBuf>,
     /// Hard links, owner, group and extended attributes (-H, -o, -g, -X).
     #[command(flatten)]
     pub preserve: crate::preserve_args::PreserveArgs,

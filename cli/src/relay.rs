@@ -9,6 +9,7 @@
 //! other daemon, and no file byte passes through here: what comes back is
 //! the push's progress, rendered and summed up as a push's. The source
 //! module must allow it (`allow_relay = true` in the source's blitd.toml).
+//! The destination's secret is `--dst-secret-file` when the two differ.
 //!
 //! The destination root follows the trailing-slash rule of every copy:
 //! `HOST1::m/photos HOST2::n/backup/` lands in `backup/photos`, as a push
@@ -48,7 +49,7 @@ pub(crate) async fn copy(
         ));
     }
     let source = link.route(from)?;
-    let destination = link.route(to)?;
+    let destination = link.destination_route(to)?;
     let from_path = wiring::remote_path(from)?;
     let name = from.path.rsplit(|b| *b == b'/').next().filter(|n| !n.is_empty());
     let contents = from.trailing_slash || from_path.is_root();

@@ -145,6 +145,14 @@ pub(crate) fn execute(
     let to = remote::parse(&dst)?;
     let sources = args.src.iter().map(|src| Ok((src, remote::parse(src)?))).collect::<Result<Vec<_>>>()?;
     let local = to.is_none() && sources.iter().all(|(_, from)| from.is_none());
+    let relay = to.is_some() && sources.iter().all(|(_, from)| from.is_some());
+    if args.dst_secret_file.is_some() && !relay {
+        return Err(Error::new(
+            ErrorKind::InvalidInput,
+            "--dst-secret-file applies only to a copy between two daemons (both SRC and DST on blitd)",
+        )
+        .with_hint("give the daemon's secret with --secret-file or BLIT_SECRET"));
+    }
     let moved = std::sync::Mutex::new(crate::mover::Moved::default());
     if let Some(message) = ignored_link_flags(args, local) {
         events.emit(blit_api::ProgressEvent::Warning { message });

@@ -8,7 +8,7 @@ use crate::TransportArg;
 use blit_api::{Error, ErrorKind, Events, FileHeader, RelPath, Result, TransferOptions, TransferSummary};
 use blit_engine::{run_local, DestinationRoles, LocalTransfer, SourceRoles};
 use blit_transports::local::{LocalDestination, LocalSource};
-use blit_transports::remote::{Reach, Route, Target};
+use blit_transports::remote::{Reach, Route, SecretSource, Target};
 use std::ffi::OsStr;
 use std::os::unix::ffi::OsStrExt;
 use std::path::{Path, PathBuf};
@@ -88,6 +88,9 @@ pub(crate) struct Link {
     pub(crate) compress: String,
     /// Secret and TLS.
     pub(crate) connect: crate::ConnectArgs,
+    /// `--dst-secret-file`: the destination daemon's secret in a copy
+    /// between two daemons.
+    dst_secret_file: Option<std::path::PathBuf>,
     /// Routes over ssh made so far: every use of the same login and
     /// directory (a pull and a move's removals) shares one ssh connection.
     ssh_routes: SshRoutes,
@@ -135,6 +138,7 @@ impl Link {
             streams: args.streams,
             compress: compress.to_owned(),
             connect: args.connect.clone(),
+            dst_secret_file: args.dst_secret_file.clone(),
             ssh_routes: SshRoutes::default(),
         })
     }
@@ -151,6 +155,16 @@ impl Link {
         let route = crate::ssh::route(remote, &self.connect, self.reach())?;
         made.push((ssh.clone(), route.clone()));
         Ok(route)
+    }
+
+    /// The route to the destination daemon of a copy between two daemons
+    /// (`remote` is a daemon's), with its own secret when
+    /// `--dst-secret-file` gives one.
+    pub(crate) fn destination_route(&self, remote: &Remote) -> Result<Arc<dyn Route>> {
+        let (Some(path), None) = (&self.dst_secret_file, &remote.ssh) else { return self.route(remote) };
+        let mut reach = self.connect.reach(self.reach());
+        reach.secret = Some(SecretSource::File { path: path.clone(), flag: "--dst-secret-file".to_owned() });
+        blit_transports::route(&reach)
     }
 
     /// The transport settings of this link.

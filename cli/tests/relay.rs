@@ -25,9 +25,14 @@ const SECRET: &str = "relay-test-secret-0123456789";
 /// A daemon serving `dir` as module `name` with [`SECRET`], relays allowed
 /// or not.
 fn daemon(name: &str, dir: &Path, allow_relay: bool) -> Daemon {
+    daemon_with(name, dir, allow_relay, SECRET)
+}
+
+/// [`daemon`] with its own `secret`.
+fn daemon_with(name: &str, dir: &Path, allow_relay: bool, secret_text: &str) -> Daemon {
     std::fs::create_dir_all(dir).unwrap();
     let secret = dir.with_extension("secret");
-    std::fs::write(&secret, format!("{SECRET}\n")).unwrap();
+    std::fs::write(&secret, format!("{secret_text}\n")).unwrap();
     let mut config = blit_daemon::DaemonConfig::new();
     let flags = if allow_relay { ":rw,allow_relay" } else { "" };
     config.add_module_spec(&format!("{name}={}{flags}", dir.display())).unwrap();
@@ -117,6 +122,33 @@ fn a_wrong_secret_is_refused_before_anything_moves() {
     assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
     assert!(stderr(&out).contains("wrong secret for module 'm2'"), "{}", stderr(&out));
     assert!(std::fs::read_dir(&p.dst).unwrap().next().is_none(), "nothing lands");
+}
+
+#[test]
+fn daemons_with_different_secrets_take_dst_secret_file() {
+    let t = tempfile::tempdir().unwrap();
+    let (src, dst) = (t.path().join("src"), t.path().join("dst"));
+    let a = daemon("m1", &src, true);
+    let b = daemon_with("m2", &dst, false, "the-other-daemons-secret-42");
+    write(&src.join("tree/a"), b"alpha", 0o644, 1_000, 0);
+    let args = [os("copy"), &a.url("/m1/tree"), &b.url("/m2/")];
+    // One secret for both: the destination refuses it.
+    let out = blit_secret(&args);
+    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+    assert!(stderr(&out).contains("wrong secret for module 'm2'"), "{}", stderr(&out));
+    assert!(!dst.join("tree").exists(), "nothing lands");
+    let file = t.path().join("dst.secret");
+    std::fs::write(&file, "the-other-daemons-secret-42\n").unwrap();
+    let mut with_file = vec![os("copy"), os("--dst-secret-file"), file.as_os_str()];
+    with_file.extend_from_slice(&args[1..]);
+    let out = blit_secret(&with_file);
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert_eq!(std::fs::read(dst.join("tree/a")).unwrap(), b"alpha");
+    // Anywhere else the flag would be ignored: it is refused instead.
+    let push = [os("copy"), os("--dst-secret-file"), file.as_os_str(), src.as_os_str(), &b.url("/m2/x/")];
+    let out = blit_secret(&push);
+    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+    assert!(stderr(&out).contains("--dst-secret-file applies only"), "{}", stderr(&out));
 }
 
 #[test]
