@@ -115,9 +115,10 @@ pub(crate) struct Prepared {
 impl Prepared {
     /// Starts copying the first `len` bytes of `old` into `part` (just
     /// created in `dir`) and cutting it to `size`, unless [`PREPARED_MAX`]
-    /// copies wait already (then the `.part` is removed and `None`).
+    /// copies wait already or no thread can be had (then the `.part` is
+    /// removed and `None`).
     pub(crate) fn start(
-        old: File,
+        old: &File,
         (part_file, part): (File, CString),
         dir: Arc<OwnedFd>,
         len: u64,
@@ -128,6 +129,7 @@ impl Prepared {
         if waiting.fetch_add(1, Ordering::SeqCst) >= PREPARED_MAX {
             return None;
         }
+        let old = old.try_clone().ok()?;
         let spawned = std::thread::Builder::new().name("blit-delta-copy".into()).spawn(move || {
             copy_prefix(&old, &part_file, len)?;
             part_file.set_len(size)?;

@@ -123,10 +123,12 @@ impl Partials {
             // The copy the new file is built on starts first and runs while
             // the old version is hashed, then while the source compares and
             // sends (see `basis`).
-            let prepared = match create_part(&at.dir, &at.name, h.mode) {
+            let room = self.prepared.load(std::sync::atomic::Ordering::SeqCst) < basis::PREPARED_MAX;
+            let made = if room { create_part(&at.dir, &at.name, h.mode) } else { Ok(None) };
+            let prepared = match made {
                 Ok(Some(part)) => {
                     let len = basis.len().min(h.size);
-                    Prepared::start(old.try_clone()?, part, at.dir.clone(), len, h.size, &self.prepared)
+                    Prepared::start(&old, part, at.dir.clone(), len, h.size, &self.prepared)
                 }
                 _ => None,
             };
