@@ -26,11 +26,14 @@ use std::ffi::OsStr;
 use std::os::fd::OwnedFd;
 use std::os::unix::ffi::OsStrExt;
 use std::path::PathBuf;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::mpsc::{sync_channel, Receiver, SyncSender};
 use std::sync::{Arc, Mutex};
 
-/// Removals queued ahead of the remover (the engine waits beyond that).
+/// Removals queued ahead of the removers (the engine waits beyond that).
 const QUEUE: usize = 1024;
+/// Threads that remove at once (a daemon's removals are round trips).
+const REMOVERS: usize = 8;
 
 /// One removal: a path below the source root and what it must still be.
 type Removal = (Vec<u8>, Expect);
@@ -136,7 +139,7 @@ impl Source {
 pub(crate) struct Mover {
     inner: Events,
     queue: Mutex<Option<SyncSender<Removal>>>,
-    worker: Mutex<Option<std::thread::JoinHandle<Moved>>>,
+    workers: Mutex<Vec<std::thread::JoinHandle<Moved>>>,
     source: Source,
     /// Whether the source's own directory goes too (no trailing `/`).
     root_too: bool,
@@ -185,26 +188,29 @@ impl Mover {
             },
         };
         let (tx, rx) = sync_channel(QUEUE);
-        let worker_source = source.clone();
-        let warn = inner.clone();
-        let worker = std::thread::Builder::new()
-            .name("blit-move".into())
-            .spawn(move || drain(&worker_source, rx, &warn))
-            .map_err(|e| Error::io("start the remover", "blit", e))?;
-        Ok(Arc::new(Mover { inner, queue: Mutex::new(Some(tx)), worker: Mutex::new(Some(worker)), source, root_too }))
+        let queue = Arc::new(Mutex::new(rx));
+        let warned = Arc::new(AtomicBool::new(false));
+        let workers = (0..REMOVERS)
+            .map(|_| {
+                let (source, queue, warned, events) = (source.clone(), queue.clone(), warned.clone(), inner.clone());
+                std::thread::Builder::new()
+                    .name("blit-move".into())
+                    .spawn(move || drain(&source, &queue, &warned, &events))
+                    .map_err(|e| Error::io("start the remover", "blit", e))
+            })
+            .collect::<Result<Vec<_>>>()?;
+        Ok(Arc::new(Mover { inner, queue: Mutex::new(Some(tx)), workers: Mutex::new(workers), source, root_too }))
     }
 
     /// Waits for the queued removals; then, when `clean` (the transfer
     /// finished without failures), removes the directories it emptied.
     pub(crate) async fn finish(&self, clean: bool) -> Moved {
         drop(self.queue.lock().ok().and_then(|mut q| q.take()));
-        let worker = self.worker.lock().ok().and_then(|mut w| w.take());
-        let mut moved = match worker {
-            Some(worker) => {
-                tokio::task::spawn_blocking(move || worker.join().unwrap_or_default()).await.unwrap_or_default()
-            }
-            None => Moved::default(),
-        };
+        let workers = self.workers.lock().map(|mut w| std::mem::take(&mut *w)).unwrap_or_default();
+        let joined = tokio::task::spawn_blocking(move || {
+            workers.into_iter().fold(Moved::default(), |all, w| all.add(w.join().unwrap_or_default()))
+        });
+        let mut moved = joined.await.unwrap_or_default();
         if clean {
             let dirs = self.source.dirs().await.unwrap_or_default();
             for dir in dirs {
@@ -222,11 +228,14 @@ impl Mover {
     }
 }
 
-/// The remover's loop: one removal per reported entry, in order.
-fn drain(source: &Source, queue: Receiver<Removal>, events: &Events) -> Moved {
+/// One remover's loop: takes reported entries off the shared queue and
+/// removes each; [`REMOVERS`] of them run, so removals on a daemon (one
+/// round trip each) overlap. The first error is warned about once.
+fn drain(source: &Source, queue: &Mutex<Receiver<Removal>>, warned: &AtomicBool, events: &Events) -> Moved {
     let mut moved = Moved::default();
-    let mut warned = false;
-    for (path, expect) in queue {
+    loop {
+        let next = queue.lock().ok().and_then(|q| q.recv().ok());
+        let Some((path, expect)) = next else { break };
         match source.remove_if(&path, expect) {
             Ok(true) => moved.removed += 1,
             Ok(false) => {
@@ -238,8 +247,7 @@ fn drain(source: &Source, queue: Receiver<Removal>, events: &Events) -> Moved {
             }
             Err(e) => {
                 moved.kept += 1;
-                if !warned {
-                    warned = true;
+                if !warned.swap(true, Ordering::SeqCst) {
                     events.emit(ProgressEvent::Warning { message: format!("source entries are kept: {e}") });
                 }
             }
