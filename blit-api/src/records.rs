@@ -50,10 +50,18 @@ pub trait RecordWriter {
 
     /// `Copy`: `len` bytes at `from` of the destination's older version
     /// land at `to` of the file ([`crate::BlockCopy`]). Only called for a
-    /// delta file, after its first `Range`.
+    /// delta file, after its first `Range`, and only when
+    /// [`RecordWriter::carries_copies`] says so.
     fn copy(&mut self, to: u64, from: u64, len: u64) -> Result<()> {
         let _ = (to, from, len);
         Err(Error::new(ErrorKind::Unsupported, "this transport cannot carry copies within an older version"))
+    }
+
+    /// Whether this writer implements [`RecordWriter::copy`]. When it does
+    /// not (the default), [`send_source`] sends a delta's copies as ranges
+    /// of data instead ([`crate::ResumePlan::without_copies`]).
+    fn carries_copies(&self) -> bool {
+        false
     }
 
     /// The bytes `offset..offset + len` of `file`, read however the medium
@@ -93,7 +101,8 @@ pub fn send_file(reader: &dyn PayloadReader, header: &FileHeader, out: &mut dyn 
 /// it). A body that falls short aborts the file instead of ending it.
 pub fn send_source(source: SourceFile, out: &mut dyn RecordWriter) -> Result<()> {
     let plan = match source.resume_plan() {
-        Ok(plan) => plan,
+        Ok(plan) if out.carries_copies() => plan,
+        Ok(plan) => plan.map(crate::ResumePlan::without_copies),
         Err(e) => return out.failed(&without_map(&source.header), &e),
     };
     let SourceFile { file, mut header } = source;

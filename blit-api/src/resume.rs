@@ -297,6 +297,27 @@ impl ResumePlan {
     pub fn bytes(&self) -> u64 {
         self.ranges.iter().map(|r| r.end - r.start).sum()
     }
+
+    /// The same plan with its copies sent as ranges instead (for a medium
+    /// that cannot carry copies): ranges sorted and merged again, `reused`
+    /// less the copied bytes.
+    pub fn without_copies(mut self) -> ResumePlan {
+        if self.copies.is_empty() {
+            return self;
+        }
+        let size = self.reused + self.bytes();
+        let mut all = std::mem::take(&mut self.ranges);
+        all.extend(self.copies.drain(..).map(|c| c.to..c.to + c.len));
+        all.sort_by_key(|r| r.start);
+        for r in all {
+            match self.ranges.last_mut() {
+                Some(last) if last.end == r.start => last.end = r.end,
+                _ => self.ranges.push(r),
+            }
+        }
+        self.reused = size - self.bytes();
+        self
+    }
 }
 
 /// Compares the source `file` (`size` bytes as of opening) with the

@@ -70,6 +70,10 @@ impl RecordWriter for Records<'_, '_> {
         emit(self.s.out, Record::FileRange(pb::FileRange { offset, reused }))
     }
 
+    fn carries_copies(&self) -> bool {
+        true
+    }
+
     fn copy(&mut self, to: u64, from: u64, len: u64) -> Result<()> {
         emit(self.s.out, Record::FileCopy(pb::FileCopy { to, from, len }))
     }

@@ -133,6 +133,10 @@ impl<W: Write> RecordWriter for StreamWriter<W> {
         })
     }
 
+    fn carries_copies(&self) -> bool {
+        true
+    }
+
     fn copy(&mut self, to: u64, from: u64, len: u64) -> Result<()> {
         self.encoded(COPY, |enc| {
             enc.u64(to).u64(from).u64(len);

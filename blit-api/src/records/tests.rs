@@ -15,8 +15,9 @@ enum Rec {
 }
 
 /// Records calls; its body sends `len` bytes unless the file holds fewer.
+/// With `.1` set it does not carry copies.
 #[derive(Default)]
-struct Recorder(Vec<Rec>);
+struct Recorder(Vec<Rec>, bool);
 
 impl RecordWriter for Recorder {
     fn file(&mut self, h: &FileHeader) -> Result<()> {
@@ -28,6 +29,10 @@ impl RecordWriter for Recorder {
         self.0.push(Rec::Range(offset, reused));
         Ok(())
     }
+    fn carries_copies(&self) -> bool {
+        !self.1
+    }
+
     fn copy(&mut self, to: u64, from: u64, len: u64) -> Result<()> {
         self.0.push(Rec::Copy(to, from, len));
         Ok(())
@@ -178,6 +183,11 @@ fn a_delta_sends_its_copies_after_the_first_range() {
             Rec::End
         ]
     );
+    // A writer that carries no copies gets them as data.
+    let mut plain = Recorder(Vec::new(), true);
+    send_file(&Dir(t.path().to_path_buf()), &h, &mut plain).unwrap();
+    let whole = [Rec::File("big".into(), size), Rec::Range(block, block), Rec::Body(block, size - block), Rec::End];
+    assert_eq!(plain.0, whole);
 }
 
 /// Lands into files of a temporary directory (no resume).

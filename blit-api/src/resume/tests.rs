@@ -123,6 +123,11 @@ fn an_insertion_costs_about_a_block_not_the_rest_of_the_file() {
     let plan = delta_plan(&old, &source, block);
     assert!(plan.bytes() <= 2 * block as u64 + 1000, "{} bytes sent: {:?}", plan.bytes(), plan.ranges);
     assert_eq!(plan.copies.len(), 1, "the shifted blocks are one copy: {:?}", plan.copies);
+    // For a medium without copies, the copies become ranges again.
+    let plain = plan.clone().without_copies();
+    assert!(plain.copies.is_empty() && plain.reused + plain.bytes() == source.len() as u64, "{plain:?}");
+    assert!(plain.reused < plan.reused && plain.ranges.windows(2).all(|w| w[0].end < w[1].start));
+    assert!(reassemble(&old, &source, &plain) == source);
     // Without weak sums (a partial copy's map) everything after it is sent.
     let map = BlockMap::hash_blocks(&file_with(&old), block, old.len() as u64).unwrap();
     let aligned = ranges_to_send(&file_with(&source), source.len() as u64, &map).unwrap();

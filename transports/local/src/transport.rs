@@ -62,6 +62,10 @@ impl RecordWriter for Parcel {
         Ok(())
     }
 
+    fn carries_copies(&self) -> bool {
+        true
+    }
+
     fn copy(&mut self, to: u64, from: u64, len: u64) -> Result<()> {
         self.0.push(Record::Copy { to, from, len });
         Ok(())
