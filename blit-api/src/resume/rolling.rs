@@ -94,16 +94,34 @@ impl<'f> Cursor<'f> {
         Cursor { file, buf: Vec::with_capacity(CURSOR), start: 0, end }
     }
 
-    /// The byte at `at` (below `end`).
-    fn byte(&mut self, at: u64) -> io::Result<u8> {
+    /// The bytes from `at` (below `end`) that the buffer holds: at least one.
+    fn from(&mut self, at: u64) -> io::Result<&[u8]> {
         if at < self.start || at - self.start >= self.buf.len() as u64 {
             let want = (self.end - at).min(CURSOR as u64) as usize;
             self.buf.resize(want, 0);
             self.file.read_exact_at(&mut self.buf, at)?;
             self.start = at;
         }
-        Ok(self.buf[(at - self.start) as usize])
+        Ok(&self.buf[(at - self.start) as usize..])
     }
+}
+
+/// Rolls `weak` over the pairs of bytes leaving (`outs`) and entering
+/// (`ins`) the window until the filter may hold its sum; returns how many
+/// bytes it moved on. The hot loop: no reads, no lookups.
+fn skim(weak: &mut Rolling, outs: &[u8], ins: &[u8], filter: &[u64]) -> usize {
+    for (k, (out, into)) in outs.iter().zip(ins).enumerate() {
+        weak.roll(*out, *into);
+        if may_hold(filter, weak.sum()) {
+            return k + 1;
+        }
+    }
+    outs.len().min(ins.len())
+}
+
+/// Whether a table with `filter` may hold weak sum `weak`.
+fn may_hold(filter: &[u64], weak: u32) -> bool {
+    filter[filter_bit(weak) / 64] & 1 << (filter_bit(weak) % 64) != 0
 }
 
 /// The search over one source file.
@@ -175,8 +193,10 @@ impl Search<'_> {
                 if p + block >= run.end || !self.open() {
                     break;
                 }
-                weak.roll(out.byte(p)?, into.byte(p + block)?);
-                p += 1;
+                let rolls = (run.end - p - block).min(CURSOR as u64) as usize;
+                let outs = out.from(p)?;
+                let ins = into.from(p + block)?;
+                p += skim(&mut weak, &outs[..rolls.min(outs.len())], &ins[..rolls.min(ins.len())], &self.filter) as u64;
             }
         }
         let end = if run.end == size { self.tail(literal..run.end)? } else { run.end };
@@ -189,7 +209,7 @@ impl Search<'_> {
     /// last copy's first (so copies merge), else the first candidate whose
     /// BLAKE3 matches.
     fn confirm(&mut self, weak: u32, p: u64) -> io::Result<Option<u64>> {
-        if self.filter[filter_bit(weak) / 64] & 1 << (filter_bit(weak) % 64) == 0 {
+        if !may_hold(&self.filter, weak) {
             return Ok(None);
         }
         let Some(candidates) = self.table.get(&weak) else { return Ok(None) };
@@ -246,8 +266,12 @@ impl Search<'_> {
 /// The weak sum of the `block` bytes at `p`, read through `cursor`.
 fn window(cursor: &mut Cursor<'_>, p: u64, block: u64) -> io::Result<Rolling> {
     let mut r = Rolling::EMPTY;
-    for at in p..p + block {
-        r.push(cursor.byte(at)?);
+    let mut at = p;
+    while at < p + block {
+        let bytes = cursor.from(at)?;
+        let bytes = &bytes[..bytes.len().min((p + block - at) as usize)];
+        bytes.iter().for_each(|x| r.push(*x));
+        at += bytes.len() as u64;
     }
     Ok(r)
 }

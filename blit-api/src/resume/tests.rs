@@ -243,3 +243,23 @@ fn delta_blocks_balance_the_map_against_a_changed_block() {
         }
     }
 }
+
+#[test]
+fn a_map_built_to_collide_costs_bounded_work() {
+    // Every window of the source has the weak sum of every block of the
+    // map, and no BLAKE3 matches: without a bound that is a BLAKE3 of a
+    // block per byte of the source (minutes here); with it, a second read.
+    let block = 4096u32;
+    let source = vec![0u8; 16 << 20];
+    let weak = rolling::weak_sum(&source[..block as usize]);
+    let blocks = 64;
+    let map = BlockMap::new(block, blocks * u64::from(block), vec![[1; 32]; blocks as usize])
+        .unwrap()
+        .with_weak(vec![weak; blocks as usize])
+        .unwrap();
+    let started = std::time::Instant::now();
+    let plan = ranges_to_send(&file_with(&source), source.len() as u64, &map).unwrap();
+    assert_eq!(plan.ranges, vec![0..source.len() as u64]);
+    assert!(plan.copies.is_empty());
+    assert!(started.elapsed() < std::time::Duration::from_secs(10), "took {:?}", started.elapsed());
+}
