@@ -205,9 +205,9 @@ impl Search<'_> {
     }
 
     /// The old version's offset of a block equal to the window at `p`
-    /// whose weak sum is `weak`, if the table has one: the block after the
-    /// last copy's first (so copies merge), else the first candidate whose
-    /// BLAKE3 matches.
+    /// whose weak sum is `weak`, if the table has one: the block that
+    /// follows the last copy's source when that copy ends at `p` (so the
+    /// copies merge), else the first candidate whose BLAKE3 matches.
     fn confirm(&mut self, weak: u32, p: u64) -> io::Result<Option<u64>> {
         if !may_hold(&self.filter, weak) {
             return Ok(None);
@@ -218,7 +218,8 @@ impl Search<'_> {
         let next = self.plan.copies.last().filter(|c| c.to + c.len == p).map(|c| (c.from + c.len) / block);
         let next = next.filter(|&i| {
             let i = i as usize;
-            i < self.map.hashes.len() && self.map.weak[i] == weak && self.map.hashes[i] == hash
+            let whole = |i| self.map.block(i).end - self.map.block(i).start == block;
+            i < self.map.hashes.len() && whole(i) && self.map.weak[i] == weak && self.map.hashes[i] == hash
         });
         let found =
             next.or_else(|| candidates.iter().find(|&&i| self.map.hashes[i as usize] == hash).map(|&i| u64::from(i)));
