@@ -5,11 +5,13 @@
 # counted by a proxy in front of the sshd, so both tools pay the same ssh
 # framing and encryption).
 #
-#   bench/delta.sh [--mib N] [--runs N] [--dir DIR]
+#   bench/delta.sh [--mib N] [--runs N] [--dir DIR] [--insert]
 #
 # The old version is N MiB of random bytes (1024 by default); the new one
 # has 1 MiB of new random bytes at an offset that is not block-aligned
-# (N/2 MiB + 12345) and a newer mtime. Each run starts from a fresh copy of
+# (N/2 MiB + 12345) and a newer mtime. With --insert, the new one instead
+# has 1000 random bytes inserted 12345 bytes from the start, so every later
+# byte sits 1000 bytes further on (what the rolling search finds). Each run starts from a fresh copy of
 # the old version at the destination (page cache warm: both versions were
 # just written). Files live under DIR (default /tmp; /dev/shm takes the
 # disk out of the measure, which on a VM with a shared disk varies from run
@@ -22,12 +24,13 @@ here="$(cd "$(dirname "$0")" && pwd)"
 root="$(cd "$here/.." && pwd)"
 . "$here/lib.sh"
 
-mib=1024 runs=3 dir=/tmp
+mib=1024 runs=3 dir=/tmp insert=0
 while [ $# -gt 0 ]; do
     case "$1" in
         --mib) mib="$2"; shift 2 ;;
         --runs) runs="$2"; shift 2 ;;
         --dir) dir="$2"; shift 2 ;;
+        --insert) insert=1; shift ;;
         *) echo "delta: unknown argument $1" >&2; exit 64 ;;
     esac
 done
@@ -53,15 +56,20 @@ rsh="${rsh/-p $port /-p $proxy_port }"
 
 mkdir -p "$work/old" "$work/new"
 head -c "$((mib << 20))" /dev/urandom > "$work/old/big.bin"
-cp "$work/old/big.bin" "$work/new/big.bin"
-head -c $((1 << 20)) /dev/urandom |
-    dd of="$work/new/big.bin" bs=1 seek=$(((mib << 19) + 12345)) conv=notrunc status=none 2>/dev/null ||
-    python3 - "$work/new/big.bin" $(((mib << 19) + 12345)) <<'PY'
+if [ "$insert" = 1 ]; then
+    { head -c 12345 "$work/old/big.bin"; head -c 1000 /dev/urandom; tail -c +12346 "$work/old/big.bin"; } \
+        > "$work/new/big.bin"
+else
+    cp "$work/old/big.bin" "$work/new/big.bin"
+    head -c $((1 << 20)) /dev/urandom |
+        dd of="$work/new/big.bin" bs=1 seek=$(((mib << 19) + 12345)) conv=notrunc status=none 2>/dev/null ||
+        python3 - "$work/new/big.bin" $(((mib << 19) + 12345)) <<'PY'
 import os, sys
 with open(sys.argv[1], "r+b") as f:
     f.seek(int(sys.argv[2]))
     f.write(os.urandom(1 << 20))
 PY
+fi
 touch -d '2026-01-01 00:00:00' "$work/old/big.bin"
 touch -d '2026-02-01 00:00:00' "$work/new/big.bin"
 

@@ -63,6 +63,7 @@ impl Landing {
                 written: 0,
                 reused: 0,
                 holes: false,
+                copied: 0,
                 events: self.events.clone(),
                 limit: self.limit.clone(),
                 in_place: self.in_place.then_some(header.mtime_ns),
@@ -113,6 +114,7 @@ impl Landing {
                     written: 0,
                     reused,
                     holes,
+                    copied: 0,
                     events: self.events.clone(),
                     limit: self.limit.clone(),
                     in_place: self.in_place.then_some(header.mtime_ns),
@@ -163,6 +165,8 @@ pub struct Incoming {
     reused: u64,
     /// The `reused` bytes are holes: they count as landed bytes.
     holes: bool,
+    /// Bytes of `reused` copied within the older version so far.
+    copied: u64,
     events: Events,
     limit: Option<Arc<RateLimit>>,
     /// The header's mtime, when `InPlace` is reported on commit.
@@ -233,6 +237,37 @@ impl Incoming {
         if let Some(limit) = &self.limit {
             limit.charge(n);
         }
+    }
+
+    /// Copies `len` bytes at `from` of the older version the file is built
+    /// on to `to` (a [`crate::BlockCopy`] the source sent; blocking).
+    /// Copied bytes are part of the `reused` bytes [`Landing::resume`] was
+    /// given, so no `FileBytes` is emitted. Checks what the peer sent: the
+    /// copy lies inside the file and the copies so far do not exceed
+    /// `reused`; the writer checks the older version's side
+    /// ([`LandingFile::copy_from_older`]). A bad copy is an
+    /// [`crate::ErrorKind::Protocol`] error naming the file; fail the file
+    /// with it.
+    pub fn copy(&mut self, from: u64, to: u64, len: u64) -> Result<()> {
+        let inside = to.checked_add(len).is_some_and(|end| end <= self.size);
+        let counted = self.copied.checked_add(len).filter(|&c| c <= self.reused && !self.holes);
+        let Some(copied) = counted.filter(|_| inside) else {
+            return Err(Error::new(
+                crate::ErrorKind::Protocol,
+                format!(
+                    "a copy of {len} bytes to {to} that does not fit a file of {} ({} reused)",
+                    self.size, self.reused
+                ),
+            )
+            .with_path(self.shown()));
+        };
+        let file = self.file.as_mut().expect("Incoming holds its file until commit or fail");
+        file.copy_from_older(from, to, len).map_err(|e| match e.path() {
+            Some(_) => e,
+            None => e.with_path(self.shown()),
+        })?;
+        self.copied = copied;
+        Ok(())
     }
 
     /// Lands the file under its final name. Emits `FileDone`, or `FileFailed`

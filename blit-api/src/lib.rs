@@ -47,7 +47,9 @@ pub use rate::RateLimit;
 pub use records::stream::{land_stream, StreamWriter};
 pub use records::{keep_going, send_file, send_source, short_read, Lander, RecordWriter, Sent};
 pub use registry::{Registry, TransportFactory, GRPC_NOT_BUILT, TCP_NOT_BUILT};
-pub use resume::{ranges_to_send, BlockMap, ResumePlan, DELTA_MIN, RESUME_BLOCK_MIN, RESUME_MAX_BLOCKS, RESUME_MIN};
+pub use resume::{
+    ranges_to_send, BlockCopy, BlockMap, ResumePlan, DELTA_MIN, RESUME_BLOCK_MIN, RESUME_MAX_BLOCKS, RESUME_MIN,
+};
 pub use space::{Expect, Space};
 pub use sparse::{data_ranges, SPARSE_MIN};
 pub use summary::{FileFailure, TransferSummary};

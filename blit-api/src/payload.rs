@@ -130,6 +130,19 @@ pub trait LandingFile: Send + std::fmt::Debug {
     fn holes(&self) -> bool {
         false
     }
+
+    /// Copies `len` bytes at `from` of the older version this file is
+    /// built on (a delta: [`PayloadWriter::resume`] over an older version)
+    /// to `to` of the temporary file; the source found them there
+    /// ([`crate::BlockCopy`]). [`crate::Incoming::copy`] has checked that
+    /// `to + len` lies inside the file; the writer checks that `from + len`
+    /// lies inside the older version and refuses with
+    /// [`crate::ErrorKind::Protocol`] otherwise. The default refuses: this
+    /// file is not built on an older version.
+    fn copy_from_older(&mut self, from: u64, to: u64, len: u64) -> Result<()> {
+        let _ = (from, to, len);
+        Err(crate::Error::new(crate::ErrorKind::Protocol, "no older version to copy from"))
+    }
 }
 
 /// A new file whose unsent bytes are holes (see [`LandingFile::holes`]).

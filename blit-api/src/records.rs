@@ -1,7 +1,8 @@
 //! The per-file protocol of the payload, written once for every transport.
 //!
 //! A file travels as logical records: `File` (its header), for a resumed
-//! file `Range`s each followed by the bytes of that range, the body, then
+//! file `Range`s each followed by the bytes of that range (for a delta, the
+//! `Copy`s within the older version after the first `Range`), the body, then
 //! `End`; or `Abort` when the source fell short after `File`; or `Failed`
 //! alone when it could not be opened. [`send_file`] decides which records a
 //! planned file becomes (a file the walk found empty is never opened, a
@@ -47,6 +48,22 @@ pub trait RecordWriter {
         Err(Error::new(ErrorKind::Unsupported, "this transport cannot carry resumed files"))
     }
 
+    /// `Copy`: `len` bytes at `from` of the destination's older version
+    /// land at `to` of the file ([`crate::BlockCopy`]). Only called for a
+    /// delta file, after its first `Range`, and only when
+    /// [`RecordWriter::carries_copies`] says so.
+    fn copy(&mut self, to: u64, from: u64, len: u64) -> Result<()> {
+        let _ = (to, from, len);
+        Err(Error::new(ErrorKind::Unsupported, "this transport cannot carry copies within an older version"))
+    }
+
+    /// Whether this writer implements [`RecordWriter::copy`]. When it does
+    /// not (the default), [`send_source`] sends a delta's copies as ranges
+    /// of data instead ([`crate::ResumePlan::without_copies`]).
+    fn carries_copies(&self) -> bool {
+        false
+    }
+
     /// The bytes `offset..offset + len` of `file`, read however the medium
     /// moves them best (into its own buffers, or without user space; an
     /// in-process medium may keep the file and hand it to the receiver,
@@ -84,7 +101,8 @@ pub fn send_file(reader: &dyn PayloadReader, header: &FileHeader, out: &mut dyn 
 /// it). A body that falls short aborts the file instead of ending it.
 pub fn send_source(source: SourceFile, out: &mut dyn RecordWriter) -> Result<()> {
     let plan = match source.resume_plan() {
-        Ok(plan) => plan,
+        Ok(plan) if out.carries_copies() => plan,
+        Ok(plan) => plan.map(crate::ResumePlan::without_copies),
         Err(e) => return out.failed(&without_map(&source.header), &e),
     };
     let SourceFile { file, mut header } = source;
@@ -98,11 +116,17 @@ pub fn send_source(source: SourceFile, out: &mut dyn RecordWriter) -> Result<()>
             Sent::Short(e) => out.abort(&short_read(&header, e)),
         };
     };
+    // The copies follow the first `Range`, which begins the landing.
+    let copies = |out: &mut dyn RecordWriter| plan.copies.iter().try_for_each(|c| out.copy(c.to, c.from, c.len));
     if plan.ranges.is_empty() {
         out.range(header.size, plan.reused)?;
+        copies(out)?;
     }
-    for range in plan.ranges {
+    for (i, range) in plan.ranges.iter().enumerate() {
         out.range(range.start, plan.reused)?;
+        if i == 0 {
+            copies(out)?;
+        }
         if let Sent::Short(e) = out.body(&file, range.start, range.end - range.start)? {
             return out.abort(&short_read(&header, e));
         }

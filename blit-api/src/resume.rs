@@ -30,10 +30,14 @@
 //! blocks ([`BlockMap::delta_block_size`]: about the square root of 32 times
 //! the size, so the map's hashes and the bytes a change costs balance), and
 //! the destination's [`crate::Landing::resume`] starts the new file as a copy
-//! of the old one. Blocks are compared where they stand: a change that keeps
-//! the other bytes in place (a database page, a disk image, an appended log)
-//! costs the blocks it touches; bytes inserted or removed shift everything
-//! after them, which is then sent.
+//! of the old one. Blocks are first compared where they stand: a change that
+//! keeps the other bytes in place (a database page, a disk image, an
+//! appended log) costs the blocks it touches. A delta map also holds a weak
+//! rolling checksum of each block ([`BlockMap::hash_delta`]), and inside
+//! every run of bytes that differ the source looks for the old version's
+//! blocks at any offset (see `rolling`): bytes inserted or removed cost
+//! about a block around the change, and what moved travels as copies within
+//! the old version ([`BlockCopy`]), not as data.
 
 use crate::{Error, ErrorKind, Result};
 use std::fmt;
@@ -41,6 +45,8 @@ use std::fs::File;
 use std::io;
 use std::ops::Range;
 use std::os::unix::fs::FileExt;
+
+mod rolling;
 
 /// Files at least this large (8 MiB) land under a stable temporary name that
 /// an interrupted run leaves behind for `--resume`; smaller files are cheap
@@ -61,12 +67,15 @@ const WIRE_MAX_BLOCKS: u64 = 64 * 1024;
 /// Smallest and largest block size a peer's map may use.
 const WIRE_BLOCK_SIZES: Range<u32> = 4096..(1 << 30) + 1;
 
-/// BLAKE3 of each fixed-size block of a partial copy the destination kept.
+/// BLAKE3 of each fixed-size block of a partial copy or older version the
+/// destination kept, and for a delta map a weak rolling checksum of each.
 #[derive(Clone, PartialEq, Eq)]
 pub struct BlockMap {
     block_size: u32,
     partial_len: u64,
     hashes: Vec<[u8; 32]>,
+    /// Empty, or the weak rolling checksum of each block.
+    weak: Vec<u32>,
 }
 
 impl fmt::Debug for BlockMap {
@@ -75,6 +84,7 @@ impl fmt::Debug for BlockMap {
             .field("block_size", &self.block_size)
             .field("partial_len", &self.partial_len)
             .field("blocks", &self.hashes.len())
+            .field("weak", &!self.weak.is_empty())
             .finish()
     }
 }
@@ -99,7 +109,18 @@ impl BlockMap {
                 hashes.len()
             )));
         }
-        Ok(BlockMap { block_size, partial_len, hashes })
+        Ok(BlockMap { block_size, partial_len, hashes, weak: Vec::new() })
+    }
+
+    /// The map with a weak rolling checksum for each block (see
+    /// [`BlockMap::hash_delta`]), validated: exactly one per block, or none
+    /// ([`ErrorKind::Protocol`] otherwise, as for [`BlockMap::new`]).
+    pub fn with_weak(mut self, weak: Vec<u32>) -> Result<Self> {
+        if !weak.is_empty() && weak.len() != self.hashes.len() {
+            return Err(bad(format!("{} weak checksums for a block map of {} blocks", weak.len(), self.hashes.len())));
+        }
+        self.weak = weak;
+        Ok(self)
     }
 
     /// The block size for a file of `size` bytes: [`RESUME_BLOCK_MIN`], or
@@ -133,8 +154,20 @@ impl BlockMap {
     /// position does not move.
     pub fn hash_blocks(file: &File, block_size: u32, partial_len: u64) -> io::Result<Self> {
         let blocks = partial_len.div_ceil(block_size as u64) as usize;
-        let mut map = BlockMap { block_size, partial_len, hashes: Vec::new() };
-        map.hashes = hash_each(file, blocks, |i| map.block(i))?;
+        let mut map = BlockMap { block_size, partial_len, hashes: Vec::new(), weak: Vec::new() };
+        map.hashes = hash_each(file, blocks, |i| map.block(i), strong)?;
+        Ok(map)
+    }
+
+    /// Like [`BlockMap::hash_blocks`], with the weak rolling checksum of
+    /// each block too, in the same read: the map of an older version a
+    /// delta is built from, whose blocks the source then finds at any
+    /// offset of its file ([`ranges_to_send`]).
+    pub fn hash_delta(file: &File, block_size: u32, len: u64) -> io::Result<Self> {
+        let blocks = len.div_ceil(block_size as u64) as usize;
+        let mut map = BlockMap { block_size, partial_len: len, hashes: Vec::new(), weak: Vec::new() };
+        let both = hash_each(file, blocks, |i| map.block(i), |b| (strong(b), rolling::weak_sum(b)))?;
+        (map.hashes, map.weak) = both.into_iter().unzip();
         Ok(map)
     }
 
@@ -153,6 +186,13 @@ impl BlockMap {
         &self.hashes
     }
 
+    /// The weak rolling checksum of each block, in order (a delta map), or
+    /// nothing (the map of a partial copy: its blocks are compared only
+    /// where they stand).
+    pub fn weak(&self) -> &[u32] {
+        &self.weak
+    }
+
     /// The byte range block `i` covers.
     pub fn block(&self, i: usize) -> Range<u64> {
         let start = i as u64 * self.block_size as u64;
@@ -161,7 +201,7 @@ impl BlockMap {
 
     /// Approximate encoded size (for need-batch byte caps).
     pub fn encoded_len(&self) -> usize {
-        16 + self.hashes.len() * 32
+        16 + self.hashes.len() * 32 + self.weak.len() * 4
     }
 }
 
@@ -170,22 +210,33 @@ const PARALLEL_MIN: u64 = 8 * 1024 * 1024;
 /// Most threads that hash the blocks of one file.
 const PARALLEL_MAX: usize = 4;
 
-/// BLAKE3 of blocks `0..count` of `file`, where `block(i)` is block `i`'s
+/// BLAKE3 of a block.
+fn strong(bytes: &[u8]) -> [u8; 32] {
+    *blake3::hash(bytes).as_bytes()
+}
+
+/// `digest` of blocks `0..count` of `file`, where `block(i)` is block `i`'s
 /// range: on up to [`PARALLEL_MAX`] threads (one per core), each hashing a
 /// contiguous run of blocks, for files of [`PARALLEL_MIN`] or more.
-fn hash_each(file: &File, count: usize, block: impl Fn(usize) -> Range<u64> + Sync) -> io::Result<Vec<[u8; 32]>> {
+fn hash_each<T: Send>(
+    file: &File,
+    count: usize,
+    block: impl Fn(usize) -> Range<u64> + Sync,
+    digest: impl Fn(&[u8]) -> T + Sync,
+) -> io::Result<Vec<T>> {
     let bytes = if count == 0 { 0 } else { block(count - 1).end };
     let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
     let threads = if bytes < PARALLEL_MIN { 1 } else { cores.clamp(1, PARALLEL_MAX).min(count) };
-    let run = |blocks: Range<usize>| -> io::Result<Vec<[u8; 32]>> {
+    let run = |blocks: Range<usize>| -> io::Result<Vec<T>> {
         let mut buf = Vec::new();
-        blocks.map(|i| hash_range(file, block(i), &mut buf)).collect()
+        blocks.map(|i| read_range(file, block(i), &mut buf).map(&digest)).collect()
     };
     if threads <= 1 {
         return run(0..count);
     }
     let per = count.div_ceil(threads);
-    let parts: Vec<io::Result<Vec<[u8; 32]>>> = std::thread::scope(|s| {
+    let parts: Vec<io::Result<Vec<T>>> = std::thread::scope(|s| {
+        let run = &run;
         let handles: Vec<_> = (0..threads).map(|t| s.spawn(move || run(t * per..((t + 1) * per).min(count)))).collect();
         handles
             .into_iter()
@@ -199,12 +250,18 @@ fn hash_each(file: &File, count: usize, block: impl Fn(usize) -> Range<u64> + Sy
     Ok(hashes)
 }
 
-/// BLAKE3 of `range` of `file`, read at offsets through `buf`.
-fn hash_range(file: &File, range: Range<u64>, buf: &mut Vec<u8>) -> io::Result<[u8; 32]> {
+/// The bytes `range` of `file`, read at offsets into `buf`.
+fn read_range<'b>(file: &File, range: Range<u64>, buf: &'b mut Vec<u8>) -> io::Result<&'b [u8]> {
     let len = (range.end - range.start) as usize;
     buf.resize(len, 0);
     file.read_exact_at(&mut buf[..len], range.start)?;
-    Ok(*blake3::hash(&buf[..len]).as_bytes())
+    Ok(&buf[..len])
+}
+
+/// BLAKE3 of `range` of `file`, read at offsets through `buf`.
+#[cfg(test)]
+fn hash_range(file: &File, range: Range<u64>, buf: &mut Vec<u8>) -> io::Result<[u8; 32]> {
+    read_range(file, range, buf).map(strong)
 }
 
 /// What the source sends of a file the destination resumes.
@@ -212,9 +269,27 @@ fn hash_range(file: &File, range: Range<u64>, buf: &mut Vec<u8>) -> io::Result<[
 pub struct ResumePlan {
     /// The byte ranges to send, sorted, disjoint and not adjacent.
     pub ranges: Vec<Range<u64>>,
-    /// Bytes the destination keeps from its partial copy: the file size
-    /// less the bytes of `ranges`.
+    /// Regions of the file the destination's older version holds at
+    /// another offset: it copies them within the old version. Sorted by
+    /// `to`, disjoint from each other and from `ranges`; empty unless the
+    /// map has weak checksums ([`BlockMap::weak`]).
+    pub copies: Vec<BlockCopy>,
+    /// Bytes not sent: kept from the partial copy or older version where
+    /// they stand, or copied within it (`copies`); the file size less the
+    /// bytes of `ranges`.
     pub reused: u64,
+}
+
+/// Bytes of the new file that the older version holds elsewhere: `len`
+/// bytes at `from` of the old version land at `to` of the new file.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct BlockCopy {
+    /// Offset in the new file.
+    pub to: u64,
+    /// Offset in the older version.
+    pub from: u64,
+    /// Bytes copied.
+    pub len: u64,
 }
 
 impl ResumePlan {
@@ -222,13 +297,37 @@ impl ResumePlan {
     pub fn bytes(&self) -> u64 {
         self.ranges.iter().map(|r| r.end - r.start).sum()
     }
+
+    /// The same plan with its copies sent as ranges instead (for a medium
+    /// that cannot carry copies): ranges sorted and merged again, `reused`
+    /// less the copied bytes.
+    pub fn without_copies(mut self) -> ResumePlan {
+        if self.copies.is_empty() {
+            return self;
+        }
+        let size = self.reused + self.bytes();
+        let mut all = std::mem::take(&mut self.ranges);
+        all.extend(self.copies.drain(..).map(|c| c.to..c.to + c.len));
+        all.sort_by_key(|r| r.start);
+        for r in all {
+            match self.ranges.last_mut() {
+                Some(last) if last.end == r.start => last.end = r.end,
+                _ => self.ranges.push(r),
+            }
+        }
+        self.reused = size - self.bytes();
+        self
+    }
 }
 
 /// Compares the source `file` (`size` bytes as of opening) with the
 /// destination's `map`, block by block, and returns the ranges to send: the
 /// blocks whose BLAKE3 differs, the blocks the source's end cuts short, and
-/// everything from the partial length on. Every transport's sending half
-/// uses this one function. Reads at offsets; the file position does not
+/// everything from the partial length on. When the map has weak checksums
+/// (a delta), it then looks for the map's blocks at any offset inside each
+/// run of those bytes (see `rolling`) and sends what it finds as copies
+/// ([`ResumePlan::copies`]) instead. Every transport's sending half uses
+/// this one function. Reads at offsets; the file position does not
 /// move. A read error (the file shrank or became unreadable) is returned;
 /// report it like any other read failure of the file.
 pub fn ranges_to_send(file: &File, size: u64, map: &BlockMap) -> io::Result<ResumePlan> {
@@ -240,7 +339,7 @@ pub fn ranges_to_send(file: &File, size: u64, map: &BlockMap) -> io::Result<Resu
     // The blocks the source holds whole are compared by hash; one its end
     // cuts short is sent.
     let whole = map.hashes.iter().enumerate().take_while(|(i, _)| map.block(*i).end <= size).count();
-    let ours = hash_each(file, whole, |i| map.block(i))?;
+    let ours = hash_each(file, whole, |i| map.block(i), strong)?;
     for (i, (want, have)) in map.hashes.iter().zip(&ours).enumerate() {
         if want != have {
             push(map.block(i));
@@ -253,7 +352,11 @@ pub fn ranges_to_send(file: &File, size: u64, map: &BlockMap) -> io::Result<Resu
     if covered < size {
         push(covered..size);
     }
-    let mut plan = ResumePlan { ranges, reused: 0 };
+    let mut plan = if map.weak.is_empty() || ranges.is_empty() {
+        ResumePlan { ranges, copies: Vec::new(), reused: 0 }
+    } else {
+        rolling::find_copies(file, size, map, &ranges)?
+    };
     plan.reused = size - plan.bytes();
     Ok(plan)
 }

@@ -65,7 +65,7 @@ pub fn data_ranges(file: &File, size: u64) -> io::Result<Option<ResumePlan>> {
     if data == size {
         return Ok(None);
     }
-    Ok(Some(ResumePlan { ranges, reused: size - data }))
+    Ok(Some(ResumePlan { ranges, copies: Vec::new(), reused: size - data }))
 }
 
 #[cfg(test)]

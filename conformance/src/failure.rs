@@ -16,6 +16,9 @@ pub mod rules {
     /// A delta run sends only the blocks that differ from the older version
     /// at the destination and lands the new version whole.
     pub const DELTA_CHANGED_BLOCKS: &str = "delta-changed-blocks";
+    /// A delta run finds the older version's blocks where bytes inserted
+    /// before them moved them, and sends little more than the insertion.
+    pub const DELTA_AFTER_INSERTION: &str = "delta-after-insertion";
     /// A sparse file lands equal to the source, its holes still holes.
     pub const SPARSE_HOLES: &str = "sparse-holes";
     /// The first event is `Started`, and there is no other `Started`.

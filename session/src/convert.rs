@@ -76,6 +76,7 @@ pub(crate) fn block_map_to_pb(m: &BlockMap) -> pb::BlockMap {
         block_size: m.block_size(),
         partial_len: m.partial_len(),
         hashes: m.hashes().iter().flatten().copied().collect::<Vec<u8>>().into(),
+        weak: m.weak().iter().flat_map(|w| w.to_le_bytes()).collect::<Vec<u8>>().into(),
     }
 }
 
@@ -84,8 +85,18 @@ pub(crate) fn block_map_from_pb(m: pb::BlockMap) -> Result<BlockMap> {
     if !m.hashes.len().is_multiple_of(32) {
         return Err(bad(format!("block hashes of {} bytes, not a multiple of 32", m.hashes.len())));
     }
+    if !m.weak.len().is_multiple_of(4) {
+        return Err(bad(format!("weak checksums of {} bytes, not a multiple of 4", m.weak.len())));
+    }
     let hashes = m.hashes.chunks_exact(32).map(|c| <[u8; 32]>::try_from(c).expect("chunks of 32")).collect();
-    BlockMap::new(m.block_size, m.partial_len, hashes)
+    let map = BlockMap::new(m.block_size, m.partial_len, hashes)?;
+    // Checked against the hashes before it is decoded: never more than one
+    // word per block is allocated.
+    if !m.weak.is_empty() && m.weak.len() / 4 != map.hashes().len() {
+        return Err(bad(format!("{} weak checksums for {} blocks", m.weak.len() / 4, map.hashes().len())));
+    }
+    let weak = m.weak.chunks_exact(4).map(|c| u32::from_le_bytes([c[0], c[1], c[2], c[3]])).collect();
+    map.with_weak(weak)
 }
 
 /// A header from the wire, validated.

@@ -77,7 +77,8 @@ fn assert_valid(path: &RelPath) {
 /// Every path of a decoded header is valid, and what it carries is
 /// consistent: a hard link only on a regular file that is not the root, a
 /// link target only on a symlink, extended attribute names non-empty and
-/// free of NUL bytes, a block map with one hash per block.
+/// free of NUL bytes, a block map with one hash (and none or one weak
+/// checksum) per block.
 fn assert_header(h: &FileHeader) {
     assert_valid(&h.path);
     if let Some(target) = &h.hard_link {
@@ -92,6 +93,7 @@ fn assert_header(h: &FileHeader) {
         let blocks = map.partial_len().div_ceil(u64::from(map.block_size()));
         assert!(map.block_size().is_power_of_two() && map.block_size() >= 4096, "{map:?}");
         assert_eq!(blocks, map.hashes().len() as u64, "{map:?}");
+        assert!(map.weak().is_empty() || map.weak().len() == map.hashes().len(), "{map:?}");
     }
 }
 

@@ -45,6 +45,7 @@ pub(crate) fn receive_all(mut rx: RecordReceiver, landing: &Landing, peer: &str)
         match record {
             Record::FileBegin(h) => lander.file(header_from_pb(h).map_err(bad)?),
             Record::FileRange(r) => lander.range(r.offset, r.reused),
+            Record::FileCopy(c) => lander.copy(c.to, c.from, c.len),
             Record::Data(data) => lander.data(&data),
             Record::FileEnd(_) => lander.end(),
             Record::FileAbort(f) => lander.abort(&failure_error(&failure_from_pb(f).map_err(bad)?)),

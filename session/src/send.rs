@@ -50,7 +50,7 @@ pub(crate) fn send_all(mut plans: PlanReceiver, s: &Sender<'_>) -> Result<()> {
 }
 
 /// The payload records as `pb::PayloadRecord`s: `file_begin`, `file_range`,
-/// data records of at most [`CHUNK_SIZE`] bytes read at their offsets into
+/// `file_copy`, data records of at most [`CHUNK_SIZE`] bytes read at their offsets into
 /// leased buffers of the sending [`Budget`] (a slow network or destination
 /// pauses the reads once that many bytes are in flight), `file_end`,
 /// `file_abort`, `source_failed`.
@@ -68,6 +68,14 @@ impl RecordWriter for Records<'_, '_> {
 
     fn range(&mut self, offset: u64, reused: u64) -> Result<()> {
         emit(self.s.out, Record::FileRange(pb::FileRange { offset, reused }))
+    }
+
+    fn carries_copies(&self) -> bool {
+        true
+    }
+
+    fn copy(&mut self, to: u64, from: u64, len: u64) -> Result<()> {
+        emit(self.s.out, Record::FileCopy(pb::FileCopy { to, from, len }))
     }
 
     fn body(&mut self, file: &Arc<File>, offset: u64, len: u64) -> Result<Sent> {

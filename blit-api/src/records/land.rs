@@ -116,6 +116,30 @@ impl<'l> Lander<'l> {
         }
     }
 
+    /// `Copy`: `len` bytes at `from` of the older version the current file
+    /// is built on land at `to` ([`Incoming::copy`]). Only after the file's
+    /// first `Range`; a copy the landing refuses (out of bounds, or a file
+    /// not built on an older version) fails the file, whose remaining
+    /// records are then dropped.
+    pub fn copy(&mut self, to: u64, from: u64, len: u64) -> Result<()> {
+        match &mut self.current {
+            Current::Open { incoming, resumed: true, .. } => match incoming.copy(from, to, len) {
+                Ok(()) => Ok(()),
+                Err(e) => {
+                    if let Current::Open { incoming, .. } = std::mem::replace(&mut self.current, Current::Skip) {
+                        incoming.fail(&e);
+                    }
+                    keep_going(Err(e))
+                }
+            },
+            Current::Skip => Ok(()),
+            Current::Open { incoming, .. } => {
+                Err(broken(format!("a copy in {}, which is not built on an older version", incoming.path())))
+            }
+            Current::None | Current::Pending(_) => Err(broken("a copy outside a resumed file's ranges")),
+        }
+    }
+
     /// `len` bytes of the current file, written by `put(file, offset)`
     /// (from a buffer, or moved without user space; `zero_copy` says which
     /// for the progress events). Returns false when the file is being

@@ -16,6 +16,7 @@
 //! | 4   | `Abort`  | failure: the source broke off the file           |
 //! | 5   | `Failed` | file header, failure: the source never opened it |
 //! | 6   | `Range`  | offset, reused (`u64` each): a resumed file's run |
+//! | 7   | `Copy`   | to, from, len (`u64` each): a delta's copy within the older version |
 
 use super::{send_file, Lander, RecordWriter, Sent};
 use crate::wire::{Dec, Enc};
@@ -32,6 +33,7 @@ const END: u8 = 3;
 const ABORT: u8 = 4;
 const FAILED: u8 = 5;
 const RANGE: u8 = 6;
+const COPY: u8 = 7;
 
 /// Longest frame that is not `Data`: a header (a 4 KiB path, 32 KiB of
 /// extended attributes) plus a failure, with room to spare.
@@ -131,6 +133,16 @@ impl<W: Write> RecordWriter for StreamWriter<W> {
         })
     }
 
+    fn carries_copies(&self) -> bool {
+        true
+    }
+
+    fn copy(&mut self, to: u64, from: u64, len: u64) -> Result<()> {
+        self.encoded(COPY, |enc| {
+            enc.u64(to).u64(from).u64(len);
+        })
+    }
+
     fn body(&mut self, file: &Arc<File>, offset: u64, len: u64) -> Result<Sent> {
         let mut at = offset;
         while at < offset + len {
@@ -192,6 +204,7 @@ fn land_frame(lander: &mut Lander, tag: u8, buf: &[u8]) -> Result<()> {
     match tag {
         FILE => lander.file(body.file_header()?)?,
         RANGE => lander.range(body.u64()?, body.u64()?)?,
+        COPY => lander.copy(body.u64()?, body.u64()?, body.u64()?)?,
         END => lander.end()?,
         ABORT => lander.abort(&body.failure()?)?,
         _ => {
@@ -220,7 +233,7 @@ fn read_frame(input: &mut impl Read, buf: &mut Vec<u8>, name: &str, max_chunk: u
     let max = match tag {
         DATA => max_chunk,
         END => 0,
-        FILE | ABORT | FAILED | RANGE => MAX_CONTROL,
+        FILE | ABORT | FAILED | RANGE | COPY => MAX_CONTROL,
         other => return Err(malformed(format!("unknown tag {other}"))),
     };
     if len > max {

@@ -7,6 +7,7 @@ use std::sync::Arc;
 enum Rec {
     File(String, u64),
     Range(u64, u64),
+    Copy(u64, u64, u64),
     Body(u64, u64),
     End,
     Abort(String),
@@ -14,8 +15,9 @@ enum Rec {
 }
 
 /// Records calls; its body sends `len` bytes unless the file holds fewer.
+/// With `.1` set it does not carry copies.
 #[derive(Default)]
-struct Recorder(Vec<Rec>);
+struct Recorder(Vec<Rec>, bool);
 
 impl RecordWriter for Recorder {
     fn file(&mut self, h: &FileHeader) -> Result<()> {
@@ -25,6 +27,14 @@ impl RecordWriter for Recorder {
     }
     fn range(&mut self, offset: u64, reused: u64) -> Result<()> {
         self.0.push(Rec::Range(offset, reused));
+        Ok(())
+    }
+    fn carries_copies(&self) -> bool {
+        !self.1
+    }
+
+    fn copy(&mut self, to: u64, from: u64, len: u64) -> Result<()> {
+        self.0.push(Rec::Copy(to, from, len));
         Ok(())
     }
     fn body(&mut self, file: &Arc<File>, offset: u64, len: u64) -> Result<Sent> {
@@ -144,6 +154,40 @@ fn a_writer_without_resume_refuses_a_range() {
         }
     }
     assert_eq!(Plain.range(0, 0).unwrap_err().kind(), ErrorKind::Unsupported);
+    assert_eq!(Plain.copy(0, 0, 1).unwrap_err().kind(), ErrorKind::Unsupported);
+}
+
+#[test]
+fn a_delta_sends_its_copies_after_the_first_range() {
+    let t = tempfile::tempdir().unwrap();
+    let block = 4096u64;
+    let old: Vec<u8> = (0..10 * block).map(|i| (i.wrapping_mul(2_654_435_761) >> 9) as u8).collect();
+    // 100 bytes inserted into the second block: the first block stays,
+    // the rest moved by 100 bytes.
+    let mut new = old.clone();
+    new.splice(5000..5000, [7u8; 100]);
+    std::fs::write(t.path().join("old"), &old).unwrap();
+    std::fs::write(t.path().join("big"), &new).unwrap();
+    let kept = File::open(t.path().join("old")).unwrap();
+    let mut h = header("big", new.len() as u64);
+    h.resume = Some(Arc::new(BlockMap::hash_delta(&kept, block as u32, old.len() as u64).unwrap()));
+    let (size, moved) = (new.len() as u64, 2 * block + 100);
+    let reused = size - block - 100;
+    assert_eq!(
+        sent(&Dir(t.path().to_path_buf()), &h),
+        [
+            Rec::File("big".into(), size),
+            Rec::Range(block, reused),
+            Rec::Copy(moved, 2 * block, size - moved),
+            Rec::Body(block, block + 100),
+            Rec::End
+        ]
+    );
+    // A writer that carries no copies gets them as data.
+    let mut plain = Recorder(Vec::new(), true);
+    send_file(&Dir(t.path().to_path_buf()), &h, &mut plain).unwrap();
+    let whole = [Rec::File("big".into(), size), Rec::Range(block, block), Rec::Body(block, size - block), Rec::End];
+    assert_eq!(plain.0, whole);
 }
 
 /// Lands into files of a temporary directory (no resume).
@@ -246,6 +290,28 @@ fn a_file_that_cannot_be_written_is_skipped_and_a_broken_stream_fails_it() {
     assert_eq!(e.kind(), ErrorKind::Cancelled);
     assert!(!lander.busy());
     assert_eq!(events_of(&sink), ["failed w io", "failed s cancelled"]);
+}
+
+#[test]
+fn a_copy_the_landing_refuses_fails_its_file_and_a_misplaced_one_breaks_the_stream() {
+    let t = tempfile::tempdir().unwrap();
+    let (landing, sink) = temp_landing(t.path());
+    let mut lander = Lander::new(&landing);
+    // This writer offered nothing: the unsent bytes are holes, never copies.
+    lander.file(header("holes", 10)).unwrap();
+    lander.range(0, 6).unwrap();
+    lander.copy(4, 0, 6).unwrap();
+    assert!(!lander.write(4, false, |_, _| panic!("a failed file is not written")).unwrap());
+    lander.end().unwrap();
+    assert_eq!(events_of(&sink), ["failed holes protocol"]);
+    let mut l = Lander::new(&landing);
+    l.file(header("p", 10)).unwrap();
+    assert_eq!(l.copy(0, 0, 1).unwrap_err().kind(), ErrorKind::Protocol, "before the first range");
+    let mut l = Lander::new(&landing);
+    l.file(header("w", 1)).unwrap();
+    l.data(b"w").unwrap();
+    assert_eq!(l.copy(0, 0, 1).unwrap_err().kind(), ErrorKind::Protocol, "in a whole file");
+    assert_eq!(Lander::new(&landing).copy(0, 0, 1).unwrap_err().kind(), ErrorKind::Protocol, "outside a file");
 }
 
 #[path = "tests/stream.rs"]

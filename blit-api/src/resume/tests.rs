@@ -14,10 +14,15 @@ fn content(len: usize, seed: u8) -> Vec<u8> {
 }
 
 /// Applies `plan` to `partial` the way a destination does: keep the partial
-/// copy, write each range from the source, cut at the source size.
+/// copy, cut at the source size, copy each copy from the partial copy as it
+/// was, write each range from the source.
 fn reassemble(partial: &[u8], source: &[u8], plan: &ResumePlan) -> Vec<u8> {
     let mut out = partial.to_vec();
     out.resize(source.len(), 0);
+    for c in &plan.copies {
+        let (to, from, len) = (c.to as usize, c.from as usize, c.len as usize);
+        out[to..to + len].copy_from_slice(&partial[from..from + len]);
+    }
     for r in &plan.ranges {
         out[r.start as usize..r.end as usize].copy_from_slice(&source[r.start as usize..r.end as usize]);
     }
@@ -80,6 +85,72 @@ fn refuses_malformed_maps() {
         assert_eq!(e.kind(), ErrorKind::Protocol, "{bs} {len} {n}");
     }
     assert!(BlockMap::new(4096, 4096 * (WIRE_MAX_BLOCKS + 1), vec![[0; 32]; WIRE_MAX_BLOCKS as usize + 1]).is_err());
+    let two = || BlockMap::new(4096, 5000, vec![[0; 32]; 2]).unwrap();
+    assert_eq!(two().with_weak(vec![1, 2]).unwrap().weak(), [1, 2]);
+    assert!(two().with_weak(Vec::new()).unwrap().weak().is_empty());
+    for n in [1, 3] {
+        assert_eq!(two().with_weak(vec![0; n]).unwrap_err().kind(), ErrorKind::Protocol, "{n} weak sums");
+    }
+}
+
+/// The plan for `source` against a delta map of `old` in blocks of `block`,
+/// checked: reassembling it yields `source`, copies lie inside both files
+/// and ranges and copies do not overlap.
+fn delta_plan(old: &[u8], source: &[u8], block: u32) -> ResumePlan {
+    let map = BlockMap::hash_delta(&file_with(old), block, old.len() as u64).unwrap();
+    assert_eq!(map.weak().len(), map.hashes().len());
+    let plan = ranges_to_send(&file_with(source), source.len() as u64, &map).unwrap();
+    assert_eq!(plan.reused + plan.bytes(), source.len() as u64);
+    let mut spans: Vec<Range<u64>> = plan.ranges.clone();
+    for c in &plan.copies {
+        assert!(c.from + c.len <= old.len() as u64 && c.to + c.len <= source.len() as u64, "{c:?}");
+        spans.push(c.to..c.to + c.len);
+    }
+    spans.sort_by_key(|r| r.start);
+    for w in spans.windows(2) {
+        assert!(w[0].end <= w[1].start, "overlap: {:?} {:?}", plan.ranges, plan.copies);
+    }
+    assert!(reassemble(old, source, &plan) == source, "the plan rebuilds the source");
+    plan
+}
+
+#[test]
+fn an_insertion_costs_about_a_block_not_the_rest_of_the_file() {
+    let block = 16 * 1024;
+    let old = content(1 << 20, 3);
+    let mut source = old.clone();
+    source.splice(5000..5000, content(1000, 99));
+    let plan = delta_plan(&old, &source, block);
+    assert!(plan.bytes() <= 2 * block as u64 + 1000, "{} bytes sent: {:?}", plan.bytes(), plan.ranges);
+    assert_eq!(plan.copies.len(), 1, "the shifted blocks are one copy: {:?}", plan.copies);
+    // For a medium without copies, the copies become ranges again.
+    let plain = plan.clone().without_copies();
+    assert!(plain.copies.is_empty() && plain.reused + plain.bytes() == source.len() as u64, "{plain:?}");
+    assert!(plain.reused < plan.reused && plain.ranges.windows(2).all(|w| w[0].end < w[1].start));
+    assert!(reassemble(&old, &source, &plain) == source);
+    // Without weak sums (a partial copy's map) everything after it is sent.
+    let map = BlockMap::hash_blocks(&file_with(&old), block, old.len() as u64).unwrap();
+    let aligned = ranges_to_send(&file_with(&source), source.len() as u64, &map).unwrap();
+    assert!(aligned.copies.is_empty() && aligned.bytes() == source.len() as u64);
+}
+
+#[test]
+fn a_deletion_and_a_moved_region_travel_as_copies() {
+    let block = 4096;
+    let old = content(200_000, 5);
+    // 777 bytes cut near the start, and a stretch moved to the end.
+    let mut source = old.clone();
+    source.drain(3000..3777);
+    let moved: Vec<u8> = source.drain(50_000..90_000).collect();
+    source.extend_from_slice(&moved);
+    let plan = delta_plan(&old, &source, block);
+    assert!(plan.bytes() <= 6 * block as u64, "{} bytes sent: {:?}", plan.bytes(), plan.ranges);
+    // Zeros everywhere: a run of equal blocks still merges into few copies.
+    let zeros = vec![0u8; 100_000];
+    let mut source = zeros.clone();
+    source.splice(10..10, [1u8; 10]);
+    let plan = delta_plan(&zeros, &source, block);
+    assert!(plan.copies.len() <= 3, "{:?}", plan.copies);
 }
 
 proptest! {
@@ -124,6 +195,34 @@ proptest! {
     }
 }
 
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(48))]
+
+    /// Whatever bytes are inserted, removed or changed, anywhere, applying
+    /// the plan (aligned reuse, copies, ranges) yields exactly the source.
+    #[test]
+    fn any_edit_reassembles_the_source(
+        old_len in 0usize..60_000,
+        edits in proptest::collection::vec((0usize..60_000, 0usize..6000, 0usize..3000), 0..5),
+        seed in any::<u8>(),
+    ) {
+        let old = content(old_len, seed);
+        let mut source = old.clone();
+        for (k, (at, cut, insert)) in edits.into_iter().enumerate() {
+            let at = at.min(source.len());
+            let cut = cut.min(source.len() - at);
+            source.splice(at..at + cut, content(insert, seed ^ (k as u8 + 1)));
+        }
+        let plan = delta_plan(&old, &source, 4096);
+        for w in plan.ranges.windows(2) {
+            prop_assert!(w[0].end < w[1].start, "sorted, disjoint, merged: {:?}", plan.ranges);
+        }
+        for w in plan.copies.windows(2) {
+            prop_assert!(w[0].to + w[0].len <= w[1].to, "sorted: {:?}", plan.copies);
+        }
+    }
+}
+
 #[test]
 fn delta_blocks_balance_the_map_against_a_changed_block() {
     // 1 GiB: sqrt(32 GiB) is 181 KiB, so 256 KiB blocks, 4096 hashes.
@@ -143,4 +242,24 @@ fn delta_blocks_balance_the_map_against_a_changed_block() {
             assert!(BlockMap::new(b, len, vec![[0; 32]; blocks]).is_ok(), "{b} for {len}");
         }
     }
+}
+
+#[test]
+fn a_map_built_to_collide_costs_bounded_work() {
+    // Every window of the source has the weak sum of every block of the
+    // map, and no BLAKE3 matches: without a bound that is a BLAKE3 of a
+    // block per byte of the source (minutes here); with it, a second read.
+    let block = 4096u32;
+    let source = vec![0u8; 16 << 20];
+    let weak = rolling::weak_sum(&source[..block as usize]);
+    let blocks = 64;
+    let map = BlockMap::new(block, blocks * u64::from(block), vec![[1; 32]; blocks as usize])
+        .unwrap()
+        .with_weak(vec![weak; blocks as usize])
+        .unwrap();
+    let started = std::time::Instant::now();
+    let plan = ranges_to_send(&file_with(&source), source.len() as u64, &map).unwrap();
+    assert_eq!(plan.ranges, vec![0..source.len() as u64]);
+    assert!(plan.copies.is_empty());
+    assert!(started.elapsed() < std::time::Duration::from_secs(10), "took {:?}", started.elapsed());
 }

@@ -273,6 +273,12 @@ static CATALOGUE: &[Case] = &[
         resume::delta_sends_changed_blocks
     ),
     case!(
+        "delta_after_an_insertion",
+        "delta transfer finds the older version's blocks that bytes inserted before them moved",
+        [Resume],
+        resume::delta_after_an_insertion
+    ),
+    case!(
         "sparse_file_keeps_its_holes",
         "a sparse file lands equal to the source and its holes stay holes",
         [Resume],

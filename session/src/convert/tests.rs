@@ -179,6 +179,12 @@ fn resume_headers_options_and_events_round_trip() {
     let back = header_from_pb(header_to_pb(&h)).unwrap();
     assert_eq!(back, h);
     assert_eq!(back.resume.unwrap().hashes()[3], [4; 32]);
+    // A delta map's weak checksums travel too.
+    let weak = vec![1, 0xdead_beef, 3, u32::MAX];
+    let h = FileHeader { resume: Some(std::sync::Arc::new(map.with_weak(weak.clone()).unwrap())), ..h };
+    let back = header_from_pb(header_to_pb(&h)).unwrap();
+    assert_eq!(back.resume.as_deref().unwrap().weak(), weak);
+    assert_eq!(back, h);
     let o = TransferOptions::new().resume(true);
     assert!(options_from_pb(Some(options_to_pb(&o))).resume);
     assert!(!options_from_pb(Some(options_to_pb(&TransferOptions::new()))).resume);
@@ -193,9 +199,13 @@ fn refuses_malformed_block_maps() {
     ragged.hashes = Bytes::from(vec![0u8; 33]);
     let mut short = good.clone();
     short.partial_len = 3 << 20;
-    let mut odd = good;
+    let mut odd = good.clone();
     odd.block_size = 1000;
-    for bad in [ragged, short, odd] {
+    let mut ragged_weak = good.clone();
+    ragged_weak.weak = Bytes::from(vec![0u8; 5]);
+    let mut more_weak = good;
+    more_weak.weak = Bytes::from(vec![0u8; 8]);
+    for bad in [ragged, short, odd, ragged_weak, more_weak] {
         let h = pb::Header { kind: pb::Kind::File as i32, resume: Some(bad), ..Default::default() };
         assert_eq!(header_from_pb(h).unwrap_err().kind(), ErrorKind::Protocol);
     }

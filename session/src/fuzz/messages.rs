@@ -31,33 +31,37 @@ fn pb_xattrs() -> impl Strategy<Value = Vec<pb::Xattr>> {
 /// Block maps: half consistent (a valid block size, one hash per block),
 /// half with any block size, length and number of hash bytes.
 fn pb_block_map() -> impl Strategy<Value = pb::BlockMap> {
-    let consistent = (prop_oneof![Just(4096u32), Just(1 << 20), Just(1 << 30)], 0u64..5)
-        .prop_flat_map(|(block_size, blocks)| {
+    let consistent = (prop_oneof![Just(4096u32), Just(1 << 20), Just(1 << 30)], 0u64..5, any::<bool>())
+        .prop_flat_map(|(block_size, blocks, weak)| {
             let bs = u64::from(block_size);
             let len = if blocks == 0 { Just(0).boxed() } else { ((blocks - 1) * bs + 1..=blocks * bs).boxed() };
-            (Just(block_size), len, Just(blocks))
+            (Just(block_size), len, Just(blocks), Just(weak))
         })
-        .prop_map(|(block_size, partial_len, blocks)| pb::BlockMap {
+        .prop_map(|(block_size, partial_len, blocks, weak)| pb::BlockMap {
             block_size,
             partial_len,
             hashes: vec![7u8; blocks as usize * 32].into(),
+            weak: vec![3u8; if weak { blocks as usize * 4 } else { 0 }].into(),
         });
     let any_map = (
         prop_oneof![any::<u32>(), Just(4096u32), Just(0)],
         prop_oneof![any::<u64>(), 0u64..20_000],
         proptest::collection::vec(any::<u8>(), 0..130),
+        proptest::collection::vec(any::<u8>(), 0..20),
     )
-        .prop_map(|(block_size, partial_len, hashes)| pb::BlockMap {
+        .prop_map(|(block_size, partial_len, hashes, weak)| pb::BlockMap {
             block_size,
             partial_len,
             hashes: hashes.into(),
+            weak: weak.into(),
         });
     prop_oneof![consistent, any_map]
 }
 
 /// Whether a wire block map is acceptable, stated independently of
 /// `BlockMap::new`: a power-of-two block size from 4 KiB to 1 GiB, whole
-/// 32-byte hashes, exactly one per block, at most 65,536 blocks.
+/// 32-byte hashes, exactly one per block, at most 65,536 blocks, and no
+/// weak checksums or exactly one 4-byte checksum per block.
 fn map_is_consistent(m: &pb::BlockMap) -> bool {
     let bs = u64::from(m.block_size);
     let blocks = if bs == 0 { u64::MAX } else { m.partial_len.div_ceil(bs) };
@@ -66,6 +70,7 @@ fn map_is_consistent(m: &pb::BlockMap) -> bool {
         && m.hashes.len().is_multiple_of(32)
         && blocks == (m.hashes.len() / 32) as u64
         && blocks <= 65_536
+        && (m.weak.is_empty() || m.weak.len() as u64 == blocks * 4)
 }
 
 pub(super) fn pb_header() -> impl Strategy<Value = pb::Header> {

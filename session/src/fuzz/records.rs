@@ -26,6 +26,8 @@ pub(super) fn pb_record() -> impl Strategy<Value = pb::PayloadRecord> {
         3 => pb_header().prop_map(Record::FileBegin),
         2 => proptest::collection::vec(any::<u8>(), 0..40).prop_map(|d| Record::Data(d.into())),
         2 => (0u64..80, 0u64..80).prop_map(|(offset, reused)| Record::FileRange(pb::FileRange { offset, reused })),
+        1 => (any::<u64>(), 0u64..80, prop_oneof![0u64..80, any::<u64>()])
+            .prop_map(|(to, from, len)| Record::FileCopy(pb::FileCopy { to, from, len })),
         1 => Just(Record::FileEnd(pb::FileEnd {})),
         1 => pb_failure().prop_map(Record::FileAbort),
         1 => (pb_header(), pb_failure()).prop_map(|(h, f)| Record::SourceFailed(pb::SourceFailed {

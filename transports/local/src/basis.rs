@@ -65,7 +65,13 @@ impl Basis {
             Some(file) => file,
             None => return Ok(None),
         };
-        Ok((Basis::of(&file)? == *self).then_some(file))
+        Ok(self.is(&file)?.then_some(file))
+    }
+
+    /// Whether `file` is still the older version that was hashed (same
+    /// identity, size and times: a write since changes its ctime).
+    pub(crate) fn is(&self, file: &File) -> io::Result<bool> {
+        Ok(Basis::of(file)? == *self)
     }
 }
 
@@ -96,7 +102,7 @@ pub(crate) fn open(at: &At, h: &FileHeader) -> io::Result<Option<(File, Basis)>>
 /// `None` when it was written to while it was read (not a version anything
 /// can be built on).
 pub(crate) fn map(file: &File, basis: &Basis) -> io::Result<Option<BlockMap>> {
-    let map = BlockMap::hash_blocks(file, BlockMap::delta_block_size(basis.len()), basis.len())?;
+    let map = BlockMap::hash_delta(file, BlockMap::delta_block_size(basis.len()), basis.len())?;
     Ok((Basis::of(file)? == *basis).then_some(map))
 }
 
@@ -131,7 +137,7 @@ impl Prepared {
         }
         let old = old.try_clone().ok()?;
         let spawned = std::thread::Builder::new().name("blit-delta-copy".into()).spawn(move || {
-            copy_prefix(&old, &part_file, len)?;
+            copy_range(&old, 0, &part_file, 0, len)?;
             part_file.set_len(size)?;
             Ok(part_file)
         });
@@ -162,15 +168,16 @@ impl Drop for Prepared {
     }
 }
 
-/// Copies the first `len` bytes of `src` to the same offsets of `dst`: with
-/// `copy_file_range` where the kernel can, else through a buffer.
-pub(crate) fn copy_prefix(src: &File, dst: &File, len: u64) -> io::Result<()> {
+/// Copies the `len` bytes at `from` of `src` to `to` of `dst`: with
+/// `copy_file_range` where the kernel can, else through a buffer. Neither
+/// file's position is used.
+pub(crate) fn copy_range(src: &File, from: u64, dst: &File, to: u64, len: u64) -> io::Result<()> {
     let mut done = 0u64;
     #[cfg(target_os = "linux")]
     while done < len {
         let step = (len - done).min(1 << 30) as usize;
-        let mut off_in = done as libc::loff_t;
-        let mut off_out = done as libc::loff_t;
+        let mut off_in = (from + done) as libc::loff_t;
+        let mut off_out = (to + done) as libc::loff_t;
         // SAFETY: both descriptors are borrowed open files for the call; the
         // offsets are locals the call updates.
         let n = unsafe { libc::copy_file_range(src.as_raw_fd(), &mut off_in, dst.as_raw_fd(), &mut off_out, step, 0) };
@@ -186,11 +193,11 @@ pub(crate) fn copy_prefix(src: &File, dst: &File, len: u64) -> io::Result<()> {
             },
         }
     }
-    let mut buf = vec![0u8; crate::meta::BUF_SIZE];
+    let mut buf = vec![0u8; crate::meta::BUF_SIZE.min(len.saturating_sub(done) as usize)];
     while done < len {
         let want = (len - done).min(buf.len() as u64) as usize;
-        src.read_exact_at(&mut buf[..want], done)?;
-        dst.write_all_at(&buf[..want], done)?;
+        src.read_exact_at(&mut buf[..want], from + done)?;
+        dst.write_all_at(&buf[..want], to + done)?;
         done += want as u64;
     }
     Ok(())

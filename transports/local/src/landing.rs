@@ -253,10 +253,11 @@ struct LocalLandingFile {
     flush: Arc<Flush>,
     /// `--verify`: the hash its content must have before it is named.
     verify: Option<[u8; 32]>,
-    /// A delta: the older version it was built on, held open past the
-    /// rename, so that freeing the replaced file (its blocks and cached
-    /// pages: half a second for 1 GiB) happens after, on another thread.
-    older: Option<File>,
+    /// A delta: the older version it is built on (see `build`), held open
+    /// past the rename, so that freeing the replaced file (its blocks and
+    /// cached pages: half a second for 1 GiB) happens after, on another
+    /// thread.
+    older: Option<build::Older>,
 }
 
 /// What a header asks beyond mode and mtime (only when it asks anything, so
@@ -286,6 +287,11 @@ impl LandingFile for LocalLandingFile {
     }
 
     fn commit(mut self: Box<Self>) -> Result<()> {
+        if let Err(e) = self.check_older() {
+            // Not a partial copy worth resuming either.
+            self.part = false;
+            return Err(e);
+        }
         if let Some(want) = self.verify.take() {
             let same = verify::matches(&self.file, &want)
                 .map_err(|e| Error::io("read back (--verify)", self.target.display(), e))?;
@@ -359,6 +365,10 @@ impl LandingFile for LocalLandingFile {
 
     fn shown(&self) -> Option<String> {
         Some(self.target.display().to_string())
+    }
+
+    fn copy_from_older(&mut self, from: u64, to: u64, len: u64) -> Result<()> {
+        self.copy_older(from, to, len)
     }
 }
 

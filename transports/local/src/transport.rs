@@ -38,6 +38,7 @@ const STOP_POLL: Duration = Duration::from_millis(50);
 enum Record {
     File(FileHeader),
     Range { offset: u64, reused: u64 },
+    Copy { to: u64, from: u64, len: u64 },
     Body { file: Arc<File>, offset: u64, len: u64 },
     End,
     Abort(Error),
@@ -58,6 +59,15 @@ impl RecordWriter for Parcel {
 
     fn range(&mut self, offset: u64, reused: u64) -> Result<()> {
         self.0.push(Record::Range { offset, reused });
+        Ok(())
+    }
+
+    fn carries_copies(&self) -> bool {
+        true
+    }
+
+    fn copy(&mut self, to: u64, from: u64, len: u64) -> Result<()> {
+        self.0.push(Record::Copy { to, from, len });
         Ok(())
     }
 
@@ -239,6 +249,7 @@ fn land(lander: &mut Lander, record: Record, zero_copy: &AtomicBool, buf: &mut V
     match record {
         Record::File(header) => lander.file(header),
         Record::Range { offset, reused } => lander.range(offset, reused),
+        Record::Copy { to, from, len } => lander.copy(to, from, len),
         Record::Body { file, offset, len } => {
             lander.fill(len, |incoming, at| copy::copy_at(&file, offset, incoming, at, len, zero_copy, buf)).map(drop)
         }

@@ -13,7 +13,12 @@
 //! A file the destination resumes (`ResumeRange` records) begins through
 //! [`Landing::resume`] over its partial copy: its ranges add up to the size
 //! less the bytes it keeps, and a file with nothing to send arrives as one
-//! empty range.
+//! empty range. A delta file may also carry `Copy` records (on any
+//! connection, before or after its ranges; the first record of either kind
+//! begins the landing): each copy is made within the older version
+//! ([`Incoming::copy`]) and counts toward the file's completion like a
+//! range, so the file is committed only once its ranges and its copies
+//! (every record states their total) are all in.
 
 use crate::inbound::protocol;
 use blit_api::{keep_going, Error, FileHeader, Incoming, Landing, Result};
@@ -38,6 +43,8 @@ pub(crate) struct Span {
     pub(crate) len: u64,
     /// For a resumed file: the bytes the destination keeps.
     pub(crate) reused: Option<u64>,
+    /// Of those, the bytes its `Copy` records copy, all together.
+    pub(crate) copied: u64,
 }
 
 /// One file being assembled.
@@ -46,6 +53,8 @@ pub(crate) struct Entry {
     header: FileHeader,
     /// For a resumed file: the bytes kept from the partial copy.
     reused: Option<u64>,
+    /// Of those, the bytes copied within the older version.
+    copied: u64,
     /// A duplicate of the landing file's descriptor, for positional writes.
     file: Option<File>,
     state: Mutex<State>,
@@ -66,11 +75,12 @@ impl Assembly {
     /// A range of file `id` begins: checks it against the file's header and
     /// begins the landing when it is the file's first range.
     pub(crate) fn begin(&self, span: Span, header: FileHeader, landing: &Landing, peer: &str) -> Result<Arc<Entry>> {
-        let Span { id, reused, .. } = span;
+        let Span { id, reused, copied, .. } = span;
         let mut files = lock(&self.files);
         let entry = match files.get(&id) {
             Some(entry) => {
-                if entry.header.size != header.size || entry.header.path != header.path || entry.reused != reused {
+                let same = entry.reused == reused && entry.copied == copied;
+                if entry.header.size != header.size || entry.header.path != header.path || !same {
                     return Err(protocol(peer, format!("ranges of file {id} with different headers")));
                 }
                 entry.clone()
@@ -94,7 +104,7 @@ impl Assembly {
                     Err(e) => (None, None, keep_going(Err(e))),
                 };
                 let state = Mutex::new(State { incoming, accounted: 0 });
-                let entry = Arc::new(Entry { header, reused, file, state });
+                let entry = Arc::new(Entry { header, reused, copied, file, state });
                 files.insert(id, entry.clone());
                 failed?;
                 entry
@@ -121,6 +131,24 @@ impl Assembly {
         }
     }
 
+    /// Makes `copies` within the older version the file is built on. A
+    /// copy the landing refuses fails the file once (and a volume error
+    /// stops the transfer); the copies are counted by [`Assembly::end`]
+    /// either way.
+    pub(crate) fn copy(entry: &Entry, copies: &[blit_api::BlockCopy]) -> Result<()> {
+        let mut state = lock(&entry.state);
+        for c in copies {
+            let Some(incoming) = state.incoming.as_mut() else { return Ok(()) };
+            if let Err(e) = incoming.copy(c.from, c.to, c.len) {
+                if let Some(incoming) = state.incoming.take() {
+                    incoming.fail(&e);
+                }
+                return keep_going(Err(e));
+            }
+        }
+        Ok(())
+    }
+
     /// A write failed: fails the file once (and stops the transfer on a
     /// volume error).
     pub(crate) fn write_failed(entry: &Entry, e: std::io::Error) -> Result<()> {
@@ -131,13 +159,15 @@ impl Assembly {
         keep_going(Err(e))
     }
 
-    /// A range of `len` bytes ended: landed (`abort` is `None`) or aborted
-    /// by the source. Commits or fails the file once all its ranges are in.
+    /// A range of `len` bytes (or copies of `len` bytes in all) ended:
+    /// landed (`abort` is `None`) or aborted by the source. Commits or fails
+    /// the file once all its ranges and copies are in.
     pub(crate) fn end(&self, id: u64, entry: &Entry, len: u64, abort: Option<Error>, peer: &str) -> Result<()> {
         let done = {
             let mut state = lock(&entry.state);
-            state.accounted += len;
-            let expected = entry.header.size - entry.reused.unwrap_or(0).min(entry.header.size);
+            state.accounted = state.accounted.saturating_add(len);
+            // `Dec::range_header` and `copy_header` checked copied <= reused <= size.
+            let expected = entry.header.size - entry.reused.unwrap_or(0) + entry.copied;
             if state.accounted > expected {
                 return Err(protocol(peer, format!("overlapping ranges of {}", entry.header.path)));
             }

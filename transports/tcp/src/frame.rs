@@ -68,10 +68,16 @@ pub enum Tag {
     /// This connection carries nothing more.
     Done = 12,
     /// A range of a file the destination resumes: id, offset, length, the
-    /// bytes the destination keeps from its partial copy, header; then
-    /// `Data`*, then `End` or `Abort`. The length may be 0 (nothing to send:
-    /// the range at the file's end commits it).
+    /// bytes the destination keeps from its partial copy or older version
+    /// (in place or copied), the bytes of those it copies within the older
+    /// version (`Copy` records), header; then `Data`*, then `End` or
+    /// `Abort`. The length may be 0 (nothing to send: the range at the
+    /// file's end commits it).
     ResumeRange = 13,
+    /// Copies within the older version a delta file is built on: id, the
+    /// bytes kept and copied (as in `ResumeRange`), a count and that many
+    /// (to, from, length) triples, header. No data follows.
+    Copy = 14,
 }
 
 impl Tag {
@@ -91,6 +97,7 @@ impl Tag {
             11 => KeepAlive,
             12 => Done,
             13 => ResumeRange,
+            14 => Copy,
             _ => return None,
         })
     }
@@ -142,9 +149,14 @@ pub fn decode_record_header(bytes: &[u8]) -> Result<Prefix> {
             (flags == 0 || flags == FLAG_ZERO_COPY || flags == FLAG_ZSTD, header_ok, data_ok)
         }
         Tag::Probe => (flags == 0, header_len == 0, data_len <= MAX_CHUNK as u64),
-        Tag::Tuned | Tag::File | Tag::Range | Tag::ResumeRange | Tag::Shard | Tag::Abort | Tag::SourceFailed => {
-            (flags == 0, header_len > 0, data_len == 0)
-        }
+        Tag::Tuned
+        | Tag::File
+        | Tag::Range
+        | Tag::ResumeRange
+        | Tag::Copy
+        | Tag::Shard
+        | Tag::Abort
+        | Tag::SourceFailed => (flags == 0, header_len > 0, data_len == 0),
         Tag::End | Tag::ProbeEnd | Tag::KeepAlive | Tag::Done => (flags == 0, header_len == 0, data_len == 0),
     };
     if !flags_ok {
@@ -178,6 +190,28 @@ pub struct RangeHeader {
     pub len: u64,
     /// For a resumed file (`ResumeRange`): the bytes the destination keeps.
     pub reused: Option<u64>,
+    /// Of those, the bytes copied within the older version (0 for a
+    /// `Range`).
+    pub copied: u64,
+    /// The file's header.
+    pub file: FileHeader,
+}
+
+/// Most copies one `Copy` record carries (12 KiB of its header).
+pub const MAX_COPIES_PER_RECORD: usize = 512;
+
+/// The header of a `Copy` record, decoded and checked by [`copy_header`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CopyHeader {
+    /// The file's id within the transfer.
+    pub id: u64,
+    /// The bytes the destination keeps (in place or copied).
+    pub reused: u64,
+    /// Of those, the bytes copied within the older version, in every
+    /// `Copy` record of the file together.
+    pub copied: u64,
+    /// The copies this record carries, each inside the file.
+    pub copies: Vec<blit_api::BlockCopy>,
     /// The file's header.
     pub file: FileHeader,
 }
@@ -191,15 +225,48 @@ pub use blit_api::wire::{Dec, Enc};
 /// byte kept) has an empty range.
 pub fn range_header(d: &mut Dec<'_>, resumed: bool) -> Result<RangeHeader> {
     let (id, offset, len) = (d.u64()?, d.u64()?, d.u64()?);
-    let reused = if resumed { Some(d.u64()?) } else { None };
+    let (reused, copied) = if resumed { (Some(d.u64()?), d.u64()?) } else { (None, 0) };
     let file = d.file_header()?;
     let size = file.size;
     let inside = offset.checked_add(len).is_some_and(|end| end <= size);
-    if !inside || reused.is_some_and(|r| r > size) || (len == 0 && reused != Some(size)) {
-        let kept = reused.map(|r| format!(", {r} kept")).unwrap_or_default();
+    if !inside || reused.is_some_and(|r| r > size || copied > r) || (len == 0 && reused != Some(size)) {
+        let kept = reused.map(|r| format!(", {r} kept, {copied} copied")).unwrap_or_default();
         return Err(bad(format!("a range {offset}+{len} outside {} ({size} bytes{kept})", file.path)));
     }
-    Ok(RangeHeader { id, offset, len, reused, file })
+    Ok(RangeHeader { id, offset, len, reused, copied, file })
+}
+
+/// Reads the header of a `Copy` record: id, bytes kept, bytes copied, the
+/// count of copies and each (to, from, length), the file's header. The
+/// kept bytes must not exceed the file, the copied ones the kept ones, and
+/// each copy must lie inside the file (the destination checks the older
+/// version's side). At most [`MAX_COPIES_PER_RECORD`] copies, each with
+/// bytes.
+pub fn copy_header(d: &mut Dec<'_>) -> Result<CopyHeader> {
+    let (id, reused, copied, count) = (d.u64()?, d.u64()?, d.u64()?, d.u32()? as usize);
+    if count == 0 || count > MAX_COPIES_PER_RECORD {
+        return Err(bad(format!("a Copy record of {count} copies")));
+    }
+    let mut copies = Vec::with_capacity(count);
+    for _ in 0..count {
+        copies.push(blit_api::BlockCopy { to: d.u64()?, from: d.u64()?, len: d.u64()? });
+    }
+    let file = d.file_header()?;
+    let size = file.size;
+    let fits = |c: &blit_api::BlockCopy| c.len > 0 && c.to.checked_add(c.len).is_some_and(|end| end <= size);
+    if reused > size || copied > reused || !copies.iter().all(fits) {
+        return Err(bad(format!("copies outside {} ({size} bytes, {reused} kept, {copied} copied)", file.path)));
+    }
+    Ok(CopyHeader { id, reused, copied, copies, file })
+}
+
+/// Encodes the header of a `Copy` record (see [`copy_header`]).
+pub fn encode_copies(enc: &mut Enc, id: u64, kept: (u64, u64), copies: &[blit_api::BlockCopy], file: &FileHeader) {
+    enc.u64(id).u64(kept.0).u64(kept.1).u32(copies.len() as u32);
+    for c in copies {
+        enc.u64(c.to).u64(c.from).u64(c.len);
+    }
+    enc.file_header(file);
 }
 
 #[cfg(test)]

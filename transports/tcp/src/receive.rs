@@ -4,7 +4,8 @@
 //!
 //! A whole file is written as its pieces arrive; a shard's tar stream is
 //! landed entry by entry by `blit_shard::land_shard`; ranges of a large
-//! file go through the shared [`Assembly`]. Every path is validated when its
+//! file, and a delta file's copies within its older version, go through the
+//! shared [`Assembly`]. Every path is validated when its
 //! header is decoded, and a shard may hold regular files only.
 //!
 //! A per-file failure is reported and the file's remaining bytes are
@@ -107,8 +108,17 @@ fn serve(conn: &mut Conn, assembly: &Assembly, ctx: &Receiving<'_>) -> Result<()
             tag @ (crate::frame::Tag::Range | crate::frame::Tag::ResumeRange) => {
                 let resumed = tag == crate::frame::Tag::ResumeRange;
                 let r = crate::frame::range_header(&mut conn.header(), resumed).map_err(|e| bad(conn, e))?;
-                let span = Span { id: r.id, offset: r.offset, len: r.len, reused: r.reused };
+                let span = Span { id: r.id, offset: r.offset, len: r.len, reused: r.reused, copied: r.copied };
                 land_range(conn, assembly, span, r.file, ctx)?;
+            }
+            crate::frame::Tag::Copy => {
+                let c = crate::frame::copy_header(&mut conn.header()).map_err(|e| bad(conn, e))?;
+                // Saturating: more than the file holds is refused by `end`.
+                let len = c.copies.iter().fold(0u64, |all, c| all.saturating_add(c.len));
+                let span = Span { id: c.id, offset: 0, len, reused: Some(c.reused), copied: c.copied };
+                let entry = assembly.begin(span, c.file, ctx.landing, conn.peer())?;
+                Assembly::copy(&entry, &c.copies)?;
+                assembly.end(c.id, &entry, len, None, conn.peer())?;
             }
             crate::frame::Tag::Shard => land_shard(conn, ctx)?,
             other => return Err(protocol(conn.peer(), format!("a {other:?} record outside a file"))),

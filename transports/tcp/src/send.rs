@@ -15,7 +15,7 @@
 //! every connection is shut down, so blocked workers and the receiver fail
 //! fast.
 
-use crate::frame::{Enc, Tag};
+use crate::frame::{encode_copies, Enc, Tag, MAX_COPIES_PER_RECORD};
 use crate::link::Link;
 use crate::out::Out;
 use crate::probe::{self, Choice};
@@ -24,8 +24,8 @@ use crate::shard::send_shard;
 use crate::shared::{gone, no_connections, Sending, Tuning};
 use crate::whole::{finish, Records};
 use blit_api::{
-    send_file, send_source, Error, ErrorKind, FileHeader, PayloadPlan, PlanReceiver, RecordWriter, Result, SourceFile,
-    SPARSE_MIN,
+    send_file, send_source, BlockCopy, Error, ErrorKind, FileHeader, PayloadPlan, PlanReceiver, RecordWriter, Result,
+    SourceFile, SPARSE_MIN,
 };
 use blit_planner::ranges::range_size;
 use crossbeam_channel::{Receiver, RecvTimeoutError, Sender};
@@ -37,13 +37,21 @@ enum Work {
     File(FileHeader),
     Opened(SourceFile),
     Shard(Vec<FileHeader>),
-    /// A range of a large file; `reused` is set for a file the destination
-    /// resumes (every range of it says how many bytes it keeps).
+    /// A range of a large file; `kept` is set for a file the destination
+    /// resumes (every range of it says how many bytes it keeps, and how
+    /// many of those it copies within the older version).
     Range {
         file: Arc<OpenFile>,
         offset: u64,
         len: u64,
-        reused: Option<u64>,
+        kept: Option<(u64, u64)>,
+    },
+    /// Copies within the older version a delta file is built on (at most
+    /// [`MAX_COPIES_PER_RECORD`]), and the file's `kept` as in its ranges.
+    Copies {
+        file: Arc<OpenFile>,
+        kept: (u64, u64),
+        copies: Vec<BlockCopy>,
     },
     Failed(FileHeader, Error),
 }
@@ -202,13 +210,13 @@ fn cut(
     file: &Arc<OpenFile>,
     span: std::ops::Range<u64>,
     range: u64,
-    reused: Option<u64>,
+    kept: Option<(u64, u64)>,
     send: &dyn Fn(Work) -> Result<()>,
 ) -> Result<()> {
     let mut offset = span.start;
     while offset < span.end {
         let len = range.min(span.end - offset);
-        send(Work::Range { file: file.clone(), offset, len, reused })?;
+        send(Work::Range { file: file.clone(), offset, len, kept })?;
         offset += len;
     }
     Ok(())
@@ -231,9 +239,10 @@ fn send_resumed(
     }
 }
 
-/// Sends the ranges of `plan`, cut to the usual range size, as
-/// `ResumeRange` records with the bytes not sent; a file with nothing to
-/// send still gets one empty range, which commits it.
+/// Sends the copies of `plan` as `Copy` records (several to a record),
+/// then its ranges, cut to the usual range size, as `ResumeRange` records,
+/// each with the bytes not sent and the bytes copied; a file with nothing
+/// to send or copy still gets one empty range, which commits it.
 fn send_planned(
     source: SourceFile,
     plan: blit_api::ResumePlan,
@@ -246,11 +255,14 @@ fn send_planned(
     let planned = ctx.config.range_size.or_else(|| range_size(size, streams.max(2) as u32));
     let range = planned.filter(|r| size > *r).unwrap_or(size.max(1));
     let file = Arc::new(OpenFile { source, id });
-    let reused = Some(plan.reused);
-    if plan.ranges.is_empty() {
-        return send(Work::Range { file, offset: size, len: 0, reused });
+    let kept = (plan.reused, plan.copies.iter().map(|c| c.len).sum());
+    for copies in plan.copies.chunks(MAX_COPIES_PER_RECORD) {
+        send(Work::Copies { file: file.clone(), kept, copies: copies.to_vec() })?;
     }
-    plan.ranges.into_iter().try_for_each(|r| cut(&file, r, range, reused, send))
+    if plan.ranges.is_empty() && plan.copies.is_empty() {
+        return send(Work::Range { file, offset: size, len: 0, kept: Some(kept) });
+    }
+    plan.ranges.into_iter().try_for_each(|r| cut(&file, r, range, Some(kept), send))
 }
 
 /// The `Tuned` record announcing `tuning`.
@@ -328,11 +340,15 @@ fn worker(conn: Conn<'_>, rx: &Receiver<Work>, ctx: &Sending<'_>) -> Result<()> 
                 let chunk = out.chunk();
                 send_shard(&mut out, headers, ctx.reader, chunk, ctx.peer)?
             }
-            Work::Range { file, offset, len, reused } => {
+            Work::Copies { file, kept, copies } => {
+                encode_copies(&mut header, file.id, kept, &copies, &file.source.header);
+                out.record(Tag::Copy, &header.0).map_err(io)?;
+            }
+            Work::Range { file, offset, len, kept } => {
                 header.u64(file.id).u64(offset).u64(len);
-                let tag = match reused {
-                    Some(reused) => {
-                        header.u64(reused);
+                let tag = match kept {
+                    Some((reused, copied)) => {
+                        header.u64(reused).u64(copied);
                         Tag::ResumeRange
                     }
                     None => Tag::Range,

@@ -1,10 +1,11 @@
 //! Delta transfer: landing a file built on the older version at its name
 //! (see `basis`).
 
-use super::{create_error, create_part, create_temp, refused, Staged};
-use crate::basis::{copy_prefix, Basis, Prepared};
+use super::{create_error, create_part, create_temp, refused, LocalLandingFile, Staged};
+use crate::basis::{copy_range, Basis, Prepared};
 use crate::LocalDestination;
 use blit_api::{Error, FileHeader, LandingFile, Result};
+use std::fs::File;
 use std::path::PathBuf;
 
 impl LocalDestination {
@@ -23,11 +24,10 @@ impl LocalDestination {
         reused: u64,
         target: PathBuf,
     ) -> Result<Box<dyn LandingFile>> {
-        if reused > basis.len().min(header.size) {
-            return Err(refused(
-                &target,
-                format!("the source reuses {reused} bytes of an older version of {}", basis.len()),
-            ));
+        // Copies within the older version (`copy_from_older`) may reuse
+        // more than it holds (a block repeated); never more than the file.
+        if reused > header.size {
+            return Err(refused(&target, format!("the source reuses {reused} bytes of a file of {}", header.size)));
         }
         let (dir, name) = self.parent_of(header, &target)?;
         let ready = match prepared.map(Prepared::take) {
@@ -60,12 +60,54 @@ impl LocalDestination {
                 refused(&landing.target, "the file changed at the destination while it was being compared".into())
             })?;
         if !copied {
-            copy_prefix(&old, &landing.file, basis.len().min(header.size))
+            copy_range(&old, 0, &landing.file, 0, basis.len().min(header.size))
                 .and_then(|()| landing.file.set_len(header.size))
                 .map_err(|e| Error::io("copy the older version of", landing.target.display(), e))?;
         }
         landing.part = part;
-        landing.older = Some(old);
+        landing.older = Some(Older { file: old, basis, copied: false });
         Ok(Box::new(landing))
+    }
+}
+
+/// The older version a delta file is built on, open for the copies the
+/// source sends ([`LandingFile::copy_from_older`]).
+#[derive(Debug)]
+pub(super) struct Older {
+    file: File,
+    basis: Basis,
+    /// A copy was made from it: on commit it must still be the version
+    /// that was hashed.
+    copied: bool,
+}
+
+impl LocalLandingFile {
+    /// Copies `len` bytes at `from` of the older version to `to` (see
+    /// [`LandingFile::copy_from_older`]); refuses a copy from beyond its
+    /// end, and any copy for a file not built on an older version.
+    pub(super) fn copy_older(&mut self, from: u64, to: u64, len: u64) -> Result<()> {
+        let Some(older) = self.older.as_mut() else {
+            return Err(refused(&self.target, "a copy within an older version for a file built on none".into()));
+        };
+        if from.checked_add(len).is_none_or(|end| end > older.basis.len()) {
+            let why = format!("a copy of {len} bytes at {from} of an older version of {}", older.basis.len());
+            return Err(refused(&self.target, why));
+        }
+        older.copied = true;
+        copy_range(&older.file, from, &self.file, to, len)
+            .map_err(|e| Error::io("copy within the older version of", self.target.display(), e))
+    }
+
+    /// Before commit: an older version copies were made from must still be
+    /// the one that was hashed (a write since could have torn them).
+    pub(super) fn check_older(&self) -> Result<()> {
+        let Some(older) = self.older.as_ref().filter(|o| o.copied) else { return Ok(()) };
+        match older.basis.is(&older.file) {
+            Ok(true) => Ok(()),
+            Ok(false) => {
+                Err(refused(&self.target, "the file changed at the destination while it was being built".into()))
+            }
+            Err(e) => Err(Error::io("read metadata of the older version of", self.target.display(), e)),
+        }
     }
 }

@@ -298,15 +298,53 @@ fn a_delta_refuses_an_old_version_that_changed_or_a_peer_that_reuses_too_much() 
     std::os::unix::fs::symlink(dir.path().join("elsewhere"), dir.path().join("f")).unwrap();
     assert!(dest.resume(&h, 0).is_err(), "a symlink at the name is never built on");
     std::fs::remove_file(dir.path().join("f")).unwrap();
-    // A source that claims to reuse more than the old version holds.
+    // A source that claims to reuse more than the file holds (copies
+    // within the old version may reuse more than the old version holds).
     let (h, _) = offer_basis(&dest, dir.path(), size);
-    let e = dest.resume(&h, old.len() as u64 + 1).unwrap_err();
+    let e = dest.resume(&h, size + 1).unwrap_err();
     assert!(e.message().contains("reuses"), "{e}");
+    assert!(old.len() as u64 + 1 < size);
     // Nothing offered: a new file whose unsent bytes are holes.
     let landing = dest.resume(&h, 0).unwrap();
     assert!(landing.holes());
     landing.discard();
     assert!(temps(dir.path()).is_empty(), "no temporary file is left: {:?}", temps(dir.path()));
+}
+
+#[test]
+fn a_delta_copies_within_the_old_version_and_refuses_copies_that_do_not_fit() {
+    let dir = tempfile::tempdir().unwrap();
+    let dest = LocalDestination::new(dir.path().to_path_buf());
+    let size = blit_api::DELTA_MIN + 10;
+    let (h, old) = offer_basis(&dest, dir.path(), size);
+    let len = old.len() as u64;
+    let mut landing = dest.resume(&h, len - 7).unwrap();
+    // The old version's first 10 bytes, again at its end.
+    landing.copy_from_older(0, len, 10).unwrap();
+    for (from, to, n) in [(len - 5, 0, 6), (u64::MAX, 0, 2), (1, 0, u64::MAX)] {
+        let e = landing.copy_from_older(from, to, n).unwrap_err();
+        assert_eq!(e.kind(), ErrorKind::Protocol, "{from}+{n}: {e}");
+    }
+    landing.commit().unwrap();
+    let mut want = old.clone();
+    want.extend_from_slice(&old[..10]);
+    assert!(std::fs::read(dir.path().join("f")).unwrap() == want, "the copy landed at its offset");
+    // A new file, and a landing with holes, are built on nothing.
+    let mut plain = dest.begin(&header("g", FileKind::File, 10, 2, 0o600)).unwrap();
+    let e = plain.copy_from_older(0, 0, 1).unwrap_err();
+    assert!(e.kind() == ErrorKind::Protocol && e.message().contains("older version"), "{e}");
+    plain.discard();
+    let mut holes = dest.resume(&header("g", FileKind::File, 10, 2, 0o600), 5).unwrap();
+    assert_eq!(holes.copy_from_older(0, 0, 1).unwrap_err().kind(), ErrorKind::Protocol);
+    holes.discard();
+    // The old version written to after a copy: the new one is not named.
+    let (h, _) = offer_basis(&dest, dir.path(), size);
+    let mut landing = dest.resume(&h, len - 7).unwrap();
+    landing.copy_from_older(0, 3, 10).unwrap();
+    std::fs::OpenOptions::new().write(true).open(dir.path().join("f")).unwrap().write_all_at(b"zz", 9).unwrap();
+    let e = landing.commit().unwrap_err();
+    assert!(e.message().contains("changed at the destination"), "{e}");
+    assert!(temps(dir.path()).is_empty(), "{:?}", temps(dir.path()));
 }
 
 #[test]

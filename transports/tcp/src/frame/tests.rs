@@ -97,12 +97,12 @@ fn any_file_header() -> impl Strategy<Value = FileHeader> {
 }
 
 /// A range header as the sender writes it (`send.rs`): id, offset, length,
-/// the bytes kept for a `ResumeRange`, the file's header.
+/// the bytes kept and copied (none) for a `ResumeRange`, the file's header.
 fn encode_range(id: u64, offset: u64, len: u64, reused: Option<u64>, h: &FileHeader) -> Vec<u8> {
     let mut enc = Enc::default();
     enc.u64(id).u64(offset).u64(len);
     if let Some(reused) = reused {
-        enc.u64(reused);
+        enc.u64(reused).u64(0);
     }
     enc.file_header(h);
     enc.0
@@ -177,7 +177,7 @@ proptest! {
         let bytes = encode_range(id, offset, len, reused, &h);
         let decoded = range_header(&mut Dec(&bytes), reused.is_some());
         if range_fits(offset, len, reused, h.size) {
-            let want = RangeHeader { id, offset, len, reused, file: h };
+            let want = RangeHeader { id, offset, len, reused, copied: 0, file: h };
             prop_assert_eq!(decoded.unwrap(), want);
         } else {
             let e = decoded.unwrap_err();
@@ -189,6 +189,7 @@ proptest! {
         for resumed in [false, true] {
             if let Ok(r) = range_header(&mut Dec(&mutated), resumed) {
                 prop_assert!(range_fits(r.offset, r.len, r.reused, r.file.size));
+                prop_assert!(r.copied <= r.reused.unwrap_or(0), "{:?}", r);
                 prop_assert_eq!(r.reused.is_some(), resumed);
                 check_decoded(&r.file);
             }
@@ -206,7 +207,7 @@ proptest! {
         bytes[0] = tag;
         if let Ok(p) = decode_record_header(&bytes) {
             prop_assert!(p.header_len <= MAX_HEADER_LEN && p.data_len <= MAX_DATA_LEN);
-            if matches!(p.tag, Tag::Range | Tag::ResumeRange | Tag::File) {
+            if matches!(p.tag, Tag::Range | Tag::ResumeRange | Tag::Copy | Tag::File) {
                 prop_assert!(p.flags == 0 && p.header_len > 0 && p.data_len == 0, "{:?}", p);
             }
         }
@@ -241,4 +242,46 @@ fn the_frame_strategies_reach_owners_xattrs_and_resume_ranges() {
         let e = range_header(&mut Dec(&encode_range(1, offset, len, reused, &header("big/f", 10))), reused.is_some());
         assert!(e.unwrap_err().to_string().contains("outside big/f (10 bytes"), "{offset}+{len} {reused:?}");
     }
+}
+
+#[test]
+fn copy_headers_round_trip_and_refuse_copies_that_do_not_fit() {
+    let h = header("big/f", 100);
+    let copy = |to, from, len| blit_api::BlockCopy { to, from, len };
+    let encode = |kept: (u64, u64), copies: &[blit_api::BlockCopy]| {
+        let mut enc = Enc::default();
+        encode_copies(&mut enc, 7, kept, copies, &h);
+        enc.0
+    };
+    let copies = [copy(0, 50, 10), copy(90, 0, 10)];
+    let got = copy_header(&mut Dec(&encode((30, 20), &copies))).unwrap();
+    let want = CopyHeader { id: 7, reused: 30, copied: 20, copies: copies.to_vec(), file: h.clone() };
+    assert_eq!(got, want);
+    // Past the end, overflowing, empty, more copied than kept, more kept
+    // than the file: each names the file.
+    for (kept, c) in [
+        ((30, 20), copy(91, 0, 10)),
+        ((30, 20), copy(u64::MAX, 0, 2)),
+        ((30, 20), copy(0, 0, 0)),
+        ((30, 31), copy(0, 0, 1)),
+        ((101, 20), copy(0, 0, 1)),
+    ] {
+        let e = copy_header(&mut Dec(&encode(kept, &[c]))).unwrap_err();
+        assert!(e.to_string().contains("outside big/f (100 bytes"), "{kept:?} {c:?}: {e}");
+    }
+    // No copies, or more than a record may hold.
+    assert!(copy_header(&mut Dec(&encode((30, 20), &[]))).is_err());
+    let many = vec![copy(0, 0, 1); MAX_COPIES_PER_RECORD + 1];
+    assert!(copy_header(&mut Dec(&encode((100, 100), &many))).is_err());
+    // A count larger than the bytes that follow is a short header, not an
+    // allocation.
+    let mut lying = Enc::default();
+    lying.u64(7).u64(30).u64(20).u32(MAX_COPIES_PER_RECORD as u32);
+    assert!(copy_header(&mut Dec(&lying.0)).is_err());
+    // A ResumeRange copying more than it keeps.
+    let mut enc = Enc::default();
+    enc.u64(1).u64(0).u64(5).u64(30).u64(31).file_header(&h);
+    assert!(range_header(&mut Dec(&enc.0), true).is_err());
+    assert_eq!(decode_record_header(&encode_prefix(Tag::Copy, 0, 60, 0)).unwrap().tag, Tag::Copy);
+    assert!(decode_record_header(&encode_prefix(Tag::Copy, 0, 60, 1)).is_err());
 }

@@ -1,0 +1,317 @@
+//! Shift-tolerant matching: finding the blocks of the destination's older
+//! version at any offset of the source's file, as rsync does.
+//!
+//! The judge sends a weak rolling checksum of each block beside its BLAKE3
+//! ([`BlockMap::hash_delta`]). Inside each run of bytes the aligned compare
+//! found different, the source slides a window of one block over its file:
+//! the window's weak sum moves by one byte in constant time ([`Rolling`]),
+//! is looked up in a table of the map's weak sums, and a hit is confirmed by
+//! the window's BLAKE3. A confirmed window becomes a copy within the old
+//! version ([`BlockCopy`]) and the window jumps a whole block; otherwise it
+//! moves one byte. What no window covers is sent as data.
+//!
+//! Everything is bounded by this side, whatever the map says: the file is
+//! read through two cursors of [`CURSOR`] bytes each (never a whole run or
+//! block), the table holds at most [`CANDIDATES`] distinct blocks per weak
+//! sum, windows whose weak sum matched but whose BLAKE3 did not may hash at
+//! most about the file's size (a map built to collide costs a second read,
+//! not a read per byte), and a plan holds at most [`MAX_COPIES`] copies;
+//! past a bound the rest is sent as data.
+
+use super::{strong, BlockCopy, BlockMap, ResumePlan};
+use std::collections::HashMap;
+use std::fs::File;
+use std::io;
+use std::ops::Range;
+use std::os::unix::fs::FileExt;
+
+/// Bytes each read cursor holds.
+const CURSOR: usize = 256 * 1024;
+/// Most distinct blocks the table keeps per weak sum.
+const CANDIDATES: usize = 16;
+/// Most copies in one plan.
+const MAX_COPIES: usize = 1 << 16;
+/// Bits of the filter that spares most windows a table lookup.
+const FILTER_BITS: u32 = 20;
+
+/// The filter bit of weak sum `weak` (its bits mixed, so both halves count).
+fn filter_bit(weak: u32) -> usize {
+    (weak.wrapping_mul(0x9e37_79b1) >> (32 - FILTER_BITS)) as usize
+}
+
+/// rsync's rolling checksum of a window: `a` is the sum of its bytes, `b`
+/// the sum of the running values of `a`, both modulo 2^16.
+#[derive(Debug, Clone, Copy)]
+pub(super) struct Rolling {
+    a: u16,
+    b: u16,
+    /// The window's length, modulo 2^16.
+    len: u16,
+}
+
+impl Rolling {
+    /// The checksum of an empty window.
+    const EMPTY: Rolling = Rolling { a: 0, b: 0, len: 0 };
+
+    /// Grows the window by one byte at its end.
+    fn push(&mut self, x: u8) {
+        self.a = self.a.wrapping_add(u16::from(x));
+        self.b = self.b.wrapping_add(self.a);
+        self.len = self.len.wrapping_add(1);
+    }
+
+    /// Moves the window one byte on: `out` leaves it, `into` enters it.
+    fn roll(&mut self, out: u8, into: u8) {
+        self.a = self.a.wrapping_sub(u16::from(out)).wrapping_add(u16::from(into));
+        self.b = self.b.wrapping_sub(self.len.wrapping_mul(u16::from(out))).wrapping_add(self.a);
+    }
+
+    /// Both halves in one word (`a` low, `b` high).
+    fn sum(self) -> u32 {
+        u32::from(self.a) | u32::from(self.b) << 16
+    }
+}
+
+/// The weak rolling checksum of one block, as a map carries it.
+pub(super) fn weak_sum(bytes: &[u8]) -> u32 {
+    let mut r = Rolling::EMPTY;
+    bytes.iter().for_each(|x| r.push(*x));
+    r.sum()
+}
+
+/// Reads a file forward through a bounded buffer.
+struct Cursor<'f> {
+    file: &'f File,
+    buf: Vec<u8>,
+    /// File offset of `buf[0]`.
+    start: u64,
+    /// Where the file's bytes end for this search (never read past).
+    end: u64,
+}
+
+impl<'f> Cursor<'f> {
+    fn new(file: &'f File, end: u64) -> Self {
+        Cursor { file, buf: Vec::with_capacity(CURSOR), start: 0, end }
+    }
+
+    /// The bytes from `at` (below `end`) that the buffer holds: at least one.
+    fn from(&mut self, at: u64) -> io::Result<&[u8]> {
+        if at < self.start || at - self.start >= self.buf.len() as u64 {
+            let want = (self.end - at).min(CURSOR as u64) as usize;
+            self.buf.resize(want, 0);
+            self.file.read_exact_at(&mut self.buf, at)?;
+            self.start = at;
+        }
+        Ok(&self.buf[(at - self.start) as usize..])
+    }
+}
+
+/// Rolls `weak` over the pairs of bytes leaving (`outs`) and entering
+/// (`ins`) the window until the filter may hold its sum; returns how many
+/// bytes it moved on. The hot loop: no reads, no lookups.
+fn skim(weak: &mut Rolling, outs: &[u8], ins: &[u8], filter: &[u64]) -> usize {
+    for (k, (out, into)) in outs.iter().zip(ins).enumerate() {
+        weak.roll(*out, *into);
+        if may_hold(filter, weak.sum()) {
+            return k + 1;
+        }
+    }
+    outs.len().min(ins.len())
+}
+
+/// Whether a table with `filter` may hold weak sum `weak`.
+fn may_hold(filter: &[u64], weak: u32) -> bool {
+    filter[filter_bit(weak) / 64] & 1 << (filter_bit(weak) % 64) != 0
+}
+
+/// The search over one source file.
+struct Search<'a> {
+    file: &'a File,
+    map: &'a BlockMap,
+    /// Weak sum to the whole blocks that have it (distinct BLAKE3s).
+    table: HashMap<u32, Vec<u32>>,
+    /// One bit per [`filter_bit`] of the table's weak sums.
+    filter: Vec<u64>,
+    /// Bytes failed confirmations may still hash.
+    budget: u64,
+    scratch: Vec<u8>,
+    plan: ResumePlan,
+}
+
+/// Looks for `map`'s blocks in each of `runs` (sorted, disjoint ranges of
+/// the source `file` of `size` bytes that the aligned compare found
+/// different) and returns the plan: what is not found, as ranges to send,
+/// and what is, as copies. `reused` is left for the caller.
+pub(super) fn find_copies(file: &File, size: u64, map: &BlockMap, runs: &[Range<u64>]) -> io::Result<ResumePlan> {
+    let block = u64::from(map.block_size);
+    let mut table: HashMap<u32, Vec<u32>> = HashMap::new();
+    let mut filter = vec![0u64; (1 << FILTER_BITS) / 64];
+    for (i, (weak, hash)) in map.weak.iter().zip(&map.hashes).enumerate() {
+        if map.block(i).end - map.block(i).start < block {
+            continue;
+        }
+        filter[filter_bit(*weak) / 64] |= 1 << (filter_bit(*weak) % 64);
+        let same = table.entry(*weak).or_default();
+        if same.len() < CANDIDATES && !same.iter().any(|j| map.hashes[*j as usize] == *hash) {
+            same.push(i as u32);
+        }
+    }
+    let budget = size.saturating_add(16 * block);
+    let mut search = Search { file, map, table, filter, budget, scratch: Vec::new(), plan: ResumePlan::default() };
+    for run in runs {
+        search.run(run.clone(), size)?;
+    }
+    Ok(search.plan)
+}
+
+impl Search<'_> {
+    /// Whether the search goes on (no bound reached).
+    fn open(&self) -> bool {
+        self.budget > 0 && self.plan.copies.len() < MAX_COPIES
+    }
+
+    /// Searches the source bytes `run`; the source ends at `size`.
+    fn run(&mut self, run: Range<u64>, size: u64) -> io::Result<()> {
+        let block = u64::from(self.map.block_size);
+        let mut literal = run.start;
+        if self.open() && run.end - run.start >= block {
+            let (mut out, mut into) = (Cursor::new(self.file, run.end), Cursor::new(self.file, run.end));
+            let mut p = run.start;
+            let mut weak = window(&mut into, p, block)?;
+            loop {
+                if let Some(from) = self.confirm(weak.sum(), p)? {
+                    self.literal(literal..p);
+                    self.copy(BlockCopy { to: p, from, len: block });
+                    p += block;
+                    literal = p;
+                    if p + block > run.end || !self.open() {
+                        break;
+                    }
+                    weak = window(&mut into, p, block)?;
+                    continue;
+                }
+                if p + block >= run.end || !self.open() {
+                    break;
+                }
+                let rolls = (run.end - p - block).min(CURSOR as u64) as usize;
+                let outs = out.from(p)?;
+                let ins = into.from(p + block)?;
+                p += skim(&mut weak, &outs[..rolls.min(outs.len())], &ins[..rolls.min(ins.len())], &self.filter) as u64;
+            }
+        }
+        let end = if run.end == size { self.tail(literal..run.end)? } else { run.end };
+        self.literal(literal..end);
+        Ok(())
+    }
+
+    /// The old version's offset of a block equal to the window at `p`
+    /// whose weak sum is `weak`, if the table has one: the block that
+    /// follows the last copy's source when that copy ends at `p` (so the
+    /// copies merge), else the first candidate whose BLAKE3 matches.
+    fn confirm(&mut self, weak: u32, p: u64) -> io::Result<Option<u64>> {
+        if !may_hold(&self.filter, weak) {
+            return Ok(None);
+        }
+        let Some(candidates) = self.table.get(&weak) else { return Ok(None) };
+        let block = u64::from(self.map.block_size);
+        let hash = hash_at(self.file, p..p + block, &mut self.scratch)?;
+        let next = self.plan.copies.last().filter(|c| c.to + c.len == p).map(|c| (c.from + c.len) / block);
+        let next = next.filter(|&i| {
+            let i = i as usize;
+            let whole = |i| self.map.block(i).end - self.map.block(i).start == block;
+            i < self.map.hashes.len() && whole(i) && self.map.weak[i] == weak && self.map.hashes[i] == hash
+        });
+        let found =
+            next.or_else(|| candidates.iter().find(|&&i| self.map.hashes[i as usize] == hash).map(|&i| u64::from(i)));
+        if found.is_none() {
+            self.budget = self.budget.saturating_sub(block);
+        }
+        Ok(found.map(|i| i * block))
+    }
+
+    /// The unmatched end of the file, `tail`: when it ends with the map's
+    /// short last block, that becomes a copy. Returns where the data left
+    /// to send ends.
+    fn tail(&mut self, tail: Range<u64>) -> io::Result<u64> {
+        let Some(last) = self.map.hashes.len().checked_sub(1) else { return Ok(tail.end) };
+        let short = self.map.block(last);
+        let len = short.end - short.start;
+        if self.map.weak.is_empty() || len >= u64::from(self.map.block_size) || tail.end - tail.start < len {
+            return Ok(tail.end);
+        }
+        if !self.open() || hash_at(self.file, tail.end - len..tail.end, &mut self.scratch)? != self.map.hashes[last] {
+            return Ok(tail.end);
+        }
+        self.copy(BlockCopy { to: tail.end - len, from: short.start, len });
+        Ok(tail.end - len)
+    }
+
+    fn literal(&mut self, r: Range<u64>) {
+        if r.is_empty() {
+            return;
+        }
+        match self.plan.ranges.last_mut() {
+            Some(last) if last.end == r.start => last.end = r.end,
+            _ => self.plan.ranges.push(r),
+        }
+    }
+
+    fn copy(&mut self, c: BlockCopy) {
+        match self.plan.copies.last_mut() {
+            Some(last) if last.to + last.len == c.to && last.from + last.len == c.from => last.len += c.len,
+            _ => self.plan.copies.push(c),
+        }
+    }
+}
+
+/// The weak sum of the `block` bytes at `p`, read through `cursor`.
+fn window(cursor: &mut Cursor<'_>, p: u64, block: u64) -> io::Result<Rolling> {
+    let mut r = Rolling::EMPTY;
+    let mut at = p;
+    while at < p + block {
+        let bytes = cursor.from(at)?;
+        let bytes = &bytes[..bytes.len().min((p + block - at) as usize)];
+        bytes.iter().for_each(|x| r.push(*x));
+        at += bytes.len() as u64;
+    }
+    Ok(r)
+}
+
+/// BLAKE3 of `range` of `file`, read in pieces of at most [`CURSOR`] bytes
+/// through `scratch`.
+fn hash_at(file: &File, range: Range<u64>, scratch: &mut Vec<u8>) -> io::Result<[u8; 32]> {
+    if range.end - range.start <= CURSOR as u64 {
+        return super::read_range(file, range, scratch).map(strong);
+    }
+    let mut hasher = blake3::Hasher::new();
+    scratch.resize(CURSOR, 0);
+    let mut at = range.start;
+    while at < range.end {
+        let want = (range.end - at).min(CURSOR as u64) as usize;
+        file.read_exact_at(&mut scratch[..want], at)?;
+        hasher.update(&scratch[..want]);
+        at += want as u64;
+    }
+    Ok(*hasher.finalize().as_bytes())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn rolling_equals_the_sum_of_each_window() {
+        let bytes: Vec<u8> = (0..5000u32).map(|i| (i.wrapping_mul(2_654_435_761) >> 13) as u8).collect();
+        for len in [1usize, 7, 4096] {
+            let mut r = Rolling::EMPTY;
+            bytes[..len].iter().for_each(|x| r.push(*x));
+            for p in 0..bytes.len() - len {
+                assert_eq!(r.sum(), weak_sum(&bytes[p..p + len]), "window {p}+{len}");
+                r.roll(bytes[p], bytes[p + len]);
+            }
+        }
+        // Order matters: `b` tells a shuffled window from the original.
+        assert_ne!(weak_sum(b"abcd"), weak_sum(b"dcba"));
+        assert_eq!(weak_sum(b"abcd") & 0xffff, weak_sum(b"dcba") & 0xffff);
+    }
+}
