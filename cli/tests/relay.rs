@@ -30,6 +30,11 @@ fn daemon(name: &str, dir: &Path, allow_relay: bool) -> Daemon {
 
 /// [`daemon`] with its own `secret`.
 fn daemon_with(name: &str, dir: &Path, allow_relay: bool, secret_text: &str) -> Daemon {
+    Daemon::serve(config_with(name, dir, allow_relay, secret_text))
+}
+
+/// The configuration of [`daemon_with`].
+fn config_with(name: &str, dir: &Path, allow_relay: bool, secret_text: &str) -> blit_daemon::DaemonConfig {
     std::fs::create_dir_all(dir).unwrap();
     let secret = dir.with_extension("secret");
     std::fs::write(&secret, format!("{secret_text}\n")).unwrap();
@@ -37,7 +42,7 @@ fn daemon_with(name: &str, dir: &Path, allow_relay: bool, secret_text: &str) -> 
     let flags = if allow_relay { ":rw,allow_relay" } else { "" };
     config.add_module_spec(&format!("{name}={}{flags}", dir.display())).unwrap();
     config.modules[0].auth_secret_file = Some(secret);
-    Daemon::serve(config)
+    config
 }
 
 fn blit_secret(args: &[&OsStr]) -> std::process::Output {
@@ -149,6 +154,30 @@ fn daemons_with_different_secrets_take_dst_secret_file() {
     let out = blit_secret(&push);
     assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
     assert!(stderr(&out).contains("--dst-secret-file applies only"), "{}", stderr(&out));
+}
+
+#[test]
+fn both_legs_run_over_tls_with_the_ca_the_command_was_given() {
+    let t = tempfile::tempdir().unwrap();
+    let keys = t.path().join("keys");
+    std::fs::create_dir(&keys).unwrap();
+    let [ca, cert, key] = blit_tls::testing::TestPki::new(&["127.0.0.1"]).write(&keys);
+    let tls = |mut config: blit_daemon::DaemonConfig| {
+        config.tls_cert = Some(cert.clone());
+        config.tls_key = Some(key.clone());
+        Daemon::serve(config)
+    };
+    let (src, dst) = (t.path().join("src"), t.path().join("dst"));
+    let a = tls(config_with("m1", &src, true, SECRET));
+    let b = tls(config_with("m2", &dst, false, SECRET));
+    awkward_tree(&src.join("tree"));
+    let out = blit_secret(&[os("copy"), os("--tls-ca"), ca.as_os_str(), &a.url("/m1/tree"), &b.url("/m2/")]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert_same(&snapshot(&src.join("tree")), &snapshot(&dst.join("tree")));
+    // Without the CA the command cannot even reach the source daemon.
+    let out = blit_secret(&[os("copy"), &a.url("/m1/tree"), &b.url("/m2/again/")]);
+    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+    assert!(!dst.join("again").exists(), "nothing lands without TLS");
 }
 
 #[test]
