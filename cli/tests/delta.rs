@@ -9,7 +9,7 @@ mod common;
 use common::daemon::Daemon;
 use common::*;
 use std::ffi::OsStr;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 const SIZE: usize = 24 * 1024 * 1024;
 /// Bytes changed in the middle of the file.
@@ -99,15 +99,29 @@ fn second_copy_moves(
     assert_eq!(mtime_ns(&meta), 1_700_000_000 * 1_000_000_000);
 }
 
-/// Bytes inserted near the start cost about a block around them, not the
-/// rest of the file: pushed over the data plane, pulled in-stream.
-#[test]
-fn an_insertion_moves_little_both_ways() {
+/// A temporary directory holding `module` (served as `m` by the returned
+/// daemon) and an empty local directory `out`.
+struct Setup {
+    t: tempfile::TempDir,
+    module: PathBuf,
+    out: PathBuf,
+    d: Daemon,
+}
+
+fn setup() -> Setup {
     let t = tempfile::tempdir().unwrap();
     let (module, out) = (t.path().join("module"), t.path().join("out"));
     std::fs::create_dir_all(&module).unwrap();
     std::fs::create_dir_all(&out).unwrap();
     let d = Daemon::modules(&[("m", &module, false)]);
+    Setup { t, module, out, d }
+}
+
+/// Bytes inserted near the start cost about a block around them, not the
+/// rest of the file: pushed over the data plane, pulled in-stream.
+#[test]
+fn an_insertion_moves_little_both_ways() {
+    let Setup { t, module, out, d } = setup();
     // Three 32 KiB blocks and the inserted bytes at most.
     let moves = INSERTED as u64..=3 * 32 * 1024 + INSERTED as u64;
     let src = t.path().join("big.bin");
@@ -121,21 +135,14 @@ fn an_insertion_moves_little_both_ways() {
 
 #[test]
 fn push_sends_only_changed_blocks() {
-    let t = tempfile::tempdir().unwrap();
-    let module = t.path().join("module");
-    std::fs::create_dir(&module).unwrap();
-    let d = Daemon::modules(&[("m", &module, false)]);
+    let Setup { t, module, d, .. } = setup();
     let src = t.path().join("big.bin");
     second_copy_moves_a_little(&[], &src, src.as_os_str(), &d.url("/m/"), &module.join("big.bin"));
 }
 
 #[test]
 fn pull_in_stream_sends_only_changed_blocks() {
-    let t = tempfile::tempdir().unwrap();
-    let (module, dst) = (t.path().join("module"), t.path().join("out"));
-    std::fs::create_dir_all(&module).unwrap();
-    std::fs::create_dir_all(&dst).unwrap();
-    let d = Daemon::modules(&[("m", &module, false)]);
+    let Setup { t: _t, module, out: dst, d } = setup();
     let src = module.join("big.bin");
     second_copy_moves_a_little(
         &["--transport", "grpc"],
@@ -148,11 +155,7 @@ fn pull_in_stream_sends_only_changed_blocks() {
 
 #[test]
 fn whole_file_and_local_copies_send_everything() {
-    let t = tempfile::tempdir().unwrap();
-    let (module, local) = (t.path().join("module"), t.path().join("local"));
-    std::fs::create_dir_all(&module).unwrap();
-    std::fs::create_dir_all(&local).unwrap();
-    let d = Daemon::modules(&[("m", &module, false)]);
+    let Setup { t, module, out: local, d } = setup();
     let src = t.path().join("big.bin");
     let old = content(7);
     write(&src, &old, 0o644, 1_600_000_000, 0);
@@ -168,11 +171,7 @@ fn whole_file_and_local_copies_send_everything() {
 
 #[test]
 fn verify_checks_every_landed_file_including_deltas() {
-    let t = tempfile::tempdir().unwrap();
-    let (module, out) = (t.path().join("module"), t.path().join("out"));
-    std::fs::create_dir_all(&module).unwrap();
-    std::fs::create_dir_all(&out).unwrap();
-    let d = Daemon::modules(&[("m", &module, false)]);
+    let Setup { t, module, out, d } = setup();
     let src = t.path().join("src");
     let old = content(11);
     write(&src.join("big.bin"), &old, 0o644, 1_600_000_000, 0);
@@ -196,11 +195,7 @@ fn verify_checks_every_landed_file_including_deltas() {
 #[test]
 fn sparse_files_keep_their_holes_both_ways() {
     use std::os::unix::fs::{FileExt, MetadataExt};
-    let t = tempfile::tempdir().unwrap();
-    let (module, out) = (t.path().join("module"), t.path().join("out"));
-    std::fs::create_dir_all(&module).unwrap();
-    std::fs::create_dir_all(&out).unwrap();
-    let d = Daemon::modules(&[("m", &module, false)]);
+    let Setup { t, module, out, d } = setup();
     let src = t.path().join("src");
     std::fs::create_dir_all(&src).unwrap();
     let img = src.join("disk.img");

@@ -193,7 +193,7 @@ fn send_ranges(
     ctx: &Sending<'_>,
     send: &dyn Fn(Work) -> Result<()>,
 ) -> Result<()> {
-    let source = match ctx.reader.open(&header).and_then(|source| Ok((source.resume_plan()?, source))) {
+    let source = match open_planned(ctx, &header) {
         Ok((Some(plan), source)) => return send_planned(source, plan, id, streams, ctx, send),
         Ok((None, source)) => source,
         Err(e) => return send(Work::Failed(header, e)),
@@ -203,6 +203,12 @@ fn send_ranges(
         return send(Work::Opened(source));
     }
     cut(&Arc::new(OpenFile { source, id }), 0..size, range, None, send)
+}
+
+/// Opens the file `header` names and learns which of its ranges go
+/// ([`SourceFile::resume_plan`]: a resume, a delta or holes; `None`: whole).
+fn open_planned(ctx: &Sending<'_>, header: &FileHeader) -> Result<(Option<blit_api::ResumePlan>, SourceFile)> {
+    ctx.reader.open(header).and_then(|source| Ok((source.resume_plan()?, source)))
 }
 
 /// Sends the bytes `span` of `file` as `Range` work of at most `range` bytes.
@@ -232,7 +238,7 @@ fn send_resumed(
     ctx: &Sending<'_>,
     send: &dyn Fn(Work) -> Result<()>,
 ) -> Result<()> {
-    match ctx.reader.open(&header).and_then(|source| Ok((source.resume_plan()?, source))) {
+    match open_planned(ctx, &header) {
         Ok((Some(plan), source)) => send_planned(source, plan, id, streams, ctx, send),
         Ok((None, source)) => send(Work::Opened(source)),
         Err(e) => send(Work::Failed(header, e)),
