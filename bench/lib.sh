@@ -100,3 +100,18 @@ CONFIG
     for _ in $(seq 100); do (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null && break; sleep 0.05; done
     rsh="ssh -F none -i $dir/client_key -p $port -o UserKnownHostsFile=$dir/known -o StrictHostKeyChecking=no -o BatchMode=yes -o LogLevel=ERROR -o Compression=no"
 }
+
+# stop_pid PID [SECS]: sends SIGTERM to PID, waits up to SECS seconds
+# (default 10) for it to end, then sends SIGKILL; reaps it when it is a child.
+stop_pid() {
+    local pid="$1" secs="${2:-10}" i state
+    kill -TERM "$pid" 2>/dev/null || { wait "$pid" 2>/dev/null; return 0; }
+    for ((i = 0; i < secs * 10; i++)); do
+        state="$(awk '/^State:/ {print $2}' "/proc/$pid/status" 2>/dev/null)"
+        [[ -z "$state" || "$state" == Z ]] && break
+        sleep 0.1
+    done
+    [[ -z "$state" || "$state" == Z ]] || kill -KILL "$pid" 2>/dev/null
+    wait "$pid" 2>/dev/null
+    return 0
+}
