@@ -70,7 +70,7 @@ pub(crate) fn execute(
         streams: link.streams,
         compress: link.compress.clone(),
     };
-    let say = !args.quiet && !args.json;
+    let say = !args.quiet;
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .thread_name("blit")
