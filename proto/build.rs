@@ -1,4 +1,5 @@
-//! Generates the protobuf and tonic code from `proto/blit/v1/blit.proto` with a
+//! Generates the protobuf and tonic code from `proto/blit/v1/blit.proto` (and
+//! the distributed jobs' messages, `queue.proto`) with a
 //! vendored `protoc`, so a fresh machine needs no system install.
 
 use std::path::PathBuf;
@@ -9,13 +10,15 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     std::env::set_var("PROTOC", protoc);
     let out = PathBuf::from(std::env::var("OUT_DIR")?);
     let proto = "proto/blit/v1/blit.proto";
+    let queue = "proto/blit/v1/queue.proto";
     println!("cargo:rerun-if-changed={proto}");
+    println!("cargo:rerun-if-changed={queue}");
     tonic_build::configure()
         .build_transport(false)
         .bytes(["."])
         .client_mod_attribute("blit.v1", "#[cfg(feature = \"client\")]")
         .server_mod_attribute("blit.v1", "#[cfg(feature = \"server\")]")
         .file_descriptor_set_path(out.join("blit_v1_descriptor.bin"))
-        .compile_protos(&[proto], &["proto"])?;
+        .compile_protos(&[proto, queue], &["proto"])?;
     Ok(())
 }

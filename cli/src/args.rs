@@ -108,6 +108,10 @@ pub enum Command {
     Completions(CompletionsArgs),
     /// Write man pages (blit.1 and one per command) into a directory, or print blit.1.
     Man(ManArgs),
+    /// Take work items of distributed jobs (`copy --queue`) from a NATS
+    /// JetStream server and run each through the normal engine, until
+    /// stopped (SIGTERM or Ctrl-C give the current item back).
+    Worker(crate::worker::WorkerArgs),
     /// Serve one connection on standard input and output: what ssh starts
     /// on the far side of a transfer to or from HOST:path.
     #[command(hide = true)]
@@ -246,6 +250,12 @@ pub struct TransferArgs {
     /// Secret and TLS for a remote side (--secret-file, --tls, --tls-ca).
     #[command(flatten)]
     pub connect: crate::connect_args::ConnectArgs,
+    /// Spread the copy over the workers (`blit worker`) of this NATS
+    /// JetStream server: nats://[USER:PASSWORD@|TOKEN@]HOST[:PORT]. SRC and
+    /// DST must be paths every worker sees, or daemon addresses. Rerunning
+    /// the same command resumes an unfinished job.
+    #[arg(long, value_name = "URL")]
+    pub queue: Option<String>,
     /// For a copy between two daemons: read the destination daemon's
     /// secret from this file, when it is not the source's (--secret-file or
     /// BLIT_SECRET then serve the source alone).
@@ -280,4 +290,15 @@ pub enum TransportArg {
     Tcp,
     /// In-stream gRPC.
     Grpc,
+}
+
+impl TransportArg {
+    /// The name `--transport` takes.
+    pub(crate) fn name(self) -> &'static str {
+        match self {
+            TransportArg::Auto => "auto",
+            TransportArg::Tcp => "tcp",
+            TransportArg::Grpc => "grpc",
+        }
+    }
 }

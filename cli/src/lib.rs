@@ -22,6 +22,8 @@ mod mover;
 mod names;
 mod preserve_args;
 mod progress_line;
+#[cfg(feature = "queue")]
+mod queue;
 mod relay;
 mod remote;
 mod remote_walk;
@@ -33,6 +35,7 @@ mod ssh;
 mod transfer;
 mod usage;
 mod wiring;
+mod worker;
 
 pub use admin_args::{DfArgs, DuArgs, FindArgs, JobsArgs, RmArgs, SizeOutput};
 pub use args::{Cli, ColorArg, Command, CompletionsArgs, LsArgs, ManArgs, ModulesArgs, TransferArgs, TransportArg};
@@ -45,6 +48,13 @@ pub use preserve_args::PreserveArgs;
 pub use rsync_args::RsyncArgs;
 pub use ssh::{ServerArgs, RSH_ENV};
 pub use usage::{bare_h_is_help, usage_error};
+pub use worker::WorkerArgs;
+
+/// What a build without the `queue` feature says to `--queue` and `blit worker`.
+#[cfg(not(feature = "queue"))]
+fn queue_not_built() -> &'static str {
+    "this blit was built without distributed jobs (the `queue` feature); rebuild with `--features queue`"
+}
 
 /// Exit code: everything transferred.
 pub const EXIT_OK: u8 = 0;
@@ -74,6 +84,7 @@ pub fn run(cli: Cli) -> std::process::ExitCode {
         Command::Jobs(args) => jobs::jobs(args),
         Command::Completions(args) => docs::completions(args),
         Command::Man(args) => docs::man(args),
+        Command::Worker(args) => worker::run(args),
         Command::Server(args) => ssh::server(args),
     };
     std::process::ExitCode::from(code)

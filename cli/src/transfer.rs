@@ -6,7 +6,7 @@
 use crate::render::{Output, Renderer};
 use crate::{remote, report, wiring, TransferArgs, EXIT_FATAL, EXIT_OK, EXIT_PARTIAL, EXIT_USAGE};
 use blit_api::{Error, ErrorKind, Events, Result, TransferOptions, TransferSummary};
-use std::ffi::OsString;
+use std::ffi::{OsStr, OsString};
 use std::time::{Duration, Instant};
 
 /// Runs a copy (or a mirror, or with `moving` a move) and returns the exit code.
@@ -30,8 +30,16 @@ pub(crate) fn run(args: TransferArgs, mirror: bool, moving: bool) -> u8 {
         return EXIT_USAGE;
     }
     let started = Instant::now();
-    let result = options(&args, mirror)
-        .and_then(|options| execute(&args, options.remove_source(moving), renderer.clone(), &renderer));
+    let result = options(&args, mirror).and_then(|options| {
+        let options = options.remove_source(moving);
+        match &args.queue {
+            None => execute(&args, options, renderer.clone(), &renderer),
+            #[cfg(feature = "queue")]
+            Some(_) => crate::queue::execute(&args, options, renderer.clone(), &renderer),
+            #[cfg(not(feature = "queue"))]
+            Some(_) => Err(Error::new(ErrorKind::Unsupported, crate::queue_not_built())),
+        }
+    });
     renderer.close();
     match result {
         Ok((mut summary, moved)) => {
@@ -117,7 +125,7 @@ pub(crate) fn options(args: &TransferArgs, mirror: bool) -> Result<TransferOptio
 
 /// The destination as each source sees it: with several sources DST is a
 /// directory they all go into, as if it ended with `/`.
-fn destination(args: &TransferArgs) -> OsString {
+pub(crate) fn destination(args: &TransferArgs) -> OsString {
     let mut dst = args.dst.clone();
     if args.src.len() > 1 && !dst.as_encoded_bytes().ends_with(b"/") {
         dst.push("/");
@@ -171,14 +179,7 @@ pub(crate) fn execute(
                 false => None,
             };
             let events = mover.clone().map_or_else(|| events.clone(), |m| m as Events);
-            let one = match (from, &to) {
-                (None, None) => wiring::local(src, &dst, options.clone(), events).await,
-                (None, Some(to)) => wiring::push(src, to, options.clone(), &link, events).await,
-                (Some(from), None) => wiring::pull(&from, &dst, options.clone(), &link, events).await,
-                (Some(from), Some(to)) => {
-                    crate::relay::copy((src, &from), (&dst, to), options.clone(), &link, events).await
-                }
-            };
+            let one = one((src, from.as_ref()), (&dst, to.as_ref()), options.clone(), &link, events).await;
             if let Some(mover) = mover {
                 let clean = one.as_ref().is_ok_and(|s| !s.has_failures());
                 let this = mover.finish(clean).await;
@@ -210,6 +211,23 @@ pub(crate) fn execute(
     // silent peer: do not wait for it (the process is about to exit).
     runtime.shutdown_timeout(Duration::from_secs(2));
     result.map(|summary| (summary, moved.into_inner().unwrap_or_else(std::sync::PoisonError::into_inner)))
+}
+
+/// One source into its destination, wired for where each is: local, a push,
+/// a pull, or a copy between two daemons.
+pub(crate) async fn one(
+    (src, from): (&OsStr, Option<&remote::Remote>),
+    (dst, to): (&OsStr, Option<&remote::Remote>),
+    options: TransferOptions,
+    link: &wiring::Link,
+    events: Events,
+) -> Result<TransferSummary> {
+    match (from, to) {
+        (None, None) => wiring::local(src, dst, options, events).await,
+        (None, Some(to)) => wiring::push(src, to, options, link, events).await,
+        (Some(from), None) => wiring::pull(from, dst, options, link, events).await,
+        (Some(from), Some(to)) => crate::relay::copy((src, from), (dst, to), options, link, events).await,
+    }
 }
 
 /// Returns once nothing has happened for `limit`: no event from any side.

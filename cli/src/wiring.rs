@@ -113,13 +113,25 @@ impl Link {
     /// The link the arguments ask for. `--transport tcp` and compression
     /// fail in a build without the TCP data plane; `auto` there means grpc.
     pub(crate) fn from_args(args: &crate::TransferArgs) -> Result<Link> {
+        let settings = (args.transport, args.streams, args.compress.as_str(), args.rsync.z);
+        Link::new(settings, args.connect.clone(), args.dst_secret_file.clone())
+    }
+
+    /// The link for `(--transport, --streams, --compress, -z)` with the
+    /// secret and TLS of `connect` (a worker of a distributed job takes the
+    /// first four from the job and `connect` from its own command line).
+    pub(crate) fn new(
+        (transport, streams, compress, z): (TransportArg, Option<u32>, &str, bool),
+        connect: crate::ConnectArgs,
+        dst_secret_file: Option<std::path::PathBuf>,
+    ) -> Result<Link> {
         let not_built =
             || Error::new(ErrorKind::Unsupported, blit_transports::TCP_NOT_BUILT).with_hint("or use --transport grpc");
-        let mut transport = args.transport;
+        let mut transport = transport;
         // -z: zstd where the data plane can carry it; nothing to do otherwise.
-        let compress = match (args.rsync.z, args.compress.as_str()) {
+        let compress = match (z, compress) {
             (true, "none") if blit_transports::HAS_TCP_DATA_PLANE && transport != TransportArg::Grpc => "zstd",
-            _ => args.compress.as_str(),
+            _ => compress,
         };
         if !blit_transports::HAS_TCP_DATA_PLANE {
             match transport {
@@ -127,7 +139,7 @@ impl Link {
                 TransportArg::Auto => transport = TransportArg::Grpc,
                 TransportArg::Grpc => {}
             }
-            if args.compress != "none" {
+            if compress != "none" {
                 return Err(not_built());
             }
         }
@@ -135,10 +147,10 @@ impl Link {
         compress.parse::<blit_transports::tcp::Compression>()?;
         Ok(Link {
             transport,
-            streams: args.streams,
+            streams,
             compress: compress.to_owned(),
-            connect: args.connect.clone(),
-            dst_secret_file: args.dst_secret_file.clone(),
+            connect,
+            dst_secret_file,
             ssh_routes: SshRoutes::default(),
         })
     }
@@ -169,13 +181,8 @@ impl Link {
 
     /// The transport settings of this link.
     fn reach(&self) -> Reach {
-        let transport = match self.transport {
-            TransportArg::Auto => "auto",
-            TransportArg::Tcp => "tcp",
-            TransportArg::Grpc => "grpc",
-        };
         Reach {
-            transport: transport.to_owned(),
+            transport: self.transport.name().to_owned(),
             streams: self.streams,
             compress: self.compress.clone(),
             ..Reach::default()

@@ -46,6 +46,7 @@ mod send;
 pub mod server;
 mod shard;
 mod transport;
+pub mod wire;
 
 pub use config::{
     address, ModuleInfo, RemoteSpec, SessionConfig, TransportMode, CHUNK_SIZE, DEFAULT_PORT, MAX_MESSAGE_SIZE,

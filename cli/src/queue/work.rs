@@ -1,0 +1,222 @@
+//! `blit worker`: takes work items and runs each as an ordinary transfer of
+//! the job's SRC to DST restricted to the item's entries, then records it
+//! as done and acknowledges it (in that order: an item whose worker dies
+//! between the two is done again, which finds nothing left to copy).
+
+use super::endpoint;
+use crate::worker::WorkerArgs;
+use crate::{transfer, wiring, TransportArg, EXIT_FATAL, EXIT_OK};
+use blit_api::{Error, ErrorKind, ProgressEvent, ProgressSink, Result, TransferSummary};
+use blit_queue::{ItemDone, JobSpec, Queue, QueueUrl, Taken, WorkItem};
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+/// Times an item is handed out before a failure of it is final.
+const ATTEMPTS: u64 = 3;
+/// How long a failed item waits before it is handed out again.
+const RETRY_AFTER: Duration = Duration::from_secs(5);
+/// Progress events are sent in batches this often.
+const EVENTS_EVERY: Duration = Duration::from_millis(200);
+/// Most events waiting for the next batch (the rest are dropped: display only).
+const EVENTS_MAX: usize = 4096;
+
+/// Runs `blit worker` and returns the exit code.
+pub(crate) fn run(args: WorkerArgs) -> u8 {
+    let name = args.name.clone().unwrap_or_else(default_name);
+    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().thread_name("blit").build() {
+        Ok(runtime) => runtime,
+        Err(e) => {
+            eprintln!("blit: worker: cannot start: {e}");
+            return EXIT_FATAL;
+        }
+    };
+    let result = runtime.block_on(serve(&args, &name));
+    runtime.shutdown_timeout(Duration::from_secs(2));
+    match result {
+        Ok(()) => EXIT_OK,
+        Err(e) => {
+            let hint = e.hint().map(|h| format!(" ({h})")).unwrap_or_default();
+            eprintln!("blit: worker {name}: error: {}{hint}", crate::escape::for_terminal(&e.to_string()));
+            EXIT_FATAL
+        }
+    }
+}
+
+/// `HOST-PID`.
+fn default_name() -> String {
+    let host = std::fs::read_to_string("/proc/sys/kernel/hostname").unwrap_or_default();
+    let host = host.trim();
+    format!("{}-{}", if host.is_empty() { "worker" } else { host }, std::process::id())
+}
+
+/// Resolves once SIGTERM or SIGINT arrived.
+async fn stopped() {
+    use tokio::signal::unix::{signal, SignalKind};
+    match (signal(SignalKind::terminate()), signal(SignalKind::interrupt())) {
+        (Ok(mut term), Ok(mut int)) => {
+            tokio::select! {
+                _ = term.recv() => {}
+                _ = int.recv() => {}
+            }
+        }
+        _ => std::future::pending().await,
+    }
+}
+
+/// Takes and runs items until stopped (or `--items` ran).
+async fn serve(args: &WorkerArgs, name: &str) -> Result<()> {
+    let url = QueueUrl::parse(&args.url)?;
+    let queue = Queue::connect(&url, &format!("blit worker {name}")).await?;
+    let lease = Duration::from_secs(args.lease);
+    let taker = queue.taker(lease).await?;
+    let say = |text: String| {
+        if !args.quiet {
+            eprintln!("blit worker {name}: {}", crate::escape::for_terminal(&text));
+        }
+    };
+    say(format!("taking items from {url}"));
+    let stop = stopped();
+    tokio::pin!(stop);
+    let mut jobs: HashMap<String, JobSpec> = HashMap::new();
+    let mut ran = 0;
+    while args.items.is_none_or(|n| ran < n) {
+        let taken = tokio::select! {
+            () = &mut stop => break,
+            taken = taker.next() => taken?,
+        };
+        let Some(taken) = taken else { continue };
+        let item = match &taken.item {
+            Ok(item) => item.clone(),
+            Err(e) => {
+                say(format!("dropped an item that does not decode: {e}"));
+                taken.discard().await;
+                continue;
+            }
+        };
+        if !jobs.contains_key(&item.job) {
+            let Some(spec) = queue.job(&item.job).await? else {
+                say(format!("dropped item {} of unknown job {}", item.seq, item.job));
+                taken.discard().await;
+                continue;
+            };
+            if jobs.len() >= 64 {
+                jobs.clear();
+            }
+            jobs.insert(item.job.clone(), spec);
+        }
+        let spec = &jobs[&item.job];
+        // An item of a run that ended or was planned again is stale.
+        if queue.state(&item.job).await?.is_some_and(|s| s.run > item.run) {
+            taken.ack().await?;
+            continue;
+        }
+        let started = Instant::now();
+        let outcome = tokio::select! {
+            outcome = work(&queue, spec, &item, &taken, args, name) => outcome,
+            () = &mut stop => {
+                taken.give_back(None).await;
+                say(format!("stopped; gave item {} of job {} back", item.seq, item.job));
+                return Ok(());
+            }
+        };
+        let done = |summary, error| ItemDone { run: item.run, seq: item.seq, worker: name.to_owned(), summary, error };
+        match outcome {
+            Ok(summary) => {
+                say(format!(
+                    "item {} of job {}: {} files, {} bytes in {:.1} s",
+                    item.seq,
+                    item.job,
+                    summary.files_transferred,
+                    summary.bytes_transferred,
+                    started.elapsed().as_secs_f64()
+                ));
+                queue.done(&item.job, &done(summary, None)).await?;
+                taken.ack().await?;
+            }
+            Err(e) if taken.attempt < ATTEMPTS => {
+                say(format!(
+                    "item {} of job {} failed (attempt {} of {ATTEMPTS}), given back: {e}",
+                    item.seq, item.job, taken.attempt
+                ));
+                taken.give_back(Some(RETRY_AFTER)).await;
+            }
+            Err(e) => {
+                say(format!("item {} of job {} failed for good: {e}", item.seq, item.job));
+                queue.done(&item.job, &done(TransferSummary::default(), Some(e))).await?;
+                taken.ack().await?;
+            }
+        }
+        ran += 1;
+    }
+    Ok(())
+}
+
+/// Runs one item, keeping its lease and sending its progress.
+async fn work(
+    queue: &Queue,
+    spec: &JobSpec,
+    item: &WorkItem,
+    taken: &Taken,
+    args: &WorkerArgs,
+    name: &str,
+) -> Result<TransferSummary> {
+    let transport = <TransportArg as clap::ValueEnum>::from_str(&spec.transport, true).map_err(|_| {
+        Error::new(ErrorKind::Protocol, format!("job {} names transport {:?}", item.job, spec.transport))
+    })?;
+    let link = wiring::Link::new(
+        (transport, spec.streams, &spec.compress, false),
+        args.connect.clone(),
+        args.dst_secret_file.clone(),
+    )?;
+    let paths = item.paths.iter().map(|p| p.as_bytes().to_vec()).collect();
+    let options = spec.options.clone();
+    let options = options.clone().filter(options.filter.files_from(paths));
+    let (src, from) = endpoint(&spec.src)?;
+    let (dst, to) = endpoint(&spec.dst)?;
+    let sender = Arc::new(Sender { waiting: Mutex::new(Vec::new()) });
+    let transfer = transfer::one((&src, from.as_ref()), (&dst, to.as_ref()), options, &link, sender.clone());
+    let keep = async {
+        let every = Duration::from_secs(args.lease) / 3;
+        loop {
+            tokio::time::sleep(every).await;
+            taken.keep().await;
+        }
+    };
+    let send = async {
+        loop {
+            tokio::time::sleep(EVENTS_EVERY).await;
+            sender.send(queue, &item.job, name).await;
+        }
+    };
+    let result = tokio::select! {
+        result = transfer => result,
+        () = keep => unreachable!("keeps the lease until the transfer ends"),
+        () = send => unreachable!("sends until the transfer ends"),
+    };
+    sender.send(queue, &item.job, name).await;
+    result
+}
+
+/// Collects an item's events for the next batch.
+struct Sender {
+    waiting: Mutex<Vec<ProgressEvent>>,
+}
+
+impl ProgressSink for Sender {
+    fn emit(&self, event: ProgressEvent) {
+        let mut waiting = self.waiting.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        if waiting.len() < EVENTS_MAX {
+            waiting.push(event);
+        }
+    }
+}
+
+impl Sender {
+    async fn send(&self, queue: &Queue, job: &str, name: &str) {
+        let batch = std::mem::take(&mut *self.waiting.lock().unwrap_or_else(std::sync::PoisonError::into_inner));
+        if !batch.is_empty() {
+            queue.send_events(job, name, &batch).await;
+        }
+    }
+}
