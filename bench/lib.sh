@@ -105,13 +105,13 @@ CONFIG
 # (default 10) for it to end, then sends SIGKILL; reaps it when it is a child.
 stop_pid() {
     local pid="$1" secs="${2:-10}" i state
-    kill -TERM "$pid" 2>/dev/null || { wait "$pid" 2>/dev/null; return 0; }
+    kill -TERM "$pid" 2>/dev/null || { wait "$pid" 2>/dev/null || true; return 0; }
     for ((i = 0; i < secs * 10; i++)); do
-        state="$(awk '/^State:/ {print $2}' "/proc/$pid/status" 2>/dev/null)"
+        state="$(awk '/^State:/ {print $2}' "/proc/$pid/status" 2>/dev/null || true)"
         [[ -z "$state" || "$state" == Z ]] && break
         sleep 0.1
     done
     [[ -z "$state" || "$state" == Z ]] || kill -KILL "$pid" 2>/dev/null
-    wait "$pid" 2>/dev/null
+    wait "$pid" 2>/dev/null || true
     return 0
 }

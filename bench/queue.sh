@@ -96,7 +96,12 @@ if [ "$plain" = 0 ] && ! "$blit" worker --help >/dev/null 2>&1; then
     exit 1
 fi
 
-in_ns() { local ns="$1"; shift; ip netns exec "$ns" "$@"; }
+# in_ns NS COMMAND...: runs COMMAND in network namespace NS.
+in_ns() { local ns="$1"; shift; nsenter --net="/run/netns/$ns" "$@"; }
+# spawn NS COMMAND...: starts COMMAND in NS in the background and sets
+# `spawned` to its pid: nsenter execs COMMAND in place (ip netns exec forks,
+# and so would a backgrounded function), so signals reach COMMAND itself.
+spawn() { local ns="$1"; shift; nsenter --net="/run/netns/$ns" "$@" & spawned=$!; }
 
 # wait_tcp NS HOST PORT: waits up to 10 s for HOST:PORT to accept, seen from NS.
 wait_tcp() {
@@ -144,8 +149,8 @@ auth_secret_file = "$work/secret"
 name = "m"
 path = "$work/module"
 CONFIG
-in_ns "$ns_store" "$work/blitd" --config "$work/blitd.toml" 2> "$work/blitd.log" &
-daemon_pids+=($!)
+spawn "$ns_store" "$work/blitd" --config "$work/blitd.toml" 2> "$work/blitd.log"
+daemon_pids+=("$spawned")
 wait_tcp "$ns_store" "$addr" "$blitd_port"
 if [ "$plain" = 0 ]; then
     mkdir -p "$work/nats"
@@ -158,8 +163,8 @@ jetstream {
     max_file_store: 4GB
 }
 CONFIG
-    in_ns "$ns_store" "$nats_server" -js -c "$work/nats.conf" > "$work/nats.log" 2>&1 &
-    daemon_pids+=($!)
+    spawn "$ns_store" "$nats_server" -js -c "$work/nats.conf" > "$work/nats.log" 2>&1
+    daemon_pids+=("$spawned")
     wait_tcp "$ns_store" "$addr" "$nats_port"
 fi
 
@@ -204,9 +209,9 @@ start_workers() {
     local i conns _
     worker_pids=()
     for ((i = 1; i <= $1; i++)); do
-        in_ns "blitq$$-w$i" "$blit" worker "$nats_url" --name "w$i" --secret-file "$work/secret" \
-            >> "$work/worker$i.log" 2>&1 &
-        worker_pids+=($!)
+        spawn "blitq$$-w$i" "$blit" worker "$nats_url" --name "w$i" --secret-file "$work/secret" \
+            > "$work/worker$i.log" 2>&1
+        worker_pids+=("$spawned")
     done
     for _ in $(seq 300); do
         conns="$(in_ns "$ns_store" python3 -c 'import json, sys, urllib.request
@@ -249,6 +254,19 @@ queue_job() {
         > "$work/summary.json" 2> "$work/job.log"
 }
 
+# landed_by_workers N: what the N workers' logs say they landed in this run
+# ("item S of job J: F files, B bytes in T s"): bytes, and items per worker.
+landed_by_workers() {
+    local i bytes=0 items=() b
+    for ((i = 1; i <= $1; i++)); do
+        b="$(awk '/^blit worker .*: item [0-9]+ of job .* bytes in / {for (f = 1; f < NF; f++) if ($(f + 1) == "bytes") s += $f; n++}
+            END {print s + 0, n + 0}' "$work/worker$i.log")"
+        bytes=$((bytes + ${b% *})); items+=("${b#* }")
+    done
+    local IFS=/
+    echo "workers landed $bytes bytes, items per worker ${items[*]}"
+}
+
 mbps() { python3 -c "import sys; print(f'{int(sys.argv[1]) / 1e6 / float(sys.argv[2]):.1f}')" "$tree_bytes" "$1"; }
 
 mode="queue"; [ "$plain" = 0 ] || mode="plain pushes"
@@ -259,6 +277,7 @@ print(f'{float(m[1]) * {\"\": 1, \"k\": 1e3, \"m\": 1e6, \"g\": 1e9}[m[2]] / 8e6
 echo "queue: $mode, workers $workers, link $rate each ($link_mbs MB/s), $runs runs, $(nproc) CPUs"
 load_start="$(cut -d' ' -f1-3 /proc/loadavg)"
 declare -A secs cpu
+lines=()
 for ((run = 1; run <= runs; run++)); do
     # Rotate the order of worker counts from run to run.
     order=("${counts[@]:$(((run - 1) % ${#counts[@]}))}" "${counts[@]:0:$(((run - 1) % ${#counts[@]}))}")
@@ -284,7 +303,14 @@ for ((run = 1; run <= runs; run++)); do
         t=$(python3 -c "print(f'{$end - $start:.2f}')")
         c=$(( (busy1 - busy0) * 100 / (total1 - total0) ))
         secs[$n]+="$t " cpu[$n]+="$c "
-        echo "$n worker(s), run $run: $t s, $(mbps "$t") MB/s, CPUs $c% busy"
+        detail=""
+        if [ "$plain" = 0 ]; then
+            detail="; $(landed_by_workers "$n"); the job's summary: $(python3 -c 'import json, sys
+s = json.load(open(sys.argv[1]))
+print(s.get("files_transferred"), "files,", s.get("bytes_transferred"), "bytes")' "$work/summary.json")"
+        fi
+        lines+=("$n worker(s), run $run: $t s, $(mbps "$t") MB/s, CPUs $c% busy$detail")
+        echo "${lines[-1]}"
     done
 done
 
@@ -303,12 +329,12 @@ median() { python3 -c "import statistics, sys; print(f'{statistics.median(map(fl
     echo "| workers | median s | MB/s | MB/s per worker | of the link | CPUs busy | speedup vs 1 | all runs (s) |"
     echo "|---:|---:|---:|---:|---:|---:|---:|---|"
     base=""
+    [ -z "${secs[1]:-}" ] || base=$(mbps "$(median ${secs[1]})")
     for n in "${counts[@]}"; do
         t=$(median ${secs[$n]}); m=$(mbps "$t")
         per=$(python3 -c "print(f'{$m / $n:.1f}')")
         of=- speedup=-
         [ "$link_mbs" = - ] || of=$(python3 -c "print(f'{100 * $m / $n / $link_mbs:.0f}%')")
-        [ "$n" != 1 ] || base="$m"
         [ -z "$base" ] || speedup=$(python3 -c "print(f'{$m / $base:.2f}x')")
         echo "| $n | $t | $m | $per | $of | $(median ${cpu[$n]} | cut -d. -f1)% | $speedup | ${secs[$n]% } |"
     done
@@ -318,4 +344,10 @@ median() { python3 -c "import statistics, sys; print(f'{statistics.median(map(fl
         echo
         echo "Target: 4 workers at least 3.2x one worker: ${s}x, $met."
     fi
+    echo
+    echo "Every run, in order:"
+    echo
+    echo '```text'
+    printf '%s\n' "${lines[@]}"
+    echo '```'
 } | tee -a "$results"
