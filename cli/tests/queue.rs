@@ -24,9 +24,13 @@ struct Worker {
 
 impl Worker {
     fn start(nats: &NatsServer, name: &str, dir: &Path) -> Worker {
+        Worker::with_lease(nats, name, dir, 2)
+    }
+
+    fn with_lease(nats: &NatsServer, name: &str, dir: &Path, lease: u64) -> Worker {
         let log = dir.join(format!("{name}.log"));
         let child = Command::new(env!("CARGO_BIN_EXE_blit"))
-            .args(["worker", &nats.url(), "--name", name, "--lease", "2"])
+            .args(["worker", &nats.url(), "--name", name, "--lease", &lease.to_string()])
             .env_remove("BLIT_SECRET")
             .stdin(Stdio::null())
             .stdout(Stdio::null())
@@ -170,6 +174,43 @@ fn killed_workers_and_a_killed_submitter_lose_nothing_and_a_rerun_rewrites_nothi
     assert_eq!(s["files_transferred"], 0, "{s}");
     assert_eq!(s["bytes_transferred"], 0, "{s}");
     assert_eq!(inodes(&dst), before, "no file was replaced");
+}
+
+#[test]
+fn a_worker_stopped_with_sigterm_gives_its_item_back_at_once() {
+    let nats = NatsServer::start(&[]);
+    let tmp = tempfile::tempdir().unwrap();
+    let src = tmp.path().join("src");
+    std::fs::create_dir(&src).unwrap();
+    let data: Vec<u8> = (0..48u32 << 20).map(|j| (j.wrapping_mul(2654435761) >> 11) as u8).collect();
+    std::fs::write(src.join("big"), data).unwrap();
+    let dst = tmp.path().join("dst");
+    // A lease far longer than the test: only giving back can hand the item on.
+    let mut a = Worker::with_lease(&nats, "a", tmp.path(), 600);
+    let mut submitted = Command::new(env!("CARGO_BIN_EXE_blit"))
+        .args(["copy", "--queue", &nats.url(), "--bwlimit", "8M", "--json"])
+        .arg(slash(&src))
+        .arg(&dst)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    wait_until(Duration::from_secs(30), "the first bytes land", || any_file(&dst));
+    // SAFETY: kill(2) on a child we started and have not reaped.
+    assert_eq!(unsafe { libc::kill(a.child.id() as i32, libc::SIGTERM) }, 0);
+    let stopped = Instant::now();
+    wait_until(Duration::from_secs(10), "the worker stops", || a.child.try_wait().unwrap().is_some());
+    assert!(a.child.wait().unwrap().success(), "a stopped worker exits 0");
+    assert!(a.log().contains("gave item 1 of job"), "{}", a.log());
+    let b = Worker::with_lease(&nats, "b", tmp.path(), 600);
+    let ended = Instant::now();
+    while submitted.try_wait().unwrap().is_none() {
+        assert!(ended.elapsed() < Duration::from_secs(120), "the job did not end; b: {}", b.log());
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    assert!(submitted.wait().unwrap().success());
+    assert!(stopped.elapsed() < Duration::from_secs(100), "the item did not wait for a lease to run out");
+    assert_same(&snapshot(&src), &snapshot(&dst));
 }
 
 #[test]

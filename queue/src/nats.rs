@@ -322,13 +322,15 @@ impl Taken {
             .map_err(|e| Error::new(ErrorKind::Io, format!("acknowledging a work item: {e}")))
     }
 
-    /// Hands the item back, to be taken again after `delay`.
+    /// Hands the item back, to be taken again after `delay`; waits until
+    /// the server confirmed (a worker about to exit must not lose it to an
+    /// unsent message: the item would then wait for its lease).
     pub async fn give_back(&self, delay: Option<Duration>) {
-        let _ = self.message.ack_with(AckKind::Nak(delay)).await;
+        let _ = self.message.double_ack_with(AckKind::Nak(delay)).await;
     }
 
     /// Drops an item that can never be done (it does not decode).
     pub async fn discard(&self) {
-        let _ = self.message.ack_with(AckKind::Term).await;
+        let _ = self.message.double_ack_with(AckKind::Term).await;
     }
 }
