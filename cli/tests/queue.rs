@@ -44,9 +44,13 @@ impl Worker {
         std::fs::read_to_string(&self.log).unwrap_or_default()
     }
 
-    /// Items this worker landed.
-    fn items(&self) -> usize {
-        self.log().lines().filter(|l| l.contains(" of job ") && l.contains(" files, ")).count()
+    /// Items this worker landed, and the files they held.
+    fn items(&self) -> (usize, u64) {
+        let lines: Vec<String> =
+            self.log().lines().filter(|l| l.contains(" of job ") && l.contains(" files, ")).map(String::from).collect();
+        // "... item N of job J: F files, B bytes in T s"
+        let files = lines.iter().map(|l| l.split(": ").last().unwrap().split(' ').next().unwrap().parse::<u64>().unwrap());
+        (lines.len(), files.sum())
     }
 }
 
@@ -93,8 +97,9 @@ fn several_workers_land_the_tree_a_single_copy_lands() {
     let want = snapshot(&src);
     assert_same(&want, &snapshot(&module.join("dst")));
     assert_eq!(s["files_transferred"], files_in(&want), "{s}");
-    let items: usize = workers.iter().map(Worker::items).sum();
+    let (items, files) = workers.iter().map(Worker::items).fold((0, 0), |a, b| (a.0 + b.0, a.1 + b.1));
     assert!(items >= 2, "the job was split into items: {items}");
+    assert_eq!(files, files_in(&want), "the workers copied every file (the last pass none)");
 
     // The same job on one machine without the queue lands the same tree.
     let single = tmp.path().join("single");
