@@ -206,7 +206,9 @@ async fn work(
         args.dst_secret_file.clone(),
     )?;
     let paths = item.paths.iter().map(|p| p.as_bytes().to_vec()).collect();
-    let options = spec.options.clone();
+    // An item only copies: a mirror's deletions are the last pass's, once
+    // every item landed.
+    let options = spec.options.clone().mirror(false);
     let options = options.clone().filter(options.filter.files_from(paths));
     let (src, from) = endpoint(&spec.src)?;
     let (dst, to) = endpoint(&spec.dst)?;
