@@ -49,7 +49,8 @@ impl Worker {
         let lines: Vec<String> =
             self.log().lines().filter(|l| l.contains(" of job ") && l.contains(" files, ")).map(String::from).collect();
         // "... item N of job J: F files, B bytes in T s"
-        let files = lines.iter().map(|l| l.split(": ").last().unwrap().split(' ').next().unwrap().parse::<u64>().unwrap());
+        let files =
+            lines.iter().map(|l| l.split(": ").last().unwrap().split(' ').next().unwrap().parse::<u64>().unwrap());
         (lines.len(), files.sum())
     }
 }
@@ -269,4 +270,30 @@ fn what_cannot_be_spread_is_refused_and_an_unreachable_queue_is_named() {
         blit(&[OsStr::new("copy"), OsStr::new("--queue"), OsStr::new("localhost:4222"), &slash(&src), dst.as_os_str()]);
     assert!(String::from_utf8_lossy(&out.stderr).contains("nats://HOST:PORT"));
     assert!(!dst.exists(), "nothing was copied");
+}
+
+#[test]
+fn without_workers_timeout_stops_following_and_a_rerun_picks_the_job_up() {
+    let nats = NatsServer::start(&[]);
+    let tmp = tempfile::tempdir().unwrap();
+    let src = tmp.path().join("src");
+    many_files(&src, 20);
+    let dst = tmp.path().join("dst");
+    let copy = |extra: &[&str]| {
+        let mut args: Vec<std::ffi::OsString> = ["copy", "--queue", &nats.url()].map(Into::into).into();
+        args.extend(extra.iter().map(Into::into));
+        args.extend([slash(&src), dst.clone().into_os_string()]);
+        blit(&args.iter().map(|a| a.as_os_str()).collect::<Vec<_>>())
+    };
+    let started = Instant::now();
+    let out = copy(&["--timeout", "2"]);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{err}");
+    assert!(err.contains("no progress for 2 s"), "{err}");
+    assert!(started.elapsed() < Duration::from_secs(30));
+    let _w = Worker::start(&nats, "late", tmp.path());
+    let out = copy(&["--json"]);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("resuming job"));
+    assert_same(&snapshot(&src), &snapshot(&dst));
 }

@@ -33,6 +33,11 @@ use blit_queue::{JobSpec, JobState, Queue, QueueUrl};
 use std::collections::HashSet;
 use std::ffi::{OsStr, OsString};
 use std::sync::Arc;
+use std::time::Duration;
+
+/// Without any event for this long, the submitting command asks whether
+/// any worker runs.
+const NO_WORKERS: Duration = Duration::from_secs(30);
 
 /// Runs the job `args` describe (with `--queue`) and returns its summary.
 pub(crate) fn execute(
@@ -76,8 +81,36 @@ pub(crate) fn execute(
         .thread_name("blit")
         .build()
         .map_err(|e| Error::io("start runtime", "blit", e))?;
-    let summary = runtime.block_on(submit(&spec, &url, &link, events, say));
-    runtime.shutdown_timeout(std::time::Duration::from_secs(2));
+    let job = submit(&spec, &url, &link, events, say);
+    let summary = runtime.block_on(async {
+        // Workers that never come are the usual reason for a silent job.
+        let waiting = async {
+            transfer::stalled(renderer, NO_WORKERS).await;
+            if say {
+                eprintln!(
+                    "blit: nothing has happened for {} s: is a `blit worker {url}` running?",
+                    NO_WORKERS.as_secs()
+                );
+            }
+            std::future::pending::<()>().await
+        };
+        let timeout = async {
+            match args.rsync.timeout.filter(|secs| *secs > 0) {
+                Some(secs) => transfer::stalled(renderer, Duration::from_secs(secs)).await,
+                None => std::future::pending().await,
+            }
+        };
+        tokio::select! {
+            summary = job => summary,
+            () = waiting => unreachable!("waits for ever once it said so"),
+            () = timeout => Err(Error::new(
+                ErrorKind::Io,
+                format!("no progress for {} s (--timeout); stopped following the job", args.rsync.timeout.unwrap_or(0)),
+            )
+            .with_hint("the job goes on with its workers: run the same command again to follow it")),
+        }
+    });
+    runtime.shutdown_timeout(Duration::from_secs(2));
     summary.map(|s| (s, crate::mover::Moved::default()))
 }
 
