@@ -62,6 +62,17 @@ impl Drop for Worker {
     }
 }
 
+/// A child process killed and reaped when dropped (a failing test leaves
+/// nothing running).
+struct Reaped(Child);
+
+impl Drop for Reaped {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
 fn many_files(dir: &Path, n: usize) {
     std::fs::create_dir_all(dir).unwrap();
     for i in 0..n {
@@ -154,14 +165,14 @@ fn killed_workers_and_a_killed_submitter_lose_nothing_and_a_rerun_rewrites_nothi
     };
     // One worker takes the first item (three files, 72 MiB at 16 MiB/s).
     let a = Worker::start(&nats, "a", tmp.path());
-    let mut submitted = job(&[]).stdout(Stdio::null()).stderr(Stdio::piped()).spawn().unwrap();
+    let mut submitted = Reaped(job(&[]).stdout(Stdio::null()).stderr(Stdio::null()).spawn().unwrap());
     wait_until(Duration::from_secs(30), "the first bytes land", || any_file(&dst));
     // Kill the worker mid-item and the submitting command mid-job.
     let mut a = a;
     a.child.kill().unwrap();
     a.child.wait().unwrap();
-    submitted.kill().unwrap();
-    submitted.wait().unwrap();
+    submitted.0.kill().unwrap();
+    submitted.0.wait().unwrap();
     let b = Worker::start(&nats, "b", tmp.path());
     // The rerun resumes the job: it ends only once every item has a done
     // record, so the killed worker's item must have come back to `b`.
@@ -193,14 +204,16 @@ fn a_worker_stopped_with_sigterm_gives_its_item_back_at_once() {
     let dst = tmp.path().join("dst");
     // A lease far longer than the test: only giving back can hand the item on.
     let mut a = Worker::with_lease(&nats, "a", tmp.path(), 600);
-    let mut submitted = Command::new(env!("CARGO_BIN_EXE_blit"))
-        .args(["copy", "--queue", &nats.url(), "--bwlimit", "8M", "--json"])
-        .arg(slash(&src))
-        .arg(&dst)
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
+    let mut submitted = Reaped(
+        Command::new(env!("CARGO_BIN_EXE_blit"))
+            .args(["copy", "--queue", &nats.url(), "--bwlimit", "8M", "--json"])
+            .arg(slash(&src))
+            .arg(&dst)
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap(),
+    );
     wait_until(Duration::from_secs(30), "the first bytes land", || any_file(&dst));
     // SAFETY: kill(2) on a child we started and have not reaped.
     assert_eq!(unsafe { libc::kill(a.child.id() as i32, libc::SIGTERM) }, 0);
@@ -210,11 +223,11 @@ fn a_worker_stopped_with_sigterm_gives_its_item_back_at_once() {
     assert!(a.log().contains("gave item 1 of job"), "{}", a.log());
     let b = Worker::with_lease(&nats, "b", tmp.path(), 600);
     let ended = Instant::now();
-    while submitted.try_wait().unwrap().is_none() {
+    while submitted.0.try_wait().unwrap().is_none() {
         assert!(ended.elapsed() < Duration::from_secs(120), "the job did not end; b: {}", b.log());
         std::thread::sleep(Duration::from_millis(50));
     }
-    assert!(submitted.wait().unwrap().success());
+    assert!(submitted.0.wait().unwrap().success());
     assert!(stopped.elapsed() < Duration::from_secs(100), "the item did not wait for a lease to run out");
     assert_same(&snapshot(&src), &snapshot(&dst));
 }
