@@ -81,7 +81,8 @@ pub(crate) fn execute(
         .thread_name("blit")
         .build()
         .map_err(|e| Error::io("start runtime", "blit", e))?;
-    let job = submit(&spec, &url, &link, events, say);
+    let item_data = args.item_size.unwrap_or(plan::ITEM_DATA);
+    let job = submit(&spec, &url, &link, events, (say, item_data));
     let summary = runtime.block_on(async {
         // Workers that never come are the usual reason for a silent job.
         let waiting = async {
@@ -136,13 +137,14 @@ fn endpoint(bytes: &[u8]) -> Result<(OsString, Option<remote::Remote>)> {
     Ok((arg, to))
 }
 
-/// Submits (or resumes) the job and follows it to the end.
+/// Submits (or resumes) the job and follows it to the end; `say`: print
+/// notes; `item_data`: file data per item.
 async fn submit(
     spec: &JobSpec,
     url: &QueueUrl,
     link: &wiring::Link,
     events: Events,
-    say: bool,
+    (say, item_data): (bool, u64),
 ) -> Result<TransferSummary> {
     let queue = Queue::connect(url, "blit submit").await?;
     let id = spec.id();
@@ -183,7 +185,7 @@ async fn submit(
         if !planning {
             return Ok(());
         }
-        let job = plan::Job { id: &id, run: state.run, url, options: spec.options.clone() };
+        let job = plan::Job { id: &id, run: state.run, url, options: spec.options.clone(), item_data };
         let items = plan::run(job, (&src, from.as_ref()), (&dst, to.as_ref()), link, events.clone()).await?;
         queue.set_state(&id, &JobState { planned: true, items, ..state }).await?;
         let _ = total_tx.send(Some(items));
