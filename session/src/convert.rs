@@ -137,6 +137,8 @@ pub(crate) fn header_from_pb(h: pb::Header) -> Result<FileHeader> {
         gid: h.gid,
         xattrs,
         hard_link,
+        // Set by the source's own pipeline from its options, never sent.
+        part_range: None,
     };
     header.check_bounds().map_err(|e| bad(e.to_string()))?;
     Ok(header)
