@@ -94,11 +94,14 @@ impl LocalDestination {
         let mode = (header.mode & 0o777) | 0o600;
         let file = match open_shared(&dir, &part, mode, header.size) {
             Ok(file) => file,
-            Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
-                return Err(Error::new(ErrorKind::Io, "another transfer holds the partial copy of this file")
-                    .with_path(target.display().to_string())
-                    .with_hint("a transfer is landing the whole file; retry the range once it ended, if still needed"))
-            }
+            Err(e) if e.kind() == io::ErrorKind::WouldBlock => return Err(Error::new(
+                ErrorKind::Io,
+                "another transfer holds the partial copy of this file",
+            )
+            .with_path(target.display().to_string())
+            .with_hint(
+                "a transfer is landing or finishing the whole file; retry the range once it ended, if still needed",
+            )),
             Err(e) => return Err(Error::io("open the partial copy of", target.display(), e)),
         };
         Ok(Box::new(RangeFile { file, target, span, flush: self.flush.clone() }))
