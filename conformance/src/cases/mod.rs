@@ -15,6 +15,7 @@ pub mod links;
 pub mod manifest;
 pub mod metadata;
 pub mod need_list;
+pub mod part_range;
 pub mod payload;
 pub mod progress;
 pub mod property;
@@ -277,6 +278,12 @@ static CATALOGUE: &[Case] = &[
         "delta transfer finds the older version's blocks that bytes inserted before them moved",
         [Resume],
         resume::delta_after_an_insertion
+    ),
+    case!(
+        "part_ranges_land_then_resume",
+        "part-range transfers fill the partial copy range by range; a --resume run lands it sending nothing",
+        [Resume],
+        part_range::part_ranges_land_then_resume
     ),
     case!(
         "sparse_file_keeps_its_holes",
