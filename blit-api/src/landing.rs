@@ -77,19 +77,7 @@ impl Landing {
             size: header.size,
         });
         match self.writer.begin(header) {
-            Ok(file) => Ok(Incoming {
-                file: Some(file),
-                path: header.path.clone(),
-                kind: header.kind,
-                size: header.size,
-                written: 0,
-                reused: 0,
-                holes: false,
-                copied: 0,
-                events: self.events.clone(),
-                limit: self.limit.clone(),
-                in_place: self.in_place.then_some(header.mtime_ns),
-            }),
+            Ok(file) => Ok(self.incoming(header, file, 0, self.in_place)),
             Err(e) => {
                 self.events.emit(ProgressEvent::failed(&header.path, &e));
                 Err(e)
@@ -131,19 +119,7 @@ impl Landing {
                 if !holes {
                     self.events.emit(ProgressEvent::FileResumed { path: header.path.clone(), bytes: reused });
                 }
-                let incoming = Incoming {
-                    file: Some(file),
-                    path: header.path.clone(),
-                    kind: header.kind,
-                    size: header.size,
-                    written: 0,
-                    reused,
-                    holes,
-                    copied: 0,
-                    events: self.events.clone(),
-                    limit: self.limit.clone(),
-                    in_place: self.in_place.then_some(header.mtime_ns),
-                };
+                let incoming = self.incoming(header, file, reused, self.in_place);
                 if holes && reused > 0 {
                     // Holes land as they are: bytes of the file, never sent.
                     let path = incoming.path.clone();
@@ -178,23 +154,30 @@ impl Landing {
         }
         self.events.emit(ProgressEvent::FileStarted { path: header.path.clone(), kind: header.kind, size: bytes });
         match self.writer.land_range(header, span) {
-            Ok(file) => Ok(Incoming {
-                file: Some(file),
-                path: header.path.clone(),
-                kind: header.kind,
-                size: header.size,
-                written: 0,
-                reused,
-                holes: false,
-                copied: 0,
-                events: self.events.clone(),
-                limit: self.limit.clone(),
-                in_place: None,
-            }),
+            // Not in place: the file has no name yet.
+            Ok(file) => Ok(self.incoming(header, file, reused, false)),
             Err(e) => {
                 self.events.emit(ProgressEvent::failed(&header.path, &e));
                 Err(e)
             }
+        }
+    }
+
+    /// The landing of `header` into `file`, of which the source leaves
+    /// `reused` bytes unsent; `InPlace` follows its commit if `in_place`.
+    fn incoming(&self, header: &FileHeader, file: Box<dyn LandingFile>, reused: u64, in_place: bool) -> Incoming {
+        Incoming {
+            holes: file.holes(),
+            file: Some(file),
+            path: header.path.clone(),
+            kind: header.kind,
+            size: header.size,
+            written: 0,
+            reused,
+            copied: 0,
+            events: self.events.clone(),
+            limit: self.limit.clone(),
+            in_place: in_place.then_some(header.mtime_ns),
         }
     }
 
