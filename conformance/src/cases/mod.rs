@@ -5,9 +5,12 @@
 //! payload), [`need_list`] (what is judged needed: updates, mirror, dry run,
 //! second runs), [`progress`] (what the event log reports), [`errors`]
 //! (per-file failures), [`filters`] (include/exclude rules, sizes,
-//! files-from, mirror with filters) and [`property`] (generated trees). A case is a plain
-//! async function over a [`Ctx`]; differences reach it as parameters or
-//! capability fields, never as a transport's name.
+//! files-from, mirror with filters), [`resume`], [`sparse`] and
+//! [`part_range`] (files that travel as ranges: partial copies, older
+//! versions, holes, a distributed job's pieces) and [`property`] (generated
+//! trees). A case is a plain async function over a [`Ctx`]; differences
+//! reach it as parameters or capability fields, never as a transport's
+//! name.
 
 pub mod errors;
 pub mod filters;
