@@ -310,3 +310,36 @@ fn without_workers_timeout_stops_following_and_a_rerun_picks_the_job_up() {
     assert!(String::from_utf8_lossy(&out.stderr).contains("resuming job"));
     assert_same(&snapshot(&src), &snapshot(&dst));
 }
+
+#[test]
+fn a_large_file_goes_out_in_ranges_and_lands_once() {
+    let nats = NatsServer::start(&[]);
+    let tmp = tempfile::tempdir().unwrap();
+    let src = tmp.path().join("src");
+    std::fs::create_dir(&src).unwrap();
+    let size = (18 << 20) + 12345;
+    let data: Vec<u8> = (0..size as u32).map(|j| (j.wrapping_mul(2654435761) >> 9) as u8).collect();
+    std::fs::write(src.join("big"), &data).unwrap();
+    std::fs::write(src.join("small"), b"small file").unwrap();
+    let dst = tmp.path().join("dst");
+    let workers: Vec<_> = (1..=2).map(|i| Worker::start(&nats, &format!("r{i}"), tmp.path())).collect();
+    let out = blit_ok(&[
+        OsStr::new("copy"),
+        OsStr::new("--queue"),
+        OsStr::new(&nats.url()),
+        OsStr::new("--item-size"),
+        OsStr::new("4M"),
+        OsStr::new("--json"),
+        &slash(&src),
+        dst.as_os_str(),
+    ]);
+    assert_same(&snapshot(&src), &snapshot(&dst));
+    let s = summary(&out);
+    // Five ranges of the big file and one item for the small one; each
+    // byte moved once, each file counted once.
+    let items: usize = workers.iter().map(|w| w.items().0).sum();
+    assert_eq!(items, 6, "{}", workers.iter().map(Worker::log).collect::<String>());
+    assert_eq!(s["bytes_transferred"], size + 10, "{s}");
+    assert_eq!(s["files_transferred"], 2, "{s}");
+    assert!(std::fs::read_dir(&dst).unwrap().all(|e| !e.unwrap().file_name().to_string_lossy().ends_with(".part")));
+}

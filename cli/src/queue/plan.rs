@@ -2,7 +2,7 @@
 //! entries are cut into work items and published while it walks.
 
 use crate::{transfer, wiring};
-use blit_api::{Error, Events, FileKind, ProgressEvent, ProgressSink, RelPath, Result, TransferOptions};
+use blit_api::{Error, Events, FileKind, ProgressEvent, ProgressSink, RelPath, Result, TransferOptions, RESUME_MIN};
 use blit_queue::{Queue, QueueUrl, WorkItem, MAX_ITEM_BYTES, MAX_ITEM_ENTRIES};
 use std::ffi::OsStr;
 use std::sync::mpsc::{sync_channel, Receiver, RecvTimeoutError, SyncSender};
@@ -30,8 +30,10 @@ pub(super) struct Job<'a> {
 
 /// What the dry run hands the publisher.
 enum Entry {
-    /// A needed file or symlink and its size.
-    Needed(RelPath, u64),
+    /// A needed file or symlink, its size, and whether it may be split
+    /// into ranges (a file the destination holds no version of: one it
+    /// holds goes whole, so that delta transfer applies).
+    Needed(RelPath, u64, bool),
     /// The dry run ended.
     End,
 }
@@ -75,10 +77,10 @@ struct Planner {
 impl ProgressSink for Planner {
     fn emit(&self, event: ProgressEvent) {
         match event {
-            ProgressEvent::Planned { path, kind: FileKind::File | FileKind::Symlink, size, .. } => {
+            ProgressEvent::Planned { path, kind: kind @ (FileKind::File | FileKind::Symlink), size, new } => {
                 let tx = self.needed.lock().unwrap_or_else(std::sync::PoisonError::into_inner).clone();
                 if let Some(tx) = tx {
-                    let _ = tx.send(Entry::Needed(path, size));
+                    let _ = tx.send(Entry::Needed(path, size, new && kind == FileKind::File));
                 }
             }
             ProgressEvent::ManifestProgress { .. }
@@ -102,7 +104,13 @@ fn publish(rx: Receiver<Entry>, url: &QueueUrl, mut item: Cutter<'_>) -> Result<
         let queue = Queue::connect(url, "blit plan").await?;
         loop {
             let next = match rx.recv_timeout(FLUSH_AFTER) {
-                Ok(Entry::Needed(path, size)) => item.add(path, size),
+                Ok(Entry::Needed(path, size, split)) if split && size > item.data_max && size >= RESUME_MIN => {
+                    for range in item.ranges(path, size) {
+                        queue.publish(&range).await?;
+                    }
+                    continue;
+                }
+                Ok(Entry::Needed(path, size, _)) => item.add(path, size),
                 Ok(Entry::End) | Err(RecvTimeoutError::Disconnected) => {
                     if let Some(last) = item.cut() {
                         queue.publish(&last).await?;
@@ -152,6 +160,28 @@ impl<'a> Cutter<'a> {
         }
     }
 
+    /// Items of one range each that together cover the file `path` of
+    /// `size` bytes (workers land them into its partial copy; the last
+    /// pass commits it).
+    fn ranges(&mut self, path: RelPath, size: u64) -> Vec<WorkItem> {
+        let mut items = Vec::new();
+        let mut offset = 0;
+        while offset < size {
+            let len = self.data_max.min(size - offset);
+            self.seq += 1;
+            items.push(WorkItem {
+                job: self.id.to_owned(),
+                run: self.run,
+                seq: self.seq,
+                paths: vec![path.clone()],
+                bytes: len,
+                range: Some((offset, len)),
+            });
+            offset += len;
+        }
+        items
+    }
+
     /// The item so far, if it holds anything.
     fn cut(&mut self) -> Option<WorkItem> {
         if self.paths.is_empty() {
@@ -191,6 +221,22 @@ mod tests {
         assert!(c.add(path("big"), ITEM_DATA).is_some(), "64 MiB of data fills an item");
         assert!(c.cut().is_none(), "nothing left after a cut");
         assert_eq!(c.seq, 2);
+    }
+
+    #[test]
+    fn a_large_file_is_cut_into_ranges_that_cover_it_once() {
+        let mut c = Cutter::new("ab", 1, 3 << 20);
+        let size = (10 << 20) + 5;
+        let items = c.ranges(path("big"), size);
+        assert_eq!(items.len(), 4);
+        let mut next = 0;
+        for (i, item) in items.iter().enumerate() {
+            let (offset, len) = item.range.unwrap();
+            assert_eq!((offset, item.seq), (next, i as u64 + 1));
+            assert_eq!(item.bytes, len);
+            next += len;
+        }
+        assert_eq!(next, size);
     }
 
     #[test]

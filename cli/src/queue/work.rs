@@ -209,10 +209,13 @@ async fn work(
     // An item only copies: a mirror's deletions are the last pass's, once
     // every item landed.
     let options = spec.options.clone().mirror(false);
-    let options = options.clone().filter(options.filter.files_from(paths));
+    let mut options = options.clone().filter(options.filter.files_from(paths));
+    if let Some((offset, len)) = item.range {
+        options = options.part_range(Some(blit_api::PartRange::new(offset, len)?));
+    }
     let (src, from) = endpoint(&spec.src)?;
     let (dst, to) = endpoint(&spec.dst)?;
-    let sender = Arc::new(Sender { waiting: Mutex::new(Vec::new()) });
+    let sender = Arc::new(Sender { waiting: Mutex::new(Vec::new()), range: item.range.is_some() });
     let transfer = transfer::one((&src, from.as_ref()), (&dst, to.as_ref()), options, &link, sender.clone());
     let keep = async {
         let every = Duration::from_secs(args.lease) / 3;
@@ -233,16 +236,30 @@ async fn work(
         () = send => unreachable!("sends until the transfer ends"),
     };
     sender.send(queue, &item.job, name).await;
-    result
+    // A range is not a file landed: the last pass counts the file once,
+    // when it commits it.
+    result.map(|mut summary| {
+        if item.range.is_some() {
+            summary.entries_transferred = summary.entries_transferred.saturating_sub(summary.files_transferred);
+            summary.files_transferred = 0;
+        }
+        summary
+    })
 }
 
 /// Collects an item's events for the next batch.
 struct Sender {
     waiting: Mutex<Vec<ProgressEvent>>,
+    /// A range item: its `FileDone` is not shown (the file is done when
+    /// the last pass commits it).
+    range: bool,
 }
 
 impl ProgressSink for Sender {
     fn emit(&self, event: ProgressEvent) {
+        if self.range && matches!(event, ProgressEvent::FileDone { .. }) {
+            return;
+        }
         let mut waiting = self.waiting.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
         if waiting.len() < EVENTS_MAX {
             waiting.push(event);
