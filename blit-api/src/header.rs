@@ -208,6 +208,12 @@ pub struct FileHeader {
     /// the partial copy the destination kept. The source then sends only what
     /// differs ([`crate::ranges_to_send`]); never set in a manifest.
     pub resume: Option<std::sync::Arc<crate::BlockMap>>,
+    /// In a need entry at the source, with
+    /// [`crate::TransferOptions::part_range`]: the byte range of the file to
+    /// send ([`crate::SourceFile::resume_plan`]). The source's pipeline sets
+    /// it from its own options before planning; never on the wire (both
+    /// sides know the options) and never in a manifest.
+    pub part_range: Option<crate::PartRange>,
 }
 
 impl FileHeader {

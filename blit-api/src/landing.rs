@@ -3,7 +3,8 @@
 //! transport reports exactly the same way.
 
 use crate::{
-    Error, Events, FileFailure, FileHeader, LandingFile, PayloadWriter, ProgressEvent, RateLimit, RelPath, Result,
+    Error, Events, FileFailure, FileHeader, LandingFile, PartRange, PayloadWriter, ProgressEvent, RateLimit, RelPath,
+    Result,
 };
 use std::sync::Arc;
 
@@ -15,6 +16,8 @@ pub struct Landing {
     limit: Option<Arc<RateLimit>>,
     /// Report `InPlace` after each commit (`blit move`).
     in_place: bool,
+    /// A part-range transfer: every file lands as this range of it.
+    part: Option<PartRange>,
 }
 
 impl std::fmt::Debug for Landing {
@@ -26,7 +29,18 @@ impl std::fmt::Debug for Landing {
 impl Landing {
     /// A landing that writes through `writer` and reports to `events`.
     pub fn new(writer: Arc<dyn PayloadWriter>, events: Events) -> Self {
-        Landing { writer, events, limit: None, in_place: false }
+        Landing { writer, events, limit: None, in_place: false, part: None }
+    }
+
+    /// Lands every file as the range `part` of it, into its partial copy
+    /// ([`crate::TransferOptions::part_range`]): [`Landing::resume`] then
+    /// calls [`PayloadWriter::land_range`] with the span the range covers
+    /// of the header's size and accounts for that span alone (see
+    /// `PartRange`'s module docs); [`Landing::begin`] refuses, since a
+    /// source that honours the range never sends a file whole.
+    pub fn part_range(mut self, part: Option<PartRange>) -> Self {
+        self.part = part;
+        self
     }
 
     /// Reports [`ProgressEvent::InPlace`] after each committed file (see
@@ -49,25 +63,21 @@ impl Landing {
     /// file's bytes and go on, unless the error is a volume error
     /// ([`crate::ErrorKind::is_volume_error`]), which must stop the transfer.
     pub fn begin(&self, header: &FileHeader) -> Result<Incoming> {
+        if let Some(part) = self.part {
+            let e = Error::new(
+                crate::ErrorKind::Protocol,
+                "the source sent a whole file in a transfer of one part range of it",
+            )
+            .with_path(header.path.display());
+            return self.refuse(header, part.bytes_of(header.size), e);
+        }
         self.events.emit(ProgressEvent::FileStarted {
             path: header.path.clone(),
             kind: header.kind,
             size: header.size,
         });
         match self.writer.begin(header) {
-            Ok(file) => Ok(Incoming {
-                file: Some(file),
-                path: header.path.clone(),
-                kind: header.kind,
-                size: header.size,
-                written: 0,
-                reused: 0,
-                holes: false,
-                copied: 0,
-                events: self.events.clone(),
-                limit: self.limit.clone(),
-                in_place: self.in_place.then_some(header.mtime_ns),
-            }),
+            Ok(file) => Ok(self.incoming(header, file, 0, self.in_place)),
             Err(e) => {
                 self.events.emit(ProgressEvent::failed(&header.path, &e));
                 Err(e)
@@ -86,6 +96,9 @@ impl Landing {
     /// checks that the recorded bytes and `reused` add up to the header's
     /// size. Failures behave as in [`Landing::begin`].
     pub fn resume(&self, header: &FileHeader, reused: u64) -> Result<Incoming> {
+        if let Some(part) = self.part {
+            return self.land_range(header, part, reused);
+        }
         self.events.emit(ProgressEvent::FileStarted {
             path: header.path.clone(),
             kind: header.kind,
@@ -106,19 +119,7 @@ impl Landing {
                 if !holes {
                     self.events.emit(ProgressEvent::FileResumed { path: header.path.clone(), bytes: reused });
                 }
-                let incoming = Incoming {
-                    file: Some(file),
-                    path: header.path.clone(),
-                    kind: header.kind,
-                    size: header.size,
-                    written: 0,
-                    reused,
-                    holes,
-                    copied: 0,
-                    events: self.events.clone(),
-                    limit: self.limit.clone(),
-                    in_place: self.in_place.then_some(header.mtime_ns),
-                };
+                let incoming = self.incoming(header, file, reused, self.in_place);
                 if holes && reused > 0 {
                     // Holes land as they are: bytes of the file, never sent.
                     let path = incoming.path.clone();
@@ -131,6 +132,61 @@ impl Landing {
                 Err(e)
             }
         }
+    }
+
+    /// [`Landing::resume`] of a part-range transfer: `FileStarted` with the
+    /// bytes of the span, then the writer's [`PayloadWriter::land_range`].
+    /// The source must leave exactly the bytes outside the span unsent.
+    fn land_range(&self, header: &FileHeader, part: PartRange, reused: u64) -> Result<Incoming> {
+        let span = part.span(header.size);
+        let bytes = span.end - span.start;
+        if reused != header.size - bytes {
+            let e = Error::new(
+                crate::ErrorKind::Protocol,
+                format!(
+                    "the source leaves {reused} bytes of a file of {} unsent; its part range leaves {}",
+                    header.size,
+                    header.size - bytes
+                ),
+            )
+            .with_path(header.path.display());
+            return self.refuse(header, bytes, e);
+        }
+        self.events.emit(ProgressEvent::FileStarted { path: header.path.clone(), kind: header.kind, size: bytes });
+        match self.writer.land_range(header, span) {
+            // Not in place: the file has no name yet.
+            Ok(file) => Ok(self.incoming(header, file, reused, false)),
+            Err(e) => {
+                self.events.emit(ProgressEvent::failed(&header.path, &e));
+                Err(e)
+            }
+        }
+    }
+
+    /// The landing of `header` into `file`, of which the source leaves
+    /// `reused` bytes unsent; `InPlace` follows its commit if `in_place`.
+    fn incoming(&self, header: &FileHeader, file: Box<dyn LandingFile>, reused: u64, in_place: bool) -> Incoming {
+        Incoming {
+            holes: file.holes(),
+            file: Some(file),
+            path: header.path.clone(),
+            kind: header.kind,
+            size: header.size,
+            written: 0,
+            reused,
+            copied: 0,
+            events: self.events.clone(),
+            limit: self.limit.clone(),
+            in_place: in_place.then_some(header.mtime_ns),
+        }
+    }
+
+    /// Reports `header`'s file (announced as `size` bytes) started and
+    /// failed with `e`, and returns `e`.
+    fn refuse(&self, header: &FileHeader, size: u64, e: Error) -> Result<Incoming> {
+        self.events.emit(ProgressEvent::FileStarted { path: header.path.clone(), kind: header.kind, size });
+        self.events.emit(ProgressEvent::failed(&header.path, &e));
+        Err(e)
     }
 
     /// Reports that the source could not read `path`: emits `FileStarted` and

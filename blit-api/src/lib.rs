@@ -11,6 +11,7 @@ mod landing;
 mod manifest;
 mod need;
 mod options;
+mod part;
 mod payload;
 mod progress;
 mod rate;
@@ -38,6 +39,7 @@ pub use need::{
     need_channel, NeedBatch, NeedListSink, NeedReceiver, NeedSender, NEED_BATCH_MAX_BYTES, NEED_BATCH_MAX_ENTRIES,
 };
 pub use options::TransferOptions;
+pub use part::PartRange;
 pub use payload::{
     land_with_holes, plan_channel, LandingFile, PayloadPlan, PayloadReader, PayloadReaderExt, PayloadTransport,
     PayloadWriter, PlanReceiver, PlanSender, SourceFile,

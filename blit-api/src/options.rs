@@ -87,6 +87,12 @@ pub struct TransferOptions {
     /// its name; a file whose content differs from the source's hash fails
     /// (as a per-file failure) and keeps its old version.
     pub verify: bool,
+    /// For a distributed job: of each regular file the destination needs
+    /// (normally one, chosen with the filter's `files_from`), move only
+    /// these bytes, into the file's partial copy, and leave it uncommitted
+    /// for a later `--resume` transfer to finish (see [`crate::PartRange`]).
+    /// Needs a transport that carries resumes ([`crate::Capabilities::resume`]).
+    pub part_range: Option<crate::PartRange>,
 }
 
 impl TransferOptions {
@@ -173,6 +179,13 @@ impl TransferOptions {
     /// [`TransferOptions::verify`]).
     pub fn verify(mut self, on: bool) -> Self {
         self.verify = on;
+        self
+    }
+
+    /// Moves only `range` of each needed file, into its partial copy (see
+    /// [`TransferOptions::part_range`]).
+    pub fn part_range(mut self, range: Option<crate::PartRange>) -> Self {
+        self.part_range = range;
         self
     }
 

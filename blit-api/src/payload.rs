@@ -61,11 +61,15 @@ impl SourceFile {
     /// The ranges to send and the count of bytes not sent: for a need
     /// entry with a block map ([`FileHeader::resume`]), the blocks that
     /// differ ([`crate::ranges_to_send`]); for a file with holes, its data
-    /// ([`crate::data_ranges`]); `None` for a file sent whole. Either way
-    /// the transport sends the ranges and the count alike, and the
-    /// destination knows which it asked for. A read error names the file;
-    /// report it like a failed open.
+    /// ([`crate::data_ranges`]); for a need entry with a part range
+    /// ([`FileHeader::part_range`]), that range ([`crate::PartRange::plan`]);
+    /// `None` for a file sent whole. Either way the transport sends the
+    /// ranges and the count alike, and the destination knows which it asked
+    /// for. A read error names the file; report it like a failed open.
     pub fn resume_plan(&self) -> Result<Option<crate::ResumePlan>> {
+        if let Some(range) = &self.header.part_range {
+            return Ok(Some(range.plan(self.header.size)));
+        }
         let Some(map) = &self.header.resume else {
             return crate::data_ranges(&self.file, self.header.size)
                 .map_err(|e| crate::Error::io("find the holes of", self.header.path.display(), e));
@@ -93,9 +97,10 @@ pub trait PayloadReaderExt: PayloadReader {
     /// an empty file (trees of many empty files are common). A file that
     /// grew since the walk lands empty and is picked up by the next run, as
     /// any change after the walk is. A file offered for resume
-    /// ([`FileHeader::resume`]) is always opened.
+    /// ([`FileHeader::resume`]) or given a part range
+    /// ([`FileHeader::part_range`]) is always opened: it travels as ranges.
     fn open_to_send(&self, header: &FileHeader) -> Result<Option<SourceFile>> {
-        if header.size == 0 && header.resume.is_none() {
+        if header.size == 0 && header.resume.is_none() && header.part_range.is_none() {
             return Ok(None);
         }
         self.open(header).map(Some)
@@ -196,6 +201,26 @@ pub trait PayloadWriter: Send + Sync {
     fn resume(&self, header: &FileHeader, reused: u64) -> Result<Box<dyn LandingFile>> {
         let _ = reused;
         land_with_holes(self, header)
+    }
+
+    /// Starts writing the bytes `span` of `header`'s file into its partial
+    /// copy, for a transfer with [`crate::TransferOptions::part_range`]
+    /// ([`crate::Landing`] calls it with the span it worked out from its own
+    /// options, never from the peer). The writer opens the partial copy, or
+    /// creates it at `header.size` with everything unwritten left as holes;
+    /// it never cuts it, never writes outside `span` itself, and the
+    /// returned file's commit gives it no name and no metadata: a later
+    /// resuming transfer does. Other transfers may be writing other ranges
+    /// of the same partial copy at the same time: nothing here may remove
+    /// or replace it. The default refuses ([`crate::ErrorKind::Unsupported`]):
+    /// this writer keeps no partial copies.
+    fn land_range(&self, header: &FileHeader, span: std::ops::Range<u64>) -> Result<Box<dyn LandingFile>> {
+        let _ = span;
+        Err(crate::Error::new(
+            crate::ErrorKind::Unsupported,
+            "this destination keeps no partial copies to land a part range in",
+        )
+        .with_path(header.path.display()))
     }
 }
 

@@ -107,8 +107,9 @@ pub fn send_source(source: SourceFile, out: &mut dyn RecordWriter) -> Result<()>
     };
     let SourceFile { file, mut header } = source;
     let file = Arc::new(file);
-    // The block map served its purpose; the receiver needs none of it.
-    header.resume = None;
+    // The block map and part range served their purpose; the receiver
+    // needs neither.
+    (header.resume, header.part_range) = (None, None);
     out.file(&header)?;
     let Some(plan) = plan else {
         return match out.body(&file, 0, header.size)? {
@@ -135,7 +136,7 @@ pub fn send_source(source: SourceFile, out: &mut dyn RecordWriter) -> Result<()>
 }
 
 fn without_map(header: &FileHeader) -> FileHeader {
-    FileHeader { resume: None, ..header.clone() }
+    FileHeader { resume: None, part_range: None, ..header.clone() }
 }
 
 /// The error of a body that fell short: the file shrank while it was read

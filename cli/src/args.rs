@@ -256,6 +256,11 @@ pub struct TransferArgs {
     /// the same command resumes an unfinished job.
     #[arg(long, value_name = "URL")]
     pub queue: Option<String>,
+    /// With --queue: file data per work item (default 64M, at least 1M);
+    /// a larger file the destination does not hold yet is split into
+    /// ranges of this size, each landed by one worker.
+    #[arg(long, value_name = "SIZE", value_parser = item_size, requires = "queue")]
+    pub item_size: Option<u64>,
     /// For a copy between two daemons: read the destination daemon's
     /// secret from this file, when it is not the source's (--secret-file or
     /// BLIT_SECRET then serve the source alone).
@@ -267,6 +272,14 @@ pub struct TransferArgs {
     /// The rsync flags people type (-a, -z, -P, -u, -i, --stats, ...).
     #[command(flatten)]
     pub rsync: crate::rsync_args::RsyncArgs,
+}
+
+/// Parses `--item-size`: a size (see `--min-size`) of at least 1 MiB.
+fn item_size(text: &str) -> Result<u64, String> {
+    match crate::filter_args::parse_size(text)? {
+        n if n < 1 << 20 => Err(format!("`{text}` is below the smallest item size, 1M")),
+        n => Ok(n),
+    }
 }
 
 /// When to colour output (`--color`).

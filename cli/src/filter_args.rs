@@ -179,7 +179,7 @@ fn paths(file: &Path) -> Result<Vec<Vec<u8>>> {
 }
 
 /// Parses SIZE: a bare number of bytes, or a number with a unit.
-fn parse_size(text: &str) -> std::result::Result<u64, String> {
+pub(crate) fn parse_size(text: &str) -> std::result::Result<u64, String> {
     let hint = "write bytes or a number with a unit, e.g. 4096, 100K, 1.5M, 2G (1024-based), 800KB (1000-based)";
     let trimmed = text.trim();
     let split = trimmed.find(|c: char| !(c.is_ascii_digit() || c == '.')).unwrap_or(trimmed.len());

@@ -231,7 +231,7 @@ pub(crate) async fn one(
 }
 
 /// Returns once nothing has happened for `limit`: no event from any side.
-async fn stalled(renderer: &Renderer, limit: Duration) {
+pub(crate) async fn stalled(renderer: &Renderer, limit: Duration) {
     loop {
         let quiet = renderer.idle();
         if quiet >= limit {

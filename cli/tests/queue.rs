@@ -24,9 +24,13 @@ struct Worker {
 
 impl Worker {
     fn start(nats: &NatsServer, name: &str, dir: &Path) -> Worker {
+        Worker::with_lease(nats, name, dir, 2)
+    }
+
+    fn with_lease(nats: &NatsServer, name: &str, dir: &Path, lease: u64) -> Worker {
         let log = dir.join(format!("{name}.log"));
         let child = Command::new(env!("CARGO_BIN_EXE_blit"))
-            .args(["worker", &nats.url(), "--name", name, "--lease", "2"])
+            .args(["worker", &nats.url(), "--name", name, "--lease", &lease.to_string()])
             .env_remove("BLIT_SECRET")
             .stdin(Stdio::null())
             .stdout(Stdio::null())
@@ -40,9 +44,14 @@ impl Worker {
         std::fs::read_to_string(&self.log).unwrap_or_default()
     }
 
-    /// Items this worker landed.
-    fn items(&self) -> usize {
-        self.log().lines().filter(|l| l.contains(" of job ") && l.contains(" files, ")).count()
+    /// Items this worker landed, and the files they held.
+    fn items(&self) -> (usize, u64) {
+        let lines: Vec<String> =
+            self.log().lines().filter(|l| l.contains(" of job ") && l.contains(" files, ")).map(String::from).collect();
+        // "... item N of job J: F files, B bytes in T s"
+        let files =
+            lines.iter().map(|l| l.split(": ").last().unwrap().split(' ').next().unwrap().parse::<u64>().unwrap());
+        (lines.len(), files.sum())
     }
 }
 
@@ -50,6 +59,17 @@ impl Drop for Worker {
     fn drop(&mut self) {
         let _ = self.child.kill();
         let _ = self.child.wait();
+    }
+}
+
+/// A child process killed and reaped when dropped (a failing test leaves
+/// nothing running).
+struct Reaped(Child);
+
+impl Drop for Reaped {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
     }
 }
 
@@ -89,8 +109,9 @@ fn several_workers_land_the_tree_a_single_copy_lands() {
     let want = snapshot(&src);
     assert_same(&want, &snapshot(&module.join("dst")));
     assert_eq!(s["files_transferred"], files_in(&want), "{s}");
-    let items: usize = workers.iter().map(Worker::items).sum();
+    let (items, files) = workers.iter().map(Worker::items).fold((0, 0), |a, b| (a.0 + b.0, a.1 + b.1));
     assert!(items >= 2, "the job was split into items: {items}");
+    assert_eq!(files, files_in(&want), "the workers copied every file (the last pass none)");
 
     // The same job on one machine without the queue lands the same tree.
     let single = tmp.path().join("single");
@@ -144,14 +165,14 @@ fn killed_workers_and_a_killed_submitter_lose_nothing_and_a_rerun_rewrites_nothi
     };
     // One worker takes the first item (three files, 72 MiB at 16 MiB/s).
     let a = Worker::start(&nats, "a", tmp.path());
-    let mut submitted = job(&[]).stdout(Stdio::null()).stderr(Stdio::piped()).spawn().unwrap();
+    let mut submitted = Reaped(job(&[]).stdout(Stdio::null()).stderr(Stdio::null()).spawn().unwrap());
     wait_until(Duration::from_secs(30), "the first bytes land", || any_file(&dst));
     // Kill the worker mid-item and the submitting command mid-job.
     let mut a = a;
     a.child.kill().unwrap();
     a.child.wait().unwrap();
-    submitted.kill().unwrap();
-    submitted.wait().unwrap();
+    submitted.0.kill().unwrap();
+    submitted.0.wait().unwrap();
     let b = Worker::start(&nats, "b", tmp.path());
     // The rerun resumes the job: it ends only once every item has a done
     // record, so the killed worker's item must have come back to `b`.
@@ -170,6 +191,45 @@ fn killed_workers_and_a_killed_submitter_lose_nothing_and_a_rerun_rewrites_nothi
     assert_eq!(s["files_transferred"], 0, "{s}");
     assert_eq!(s["bytes_transferred"], 0, "{s}");
     assert_eq!(inodes(&dst), before, "no file was replaced");
+}
+
+#[test]
+fn a_worker_stopped_with_sigterm_gives_its_item_back_at_once() {
+    let nats = NatsServer::start(&[]);
+    let tmp = tempfile::tempdir().unwrap();
+    let src = tmp.path().join("src");
+    std::fs::create_dir(&src).unwrap();
+    let data: Vec<u8> = (0..48u32 << 20).map(|j| (j.wrapping_mul(2654435761) >> 11) as u8).collect();
+    std::fs::write(src.join("big"), data).unwrap();
+    let dst = tmp.path().join("dst");
+    // A lease far longer than the test: only giving back can hand the item on.
+    let mut a = Worker::with_lease(&nats, "a", tmp.path(), 600);
+    let mut submitted = Reaped(
+        Command::new(env!("CARGO_BIN_EXE_blit"))
+            .args(["copy", "--queue", &nats.url(), "--bwlimit", "8M", "--json"])
+            .arg(slash(&src))
+            .arg(&dst)
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap(),
+    );
+    wait_until(Duration::from_secs(30), "the first bytes land", || any_file(&dst));
+    // SAFETY: kill(2) on a child we started and have not reaped.
+    assert_eq!(unsafe { libc::kill(a.child.id() as i32, libc::SIGTERM) }, 0);
+    let stopped = Instant::now();
+    wait_until(Duration::from_secs(10), "the worker stops", || a.child.try_wait().unwrap().is_some());
+    assert!(a.child.wait().unwrap().success(), "a stopped worker exits 0");
+    assert!(a.log().contains("gave item 1 of job"), "{}", a.log());
+    let b = Worker::with_lease(&nats, "b", tmp.path(), 600);
+    let ended = Instant::now();
+    while submitted.0.try_wait().unwrap().is_none() {
+        assert!(ended.elapsed() < Duration::from_secs(120), "the job did not end; b: {}", b.log());
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    assert!(submitted.0.wait().unwrap().success());
+    assert!(stopped.elapsed() < Duration::from_secs(100), "the item did not wait for a lease to run out");
+    assert_same(&snapshot(&src), &snapshot(&dst));
 }
 
 #[test]
@@ -223,4 +283,63 @@ fn what_cannot_be_spread_is_refused_and_an_unreachable_queue_is_named() {
         blit(&[OsStr::new("copy"), OsStr::new("--queue"), OsStr::new("localhost:4222"), &slash(&src), dst.as_os_str()]);
     assert!(String::from_utf8_lossy(&out.stderr).contains("nats://HOST:PORT"));
     assert!(!dst.exists(), "nothing was copied");
+}
+
+#[test]
+fn without_workers_timeout_stops_following_and_a_rerun_picks_the_job_up() {
+    let nats = NatsServer::start(&[]);
+    let tmp = tempfile::tempdir().unwrap();
+    let src = tmp.path().join("src");
+    many_files(&src, 20);
+    let dst = tmp.path().join("dst");
+    let copy = |extra: &[&str]| {
+        let mut args: Vec<std::ffi::OsString> = ["copy", "--queue", &nats.url()].map(Into::into).into();
+        args.extend(extra.iter().map(Into::into));
+        args.extend([slash(&src), dst.clone().into_os_string()]);
+        blit(&args.iter().map(|a| a.as_os_str()).collect::<Vec<_>>())
+    };
+    let started = Instant::now();
+    let out = copy(&["--timeout", "2"]);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{err}");
+    assert!(err.contains("no progress for 2 s"), "{err}");
+    assert!(started.elapsed() < Duration::from_secs(30));
+    let _w = Worker::start(&nats, "late", tmp.path());
+    let out = copy(&["--json"]);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("resuming job"));
+    assert_same(&snapshot(&src), &snapshot(&dst));
+}
+
+#[test]
+fn a_large_file_goes_out_in_ranges_and_lands_once() {
+    let nats = NatsServer::start(&[]);
+    let tmp = tempfile::tempdir().unwrap();
+    let src = tmp.path().join("src");
+    std::fs::create_dir(&src).unwrap();
+    let size = (18 << 20) + 12345;
+    let data: Vec<u8> = (0..size as u32).map(|j| (j.wrapping_mul(2654435761) >> 9) as u8).collect();
+    std::fs::write(src.join("big"), &data).unwrap();
+    std::fs::write(src.join("small"), b"small file").unwrap();
+    let dst = tmp.path().join("dst");
+    let workers: Vec<_> = (1..=2).map(|i| Worker::start(&nats, &format!("r{i}"), tmp.path())).collect();
+    let out = blit_ok(&[
+        OsStr::new("copy"),
+        OsStr::new("--queue"),
+        OsStr::new(&nats.url()),
+        OsStr::new("--item-size"),
+        OsStr::new("4M"),
+        OsStr::new("--json"),
+        &slash(&src),
+        dst.as_os_str(),
+    ]);
+    assert_same(&snapshot(&src), &snapshot(&dst));
+    let s = summary(&out);
+    // Five ranges of the big file and one item for the small one; each
+    // byte moved once, each file counted once.
+    let items: usize = workers.iter().map(|w| w.items().0).sum();
+    assert_eq!(items, 6, "{}", workers.iter().map(Worker::log).collect::<String>());
+    assert_eq!(s["bytes_transferred"], size + 10, "{s}");
+    assert_eq!(s["files_transferred"], 2, "{s}");
+    assert!(std::fs::read_dir(&dst).unwrap().all(|e| !e.unwrap().file_name().to_string_lossy().ends_with(".part")));
 }

@@ -6,7 +6,7 @@ use crate::failure::{rules, Failure};
 use crate::fixture::{Rng, TreeSpec};
 use crate::harness::{Pair, SourceHook, TransferRequest};
 use crate::invariants::{self, Expected};
-use crate::tree::Snapshot;
+use crate::tree::{Node, Snapshot};
 use blit_api::{
     Capabilities, Direction, ErrorKind, FileKind, ProgressEvent, RecordingSink, TransferOptions, TransferSummary,
 };
@@ -23,6 +23,10 @@ pub enum Expect {
     Unchanged,
     /// This snapshot.
     Tree(Snapshot),
+    /// This snapshot, except that the mtimes of these files are not
+    /// compared: files no transfer gives a time (a partial copy is stamped
+    /// when it is written).
+    TreeAnyMtime(Snapshot, Vec<Vec<u8>>),
 }
 
 /// One transfer a case asks [`Ctx::transfer`] to run and check.
@@ -288,10 +292,11 @@ impl Ctx {
             Some(selected) => selected,
             None => self.snapshot(&source)?,
         };
-        let expected = match transfer.expect {
-            Expect::Source => before.clone(),
-            Expect::Unchanged => self.snapshot(&destination)?,
-            Expect::Tree(tree) => tree,
+        let (mut expected, any_mtime) = match transfer.expect {
+            Expect::Source => (before.clone(), Vec::new()),
+            Expect::Unchanged => (self.snapshot(&destination)?, Vec::new()),
+            Expect::Tree(tree) => (tree, Vec::new()),
+            Expect::TreeAnyMtime(tree, paths) => (tree, paths),
         };
         let recorder = RecordingSink::new();
         let mut request = TransferRequest::new(
@@ -316,6 +321,14 @@ impl Ctx {
                 .context(&label)
         })?;
         let after = self.snapshot(&destination)?;
+        for path in &any_mtime {
+            if let (Some(Node::File { size, hash, mode, .. }), Some(Node::File { mtime_ns, .. })) =
+                (expected.get(path), after.get(path))
+            {
+                let node = Node::File { size: *size, hash: *hash, mode: *mode, mtime_ns: *mtime_ns };
+                expected.insert(path, node);
+            }
+        }
         expected.expect_equal(&after, &self.pass_caps).map_err(|f| f.context(&label))?;
         let log = CanonicalLog::from_events(&events).alias(&transfer.same_files);
         if let Some(reference) = &self.reference {

@@ -21,6 +21,10 @@ pub mod rules {
     pub const DELTA_AFTER_INSERTION: &str = "delta-after-insertion";
     /// A sparse file lands equal to the source, its holes still holes.
     pub const SPARSE_HOLES: &str = "sparse-holes";
+    /// Part-range transfers write only their range into the file's partial
+    /// copy and commit nothing; a `--resume` run then finds every range in
+    /// it and lands the file without sending them again.
+    pub const PART_RANGES: &str = "part-ranges";
     /// The first event is `Started`, and there is no other `Started`.
     pub const ONE_START_FIRST: &str = "one-start-first";
     /// Exactly one terminal event (`Finished` or `Failed`), and it is the last.

@@ -55,7 +55,8 @@ pub(crate) fn grant(
                 .with_hint("copy into a writable module");
         return Err(status_from_error(&refused));
     }
-    let scope = Scope { module: module.name.clone(), path, options: options_from_wire(options) };
+    let options = options_from_wire(options).map_err(|e| status_from_error(&e))?;
+    let scope = Scope { module: module.name.clone(), path, options };
     tracing::info!("{peer}: granted one push into /{}/{}", scope.module, scope.path.display());
     let token = grants.issue(scope).map_err(|e| status_from_error(&e))?;
     let valid_secs = u32::try_from(grants.lifetime().as_secs()).unwrap_or(u32::MAX);
@@ -99,7 +100,7 @@ pub(crate) fn start(
 ) -> Result<RelayStream, Status> {
     let (target, config) = leg(request.target, &request.transport, request.streams, &request.compress)
         .map_err(|e| status_from_error(&e))?;
-    let options: TransferOptions = options_from_wire(request.options);
+    let options: TransferOptions = options_from_wire(request.options).map_err(|e| status_from_error(&e))?;
     tracing::info!(
         "{peer}: relay /{}/{} to {}:/{}/{}",
         module.name,

@@ -38,6 +38,16 @@ pub fn check_capabilities(
             "copy instead, or choose another transport",
         ));
     }
+    if let Some(part) = &options.part_range {
+        part.check()?;
+        if !caps.resume {
+            return Err(refused(
+                name,
+                "cannot carry one part range of a file (it carries no resumed files)",
+                "choose a transport that resumes partial files",
+            ));
+        }
+    }
     let mut warnings = Vec::new();
     let mut honoured = options.clone();
     if options.resume && !caps.resume {
@@ -101,5 +111,20 @@ mod tests {
         let asked = plain.checksum(true).mirror(true).resume(true).delta(true);
         let (kept, warnings) = check_capabilities(&all, None, &asked).unwrap();
         assert_eq!((kept, warnings.len()), (asked, 0));
+    }
+
+    #[test]
+    fn a_part_range_needs_resumes_and_a_valid_range() {
+        let none = Caps(Capabilities::default());
+        let all = Caps(Capabilities { resume: true, ..Capabilities::default() });
+        let ranged = TransferOptions::new().part_range(Some(blit_api::PartRange { offset: 4, len: 8 }));
+        let e = check_capabilities(&none, None, &ranged).unwrap_err();
+        assert_eq!(e.kind(), ErrorKind::Unsupported);
+        assert!(e.to_string().contains("part range"), "{e}");
+        assert_eq!(check_capabilities(&all, None, &ranged).unwrap().0, ranged);
+        for (offset, len) in [(0, 0), (u64::MAX, 1)] {
+            let bad = TransferOptions::new().part_range(Some(blit_api::PartRange { offset, len }));
+            assert_eq!(check_capabilities(&all, None, &bad).unwrap_err().kind(), ErrorKind::InvalidInput);
+        }
     }
 }

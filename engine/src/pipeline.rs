@@ -55,7 +55,7 @@ pub async fn run_source(
     let caps = transport.capabilities();
     let (shards, streams) = (caps.payload_shard, caps.payload_max_streams);
     let walk = roles.source.manifest(options, manifest);
-    let plan = plan_needs(needs, plan_tx, shards, streams);
+    let plan = plan_needs(needs, plan_tx, shards, streams, options.part_range);
     let send = transport.send(plan_rx, roles.reader.clone());
     let (w, p, s) = tokio::join!(walk, plan, send);
     first_error([w, p, s])
@@ -83,7 +83,8 @@ pub async fn run_destination(
     let options = &honoured;
     let landing = Landing::new(roles.writer.clone(), events.clone())
         .rate_limit(options.bwlimit_bytes_per_sec)
-        .report_in_place(options.remove_source);
+        .report_in_place(options.remove_source)
+        .part_range(options.part_range);
     let mut judge = roles.sink.need_list(options, manifest, needs, events.clone());
     let mut receive = transport.receive(landing);
     // A judge that fails (a volume error, a hostile manifest) ends the
@@ -102,8 +103,17 @@ pub async fn run_destination(
 /// Turns need batches into payload plans until the empty final batch. In
 /// each batch the files cut into ranges go first: the largest work starts
 /// while every stream is free, and a transport that tunes itself on its
-/// first payload sees a large file whenever the batch holds one.
-async fn plan_needs(mut needs: NeedReceiver, plans: PlanSender, shards: bool, streams: u32) -> Result<()> {
+/// first payload sees a large file whenever the batch holds one. With a
+/// part range ([`TransferOptions::part_range`]), every needed file carries
+/// it ([`blit_api::FileHeader::part_range`]), so only that range of it is
+/// read and sent.
+async fn plan_needs(
+    mut needs: NeedReceiver,
+    plans: PlanSender,
+    shards: bool,
+    streams: u32,
+    part: Option<blit_api::PartRange>,
+) -> Result<()> {
     let mut planner = PayloadPlanner::new(shards, streams);
     let gone = || Error::new(ErrorKind::Cancelled, "payload sender stopped");
     loop {
@@ -111,7 +121,12 @@ async fn plan_needs(mut needs: NeedReceiver, plans: PlanSender, shards: bool, st
             return Err(Error::new(ErrorKind::Cancelled, "need list ended without its final batch"));
         };
         let end = batch.is_end();
-        let mut planned: Vec<PayloadPlan> = batch.files.into_iter().flat_map(|h| planner.push(h)).collect();
+        let mut planned: Vec<PayloadPlan> = batch
+            .files
+            .into_iter()
+            .map(|h| blit_api::FileHeader { part_range: part, ..h })
+            .flat_map(|h| planner.push(h))
+            .collect();
         // Ship the partial shard too: the batch boundary is the natural flush
         // point, so small trees do not wait for a shard to fill.
         planned.extend(planner.flush());

@@ -31,12 +31,15 @@ impl PayloadPlanner {
 
     /// Adds a needed file; returns the plans it completes (zero, one or two).
     /// A file the destination resumes is planned whole: which of its ranges
-    /// travel is known only once the source compares it.
+    /// travel is known only once the source compares it. So is a file of
+    /// which one part range travels ([`FileHeader::part_range`]), whatever
+    /// its size: shards carry whole files only.
     pub fn push(&mut self, header: FileHeader) -> Vec<PayloadPlan> {
-        if let Some(range) = range_size(header.size, self.streams).filter(|_| header.resume.is_none()) {
+        let ranged = header.resume.is_some() || header.part_range.is_some();
+        if let Some(range) = range_size(header.size, self.streams).filter(|_| !ranged) {
             return vec![PayloadPlan::Ranges { header, range }];
         }
-        if !self.shards || header.size > SHARD_FILE_MAX {
+        if !self.shards || header.size > SHARD_FILE_MAX || ranged {
             return vec![PayloadPlan::File(header)];
         }
         let mut out = Vec::new();
@@ -124,6 +127,17 @@ mod tests {
         let map = blit_api::BlockMap::new(blit_api::BlockMap::block_size_for(8 << 20), 0, Vec::new()).unwrap();
         let resumed = FileHeader { resume: Some(std::sync::Arc::new(map)), ..big };
         assert_eq!(p.push(resumed.clone()), vec![PayloadPlan::File(resumed)]);
+    }
+
+    #[test]
+    fn a_part_range_file_travels_alone_whatever_its_size() {
+        let part = Some(blit_api::PartRange { offset: 3, len: 4 });
+        let mut p = PayloadPlanner::new(true, 4);
+        assert!(p.push(file(1, 10)).is_empty(), "an ordinary small file waits for its shard");
+        for size in [0, 10, 8 << 20] {
+            let ranged = FileHeader { part_range: part, ..file(2, size) };
+            assert_eq!(p.push(ranged.clone()), vec![PayloadPlan::File(ranged)]);
+        }
     }
 
     #[test]

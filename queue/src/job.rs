@@ -57,7 +57,7 @@ impl JobSpec {
             src: job.src.to_vec(),
             dst: job.dst.to_vec(),
             mirror: job.mirror,
-            options: options_from_wire(job.options),
+            options: options_from_wire(job.options)?,
             transport: job.transport,
             streams: job.streams,
             compress: job.compress,

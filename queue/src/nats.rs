@@ -54,7 +54,7 @@ impl Queue {
             duplicate_window: Duration::from_secs(120),
             ..Default::default()
         };
-        js.get_or_create_stream(work).await.map_err(|e| failed("work stream", &e))?;
+        ensure(&js, work).await.map_err(|e| failed("work stream", &e))?;
         let done = stream::Config {
             name: DONE_STREAM.into(),
             subjects: vec!["blit.done.>".into()],
@@ -62,7 +62,7 @@ impl Queue {
             max_message_size: MAX_MESSAGE as i32,
             ..Default::default()
         };
-        js.get_or_create_stream(done).await.map_err(|e| failed("done stream", &e))?;
+        ensure(&js, done).await.map_err(|e| failed("done stream", &e))?;
         let jobs = stream::Config {
             name: JOBS_STREAM.into(),
             subjects: vec!["blit.jobs.>".into()],
@@ -71,7 +71,7 @@ impl Queue {
             max_message_size: MAX_MESSAGE as i32,
             ..Default::default()
         };
-        let jobs = js.get_or_create_stream(jobs).await.map_err(|e| failed("jobs stream", &e))?;
+        let jobs = ensure(&js, jobs).await.map_err(|e| failed("jobs stream", &e))?;
         Ok(Queue { url: url.clone(), client, js, jobs })
     }
 
@@ -96,12 +96,37 @@ impl Queue {
     }
 
     async fn put(&self, key: String, value: Vec<u8>) -> Result<()> {
-        let ack = self
-            .js
-            .publish(format!("blit.jobs.{key}"), value.into())
-            .await
-            .map_err(|e| self.io("writing the jobs stream", e))?;
-        ack.await.map(drop).map_err(|e| self.io("writing the jobs stream", e))
+        self.store(format!("blit.jobs.{key}"), value, None, "writing the jobs stream").await
+    }
+
+    /// Publishes `payload` on `subject` (with message id `id`, which the
+    /// stream stores once within two minutes) and waits until the server
+    /// stored it.
+    async fn store(&self, subject: String, payload: Vec<u8>, id: Option<String>, what: &str) -> Result<()> {
+        use async_nats::jetstream::context::PublishErrorKind;
+        let payload = Bytes::from(payload);
+        let mut attempt = 0;
+        loop {
+            let mut message = jetstream::message::PublishMessage::build().payload(payload.clone());
+            if let Some(id) = &id {
+                message = message.message_id(id);
+            }
+            let stored = match self.js.send_publish(subject.clone(), message).await {
+                Ok(ack) => ack.await.map(drop),
+                Err(e) => Err(e),
+            };
+            match stored {
+                Ok(()) => return Ok(()),
+                // A stream another process made a moment ago may not take
+                // messages yet (seen on a fresh server with several
+                // processes starting at once).
+                Err(e) if e.kind() == PublishErrorKind::StreamNotFound && attempt < 20 => {
+                    attempt += 1;
+                    tokio::time::sleep(Duration::from_millis(100)).await;
+                }
+                Err(e) => return Err(self.io(what, e)),
+            }
+        }
     }
 
     /// The job named `id`, if the queue knows it.
@@ -138,26 +163,14 @@ impl Queue {
     /// once.
     pub async fn publish(&self, item: &WorkItem) -> Result<()> {
         let id = format!("{}.{}.{}", item.job, item.run, item.seq);
-        let message = jetstream::message::PublishMessage::build().payload(item.encode().into()).message_id(id);
-        let ack = self
-            .js
-            .send_publish(format!("blit.work.{}", item.job), message)
-            .await
-            .map_err(|e| self.io("publishing a work item", e))?;
-        ack.await.map(drop).map_err(|e| self.io("storing a work item", e))
+        self.store(format!("blit.work.{}", item.job), item.encode(), Some(id), "publishing a work item").await
     }
 
     /// Records that an item of job `job` landed (or failed for good), and
     /// waits until the server stored the record.
     pub async fn done(&self, job: &str, done: &ItemDone) -> Result<()> {
         let id = format!("{job}.{}.{}", done.run, done.seq);
-        let message = jetstream::message::PublishMessage::build().payload(done.encode().into()).message_id(id);
-        let ack = self
-            .js
-            .send_publish(format!("blit.done.{job}"), message)
-            .await
-            .map_err(|e| self.io("publishing a done record", e))?;
-        ack.await.map(drop).map_err(|e| self.io("storing a done record", e))
+        self.store(format!("blit.done.{job}"), done.encode(), Some(id), "publishing a done record").await
     }
 
     /// Every done record of job `id`, oldest first, then each new one as
@@ -217,6 +230,19 @@ impl Queue {
             consumer = stream.create_consumer(config).await.map_err(|e| self.io("setting the lease", e))?;
         }
         Ok(Taker { consumer })
+    }
+}
+
+/// The stream `config` names, made when missing. Two processes that make
+/// it at once both get it (the one that loses the race finds it made).
+async fn ensure(js: &jetstream::Context, config: stream::Config) -> std::result::Result<stream::Stream, String> {
+    let name = config.name.clone();
+    match js.get_or_create_stream(config).await {
+        Ok(stream) => Ok(stream),
+        Err(first) => {
+            tokio::time::sleep(Duration::from_millis(200)).await;
+            js.get_stream(&name).await.map_err(|_| first.to_string())
+        }
     }
 }
 
@@ -322,13 +348,15 @@ impl Taken {
             .map_err(|e| Error::new(ErrorKind::Io, format!("acknowledging a work item: {e}")))
     }
 
-    /// Hands the item back, to be taken again after `delay`.
+    /// Hands the item back, to be taken again after `delay`; waits until
+    /// the server confirmed (a worker about to exit must not lose it to an
+    /// unsent message: the item would then wait for its lease).
     pub async fn give_back(&self, delay: Option<Duration>) {
-        let _ = self.message.ack_with(AckKind::Nak(delay)).await;
+        let _ = self.message.double_ack_with(AckKind::Nak(delay)).await;
     }
 
     /// Drops an item that can never be done (it does not decode).
     pub async fn discard(&self) {
-        let _ = self.message.ack_with(AckKind::Term).await;
+        let _ = self.message.double_ack_with(AckKind::Term).await;
     }
 }

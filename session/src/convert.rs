@@ -11,8 +11,8 @@
 
 use crate::error::{bounded, kind_from_pb, kind_to_pb};
 use blit_api::{
-    BlockMap, Error, ErrorKind, FileFailure, FileHeader, FileKind, FilterRule, FilterSpec, ManifestItem, ProgressEvent,
-    RelPath, Result, RuleKind, TransferOptions,
+    BlockMap, Error, ErrorKind, FileFailure, FileHeader, FileKind, FilterRule, FilterSpec, ManifestItem, PartRange,
+    ProgressEvent, RelPath, Result, RuleKind, TransferOptions,
 };
 use blit_proto::pb;
 use prost::bytes::Bytes;
@@ -137,6 +137,8 @@ pub(crate) fn header_from_pb(h: pb::Header) -> Result<FileHeader> {
         gid: h.gid,
         xattrs,
         hard_link,
+        // Set by the source's own pipeline from its options, never sent.
+        part_range: None,
     };
     header.check_bounds().map_err(|e| bad(e.to_string()))?;
     Ok(header)
@@ -202,6 +204,7 @@ pub(crate) fn options_to_pb(o: &TransferOptions) -> pb::Options {
         remove_source: o.remove_source,
         delta: o.delta,
         verify: o.verify,
+        part_range: o.part_range.map(|p| pb::PartRange { offset: p.offset, len: p.len }),
         hard_links: o.hard_links,
         owner: o.owner,
         group: o.group,
@@ -243,11 +246,13 @@ fn filter_from_pb(o: &pb::Options) -> FilterSpec {
     spec
 }
 
-/// Options from the wire.
-pub(crate) fn options_from_pb(o: Option<pb::Options>) -> TransferOptions {
+/// Options from the wire; a part range that is empty or overflows is
+/// refused ([`ErrorKind::InvalidInput`], see [`PartRange::check`]).
+pub(crate) fn options_from_pb(o: Option<pb::Options>) -> Result<TransferOptions> {
     let o = o.unwrap_or_default();
     let filter = filter_from_pb(&o);
-    TransferOptions::new()
+    let part_range = o.part_range.map(|p| PartRange::new(p.offset, p.len)).transpose()?;
+    Ok(TransferOptions::new()
         .checksum(o.checksum)
         .mirror(o.mirror)
         .dry_run(o.dry_run)
@@ -268,7 +273,8 @@ pub(crate) fn options_from_pb(o: Option<pb::Options>) -> TransferOptions {
         .remove_source(o.remove_source)
         .delta(o.delta)
         .verify(o.verify)
-        .filter(filter)
+        .part_range(part_range)
+        .filter(filter))
 }
 
 fn entry(path: &RelPath, kind: FileKind, size: u64) -> pb::EntryEvent {

@@ -44,8 +44,9 @@ pub fn options_to_wire(options: &TransferOptions) -> pb::Options {
     options_to_pb(options)
 }
 
-/// The options a `Grant` or `Relay` request carries.
-pub fn options_from_wire(options: Option<pb::Options>) -> TransferOptions {
+/// The options a `Grant` or `Relay` request carries, validated (a part
+/// range that is empty or overflows is [`blit_api::ErrorKind::InvalidInput`]).
+pub fn options_from_wire(options: Option<pb::Options>) -> blit_api::Result<TransferOptions> {
     options_from_pb(options)
 }
 

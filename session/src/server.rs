@@ -193,7 +193,7 @@ pub async fn accept(incoming: &mut Incoming, peer: &str) -> Result<TransferReque
     })?;
     let window = Window::from_pb(open.window).map_err(|e| refuse(e.kind(), e.message(), peer))?;
     let path = check_path(&open.path, peer)?;
-    let options = options_from_pb(open.options);
+    let options = options_from_pb(open.options).map_err(|e| refuse(e.kind(), e.message(), peer))?;
     Ok(TransferRequest {
         module: open.module,
         path,

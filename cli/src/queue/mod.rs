@@ -33,6 +33,11 @@ use blit_queue::{JobSpec, JobState, Queue, QueueUrl};
 use std::collections::HashSet;
 use std::ffi::{OsStr, OsString};
 use std::sync::Arc;
+use std::time::Duration;
+
+/// Without any event for this long, the submitting command asks whether
+/// any worker runs.
+const NO_WORKERS: Duration = Duration::from_secs(30);
 
 /// Runs the job `args` describe (with `--queue`) and returns its summary.
 pub(crate) fn execute(
@@ -76,8 +81,37 @@ pub(crate) fn execute(
         .thread_name("blit")
         .build()
         .map_err(|e| Error::io("start runtime", "blit", e))?;
-    let summary = runtime.block_on(submit(&spec, &url, &link, events, say));
-    runtime.shutdown_timeout(std::time::Duration::from_secs(2));
+    let item_data = args.item_size.unwrap_or(plan::ITEM_DATA);
+    let job = submit(&spec, &url, &link, events, (say, item_data));
+    let summary = runtime.block_on(async {
+        // Workers that never come are the usual reason for a silent job.
+        let waiting = async {
+            transfer::stalled(renderer, NO_WORKERS).await;
+            if say {
+                eprintln!(
+                    "blit: nothing has happened for {} s: is a `blit worker {url}` running?",
+                    NO_WORKERS.as_secs()
+                );
+            }
+            std::future::pending::<()>().await
+        };
+        let timeout = async {
+            match args.rsync.timeout.filter(|secs| *secs > 0) {
+                Some(secs) => transfer::stalled(renderer, Duration::from_secs(secs)).await,
+                None => std::future::pending().await,
+            }
+        };
+        tokio::select! {
+            summary = job => summary,
+            () = waiting => unreachable!("waits for ever once it said so"),
+            () = timeout => Err(Error::new(
+                ErrorKind::Io,
+                format!("no progress for {} s (--timeout); stopped following the job", args.rsync.timeout.unwrap_or(0)),
+            )
+            .with_hint("the job goes on with its workers: run the same command again to follow it")),
+        }
+    });
+    runtime.shutdown_timeout(Duration::from_secs(2));
     summary.map(|s| (s, crate::mover::Moved::default()))
 }
 
@@ -103,13 +137,14 @@ fn endpoint(bytes: &[u8]) -> Result<(OsString, Option<remote::Remote>)> {
     Ok((arg, to))
 }
 
-/// Submits (or resumes) the job and follows it to the end.
+/// Submits (or resumes) the job and follows it to the end; `say`: print
+/// notes; `item_data`: file data per item.
 async fn submit(
     spec: &JobSpec,
     url: &QueueUrl,
     link: &wiring::Link,
     events: Events,
-    say: bool,
+    (say, item_data): (bool, u64),
 ) -> Result<TransferSummary> {
     let queue = Queue::connect(url, "blit submit").await?;
     let id = spec.id();
@@ -150,7 +185,7 @@ async fn submit(
         if !planning {
             return Ok(());
         }
-        let job = plan::Job { id: &id, run: state.run, url, options: spec.options.clone() };
+        let job = plan::Job { id: &id, run: state.run, url, options: spec.options.clone(), item_data };
         let items = plan::run(job, (&src, from.as_ref()), (&dst, to.as_ref()), link, events.clone()).await?;
         queue.set_state(&id, &JobState { planned: true, items, ..state }).await?;
         let _ = total_tx.send(Some(items));

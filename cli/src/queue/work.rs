@@ -18,6 +18,8 @@ const ATTEMPTS: u64 = 3;
 const RETRY_AFTER: Duration = Duration::from_secs(5);
 /// Progress events are sent in batches this often.
 const EVENTS_EVERY: Duration = Duration::from_millis(200);
+/// How long a worker waits after the queue failed before it asks again.
+const PAUSE: Duration = Duration::from_secs(5);
 /// Most events waiting for the next batch (the rest are dropped: display only).
 const EVENTS_MAX: usize = 4096;
 
@@ -83,9 +85,19 @@ async fn serve(args: &WorkerArgs, name: &str) -> Result<()> {
     while args.items.is_none_or(|n| ran < n) {
         let taken = tokio::select! {
             () = &mut stop => break,
-            taken = taker.next() => taken?,
+            taken = taker.next() => taken,
         };
-        let Some(taken) = taken else { continue };
+        let taken = match taken {
+            Ok(Some(taken)) => taken,
+            Ok(None) => continue,
+            // The client reconnects by itself; a worker outlives a restart
+            // of the server.
+            Err(e) => {
+                say(format!("{e}; trying again in {} s", PAUSE.as_secs()));
+                tokio::time::sleep(PAUSE).await;
+                continue;
+            }
+        };
         let item = match &taken.item {
             Ok(item) => item.clone(),
             Err(e) => {
@@ -95,10 +107,18 @@ async fn serve(args: &WorkerArgs, name: &str) -> Result<()> {
             }
         };
         if !jobs.contains_key(&item.job) {
-            let Some(spec) = queue.job(&item.job).await? else {
-                say(format!("dropped item {} of unknown job {}", item.seq, item.job));
-                taken.discard().await;
-                continue;
+            let spec = match queue.job(&item.job).await {
+                Ok(Some(spec)) => spec,
+                Ok(None) => {
+                    say(format!("dropped item {} of unknown job {}", item.seq, item.job));
+                    taken.discard().await;
+                    continue;
+                }
+                Err(e) => {
+                    say(format!("{e}; item {} of job {} given back", item.seq, item.job));
+                    taken.give_back(Some(PAUSE)).await;
+                    continue;
+                }
             };
             if jobs.len() >= 64 {
                 jobs.clear();
@@ -107,8 +127,8 @@ async fn serve(args: &WorkerArgs, name: &str) -> Result<()> {
         }
         let spec = &jobs[&item.job];
         // An item of a run that ended or was planned again is stale.
-        if queue.state(&item.job).await?.is_some_and(|s| s.run > item.run) {
-            taken.ack().await?;
+        if queue.state(&item.job).await.ok().flatten().is_some_and(|s| s.run > item.run) {
+            acknowledge(&taken, &say).await;
             continue;
         }
         let started = Instant::now();
@@ -131,8 +151,7 @@ async fn serve(args: &WorkerArgs, name: &str) -> Result<()> {
                     summary.bytes_transferred,
                     started.elapsed().as_secs_f64()
                 ));
-                queue.done(&item.job, &done(summary, None)).await?;
-                taken.ack().await?;
+                record(&queue, &item.job, &done(summary, None), &taken, &say).await;
             }
             Err(e) if taken.attempt < ATTEMPTS => {
                 say(format!(
@@ -143,13 +162,30 @@ async fn serve(args: &WorkerArgs, name: &str) -> Result<()> {
             }
             Err(e) => {
                 say(format!("item {} of job {} failed for good: {e}", item.seq, item.job));
-                queue.done(&item.job, &done(TransferSummary::default(), Some(e))).await?;
-                taken.ack().await?;
+                record(&queue, &item.job, &done(TransferSummary::default(), Some(e)), &taken, &say).await;
             }
         }
         ran += 1;
     }
     Ok(())
+}
+
+/// Records `done` for `job`, then acknowledges the item. When the record
+/// cannot be stored the item is not acknowledged: it comes back after its
+/// lease and is done again (finding nothing left to copy).
+async fn record(queue: &Queue, job: &str, done: &ItemDone, taken: &Taken, say: &impl Fn(String)) {
+    match queue.done(job, done).await {
+        Ok(()) => acknowledge(taken, say).await,
+        Err(e) => say(format!("item {} of job {job} landed but its record was not stored: {e}", done.seq)),
+    }
+}
+
+/// Acknowledges an item; a failure (the server lost it meanwhile, or the
+/// job was planned again) only costs a redelivery.
+async fn acknowledge(taken: &Taken, say: &impl Fn(String)) {
+    if let Err(e) = taken.ack().await {
+        say(format!("{e} (the item may be handed out again; doing it again copies nothing)"));
+    }
 }
 
 /// Runs one item, keeping its lease and sending its progress.
@@ -170,11 +206,16 @@ async fn work(
         args.dst_secret_file.clone(),
     )?;
     let paths = item.paths.iter().map(|p| p.as_bytes().to_vec()).collect();
-    let options = spec.options.clone();
-    let options = options.clone().filter(options.filter.files_from(paths));
+    // An item only copies: a mirror's deletions are the last pass's, once
+    // every item landed.
+    let options = spec.options.clone().mirror(false);
+    let mut options = options.clone().filter(options.filter.files_from(paths));
+    if let Some((offset, len)) = item.range {
+        options = options.part_range(Some(blit_api::PartRange::new(offset, len)?));
+    }
     let (src, from) = endpoint(&spec.src)?;
     let (dst, to) = endpoint(&spec.dst)?;
-    let sender = Arc::new(Sender { waiting: Mutex::new(Vec::new()) });
+    let sender = Arc::new(Sender { waiting: Mutex::new(Vec::new()), range: item.range.is_some() });
     let transfer = transfer::one((&src, from.as_ref()), (&dst, to.as_ref()), options, &link, sender.clone());
     let keep = async {
         let every = Duration::from_secs(args.lease) / 3;
@@ -195,16 +236,30 @@ async fn work(
         () = send => unreachable!("sends until the transfer ends"),
     };
     sender.send(queue, &item.job, name).await;
-    result
+    // A range is not a file landed: the last pass counts the file once,
+    // when it commits it.
+    result.map(|mut summary| {
+        if item.range.is_some() {
+            summary.entries_transferred = summary.entries_transferred.saturating_sub(summary.files_transferred);
+            summary.files_transferred = 0;
+        }
+        summary
+    })
 }
 
 /// Collects an item's events for the next batch.
 struct Sender {
     waiting: Mutex<Vec<ProgressEvent>>,
+    /// A range item: its `FileDone` is not shown (the file is done when
+    /// the last pass commits it).
+    range: bool,
 }
 
 impl ProgressSink for Sender {
     fn emit(&self, event: ProgressEvent) {
+        if self.range && matches!(event, ProgressEvent::FileDone { .. }) {
+            return;
+        }
         let mut waiting = self.waiting.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
         if waiting.len() < EVENTS_MAX {
             waiting.push(event);

@@ -5,9 +5,12 @@
 //! payload), [`need_list`] (what is judged needed: updates, mirror, dry run,
 //! second runs), [`progress`] (what the event log reports), [`errors`]
 //! (per-file failures), [`filters`] (include/exclude rules, sizes,
-//! files-from, mirror with filters) and [`property`] (generated trees). A case is a plain
-//! async function over a [`Ctx`]; differences reach it as parameters or
-//! capability fields, never as a transport's name.
+//! files-from, mirror with filters), [`resume`], [`sparse`] and
+//! [`part_range`] (files that travel as ranges: partial copies, older
+//! versions, holes, a distributed job's pieces) and [`property`] (generated
+//! trees). A case is a plain async function over a [`Ctx`]; differences
+//! reach it as parameters or capability fields, never as a transport's
+//! name.
 
 pub mod errors;
 pub mod filters;
@@ -15,6 +18,7 @@ pub mod links;
 pub mod manifest;
 pub mod metadata;
 pub mod need_list;
+pub mod part_range;
 pub mod payload;
 pub mod progress;
 pub mod property;
@@ -277,6 +281,12 @@ static CATALOGUE: &[Case] = &[
         "delta transfer finds the older version's blocks that bytes inserted before them moved",
         [Resume],
         resume::delta_after_an_insertion
+    ),
+    case!(
+        "part_ranges_land_then_resume",
+        "part-range transfers fill the partial copy range by range; a --resume run lands it sending nothing",
+        [Resume],
+        part_range::part_ranges_land_then_resume
     ),
     case!(
         "sparse_file_keeps_its_holes",

@@ -10,7 +10,7 @@ use std::ffi::OsStr;
 use std::os::unix::ffi::OsStrExt;
 
 /// `size` bytes from the trial's seeded generator.
-fn random_bytes(ctx: &mut Ctx, size: u64) -> Vec<u8> {
+pub(super) fn random_bytes(ctx: &mut Ctx, size: u64) -> Vec<u8> {
     let mut bytes = Vec::with_capacity(size as usize);
     while (bytes.len() as u64) < size {
         bytes.extend_from_slice(&ctx.rng().next_u64().to_le_bytes());

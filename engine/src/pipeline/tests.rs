@@ -190,7 +190,7 @@ async fn the_walks_error_wins_over_a_cancelled_send() {
 async fn needs_are_planned_per_batch_and_end_with_the_empty_batch() {
     let (need_tx, need_rx) = need_channel();
     let (plan_tx, mut plan_rx) = blit_api::plan_channel();
-    let planner = tokio::spawn(plan_needs(need_rx, plan_tx, true, 1));
+    let planner = tokio::spawn(plan_needs(need_rx, plan_tx, true, 1, None));
     need_tx.send(NeedBatch { files: vec![file("a", 10), file("b", 20), file("c", 30)] }).await.unwrap();
     // The batch boundary flushes the partial shard: no need to wait for more.
     let plan = tokio::time::timeout(Duration::from_secs(5), plan_rx.recv()).await.unwrap().unwrap();
@@ -205,7 +205,7 @@ async fn needs_are_planned_per_batch_and_end_with_the_empty_batch() {
 async fn files_cut_into_ranges_go_first_in_their_batch() {
     let (need_tx, need_rx) = need_channel();
     let (plan_tx, mut plan_rx) = blit_api::plan_channel();
-    let planner = tokio::spawn(plan_needs(need_rx, plan_tx, true, 4));
+    let planner = tokio::spawn(plan_needs(need_rx, plan_tx, true, 4, None));
     let batch = vec![file("small", 10), file("medium", 1 << 20), file("big", 64 << 20), file("tiny", 1)];
     need_tx.send(NeedBatch { files: batch }).await.unwrap();
     need_tx.send(NeedBatch { files: Vec::new() }).await.unwrap();
@@ -228,7 +228,7 @@ async fn a_need_list_without_its_final_batch_is_a_cancellation() {
     let (plan_tx, _plan_rx) = blit_api::plan_channel();
     need_tx.send(NeedBatch { files: vec![file("a", 1)] }).await.unwrap();
     drop(need_tx);
-    let e = plan_needs(need_rx, plan_tx, false, 1).await.unwrap_err();
+    let e = plan_needs(need_rx, plan_tx, false, 1, None).await.unwrap_err();
     assert_eq!(e.kind(), ErrorKind::Cancelled);
     assert!(e.to_string().contains("without its final batch"), "{e}");
 }

@@ -88,14 +88,29 @@ fn events_round_trip() {
 #[test]
 fn options_round_trip() {
     let o = TransferOptions::new().checksum(true).mirror(true).dry_run(true);
-    assert_eq!(options_from_pb(Some(options_to_pb(&o))), o);
+    assert_eq!(options_from_pb(Some(options_to_pb(&o))).unwrap(), o);
     let synced = TransferOptions::new().fsync(true);
     assert!(options_to_pb(&synced).fsync);
-    assert_eq!(options_from_pb(Some(options_to_pb(&synced))), synced);
+    assert_eq!(options_from_pb(Some(options_to_pb(&synced))).unwrap(), synced);
     let limited = TransferOptions::new().bwlimit(2 << 20);
     assert_eq!(options_to_pb(&limited).bwlimit_bytes_per_sec, 2 << 20);
-    assert_eq!(options_from_pb(Some(options_to_pb(&limited))), limited);
-    assert_eq!(options_from_pb(None), TransferOptions::new());
+    assert_eq!(options_from_pb(Some(options_to_pb(&limited))).unwrap(), limited);
+    assert_eq!(options_from_pb(None).unwrap(), TransferOptions::new());
+}
+
+#[test]
+fn part_ranges_round_trip_and_bad_ones_are_refused() {
+    let o = TransferOptions::new().resume(true).part_range(Some(blit_api::PartRange { offset: 3 << 20, len: 1 << 20 }));
+    let wire = options_to_pb(&o);
+    assert_eq!(wire.part_range, Some(pb::PartRange { offset: 3 << 20, len: 1 << 20 }));
+    assert_eq!(options_from_pb(Some(wire)).unwrap(), o);
+    assert_eq!(options_to_pb(&TransferOptions::new()).part_range, None);
+    for (offset, len) in [(0, 0), (7, 0), (u64::MAX, 1), (1, u64::MAX)] {
+        let wire = pb::Options { part_range: Some(pb::PartRange { offset, len }), ..pb::Options::default() };
+        assert_eq!(options_from_pb(Some(wire)).unwrap_err().kind(), ErrorKind::InvalidInput, "{offset}+{len}");
+    }
+    let last = pb::Options { part_range: Some(pb::PartRange { offset: u64::MAX - 1, len: 1 }), ..Default::default() };
+    assert!(options_from_pb(Some(last)).is_ok(), "a range ending at u64::MAX fits");
 }
 
 #[test]
@@ -113,13 +128,13 @@ fn filter_options_round_trip() {
     let wire = options_to_pb(&o);
     assert_eq!(wire.filter_rules.len(), 3);
     assert!(wire.filter_rules[0].include && !wire.filter_rules[2].include);
-    assert_eq!(options_from_pb(Some(wire)), o);
+    assert_eq!(options_from_pb(Some(wire)).unwrap(), o);
     // An empty files-from list (selects nothing) is not the same as none.
     let empty = TransferOptions::new().filter(FilterSpec::new().files_from(Vec::new()));
-    assert_eq!(options_from_pb(Some(options_to_pb(&empty))), empty);
+    assert_eq!(options_from_pb(Some(options_to_pb(&empty))).unwrap(), empty);
     assert_ne!(empty, TransferOptions::new());
     let plain = TransferOptions::new().filter(FilterSpec::new().exclude("x"));
-    assert_eq!(options_from_pb(Some(options_to_pb(&plain))).filter.files_from, None);
+    assert_eq!(options_from_pb(Some(options_to_pb(&plain))).unwrap().filter.files_from, None);
 }
 
 #[test]
@@ -186,8 +201,8 @@ fn resume_headers_options_and_events_round_trip() {
     assert_eq!(back.resume.as_deref().unwrap().weak(), weak);
     assert_eq!(back, h);
     let o = TransferOptions::new().resume(true);
-    assert!(options_from_pb(Some(options_to_pb(&o))).resume);
-    assert!(!options_from_pb(Some(options_to_pb(&TransferOptions::new()))).resume);
+    assert!(options_from_pb(Some(options_to_pb(&o))).unwrap().resume);
+    assert!(!options_from_pb(Some(options_to_pb(&TransferOptions::new()))).unwrap().resume);
     let e = ProgressEvent::FileResumed { path: rel(b"big"), bytes: 77 };
     assert_eq!(event_from_pb(event_to_pb(&e, &Mask::none()).unwrap()).unwrap(), e);
 }
@@ -234,9 +249,9 @@ fn ownership_xattrs_and_hard_links_round_trip() {
     let o = TransferOptions::new().hard_links(true).owner(true).group(false).xattrs(true);
     let wire = options_to_pb(&o);
     assert!(wire.hard_links && wire.owner && !wire.group && wire.xattrs);
-    assert_eq!(options_from_pb(Some(wire)), o);
+    assert_eq!(options_from_pb(Some(wire)).unwrap(), o);
     let o = TransferOptions::new().group(true);
-    assert_eq!(options_from_pb(Some(options_to_pb(&o))), o);
+    assert_eq!(options_from_pb(Some(options_to_pb(&o))).unwrap(), o);
 }
 
 #[test]

@@ -51,43 +51,65 @@ pub(super) fn pb_options() -> impl Strategy<Value = pb::Options> {
         size(),
         flags,
         any::<u64>(),
+        part_range(),
     )
-        .prop_map(|(filter_rules, has_files_from, files_from, min_size, max_size, f, bwlimit)| pb::Options {
-            checksum: f[0],
-            mirror: f[1],
-            dry_run: f[2],
-            resume: f[3],
-            hard_links: f[4],
-            owner: f[5],
-            group: f[6],
-            xattrs: f[7],
-            delete_excluded: f[8],
-            update: f[9],
-            ignore_existing: f[10],
-            size_only: f[11],
-            one_file_system: f[12],
-            link_dest: None,
-            backup: f[0],
-            backup_dir: None,
-            backup_suffix: f[1].then(|| b"~".to_vec().into()),
-            fsync: f[2],
-            remove_source: f[3],
-            delta: f[4],
-            verify: f[5],
-            max_delete: f[9].then_some(bwlimit % 1000),
-            bwlimit_bytes_per_sec: bwlimit,
-            filter_rules,
-            has_files_from,
-            files_from: files_from.into_iter().map(Into::into).collect(),
-            min_size,
-            max_size,
+        .prop_map(|(filter_rules, has_files_from, files_from, min_size, max_size, f, bwlimit, part_range)| {
+            pb::Options {
+                checksum: f[0],
+                mirror: f[1],
+                dry_run: f[2],
+                resume: f[3],
+                hard_links: f[4],
+                owner: f[5],
+                group: f[6],
+                xattrs: f[7],
+                delete_excluded: f[8],
+                update: f[9],
+                ignore_existing: f[10],
+                size_only: f[11],
+                one_file_system: f[12],
+                link_dest: None,
+                backup: f[0],
+                backup_dir: None,
+                backup_suffix: f[1].then(|| b"~".to_vec().into()),
+                fsync: f[2],
+                remove_source: f[3],
+                delta: f[4],
+                verify: f[5],
+                max_delete: f[9].then_some(bwlimit % 1000),
+                bwlimit_bytes_per_sec: bwlimit,
+                filter_rules,
+                has_files_from,
+                files_from: files_from.into_iter().map(Into::into).collect(),
+                min_size,
+                max_size,
+                part_range,
+            }
         })
+}
+
+/// A part range, or none: sometimes empty, sometimes ending past `u64`.
+fn part_range() -> impl Strategy<Value = Option<pb::PartRange>> {
+    let offset = prop_oneof![0u64..100, any::<u64>()];
+    let len = prop_oneof![Just(0u64), 1u64..100, any::<u64>()];
+    proptest::option::of((offset, len).prop_map(|(offset, len)| pb::PartRange { offset, len }))
 }
 
 /// Decodes options and compiles their filter as a daemon does; a filter
 /// that compiles answers for a few entries.
 pub(super) fn check_options(options: Option<pb::Options>) -> Option<Filter> {
-    let options = options_from_pb(options);
+    let wire = options.as_ref().and_then(|o| o.part_range);
+    let options = match options_from_pb(options) {
+        Ok(options) => options,
+        Err(e) => {
+            let p = wire.expect("only a part range makes options themselves invalid");
+            assert!(p.len == 0 || p.offset.checked_add(p.len).is_none(), "a valid part range was refused: {e}");
+            assert_eq!(e.kind(), ErrorKind::InvalidInput, "{e}");
+            return None;
+        }
+    };
+    let range = options.part_range.map(|r| (r.offset, r.len));
+    assert_eq!(range, wire.map(|p| (p.offset, p.len)), "the part range survives decoding");
     match Filter::new(&options.filter) {
         Ok(filter) => {
             for path in [&b"a"[..], b"a/b", b"x/y/z.rs", b"\xff/..."] {
@@ -120,7 +142,8 @@ fn the_options_strategy_reaches_filters_that_compile_and_filters_that_do_not() {
     assert!(compiled.count() > 100, "filters that compile and select something");
     let refused = |why: &str| {
         let refused = options.iter().filter(|o| {
-            let spec = options_from_pb(Some((*o).clone())).filter;
+            let whole = pb::Options { part_range: None, ..(*o).clone() };
+            let spec = options_from_pb(Some(whole)).expect("options without a part range decode").filter;
             Filter::new(&spec).is_err_and(|e| e.message().contains(why))
         });
         refused.count()
@@ -128,6 +151,11 @@ fn the_options_strategy_reaches_filters_that_compile_and_filters_that_do_not() {
     assert!(refused("invalid filter pattern") > 20, "patterns that do not compile");
     assert!(refused("--files-from names") > 20, "files-from paths that leave the root");
     assert!(refused("--min-size") > 20, "a minimum above the maximum");
+    let ranges = |valid: bool| {
+        let ranged = options.iter().filter(|o| o.part_range.is_some());
+        ranged.filter(|o| options_from_pb(Some((*o).clone())).is_ok() == valid).count()
+    };
+    assert!(ranges(true) > 20 && ranges(false) > 20, "part ranges kept and part ranges refused");
 }
 
 /// The rule-count, pattern-size and component limits hold, refusing costs
@@ -141,7 +169,7 @@ fn hostile_filters_compile_in_bounded_time() {
         let options = pb::Options { filter_rules: rules, ..pb::Options::default() };
         assert!(options.encoded_len() <= crate::MAX_MESSAGE_SIZE, "a case that fits one message");
         let started = std::time::Instant::now();
-        let result = Filter::new(&options_from_pb(Some(options)).filter);
+        let result = Filter::new(&options_from_pb(Some(options)).expect("options without a part range decode").filter);
         (result, started.elapsed())
     };
     let rule = |include: bool, pattern: String| pb::FilterRule { include, pattern };

@@ -68,7 +68,7 @@ enum DirState {
 /// Judges manifest items against the destination tree.
 pub(crate) struct Judge {
     tree: Arc<Tree>,
-    options: TransferOptions,
+    pub(crate) options: TransferOptions,
     events: Events,
     open: HashMap<Vec<u8>, DirState>,
     /// The `Fresh` directories of `open`, for the stat-ahead threads.
@@ -174,16 +174,21 @@ impl Judge {
     /// With `--resume`: offers the partial copies of needed files through
     /// `partials` (see `partial`); with delta transfer, the older versions
     /// they replace (see `basis`).
+    /// A part-range transfer offers neither: it writes its range into the
+    /// `.part` as it stands (see `landing::range`), and hashing the `.part`
+    /// would hold it from the other ranges' writers.
     pub(crate) fn with_partials(mut self, partials: Arc<Partials>) -> Self {
-        self.bases = self.options.delta.then(|| partials.clone());
-        self.partials = self.options.resume.then_some(partials);
+        let whole = self.options.part_range.is_none();
+        self.bases = (self.options.delta && whole).then(|| partials.clone());
+        self.partials = (self.options.resume && whole).then_some(partials);
         self
     }
 
     /// With `--verify`: keeps the source's hash of each needed file for its
     /// landing (see `verify`).
     pub(crate) fn with_expected(mut self, expected: Arc<Expected>) -> Self {
-        self.expected = self.options.verify.then_some(expected);
+        // A part range is not checked: its file is not landed yet.
+        self.expected = (self.options.verify && self.options.part_range.is_none()).then_some(expected);
         self
     }
 

@@ -38,6 +38,7 @@ use std::path::{Path, PathBuf};
 
 mod build;
 mod create;
+mod range;
 use std::sync::{Arc, PoisonError};
 
 /// Creates the `.part` of the file named `name` in `dir` (see `partial`),
@@ -224,6 +225,12 @@ impl PayloadWriter for LocalDestination {
         let mut landing = self.landing_file(header, file, dir, Staged::Temp(part), name, target);
         (landing.part, landing.chmod) = (true, true);
         Ok(Box::new(landing))
+    }
+
+    /// Writes the range into the file's `.part`, shared with the other
+    /// ranges' writers and never committed (see `range`).
+    fn land_range(&self, header: &FileHeader, span: std::ops::Range<u64>) -> Result<Box<dyn LandingFile>> {
+        self.land_range_in_part(header, span)
     }
 }
 

@@ -143,7 +143,9 @@ impl NeedListSink for LocalDestination {
         events: Events,
     ) -> Result<()> {
         let filter = Filter::new(&options.filter)?;
-        self.sweeper.keep_parts(options.resume);
+        // A part range keeps them too: the `.part` it writes into holds the
+        // other ranges (see `landing::range`).
+        self.sweeper.keep_parts(options.resume || options.part_range.is_some());
         let backup = Backup::new(options, &self.tree)?;
         self.backup.lock().unwrap_or_else(PoisonError::into_inner).clone_from(&backup);
         self.flush.set((options.fsync || self.policy.fsyncs()) && !options.dry_run);
@@ -202,6 +204,8 @@ struct Out<'a> {
     entries: u64,
     bytes: u64,
     reported: u64,
+    /// A part-range transfer: a needed file counts the range's bytes.
+    part: Option<blit_api::PartRange>,
 }
 
 impl Out<'_> {
@@ -215,7 +219,7 @@ impl Out<'_> {
     /// Sends a non-empty batch; false when the source side is gone.
     fn send(&mut self, batch: NeedBatch) -> bool {
         self.progress();
-        let bytes = batch.files.iter().map(|h| h.size).sum();
+        let bytes = batch.files.iter().map(|h| self.part.map_or(h.size, |p| p.bytes_of(h.size))).sum();
         self.events.emit(ProgressEvent::NeedBatch { files: batch.files.len() as u64, bytes });
         self.needs.blocking_send(batch).is_ok()
     }
@@ -224,7 +228,8 @@ impl Out<'_> {
 /// The judge loop. Runs on a blocking thread.
 fn run(mut judge: Judge, mut source: Source<'_>, needs: &NeedSender, events: &Events) -> FinishPlan {
     let mut batcher = NeedBatcher::default();
-    let mut out = Out { needs, events, entries: 0, bytes: 0, reported: 0 };
+    let part = judge.options.part_range;
+    let mut out = Out { needs, events, entries: 0, bytes: 0, reported: 0, part };
     let mut ended = false;
     // When the waiting batch must go out even if it is not full.
     let mut deadline = None;

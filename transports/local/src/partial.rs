@@ -71,6 +71,13 @@ pub(crate) fn try_lock(file: &File) -> bool {
     unsafe { libc::flock(file.as_raw_fd(), libc::LOCK_EX | libc::LOCK_NB) == 0 }
 }
 
+/// Takes a shared lock, as the part-range writers of one partial copy hold
+/// it (see `landing::range`); false when a writer holds it exclusively.
+pub(crate) fn try_share(file: &File) -> bool {
+    // SAFETY: `file` is an open descriptor.
+    unsafe { libc::flock(file.as_raw_fd(), libc::LOCK_SH | libc::LOCK_NB) == 0 }
+}
+
 /// What the judge offered the source to build a needed file from.
 #[derive(Debug)]
 pub(crate) enum Offered {

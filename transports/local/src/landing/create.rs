@@ -108,12 +108,37 @@ pub(super) fn name_unnamed(file: &File, dir: &OwnedFd) -> io::Result<CString> {
 /// whatever the mode, and commit then needs no `fchmod` unless the umask
 /// took bits away. `AlreadyExists` when something has that name.
 pub(super) fn create_locked(dir: &OwnedFd, name: &CStr, mode: u32) -> io::Result<File> {
+    create_held(dir, name, mode, Hold::Exclusive)
+}
+
+/// How a new file is held from before its name appears.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum Hold {
+    /// Exclusively, as every writer holds its temporary file.
+    Exclusive,
+    /// Shared, and already `len` bytes long (holes): a partial copy that
+    /// part-range writers share (see `range`).
+    Shared(u64),
+}
+
+/// [`create_locked`], held as `hold` says.
+pub(super) fn create_held(dir: &OwnedFd, name: &CStr, mode: u32, hold: Hold) -> io::Result<File> {
+    let take = |file: &File| match hold {
+        Hold::Exclusive => {
+            sweep::lock_temp(file);
+            Ok(())
+        }
+        Hold::Shared(len) => {
+            crate::partial::try_share(file);
+            file.set_len(len)
+        }
+    };
     if UNNAMED.load(Ordering::Relaxed) != BROKEN {
         let raw = Mode::from_raw_mode(mode & meta::MODE_MASK);
         match rustix::fs::openat(dir, c".", OFlags::TMPFILE | OFlags::RDWR | OFlags::CLOEXEC, raw) {
             Ok(fd) => {
                 let file = File::from(fd);
-                sweep::lock_temp(&file);
+                take(&file)?;
                 match link_in(&file, dir, name) {
                     Ok(()) => {
                         UNNAMED.store(WORKS, Ordering::Relaxed);
@@ -131,7 +156,10 @@ pub(super) fn create_locked(dir: &OwnedFd, name: &CStr, mode: u32) -> io::Result
         }
     }
     let file = File::from(beneath::openat(dir.as_fd(), name, CREATE_FLAGS, mode & meta::MODE_MASK)?);
-    sweep::lock_temp(&file);
+    if let Err(e) = take(&file) {
+        let _ = rustix::fs::unlinkat(dir, name, AtFlags::empty());
+        return Err(e);
+    }
     Ok(file)
 }
 
