@@ -22,9 +22,14 @@
 # NATS) beforehand; the destination is compared with the source after
 # every run. --plain skips NATS and times N plain pushes instead, worker i
 # pushing parts i, i+N, ... of the tree (`blit copy SRC/partXX blit://...`)
-# from its namespace: the calibration of the links. Builds blit and blitd
-# in release mode unless BLIT_BIN and BLITD_BIN are set; everything it
-# creates (namespaces, links, processes, files) goes on exit.
+# from its namespace: the calibration of the links, and the ceiling a
+# perfect split would reach. The default rate, 300 Mbit/s, keeps the links
+# the limit on 2 cores: four of them carry 150 MB/s, about a fifth of the
+# CPUs, where the same tree unshaped moves at about 1 GB/s (CPU-bound;
+# --rate none shows it). Needs about 2 x --size-mib free in --dir (tmpfs by
+# default). Builds blit and blitd in release mode unless BLIT_BIN and
+# BLITD_BIN are set; everything it creates (namespaces, links, processes,
+# files) goes on exit, Ctrl-C and SIGTERM included.
 set -euo pipefail
 BENCH_NAME=queue
 here="$(cd "$(dirname "$0")" && pwd)"
@@ -71,11 +76,11 @@ build_blit_pair "${CARGO_TARGET_DIR:-$root/target/bench-queue}"
 # Inside them the addresses and ports are fixed: each namespace has its own.
 ns_store="blitq$$-store" addr=10.201.0.1 nats_port=4222 nats_http=8222 blitd_port=9031
 nats_url="nats://$addr:$nats_port"
-namespaces=() daemon_pids=() worker_pids=() push_pids=() work=""
+namespaces=() daemon_pids=() worker_pids=() run_pids=() work=""
 cleanup() {
     set +e
     local pid ns
-    for pid in "${push_pids[@]}" "${worker_pids[@]}" "${daemon_pids[@]}"; do stop_pid "$pid" 5; done
+    for pid in "${run_pids[@]}" "${worker_pids[@]}" "${daemon_pids[@]}"; do stop_pid "$pid" 5; done
     for ns in "${namespaces[@]}"; do
         # Whatever is still inside one of our namespaces was started by us.
         for pid in $(ip netns pids "$ns" 2>/dev/null); do kill -KILL "$pid" 2>/dev/null; done
@@ -87,6 +92,11 @@ trap cleanup EXIT
 trap 'exit 130' INT
 trap 'exit 143' TERM
 
+free_mib=$(($(df -Pk "$dir" | awk 'NR == 2 {print $4}') / 1024))
+if [ "$free_mib" -lt $((size_mib * 2 + 256)) ]; then
+    echo "queue: $dir has $free_mib MiB free; the tree and its copy need about $((size_mib * 2 + 256))" >&2
+    exit 1
+fi
 work="$(mktemp -d "$dir/blit-queue-bench.XXXXXX")"
 # Copies, so a build running meanwhile cannot swap the binaries mid-run.
 cp "$BLIT_BIN" "$work/blit"; cp "$BLITD_BIN" "$work/blitd"
@@ -233,7 +243,7 @@ stop_workers() {
 # plain_push N: worker i pushes parts i, i+N, ... one after the other.
 plain_push() {
     local i p pid failed=0
-    push_pids=()
+    run_pids=()
     for ((i = 1; i <= $1; i++)); do
         (
             for ((p = i - 1; p < 16; p += $1)); do
@@ -241,17 +251,24 @@ plain_push() {
                     "$work/src/part$(printf %02d "$p")" "blit://$addr:$blitd_port/m/dst/" || exit 1
             done
         ) >> "$work/push$i.log" 2>&1 &
-        push_pids+=($!)
+        run_pids+=($!)
     done
-    for pid in "${push_pids[@]}"; do wait "$pid" || failed=1; done
-    push_pids=()
+    for pid in "${run_pids[@]}"; do wait "$pid" || failed=1; done
+    run_pids=()
     return "$failed"
 }
 
+# queue_job: submits the job from the storage namespace and follows it to
+# the end. (In the background, so a signal to this script ends it at once.)
 queue_job() {
-    in_ns "$ns_store" timeout -k 5 "$run_timeout" "$blit" copy --json --queue "$nats_url" \
+    local rc=0
+    spawn "$ns_store" timeout -k 5 "$run_timeout" "$blit" copy --json --queue "$nats_url" \
         --secret-file "$work/secret" "$work/src/" "blit://$addr:$blitd_port/m/dst/" \
         > "$work/summary.json" 2> "$work/job.log"
+    run_pids=("$spawned")
+    wait "$spawned" || rc=$?
+    run_pids=()
+    return "$rc"
 }
 
 # landed_by_workers N: what the N workers' logs say they landed in this run
@@ -286,7 +303,8 @@ for ((run = 1; run <= runs; run++)); do
         [ "$plain" = 1 ] || start_workers "$n"
         read -r busy0 total0 < <(cpu_ticks)
         start=$(date +%s.%N)
-        if [ "$plain" = 1 ]; then ok=1; plain_push "$n" || ok=0; else ok=1; queue_job || ok=0; fi
+        ok=1
+        if [ "$plain" = 1 ]; then plain_push "$n" || ok=0; else queue_job || ok=0; fi
         end=$(date +%s.%N)
         read -r busy1 total1 < <(cpu_ticks)
         [ "$plain" = 1 ] || stop_workers
