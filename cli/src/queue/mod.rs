@@ -5,8 +5,9 @@
 //!
 //! 1. **Plan** ([`plan`]): this command runs the job as a dry run; every
 //!    file and symlink the destination says it needs goes into a work
-//!    item (a `--files-from` list of at most 4,096 entries or 64 MiB of
-//!    data), published as soon as it is full, so workers start while the
+//!    item (a `--files-from` list of at most 4,096 entries, closed once it
+//!    holds `--item-size` of data, 64 MiB by default; larger new files
+//!    become range items), published as soon as it is full, so workers start while the
 //!    plan still walks. What already landed is never planned again.
 //! 2. **Work**: each worker runs its items as ordinary transfers of SRC to
 //!    DST restricted to the item's list, and records each landed item in
