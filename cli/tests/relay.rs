@@ -269,3 +269,21 @@ fn the_commands_own_traffic_is_small() {
     assert!(b.iter().sum::<u64>() > tree, "the relayed push passed the destination's proxy: {b:?}");
     drop(rt);
 }
+
+#[test]
+fn a_grant_that_lapsed_is_named_as_such() {
+    let t = tempfile::tempdir().unwrap();
+    let (src, dst) = (t.path().join("src"), t.path().join("dst"));
+    let a = daemon("m1", &src, true);
+    // Grants on `b` lapse at once: the source's push always comes too late.
+    let mut config = config_with("m2", &dst, false, SECRET);
+    config.grant_lifetime = std::time::Duration::ZERO;
+    let b = Daemon::serve(config);
+    write(&src.join("tree/a"), b"alpha", 0o644, 1_000, 0);
+    let out = blit_secret(&[os("copy"), &a.url("/m1/tree"), &b.url("/m2/")]);
+    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+    let text = stderr(&out);
+    assert!(text.contains("refused this copy's one-time grant"), "{text}");
+    assert!(text.contains("run the copy again"), "{text}");
+    assert!(std::fs::read_dir(&dst).unwrap().next().is_none(), "nothing lands");
+}

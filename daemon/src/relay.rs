@@ -127,12 +127,33 @@ pub(crate) fn start(
             Ok(_) = shutdown.wait_for(|stop| *stop) => Err(Error::new(ErrorKind::Cancelled, "blitd is shutting down")
                 .with_hint("run the command again once blitd is back; finished files are kept")),
         };
+        let result = result.map_err(grant_refused);
         if let Err(e) = &result {
             tracing::warn!("{peer}: relay to {}: {e}", target.address());
         }
         relay.finish(result).await;
     });
     Ok(Box::pin(ReceiverStream::new(replies).map(Ok)))
+}
+
+/// The destination's refusal of the grant as the user should read it: the
+/// destination's gate refuses a used or expired grant like a wrong secret
+/// (it tells a stranger nothing), but here the secret was a grant.
+fn grant_refused(e: Error) -> Error {
+    if e.kind() != ErrorKind::PermissionDenied || !e.message().contains("wrong secret") {
+        return e;
+    }
+    let refused = Error::new(
+        ErrorKind::PermissionDenied,
+        format!("the destination refused this copy's one-time grant ({})", e.message()),
+    )
+    .with_hint(
+        "a grant serves one push and lapses when the push does not begin in time (60 s by default): run the copy again",
+    );
+    match e.path() {
+        Some(path) => refused.with_path(path.to_owned()),
+        None => refused,
+    }
 }
 
 /// The destination of a relayed push and how to reach it, checked: a host
