@@ -165,11 +165,7 @@ pub(crate) fn execute(
     if let Some(message) = ignored_link_flags(args, local) {
         events.emit(blit_api::ProgressEvent::Warning { message });
     }
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .thread_name("blit")
-        .build()
-        .map_err(|e| Error::io("start runtime", "blit", e))?;
+    let runtime = runtime()?;
     let all = async {
         let mut total: Option<TransferSummary> = None;
         for (src, from) in sources {
@@ -195,16 +191,13 @@ pub(crate) fn execute(
         Ok(total.unwrap_or_default())
     };
     let result = runtime.block_on(async {
-        match args.rsync.timeout.filter(|secs| *secs > 0) {
-            None => all.await,
-            Some(secs) => tokio::select! {
-                result = all => result,
-                () = stalled(renderer, Duration::from_secs(secs)) => Err(Error::new(
-                    ErrorKind::Io,
-                    format!("no progress for {secs} s (--timeout {secs}); the transfer was stopped"),
-                )
-                .with_hint("partial copies of large files are kept: run the command again to continue")),
-            },
+        tokio::select! {
+            result = all => result,
+            secs = timed_out(renderer, args.rsync.timeout) => Err(Error::new(
+                ErrorKind::Io,
+                format!("no progress for {secs} s (--timeout {secs}); the transfer was stopped"),
+            )
+            .with_hint("partial copies of large files are kept: run the command again to continue")),
         }
     });
     // A transfer stopped by --timeout may leave a thread blocked on a
@@ -227,6 +220,27 @@ pub(crate) async fn one(
         (None, Some(to)) => wiring::push(src, to, options, link, events).await,
         (Some(from), None) => wiring::pull(from, dst, options, link, events).await,
         (Some(from), Some(to)) => crate::relay::copy((src, from), (dst, to), options, link, events).await,
+    }
+}
+
+/// The runtime a command's transfers run on.
+pub(crate) fn runtime() -> Result<tokio::runtime::Runtime> {
+    tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .thread_name("blit")
+        .build()
+        .map_err(|e| Error::io("start runtime", "blit", e))
+}
+
+/// Returns `--timeout`'s seconds once nothing has happened for that long;
+/// never without `--timeout` (or with 0).
+pub(crate) async fn timed_out(renderer: &Renderer, timeout: Option<u64>) -> u64 {
+    match timeout.filter(|secs| *secs > 0) {
+        Some(secs) => {
+            stalled(renderer, Duration::from_secs(secs)).await;
+            secs
+        }
+        None => std::future::pending().await,
     }
 }
 

@@ -77,11 +77,7 @@ pub(crate) fn execute(
         compress: link.compress.clone(),
     };
     let say = !args.quiet;
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .thread_name("blit")
-        .build()
-        .map_err(|e| Error::io("start runtime", "blit", e))?;
+    let runtime = transfer::runtime()?;
     let item_data = args.item_size.unwrap_or(plan::ITEM_DATA);
     let job = submit(&spec, &url, &link, events, (say, item_data));
     let summary = runtime.block_on(async {
@@ -96,18 +92,12 @@ pub(crate) fn execute(
             }
             std::future::pending::<()>().await
         };
-        let timeout = async {
-            match args.rsync.timeout.filter(|secs| *secs > 0) {
-                Some(secs) => transfer::stalled(renderer, Duration::from_secs(secs)).await,
-                None => std::future::pending().await,
-            }
-        };
         tokio::select! {
             summary = job => summary,
             () = waiting => unreachable!("waits for ever once it said so"),
-            () = timeout => Err(Error::new(
+            secs = transfer::timed_out(renderer, args.rsync.timeout) => Err(Error::new(
                 ErrorKind::Io,
-                format!("no progress for {} s (--timeout); stopped following the job", args.rsync.timeout.unwrap_or(0)),
+                format!("no progress for {secs} s (--timeout); stopped following the job"),
             )
             .with_hint("the job goes on with its workers: run the same command again to follow it")),
         }

@@ -26,7 +26,7 @@ const EVENTS_MAX: usize = 4096;
 /// Runs `blit worker` and returns the exit code.
 pub(crate) fn run(args: WorkerArgs) -> u8 {
     let name = args.name.clone().unwrap_or_else(default_name);
-    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().thread_name("blit").build() {
+    let runtime = match transfer::runtime() {
         Ok(runtime) => runtime,
         Err(e) => {
             eprintln!("blit: worker: cannot start: {e}");
