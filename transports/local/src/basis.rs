@@ -139,6 +139,7 @@ impl Prepared {
         let spawned = std::thread::Builder::new().name("blit-delta-copy".into()).spawn(move || {
             copy_range(&old, 0, &part_file, 0, len)?;
             part_file.set_len(size)?;
+            start_writeback(&part_file);
             Ok(part_file)
         });
         prepared.copy = Some(spawned.ok()?);
@@ -165,6 +166,27 @@ impl Drop for Prepared {
         if !self.part.is_empty() {
             let _ = rustix::fs::unlinkat(&*self.dir, self.part.as_c_str(), rustix::fs::AtFlags::empty());
         }
+    }
+}
+
+/// Starts writing the copy in `file` back to disk, on a thread of its own
+/// that nothing waits for. Renaming a new file over an existing name makes
+/// some file systems (ext4's `auto_da_alloc`) write the new file's data out
+/// first, inside the rename: for a delta that is the whole copy of the
+/// older version, which would then be written out at the commit, after
+/// everything else. Started here, it is written out while the source
+/// compares its file and sends the changed blocks, and the commit finds
+/// little left to write. Nothing waits for it and nothing depends on it
+/// (a failure only leaves the work to the commit); a copy that shared
+/// extents has nothing to write.
+fn start_writeback(file: &File) {
+    #[cfg(target_os = "linux")]
+    if let Ok(file) = file.try_clone() {
+        let _ = std::thread::Builder::new().name("blit-writeback".into()).spawn(move || {
+            // SAFETY: the descriptor is owned by `file` for the call; the
+            // range 0..0 means the whole file.
+            unsafe { libc::sync_file_range(file.as_raw_fd(), 0, 0, libc::SYNC_FILE_RANGE_WRITE) };
+        });
     }
 }
 
