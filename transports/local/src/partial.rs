@@ -132,14 +132,16 @@ impl Partials {
             // sends (see `basis`).
             let room = self.prepared.load(std::sync::atomic::Ordering::SeqCst) < basis::PREPARED_MAX;
             let made = if room { create_part(&at.dir, &at.name, h.mode) } else { Ok(None) };
-            let prepared = match made {
+            let (prepared, hashing) = match made {
                 Ok(Some(part)) => {
                     let len = basis.len().min(h.size);
-                    Prepared::start(&old, part, at.dir.clone(), len, h.size, &self.prepared)
+                    Prepared::start(&old, part, at.dir.clone(), len, h.size, &self.prepared).unzip()
                 }
-                _ => None,
+                _ => (None, None),
             };
-            Ok(basis::map(&old, &basis)?.map(|map| (basis, map, prepared)))
+            let map = basis::map(&old, &basis)?;
+            drop(hashing);
+            Ok(map.map(|map| (basis, map, prepared)))
         })();
         match offered {
             Ok(Some((basis, map, prepared))) => {
