@@ -214,6 +214,11 @@ pub struct FileHeader {
     /// it from its own options before planning; never on the wire (both
     /// sides know the options) and never in a manifest.
     pub part_range: Option<crate::PartRange>,
+    /// In a need entry at the source that came with a block map: the
+    /// source's own blocks, hashed while the destination hashed its older
+    /// version ([`crate::Prehash`], from a [`crate::Ahead`] hint). The
+    /// source's pipeline sets it; never on the wire, never in a manifest.
+    pub prehash: Option<std::sync::Arc<crate::Prehash>>,
 }
 
 impl FileHeader {

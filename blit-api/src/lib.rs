@@ -36,7 +36,8 @@ pub use manifest::{
     ManifestSource, ManifestTryRecvError, MANIFEST_BATCH,
 };
 pub use need::{
-    need_channel, NeedBatch, NeedListSink, NeedReceiver, NeedSender, NEED_BATCH_MAX_BYTES, NEED_BATCH_MAX_ENTRIES,
+    need_channel, Ahead, NeedBatch, NeedListSink, NeedReceiver, NeedSender, NEED_BATCH_MAX_BYTES,
+    NEED_BATCH_MAX_ENTRIES,
 };
 pub use options::TransferOptions;
 pub use part::PartRange;
@@ -50,7 +51,8 @@ pub use records::stream::{land_stream, StreamWriter};
 pub use records::{keep_going, send_file, send_source, short_read, Lander, RecordWriter, Sent};
 pub use registry::{Registry, TransportFactory, GRPC_NOT_BUILT, TCP_NOT_BUILT};
 pub use resume::{
-    ranges_to_send, BlockCopy, BlockMap, ResumePlan, DELTA_MIN, RESUME_BLOCK_MIN, RESUME_MAX_BLOCKS, RESUME_MIN,
+    ranges_to_send, ranges_to_send_after, BlockCopy, BlockMap, Prehash, ResumePlan, DELTA_MIN, RESUME_BLOCK_MIN,
+    RESUME_MAX_BLOCKS, RESUME_MIN,
 };
 pub use space::{Expect, Space};
 pub use sparse::{data_ranges, SPARSE_MIN};

@@ -9,18 +9,45 @@ pub const NEED_BATCH_MAX_ENTRIES: usize = 2_000;
 pub const NEED_BATCH_MAX_BYTES: usize = 3 * 1024 * 1024;
 
 /// A batch of regular files the destination needs, in manifest order. An empty
-/// batch ends the need list.
+/// batch (no files, no hints) ends the need list.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct NeedBatch {
     /// The needed files.
     pub files: Vec<FileHeader>,
+    /// Files the destination is about to compare with the older version it
+    /// holds, sent before it starts hashing: their need entries follow
+    /// with the block map ([`FileHeader::resume`]), or without one if the
+    /// comparison fails. A source may hash the same blocks of its own file
+    /// meanwhile ([`crate::Prehash`]) instead of after the map arrives; a
+    /// source may also ignore them. A batch of hints alone does not end the
+    /// need list.
+    pub ahead: Vec<Ahead>,
 }
 
 impl NeedBatch {
+    /// Most hints one batch carries (a peer's batch with more is refused).
+    pub const MAX_AHEAD: usize = 16;
+
+    /// A batch of needed files.
+    pub fn of(files: Vec<FileHeader>) -> NeedBatch {
+        NeedBatch { files, ahead: Vec::new() }
+    }
+
     /// Whether this is the final, empty batch.
     pub fn is_end(&self) -> bool {
-        self.files.is_empty()
+        self.files.is_empty() && self.ahead.is_empty()
     }
+}
+
+/// A hint that the destination is hashing the older version it holds of a
+/// needed file (see [`NeedBatch::ahead`]).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Ahead {
+    /// The file's header as the manifest sent it.
+    pub header: FileHeader,
+    /// Bytes of the older version: its map covers them in blocks of
+    /// [`crate::BlockMap::delta_block_size`] of this length.
+    pub basis_len: u64,
 }
 
 /// Sending half of a need list.

@@ -74,7 +74,7 @@ impl SourceFile {
             return crate::data_ranges(&self.file, self.header.size)
                 .map_err(|e| crate::Error::io("find the holes of", self.header.path.display(), e));
         };
-        crate::ranges_to_send(&self.file, self.header.size, map)
+        crate::ranges_to_send_after(&self.file, self.header.size, map, self.header.prehash.as_deref())
             .map(Some)
             .map_err(|e| crate::Error::io("compare blocks of", self.header.path.display(), e))
     }

@@ -109,7 +109,7 @@ pub fn send_source(source: SourceFile, out: &mut dyn RecordWriter) -> Result<()>
     let file = Arc::new(file);
     // The block map and part range served their purpose; the receiver
     // needs neither.
-    (header.resume, header.part_range) = (None, None);
+    (header.resume, header.part_range, header.prehash) = (None, None, None);
     out.file(&header)?;
     let Some(plan) = plan else {
         return match out.body(&file, 0, header.size)? {
@@ -136,7 +136,7 @@ pub fn send_source(source: SourceFile, out: &mut dyn RecordWriter) -> Result<()>
 }
 
 fn without_map(header: &FileHeader) -> FileHeader {
-    FileHeader { resume: None, part_range: None, ..header.clone() }
+    FileHeader { resume: None, part_range: None, prehash: None, ..header.clone() }
 }
 
 /// The error of a body that fell short: the file shrank while it was read

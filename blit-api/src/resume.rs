@@ -45,8 +45,12 @@ use std::fs::File;
 use std::io;
 use std::ops::Range;
 use std::os::unix::fs::FileExt;
+use std::sync::atomic::{AtomicBool, Ordering};
 
+mod ahead;
 mod rolling;
+
+pub use ahead::Prehash;
 
 /// Files at least this large (8 MiB) land under a stable temporary name that
 /// an interrupted run leaves behind for `--resume`; smaller files are cheap
@@ -155,7 +159,7 @@ impl BlockMap {
     pub fn hash_blocks(file: &File, block_size: u32, partial_len: u64) -> io::Result<Self> {
         let blocks = partial_len.div_ceil(block_size as u64) as usize;
         let mut map = BlockMap { block_size, partial_len, hashes: Vec::new(), weak: Vec::new() };
-        map.hashes = hash_each(file, blocks, |i| map.block(i), strong)?;
+        map.hashes = hash_each(file, blocks, |i| map.block(i), strong, None)?;
         Ok(map)
     }
 
@@ -166,7 +170,7 @@ impl BlockMap {
     pub fn hash_delta(file: &File, block_size: u32, len: u64) -> io::Result<Self> {
         let blocks = len.div_ceil(block_size as u64) as usize;
         let mut map = BlockMap { block_size, partial_len: len, hashes: Vec::new(), weak: Vec::new() };
-        let both = hash_each(file, blocks, |i| map.block(i), |b| (strong(b), rolling::weak_sum(b)))?;
+        let both = hash_each(file, blocks, |i| map.block(i), |b| (strong(b), rolling::weak_sum(b)), None)?;
         (map.hashes, map.weak) = both.into_iter().unzip();
         Ok(map)
     }
@@ -195,14 +199,70 @@ impl BlockMap {
 
     /// The byte range block `i` covers.
     pub fn block(&self, i: usize) -> Range<u64> {
-        let start = i as u64 * self.block_size as u64;
-        start..(start + self.block_size as u64).min(self.partial_len)
+        self.blocks().block(i)
+    }
+
+    fn blocks(&self) -> Blocks {
+        Blocks { size: self.block_size, len: self.partial_len }
     }
 
     /// Approximate encoded size (for need-batch byte caps).
     pub fn encoded_len(&self) -> usize {
         16 + self.hashes.len() * 32 + self.weak.len() * 4
     }
+}
+
+/// The blocks a map of `len` bytes compares, `size` bytes each (the last
+/// may be shorter): the one definition both sides hash by.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct Blocks {
+    size: u32,
+    len: u64,
+}
+
+impl Blocks {
+    /// The byte range block `i` covers.
+    fn block(&self, i: usize) -> Range<u64> {
+        let start = i as u64 * self.size as u64;
+        start..(start + self.size as u64).min(self.len)
+    }
+
+    /// How many blocks a file of `file_size` bytes holds whole (compared by
+    /// hash; the rest is sent).
+    fn whole_within(&self, file_size: u64) -> usize {
+        let count = self.len.div_ceil(self.size as u64);
+        (0..count).take_while(|i| self.block(*i as usize).end <= file_size).count()
+    }
+
+    /// BLAKE3 of each block `file` holds whole, as the aligned compare
+    /// hashes them; stops early (an error) once `stop` is set.
+    fn hash_whole(&self, file: &File, file_size: u64, pace: Option<&Pace>) -> io::Result<Vec<[u8; 32]>> {
+        hash_each(file, self.whole_within(file_size), |i| self.block(i), strong, pace)
+    }
+}
+
+/// How a hashing that runs ahead ([`Prehash`]) is told to stop, or to stop
+/// running only on idle time: every thread hashing checks it between
+/// blocks.
+#[derive(Debug, Default)]
+struct Pace {
+    stop: AtomicBool,
+    hurry: AtomicBool,
+}
+
+/// Runs the calling thread only when a core would otherwise idle
+/// (`SCHED_IDLE`), or (`idle` false) as any other thread again. Threads
+/// it spawns afterwards inherit it. Changing back needs no privilege.
+fn run_idle(idle: bool) {
+    #[cfg(target_os = "linux")]
+    {
+        let policy = if idle { libc::SCHED_IDLE } else { libc::SCHED_OTHER };
+        let param = libc::sched_param { sched_priority: 0 };
+        // SAFETY: pid 0 is the calling thread; `param` is a valid local.
+        unsafe { libc::sched_setscheduler(0, policy, &param) };
+    }
+    #[cfg(not(target_os = "linux"))]
+    let _ = idle;
 }
 
 /// Files below this (8 MiB) are hashed on one thread.
@@ -223,13 +283,28 @@ fn hash_each<T: Send>(
     count: usize,
     block: impl Fn(usize) -> Range<u64> + Sync,
     digest: impl Fn(&[u8]) -> T + Sync,
+    pace: Option<&Pace>,
 ) -> io::Result<Vec<T>> {
     let bytes = if count == 0 { 0 } else { block(count - 1).end };
     let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
     let threads = if bytes < PARALLEL_MIN { 1 } else { cores.clamp(1, PARALLEL_MAX).min(count) };
     let run = |blocks: Range<usize>| -> io::Result<Vec<T>> {
         let mut buf = Vec::new();
-        blocks.map(|i| read_range(file, block(i), &mut buf).map(&digest)).collect()
+        let mut idle = pace.is_some();
+        blocks
+            .map(|i| {
+                if let Some(pace) = pace {
+                    if pace.stop.load(Ordering::Relaxed) {
+                        return Err(io::Error::other("stopped"));
+                    }
+                    if idle && pace.hurry.load(Ordering::Relaxed) {
+                        run_idle(false);
+                        idle = false;
+                    }
+                }
+                read_range(file, block(i), &mut buf).map(&digest)
+            })
+            .collect()
     };
     if threads <= 1 {
         return run(0..count);
@@ -331,6 +406,18 @@ impl ResumePlan {
 /// move. A read error (the file shrank or became unreadable) is returned;
 /// report it like any other read failure of the file.
 pub fn ranges_to_send(file: &File, size: u64, map: &BlockMap) -> io::Result<ResumePlan> {
+    ranges_to_send_after(file, size, map, None)
+}
+
+/// [`ranges_to_send`], taking the block hashes from `prehash` when it
+/// hashed the same blocks of this very file, unchanged since
+/// ([`Prehash::hashes_for`]); otherwise hashing them here.
+pub fn ranges_to_send_after(
+    file: &File,
+    size: u64,
+    map: &BlockMap,
+    prehash: Option<&Prehash>,
+) -> io::Result<ResumePlan> {
     let mut ranges: Vec<Range<u64>> = Vec::new();
     let mut push = |r: Range<u64>| match ranges.last_mut() {
         Some(last) if last.end == r.start => last.end = r.end,
@@ -338,8 +425,11 @@ pub fn ranges_to_send(file: &File, size: u64, map: &BlockMap) -> io::Result<Resu
     };
     // The blocks the source holds whole are compared by hash; one its end
     // cuts short is sent.
-    let whole = map.hashes.iter().enumerate().take_while(|(i, _)| map.block(*i).end <= size).count();
-    let ours = hash_each(file, whole, |i| map.block(i), strong)?;
+    let whole = map.blocks().whole_within(size);
+    let ours = match prehash.and_then(|p| p.hashes_for(file, map)) {
+        Some(ours) => ours,
+        None => map.blocks().hash_whole(file, size, None)?,
+    };
     for (i, (want, have)) in map.hashes.iter().zip(&ours).enumerate() {
         if want != have {
             push(map.block(i));

@@ -28,7 +28,7 @@ fn open(version: u32, module: &str, path: &[u8], role: pb::Role) -> pb::Frame {
         role: role as i32,
         options: None,
         transport: "grpc".into(),
-        window: Some(pb::Window { manifest_items: 64, need_batches: 4 }),
+        window: Some(pb::Window { manifest_items: 64, need_batches: 4, takes_ahead: false }),
     };
     pb::Frame { body: Some(Body::Open(open)) }
 }
@@ -146,9 +146,9 @@ async fn path_escapes_are_refused_and_nothing_leaves_the_module() {
 
     // A pull whose need list names a file through the symlink.
     let (tx, mut stream) = session(daemon.addr, open(1, "m", b"", pb::Role::Pull)).await;
-    let need = pb::Need { files: vec![header(b"escape/secret", pb::Kind::File, 6)] };
+    let need = pb::Need { files: vec![header(b"escape/secret", pb::Kind::File, 6)], ahead: vec![] };
     tx.send(frame(Body::Need(need))).await.unwrap();
-    tx.send(frame(Body::Need(pb::Need { files: vec![] }))).await.unwrap();
+    tx.send(frame(Body::Need(pb::Need { files: vec![], ahead: vec![] }))).await.unwrap();
     let mut refused = false;
     let read = async {
         while let Some(frame) = stream.message().await.unwrap() {

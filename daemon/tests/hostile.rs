@@ -41,7 +41,7 @@ fn open(path: &[u8], role: pb::Role, window: pb::Window) -> pb::Frame {
     frame(Body::Open(open))
 }
 
-const WINDOW: pb::Window = pb::Window { manifest_items: 64, need_batches: 4 };
+const WINDOW: pb::Window = pb::Window { manifest_items: 64, need_batches: 4, takes_ahead: false };
 
 fn frame(body: Body) -> pb::Frame {
     pb::Frame { body: Some(body) }
@@ -370,7 +370,9 @@ async fn need_lists_and_manifests_that_escape_are_refused() {
     let daemon = Daemon::start(&[("m", &f.module, false)]).await;
     for bad in [&b"../outside/secret"[..], b"/etc/passwd", b"a//b", b"nul\0byte", b"."] {
         let (tx, mut stream) = session(daemon.addr, b"", pb::Role::Pull).await;
-        tx.send(frame(Body::Need(pb::Need { files: vec![header(bad, pb::Kind::File, 6)] }))).await.unwrap();
+        tx.send(frame(Body::Need(pb::Need { files: vec![header(bad, pb::Kind::File, 6)], ahead: vec![] })))
+            .await
+            .unwrap();
         let out = outcome(&mut stream).await;
         let report = out.error.unwrap_or_else(|| panic!("{:?}: accepted", String::from_utf8_lossy(bad)));
         assert_eq!(report.kind, pb::ErrorKind::Protocol as i32, "{report:?}");
@@ -379,8 +381,8 @@ async fn need_lists_and_manifests_that_escape_are_refused() {
     // A need naming a symlink to a file outside: refused per file, never read.
     let (tx, mut stream) = session(daemon.addr, b"", pb::Role::Pull).await;
     let files = vec![header(b"flink", pb::Kind::File, 6), header(b"inside", pb::Kind::File, 6)];
-    tx.send(frame(Body::Need(pb::Need { files }))).await.unwrap();
-    tx.send(frame(Body::Need(pb::Need { files: vec![] }))).await.unwrap();
+    tx.send(frame(Body::Need(pb::Need { files, ahead: vec![] }))).await.unwrap();
+    tx.send(frame(Body::Need(pb::Need { files: vec![], ahead: vec![] }))).await.unwrap();
     let (mut refused, mut served) = (false, false);
     let read = async {
         while let Some(frame) = stream.message().await.unwrap() {
@@ -461,9 +463,10 @@ async fn lengths_that_lie_are_refused_without_torn_files() {
     assert!(out.failed_paths.contains(&b"f".to_vec()), "{out:?}");
     drop((tx, stream));
     // Windows of no room or absurd room are refused at `Open`.
-    for window in
-        [pb::Window { manifest_items: 0, need_batches: 1 }, pb::Window { manifest_items: 1, need_batches: 1 << 30 }]
-    {
+    for window in [
+        pb::Window { manifest_items: 0, need_batches: 1, takes_ahead: false },
+        pb::Window { manifest_items: 1, need_batches: 1 << 30, takes_ahead: false },
+    ] {
         let (tx, rx) = mpsc::channel(1);
         tx.send(open(b"", pb::Role::Push, window)).await.unwrap();
         let status = raw(daemon.addr).await.transfer(ReceiverStream::new(rx)).await.unwrap_err();

@@ -69,7 +69,7 @@ async fn open_push(port: u16, dry_run: bool, need_batches: u32) -> Session {
         role: pb::Role::Push as i32,
         transport: "grpc".into(),
         options: Some(pb::Options { dry_run, ..Default::default() }),
-        window: Some(pb::Window { manifest_items: 64, need_batches }),
+        window: Some(pb::Window { manifest_items: 64, need_batches, takes_ahead: false }),
     };
     let (tx, rx) = mpsc::channel(8);
     tx.send(pb::Frame { body: Some(Body::Open(open)) }).await.unwrap();

@@ -7,7 +7,10 @@ use blit_api::{
     PayloadTransport, PayloadWriter, PlanSender, Result, TransferOptions, TransferSummary,
 };
 use blit_planner::shard::PayloadPlanner;
+use prehash::Prehashes;
 use std::sync::Arc;
+
+mod prehash;
 
 /// The roles that run where the source files are.
 #[derive(Clone)]
@@ -55,7 +58,8 @@ pub async fn run_source(
     let caps = transport.capabilities();
     let (shards, streams) = (caps.payload_shard, caps.payload_max_streams);
     let walk = roles.source.manifest(options, manifest);
-    let plan = plan_needs(needs, plan_tx, shards, streams, options.part_range);
+    let ahead = Prehashes::new(roles.reader.clone());
+    let plan = plan_needs(needs, plan_tx, shards, streams, options.part_range, ahead);
     let send = transport.send(plan_rx, roles.reader.clone());
     let (w, p, s) = tokio::join!(walk, plan, send);
     first_error([w, p, s])
@@ -106,13 +110,16 @@ pub async fn run_destination(
 /// first payload sees a large file whenever the batch holds one. With a
 /// part range ([`TransferOptions::part_range`]), every needed file carries
 /// it ([`blit_api::FileHeader::part_range`]), so only that range of it is
-/// read and sent.
+/// read and sent. Hints that the destination is hashing an older version
+/// ([`blit_api::NeedBatch::ahead`]) start hashing the source's file at once
+/// (`Prehashes`); the need entry that follows carries the result.
 async fn plan_needs(
     mut needs: NeedReceiver,
     plans: PlanSender,
     shards: bool,
     streams: u32,
     part: Option<blit_api::PartRange>,
+    mut ahead: Prehashes,
 ) -> Result<()> {
     let mut planner = PayloadPlanner::new(shards, streams);
     let gone = || Error::new(ErrorKind::Cancelled, "payload sender stopped");
@@ -121,10 +128,11 @@ async fn plan_needs(
             return Err(Error::new(ErrorKind::Cancelled, "need list ended without its final batch"));
         };
         let end = batch.is_end();
+        batch.ahead.into_iter().for_each(|hint| ahead.start(hint));
         let mut planned: Vec<PayloadPlan> = batch
             .files
             .into_iter()
-            .map(|h| blit_api::FileHeader { part_range: part, ..h })
+            .map(|h| ahead.attach(blit_api::FileHeader { part_range: part, ..h }))
             .flat_map(|h| planner.push(h))
             .collect();
         // Ship the partial shard too: the batch boundary is the natural flush

@@ -55,7 +55,7 @@ impl NeedBatcher {
             return None;
         }
         self.bytes = 0;
-        Some(NeedBatch { files: std::mem::take(&mut self.files) })
+        Some(NeedBatch::of(std::mem::take(&mut self.files)))
     }
 }
 

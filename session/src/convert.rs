@@ -100,6 +100,16 @@ pub(crate) fn block_map_from_pb(m: pb::BlockMap) -> Result<BlockMap> {
 }
 
 /// A header from the wire, validated.
+/// A peer's hint that it hashes an older version ([`blit_api::Ahead`]):
+/// a regular file's header and a length above zero.
+pub(crate) fn ahead_from_pb(a: pb::Ahead) -> Result<blit_api::Ahead> {
+    let header = header_from_pb(a.file.ok_or_else(|| bad("a hint without its file"))?)?;
+    if header.kind != FileKind::File || a.basis_len == 0 {
+        return Err(bad("a hint for no regular file or an empty older version"));
+    }
+    Ok(blit_api::Ahead { header, basis_len: a.basis_len })
+}
+
 pub(crate) fn header_from_pb(h: pb::Header) -> Result<FileHeader> {
     let path = path_from_pb(&h.path)?;
     let kind = kind_from_pb_kind(h.kind)?;
@@ -137,8 +147,9 @@ pub(crate) fn header_from_pb(h: pb::Header) -> Result<FileHeader> {
         gid: h.gid,
         xattrs,
         hard_link,
-        // Set by the source's own pipeline from its options, never sent.
+        // Set by the source's own pipeline, never sent.
         part_range: None,
+        prehash: None,
     };
     header.check_bounds().map_err(|e| bad(e.to_string()))?;
     Ok(header)

@@ -75,14 +75,21 @@ pub(crate) struct Window {
     pub(crate) manifest_items: u32,
     /// Need batches (source side).
     pub(crate) need_batches: u32,
+    /// As the source, takes hints that the destination hashes an older
+    /// version ([`blit_api::NeedBatch::ahead`]).
+    pub(crate) takes_ahead: bool,
 }
 
 impl Window {
     /// What this build announces.
-    pub(crate) const OURS: Window = Window { manifest_items: 4096, need_batches: 2 };
+    pub(crate) const OURS: Window = Window { manifest_items: 4096, need_batches: 2, takes_ahead: true };
 
     pub(crate) fn to_pb(self) -> pb::Window {
-        pb::Window { manifest_items: self.manifest_items, need_batches: self.need_batches }
+        pb::Window {
+            manifest_items: self.manifest_items,
+            need_batches: self.need_batches,
+            takes_ahead: self.takes_ahead,
+        }
     }
 
     /// The peer's window, refused when zero or absurd.
@@ -94,7 +101,7 @@ impl Window {
                 format!("an invalid window ({} manifest items, {} need batches)", w.manifest_items, w.need_batches),
             ));
         }
-        Ok(Window { manifest_items: w.manifest_items, need_batches: w.need_batches })
+        Ok(Window { manifest_items: w.manifest_items, need_batches: w.need_batches, takes_ahead: w.takes_ahead })
     }
 }
 
@@ -272,7 +279,7 @@ async fn run_half(
             let transport = plane.transport();
             let forward = queue.clone().map(|q| forward_events(q, out.clone(), mask.clone(), a()));
             let every = Window::OURS.manifest_items / 8;
-            let needs = forward_needs(need_rx, credit, out.clone(), a());
+            let needs = forward_needs(need_rx, credit, peer_window.takes_ahead, out.clone(), a());
             let manifest = feed(stash_rx, manifest_tx, (Grant::ManifestItems, every, Some(held)), out.clone(), a());
             let pumps = async move {
                 let events = async {

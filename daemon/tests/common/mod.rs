@@ -309,7 +309,7 @@ pub fn open_frame(role: blit_proto::pb::Role, transport: &str, manifest_items: u
         role: role as i32,
         options: None,
         transport: transport.into(),
-        window: Some(pb::Window { manifest_items, need_batches: 2 }),
+        window: Some(pb::Window { manifest_items, need_batches: 2, takes_ahead: false }),
     };
     pb::Frame { body: Some(pb::frame::Body::Open(open)) }
 }

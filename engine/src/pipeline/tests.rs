@@ -80,7 +80,7 @@ impl NeedListSink for FakeSink {
         *self.resume_seen.lock().unwrap() = Some(options.resume);
         let verdict = (self.verdict)();
         if verdict.is_ok() {
-            let _ = needs.send(NeedBatch { files: Vec::new() }).await;
+            let _ = needs.send(NeedBatch::of(Vec::new())).await;
         }
         verdict
     }
@@ -181,7 +181,7 @@ async fn the_walks_error_wins_over_a_cancelled_send() {
     });
     let (manifest_tx, _manifest_rx) = manifest_channel();
     let (need_tx, need_rx) = need_channel();
-    need_tx.send(NeedBatch { files: Vec::new() }).await.unwrap();
+    need_tx.send(NeedBatch::of(Vec::new())).await.unwrap();
     let got = run_source(roles, transport, &TransferOptions::new(), manifest_tx, need_rx).await;
     assert_eq!(got.unwrap_err().kind(), ErrorKind::Io);
 }
@@ -190,13 +190,13 @@ async fn the_walks_error_wins_over_a_cancelled_send() {
 async fn needs_are_planned_per_batch_and_end_with_the_empty_batch() {
     let (need_tx, need_rx) = need_channel();
     let (plan_tx, mut plan_rx) = blit_api::plan_channel();
-    let planner = tokio::spawn(plan_needs(need_rx, plan_tx, true, 1, None));
-    need_tx.send(NeedBatch { files: vec![file("a", 10), file("b", 20), file("c", 30)] }).await.unwrap();
+    let planner = tokio::spawn(plan_needs(need_rx, plan_tx, true, 1, None, Prehashes::new(Arc::new(NoReader))));
+    need_tx.send(NeedBatch::of(vec![file("a", 10), file("b", 20), file("c", 30)])).await.unwrap();
     // The batch boundary flushes the partial shard: no need to wait for more.
     let plan = tokio::time::timeout(Duration::from_secs(5), plan_rx.recv()).await.unwrap().unwrap();
     let PayloadPlan::Shard(files) = plan else { panic!("small files travel as a shard: {plan:?}") };
     assert_eq!(files.len(), 3);
-    need_tx.send(NeedBatch { files: Vec::new() }).await.unwrap();
+    need_tx.send(NeedBatch::of(Vec::new())).await.unwrap();
     planner.await.unwrap().unwrap();
     assert!(plan_rx.recv().await.is_none(), "nothing after the end");
 }
@@ -205,10 +205,10 @@ async fn needs_are_planned_per_batch_and_end_with_the_empty_batch() {
 async fn files_cut_into_ranges_go_first_in_their_batch() {
     let (need_tx, need_rx) = need_channel();
     let (plan_tx, mut plan_rx) = blit_api::plan_channel();
-    let planner = tokio::spawn(plan_needs(need_rx, plan_tx, true, 4, None));
+    let planner = tokio::spawn(plan_needs(need_rx, plan_tx, true, 4, None, Prehashes::new(Arc::new(NoReader))));
     let batch = vec![file("small", 10), file("medium", 1 << 20), file("big", 64 << 20), file("tiny", 1)];
-    need_tx.send(NeedBatch { files: batch }).await.unwrap();
-    need_tx.send(NeedBatch { files: Vec::new() }).await.unwrap();
+    need_tx.send(NeedBatch::of(batch)).await.unwrap();
+    need_tx.send(NeedBatch::of(Vec::new())).await.unwrap();
     planner.await.unwrap().unwrap();
     let mut order = Vec::new();
     while let Some(plan) = plan_rx.recv().await {
@@ -226,9 +226,61 @@ async fn files_cut_into_ranges_go_first_in_their_batch() {
 async fn a_need_list_without_its_final_batch_is_a_cancellation() {
     let (need_tx, need_rx) = need_channel();
     let (plan_tx, _plan_rx) = blit_api::plan_channel();
-    need_tx.send(NeedBatch { files: vec![file("a", 1)] }).await.unwrap();
+    need_tx.send(NeedBatch::of(vec![file("a", 1)])).await.unwrap();
     drop(need_tx);
-    let e = plan_needs(need_rx, plan_tx, false, 1, None).await.unwrap_err();
+    let e = plan_needs(need_rx, plan_tx, false, 1, None, Prehashes::new(Arc::new(NoReader))).await.unwrap_err();
     assert_eq!(e.kind(), ErrorKind::Cancelled);
     assert!(e.to_string().contains("without its final batch"), "{e}");
+}
+
+/// Opens files of a directory by their paths.
+struct DirReader(std::path::PathBuf);
+
+impl PayloadReader for DirReader {
+    fn open(&self, header: &FileHeader) -> Result<SourceFile> {
+        let file = std::fs::File::open(self.0.join(header.path.display())).map_err(|e| Error::io("open", "", e))?;
+        Ok(SourceFile { file, header: header.clone() })
+    }
+}
+
+#[tokio::test]
+async fn hints_start_hashing_and_the_entry_with_a_map_takes_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let size = blit_api::DELTA_MIN + 5;
+    let bytes: Vec<u8> = (0..size).map(|i| (i % 251) as u8).collect();
+    for name in ["big", "other"] {
+        std::fs::write(dir.path().join(name), &bytes).unwrap();
+    }
+    let map = Arc::new(
+        blit_api::BlockMap::hash_delta(
+            &std::fs::File::open(dir.path().join("big")).unwrap(),
+            blit_api::BlockMap::delta_block_size(size),
+            size,
+        )
+        .unwrap(),
+    );
+    let (need_tx, need_rx) = need_channel();
+    let (plan_tx, mut plan_rx) = blit_api::plan_channel();
+    let ahead = Prehashes::new(Arc::new(DirReader(dir.path().to_path_buf())));
+    let planner = tokio::spawn(plan_needs(need_rx, plan_tx, false, 1, None, ahead));
+    let hint = |name| blit_api::Ahead { header: file(name, size), basis_len: size };
+    // Hints alone are not the end of the need list.
+    need_tx.send(NeedBatch { files: vec![], ahead: vec![hint("big"), hint("other")] }).await.unwrap();
+    let with_map = FileHeader { resume: Some(map.clone()), ..file("big", size) };
+    // "other" comes without a map (its comparison failed): nothing to take.
+    need_tx.send(NeedBatch::of(vec![with_map, file("other", size)])).await.unwrap();
+    let mut planned = Vec::new();
+    for _ in 0..2 {
+        let plan = tokio::time::timeout(Duration::from_secs(5), plan_rx.recv()).await.unwrap().unwrap();
+        planned.extend(plan.files().iter().cloned());
+    }
+    need_tx.send(NeedBatch::of(Vec::new())).await.unwrap();
+    planner.await.unwrap().unwrap();
+    let big = planned.iter().find(|h| h.path.as_bytes() == b"big").unwrap();
+    let other = planned.iter().find(|h| h.path.as_bytes() == b"other").unwrap();
+    assert!(other.prehash.is_none(), "an entry without a map takes no hashing");
+    let prehash = big.prehash.as_ref().expect("the entry with a map takes the hashing its hint started");
+    let opened = std::fs::File::open(dir.path().join("big")).unwrap();
+    let hashes = prehash.hashes_for(&opened, &map).expect("the hashing is of this file's blocks");
+    assert_eq!(hashes, map.hashes(), "an unchanged file hashes like the map");
 }

@@ -6,7 +6,7 @@
 use super::options::{check_options, pb_options};
 use super::records::pb_record;
 use super::{assert_header, assert_valid, mutate, name_bytes, path_bytes, sample};
-use crate::convert::{event_from_pb, failure_from_pb, header_from_pb, item_from_pb};
+use crate::convert::{ahead_from_pb, event_from_pb, failure_from_pb, header_from_pb, item_from_pb};
 use blit_api::{ManifestItem, ProgressEvent};
 use blit_proto::pb;
 use blit_proto::pb::payload_record::Record;
@@ -166,7 +166,11 @@ fn pb_open() -> impl Strategy<Value = pb::Open> {
             path: path.into(),
             role,
             options,
-            window: window.map(|(manifest_items, need_batches)| pb::Window { manifest_items, need_batches }),
+            window: window.map(|(manifest_items, need_batches)| pb::Window {
+                manifest_items,
+                need_batches,
+                takes_ahead: manifest_items % 2 == 0,
+            }),
             ..pb::Open::default()
         })
 }
@@ -175,12 +179,27 @@ pub(super) fn pb_frame() -> impl Strategy<Value = pb::Frame> {
     use pb::frame::Body;
     prop_oneof![
         proptest::collection::vec(pb_item(), 0..8).prop_map(|items| Body::Manifest(pb::Manifest { items })),
-        proptest::collection::vec(pb_header(), 0..8).prop_map(|files| Body::Need(pb::Need { files })),
+        (proptest::collection::vec(pb_header(), 0..8), proptest::collection::vec(pb_ahead(), 0..3))
+            .prop_map(|(files, ahead)| Body::Need(pb::Need { files, ahead })),
         proptest::collection::vec(pb_event(), 0..8).prop_map(|events| Body::Events(pb::Events { events })),
         proptest::collection::vec(pb_record(), 0..8).prop_map(|records| Body::Payload(pb::Payload { records })),
         pb_open().prop_map(Body::Open),
     ]
     .prop_map(|body| pb::Frame { body: Some(body) })
+}
+
+fn pb_ahead() -> impl Strategy<Value = pb::Ahead> {
+    (proptest::option::of(pb_header()), any::<u64>()).prop_map(|(file, basis_len)| pb::Ahead { file, basis_len })
+}
+
+/// Decodes a hint and checks the result against what was sent.
+fn check_ahead(a: pb::Ahead) {
+    let sent_len = a.basis_len;
+    if let Ok(decoded) = ahead_from_pb(a) {
+        assert!(decoded.basis_len == sent_len && sent_len > 0, "a hint's length was changed or is zero");
+        assert_eq!(decoded.header.kind, blit_api::FileKind::File, "a hint for something not a file");
+        assert_header(&decoded.header);
+    }
 }
 
 /// Decodes a header and checks the result against what was sent.
@@ -210,7 +229,10 @@ pub(super) fn convert_frame(frame: pb::Frame) {
                 }
             }
         }
-        Some(Body::Need(n)) => n.files.into_iter().for_each(check_header),
+        Some(Body::Need(n)) => {
+            n.files.into_iter().for_each(check_header);
+            n.ahead.into_iter().for_each(check_ahead);
+        }
         Some(Body::Events(e)) => {
             for event in e.events.into_iter().filter_map(|e| event_from_pb(e).ok()) {
                 if let Some(p) = event.path() {

@@ -14,7 +14,7 @@
 use super::bytes::{Held, MANIFEST_BYTES};
 use super::Abort;
 use crate::budget::Budget;
-use crate::convert::{event_from_pb, header_from_pb, item_from_pb};
+use crate::convert::{ahead_from_pb, event_from_pb, header_from_pb, item_from_pb};
 use crate::error::{error_from_report, peer_gone, protocol};
 use crate::frames::Incoming;
 use crate::server::{stopped, Cancel, Stop};
@@ -206,8 +206,12 @@ async fn route(frame: pb::Frame, routes: &mut Routes, peer: &str, abort: &Abort)
             }
         }
         Body::Need(n) => {
+            if n.ahead.len() > NeedBatch::MAX_AHEAD {
+                return Err(protocol(peer, format!("a need batch of {} hints", n.ahead.len())));
+            }
             let files = n.files.into_iter().map(header_from_pb).collect::<Result<Vec<_>>>().map_err(bad)?;
-            stash(routes.need.as_ref(), (NeedBatch { files }, 0), "need batches", peer)?;
+            let ahead = n.ahead.into_iter().map(ahead_from_pb).collect::<Result<Vec<_>>>().map_err(bad)?;
+            stash(routes.need.as_ref(), (NeedBatch { files, ahead }, 0), "need batches", peer)?;
         }
         Body::Payload(p) => {
             let Some((tx, budget)) = &routes.payload else {

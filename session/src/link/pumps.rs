@@ -142,20 +142,40 @@ pub(super) async fn forward_payload(mut rx: mpsc::Receiver<pb::PayloadRecord>, o
 }
 
 /// Destination side: need batches to the peer, one per frame, within its
-/// credit. The empty final batch is a frame like any other.
-pub(super) async fn forward_needs(mut rx: NeedReceiver, credit: Arc<Semaphore>, out: FrameSender, abort: Abort) {
+/// credit. The empty final batch is a frame like any other. Hints
+/// ([`blit_api::NeedBatch::ahead`]) go only to a peer that `takes_ahead`;
+/// for any other, a batch of hints alone is not sent at all (it would read
+/// as the end of the need list).
+pub(super) async fn forward_needs(
+    mut rx: NeedReceiver,
+    credit: Arc<Semaphore>,
+    takes_ahead: bool,
+    out: FrameSender,
+    abort: Abort,
+) {
     loop {
-        let batch = match until(&abort, rx.recv()).await {
+        let mut batch = match until(&abort, rx.recv()).await {
             Some(Some(batch)) => batch,
             Some(None) => break,
             None => return,
         };
+        if !takes_ahead {
+            if batch.files.is_empty() && !batch.ahead.is_empty() {
+                continue;
+            }
+            batch.ahead.clear();
+        }
         match until(&abort, credit.acquire()).await {
             Some(Ok(permit)) => permit.forget(),
             _ => return,
         }
         let files = batch.files.iter().map(header_to_pb).collect();
-        if !send(&out, Body::Need(pb::Need { files }), &abort).await {
+        let ahead = batch
+            .ahead
+            .iter()
+            .map(|a| pb::Ahead { file: Some(header_to_pb(&a.header)), basis_len: a.basis_len })
+            .collect();
+        if !send(&out, Body::Need(pb::Need { files, ahead }), &abort).await {
             return;
         }
     }
@@ -320,5 +340,39 @@ mod tests {
             events.iter().position(|e| matches!(&e.event, Some(pb::event::Event::NeedBatch(c)) if c.count == 19_999));
         assert_eq!((first, last), (Some(0), Some(19_999)), "in order");
         assert!(frames < 200, "{frames} frames for 20,000 events emitted over 200 pauses");
+    }
+
+    /// What the peer receives of three batches (hints alone, files with a
+    /// hint, the end), by whether it takes hints.
+    async fn needs_sent(takes_ahead: bool) -> Vec<(usize, usize)> {
+        let (need_tx, need_rx) = blit_api::need_channel();
+        let (tx, mut rx) = mpsc::channel(16);
+        let credit = Arc::new(Semaphore::new(8));
+        let pump = tokio::spawn(forward_needs(need_rx, credit, takes_ahead, tx, Abort::new()));
+        let file = blit_api::FileHeader {
+            path: blit_api::RelPath::from_bytes(b"big".to_vec()).unwrap(),
+            size: 1 << 30,
+            ..Default::default()
+        };
+        let hint = blit_api::Ahead { header: file.clone(), basis_len: 1 << 30 };
+        need_tx.send(blit_api::NeedBatch { files: vec![], ahead: vec![hint.clone()] }).await.unwrap();
+        need_tx.send(blit_api::NeedBatch { files: vec![file], ahead: vec![hint] }).await.unwrap();
+        need_tx.send(blit_api::NeedBatch::default()).await.unwrap();
+        drop(need_tx);
+        pump.await.unwrap();
+        let mut sent = Vec::new();
+        while let Ok(frame) = rx.try_recv() {
+            if let Some(Body::Need(n)) = frame.body {
+                sent.push((n.files.len(), n.ahead.len()));
+            }
+        }
+        sent
+    }
+
+    #[tokio::test]
+    async fn hints_reach_only_a_peer_that_takes_them() {
+        assert_eq!(needs_sent(true).await, [(0, 1), (1, 1), (0, 0)]);
+        // An older peer would read a batch without files as the end.
+        assert_eq!(needs_sent(false).await, [(1, 0), (0, 0)]);
     }
 }

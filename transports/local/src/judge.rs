@@ -94,6 +94,9 @@ pub(crate) struct Judge {
     partials: Option<Arc<Partials>>,
     /// Delta transfer: where the older versions of needed files are offered.
     bases: Option<Arc<Partials>>,
+    /// Delta transfer: where hints go that an older version is about to be
+    /// hashed ([`blit_api::NeedBatch::ahead`]).
+    ahead: Option<blit_api::NeedSender>,
     /// `--verify`: where the source's hashes of needed files are kept.
     expected: Option<Arc<Expected>>,
     /// `--link-dest`: the previous copy unchanged files are linked from.
@@ -134,6 +137,7 @@ impl Judge {
             filter: Filter::default(),
             partials: None,
             bases: None,
+            ahead: None,
             expected: None,
             link_dest: None,
             backup: None,
@@ -181,6 +185,15 @@ impl Judge {
         let whole = self.options.part_range.is_none();
         self.bases = (self.options.delta && whole).then(|| partials.clone());
         self.partials = (self.options.resume && whole).then_some(partials);
+        self
+    }
+
+    /// Delta transfer: before hashing an older version, tells the source
+    /// through `needs` (a hint of its own, ahead of the batch it waits in),
+    /// so the source hashes its file meanwhile. Only when room is free: a
+    /// hint never holds the judge up.
+    pub(crate) fn with_ahead(mut self, needs: blit_api::NeedSender) -> Self {
+        self.ahead = self.options.delta.then_some(needs);
         self
     }
 
@@ -516,7 +529,15 @@ impl Judge {
             partials.offer(&self.tree, &mut h);
         }
         if let (Some(bases), false) = (&self.bases, new) {
-            bases.offer_basis(&self.tree, &mut h);
+            let ahead = |h: &FileHeader, basis_len: u64| {
+                if let Some(needs) = &self.ahead {
+                    let header = FileHeader { resume: None, ..h.clone() };
+                    let hint =
+                        blit_api::NeedBatch { files: Vec::new(), ahead: vec![blit_api::Ahead { header, basis_len }] };
+                    let _ = needs.try_send(hint);
+                }
+            };
+            bases.offer_basis(&self.tree, &mut h, &ahead);
         }
         if let (Some(expected), Some(sum)) = (&self.expected, h.checksum) {
             expected.expect(&h.path, sum);

@@ -152,6 +152,7 @@ impl NeedListSink for LocalDestination {
         let judge = Judge::new(self.tree.clone(), options.clone(), events.clone(), self.sweeper.clone())
             .with_filter(filter)
             .with_partials(self.partials.clone())
+            .with_ahead(needs.clone())
             .with_expected(self.expected.clone())
             .with_warnings(self.warnings.clone())
             .with_policy(self.policy.clone())

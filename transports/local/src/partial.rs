@@ -119,8 +119,9 @@ impl Partials {
     /// Delta transfer: for a needed file `h` (not offered a `.part`) whose
     /// name holds an older version large enough to help, hashes that
     /// version's blocks into `h`'s map and remembers which file it hashed
-    /// (see `basis`). Anything unusable leaves `h` to be sent whole.
-    pub(crate) fn offer_basis(&self, tree: &Tree, h: &mut FileHeader) {
+    /// (see `basis`). Anything unusable leaves `h` to be sent whole. Calls
+    /// `ahead` with `h` and the older version's length just before hashing.
+    pub(crate) fn offer_basis(&self, tree: &Tree, h: &mut FileHeader, ahead: &dyn Fn(&FileHeader, u64)) {
         if h.resume.is_some() || h.size < blit_api::DELTA_MIN {
             return;
         }
@@ -139,6 +140,7 @@ impl Partials {
                 }
                 _ => (None, None),
             };
+            ahead(h, basis.len());
             let map = basis::map(&old, &basis)?;
             drop(hashing);
             Ok(map.map(|map| (basis, map, prepared)))

@@ -42,7 +42,7 @@ pub(crate) enum Piece {
     /// The source could not finish it.
     Abort(Error),
     /// A file of a shard could not be read on the source side.
-    SourceFailed(FileHeader, Error),
+    SourceFailed(Box<FileHeader>, Error),
 }
 
 /// The receiving end of one connection.
@@ -219,7 +219,7 @@ impl Conn {
                     let mut d = self.header();
                     let parsed = d.file_header().and_then(|h| Ok((h, d.failure()?)));
                     let (h, e) = parsed.map_err(|e| protocol(&self.peer, e.message()))?;
-                    return Ok(Piece::SourceFailed(h, e));
+                    return Ok(Piece::SourceFailed(Box::new(h), e));
                 }
                 Tag::KeepAlive => {}
                 other => return Err(protocol(&self.peer, format!("a {other:?} record inside a file or shard"))),
@@ -355,7 +355,7 @@ impl<F: FnMut(FileHeader, Error)> blit_shard::ShardSource for ShardRecords<'_, F
                     return Ok(true);
                 }
                 Piece::End => return Ok(false),
-                Piece::SourceFailed(h, e) => (self.failed)(h, e),
+                Piece::SourceFailed(h, e) => (self.failed)(*h, e),
                 Piece::Abort(_) | Piece::Raw { .. } => {
                     return Err(protocol(self.conn.peer(), "an Abort record inside a shard"))
                 }

@@ -254,7 +254,12 @@ fn offer_basis(dest: &LocalDestination, dir: &Path, size: u64) -> (FileHeader, V
     let old: Vec<u8> = (0..blit_api::DELTA_MIN + 3).map(|i| (i % 253) as u8).collect();
     write(&dir.join("f"), &old, 0o644, 1);
     let mut h = header("f", FileKind::File, size, 2, 0o600);
-    dest.partials.offer_basis(&dest.tree, &mut h);
+    let hinted = std::cell::Cell::new(None);
+    dest.partials.offer_basis(&dest.tree, &mut h, &|h, len| hinted.set(Some((h.path.display(), len))));
+    // The source hears of the hashing before it starts, with the length
+    // the map covers; here no map means nothing was hashed, so no hint.
+    let want = h.resume.as_ref().map(|map| ("f".to_string(), map.partial_len()));
+    assert_eq!(hinted.take(), want);
     (h, old)
 }
 
@@ -367,11 +372,11 @@ fn no_basis_is_offered_for_small_files_symlinks_or_empty_files() {
     assert!(small.resume.is_none(), "a small new version is sent whole");
     std::os::unix::fs::symlink("f", dir.path().join("link")).unwrap();
     let mut h = header("link", FileKind::File, blit_api::DELTA_MIN, 2, 0o644);
-    dest.partials.offer_basis(&dest.tree, &mut h);
+    dest.partials.offer_basis(&dest.tree, &mut h, &|_, _| panic!("no hint for a symlink"));
     assert!(h.resume.is_none(), "a symlink is not followed to an old version");
     write(&dir.path().join("empty"), b"", 0o644, 1);
     let mut h = header("empty", FileKind::File, blit_api::DELTA_MIN, 2, 0o644);
-    dest.partials.offer_basis(&dest.tree, &mut h);
+    dest.partials.offer_basis(&dest.tree, &mut h, &|_, _| panic!("no hint for an empty file"));
     assert!(h.resume.is_none(), "an empty old version gives nothing to build on");
 }
 
