@@ -5,7 +5,11 @@
 # counted by a proxy in front of the sshd, so both tools pay the same ssh
 # framing and encryption).
 #
-#   bench/delta.sh [--mib N] [--runs N] [--dir DIR] [--insert]
+#   bench/delta.sh [--mib N] [--runs N] [--dir DIR] [--insert] [--pin]
+#
+# With --pin, the local command runs on CPU 0 and the sshd (so the far side
+# of both tools) on CPU 1: two one-core machines, as far as the processors
+# go, instead of both ends sharing every core.
 #
 # The old version is N MiB of random bytes (1024 by default); the new one
 # has 1 MiB of new random bytes at an offset that is not block-aligned
@@ -24,13 +28,14 @@ here="$(cd "$(dirname "$0")" && pwd)"
 root="$(cd "$here/.." && pwd)"
 . "$here/lib.sh"
 
-mib=1024 runs=3 dir=/tmp insert=0
+mib=1024 runs=3 dir=/tmp insert=0 pin=0
 while [ $# -gt 0 ]; do
     case "$1" in
         --mib) mib="$2"; shift 2 ;;
         --runs) runs="$2"; shift 2 ;;
         --dir) dir="$2"; shift 2 ;;
         --insert) insert=1; shift ;;
+        --pin) pin=1; shift ;;
         *) echo "delta: unknown argument $1" >&2; exit 64 ;;
     esac
 done
@@ -49,6 +54,11 @@ cleanup() {
 trap cleanup EXIT
 
 start_sshd "$work"
+local_cpu=()
+if [ "$pin" = 1 ]; then
+    taskset -pc 1 "$sshd_pid" >/dev/null
+    local_cpu=(taskset -c 0)
+fi
 coproc PROXY { exec python3 "$here/count_proxy.py" "$port" "$work/count"; }
 proxy_pid=$PROXY_PID
 read -r proxy_port <&"${PROXY[0]}"
@@ -93,9 +103,9 @@ for run in $(seq "$runs"); do
             before=$(counted)
             start=$(date +%s.%N)
             if [ "$tool" = blit ]; then
-                "$blit" copy -e "$rsh" --blit-path "$blit" "$src" "$dst" >/dev/null
+                "${local_cpu[@]}" "$blit" copy -e "$rsh" --blit-path "$blit" "$src" "$dst" >/dev/null
             else
-                rsync -a -e "$rsh" "$src" "$dst"
+                "${local_cpu[@]}" rsync -a -e "$rsh" "$src" "$dst"
             fi
             end=$(date +%s.%N)
             cmp -s "$work/new/big.bin" "$work/dst/big.bin" || { echo "delta: $tool $dir landed a wrong file" >&2; exit 1; }
@@ -110,11 +120,16 @@ for run in $(seq "$runs"); do
     done
 done
 med() { python3 -c "import statistics,sys; print(statistics.median(map(float, sys.argv[1:])))" $1; }
+best() { python3 -c "import sys; print(min(map(float, sys.argv[1:])))" $1; }
+ratio() { python3 -c "print(f'{$1 / $2:.2f}')"; }
+# The median, and the best run: on a machine whose neighbours come and go,
+# what a run costs beyond the tool's own work only ever adds time.
 echo
-echo "| direction | blit (s) | rsync (s) | blit / rsync time | blit (bytes) | rsync (bytes) | blit / rsync bytes |"
-echo "|---|---|---|---|---|---|---|"
+echo "| direction | blit median (s) | rsync median (s) | time blit / rsync | blit best (s) | rsync best (s) | best blit / rsync | blit (bytes) | rsync (bytes) | bytes blit / rsync |"
+echo "|---|---|---|---|---|---|---|---|---|---|"
 for dir in push pull; do
     bt=$(med "${secs["$dir blit"]}") rt=$(med "${secs["$dir rsync"]}")
-    bb=$(med "${bytes["$dir blit"]}") rb=$(med "${bytes["$dir rsync"]}")
-    echo "| $dir | $bt | $rt | $(python3 -c "print(f'{$bt / $rt:.2f}')") | ${bb%.0} | ${rb%.0} | $(python3 -c "print(f'{$bb / $rb:.2f}')") |"
+    bb=$(best "${secs["$dir blit"]}") rb=$(best "${secs["$dir rsync"]}")
+    nb=$(med "${bytes["$dir blit"]}") nr=$(med "${bytes["$dir rsync"]}")
+    echo "| $dir | $bt | $rt | $(ratio "$bt" "$rt") | $bb | $rb | $(ratio "$bb" "$rb") | ${nb%.0} | ${nr%.0} | $(ratio "$nb" "$nr") |"
 done
