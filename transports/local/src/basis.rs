@@ -212,9 +212,9 @@ fn start_writeback(file: &File) {
 /// Drops the first `len` bytes of the older version `file` from the page
 /// cache once it has been copied and hashed: the new file replaces it, and
 /// freeing a large file's cached pages when its last descriptor closes
-/// after the commit (0.2 s for 1 GiB here) would otherwise fall on the end
-/// of the transfer (for a pull, on the exit of the command the user waits
-/// for). The few blocks read from it later (copies within it) are read
+/// after the commit would otherwise fall on the end of the transfer (for a
+/// pull, on the exit of the command the user waits for: 0.22 s for 1 GiB
+/// here, 0.13 s with the pages gone ahead). The few blocks read from it later (copies within it) are read
 /// again from disk.
 fn forget_cached(file: &File, len: u64) {
     #[cfg(target_os = "linux")]
