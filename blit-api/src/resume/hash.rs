@@ -1,0 +1,135 @@
+//! Hashing blocks: the one definition of a map's blocks, and the threads
+//! that hash them (several per large file; paced when they run ahead).
+
+use std::fs::File;
+use std::io;
+use std::ops::Range;
+use std::os::unix::fs::FileExt;
+use std::sync::atomic::{AtomicBool, Ordering};
+
+/// The blocks a map of `len` bytes compares, `size` bytes each (the last
+/// may be shorter): the one definition both sides hash by.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) struct Blocks {
+    pub(super) size: u32,
+    pub(super) len: u64,
+}
+
+impl Blocks {
+    /// The byte range block `i` covers.
+    pub(super) fn block(&self, i: usize) -> Range<u64> {
+        let start = i as u64 * self.size as u64;
+        start..(start + self.size as u64).min(self.len)
+    }
+
+    /// How many blocks a file of `file_size` bytes holds whole (compared by
+    /// hash; the rest is sent).
+    pub(super) fn whole_within(&self, file_size: u64) -> usize {
+        let count = self.len.div_ceil(self.size as u64);
+        (0..count).take_while(|i| self.block(*i as usize).end <= file_size).count()
+    }
+
+    /// BLAKE3 of each block `file` holds whole, as the aligned compare
+    /// hashes them; stops early (an error) once `stop` is set.
+    pub(super) fn hash_whole(&self, file: &File, file_size: u64, pace: Option<&Pace>) -> io::Result<Vec<[u8; 32]>> {
+        hash_each(file, self.whole_within(file_size), |i| self.block(i), strong, pace)
+    }
+}
+
+/// How a hashing that runs ahead ([`Prehash`]) is told to stop, or to stop
+/// running only on idle time: every thread hashing checks it between
+/// blocks.
+#[derive(Debug, Default)]
+pub(super) struct Pace {
+    pub(super) stop: AtomicBool,
+    pub(super) hurry: AtomicBool,
+}
+
+/// Runs the calling thread only when a core would otherwise idle
+/// (`SCHED_IDLE`), or (`idle` false) as any other thread again. Threads
+/// it spawns afterwards inherit it. Changing back needs no privilege.
+pub(super) fn run_idle(idle: bool) {
+    #[cfg(target_os = "linux")]
+    {
+        let policy = if idle { libc::SCHED_IDLE } else { libc::SCHED_OTHER };
+        let param = libc::sched_param { sched_priority: 0 };
+        // SAFETY: pid 0 is the calling thread; `param` is a valid local.
+        unsafe { libc::sched_setscheduler(0, policy, &param) };
+    }
+    #[cfg(not(target_os = "linux"))]
+    let _ = idle;
+}
+
+/// Files below this (8 MiB) are hashed on one thread.
+const PARALLEL_MIN: u64 = 8 * 1024 * 1024;
+/// Most threads that hash the blocks of one file.
+const PARALLEL_MAX: usize = 4;
+
+/// BLAKE3 of a block.
+pub(super) fn strong(bytes: &[u8]) -> [u8; 32] {
+    *blake3::hash(bytes).as_bytes()
+}
+
+/// `digest` of blocks `0..count` of `file`, where `block(i)` is block `i`'s
+/// range: on up to [`PARALLEL_MAX`] threads (one per core), each hashing a
+/// contiguous run of blocks, for files of [`PARALLEL_MIN`] or more.
+pub(super) fn hash_each<T: Send>(
+    file: &File,
+    count: usize,
+    block: impl Fn(usize) -> Range<u64> + Sync,
+    digest: impl Fn(&[u8]) -> T + Sync,
+    pace: Option<&Pace>,
+) -> io::Result<Vec<T>> {
+    let bytes = if count == 0 { 0 } else { block(count - 1).end };
+    let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+    let threads = if bytes < PARALLEL_MIN { 1 } else { cores.clamp(1, PARALLEL_MAX).min(count) };
+    let run = |blocks: Range<usize>| -> io::Result<Vec<T>> {
+        let mut buf = Vec::new();
+        let mut idle = pace.is_some();
+        blocks
+            .map(|i| {
+                if let Some(pace) = pace {
+                    if pace.stop.load(Ordering::Relaxed) {
+                        return Err(io::Error::other("stopped"));
+                    }
+                    if idle && pace.hurry.load(Ordering::Relaxed) {
+                        run_idle(false);
+                        idle = false;
+                    }
+                }
+                read_range(file, block(i), &mut buf).map(&digest)
+            })
+            .collect()
+    };
+    if threads <= 1 {
+        return run(0..count);
+    }
+    let per = count.div_ceil(threads);
+    let parts: Vec<io::Result<Vec<T>>> = std::thread::scope(|s| {
+        let run = &run;
+        let handles: Vec<_> = (0..threads).map(|t| s.spawn(move || run(t * per..((t + 1) * per).min(count)))).collect();
+        handles
+            .into_iter()
+            .map(|h| h.join().unwrap_or_else(|_| Err(io::Error::other("a hashing thread stopped"))))
+            .collect()
+    });
+    let mut hashes = Vec::with_capacity(count);
+    for part in parts {
+        hashes.extend(part?);
+    }
+    Ok(hashes)
+}
+
+/// The bytes `range` of `file`, read at offsets into `buf`.
+pub(super) fn read_range<'b>(file: &File, range: Range<u64>, buf: &'b mut Vec<u8>) -> io::Result<&'b [u8]> {
+    let len = (range.end - range.start) as usize;
+    buf.resize(len, 0);
+    file.read_exact_at(&mut buf[..len], range.start)?;
+    Ok(&buf[..len])
+}
+
+/// BLAKE3 of `range` of `file`, read at offsets through `buf`.
+#[cfg(test)]
+pub(super) fn hash_range(file: &File, range: Range<u64>, buf: &mut Vec<u8>) -> io::Result<[u8; 32]> {
+    read_range(file, range, buf).map(strong)
+}
