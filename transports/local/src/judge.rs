@@ -21,15 +21,15 @@
 //! `mirror`.
 
 mod budget;
+mod dir;
+mod file;
 mod link_dest;
 mod made;
 mod mirror;
 mod symlink;
 
 use crate::backup::Backup;
-use crate::landing::dir_in_the_way;
 use crate::link_land::{self, PendingLink};
-use crate::meta;
 use crate::ownership::{self, MetaWarnings};
 use crate::partial::Partials;
 use crate::policy::DestinationPolicy;
@@ -372,75 +372,6 @@ impl Judge {
         }
     }
 
-    /// The entry of `path` once it is a directory: the root directory
-    /// itself, or its name in its parent.
-    fn dir_entry(&self, path: &RelPath) -> io::Result<At> {
-        self.tree.entry(path)
-    }
-
-    fn dir(&mut self, h: FileHeader, fresh_parent: bool) {
-        let abs = self.tree.shown(&h.path);
-        let state = self.make_dir(&h, &abs, fresh_parent);
-        if state == DirState::Fresh {
-            self.made.add(h.path.as_bytes());
-        }
-        if self.open.insert(h.path.as_bytes().to_vec(), state).is_none() {
-            self.hold(h.path.as_bytes().len());
-        }
-        // A held root (a module) keeps its own metadata.
-        let protected = h.path.is_root() && self.tree.anchor().is_protected();
-        if state != DirState::Broken && !self.options.dry_run && !protected {
-            // `finish` sets the mode afterwards.
-            if let Ok(at) = self.dir_entry(&h.path) {
-                self.keep_meta(&at, &h, None);
-            }
-            self.dirs.push(DirMeta { path: h.path, mode: h.mode, mtime_ns: h.mtime_ns });
-        }
-    }
-
-    /// Makes sure a real directory stands at `h.path`.
-    fn make_dir(&mut self, h: &FileHeader, abs: &Path, fresh_parent: bool) -> DirState {
-        let existing = if fresh_parent { Ok(None) } else { self.lstat(&h.path) };
-        match existing {
-            Err(e) => {
-                self.fail(&h.path, FileKind::Dir, 0, Error::io("read metadata", abs.display(), e));
-                DirState::Broken
-            }
-            Ok(Some(m)) if m.is_dir() => {
-                // Children must be writable while the transfer runs; `finish`
-                // restores the source's mode. If this fails (not the owner),
-                // each child reports its own error and `finish` the mode's.
-                let protected = h.path.is_root() && self.tree.anchor().is_protected();
-                if !self.options.dry_run && !protected && m.mode() & 0o700 != 0o700 {
-                    if let Err(e) = self.dir_entry(&h.path).and_then(|at| at.set_mode(m.mode() | 0o700)) {
-                        tracing::debug!("could not make {} writable for the transfer: {e}", abs.display());
-                    }
-                }
-                DirState::Existing
-            }
-            Ok(existing) => {
-                if self.options.dry_run {
-                    self.planned(h, existing.is_none());
-                    return DirState::Fresh;
-                }
-                let made = (|| {
-                    let at = match self.place(&h.path)? {
-                        Some(at) => at,
-                        None => self.tree.anchor().parent(true)?,
-                    };
-                    if existing.is_some() {
-                        // A file or symlink stands where the directory goes.
-                        at.unlink()?;
-                    }
-                    at.mkdir(0o700)
-                })();
-                let state = if made.is_ok() { DirState::Fresh } else { DirState::Broken };
-                self.applied(h, made, "create directory", abs);
-                state
-            }
-        }
-    }
-
     /// Applies owner, group and (with `--xattrs`) extended attributes to an
     /// entry that is not landed through a payload; returns whether the owner
     /// changed (see `ownership`).
@@ -449,100 +380,6 @@ impl Judge {
             return false;
         }
         ownership::apply_at(at, h, existing, self.options.xattrs, &self.warnings)
-    }
-
-    fn file(&mut self, h: FileHeader, fresh_parent: bool, looked: Option<Option<Stat>>) -> Option<FileHeader> {
-        if fresh_parent {
-            return self.needed(h, true);
-        }
-        let abs = self.tree.shown(&h.path);
-        let m = match looked.map_or_else(|| self.lstat(&h.path), Ok) {
-            Ok(Some(m)) => m,
-            Ok(None) => return self.needed(h, true),
-            Err(e) => {
-                self.fail(&h.path, FileKind::File, h.size, Error::io("read metadata", abs.display(), e));
-                return None;
-            }
-        };
-        if m.is_dir() {
-            self.fail(&h.path, FileKind::File, h.size, dir_in_the_way(&abs));
-            return None;
-        }
-        if self.options.ignore_existing || (self.options.update && m.is_file() && m.mtime_ns > h.mtime_ns) {
-            return None;
-        }
-        if !m.is_file() || m.size != h.size {
-            return self.needed(h, false);
-        }
-        // The root file is reached through its parent.
-        let at = match self.place(&h.path) {
-            Ok(Some(at)) => Ok(at),
-            Ok(None) => self.tree.anchor().parent(false),
-            Err(e) => Err(e),
-        };
-        let at = match at {
-            Ok(at) => at,
-            Err(e) => {
-                self.fail(&h.path, FileKind::File, h.size, Error::io("open directory", abs.display(), e));
-                return None;
-            }
-        };
-        let same_mtime = m.mtime_ns == h.mtime_ns;
-        match h.checksum.filter(|_| self.options.checksum) {
-            Some(sum) => {
-                // Checksum mode: the content decides; an unreadable file is rewritten.
-                let digest = at.open_file().and_then(|f| meta::blake3_reader(f, &mut self.buf));
-                if digest.ok() != Some(sum) {
-                    return self.needed(h, false);
-                }
-                if !same_mtime && !self.options.dry_run {
-                    if let Err(e) = at.set_mtime(h.mtime_ns) {
-                        self.fail(&h.path, FileKind::File, h.size, Error::io("set mtime", abs.display(), e));
-                        return None;
-                    }
-                }
-            }
-            None if !same_mtime && !self.options.size_only => return self.needed(h, false),
-            None => {}
-        }
-        let chowned = !self.options.dry_run && self.keep_meta(&at, &h, Some(&m));
-        if (chowned || m.mode() != h.mode & meta::MODE_MASK) && !self.options.dry_run {
-            if let Err(e) = at.set_mode(h.mode) {
-                self.fail(&h.path, FileKind::File, h.size, Error::io("set mode", abs.display(), e));
-                return None;
-            }
-        }
-        self.in_place(&h);
-        None
-    }
-
-    /// `h`'s content is needed (`new`: nothing stands at its path).
-    fn needed(&mut self, mut h: FileHeader, new: bool) -> Option<FileHeader> {
-        if self.linked_from_base(&h, new) {
-            return None;
-        }
-        if self.options.dry_run {
-            self.planned(&h, new);
-            return None;
-        }
-        if let Some(partials) = &self.partials {
-            partials.offer(&self.tree, &mut h);
-        }
-        if let (Some(bases), false) = (&self.bases, new) {
-            let ahead = |h: &FileHeader, basis_len: u64| {
-                if let Some(needs) = &self.ahead {
-                    let header = FileHeader { resume: None, ..h.clone() };
-                    let hint =
-                        blit_api::NeedBatch { files: Vec::new(), ahead: vec![blit_api::Ahead { header, basis_len }] };
-                    let _ = needs.try_send(hint);
-                }
-            };
-            bases.offer_basis(&self.tree, &mut h, &ahead);
-        }
-        if let (Some(expected), Some(sum)) = (&self.expected, h.checksum) {
-            expected.expect(&h.path, sum);
-        }
-        Some(h)
     }
 }
 

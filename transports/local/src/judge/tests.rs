@@ -1,4 +1,5 @@
 use super::*;
+use crate::meta;
 use crate::testutil::{header, judge, mode, mtime, write};
 use crate::LocalDestination;
 use blit_api::{FileFailure, ManifestItem, NeedListSink};
