@@ -1,5 +1,6 @@
 use super::*;
 use crate::testutil::{walk, write};
+use blit_api::{FileHeader, PayloadReader};
 use std::collections::HashSet;
 use std::ffi::OsStr;
 use std::os::unix::ffi::OsStrExt;
