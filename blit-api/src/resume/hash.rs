@@ -72,7 +72,7 @@ pub(super) fn strong(bytes: &[u8]) -> [u8; 32] {
 
 /// `digest` of blocks `0..count` of `file`, where `block(i)` is block `i`'s
 /// range: on up to [`PARALLEL_MAX`] threads (one per core), each hashing a
-/// contiguous run of blocks, for files of [`PARALLEL_MIN`] or more.
+/// share of the blocks (interleaved), for files of [`PARALLEL_MIN`] or more.
 pub(super) fn hash_each<T: Send>(
     file: &File,
     count: usize,
@@ -83,7 +83,7 @@ pub(super) fn hash_each<T: Send>(
     let bytes = if count == 0 { 0 } else { block(count - 1).end };
     let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
     let threads = if bytes < PARALLEL_MIN { 1 } else { cores.clamp(1, PARALLEL_MAX).min(count) };
-    let run = |blocks: Range<usize>| -> io::Result<Vec<T>> {
+    let run = |blocks: std::iter::StepBy<Range<usize>>| -> io::Result<Vec<T>> {
         let mut buf = Vec::new();
         let mut idle = pace.is_some();
         blocks
@@ -102,20 +102,24 @@ pub(super) fn hash_each<T: Send>(
             .collect()
     };
     if threads <= 1 {
-        return run(0..count);
+        return run((0..count).step_by(1));
     }
-    let per = count.div_ceil(threads);
+    // Thread `t` takes blocks `t`, `t + threads`, ...: the threads move
+    // through the file side by side, so a file that is not cached is read
+    // as one sequential stream, not one per thread (on a virtual disk here,
+    // two streams read 1 GiB each in 1.5 s where one reads it in 0.4 s).
     let parts: Vec<io::Result<Vec<T>>> = std::thread::scope(|s| {
         let run = &run;
-        let handles: Vec<_> = (0..threads).map(|t| s.spawn(move || run(t * per..((t + 1) * per).min(count)))).collect();
+        let handles: Vec<_> = (0..threads).map(|t| s.spawn(move || run((t..count).step_by(threads)))).collect();
         handles
             .into_iter()
             .map(|h| h.join().unwrap_or_else(|_| Err(io::Error::other("a hashing thread stopped"))))
             .collect()
     });
+    let mut parts = parts.into_iter().map(|p| p.map(Vec::into_iter)).collect::<io::Result<Vec<_>>>()?;
     let mut hashes = Vec::with_capacity(count);
-    for part in parts {
-        hashes.extend(part?);
+    for i in 0..count {
+        hashes.extend(parts[i % threads].next());
     }
     Ok(hashes)
 }

@@ -263,3 +263,19 @@ fn a_map_built_to_collide_costs_bounded_work() {
     assert!(plan.copies.is_empty());
     assert!(started.elapsed() < std::time::Duration::from_secs(10), "took {:?}", started.elapsed());
 }
+
+#[test]
+fn a_large_file_hashed_on_several_threads_keeps_its_block_order() {
+    // Past PARALLEL_MIN, so hashed on every core (interleaved blocks), with
+    // a short last block; each block differs from every other.
+    let len = (9 << 20) + 123;
+    let bytes = content(len, 11);
+    let f = file_with(&bytes);
+    let block = 64 * 1024u32;
+    let map = BlockMap::hash_blocks(&f, block, len as u64).unwrap();
+    let mut buf = Vec::new();
+    let want: Vec<[u8; 32]> = (0..(len as u64).div_ceil(block as u64))
+        .map(|i| hash_range(&f, i * block as u64..((i + 1) * block as u64).min(len as u64), &mut buf).unwrap())
+        .collect();
+    assert_eq!(map.hashes(), want.as_slice());
+}
