@@ -81,7 +81,11 @@ impl Prehash {
                 run_idle(true);
                 let file = open()?;
                 let before = Identity::of(&file).ok()?;
-                let hashes = blocks.hash_whole(&file, before.size, Some(&paced)).ok()?;
+                let hashes = blocks.hash_whole(&file, before.size, Some(&paced));
+                // What is left (two `fstat`s) must not wait for idle time
+                // while the sender waits for it.
+                run_idle(false);
+                let hashes = hashes.ok()?;
                 (Identity::of(&file).ok()? == before).then_some(Hashed { blocks, identity: before, hashes })
             })
             .ok()?;

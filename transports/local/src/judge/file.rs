@@ -95,7 +95,16 @@ impl Judge {
         if let (Some(bases), false) = (&self.bases, new) {
             let ahead = |h: &FileHeader, basis_len: u64| {
                 if let Some(needs) = &self.ahead {
-                    let header = FileHeader { resume: None, ..h.clone() };
+                    // What the source needs to open the file: no map,
+                    // no attributes.
+                    let header = FileHeader {
+                        path: h.path.clone(),
+                        kind: h.kind,
+                        size: h.size,
+                        mtime_ns: h.mtime_ns,
+                        mode: h.mode,
+                        ..FileHeader::default()
+                    };
                     let hint =
                         blit_api::NeedBatch { files: Vec::new(), ahead: vec![blit_api::Ahead { header, basis_len }] };
                     let _ = needs.try_send(hint);
