@@ -5,7 +5,13 @@
 # counted by a proxy in front of the sshd, so both tools pay the same ssh
 # framing and encryption).
 #
-#   bench/delta.sh [--mib N] [--runs N] [--dir DIR] [--insert] [--pin]
+#   bench/delta.sh [--mib N] [--runs N] [--dir DIR] [--insert] [--pin] [--cache warm|cold]
+#
+# --cache warm reads both versions just before each run, so both are cached
+# whatever the machine's memory reclaim did since they were written; --cache
+# cold drops the page cache before each run instead (root only), so both
+# tools read both versions from the disk. Without it, a run finds whatever
+# the machine kept.
 #
 # With --pin, the local command runs on CPU 0 and the sshd (so the far side
 # of both tools) on CPU 1: two one-core machines, as far as the processors
@@ -28,7 +34,7 @@ here="$(cd "$(dirname "$0")" && pwd)"
 root="$(cd "$here/.." && pwd)"
 . "$here/lib.sh"
 
-mib=1024 runs=3 dir=/tmp insert=0 pin=0
+mib=1024 runs=3 dir=/tmp insert=0 pin=0 cache=""
 while [ $# -gt 0 ]; do
     case "$1" in
         --mib) mib="$2"; shift 2 ;;
@@ -36,6 +42,7 @@ while [ $# -gt 0 ]; do
         --dir) dir="$2"; shift 2 ;;
         --insert) insert=1; shift ;;
         --pin) pin=1; shift ;;
+        --cache) cache="$2"; shift 2 ;;
         *) echo "delta: unknown argument $1" >&2; exit 64 ;;
     esac
 done
@@ -100,6 +107,13 @@ for run in $(seq "$runs"); do
                 src="127.0.0.1:$work/far/" dst="$work/dst/"
             fi
             sync
+            case "$cache" in
+                warm) [ "$dir" = push ] && from="$work/new" || from="$work/far"
+                      cat "$work/dst/big.bin" "$from/big.bin" > /dev/null ;;
+                cold) echo 3 > /proc/sys/vm/drop_caches ;;
+                "") ;;
+                *) echo "delta: --cache takes warm or cold" >&2; exit 64 ;;
+            esac
             before=$(counted)
             start=$(date +%s.%N)
             if [ "$tool" = blit ]; then
