@@ -25,8 +25,11 @@ impl Blocks {
     /// How many blocks a file of `file_size` bytes holds whole (compared by
     /// hash; the rest is sent).
     pub(super) fn whole_within(&self, file_size: u64) -> usize {
-        let count = self.len.div_ceil(self.size as u64);
-        (0..count).take_while(|i| self.block(*i as usize).end <= file_size).count()
+        // Every block when the file covers them all (the last may be
+        // short); otherwise the full blocks below its end.
+        let whole =
+            if file_size >= self.len { self.len.div_ceil(self.size as u64) } else { file_size / self.size as u64 };
+        whole as usize
     }
 
     /// BLAKE3 of each block `file` holds whole, as the aligned compare
