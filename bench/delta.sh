@@ -6,12 +6,21 @@
 # framing and encryption).
 #
 #   bench/delta.sh [--mib N] [--runs N] [--dir DIR] [--insert] [--pin] [--cache warm|cold]
+#                  [--fs xfs|btrfs|ext4]
 #
 # --cache warm reads both versions just before each run, so both are cached
 # whatever the machine's memory reclaim did since they were written; --cache
 # cold drops the page cache before each run instead (root only), so both
 # tools read both versions from the disk. Without it, a run finds whatever
 # the machine kept.
+#
+# --fs makes a fresh file system of that type on a loop device backed by a
+# file in /dev/shm (root only; installs xfsprogs or btrfs-progs when
+# missing), mounts it and works there instead of under DIR: the same memory
+# behind each type, so the file system is the only difference. XFS (made
+# with reflink=1) and btrfs share extents, so a destination can copy the
+# older version by sharing its blocks (copy_file_range) instead of writing
+# them; ext4 cannot.
 #
 # With --pin, the local command runs on CPU 0 and the sshd (so the far side
 # of both tools) on CPU 1: two one-core machines, as far as the processors
@@ -22,7 +31,9 @@
 # (N/2 MiB + 12345) and a newer mtime. With --insert, the new one instead
 # has 1000 random bytes inserted 12345 bytes from the start, so every later
 # byte sits 1000 bytes further on (what the rolling search finds). Each run starts from a fresh copy of
-# the old version at the destination (page cache warm: both versions were
+# the old version at the destination (a file of its own: the script copies
+# with --reflink=never, so no two files share blocks, as after any earlier
+# transfer) (page cache warm: both versions were
 # just written). Files live under DIR (default /tmp; /dev/shm takes the
 # disk out of the measure, which on a VM with a shared disk varies from run
 # to run more than the tools differ). Starts its own sshd on loopback;
@@ -34,7 +45,7 @@ here="$(cd "$(dirname "$0")" && pwd)"
 root="$(cd "$here/.." && pwd)"
 . "$here/lib.sh"
 
-mib=1024 runs=3 dir=/tmp insert=0 pin=0 cache=""
+mib=1024 runs=3 dir=/tmp insert=0 pin=0 cache="" fs=""
 while [ $# -gt 0 ]; do
     case "$1" in
         --mib) mib="$2"; shift 2 ;;
@@ -43,6 +54,7 @@ while [ $# -gt 0 ]; do
         --insert) insert=1; shift ;;
         --pin) pin=1; shift ;;
         --cache) cache="$2"; shift 2 ;;
+        --fs) fs="$2"; shift 2 ;;
         *) echo "delta: unknown argument $1" >&2; exit 64 ;;
     esac
 done
@@ -51,14 +63,36 @@ need_pkg rsync rsync
 
 (cd "$root" && cargo build --release -q -p blit-cli)
 blit="$root/target/release/blit"
-work="$(mktemp -d "$dir/blit-delta-bench.XXXXXX")"
-sshd_pid="" proxy_pid=""
+sshd_pid="" proxy_pid="" mnt="" loop="" image="" work=""
 cleanup() {
     [ -n "$sshd_pid" ] && kill "$sshd_pid" 2>/dev/null
     [ -n "$proxy_pid" ] && kill "$proxy_pid" 2>/dev/null
-    rm -rf "$work"
+    [ -n "$work" ] && rm -rf "$work"
+    [ -n "$mnt" ] && { umount "$mnt" 2>/dev/null; rmdir "$mnt"; }
+    [ -n "$loop" ] && losetup -d "$loop"
+    [ -n "$image" ] && rm -f "$image"
+    return 0
 }
 trap cleanup EXIT
+
+if [ -n "$fs" ]; then
+    [ "$(id -u)" -eq 0 ] || { echo "delta: --fs needs root (losetup, mount)" >&2; exit 64; }
+    case "$fs" in
+        xfs) need_pkg mkfs.xfs xfsprogs; mkfs=(mkfs.xfs -q -m reflink=1) ;;
+        btrfs) need_pkg mkfs.btrfs btrfs-progs; mkfs=(mkfs.btrfs -q) ;;
+        ext4) mkfs=(mkfs.ext4 -q) ;;
+        *) echo "delta: --fs takes xfs, btrfs or ext4" >&2; exit 64 ;;
+    esac
+    # Four versions of the file, the landing's copy, and room to spare.
+    image="$(mktemp /dev/shm/blit-delta-fs.XXXXXX)"
+    truncate -s "$(((mib * 5 + 1024) << 20))" "$image"
+    loop="$(losetup --direct-io=on -f --show "$image")"
+    "${mkfs[@]}" "$loop" >/dev/null
+    mnt="$(mktemp -d /tmp/blit-delta-mnt.XXXXXX)"
+    mount "$loop" "$mnt"
+    dir="$mnt"
+fi
+work="$(mktemp -d "$dir/blit-delta-bench.XXXXXX")"
 
 start_sshd "$work"
 local_cpu=()
@@ -77,7 +111,7 @@ if [ "$insert" = 1 ]; then
     { head -c 12345 "$work/old/big.bin"; head -c 1000 /dev/urandom; tail -c +12346 "$work/old/big.bin"; } \
         > "$work/new/big.bin"
 else
-    cp "$work/old/big.bin" "$work/new/big.bin"
+    cp --reflink=never "$work/old/big.bin" "$work/new/big.bin"
     head -c $((1 << 20)) /dev/urandom |
         dd of="$work/new/big.bin" bs=1 seek=$(((mib << 19) + 12345)) conv=notrunc status=none 2>/dev/null ||
         python3 - "$work/new/big.bin" $(((mib << 19) + 12345)) <<'PY'
@@ -98,12 +132,12 @@ for run in $(seq "$runs"); do
         for dir in push pull; do
             rm -rf "$work/dst"; mkdir -p "$work/dst"
             if [ "$dir" = push ]; then
-                cp -p "$work/old/big.bin" "$work/dst/big.bin"
+                cp --reflink=never -p "$work/old/big.bin" "$work/dst/big.bin"
                 src="$work/new/" dst="127.0.0.1:$work/dst/"
             else
                 # The far side holds the new version; the local side the old.
-                mkdir -p "$work/far"; cp -p "$work/new/big.bin" "$work/far/big.bin"
-                cp -p "$work/old/big.bin" "$work/dst/big.bin"
+                mkdir -p "$work/far"; cp --reflink=never -p "$work/new/big.bin" "$work/far/big.bin"
+                cp --reflink=never -p "$work/old/big.bin" "$work/dst/big.bin"
                 src="127.0.0.1:$work/far/" dst="$work/dst/"
             fi
             sync
