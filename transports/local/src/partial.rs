@@ -133,16 +133,15 @@ impl Partials {
             // sends (see `basis`).
             let room = self.prepared.load(std::sync::atomic::Ordering::SeqCst) < basis::PREPARED_MAX;
             let made = if room { create_part(&at.dir, &at.name, h.mode) } else { Ok(None) };
-            let (prepared, hashing) = match made {
+            let prepared = match made {
                 Ok(Some(part)) => {
                     let len = basis.len().min(h.size);
-                    Prepared::start(&old, part, at.dir.clone(), len, h.size, &self.prepared).unzip()
+                    Prepared::start(&old, part, at.dir.clone(), len, h.size, &self.prepared)
                 }
-                _ => (None, None),
+                _ => None,
             };
             ahead(h, basis.len());
             let map = basis::map(&old, &basis)?;
-            drop(hashing);
             Ok(map.map(|map| (basis, map, prepared)))
         })();
         match offered {

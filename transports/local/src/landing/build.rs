@@ -2,7 +2,7 @@
 //! (see `basis`).
 
 use super::{create_error, create_part, create_temp, refused, LocalLandingFile, Staged};
-use crate::basis::{copy_range, Basis, Prepared};
+use crate::basis::{copy_older_version, copy_range, unshare, Basis, Prepared};
 use crate::LocalDestination;
 use blit_api::{Error, FileHeader, LandingFile, Result};
 use std::fs::File;
@@ -38,10 +38,10 @@ impl LocalDestination {
             }
             None => None,
         };
-        let copied = ready.is_some();
+        let copied = ready.as_ref().map(|(_, _, shared)| *shared);
         let create_error = |e| create_error(&target, e);
         let (file, staged, part) = match ready {
-            Some((file, part)) => (file, Staged::Temp(part), true),
+            Some((file, part, _)) => (file, Staged::Temp(part), true),
             None => match create_part(&dir, &name, header.mode).map_err(create_error)? {
                 Some((file, part)) => (file, Staged::Temp(part), true),
                 None => {
@@ -59,13 +59,14 @@ impl LocalDestination {
             .ok_or_else(|| {
                 refused(&landing.target, "the file changed at the destination while it was being compared".into())
             })?;
-        if !copied {
-            copy_range(&old, 0, &landing.file, 0, basis.len().min(header.size))
-                .and_then(|()| landing.file.set_len(header.size))
-                .map_err(|e| Error::io("copy the older version of", landing.target.display(), e))?;
-        }
+        let shared = match copied {
+            Some(shared) => shared,
+            None => copy_older_version(&old, &landing.file, basis.len().min(header.size))
+                .and_then(|shared| landing.file.set_len(header.size).map(|()| shared))
+                .map_err(|e| Error::io("copy the older version of", landing.target.display(), e))?,
+        };
         landing.part = part;
-        landing.older = Some(Older { file: old, basis, copied: false });
+        landing.older = Some(Older { file: old, basis, copied: false, shared });
         Ok(Box::new(landing))
     }
 }
@@ -79,6 +80,8 @@ pub(super) struct Older {
     /// A copy was made from it: on commit it must still be the version
     /// that was hashed.
     copied: bool,
+    /// The new file started as a clone of it (shares its blocks).
+    shared: bool,
 }
 
 impl LocalLandingFile {
@@ -94,6 +97,9 @@ impl LocalLandingFile {
             return Err(refused(&self.target, why));
         }
         older.copied = true;
+        if older.shared && from != to {
+            unshare(&self.file, to, len);
+        }
         copy_range(&older.file, from, &self.file, to, len)
             .map_err(|e| Error::io("copy within the older version of", self.target.display(), e))
     }
