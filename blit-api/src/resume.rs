@@ -48,6 +48,7 @@ use std::ops::Range;
 mod ahead;
 mod hash;
 mod rolling;
+mod search;
 
 #[cfg(test)]
 use hash::hash_range;
@@ -321,7 +322,7 @@ pub fn ranges_to_send_after(
     let mut plan = if map.weak.is_empty() || ranges.is_empty() {
         ResumePlan { ranges, copies: Vec::new(), reused: 0 }
     } else {
-        rolling::find_copies(file, size, map, &ranges)?
+        search::find_copies(file, size, map, &ranges)?
     };
     plan.reused = size - plan.bytes();
     Ok(plan)

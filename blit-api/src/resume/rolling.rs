@@ -16,7 +16,8 @@
 //! sum, windows whose weak sum matched but whose BLAKE3 did not may hash at
 //! most about the file's size (a map built to collide costs a second read,
 //! not a read per byte), and a plan holds at most [`MAX_COPIES`] copies;
-//! past a bound the rest is sent as data.
+//! past a bound the rest is sent as data. `search` runs one [`Search`] per
+//! share of a large file, side by side.
 
 use super::{strong, BlockCopy, BlockMap, ResumePlan};
 use std::collections::HashMap;
@@ -30,7 +31,7 @@ const CURSOR: usize = 256 * 1024;
 /// Most distinct blocks the table keeps per weak sum.
 const CANDIDATES: usize = 16;
 /// Most copies in one plan.
-const MAX_COPIES: usize = 1 << 16;
+pub(super) const MAX_COPIES: usize = 1 << 16;
 /// Bytes [`Rolling::extend`] sums side by side.
 const LANES: usize = 32;
 /// Bits of the filter that spares most windows a table lookup.
@@ -159,54 +160,72 @@ fn may_hold(filter: &[u64], weak: u32) -> bool {
     filter[filter_bit(weak) / 64] & 1 << (filter_bit(weak) % 64) != 0
 }
 
-/// The search over one source file.
-struct Search<'a> {
-    file: &'a File,
-    map: &'a BlockMap,
+/// The map's whole blocks by weak sum, and a filter over those sums: built
+/// once per file, shared by every [`Search`] over it.
+pub(super) struct Table {
     /// Weak sum to the whole blocks that have it (distinct BLAKE3s).
-    table: HashMap<u32, Vec<u32>>,
+    blocks: HashMap<u32, Vec<u32>>,
     /// One bit per [`filter_bit`] of the table's weak sums.
     filter: Vec<u64>,
+}
+
+impl Table {
+    /// The table of `map`'s whole blocks (at most [`CANDIDATES`] per weak
+    /// sum).
+    pub(super) fn of(map: &BlockMap) -> Table {
+        let block = u64::from(map.block_size);
+        let mut blocks: HashMap<u32, Vec<u32>> = HashMap::new();
+        let mut filter = vec![0u64; (1 << FILTER_BITS) / 64];
+        for (i, (weak, hash)) in map.weak.iter().zip(&map.hashes).enumerate() {
+            if map.block(i).end - map.block(i).start < block {
+                continue;
+            }
+            filter[filter_bit(*weak) / 64] |= 1 << (filter_bit(*weak) % 64);
+            let same = blocks.entry(*weak).or_default();
+            if same.len() < CANDIDATES && !same.iter().any(|j| map.hashes[*j as usize] == *hash) {
+                same.push(i as u32);
+            }
+        }
+        Table { blocks, filter }
+    }
+}
+
+/// A search over runs of one source file, in file order.
+pub(super) struct Search<'a> {
+    file: &'a File,
+    map: &'a BlockMap,
+    table: &'a Table,
     /// Bytes failed confirmations may still hash.
     budget: u64,
+    /// Most copies this search may find.
+    max_copies: usize,
     scratch: Vec<u8>,
     plan: ResumePlan,
 }
 
-/// Looks for `map`'s blocks in each of `runs` (sorted, disjoint ranges of
-/// the source `file` of `size` bytes that the aligned compare found
-/// different) and returns the plan: what is not found, as ranges to send,
-/// and what is, as copies. `reused` is left for the caller.
-pub(super) fn find_copies(file: &File, size: u64, map: &BlockMap, runs: &[Range<u64>]) -> io::Result<ResumePlan> {
-    let block = u64::from(map.block_size);
-    let mut table: HashMap<u32, Vec<u32>> = HashMap::new();
-    let mut filter = vec![0u64; (1 << FILTER_BITS) / 64];
-    for (i, (weak, hash)) in map.weak.iter().zip(&map.hashes).enumerate() {
-        if map.block(i).end - map.block(i).start < block {
-            continue;
-        }
-        filter[filter_bit(*weak) / 64] |= 1 << (filter_bit(*weak) % 64);
-        let same = table.entry(*weak).or_default();
-        if same.len() < CANDIDATES && !same.iter().any(|j| map.hashes[*j as usize] == *hash) {
-            same.push(i as u32);
-        }
+impl<'a> Search<'a> {
+    /// A search of `file` for `map`'s blocks (`table`) whose failed
+    /// confirmations may hash `budget` bytes and which finds at most
+    /// `max_copies` copies.
+    pub(super) fn new(file: &'a File, map: &'a BlockMap, table: &'a Table, budget: u64, max_copies: usize) -> Self {
+        Search { file, map, table, budget, max_copies, scratch: Vec::new(), plan: ResumePlan::default() }
     }
-    let budget = size.saturating_add(16 * block);
-    let mut search = Search { file, map, table, filter, budget, scratch: Vec::new(), plan: ResumePlan::default() };
-    for run in runs {
-        search.run(run.clone(), size)?;
+
+    /// What the runs searched so far send and copy.
+    pub(super) fn into_plan(self) -> ResumePlan {
+        self.plan
     }
-    Ok(search.plan)
 }
 
 impl Search<'_> {
     /// Whether the search goes on (no bound reached).
     fn open(&self) -> bool {
-        self.budget > 0 && self.plan.copies.len() < MAX_COPIES
+        self.budget > 0 && self.plan.copies.len() < self.max_copies
     }
 
-    /// Searches the source bytes `run`; the source ends at `size`.
-    fn run(&mut self, run: Range<u64>, size: u64) -> io::Result<()> {
+    /// Searches the source bytes `run` (after any run searched before);
+    /// the source ends at `size`.
+    pub(super) fn run(&mut self, run: Range<u64>, size: u64) -> io::Result<()> {
         let block = u64::from(self.map.block_size);
         let mut literal = run.start;
         if self.open() && run.end - run.start >= block {
@@ -231,7 +250,8 @@ impl Search<'_> {
                 let rolls = (run.end - p - block).min(CURSOR as u64) as usize;
                 let outs = out.from(p)?;
                 let ins = into.from(p + block)?;
-                p += skim(&mut weak, &outs[..rolls.min(outs.len())], &ins[..rolls.min(ins.len())], &self.filter) as u64;
+                p += skim(&mut weak, &outs[..rolls.min(outs.len())], &ins[..rolls.min(ins.len())], &self.table.filter)
+                    as u64;
             }
         }
         let end = if run.end == size { self.tail(literal..run.end)? } else { run.end };
@@ -244,10 +264,10 @@ impl Search<'_> {
     /// follows the last copy's source when that copy ends at `p` (so the
     /// copies merge), else the first candidate whose BLAKE3 matches.
     fn confirm(&mut self, weak: u32, p: u64) -> io::Result<Option<u64>> {
-        if !may_hold(&self.filter, weak) {
+        if !may_hold(&self.table.filter, weak) {
             return Ok(None);
         }
-        let Some(candidates) = self.table.get(&weak) else { return Ok(None) };
+        let Some(candidates) = self.table.blocks.get(&weak) else { return Ok(None) };
         let block = u64::from(self.map.block_size);
         let hash = hash_at(self.file, p..p + block, &mut self.scratch)?;
         let next = self.plan.copies.last().filter(|c| c.to + c.len == p).map(|c| (c.from + c.len) / block);
