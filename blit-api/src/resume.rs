@@ -46,6 +46,7 @@ use std::io;
 use std::ops::Range;
 
 mod ahead;
+mod aligned;
 mod hash;
 mod rolling;
 mod search;
@@ -300,9 +301,22 @@ pub fn ranges_to_send_after(
         Some(last) if last.end == r.start => last.end = r.end,
         _ => ranges.push(r),
     };
+    let whole = map.blocks().whole_within(size);
+    if !map.weak.is_empty() && aligned::moved(file, map, whole)? {
+        // Nothing is where it was: comparing in place would hash every
+        // block for nothing. The search covers the whole file instead, and
+        // what it finds where it stands is kept there (the destination's
+        // new file starts as the older version).
+        if let Some(prehash) = prehash {
+            prehash.stop();
+        }
+        let mut plan = search::find_copies(file, size, map, std::slice::from_ref(&(0..size)))?;
+        plan.copies.retain(|c| c.from != c.to);
+        plan.reused = size - plan.bytes();
+        return Ok(plan);
+    }
     // The blocks the source holds whole are compared by hash; one its end
     // cuts short is sent.
-    let whole = map.blocks().whole_within(size);
     let ours = match prehash.and_then(|p| p.hashes_for(file, map)) {
         Some(ours) => ours,
         None => map.blocks().hash_whole(file, size, None)?,

@@ -103,6 +103,12 @@ impl Prehash {
         let same = hashed.blocks == map.blocks() && Identity::of(file).ok()? == hashed.identity;
         same.then_some(hashed.hashes)
     }
+
+    /// Stops the hashing at its next block: its hashes will not be asked
+    /// for ([`Prehash::hashes_for`] then gives `None`).
+    pub fn stop(&self) {
+        self.pace.stop.store(true, Ordering::Relaxed);
+    }
 }
 
 impl Drop for Prehash {

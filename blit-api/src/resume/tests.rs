@@ -153,6 +153,34 @@ fn a_deletion_and_a_moved_region_travel_as_copies() {
     assert!(plan.copies.len() <= 3, "{:?}", plan.copies);
 }
 
+#[test]
+fn a_moved_file_keeps_in_place_what_the_search_finds_where_it_stands() {
+    let block = 4096;
+    // No block repeats (`content` repeats every 64 KiB).
+    let mut x = 0x2545_f491_4f6c_dd1du64;
+    let old: Vec<u8> = (0..200_000)
+        .map(|_| {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            (x >> 32) as u8
+        })
+        .collect();
+    // 1000 bytes in near the start and 1000 out at 150 KB: the first three
+    // quarters moved, the rest is back where it was.
+    let mut source = old.clone();
+    source.splice(100..100, content(1000, 42));
+    source.drain(150_000..151_000);
+    let map = BlockMap::hash_delta(&file_with(&old), block, old.len() as u64).unwrap();
+    let whole = map.blocks().whole_within(source.len() as u64);
+    assert!(aligned::moved(&file_with(&source), &map, whole).unwrap());
+    let plan = delta_plan(&old, &source, block);
+    assert!(plan.copies.iter().all(|c| c.from != c.to), "in place is kept, not copied: {:?}", plan.copies);
+    let end = plan.copies.iter().map(|c| c.to + c.len).max().unwrap();
+    assert!(end <= 151_000, "the blocks back in place are no copy: {:?}", plan.copies);
+    assert!(plan.bytes() <= 3 * block as u64 + 1000, "{} bytes sent: {:?}", plan.bytes(), plan.ranges);
+}
+
 proptest! {
     #![proptest_config(ProptestConfig::with_cases(48))]
 
