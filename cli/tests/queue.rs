@@ -285,17 +285,30 @@ fn what_cannot_be_spread_is_refused_and_an_unreachable_queue_is_named() {
     assert!(!dst.exists(), "nothing was copied");
 }
 
-#[test]
-fn without_workers_timeout_stops_following_and_a_rerun_picks_the_job_up() {
+/// A nats-server, a temporary directory, a source of 20 files in it and
+/// the path of a destination beside it.
+fn queue_and_twenty_files() -> (NatsServer, tempfile::TempDir, PathBuf, PathBuf) {
     let nats = NatsServer::start(&[]);
     let tmp = tempfile::tempdir().unwrap();
     let src = tmp.path().join("src");
     many_files(&src, 20);
     let dst = tmp.path().join("dst");
+    (nats, tmp, src, dst)
+}
+
+/// The arguments of `blit copy --queue NATS EXTRA... SRC/ DST`.
+fn queued_copy(nats: &NatsServer, extra: &[&str], src: &Path, dst: &Path) -> Vec<std::ffi::OsString> {
+    let mut args: Vec<std::ffi::OsString> = ["copy", "--queue", &nats.url()].map(Into::into).into();
+    args.extend(extra.iter().map(Into::into));
+    args.extend([slash(src), dst.as_os_str().to_owned()]);
+    args
+}
+
+#[test]
+fn without_workers_timeout_stops_following_and_a_rerun_picks_the_job_up() {
+    let (nats, tmp, src, dst) = queue_and_twenty_files();
     let copy = |extra: &[&str]| {
-        let mut args: Vec<std::ffi::OsString> = ["copy", "--queue", &nats.url()].map(Into::into).into();
-        args.extend(extra.iter().map(Into::into));
-        args.extend([slash(&src), dst.clone().into_os_string()]);
+        let args = queued_copy(&nats, extra, &src, &dst);
         blit(&args.iter().map(|a| a.as_os_str()).collect::<Vec<_>>())
     };
     let started = Instant::now();
@@ -308,6 +321,45 @@ fn without_workers_timeout_stops_following_and_a_rerun_picks_the_job_up() {
     let out = copy(&["--json"]);
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
     assert!(String::from_utf8_lossy(&out.stderr).contains("resuming job"));
+    assert_same(&snapshot(&src), &snapshot(&dst));
+}
+
+#[test]
+fn items_purged_from_the_queue_are_left_to_the_last_pass_not_waited_for() {
+    let (nats, tmp, src, dst) = queue_and_twenty_files();
+    let args = |extra: &[&str]| queued_copy(&nats, extra, &src, &dst);
+    // Planned, with no worker to take the items; then an operator purges
+    // the work stream.
+    let out = blit(&args(&["--timeout", "2"]).iter().map(|a| a.as_os_str()).collect::<Vec<_>>());
+    assert_eq!(out.status.code(), Some(1), "{}", String::from_utf8_lossy(&out.stderr));
+    nats.purge("BLIT_WORK");
+
+    // Resumed, it must not wait for items that will never come (bounded
+    // here: a hang fails the test instead of stalling it).
+    let log = tmp.path().join("resume.log");
+    let mut child = Command::new(env!("CARGO_BIN_EXE_blit"))
+        .args(args(&[]))
+        .env_remove("BLIT_SECRET")
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(std::fs::File::create(&log).unwrap())
+        .spawn()
+        .unwrap();
+    let started = Instant::now();
+    let status = loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            break status;
+        }
+        if started.elapsed() > Duration::from_secs(90) {
+            let _ = child.kill();
+            panic!("still following lost items after 90 s: {}", std::fs::read_to_string(&log).unwrap_or_default());
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    };
+    let err = std::fs::read_to_string(&log).unwrap();
+    assert!(status.success(), "{err}");
+    assert!(err.contains("resuming job"), "{err}");
+    assert!(err.contains("left the queue without being done"), "{err}");
     assert_same(&snapshot(&src), &snapshot(&dst));
 }
 

@@ -158,6 +158,22 @@ impl Queue {
         Ok(())
     }
 
+    /// How many of job `id`'s items the work stream still holds (waiting,
+    /// or taken and not acknowledged yet). An item is acknowledged only
+    /// after its done record is stored, so a job whose done records are
+    /// short while this is 0 lost items (the stream was purged or
+    /// replaced).
+    pub async fn items_held(&self, id: &str) -> Result<u64> {
+        let stream = self.js.get_stream(WORK_STREAM).await.map_err(|e| self.io("opening the work stream", e))?;
+        let counting = |e| self.io("counting the job's items", e);
+        let mut subjects = stream.info_with_subjects(format!("blit.work.{id}")).await.map_err(counting)?;
+        let mut held = 0;
+        while let Some(subject) = subjects.next().await {
+            held += subject.map_err(counting)?.1 as u64;
+        }
+        Ok(held)
+    }
+
     /// Publishes `item` and waits until the server stored it. Publishing
     /// the same item (job, run, number) twice within two minutes stores it
     /// once.

@@ -80,6 +80,17 @@ impl NatsServer {
     pub fn url(&self) -> String {
         format!("nats://127.0.0.1:{}", self.port)
     }
+
+    /// Removes every message of stream `name`, as an operator's `nats
+    /// stream purge` would. Panics when it cannot.
+    pub fn purge(&self, name: &str) {
+        let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().expect("a runtime");
+        runtime.block_on(async {
+            let client = async_nats::connect(self.url()).await.expect("connect to nats-server");
+            let stream = async_nats::jetstream::new(client).get_stream(name).await.expect("the stream exists");
+            stream.purge().await.expect("purge");
+        });
+    }
 }
 
 impl Drop for NatsServer {

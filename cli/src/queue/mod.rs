@@ -39,6 +39,10 @@ use std::time::Duration;
 /// Without any event for this long, the submitting command asks whether
 /// any worker runs.
 const NO_WORKERS: Duration = Duration::from_secs(30);
+/// How often following checks that the items it waits for are still in the
+/// queue; two checks in a row that find none, with no record between, end
+/// the wait.
+const LOST_CHECK: Duration = Duration::from_secs(5);
 
 /// Runs the job `args` describe (with `--queue`) and returns its summary.
 pub(crate) fn execute(
@@ -192,7 +196,10 @@ async fn submit(
 }
 
 /// Adds up the done records of run `run` of job `id`, each item once,
-/// until there are as many as `total` says (once the plan has said).
+/// until there are as many as `total` says (once the plan has said), or
+/// until the items still missing are no longer in the queue (the work
+/// stream was purged or replaced): then it warns and returns what landed,
+/// and the last pass copies what those items held.
 async fn follow(
     queue: &Queue,
     id: &str,
@@ -203,8 +210,12 @@ async fn follow(
     let mut records = queue.follow(id).await?;
     let mut seen = HashSet::new();
     let mut sum = TransferSummary::default();
+    let mut check = tokio::time::interval(LOST_CHECK);
+    check.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    let mut found_none = 0;
     loop {
-        if total.borrow().is_some_and(|n| seen.len() as u64 >= n) {
+        let planned = *total.borrow();
+        if planned.is_some_and(|n| seen.len() as u64 >= n) {
             return Ok(sum);
         }
         tokio::select! {
@@ -213,6 +224,7 @@ async fn follow(
                 if done.run != run || !seen.insert(done.seq) {
                     continue;
                 }
+                found_none = 0;
                 let (seq, worker) = (done.seq, &done.worker);
                 if let Some(e) = &done.error {
                     let message = format!("item {seq} failed on worker {worker}: {e}; the last pass copies what it left");
@@ -231,6 +243,20 @@ async fn follow(
                 // then its error ends this command first.
                 if changed.is_err() {
                     std::future::pending::<()>().await;
+                }
+            }
+            _ = check.tick() => {
+                let Some(n) = planned else { continue };
+                // A failed count proves nothing either way.
+                found_none = if matches!(queue.items_held(id).await, Ok(0)) { found_none + 1 } else { 0 };
+                if found_none >= 2 {
+                    let lost = report::count(n - seen.len() as u64, "item", "items");
+                    let message = format!(
+                        "{lost} of job {id} left the queue without being done (was its work stream purged?); \
+                         the last pass copies what they held"
+                    );
+                    events.emit(ProgressEvent::Warning { message });
+                    return Ok(sum);
                 }
             }
         }
