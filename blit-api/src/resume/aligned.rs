@@ -10,8 +10,7 @@
 //! blocks spread over the file tell which case this is, by the weak sums a
 //! delta map carries ([`moved`]).
 
-use super::hash::read_range;
-use super::rolling::weak_sum;
+use super::rolling::weak_at;
 use super::BlockMap;
 use std::fs::File;
 use std::io;
@@ -24,11 +23,10 @@ const SAMPLES: usize = 16;
 /// the file's content moved (or changed nearly everywhere).
 pub(super) fn moved(file: &File, map: &BlockMap, whole: usize) -> io::Result<bool> {
     let samples = whole.min(SAMPLES);
-    let mut buf = Vec::new();
     let mut differ = 0;
     for k in 0..samples {
         let i = k * whole / samples;
-        if weak_sum(read_range(file, map.block(i), &mut buf)?) != map.weak[i] {
+        if weak_at(file, map.block(i))? != map.weak[i] {
             differ += 1;
         }
     }

@@ -319,6 +319,13 @@ impl Search<'_> {
     }
 }
 
+/// The weak sum of `range` of `file`, read through a cursor of at most
+/// [`CURSOR`] bytes (however large the peer's blocks).
+pub(super) fn weak_at(file: &File, range: Range<u64>) -> io::Result<u32> {
+    let mut cursor = Cursor::new(file, range.end);
+    Ok(window(&mut cursor, range.start, range.end - range.start)?.sum())
+}
+
 /// The weak sum of the `block` bytes at `p`, read through `cursor`.
 fn window(cursor: &mut Cursor<'_>, p: u64, block: u64) -> io::Result<Rolling> {
     let mut r = Rolling::EMPTY;
@@ -369,6 +376,17 @@ mod tests {
         assert_eq!(weak_sum(b"abcd"), 0x03d4_018a);
         assert_ne!(weak_sum(b"abcd"), weak_sum(b"dcba"));
         assert_eq!(weak_sum(b"abcd") & 0xffff, weak_sum(b"dcba") & 0xffff);
+    }
+
+    #[test]
+    fn weak_at_reads_a_block_larger_than_its_cursor_whole() {
+        use std::io::Write;
+        let bytes: Vec<u8> = (0..3 * CURSOR + 777).map(|i| (i as u32).wrapping_mul(2_654_435_761) as u8).collect();
+        let mut file = tempfile::tempfile().unwrap();
+        file.write_all(&bytes).unwrap();
+        let n = bytes.len() as u64;
+        assert_eq!(weak_at(&file, 0..n).unwrap(), weak_sum(&bytes));
+        assert_eq!(weak_at(&file, 5..n - 9).unwrap(), weak_sum(&bytes[5..bytes.len() - 9]));
     }
 
     proptest::proptest! {
