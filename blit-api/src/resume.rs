@@ -53,7 +53,7 @@ mod search;
 
 #[cfg(test)]
 use hash::hash_range;
-use hash::{hash_each, read_range, run_idle, strong, Blocks, Pace};
+use hash::{hash_each, read_range, run_idle, strong, Blocks, Pace, Strong};
 
 pub use ahead::Prehash;
 
@@ -164,7 +164,7 @@ impl BlockMap {
     pub fn hash_blocks(file: &File, block_size: u32, partial_len: u64) -> io::Result<Self> {
         let blocks = partial_len.div_ceil(block_size as u64) as usize;
         let mut map = BlockMap { block_size, partial_len, hashes: Vec::new(), weak: Vec::new() };
-        map.hashes = hash_each(file, blocks, |i| map.block(i), strong, None)?;
+        map.hashes = hash_each(file, blocks, |i| map.block(i), &Strong, None)?;
         Ok(map)
     }
 
@@ -175,7 +175,7 @@ impl BlockMap {
     pub fn hash_delta(file: &File, block_size: u32, len: u64) -> io::Result<Self> {
         let blocks = len.div_ceil(block_size as u64) as usize;
         let mut map = BlockMap { block_size, partial_len: len, hashes: Vec::new(), weak: Vec::new() };
-        let both = hash_each(file, blocks, |i| map.block(i), |b| (strong(b), rolling::weak_sum(b)), None)?;
+        let both = hash_each(file, blocks, |i| map.block(i), &rolling::StrongAndWeak, None)?;
         (map.hashes, map.weak) = both.into_iter().unzip();
         Ok(map)
     }

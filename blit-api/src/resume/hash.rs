@@ -35,7 +35,7 @@ impl Blocks {
     /// BLAKE3 of each block `file` holds whole, as the aligned compare
     /// hashes them; stops early (an error) once `stop` is set.
     pub(super) fn hash_whole(&self, file: &File, file_size: u64, pace: Option<&Pace>) -> io::Result<Vec<[u8; 32]>> {
-        hash_each(file, self.whole_within(file_size), |i| self.block(i), strong, pace)
+        hash_each(file, self.whole_within(file_size), |i| self.block(i), &Strong, pace)
     }
 }
 
@@ -73,20 +73,59 @@ pub(super) fn strong(bytes: &[u8]) -> [u8; 32] {
     *blake3::hash(bytes).as_bytes()
 }
 
+/// Bytes of a block read at once (1 MiB): a map says blocks of up to
+/// 1 GiB, and a peer's map is hashed by the same threads.
+const PIECE: usize = 1 << 20;
+
+/// What [`hash_each`] computes of each block, fed its bytes in pieces of at
+/// most [`PIECE`].
+pub(super) trait Digest: Sync {
+    /// The digest of the bytes fed so far.
+    type State;
+    /// The digest of a whole block.
+    type Out: Send;
+    /// The state before any byte.
+    fn start(&self) -> Self::State;
+    /// Feeds the block's next `bytes`.
+    fn update(&self, state: &mut Self::State, bytes: &[u8]);
+    /// The digest of the bytes fed.
+    fn finish(&self, state: Self::State) -> Self::Out;
+}
+
+/// BLAKE3 of each block ([`strong`], fed in pieces).
+pub(super) struct Strong;
+
+impl Digest for Strong {
+    type State = blake3::Hasher;
+    type Out = [u8; 32];
+
+    fn start(&self) -> blake3::Hasher {
+        blake3::Hasher::new()
+    }
+
+    fn update(&self, state: &mut blake3::Hasher, bytes: &[u8]) {
+        state.update(bytes);
+    }
+
+    fn finish(&self, state: blake3::Hasher) -> [u8; 32] {
+        *state.finalize().as_bytes()
+    }
+}
+
 /// `digest` of blocks `0..count` of `file`, where `block(i)` is block `i`'s
 /// range: on up to [`PARALLEL_MAX`] threads (one per core), each hashing a
 /// share of the blocks (interleaved), for files of [`PARALLEL_MIN`] or more.
-pub(super) fn hash_each<T: Send>(
+pub(super) fn hash_each<D: Digest>(
     file: &File,
     count: usize,
     block: impl Fn(usize) -> Range<u64> + Sync,
-    digest: impl Fn(&[u8]) -> T + Sync,
+    digest: &D,
     pace: Option<&Pace>,
-) -> io::Result<Vec<T>> {
+) -> io::Result<Vec<D::Out>> {
     let bytes = if count == 0 { 0 } else { block(count - 1).end };
     let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
     let threads = if bytes < PARALLEL_MIN { 1 } else { cores.clamp(1, PARALLEL_MAX).min(count) };
-    let run = |blocks: std::iter::StepBy<Range<usize>>| -> io::Result<Vec<T>> {
+    let run = |blocks: std::iter::StepBy<Range<usize>>| -> io::Result<Vec<D::Out>> {
         let mut buf = Vec::new();
         let mut idle = pace.is_some();
         blocks
@@ -100,7 +139,7 @@ pub(super) fn hash_each<T: Send>(
                         idle = false;
                     }
                 }
-                read_range(file, block(i), &mut buf).map(&digest)
+                digest_range(file, block(i), &mut buf, digest)
             })
             .collect()
     };
@@ -111,7 +150,7 @@ pub(super) fn hash_each<T: Send>(
     // through the file side by side, so a file that is not cached is read
     // as one sequential stream, not one per thread (on a virtual disk here,
     // two streams read 1 GiB each in 1.5 s where one reads it in 0.4 s).
-    let parts: Vec<io::Result<Vec<T>>> = std::thread::scope(|s| {
+    let parts: Vec<io::Result<Vec<D::Out>>> = std::thread::scope(|s| {
         let run = &run;
         let handles: Vec<_> = (0..threads).map(|t| s.spawn(move || run((t..count).step_by(threads)))).collect();
         handles
@@ -127,6 +166,21 @@ pub(super) fn hash_each<T: Send>(
     Ok(hashes)
 }
 
+/// `digest` of the bytes `range` of `file`, read at offsets into `buf` in
+/// pieces of at most [`PIECE`].
+fn digest_range<D: Digest>(file: &File, range: Range<u64>, buf: &mut Vec<u8>, digest: &D) -> io::Result<D::Out> {
+    let mut state = digest.start();
+    let mut at = range.start;
+    while at < range.end {
+        let n = ((range.end - at) as usize).min(PIECE);
+        buf.resize(n, 0);
+        file.read_exact_at(&mut buf[..n], at)?;
+        digest.update(&mut state, &buf[..n]);
+        at += n as u64;
+    }
+    Ok(digest.finish(state))
+}
+
 /// The bytes `range` of `file`, read at offsets into `buf`.
 pub(super) fn read_range<'b>(file: &File, range: Range<u64>, buf: &'b mut Vec<u8>) -> io::Result<&'b [u8]> {
     let len = (range.end - range.start) as usize;
@@ -139,4 +193,35 @@ pub(super) fn read_range<'b>(file: &File, range: Range<u64>, buf: &'b mut Vec<u8
 #[cfg(test)]
 pub(super) fn hash_range(file: &File, range: Range<u64>, buf: &mut Vec<u8>) -> io::Result<[u8; 32]> {
     read_range(file, range, buf).map(strong)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::io::Write;
+
+    #[test]
+    fn a_block_larger_than_a_piece_is_read_in_pieces_and_hashed_whole() {
+        let bytes: Vec<u8> = (0..3 * PIECE + 12_345).map(|i| (i as u32).wrapping_mul(2_654_435_761) as u8).collect();
+        let mut file = tempfile::tempfile().unwrap();
+        file.write_all(&bytes).unwrap();
+        let mut buf = Vec::new();
+        let range = 7..bytes.len() as u64 - 3;
+        let hash = digest_range(&file, range.clone(), &mut buf, &Strong).unwrap();
+        assert_eq!(hash, strong(&bytes[7..bytes.len() - 3]));
+        assert!(buf.len() <= PIECE, "at most a piece is held: {}", buf.len());
+        // On several threads too, each block whole.
+        let block = 2 * PIECE as u64 + 1;
+        let n = bytes.len() as u64;
+        let hashes = hash_each(
+            &file,
+            n.div_ceil(block) as usize,
+            |i| i as u64 * block..((i as u64 + 1) * block).min(n),
+            &Strong,
+            None,
+        )
+        .unwrap();
+        let want: Vec<[u8; 32]> = bytes.chunks(block as usize).map(strong).collect();
+        assert_eq!(hashes, want);
+    }
 }

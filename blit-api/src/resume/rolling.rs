@@ -19,6 +19,7 @@
 //! past a bound the rest is sent as data. `search` runs one [`Search`] per
 //! share of a large file, side by side.
 
+use super::hash::Digest;
 use super::{strong, BlockCopy, BlockMap, ResumePlan};
 use std::collections::HashMap;
 use std::fs::File;
@@ -109,10 +110,33 @@ impl Rolling {
 }
 
 /// The weak rolling checksum of one block, as a map carries it.
+#[cfg(test)]
 pub(super) fn weak_sum(bytes: &[u8]) -> u32 {
     let mut r = Rolling::EMPTY;
     r.extend(bytes);
     r.sum()
+}
+
+/// BLAKE3 and the weak sum of each block, as a delta map carries them
+/// ([`BlockMap::hash_delta`]), fed in pieces.
+pub(super) struct StrongAndWeak;
+
+impl Digest for StrongAndWeak {
+    type State = (blake3::Hasher, Rolling);
+    type Out = ([u8; 32], u32);
+
+    fn start(&self) -> Self::State {
+        (blake3::Hasher::new(), Rolling::EMPTY)
+    }
+
+    fn update(&self, (strong, weak): &mut Self::State, bytes: &[u8]) {
+        strong.update(bytes);
+        weak.extend(bytes);
+    }
+
+    fn finish(&self, (strong, weak): Self::State) -> Self::Out {
+        (*strong.finalize().as_bytes(), weak.sum())
+    }
 }
 
 /// Reads a file forward through a bounded buffer.
