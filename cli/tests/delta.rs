@@ -140,6 +140,32 @@ fn push_sends_only_changed_blocks() {
     second_copy_moves_a_little(&[], &src, src.as_os_str(), &d.url("/m/"), &module.join("big.bin"));
 }
 
+/// The daemon, about to hash the older version, tells the pushing command
+/// so over the real link (`Need.ahead`), before the map comes: the
+/// command's session log shows the hint for that file, and the file lands
+/// as the delta it is.
+#[test]
+fn a_push_hears_which_older_version_the_daemon_hashes() {
+    let Setup { t, module, d, .. } = setup();
+    let src = t.path().join("big.bin");
+    let old = content(0x5eed);
+    write(&src, &old, 0o644, 1_600_000_000, 0);
+    copy(&[], src.as_os_str(), &d.url("/m/"));
+    let new = changed(&old);
+    write(&src, &new, 0o644, 1_700_000_000, 0);
+    let args = [os("copy"), os("--json"), src.as_os_str(), &d.url("/m/")];
+    let out = blit_with_env(&args, &[("BLIT_LOG", "blit_session=debug")]);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{err}");
+    // The file is the root of the source (path `.`); the hint carries the
+    // older version's length.
+    let basis = format!("basis_len={SIZE}");
+    let hinted = |l: &&str| l.contains("the peer hashes an older version") && l.contains(&basis);
+    assert_eq!(err.lines().filter(hinted).count(), 1, "one hint for the one changed file: {err}");
+    assert!(std::fs::read(module.join("big.bin")).unwrap() == new);
+    assert!(summary(&out)["bytes_reused"].as_u64().unwrap() > (SIZE / 2) as u64);
+}
+
 #[test]
 fn pull_in_stream_sends_only_changed_blocks() {
     let Setup { t: _t, module, out: dst, d } = setup();

@@ -211,6 +211,9 @@ async fn route(frame: pb::Frame, routes: &mut Routes, peer: &str, abort: &Abort)
             }
             let files = n.files.into_iter().map(header_from_pb).collect::<Result<Vec<_>>>().map_err(bad)?;
             let ahead = n.ahead.into_iter().map(ahead_from_pb).collect::<Result<Vec<_>>>().map_err(bad)?;
+            for hint in &ahead {
+                tracing::debug!(peer, file = %hint.header.path, basis_len = hint.basis_len, "the peer hashes an older version");
+            }
             stash(routes.need.as_ref(), (NeedBatch { files, ahead }, 0), "need batches", peer)?;
         }
         Body::Payload(p) => {
