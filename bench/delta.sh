@@ -65,8 +65,11 @@ need_pkg rsync rsync
 blit="$root/target/release/blit"
 sshd_pid="" proxy_pid="" mnt="" loop="" image="" work=""
 cleanup() {
-    [ -n "$sshd_pid" ] && kill "$sshd_pid" 2>/dev/null
-    [ -n "$proxy_pid" ] && kill "$proxy_pid" 2>/dev/null
+    # Every step runs, whatever the one before it returned.
+    set +e
+    # Both gone before their files are removed and the file system unmounted.
+    [ -n "$sshd_pid" ] && { kill "$sshd_pid" 2>/dev/null; wait "$sshd_pid" 2>/dev/null; }
+    [ -n "$proxy_pid" ] && { kill "$proxy_pid" 2>/dev/null; wait "$proxy_pid" 2>/dev/null; }
     [ -n "$work" ] && rm -rf "$work"
     [ -n "$mnt" ] && { umount "$mnt" 2>/dev/null; rmdir "$mnt"; }
     [ -n "$loop" ] && losetup -d "$loop"
