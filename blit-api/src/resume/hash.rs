@@ -39,7 +39,7 @@ impl Blocks {
     }
 }
 
-/// How a hashing that runs ahead ([`Prehash`]) is told to stop, or to stop
+/// How a hashing that runs ahead ([`Prehash`](super::Prehash)) is told to stop, or to stop
 /// running only on idle time: every thread hashing checks it between
 /// blocks.
 #[derive(Debug, Default)]

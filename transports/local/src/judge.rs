@@ -341,7 +341,7 @@ impl Judge {
     }
 
     /// The entry `path` names below the root; `None` for the root itself,
-    /// which is reached through [`Judge::root_entry`].
+    /// which callers reach through its parent (the tree's anchor).
     pub(super) fn place(&self, path: &RelPath) -> io::Result<Option<At>> {
         if path.is_root() {
             return Ok(None);
