@@ -263,7 +263,7 @@ impl DaemonConfig {
 
     /// Parses a TOML configuration; relative module paths are taken
     /// relative to `base` (the file's directory).
-    /// Errors say where: `line L, column C: ...` (see [`crate::locate`]).
+    /// Errors say where: `line L, column C: ...` (see `locate`).
     pub fn from_toml(text: &str, base: &Path) -> Result<Self> {
         let spans = Spans::new(text);
         let file: FileConfig = toml::from_str(text).map_err(|e| {

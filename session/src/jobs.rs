@@ -3,7 +3,7 @@
 //!
 //! A reply comes from the daemon, so the client checks it as any peer's
 //! message: the version, a job id of the form blitd gives, a module-relative
-//! path that passes [`RelPath`]'s checks, a known role, and text fields of
+//! path that passes [`blit_api::RelPath`]'s checks, a known role, and text fields of
 //! bounded length.
 
 use crate::convert::path_from_pb;

@@ -61,7 +61,7 @@ impl DataPlane for InStream {
     fn close(&self) {}
 
     /// Without a fallback reason: the client, which knows it, reports an
-    /// in-stream session with [`in_stream_report`].
+    /// in-stream session with `in_stream_report`.
     fn report(&self) -> TransportReport {
         in_stream_report(None)
     }

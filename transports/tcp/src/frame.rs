@@ -179,7 +179,7 @@ pub fn encode_prefix(tag: Tag, flags: u8, header_len: usize, data_len: u64) -> [
 }
 
 /// The header of a `Range` or `ResumeRange` record, decoded and checked by
-/// [`Dec::range_header`].
+/// [`range_header`].
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct RangeHeader {
     /// The file's id within the transfer.

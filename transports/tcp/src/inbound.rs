@@ -3,7 +3,7 @@
 //!
 //! Every prefix goes through [`decode_record_header`] before anything is
 //! read past it. Raw data is read in pieces of at most [`PIECE`] bytes into
-//! one reused buffer; a compressed record (at most [`MAX_DATA_LEN`] bytes)
+//! one reused buffer; a compressed record (at most [`crate::frame::MAX_DATA_LEN`] bytes)
 //! is read whole and inflated into a buffer of exactly the raw length its
 //! header announces (at most [`crate::frame::MAX_CHUNK`]). A read that
 //! waits longer than the idle timeout fails: the sender sends keep-alives
