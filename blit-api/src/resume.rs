@@ -279,7 +279,10 @@ impl ResumePlan {
 /// everything from the partial length on. When the map has weak checksums
 /// (a delta), it then looks for the map's blocks at any offset inside each
 /// run of those bytes (see `rolling`) and sends what it finds as copies
-/// ([`ResumePlan::copies`]) instead. Every transport's sending half uses
+/// ([`ResumePlan::copies`]) instead; when most blocks sampled over the file
+/// are not where the map has them (content moved), it skips the compare in
+/// place and searches the whole file, keeping in place what it finds where
+/// it stands. Every transport's sending half uses
 /// this one function. Reads at offsets; the file position does not
 /// move. A read error (the file shrank or became unreadable) is returned;
 /// report it like any other read failure of the file.
