@@ -53,8 +53,8 @@ fn find_copies_in(
     let bytes = |rs: &[Range<u64>]| rs.iter().map(|r| r.end - r.start).sum::<u64>();
     let (parts, cuts) = split(runs, shares.max(1));
     // Each share and each stitch has its own bounds; together they stay
-    // within one search's.
-    let max_copies = MAX_COPIES / (2 * parts.len());
+    // within one search's (which a single share has whole).
+    let max_copies = if parts.len() <= 1 { MAX_COPIES } else { MAX_COPIES / (2 * parts.len()) };
     let search = |rs: &[Range<u64>]| -> io::Result<ResumePlan> {
         let mut search = Search::new(file, map, &table, bytes(rs).saturating_add(16 * block), max_copies);
         for r in rs {
