@@ -189,9 +189,11 @@ async fn push_through_cuts(cut: usize) -> (blit_api::Result<blit_api::TransferSu
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_connection_closed_before_blitd_answers_is_tried_again() {
-    // tonic itself may reconnect once within an attempt; three cut
-    // connections in a row are more than one attempt can get past.
-    let (result, connections) = push_through_cuts(3).await;
+    // tonic itself may reconnect once within an attempt, so two cut
+    // connections in a row are more than one attempt can get past; with
+    // three cut, whether the third attempt lands depended on that
+    // reconnect (one CI run in several made exactly three connections).
+    let (result, connections) = push_through_cuts(2).await;
     result.unwrap_or_else(|e| panic!("a later connection lands the push ({connections} made): {e}"));
     let (result, connections) = push_through_cuts(usize::MAX).await;
     let e = result.err().unwrap_or_else(|| panic!("every connection cut ends the push ({connections} made)"));
