@@ -111,7 +111,13 @@ fn several_workers_land_the_tree_a_single_copy_lands() {
     assert_eq!(s["files_transferred"], files_in(&want), "{s}");
     let (items, files) = workers.iter().map(Worker::items).fold((0, 0), |a, b| (a.0 + b.0, a.1 + b.1));
     assert!(items >= 2, "the job was split into items: {items}");
-    assert_eq!(files, files_in(&want), "the workers copied every file (the last pass none)");
+    let logs: Vec<String> = workers.iter().map(Worker::log).collect();
+    assert_eq!(
+        files,
+        files_in(&want),
+        "the workers copied every file (the last pass none): {}\n{logs:?}",
+        String::from_utf8_lossy(&out.stderr)
+    );
 
     // The same job on one machine without the queue lands the same tree.
     let single = tmp.path().join("single");
