@@ -36,6 +36,7 @@ pub(super) fn moved(file: &File, map: &BlockMap, whole: usize) -> io::Result<boo
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::resume::tests::noise;
     use std::io::Write;
 
     fn file_of(dir: &tempfile::TempDir, name: &str, bytes: &[u8]) -> File {
@@ -44,22 +45,10 @@ mod tests {
         File::open(&path).unwrap()
     }
 
-    fn noise(len: usize) -> Vec<u8> {
-        let mut x = 0x9e37_79b9_7f4a_7c15u64;
-        (0..len)
-            .map(|_| {
-                x ^= x << 13;
-                x ^= x >> 7;
-                x ^= x << 17;
-                (x >> 32) as u8
-            })
-            .collect()
-    }
-
     #[test]
     fn a_shifted_file_is_moved_one_changed_in_place_is_not() {
         let dir = tempfile::tempdir().unwrap();
-        let old = noise(64 * 1024);
+        let old = noise(64 * 1024, 0x9e37_79b9_7f4a_7c15);
         let map = BlockMap::hash_delta(&file_of(&dir, "old", &old), 1024, old.len() as u64).unwrap();
         let whole = map.blocks().whole_within(old.len() as u64);
 
@@ -68,7 +57,7 @@ mod tests {
         assert!(!moved(&file_of(&dir, "in_place", &in_place), &map, whole).unwrap());
 
         let mut shifted = old.clone();
-        shifted.splice(100..100, noise(7));
+        shifted.splice(100..100, noise(7, 11));
         assert!(moved(&file_of(&dir, "shifted", &shifted), &map, whole).unwrap());
     }
 }

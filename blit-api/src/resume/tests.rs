@@ -13,6 +13,20 @@ fn content(len: usize, seed: u8) -> Vec<u8> {
     (0..len).map(|i| (i as u32).wrapping_mul(2_654_435_761).to_le_bytes()[1] ^ seed).collect()
 }
 
+/// `len` xorshift bytes from `seed`: no block of them repeats (for tests
+/// that need every block unique, which [`content`] is not past 64 KiB).
+pub(super) fn noise(len: usize, seed: u64) -> Vec<u8> {
+    let mut x = seed | 1;
+    (0..len)
+        .map(|_| {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            (x >> 32) as u8
+        })
+        .collect()
+}
+
 /// Applies `plan` to `partial` the way a destination does: keep the partial
 /// copy, cut at the source size, copy each copy from the partial copy as it
 /// was, write each range from the source.
@@ -157,15 +171,7 @@ fn a_deletion_and_a_moved_region_travel_as_copies() {
 fn a_moved_file_keeps_in_place_what_the_search_finds_where_it_stands() {
     let block = 4096;
     // No block repeats (`content` repeats every 64 KiB).
-    let mut x = 0x2545_f491_4f6c_dd1du64;
-    let old: Vec<u8> = (0..200_000)
-        .map(|_| {
-            x ^= x << 13;
-            x ^= x >> 7;
-            x ^= x << 17;
-            (x >> 32) as u8
-        })
-        .collect();
+    let old = noise(200_000, 0x2545_f491_4f6c_dd1d);
     // 1000 bytes in near the start and 1000 out at 150 KB: the first three
     // quarters moved, the rest is back where it was.
     let mut source = old.clone();

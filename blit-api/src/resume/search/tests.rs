@@ -1,23 +1,11 @@
 use super::*;
+use crate::resume::tests::noise;
 use std::io::Write;
 
 fn file_of(dir: &tempfile::TempDir, name: &str, bytes: &[u8]) -> File {
     let path = dir.path().join(name);
     File::create(&path).unwrap().write_all(bytes).unwrap();
     File::open(&path).unwrap()
-}
-
-/// Random-looking bytes that repeat nowhere (so every block is unique).
-fn noise(len: usize, seed: u64) -> Vec<u8> {
-    let mut x = seed | 1;
-    (0..len)
-        .map(|_| {
-            x ^= x << 13;
-            x ^= x >> 7;
-            x ^= x << 17;
-            (x >> 24) as u8
-        })
-        .collect()
 }
 
 /// Rebuilds `new` inside `runs` from what `plan` sends (taken from `new`)
